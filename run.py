@@ -1,0 +1,71 @@
+"""Start the server: uvloop, settings from the environment, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+import uvloop
+from aiohttp import web
+
+from server.app import create_app
+from server.config import ConfigError, Settings
+from server.ops.logs import setup_logging
+
+log = logging.getLogger("server")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before anything else starts, so a taken port is reported at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+async def serve(settings: Settings, sock: socket.socket) -> int:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
+    try:
+        await runner.setup()  # opens the database and runs migrations
+    except Exception as exc:  # noqa: BLE001 - any start failure ends in one clear line
+        print(f"cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        await runner.cleanup()
+        return 1
+    await web.SockSite(runner, sock).start()
+    host, port = sock.getsockname()[:2]
+    log.info("listening on http://%s:%s (%s database)", host, port, settings.database_backend)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: finishing requests, closing WebSockets, flushing writers")
+    # Stops accepting, closes WebSockets (on_shutdown), waits for requests in flight, then closes
+    # resources in reverse order: batch writers flush before the database closes.
+    await runner.cleanup()
+    log.info("stopped")
+    return 0
+
+
+def main() -> int:
+    setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    for name in settings.generated_secrets:
+        log.warning("%s is not set; using a development value generated into %s", name, settings.data_dir)
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return uvloop.run(serve(settings, sock))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""A realtime server: chat, calls and IoT feeds in one aiohttp process."""

@@ -1,0 +1,113 @@
+"""create_app(settings): the one place that wires the application together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server import keys
+from server.auth import pages as auth_pages
+from server.auth import routes as auth_routes
+from server.auth.mail import LogMailer, Mailer, SmtpMailer
+from server.auth.service import AccountService
+from server.config import Settings
+from server.crypto.keyring import BlindIndex, Keyring
+from server.ops import health
+from server.ops.metrics import Metrics, metrics_middleware
+from server.realtime import routes as realtime_routes
+from server.realtime.connections import ConnectionRegistry
+from server.storage import database as storage
+from server.storage.accounts import AccountRepository
+from server.storage.migrations import migrate
+from server.web.errors import setup_errors
+from server.web.headers import setup_security_headers
+from server.web.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from server.web.request_id import setup_request_id
+from server.web.static import setup_static
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[keys.settings_key] = settings
+    app[keys.keyring_key] = Keyring(settings.encryption_keys)
+    app[keys.blind_index_key] = BlindIndex(settings.blind_index_key)
+    metrics = Metrics()
+    app[keys.metrics_key] = metrics
+    connections = ConnectionRegistry()
+    app[keys.connections_key] = connections
+    metrics.open_websockets = lambda: len(connections)
+
+    # Middlewares, outermost first: request id and access log see every outcome; metrics count it;
+    # errors turn every exception into a JSON answer before the two above look at its status.
+    setup_request_id(app)
+    app.middlewares.append(metrics_middleware(metrics))
+    setup_errors(app)
+    setup_security_headers(app)
+
+    # Long-lived resources, opened in this order and closed in reverse.
+    app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(_database_ctx)
+    app.cleanup_ctx.append(_services_ctx(mailer))
+    app.on_shutdown.append(_close_websockets)
+
+    app.add_routes(health.routes)
+    app.add_routes(auth_routes.routes)
+    app.add_routes(auth_pages.routes)
+    app.add_routes(realtime_routes.routes)
+    setup_static(app)  # last: its catch-all pattern must not shadow the routes above
+    return app
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings_key]
+    if settings.redis_url is None:
+        app[keys.redis_key] = None
+        yield
+        return
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(settings.redis_url)
+    await client.ping()
+    app[keys.redis_key] = client
+    yield
+    await client.aclose()
+
+
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings_key]
+    db = await storage.connect(settings.database_url, readers=settings.sqlite_readers, pool_size=settings.pg_pool_size)
+    try:
+        await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    app[keys.database_key] = db
+    app[keys.metrics_key].database = db
+    yield
+    await db.close()
+
+
+def _services_ctx(mailer: Mailer | None):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.settings_key]
+        redis = app[keys.redis_key]
+        limiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+        app[keys.limiter_key] = limiter
+        chosen = mailer or (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+                            if settings.smtp_host else LogMailer(settings.smtp_from))
+        repo = AccountRepository(app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key])
+        app[keys.accounts_key] = AccountService.from_settings(
+            settings, repo, mailer=chosen, limiter=limiter, blind_index=app[keys.blind_index_key]
+        )
+        yield
+        await limiter.close()
+
+    return ctx
+
+
+async def _close_websockets(app: web.Application) -> None:
+    await app[keys.connections_key].close_all()

@@ -1,0 +1,38 @@
+"""Who is signed in: reads the bearer token of a request and checks roles."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.auth.service import Principal
+from server.errors import Forbidden, Unauthorized
+from server.keys import accounts_key
+
+_PRINCIPAL = "principal"
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def require_user(request: web.Request) -> Principal:
+    cached = request.get(_PRINCIPAL)
+    if isinstance(cached, Principal):
+        return cached
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("sign in first: this needs an Authorization: Bearer access token")
+    principal = await request.app[accounts_key].authenticate(token)
+    request[_PRINCIPAL] = principal
+    return principal
+
+
+async def require_admin(request: web.Request) -> Principal:
+    principal = await require_user(request)
+    if not principal.is_admin:
+        raise Forbidden("this needs the admin role")
+    return principal

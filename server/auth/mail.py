@@ -1,0 +1,44 @@
+"""Outgoing e-mail: SMTP through aiosmtplib, or (SMTP_HOST unset, development) written to the log."""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from typing import Protocol
+
+import aiosmtplib
+
+log = logging.getLogger(__name__)
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str, text: str) -> None: ...
+
+
+def _message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    return message
+
+
+class SmtpMailer:
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
+        self._host, self._port, self._sender, self._timeout = host, port, sender, timeout
+
+    async def send(self, to: str, subject: str, text: str) -> None:
+        await aiosmtplib.send(_message(self._sender, to, subject, text), hostname=self._host, port=self._port,
+                              timeout=self._timeout, start_tls=None)
+
+
+class LogMailer:
+    """Development only: the message is logged so a developer can follow its link without a mail server."""
+
+    def __init__(self, sender: str) -> None:
+        self._sender = sender
+
+    async def send(self, to: str, subject: str, text: str) -> None:
+        log.warning("SMTP_HOST is unset; this e-mail was not sent:\n%s",
+                    _message(self._sender, to, subject, text).as_string())

@@ -1,0 +1,187 @@
+"""HTTP routes for accounts: /api/auth/*, /api/me, /api/admin/users."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.auth.guard import require_admin, require_user
+from server.auth.service import ROLES, AccountService, Caller
+from server.errors import ValidationError
+from server.keys import accounts_key, settings_key
+from server.web.client import client_ip, user_agent
+from server.web.paging import decode_cursor, encode_cursor, page_limit
+from server.web.validation import Field, read_json
+
+routes = web.RouteTableDef()
+
+EMAIL = Field(str, max_length=254, min_length=1, email=True)
+PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
+DISPLAY_NAME = Field(str, max_length=100, min_length=1)
+TOKEN = Field(str, max_length=200, min_length=1)
+
+
+def _service(request: web.Request) -> AccountService:
+    return request.app[accounts_key]
+
+
+def _caller(request: web.Request) -> Caller:
+    return Caller(client_ip(request, request.app[settings_key].trusted_proxies), user_agent(request))
+
+
+def _accepted() -> web.Response:
+    return web.json_response({"status": "accepted"}, status=202)
+
+
+@routes.post("/api/auth/register")
+async def register(request: web.Request) -> web.Response:
+    body = await read_json(request, {"email": EMAIL, "password": PASSWORD, "display_name": DISPLAY_NAME})
+    await _service(request).register(email=body["email"], password=body["password"],
+                                     display_name=body["display_name"], caller=_caller(request))
+    return web.json_response({"status": "verification_sent"}, status=202)
+
+
+@routes.post("/api/auth/verify")
+async def verify(request: web.Request) -> web.Response:
+    body = await read_json(request, {"token": TOKEN})
+    user = await _service(request).verify_email(token=body["token"], caller=_caller(request))
+    return web.json_response({"status": "verified", "user": user.public()})
+
+
+@routes.post("/api/auth/verify/resend")
+async def resend_verification(request: web.Request) -> web.Response:
+    body = await read_json(request, {"email": EMAIL})
+    await _service(request).resend_verification(email=body["email"], caller=_caller(request))
+    return _accepted()
+
+
+@routes.post("/api/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request, {"email": EMAIL, "password": PASSWORD})
+    grant = await _service(request).login(email=body["email"], password=body["password"], caller=_caller(request))
+    return web.json_response(grant.public())
+
+
+@routes.post("/api/auth/refresh")
+async def refresh(request: web.Request) -> web.Response:
+    body = await read_json(request, {"refresh_token": TOKEN})
+    grant = await _service(request).refresh(refresh_token=body["refresh_token"], caller=_caller(request))
+    return web.json_response(grant.public())
+
+
+@routes.post("/api/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    await read_json(request, {})
+    principal = await require_user(request)
+    await _service(request).logout(principal)
+    return web.Response(status=204)
+
+
+@routes.post("/api/auth/password-reset")
+async def request_reset(request: web.Request) -> web.Response:
+    body = await read_json(request, {"email": EMAIL})
+    await _service(request).request_password_reset(email=body["email"], caller=_caller(request))
+    return _accepted()
+
+
+@routes.post("/api/auth/password-reset/confirm")
+async def confirm_reset(request: web.Request) -> web.Response:
+    body = await read_json(request, {"token": TOKEN, "password": PASSWORD})
+    user = await _service(request).reset_password(token=body["token"], password=body["password"],
+                                                  caller=_caller(request))
+    return web.json_response({"status": "password_changed", "user": user.public()})
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response(principal.user.public())
+
+
+@routes.patch("/api/me")
+async def update_me(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(request, {
+        "display_name": Field(str, required=False, max_length=100, min_length=1),
+        "phone": Field(str, required=False, nullable=True, max_length=32),
+    })
+    phone = body.get("phone")
+    if phone is not None and not all(c.isdigit() or c in "+-() ." for c in phone):
+        raise ValidationError("phone may hold digits, spaces and + - ( ) . only", field="phone")
+    user = await _service(request).update_profile(principal, body)
+    return web.json_response(user.public())
+
+
+@routes.get("/api/me/sessions")
+async def my_sessions(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    limit = page_limit(request)
+    cursor = decode_cursor(request, lambda v: (float(v[0]), str(v[1])))
+    sessions = await _service(request).sessions(principal, cursor=cursor, limit=limit + 1)
+    page, more = sessions[:limit], len(sessions) > limit
+    return web.json_response({
+        "sessions": [
+            {"id": s.id, "device": describe_device(s.user_agent), "user_agent": s.user_agent, "ip": s.ip,
+             "created_at": s.created_at, "last_seen_at": s.last_seen_at, "current": s.id == principal.session_id}
+            for s in page
+        ],
+        "next": encode_cursor([page[-1].last_seen_at, page[-1].id]) if more else None,
+    })
+
+
+@routes.delete("/api/me/sessions/{session_id}")
+async def end_session(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    await _service(request).end_session(principal, request.match_info["session_id"][:64])
+    return web.Response(status=204)
+
+
+# -- administration ---------------------------------------------------------------------------------
+
+@routes.get("/api/admin/users")
+async def admin_users(request: web.Request) -> web.Response:
+    await require_admin(request)
+    limit = page_limit(request)
+    after = decode_cursor(request, lambda v: str(v[0]))
+    users = await _service(request).list_users(after=after, limit=limit + 1)
+    page, more = users[:limit], len(users) > limit
+    return web.json_response({"users": [u.public() for u in page],
+                              "next": encode_cursor([page[-1].id]) if more else None})
+
+
+@routes.post("/api/admin/users/{user_id}/role")
+async def admin_set_role(request: web.Request) -> web.Response:
+    await require_admin(request)
+    body = await read_json(request, {"role": Field(str, choices=ROLES)})
+    user = await _service(request).set_role(request.match_info["user_id"][:64], body["role"])
+    return web.json_response(user.public())
+
+
+@routes.post("/api/admin/users/{user_id}/suspend")
+async def admin_suspend(request: web.Request) -> web.Response:
+    await require_admin(request)
+    await read_json(request, {})
+    user = await _service(request).set_suspended(request.match_info["user_id"][:64], True)
+    return web.json_response(user.public())
+
+
+@routes.post("/api/admin/users/{user_id}/unsuspend")
+async def admin_unsuspend(request: web.Request) -> web.Response:
+    await require_admin(request)
+    await read_json(request, {})
+    user = await _service(request).set_suspended(request.match_info["user_id"][:64], False)
+    return web.json_response(user.public())
+
+
+def describe_device(agent: str | None) -> str:
+    """A short human label for a user agent ("Firefox on Linux"); the full string is returned beside it."""
+    if not agent:
+        return "Unknown device"
+    browsers = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python client"))
+    systems = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+               ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+    browser = next((name for marker, name in browsers if marker in agent), None)
+    system = next((name for marker, name in systems if marker in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or agent[:40]

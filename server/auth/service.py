@@ -1,0 +1,359 @@
+"""Account rules: registration, e-mail verification, sign-in, token refresh with reuse detection, sessions,
+password reset, profile and roles. No aiohttp here: callers pass in who is calling (IP, user agent)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from server.auth.mail import Mailer
+from server.auth.passwords import PasswordHasher
+from server.auth.tokens import AccessClaims, AccessTokens, new_secret, secret_hash
+from server.config import Settings
+from server.crypto.keyring import BlindIndex
+from server.errors import ApiError, Forbidden, NotFound, Unauthorized, ValidationError
+from server.storage.accounts import AccountRepository, Session, User
+from server.storage.database import IntegrityError
+from server.web.ratelimit import RateLimiter, enforce
+
+log = logging.getLogger(__name__)
+
+ROLES = ("user", "admin")
+_INVALID_CREDENTIALS = "the e-mail address or the password is wrong"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Where a request came from; stored encrypted with the session."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session_id: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == "admin"
+
+
+@dataclass(frozen=True)
+class Grant:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+    def public(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,
+                "refresh_token": self.refresh_token, "user": self.user.public()}
+
+
+class AccountService:
+    def __init__(
+        self,
+        repo: AccountRepository,
+        *,
+        settings: Settings,
+        hasher: PasswordHasher,
+        tokens: AccessTokens,
+        mailer: Mailer,
+        limiter: RateLimiter,
+        blind_index: BlindIndex,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repo = repo
+        self._db = repo.db
+        self._settings = settings
+        self._hasher = hasher
+        self._tokens = tokens
+        self._mailer = mailer
+        self._limiter = limiter
+        self._blind = blind_index
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings, repo: AccountRepository, *, mailer: Mailer,
+                      limiter: RateLimiter, blind_index: BlindIndex) -> AccountService:
+        return cls(
+            repo,
+            settings=settings,
+            hasher=PasswordHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
+            tokens=AccessTokens(settings.jwt_secret, settings.access_token_seconds),
+            mailer=mailer,
+            limiter=limiter,
+            blind_index=blind_index,
+        )
+
+    # -- abuse limits -------------------------------------------------------------------------------
+    def _ip_key(self, action: str, caller: Caller) -> str:
+        # Keys hold a keyed hash, never the address itself (the Redis limiter keeps keys in Redis).
+        return f"{action}:ip:{self._blind(caller.ip or '-', purpose='ratelimit.ip').hex()[:32]}"
+
+    def _account_key(self, action: str, email: str) -> str:
+        return f"{action}:acct:{self.repo.email_index(email).hex()[:32]}"
+
+    def _check_password(self, password: str) -> None:
+        if len(password) < self._settings.password_min_length:
+            raise ValidationError(
+                f"password must be at least {self._settings.password_min_length} characters",
+                field="password", code="too_short",
+            )
+
+    # -- registration and verification --------------------------------------------------------------
+    async def register(self, *, email: str, password: str, display_name: str, caller: Caller) -> None:
+        """Create an unverified account and send its verification link. An address already registered gets a
+        notice instead, and the caller sees the same answer either way (no account enumeration)."""
+        s = self._settings
+        await enforce(self._limiter, s.rate_register, self._ip_key("register", caller),
+                      self._account_key("register", email))
+        self._check_password(password)
+        password_hash = await self._hasher.hash(password)
+        now = self._clock()
+        user_id = uuid.uuid4().hex
+        token = new_secret()
+        try:
+            async with self._db.transaction() as tx:
+                await self.repo.create_user(tx, user_id=user_id, email=email, display_name=display_name,
+                                            password_hash=password_hash, role="user", now=now)
+                await self.repo.add_email_token(tx, token_hash=secret_hash(token), user_id=user_id,
+                                                purpose="verify", now=now,
+                                                expires_at=now + s.email_token_hours * 3600)
+        except IntegrityError:
+            await self._send(email, "Someone tried to register with your address",
+                             "Someone (perhaps you) tried to create an account with this e-mail address, "
+                             "which already has one.\n\nIf it was you, sign in, or reset your password here:\n"
+                             f"{s.public_url}/#/forgot\n\nIf it was not you, you can ignore this message.\n")
+            return
+        await self._send_verification(email, display_name, token)
+
+    async def _send_verification(self, email: str, display_name: str, token: str) -> None:
+        link = f"{self._settings.public_url}/verify-email?{urlencode({'token': token})}"
+        await self._send(email, "Confirm your e-mail address",
+                         f"Hello {display_name},\n\nconfirm your e-mail address by opening this link:\n{link}\n\n"
+                         f"It works once and expires in {self._settings.email_token_hours} hours.\n"
+                         "If you did not register, ignore this message.\n")
+
+    async def _send(self, to: str, subject: str, text: str) -> None:
+        try:
+            await self._mailer.send(to, subject, text)
+        except Exception as exc:  # mail trouble must not lose the account; the user can ask again
+            log.error("could not send e-mail (%s): %s", subject, type(exc).__name__)
+
+    async def resend_verification(self, *, email: str, caller: Caller) -> None:
+        s = self._settings
+        await enforce(self._limiter, s.rate_verify, self._ip_key("verify", caller), self._account_key("verify", email))
+        user = await self.repo.user_by_email(email)
+        if user is None or user.email_verified_at is not None:
+            return
+        now = self._clock()
+        token = new_secret()
+        async with self._db.transaction() as tx:
+            await self.repo.expire_email_tokens(tx, user.id, "verify", now)
+            await self.repo.add_email_token(tx, token_hash=secret_hash(token), user_id=user.id, purpose="verify",
+                                            now=now, expires_at=now + s.email_token_hours * 3600)
+        await self._send_verification(user.email, user.display_name, token)
+
+    async def verify_email(self, *, token: str, caller: Caller) -> User:
+        await enforce(self._limiter, self._settings.rate_verify, self._ip_key("verify", caller))
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            user_id = await self.repo.use_email_token(tx, secret_hash(token), "verify", now)
+            if user_id is not None:
+                await self.repo.mark_verified(tx, user_id, now)
+                user = await self.repo.user_by_id(user_id, tx)
+        if user_id is None or user is None:
+            raise ApiError("this link is not valid: it was already used, has expired, or was mistyped",
+                           code="invalid_token")
+        return user
+
+    # -- sign-in and tokens -------------------------------------------------------------------------
+    async def login(self, *, email: str, password: str, caller: Caller) -> Grant:
+        s = self._settings
+        await enforce(self._limiter, s.rate_login, self._ip_key("login", caller), self._account_key("login", email))
+        user = await self.repo.user_by_email(email)
+        # Unknown address and wrong password: same check, same time, same answer.
+        if not await self._hasher.verify(user.password_hash if user else None, password) or user is None:
+            raise Unauthorized(_INVALID_CREDENTIALS, code="invalid_credentials")
+        if user.email_verified_at is None:
+            raise Forbidden("confirm your e-mail address first; we sent you a link", code="email_not_verified")
+        if user.suspended_at is not None:
+            raise Forbidden("this account is suspended", code="account_suspended")
+        now = self._clock()
+        session_id = uuid.uuid4().hex
+        refresh = new_secret()
+        async with self._db.transaction() as tx:
+            await self.repo.create_session(tx, session_id=session_id, user_id=user.id, ip=caller.ip,
+                                           user_agent=caller.user_agent, now=now,
+                                           expires_at=now + s.refresh_token_days * 86400)
+            await self.repo.add_refresh_token(tx, secret_hash(refresh), session_id, now)
+            if self._hasher.needs_rehash(user.password_hash):
+                await self.repo.set_password(tx, user.id, await self._hasher.hash(password), now)
+        return self._grant(user, session_id, refresh, now)
+
+    def _grant(self, user: User, session_id: str, refresh: str, now: float) -> Grant:
+        access = self._tokens.issue(user_id=user.id, session_id=session_id, role=user.role, now=now)
+        return Grant(access, refresh, self._tokens.lifetime, user)
+
+    async def refresh(self, *, refresh_token: str, caller: Caller) -> Grant:
+        """Swap a refresh token for a new pair. A token already swapped means it was copied: end the session."""
+        now = self._clock()
+        token_hash = secret_hash(refresh_token)
+        new_refresh = new_secret()
+        outcome: str
+        user: User | None = None
+        session: Session | None = None
+        async with self._db.transaction() as tx:
+            row = await self.repo.refresh_token(tx, token_hash)
+            if row is None:
+                outcome = "unknown"
+            else:
+                session = await self.repo.session(row["session_id"], tx)
+                user = await self.repo.user_by_id(session.user_id, tx) if session else None
+                if session is None or user is None or session.revoked_at is not None or session.expires_at <= now:
+                    outcome = "ended"
+                elif row["rotated_at"] is not None or not await self.repo.rotate_refresh_token(tx, token_hash, now):
+                    await self.repo.revoke_session(tx, session.id, "refresh_token_reuse", now)
+                    outcome = "reused"
+                elif user.suspended_at is not None:
+                    outcome = "ended"
+                else:
+                    await self.repo.add_refresh_token(tx, secret_hash(new_refresh), session.id, now)
+                    await self.repo.touch_session(tx, session.id, ip=caller.ip, user_agent=caller.user_agent,
+                                                  now=now, expires_at=now + self._settings.refresh_token_days * 86400)
+                    outcome = "ok"
+        if outcome == "reused":
+            log.warning("refresh token reuse detected; session revoked", extra={"session_id": session and session.id})
+        if outcome != "ok" or user is None or session is None:
+            raise Unauthorized("the refresh token is not valid; sign in again", code="invalid_refresh_token")
+        return self._grant(user, session.id, new_refresh, now)
+
+    async def authenticate(self, access_token: str) -> Principal:
+        claims: AccessClaims = self._tokens.read(access_token)
+        session = await self.repo.session(claims.session_id)
+        if session is None or session.revoked_at is not None or session.user_id != claims.user_id:
+            raise Unauthorized("this session has ended; sign in again", code="session_ended")
+        user = await self.repo.user_by_id(claims.user_id)
+        if user is None or user.suspended_at is not None:
+            raise Unauthorized("this session has ended; sign in again", code="session_ended")
+        return Principal(user, session.id)
+
+    async def logout(self, principal: Principal) -> None:
+        async with self._db.transaction() as tx:
+            await self.repo.revoke_session(tx, principal.session_id, "logout", self._clock())
+
+    # -- sessions -----------------------------------------------------------------------------------
+    async def sessions(self, principal: Principal, *, cursor: tuple[float, str] | None,
+                       limit: int) -> list[Session]:
+        return await self.repo.live_sessions(principal.user.id, self._clock(), cursor, limit)
+
+    async def end_session(self, principal: Principal, session_id: str) -> None:
+        session = await self.repo.session(session_id)
+        # Someone else's session answers like a missing one.
+        if session is None or session.user_id != principal.user.id or session.revoked_at is not None:
+            raise NotFound("no such session")
+        async with self._db.transaction() as tx:
+            await self.repo.revoke_session(tx, session_id, "revoked_by_user", self._clock())
+
+    # -- password reset -----------------------------------------------------------------------------
+    async def request_password_reset(self, *, email: str, caller: Caller) -> None:
+        s = self._settings
+        await enforce(self._limiter, s.rate_reset, self._ip_key("reset", caller), self._account_key("reset", email))
+        user = await self.repo.user_by_email(email)
+        if user is None:
+            return
+        now = self._clock()
+        token = new_secret()
+        async with self._db.transaction() as tx:
+            await self.repo.expire_email_tokens(tx, user.id, "reset", now)
+            await self.repo.add_email_token(tx, token_hash=secret_hash(token), user_id=user.id, purpose="reset",
+                                            now=now, expires_at=now + 3600)
+        link = f"{s.public_url}/reset-password?{urlencode({'token': token})}"
+        await self._send(user.email, "Reset your password",
+                         f"Hello {user.display_name},\n\nto choose a new password, open this link:\n{link}\n\n"
+                         "It works once and expires in one hour. If you did not ask for it, ignore this message;"
+                         " your password stays as it is.\n")
+
+    async def reset_password(self, *, token: str, password: str, caller: Caller) -> User:
+        """Set a new password from a reset link; every session of the account ends."""
+        await enforce(self._limiter, self._settings.rate_reset, self._ip_key("reset-confirm", caller))
+        self._check_password(password)
+        password_hash = await self._hasher.hash(password)
+        now = self._clock()
+        user: User | None = None
+        async with self._db.transaction() as tx:
+            user_id = await self.repo.use_email_token(tx, secret_hash(token), "reset", now)
+            if user_id is not None:
+                await self.repo.set_password(tx, user_id, password_hash, now)
+                # Following the link proves the address, too.
+                await self.repo.mark_verified(tx, user_id, now)
+                await self.repo.revoke_user_sessions(tx, user_id, "password_reset", now)
+                user = await self.repo.user_by_id(user_id, tx)
+        if user is None:
+            raise ApiError("this link is not valid: it was already used, has expired, or was mistyped",
+                           code="invalid_token")
+        return user
+
+    # -- profile ------------------------------------------------------------------------------------
+    async def update_profile(self, principal: Principal, changes: dict[str, str | None]) -> User:
+        if "display_name" in changes and not changes["display_name"]:
+            raise ValidationError("display_name must not be empty", field="display_name", code="required")
+        async with self._db.transaction() as tx:
+            await self.repo.update_profile(tx, principal.user.id, changes, self._clock())
+            user = await self.repo.user_by_id(principal.user.id, tx)
+        assert user is not None
+        return user
+
+    # -- administration -----------------------------------------------------------------------------
+    async def list_users(self, *, after: str | None, limit: int) -> list[User]:
+        return await self.repo.list_users(after, limit)
+
+    async def set_role(self, user_id: str, role: str) -> User:
+        async with self._db.transaction() as tx:
+            if not await self.repo.set_role(tx, user_id, role, self._clock()):
+                raise NotFound("no such user")
+            user = await self.repo.user_by_id(user_id, tx)
+        assert user is not None
+        return user
+
+    async def set_suspended(self, user_id: str, suspended: bool) -> User:
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            if not await self.repo.set_suspended(tx, user_id, now if suspended else None, now):
+                raise NotFound("no such user")
+            if suspended:
+                await self.repo.revoke_user_sessions(tx, user_id, "suspended", now)
+            user = await self.repo.user_by_id(user_id, tx)
+        assert user is not None
+        return user
+
+    async def ensure_admin(self, *, email: str, password: str | None, display_name: str) -> tuple[User, bool]:
+        """Create a verified admin, or make an existing account an admin. Returns (user, created)."""
+        existing = await self.repo.user_by_email(email)
+        now = self._clock()
+        if existing is not None:
+            async with self._db.transaction() as tx:
+                await self.repo.set_role(tx, existing.id, "admin", now)
+                await self.repo.mark_verified(tx, existing.id, now)
+            user = await self.repo.user_by_id(existing.id)
+            assert user is not None
+            return user, False
+        if password is None:
+            raise ValidationError("a password is needed to create the account", field="password")
+        self._check_password(password)
+        user_id = uuid.uuid4().hex
+        password_hash = await self._hasher.hash(password)
+        async with self._db.transaction() as tx:
+            await self.repo.create_user(tx, user_id=user_id, email=email, display_name=display_name,
+                                        password_hash=password_hash, role="admin", now=now, verified=True)
+        user = await self.repo.user_by_id(user_id)
+        assert user is not None
+        return user, True

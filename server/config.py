@@ -1,0 +1,305 @@
+"""Settings: one frozen dataclass read from the environment; a bad value fails fast with a clear message."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+SECRETS_FILE = "secrets.json"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` attempts per `seconds` window."""
+
+    count: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "noreply@localhost"
+    public_url: str = ""
+    app_env: str = "development"
+    # Keyring: key id -> 32-byte key; the first listed is primary.
+    encryption_keys: tuple[tuple[str, bytes], ...] = ()
+    blind_index_key: bytes = b""
+    jwt_secret: bytes = b""
+    turn_secret: str | None = None
+    turn_urls: tuple[str, ...] = ()
+    mqtt_url: str | None = None
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Tokens.
+    access_token_seconds: int = 900
+    refresh_token_days: int = 30
+    email_token_hours: int = 24
+    # Passwords (argon2id). Tests lower the cost; production keeps the defaults.
+    password_min_length: int = 10
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    # Abuse limits, per IP and per account.
+    rate_register: RateLimit = RateLimit(5, 3600)
+    rate_login: RateLimit = RateLimit(10, 300)
+    rate_verify: RateLimit = RateLimit(20, 3600)
+    rate_reset: RateLimit = RateLimit(5, 3600)
+    # Storage.
+    sqlite_readers: int = 3
+    pg_pool_size: int = 10
+    batch_max_rows: int = 1000
+    batch_max_delay_ms: float = 2.0
+    max_body_bytes: int = 1 << 20
+    shutdown_timeout: float = 10.0
+    log_level: str = "INFO"
+    generated_secrets: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def database_backend(self) -> str:
+        return "postgresql" if self.database_url.startswith(("postgresql:", "postgres:")) else "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(_sqlite_path(self.database_url))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings from `environ` (default: os.environ); `overrides` win over both."""
+        env = dict(os.environ if environ is None else environ)
+        reader = _Reader(env)
+        app_env = reader.choice("APP_ENV", "development", ("development", "production", "test"))
+        host = reader.text("HOST", "127.0.0.1")
+        port = reader.integer("PORT", 8080, 0, 65535)
+        data_dir = Path(reader.text("DATA_DIR", "./data"))
+        database_url = reader.text("DATABASE_URL", f"sqlite:///{data_dir / 'app.db'}")
+        _check_database_url(database_url)
+        values: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "redis_url": reader.url("REDIS_URL", ("redis", "rediss", "unix")),
+            "smtp_host": reader.optional("SMTP_HOST"),
+            "smtp_port": reader.integer("SMTP_PORT", 25, 1, 65535),
+            "smtp_from": reader.text("SMTP_FROM", "noreply@localhost"),
+            "public_url": reader.text("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+            "app_env": app_env,
+            "turn_secret": reader.optional("TURN_SECRET"),
+            "turn_urls": reader.csv("TURN_URLS"),
+            "mqtt_url": reader.url("MQTT_URL", ("mqtt", "mqtts")),
+            "trusted_proxies": reader.csv("TRUSTED_PROXIES", ("127.0.0.1", "::1")),
+            "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),
+            "batch_max_rows": reader.integer("BATCH_MAX_ROWS", 1000, 1, 100_000),
+            "batch_max_delay_ms": reader.number("BATCH_MAX_DELAY_MS", 2.0, 0.0, 10_000.0),
+            "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        }
+        values.update(overrides)
+        reader.fail_if_errors()
+        settings = cls(**values)
+        return settings.with_secrets(env)
+
+    def with_secrets(self, environ: Mapping[str, str] | None = None) -> Settings:
+        """Fill in the secrets: from the environment, else (development only) generated once into DATA_DIR."""
+        env = dict(os.environ if environ is None else environ)
+        reader = _Reader(env)
+        keys = _parse_keyring(env.get("ENCRYPTION_KEYS", ""), reader) if env.get("ENCRYPTION_KEYS") else ()
+        blind = reader.key("BLIND_INDEX_KEY") if env.get("BLIND_INDEX_KEY") else b""
+        jwt_secret = reader.key("JWT_SECRET") if env.get("JWT_SECRET") else b""
+        reader.fail_if_errors()
+        keys = keys or self.encryption_keys
+        blind = blind or self.blind_index_key
+        jwt_secret = jwt_secret or self.jwt_secret
+        missing = [
+            name
+            for name, value in (("ENCRYPTION_KEYS", keys), ("BLIND_INDEX_KEY", blind), ("JWT_SECRET", jwt_secret))
+            if not value
+        ]
+        if not missing:
+            return dataclasses.replace(self, encryption_keys=keys, blind_index_key=blind, jwt_secret=jwt_secret)
+        if self.is_production:
+            raise ConfigError(f"APP_ENV=production needs explicit secrets; missing: {', '.join(missing)}")
+        stored = load_or_create_dev_secrets(self.data_dir)
+        return dataclasses.replace(
+            self,
+            encryption_keys=keys or _parse_keyring(stored["ENCRYPTION_KEYS"], reader),
+            blind_index_key=blind or base64.b64decode(stored["BLIND_INDEX_KEY"]),
+            jwt_secret=jwt_secret or base64.b64decode(stored["JWT_SECRET"]),
+            generated_secrets=tuple(missing),
+        )
+
+
+def _sqlite_path(url: str) -> str:
+    # sqlite:///relative/or/absolute -> the path after the scheme's three slashes (four for absolute).
+    return url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite:///") else url
+
+
+def _check_database_url(url: str) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got scheme {scheme!r}")
+    if scheme == "sqlite" and not url.startswith("sqlite:///"):
+        raise ConfigError("DATABASE_URL for SQLite must look like sqlite:///path/to/app.db")
+
+
+def new_key() -> str:
+    """A fresh 32-byte key, base64-encoded, as the secrets expect."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_keyring_entry() -> str:
+    return f"k{secrets.token_hex(4)}:{new_key()}"
+
+
+def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Development secrets, generated once into DATA_DIR/secrets.json (mode 0600)."""
+    path = data_dir / SECRETS_FILE
+    if path.exists():
+        try:
+            stored: dict[str, str] = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stored = {"ENCRYPTION_KEYS": new_keyring_entry(), "BLIND_INDEX_KEY": new_key(), "JWT_SECRET": new_key()}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(stored, option=orjson.OPT_INDENT_2))
+    log.warning("generated development secrets into %s; set them explicitly in production", path)
+    return stored
+
+
+def save_dev_secrets(data_dir: Path, stored: dict[str, str]) -> None:
+    path = data_dir / SECRETS_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(stored, option=orjson.OPT_INDENT_2))
+    os.replace(tmp, path)
+
+
+def _parse_keyring(value: str, reader: _Reader) -> tuple[tuple[str, bytes], ...]:
+    entries: list[tuple[str, bytes]] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        kid, sep, encoded = part.partition(":")
+        if not sep or not kid or len(kid) > 32 or not kid.isascii() or not kid.replace("-", "").replace("_", "").isalnum():
+            reader.errors.append("ENCRYPTION_KEYS entries must look like keyid:base64key (key id: letters, digits, - or _)")
+            continue
+        key = _decode_key(encoded)
+        if key is None:
+            reader.errors.append(f"ENCRYPTION_KEYS key {kid!r} must be 32 bytes, base64-encoded")
+            continue
+        if any(existing == kid for existing, _ in entries):
+            reader.errors.append(f"ENCRYPTION_KEYS has key id {kid!r} twice")
+            continue
+        entries.append((kid, key))
+    if not entries and not reader.errors:
+        reader.errors.append("ENCRYPTION_KEYS is empty")
+    reader.fail_if_errors()
+    return tuple(entries)
+
+
+def _decode_key(encoded: str) -> bytes | None:
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:
+        return None
+    return key if len(key) == 32 else None
+
+
+class _Reader:
+    """Reads typed values and collects every problem, so one start names them all."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.errors: list[str] = []
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def csv(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.optional(name)
+        if value is None:
+            return default
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self.errors.append(f"{name} must be an integer, got {value!r}")
+            return default
+        if not low <= number <= high:
+            self.errors.append(f"{name} must be between {low} and {high}, got {number}")
+        return number
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        value = self.optional(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            self.errors.append(f"{name} must be a number, got {value!r}")
+            return default
+        if not low <= number <= high:
+            self.errors.append(f"{name} must be between {low} and {high}, got {number}")
+        return number
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in allowed:
+            self.errors.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+            return default
+        return value
+
+    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.optional(name)
+        if value is not None and urlsplit(value).scheme not in schemes:
+            self.errors.append(f"{name} must start with {' or '.join(s + '://' for s in schemes)}, got {value!r}")
+            return None
+        return value
+
+    def key(self, name: str) -> bytes:
+        key = _decode_key(self.env.get(name, ""))
+        if key is None:
+            self.errors.append(f"{name} must be 32 bytes, base64-encoded")
+            return b""
+        return key
+
+    def fail_if_errors(self) -> None:
+        if self.errors:
+            raise ConfigError("; ".join(self.errors))

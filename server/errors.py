@@ -1,0 +1,67 @@
+"""Errors the services raise; the web layer turns each into `{"error": {"code", "message"}}` with its status."""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.field = field
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, dict[str, str]]:
+        error = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class ValidationError(ApiError):
+    status = 400
+    code = "invalid"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float, message: str = "too many attempts; try again later") -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(f"{message} (retry after {seconds} s)", headers={"Retry-After": str(seconds)})
+        self.retry_after = seconds

@@ -1,0 +1,87 @@
+"""Prometheus metrics: requests and latency by route and status, open WebSockets, database and batch writers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from server.storage.batch import BatchWriter
+from server.storage.database import Database
+from server.web.request_id import route_name
+
+
+class _LiveFigures(Collector):
+    """Figures read at scrape time from the objects that own them."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._metrics
+        sockets = GaugeMetricFamily("websocket_connections", "Open WebSocket connections")
+        sockets.add_metric([], m.open_websockets())
+        yield sockets
+        if m.database is not None:
+            db = GaugeMetricFamily("database_pool", "Database connections by state", labels=["backend", "figure"])
+            for figure, value in m.database.stats().items():
+                db.add_metric([m.database.backend, figure], value)
+            yield db
+        queued = GaugeMetricFamily("batch_writer_queued_rows", "Rows waiting for their batch", labels=["writer"])
+        batches = GaugeMetricFamily("batch_writer_batches", "Batches committed", labels=["writer"])
+        rows = GaugeMetricFamily("batch_writer_rows", "Rows committed", labels=["writer"])
+        failed = GaugeMetricFamily("batch_writer_failed_rows", "Rows whose write failed", labels=["writer"])
+        last = GaugeMetricFamily("batch_writer_last_batch_rows", "Rows in the last batch", labels=["writer"])
+        commit = GaugeMetricFamily("batch_writer_last_commit_seconds", "Time the last batch took", labels=["writer"])
+        for writer in m.writers:
+            queued.add_metric([writer.name], writer.queued)
+            batches.add_metric([writer.name], writer.stats.batches)
+            rows.add_metric([writer.name], writer.stats.rows)
+            failed.add_metric([writer.name], writer.stats.failed_rows)
+            last.add_metric([writer.name], writer.stats.last_batch_rows)
+            commit.add_metric([writer.name], writer.stats.last_commit_seconds)
+        yield from (queued, batches, rows, failed, last, commit)
+
+
+class Metrics:
+    """One registry per application, so several apps (tests) never share counts."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency by route",
+                                 ["method", "route"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+        self.database: Database | None = None
+        self.writers: list[BatchWriter] = []  # type: ignore[type-arg]
+        self.open_websockets: Callable[[], int] = lambda: 0
+        self.registry.register(_LiveFigures(self))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def metrics_middleware(metrics: Metrics) -> Callable[[web.Request, Handler], object]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            route = route_name(request)
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+
+    return middleware

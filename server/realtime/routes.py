@@ -1,0 +1,99 @@
+"""The one WebSocket at /ws: origin check, heartbeats, frame limits, authentication, command dispatch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from server.errors import ApiError
+from server.keys import accounts_key, connections_key, settings_key
+from server.realtime.connections import CLOSE_AUTH_TIMEOUT, Connection
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+MAX_FRAME_BYTES = 64 * 1024
+HEARTBEAT_SECONDS = 25.0
+AUTH_TIMEOUT_SECONDS = 30.0
+
+
+def _origin_allowed(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:  # not a browser (devices, scripts): no cross-site risk
+        return True
+    allowed = {urlsplit(request.app[settings_key].public_url).netloc, request.host}
+    return urlsplit(origin).netloc in allowed
+
+
+def error_frame(frame_id: Any, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "id": frame_id, "error": {"code": code, "message": message, **extra}}
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    # Check Origin before the upgrade: a page on another site must not ride on this user's connection.
+    if not _origin_allowed(request):
+        raise ApiError("this origin may not open a WebSocket here", code="origin_not_allowed", status=403)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
+    await ws.prepare(request)
+    registry = request.app[connections_key]
+    conn = Connection(ws)
+    registry.add(conn)
+    auth_deadline = asyncio.get_running_loop().call_later(
+        AUTH_TIMEOUT_SECONDS, lambda: conn.user_id is None and conn.close_soon(CLOSE_AUTH_TIMEOUT, "auth timeout")
+    )
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await _handle(request, conn, message.data)
+            elif message.type == WSMsgType.BINARY:
+                conn.send(error_frame(None, "binary_not_supported", "send JSON text frames"))
+            elif message.type == WSMsgType.ERROR:
+                break
+    finally:
+        auth_deadline.cancel()
+        registry.discard(conn)
+        await conn.finish()
+    return ws
+
+
+async def _handle(request: web.Request, conn: Connection, data: str) -> None:
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        conn.send(error_frame(None, "malformed_json", "the frame is not valid JSON"))
+        return
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        conn.send(error_frame(None, "invalid_frame", "a frame is a JSON object with a string type"))
+        return
+    frame_id = frame.get("id")
+    if frame_id is not None and (not isinstance(frame_id, (str, int)) or isinstance(frame_id, bool)
+                                 or len(str(frame_id)) > 64):
+        conn.send(error_frame(None, "invalid_frame", "id must be a string or integer of at most 64 characters"))
+        return
+    kind = frame["type"]
+    if kind == "ping":
+        conn.send({"type": "pong", "id": frame_id})
+        return
+    if kind == "auth":
+        token = frame.get("token")
+        if not isinstance(token, str) or len(token) > 4096:
+            conn.send(error_frame(frame_id, "invalid", "auth needs a string token", field="token"))
+            return
+        try:
+            principal = await request.app[accounts_key].authenticate(token)
+        except ApiError as exc:
+            conn.send(error_frame(frame_id, exc.code, exc.message))
+            return
+        conn.user_id, conn.session_id = principal.user.id, principal.session_id
+        conn.send({"type": "result", "id": frame_id, "result": {"user_id": principal.user.id}})
+        return
+    if conn.user_id is None:
+        conn.send(error_frame(frame_id, "unauthorized", "send an auth frame first"))
+        return
+    conn.send(error_frame(frame_id, "unknown_type", f"unknown frame type {kind[:40]!r}"))

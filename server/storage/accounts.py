@@ -1,0 +1,256 @@
+"""Accounts storage: users, sessions, refresh tokens and e-mail tokens. Personal columns are encrypted here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.crypto.keyring import BlindIndex, Keyring
+from server.storage.database import Database, Executor, Row
+
+# Every encrypted column, by table: (primary key column, encrypted columns). rotate-keys walks this.
+ENCRYPTED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "users": ("id", ("email", "display_name", "phone")),
+    "sessions": ("id", ("ip", "user_agent")),
+}
+EMAIL_INDEX = "users.email"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    email: str
+    display_name: str
+    phone: str | None
+    role: str
+    password_hash: str
+    email_verified_at: float | None
+    suspended_at: float | None
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "display_name": self.display_name,
+            "phone": self.phone,
+            "role": self.role,
+            "email_verified": self.email_verified_at is not None,
+            "suspended": self.suspended_at is not None,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user_id: str
+    ip: str | None
+    user_agent: str | None
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    revoked_at: float | None
+
+
+class AccountRepository:
+    def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
+        self.db = db
+        self._keyring = keyring
+        self._blind = blind_index
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _enc(self, table: str, column: str, row_id: str, value: str | None) -> bytes | None:
+        if value is None:
+            return None
+        return self._keyring.encrypt(value, table=table, column=column, row_id=row_id)
+
+    def _dec(self, table: str, column: str, row_id: str, value: bytes | None) -> str | None:
+        if value is None:
+            return None
+        return self._keyring.decrypt(value, table=table, column=column, row_id=row_id)
+
+    def email_index(self, email: str) -> bytes:
+        return self._blind(normalise_email(email), purpose=EMAIL_INDEX)
+
+    def _user(self, row: Row) -> User:
+        uid = row["id"]
+        return User(
+            id=uid,
+            email=self._dec("users", "email", uid, row["email"]) or "",
+            display_name=self._dec("users", "display_name", uid, row["display_name"]) or "",
+            phone=self._dec("users", "phone", uid, row["phone"]),
+            role=row["role"],
+            password_hash=row["password_hash"],
+            email_verified_at=row["email_verified_at"],
+            suspended_at=row["suspended_at"],
+            created_at=row["created_at"],
+        )
+
+    def _session(self, row: Row) -> Session:
+        sid = row["id"]
+        return Session(
+            id=sid,
+            user_id=row["user_id"],
+            ip=self._dec("sessions", "ip", sid, row["ip"]),
+            user_agent=self._dec("sessions", "user_agent", sid, row["user_agent"]),
+            created_at=row["created_at"],
+            last_seen_at=row["last_seen_at"],
+            expires_at=row["expires_at"],
+            revoked_at=row["revoked_at"],
+        )
+
+    # -- users --------------------------------------------------------------------------------------
+    async def create_user(
+        self, tx: Executor, *, user_id: str, email: str, display_name: str, password_hash: str,
+        role: str, now: float, verified: bool = False,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO users (id, email_index, email, display_name, phone, password_hash, role,"
+            " email_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8)",
+            user_id, self.email_index(email), self._enc("users", "email", user_id, normalise_email(email)),
+            self._enc("users", "display_name", user_id, display_name), password_hash, role,
+            now if verified else None, now,
+        )
+
+    async def user_by_id(self, user_id: str, tx: Executor | None = None) -> User | None:
+        row = await (tx or self.db).fetchrow("SELECT * FROM users WHERE id = $1", user_id)
+        return self._user(row) if row else None
+
+    async def user_by_email(self, email: str, tx: Executor | None = None) -> User | None:
+        row = await (tx or self.db).fetchrow("SELECT * FROM users WHERE email_index = $1", self.email_index(email))
+        return self._user(row) if row else None
+
+    async def update_profile(self, tx: Executor, user_id: str, changes: dict[str, str | None], now: float) -> None:
+        sets, args = [], []
+        for column in ("display_name", "phone"):
+            if column in changes:
+                args.append(self._enc("users", column, user_id, changes[column]))
+                sets.append(f"{column} = ${len(args)}")
+        if not sets:
+            return
+        args.extend([now, user_id])
+        await tx.execute(f"UPDATE users SET {', '.join(sets)}, updated_at = ${len(args) - 1} WHERE id = ${len(args)}",
+                         *args)
+
+    async def set_password(self, tx: Executor, user_id: str, password_hash: str, now: float) -> None:
+        await tx.execute("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+                         password_hash, now, user_id)
+
+    async def mark_verified(self, tx: Executor, user_id: str, now: float) -> None:
+        await tx.execute(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $1 WHERE id = $2",
+            now, user_id,
+        )
+
+    async def set_role(self, tx: Executor, user_id: str, role: str, now: float) -> int:
+        return await tx.execute("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3", role, now, user_id)
+
+    async def set_suspended(self, tx: Executor, user_id: str, suspended_at: float | None, now: float) -> int:
+        return await tx.execute("UPDATE users SET suspended_at = $1, updated_at = $2 WHERE id = $3",
+                                suspended_at, now, user_id)
+
+    async def list_users(self, after: str | None, limit: int) -> list[User]:
+        rows = await self.db.fetch(
+            "SELECT * FROM users WHERE id > $1 ORDER BY id LIMIT $2", after or "", limit,
+        )
+        return [self._user(r) for r in rows]
+
+    # -- sessions -----------------------------------------------------------------------------------
+    async def create_session(
+        self, tx: Executor, *, session_id: str, user_id: str, ip: str | None, user_agent: str | None,
+        now: float, expires_at: float,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_seen_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            session_id, user_id, self._enc("sessions", "ip", session_id, ip),
+            self._enc("sessions", "user_agent", session_id, user_agent), now, expires_at,
+        )
+
+    async def session(self, session_id: str, tx: Executor | None = None) -> Session | None:
+        row = await (tx or self.db).fetchrow("SELECT * FROM sessions WHERE id = $1", session_id)
+        return self._session(row) if row else None
+
+    async def touch_session(self, tx: Executor, session_id: str, *, ip: str | None, user_agent: str | None,
+                            now: float, expires_at: float) -> None:
+        await tx.execute(
+            "UPDATE sessions SET ip = $1, user_agent = $2, last_seen_at = $3, expires_at = $4 WHERE id = $5",
+            self._enc("sessions", "ip", session_id, ip), self._enc("sessions", "user_agent", session_id, user_agent),
+            now, expires_at, session_id,
+        )
+
+    async def live_sessions(self, user_id: str, now: float, before: tuple[float, str] | None,
+                            limit: int) -> list[Session]:
+        # Newest first; the cursor is (last_seen_at, id) of the last row of the previous page.
+        last_seen, last_id = before if before else (1e18, "")
+        rows = await self.db.fetch(
+            "SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2"
+            " AND (last_seen_at < $3 OR (last_seen_at = $3 AND id < $4))"
+            " ORDER BY last_seen_at DESC, id DESC LIMIT $5",
+            user_id, now, last_seen, last_id, limit,
+        )
+        return [self._session(r) for r in rows]
+
+    async def revoke_session(self, tx: Executor, session_id: str, reason: str, now: float) -> int:
+        return await tx.execute(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
+            now, reason, session_id,
+        )
+
+    async def revoke_user_sessions(self, tx: Executor, user_id: str, reason: str, now: float,
+                                   keep: str | None = None) -> int:
+        return await tx.execute(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2"
+            " WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
+            now, reason, user_id, keep or "",
+        )
+
+    # -- refresh tokens -----------------------------------------------------------------------------
+    async def add_refresh_token(self, tx: Executor, token_hash: bytes, session_id: str, now: float) -> None:
+        await tx.execute(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+            token_hash, session_id, now,
+        )
+
+    async def refresh_token(self, tx: Executor, token_hash: bytes) -> Row | None:
+        return await tx.fetchrow(
+            "SELECT token_hash, session_id, rotated_at FROM refresh_tokens WHERE token_hash = $1", token_hash
+        )
+
+    async def rotate_refresh_token(self, tx: Executor, token_hash: bytes, now: float) -> int:
+        # Only a token not yet rotated can be rotated: of two racing refreshes, one wins.
+        return await tx.execute(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL", now, token_hash
+        )
+
+    # -- e-mail tokens ------------------------------------------------------------------------------
+    async def add_email_token(self, tx: Executor, *, token_hash: bytes, user_id: str, purpose: str, now: float,
+                              expires_at: float) -> None:
+        await tx.execute(
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            token_hash, user_id, purpose, now, expires_at,
+        )
+
+    async def use_email_token(self, tx: Executor, token_hash: bytes, purpose: str, now: float) -> str | None:
+        """Mark a live token used and return its user id; None if unknown, used or expired."""
+        row = await tx.fetchrow(
+            "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2"
+            " AND used_at IS NULL AND expires_at > $3",
+            token_hash, purpose, now,
+        )
+        if row is None:
+            return None
+        await tx.execute("UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2", now, token_hash)
+        return str(row["user_id"])
+
+    async def expire_email_tokens(self, tx: Executor, user_id: str, purpose: str, now: float) -> None:
+        await tx.execute(
+            "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+            now, user_id, purpose,
+        )

@@ -1,0 +1,68 @@
+"""The one database interface the services use, with an SQLite and a PostgreSQL backend behind it.
+
+SQL is written once with PostgreSQL's `$1, $2` placeholders; the SQLite backend rewrites them to `?1, ?2`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+
+class Row(Protocol):
+    """A result row: by column name or position (sqlite3.Row and asyncpg.Record both are)."""
+
+    def __getitem__(self, key: str | int) -> Any: ...
+
+    def keys(self) -> Any: ...
+
+
+class Executor(Protocol):
+    """What both a database and one of its transactions can do."""
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; returns the number of rows it changed."""
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
+
+    async def fetchval(self, sql: str, *args: Any) -> Any: ...
+
+
+class Database(Executor, Protocol):
+    """A connected database. Reads may go to a reader; `execute` and transactions go to the writer."""
+
+    backend: str  # "sqlite" or "postgresql"
+
+    def transaction(self) -> AbstractAsyncContextManager[Executor]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+
+    def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
+        """Rows one at a time, fetched in batches, for results too large to hold in memory."""
+
+    async def ping(self) -> bool: ...
+
+    def stats(self) -> dict[str, float]:
+        """Figures for /metrics: connections in use, waiting callers."""
+
+    async def close(self) -> None: ...
+
+
+async def connect(url: str, *, readers: int = 3, pool_size: int = 10) -> Database:
+    """Open the database named by `url` (sqlite:///path or postgresql://...)."""
+    if url.startswith(("postgresql:", "postgres:")):
+        from server.storage.postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(url, pool_size=pool_size)
+    from server.storage.sqlite import SqliteDatabase
+
+    path = url.removeprefix("sqlite://").removeprefix("/")
+    return await SqliteDatabase.open(path, readers=readers)
+
+
+class IntegrityError(Exception):
+    """A unique or foreign-key constraint refused a write (either backend)."""

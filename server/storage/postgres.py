@@ -1,0 +1,114 @@
+"""PostgreSQL backend: an asyncpg pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from server.storage.database import Executor, IntegrityError, Row
+
+
+class _Connection(Executor):
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            status: str = await self.conn.execute(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        # asyncpg returns the command tag, e.g. "UPDATE 3"; its last word is the row count.
+        last = status.rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self.conn.executemany(sql, rows)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return list(await self.conn.fetch(sql, *args))
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        try:
+            row: Row | None = await self.conn.fetchrow(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        try:
+            return await self.conn.fetchval(sql, *args)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+
+class PostgresDatabase:
+    backend = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, command_timeout=60)
+        return cls(pool)
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[_Connection]:
+        async with self._pool.acquire() as conn:
+            yield _Connection(conn)
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self._conn() as conn:
+            return await conn.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self._conn() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._conn() as conn:
+            return await conn.fetchval(sql, *args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _Connection(conn)
+
+    async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            async for row in conn.cursor(sql, *args, prefetch=batch):
+                yield row
+
+    async def ping(self) -> bool:
+        try:
+            return await self.fetchval("SELECT 1") == 1
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            return False
+
+    def stats(self) -> dict[str, float]:
+        size = self._pool.get_size()
+        return {
+            "connections": size,
+            "in_use": size - self._pool.get_idle_size(),
+            "max": self._pool.get_max_size(),
+        }
+
+    async def close(self) -> None:
+        await self._pool.close()

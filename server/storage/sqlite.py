@@ -1,0 +1,185 @@
+"""SQLite backend: WAL, one writer connection behind a lock, a few reader connections."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from server.storage.database import Executor, IntegrityError, Row
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def to_sqlite(sql: str) -> str:
+    """Rewrite `$1` placeholders as SQLite's numbered `?1`."""
+    return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # With WAL, NORMAL keeps the database consistent; a commit is durable once the WAL is synced at checkpoint.
+    # We use FULL so an acknowledged write survives power loss too, not only a process crash.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class _Connection(Executor):
+    """One aiosqlite connection speaking the Executor interface."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        try:
+            cursor = await self.conn.execute(to_sqlite(sql), args)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        rowcount = cursor.rowcount
+        await cursor.close()
+        return rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self.conn.executemany(to_sqlite(sql), rows)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        try:
+            return list(await self.conn.execute_fetchall(to_sqlite(sql), args))
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        row = await self.fetchrow(sql, *args)
+        return None if row is None else row[0]
+
+
+class SqliteDatabase:
+    backend = "sqlite"
+
+    def __init__(self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+        self._writer = _Connection(writer)
+        self._write_lock = asyncio.Lock()
+        self._readers: asyncio.Queue[_Connection] = asyncio.Queue()
+        self._reader_count = len(readers)
+        for conn in readers:
+            self._readers.put_nowait(_Connection(conn))
+        self._waiting_writers = 0
+
+    @classmethod
+    async def open(cls, path: str, *, readers: int = 3) -> SqliteDatabase:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await _open(path)
+        reader_conns = [await _open(path) for _ in range(max(1, readers))]
+        for conn in reader_conns:
+            await conn.execute("PRAGMA query_only=ON")
+        return cls(writer, reader_conns)
+
+    # Writes go to the one writer connection, each in its own transaction.
+    async def execute(self, sql: str, *args: Any) -> int:
+        async with self.transaction() as tx:
+            return await tx.execute(sql, *args)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(sql, rows)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        self._waiting_writers += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._waiting_writers -= 1
+        try:
+            conn = self._writer.conn
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+        finally:
+            self._write_lock.release()
+
+    # Reads go to a free reader connection.
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[_Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._reader() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        async with self._reader() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._reader() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
+        async with self._reader() as conn:
+            # One read transaction, so the rows form a consistent snapshot however long the stream takes.
+            await conn.conn.execute("BEGIN")
+            try:
+                async with conn.conn.execute(to_sqlite(sql), args) as cursor:
+                    while rows := await cursor.fetchmany(batch):
+                        for row in rows:
+                            yield row
+            finally:
+                await conn.conn.rollback()
+
+    async def ping(self) -> bool:
+        try:
+            return await self.fetchval("SELECT 1") == 1
+        except (sqlite3.Error, ValueError):
+            return False
+
+    def stats(self) -> dict[str, float]:
+        return {
+            "connections": 1 + self._reader_count,
+            "readers_in_use": self._reader_count - self._readers.qsize(),
+            "writer_in_use": 1.0 if self._write_lock.locked() else 0.0,
+            "writers_waiting": self._waiting_writers,
+        }
+
+    async def checkpoint(self) -> None:
+        """Fold the WAL back into the main file (used before backups and on close)."""
+        async with self._write_lock:
+            await self._writer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            while not self._readers.empty():
+                await self._readers.get_nowait().conn.close()
+            await self._writer.conn.close()
+
+
+async def _open(path: str) -> aiosqlite.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly our block.
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for pragma in _PRAGMAS:
+        await conn.execute(pragma)
+    return conn

@@ -1,0 +1,50 @@
+"""Every error leaves as JSON `{"error": {"code", "message"}}`: ours, aiohttp's, and unexpected ones (as 500
+without a traceback, which goes to the log)."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          413: "body_too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                   field: str | None = None) -> web.Response:
+    error = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return web.json_response({"error": error}, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.headers, exc.field)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.content_type == "application/json":
+            raise
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after", "x-request-id")}
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else HTTPStatus(exc.status).phrase
+        if exc.status == 413:
+            message = "the request body is too large"
+        return error_response(exc.status, _CODES.get(exc.status, "error"), message.lower(), headers)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal", "something went wrong on our side")
+
+
+def setup_errors(app: web.Application) -> None:
+    app.middlewares.append(error_middleware)

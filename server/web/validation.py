@@ -1,0 +1,90 @@
+"""Parsing JSON request bodies against a small field spec: wrong types, unknown fields and over-long values
+get a 400 that names the field, before anything is changed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from server.errors import ValidationError
+
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: type = str
+    required: bool = True
+    max_length: int | None = None
+    min_length: int = 0
+    nullable: bool = False
+    choices: tuple[Any, ...] | None = None
+    email: bool = False
+    strip: bool = True
+
+
+def _check(name: str, value: Any, spec: Field) -> Any:
+    if value is None:
+        if spec.nullable:
+            return None
+        raise ValidationError(f"{name} must not be null", field=name)
+    # bool is a subclass of int: refuse it where a number is wanted.
+    if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
+        raise ValidationError(f"{name} must be a {_type_name(spec.kind)}", field=name, code="wrong_type")
+    if isinstance(value, str):
+        if spec.strip:
+            value = value.strip()
+        if "\x00" in value:
+            raise ValidationError(f"{name} must not contain NUL characters", field=name)
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise ValidationError(f"{name} is longer than {spec.max_length} characters", field=name, code="too_long")
+        if len(value) < spec.min_length:
+            if spec.min_length <= 1:
+                raise ValidationError(f"{name} must not be empty", field=name, code="required")
+            raise ValidationError(f"{name} must be at least {spec.min_length} characters", field=name, code="too_short")
+        if spec.email and not _EMAIL.match(value):
+            raise ValidationError(f"{name} is not an e-mail address", field=name)
+    if spec.choices is not None and value not in spec.choices:
+        allowed = ", ".join(str(c) for c in spec.choices)
+        raise ValidationError(f"{name} must be one of {allowed}", field=name)
+    return value
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "object"}.get(
+        kind, kind.__name__
+    )
+
+
+def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
+    """Check a decoded JSON object against `spec`; returns only the fields present (required ones always)."""
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", code="wrong_type")
+    unknown = sorted(set(data) - set(spec))
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]}", field=unknown[0], code="unknown_field")
+    result: dict[str, Any] = {}
+    for name, field_spec in spec.items():
+        if name not in data:
+            if field_spec.required:
+                raise ValidationError(f"{name} is required", field=name, code="required")
+            continue
+        result[name] = _check(name, data[name], field_spec)
+    return result
+
+
+async def read_json(request: web.Request, spec: dict[str, Field]) -> dict[str, Any]:
+    """Decode and validate the request's JSON body (an empty body counts as `{}`)."""
+    raw = await request.read()
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(f"the body is not valid JSON: {exc.msg}", code="malformed_json") from exc
+    return validate(data, spec)
