@@ -118,10 +118,11 @@ class Settings:
             "batch_max_delay_ms": reader.number("BATCH_MAX_DELAY_MS", 2.0, 0.0, 10_000.0),
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         }
-        values.update(overrides)
         reader.fail_if_errors()
-        settings = cls(**values)
-        return settings.with_secrets(env)
+        secrets_given = {k: v for k, v in overrides.items() if k in ("encryption_keys", "blind_index_key", "jwt_secret")}
+        values.update({k: v for k, v in overrides.items() if k not in secrets_given})
+        settings = cls(**values).with_secrets(env)
+        return dataclasses.replace(settings, **secrets_given) if secrets_given else settings
 
     def with_secrets(self, environ: Mapping[str, str] | None = None) -> Settings:
         """Fill in the secrets: from the environment, else (development only) generated once into DATA_DIR."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from server.auth.service import AccountService
+    from server.auth.service import AccountService, Principal
     from server.config import Settings
     from server.crypto.keyring import BlindIndex, Keyring
     from server.ops.metrics import Metrics
@@ -24,3 +24,6 @@ limiter_key = web.AppKey("limiter", "RateLimiter")
 metrics_key = web.AppKey("metrics", "Metrics")
 connections_key = web.AppKey("connections", "ConnectionRegistry")
 redis_key = web.AppKey("redis", Any)
+
+# Per request.
+principal_key = web.RequestKey("principal", "Principal")

@@ -6,9 +6,7 @@ from aiohttp import web
 
 from server.auth.service import Principal
 from server.errors import Forbidden, Unauthorized
-from server.keys import accounts_key
-
-_PRINCIPAL = "principal"
+from server.keys import accounts_key, principal_key
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -20,14 +18,14 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def require_user(request: web.Request) -> Principal:
-    cached = request.get(_PRINCIPAL)
-    if isinstance(cached, Principal):
+    cached = request.get(principal_key)
+    if cached is not None:
         return cached
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("sign in first: this needs an Authorization: Bearer access token")
     principal = await request.app[accounts_key].authenticate(token)
-    request[_PRINCIPAL] = principal
+    request[principal_key] = principal
     return principal
 
 

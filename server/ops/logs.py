@@ -41,6 +41,15 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiohttp's own access log writes client addresses; ours (server.web.request_id) does not.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    quiet_revealing_loggers()
     logging.Formatter.converter = time.gmtime
+
+
+def quiet_revealing_loggers() -> None:
+    """Loggers of libraries that would write personal data, whatever the level asked for."""
+    # aiohttp's access log writes client addresses and user agents; ours (server.web.request_id) does not.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logging.getLogger("asyncpg").setLevel(logging.INFO)
+    logging.getLogger("aiosmtplib").setLevel(logging.INFO)

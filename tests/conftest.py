@@ -1,0 +1,174 @@
+"""Shared fixtures: a database on each backend, a real SMTP server on loopback, settings, the app and a client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+from aiosmtpd.controller import Controller
+
+from server.app import create_app
+from server.config import RateLimit, Settings
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set (CI sets it)"))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def key() -> bytes:
+    return os.urandom(32)
+
+
+# -- databases --------------------------------------------------------------------------------------
+
+@pytest.fixture(name="backend", params=BACKENDS)
+def backend_fixture(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+@pytest.fixture(name="database_url")
+async def database_url_fixture(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    assert TEST_DATABASE_URL
+    # A fresh database per test: tests never see each other's rows.
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(TEST_DATABASE_URL, name)
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+# -- mail -------------------------------------------------------------------------------------------
+
+class Mailbox:
+    """What a real SMTP server on loopback received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        message = message_from_bytes(envelope.content)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if address.lower() in m["X-Envelope-To"].lower()]
+
+    async def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> Message:
+        """The `count`-th message to `address` (waits for it to arrive)."""
+        for _ in range(int(timeout / 0.02)):
+            found = self.to(address)
+            if len(found) >= count:
+                return found[count - 1]
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no message #{count} for {address}; got {[m['Subject'] for m in self.messages]}")
+
+
+def body_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def link_in(message: Message, path: str) -> str:
+    """The link to `path` in a message's text, made relative to the server (for the test client)."""
+    match = re.search(r"https?://[^\s/]+(" + re.escape(path) + r"\?[^\s]+)", body_of(message))
+    assert match, f"no {path} link in: {body_of(message)}"
+    return match[1]
+
+
+@pytest.fixture(name="smtp")
+def smtp_fixture() -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+# -- settings and the app ---------------------------------------------------------------------------
+
+GENEROUS = RateLimit(10_000, 60)
+
+
+def test_env(tmp_path: Path, database_url: str, smtp_port: int | None = None) -> dict[str, str]:
+    env = {
+        "APP_ENV": "test",
+        "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        "ENCRYPTION_KEYS": f"k1:{base64.b64encode(key()).decode()}",
+        "BLIND_INDEX_KEY": base64.b64encode(key()).decode(),
+        "JWT_SECRET": base64.b64encode(key()).decode(),
+        "PUBLIC_URL": "http://testserver.local",
+    }
+    if smtp_port is not None:
+        env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_FROM": "server@example.test"})
+    return env
+
+
+@pytest.fixture(name="make_settings")
+def make_settings_fixture(tmp_path: Path, database_url: str, smtp: tuple[Mailbox, int]) -> Callable[..., Settings]:
+    env = test_env(tmp_path, database_url, smtp[1])  # one set of keys per test, as one deployment has
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "argon2_time_cost": 1, "argon2_memory_kib": 1024,
+            "rate_register": GENEROUS, "rate_login": GENEROUS, "rate_verify": GENEROUS, "rate_reset": GENEROUS,
+        }
+        values.update(overrides)
+        return Settings.from_env(env, **values)
+
+    return make
+
+
+@pytest.fixture(name="mail")
+def mail_fixture(smtp: tuple[Mailbox, int]) -> Mailbox:
+    return smtp[0]
+
+
+@pytest.fixture(name="settings")
+def settings_fixture(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(name="client")
+async def client_fixture(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))

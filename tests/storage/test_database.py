@@ -1,0 +1,79 @@
+"""The Database interface behaves the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from server.storage.database import Database, IntegrityError, connect
+from server.storage.migrations import load, migrate, split_statements
+
+
+@pytest.fixture(name="db")
+async def db_fixture(database_url: str) -> AsyncIterator[Database]:
+    db = await connect(database_url, readers=2, pool_size=4)
+    await migrate(db)
+    await db.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BYTEA)")
+    yield db
+    await db.close()
+
+
+async def test_write_and_read(db: Database) -> None:
+    assert await db.execute("INSERT INTO things (id, name, data) VALUES ($1, $2, $3)", 1, "one", b"\x00\xff") == 1
+    await db.executemany("INSERT INTO things (id, name) VALUES ($1, $2)", [(2, "two"), (3, "three")])
+    rows = await db.fetch("SELECT id, name, data FROM things ORDER BY id")
+    assert [(r["id"], r["name"]) for r in rows] == [(1, "one"), (2, "two"), (3, "three")]
+    assert bytes(rows[0]["data"]) == b"\x00\xff"
+    assert await db.fetchval("SELECT count(*) FROM things WHERE id > $1", 1) == 2
+    assert await db.fetchrow("SELECT * FROM things WHERE id = $1", 99) is None
+    assert await db.execute("UPDATE things SET name = name || $1 WHERE id >= $2", "!", 2) == 2
+
+
+async def test_transaction_rolls_back_on_error(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 1, "one")
+            raise RuntimeError("boom")
+    assert await db.fetchval("SELECT count(*) FROM things") == 0
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 1, "one")
+        assert await tx.fetchval("SELECT name FROM things WHERE id = $1", 1) == "one"
+    assert await db.fetchval("SELECT name FROM things WHERE id = 1") == "one"
+
+
+async def test_integrity_error_is_the_same_on_both(db: Database) -> None:
+    await db.execute("INSERT INTO things (id, name) VALUES (1, 'one')")
+    with pytest.raises(IntegrityError):
+        await db.execute("INSERT INTO things (id, name) VALUES (2, 'one')")
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO things (id, name) VALUES (3, 'three')")
+            await tx.execute("INSERT INTO things (id, name) VALUES (3, 'again')")
+    assert await db.fetchval("SELECT count(*) FROM things") == 1
+
+
+async def test_stream_reads_in_batches(db: Database) -> None:
+    await db.executemany("INSERT INTO things (id, name) VALUES ($1, $2)", [(i, f"n{i}") for i in range(2500)])
+    seen = [row["id"] async for row in db.stream("SELECT id FROM things ORDER BY id", batch=300)]
+    assert seen == list(range(2500))
+
+
+async def test_migrations_are_idempotent(db: Database) -> None:
+    assert await migrate(db) == []
+    versions = [r["version"] for r in await db.fetch("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == [m.version for m in load(db.backend)]
+
+
+async def test_ping_and_stats(db: Database) -> None:
+    assert await db.ping() is True
+    stats = db.stats()
+    assert stats["connections"] >= 1
+
+
+def test_split_statements() -> None:
+    script = "-- a comment\nCREATE TABLE a (x TEXT DEFAULT ';');\n\nCREATE INDEX b ON a (x);\n-- trailing\n"
+    assert split_statements(script) == ["-- a comment\nCREATE TABLE a (x TEXT DEFAULT ';');",
+                                        "CREATE INDEX b ON a (x);"]
+    with pytest.raises(ValueError, match="incomplete"):
+        split_statements("CREATE TABLE a (x TEXT")

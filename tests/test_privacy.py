@@ -1,0 +1,148 @@
+"""The server knows as little as it can: personal data never appears in the clear in the database files,
+a pg_dump, or the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.app import create_app
+from server.config import Settings
+from server.crypto.keyring import Keyring
+from server.crypto.rotate import rotate
+from server.keys import database_key
+from server.ops.logs import JsonFormatter, quiet_revealing_loggers
+from server.storage.accounts import ENCRYPTED_COLUMNS
+from tests.conftest import Mailbox
+from tests.helpers import PASSWORD, bearer, login, signed_in
+
+
+@pytest.fixture(name="log_output")
+def log_output_fixture() -> Iterator[io.StringIO]:
+    """Everything the server logs, as it would be written."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    # aiosmtpd's "mail.log" belongs to the test's mail server, which is meant to see the address.
+    handler.addFilter(lambda record: not record.name.startswith("mail.log"))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    quiet_revealing_loggers()  # as run.py's setup_logging does
+    yield out
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+def canaries() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:12]
+    return {
+        "email": f"canary-mail-{tag}@example.test",
+        "name": f"Canary Name {tag}",
+        "phone": f"+99 {int(tag, 16) % 10**12:012d}",
+        "ip": f"2001:db8::{tag[:4]}:{tag[4:8]}:{tag[8:12]}",
+        "agent": f"CanaryAgent/{tag}",
+    }
+
+
+def _database_bytes(settings: Settings, database_url: str) -> bytes:
+    if settings.database_backend == "sqlite":
+        path = settings.sqlite_path
+        return b"".join(Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm")
+                        if Path(f"{path}{suffix}").exists())
+    dump = subprocess.run(["pg_dump", "--no-owner", database_url], capture_output=True, check=True, timeout=60)
+    return dump.stdout
+
+
+def _forms(value: str) -> list[bytes]:
+    return [value.encode(), value.lower().encode(), value.encode("utf-16-le")]
+
+
+async def test_canaries_appear_nowhere(client: TestClient, mail: Mailbox, settings: Settings, database_url: str,
+                                       log_output: io.StringIO) -> None:
+    c = canaries()
+    headers = {"User-Agent": c["agent"], "X-Forwarded-For": c["ip"]}
+    resp = await client.post("/api/auth/register", json={"email": c["email"], "password": PASSWORD,
+                                                         "display_name": c["name"]}, headers=headers)
+    assert resp.status == 202
+    message = await mail.wait_for(c["email"])
+    from tests.conftest import link_in
+
+    assert (await client.get(link_in(message, "/verify-email"), headers=headers)).status == 200
+    grant = await login(client, c["email"], **headers)
+    resp = await client.patch("/api/me", json={"phone": c["phone"]}, headers={**bearer(grant), **headers})
+    assert resp.status == 200
+    refreshed = await client.post("/api/auth/refresh", json={"refresh_token": grant["refresh_token"]}, headers=headers)
+    assert refreshed.status == 200
+    sessions = await (await client.get("/api/me/sessions", headers=bearer(await refreshed.json()))).json()
+    # The server can still read it all back for the owner...
+    assert sessions["sessions"][0]["ip"] == c["ip"]
+    assert sessions["sessions"][0]["user_agent"] == c["agent"]
+    # A failed sign-in is logged too; still no address in the log.
+    await client.post("/api/auth/login", json={"email": c["email"], "password": "wrong password"}, headers=headers)
+
+    raw = _database_bytes(settings, database_url)
+    assert len(raw) > 1000
+    logs = log_output.getvalue()
+    assert "POST /api/auth/login 401" in logs  # the log was captured
+    for name, value in c.items():
+        for form in _forms(value):
+            assert form not in raw, f"{name} found in the database"
+        assert value not in logs and value.lower() not in logs, f"{name} found in the log"
+    # Nor the tokens.
+    assert grant["refresh_token"] not in logs
+    assert grant["refresh_token"].encode() not in raw
+    assert grant["access_token"] not in logs
+
+
+async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any, mail: Mailbox) -> None:
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    old = make_settings(encryption_keys=(("old", old_key),))
+    first = await aiohttp_client(create_app(old))
+    grants = [await signed_in(first, mail) for _ in range(6)]
+    await first.close()
+
+    # Restart with a new primary key; the old one still decrypts.
+    both = make_settings(encryption_keys=(("new", new_key), ("old", old_key)))
+    client = await aiohttp_client(create_app(both))
+    db = client.app[database_key]
+    keyring = Keyring(both.encryption_keys)
+    assert any(keyring.needs_rotation(r["email"]) for r in await db.fetch("SELECT email FROM users"))
+
+    async def keep_serving() -> int:
+        served = 0
+        for grant in grants * 3:
+            fresh = await login(client, grant["user"]["email"])
+            resp = await client.patch("/api/me", json={"display_name": f"n{served}"}, headers=bearer(fresh))
+            assert resp.status == 200
+            served += 1
+        return served
+
+    done, served = await asyncio.gather(rotate(db, keyring, ENCRYPTED_COLUMNS, batch=2), keep_serving())
+    assert served == 18
+    assert done["users"] >= 1
+    again = await rotate(db, keyring, ENCRYPTED_COLUMNS)
+    assert again == {"users": 0, "sessions": 0}
+    for table, (_, columns) in ENCRYPTED_COLUMNS.items():
+        for row in await db.fetch(f"SELECT {', '.join(columns)} FROM {table}"):
+            for column in columns:
+                assert row[column] is None or keyring.key_id_of(row[column]) == "new"
+    await client.close()
+
+    # The old key can now be retired.
+    only_new = await aiohttp_client(create_app(make_settings(encryption_keys=(("new", new_key),))))
+    for grant in grants:
+        fresh = await login(only_new, grant["user"]["email"])
+        me = await (await only_new.get("/api/me", headers=bearer(fresh))).json()
+        assert me["email"] == grant["user"]["email"]
