@@ -62,7 +62,8 @@ def main() -> int:
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
-        print(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
         return 1
     return uvloop.run(serve(settings, sock))
 

@@ -97,8 +97,11 @@ def _services_ctx(mailer: Mailer | None):  # type: ignore[no-untyped-def]
         redis = app[keys.redis_key]
         limiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
         app[keys.limiter_key] = limiter
-        chosen = mailer or (SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
-                            if settings.smtp_host else LogMailer(settings.smtp_from))
+        chosen = mailer or (
+            SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+            if settings.smtp_host
+            else LogMailer(settings.smtp_from)
+        )
         repo = AccountRepository(app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key])
         app[keys.accounts_key] = AccountService.from_settings(
             settings, repo, mailer=chosen, limiter=limiter, blind_index=app[keys.blind_index_key]

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import orjson
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class ConfigError(Exception):
@@ -119,7 +121,9 @@ class Settings:
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
         }
         reader.fail_if_errors()
-        secrets_given = {k: v for k, v in overrides.items() if k in ("encryption_keys", "blind_index_key", "jwt_secret")}
+        secrets_given = {
+            k: v for k, v in overrides.items() if k in ("encryption_keys", "blind_index_key", "jwt_secret")
+        }
         values.update({k: v for k, v in overrides.items() if k not in secrets_given})
         settings = cls(**values).with_secrets(env)
         return dataclasses.replace(settings, **secrets_given) if secrets_given else settings
@@ -209,8 +213,16 @@ def _parse_keyring(value: str, reader: _Reader) -> tuple[tuple[str, bytes], ...]
         if not part:
             continue
         kid, sep, encoded = part.partition(":")
-        if not sep or not kid or len(kid) > 32 or not kid.isascii() or not kid.replace("-", "").replace("_", "").isalnum():
-            reader.errors.append("ENCRYPTION_KEYS entries must look like keyid:base64key (key id: letters, digits, - or _)")
+        if (
+            not sep
+            or not kid
+            or len(kid) > 32
+            or not kid.isascii()
+            or not kid.replace("-", "").replace("_", "").isalnum()
+        ):
+            reader.errors.append(
+                "ENCRYPTION_KEYS entries must look like keyid:base64key (key id: letters, digits, - or _)"
+            )
             continue
         key = _decode_key(encoded)
         if key is None:

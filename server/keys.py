@@ -1,4 +1,4 @@
-"""Every typed application key, in one place."""
+"""Every typed application and request key, in one place."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ if TYPE_CHECKING:
     from server.storage.database import Database
     from server.web.ratelimit import RateLimiter
 
-settings_key = web.AppKey("settings", "Settings")
-database_key = web.AppKey("database", "Database")
-keyring_key = web.AppKey("keyring", "Keyring")
-blind_index_key = web.AppKey("blind_index", "BlindIndex")
-accounts_key = web.AppKey("accounts", "AccountService")
-limiter_key = web.AppKey("limiter", "RateLimiter")
-metrics_key = web.AppKey("metrics", "Metrics")
-connections_key = web.AppKey("connections", "ConnectionRegistry")
-redis_key = web.AppKey("redis", Any)
+settings_key: web.AppKey[Settings] = web.AppKey("settings")
+database_key: web.AppKey[Database] = web.AppKey("database")
+keyring_key: web.AppKey[Keyring] = web.AppKey("keyring")
+blind_index_key: web.AppKey[BlindIndex] = web.AppKey("blind_index")
+accounts_key: web.AppKey[AccountService] = web.AppKey("accounts")
+limiter_key: web.AppKey[RateLimiter] = web.AppKey("limiter")
+metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
+connections_key: web.AppKey[ConnectionRegistry] = web.AppKey("connections")
+redis_key: web.AppKey[Any] = web.AppKey("redis")
 
 # Per request.
-principal_key = web.RequestKey("principal", "Principal")
+principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

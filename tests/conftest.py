@@ -25,8 +25,13 @@ from server.config import RateLimit, Settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set (CI sets it)"))]
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not TEST_DATABASE_URL, reason="TEST_DATABASE_URL is not set (CI sets it)"),
+    ),
+]
 
 
 def free_port() -> int:
@@ -40,6 +45,7 @@ def key() -> bytes:
 
 
 # -- databases --------------------------------------------------------------------------------------
+
 
 @pytest.fixture(name="backend", params=BACKENDS)
 def backend_fixture(request: pytest.FixtureRequest) -> str:
@@ -74,13 +80,14 @@ async def database_url_fixture(backend: str, tmp_path: Path) -> AsyncIterator[st
 
 # -- mail -------------------------------------------------------------------------------------------
 
+
 class Mailbox:
     """What a real SMTP server on loopback received."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)
@@ -129,7 +136,7 @@ def smtp_fixture() -> Iterator[tuple[Mailbox, int]]:
 GENEROUS = RateLimit(10_000, 60)
 
 
-def test_env(tmp_path: Path, database_url: str, smtp_port: int | None = None) -> dict[str, str]:
+def server_env_for(tmp_path: Path, database_url: str, smtp_port: int | None) -> dict[str, str]:
     env = {
         "APP_ENV": "test",
         "DATA_DIR": str(tmp_path / "data"),
@@ -146,12 +153,16 @@ def test_env(tmp_path: Path, database_url: str, smtp_port: int | None = None) ->
 
 @pytest.fixture(name="make_settings")
 def make_settings_fixture(tmp_path: Path, database_url: str, smtp: tuple[Mailbox, int]) -> Callable[..., Settings]:
-    env = test_env(tmp_path, database_url, smtp[1])  # one set of keys per test, as one deployment has
+    env = server_env_for(tmp_path, database_url, smtp[1])  # one set of keys per test, as one deployment has
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "argon2_time_cost": 1, "argon2_memory_kib": 1024,
-            "rate_register": GENEROUS, "rate_login": GENEROUS, "rate_verify": GENEROUS, "rate_reset": GENEROUS,
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 1024,
+            "rate_register": GENEROUS,
+            "rate_login": GENEROUS,
+            "rate_verify": GENEROUS,
+            "rate_reset": GENEROUS,
         }
         values.update(overrides)
         return Settings.from_env(env, **values)

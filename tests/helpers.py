@@ -16,10 +16,10 @@ def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:10]}@example.test"
 
 
-async def register(client: TestClient, email: str, password: str = PASSWORD, name: str = "Ada",
-                   **headers: str) -> None:
-    resp = await client.post("/api/auth/register", json={"email": email, "password": password, "display_name": name},
-                             headers=headers)
+async def register(client: TestClient, email: str, password: str = PASSWORD, name: str = "Ada", **headers: str) -> None:
+    resp = await client.post(
+        "/api/auth/register", json={"email": email, "password": password, "display_name": name}, headers=headers
+    )
     assert resp.status == 202, await resp.text()
 
 

@@ -45,27 +45,31 @@ def test_production_refuses_missing_or_generated_secrets(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="production needs explicit secrets; missing: ENCRYPTION_KEYS"):
         Settings.from_env({"DATA_DIR": str(tmp_path), "APP_ENV": "production"})
     with pytest.raises(ConfigError, match="JWT_SECRET"):
-        Settings.from_env({"DATA_DIR": str(tmp_path), "APP_ENV": "production",
-                           "ENCRYPTION_KEYS": f"a:{KEY}", "BLIND_INDEX_KEY": KEY})
+        Settings.from_env(
+            {"DATA_DIR": str(tmp_path), "APP_ENV": "production", "ENCRYPTION_KEYS": f"a:{KEY}", "BLIND_INDEX_KEY": KEY}
+        )
     ok = Settings.from_env({"DATA_DIR": str(tmp_path / "p"), "APP_ENV": "production", **SECRETS})
     assert ok.generated_secrets == ()
     assert not (tmp_path / "p" / "secrets.json").exists()
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"PORT": "eighty"}, "PORT must be an integer"),
-    ({"PORT": "70000"}, "PORT must be between 0 and 65535"),
-    ({"APP_ENV": "staging"}, "APP_ENV must be one of"),
-    ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
-    ({"DATABASE_URL": "sqlite:data.db"}, "sqlite:///"),
-    ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
-    ({"MQTT_URL": "tcp://x"}, "MQTT_URL must start with mqtt://"),
-    ({"SMTP_PORT": "0"}, "SMTP_PORT must be between"),
-    ({"ENCRYPTION_KEYS": "nocolon"}, "keyid:base64key"),
-    ({"ENCRYPTION_KEYS": "a:c2hvcnQ="}, "must be 32 bytes"),
-    ({"ENCRYPTION_KEYS": f"a:{KEY},a:{KEY}"}, "twice"),
-    ({"JWT_SECRET": "!!"}, "JWT_SECRET must be 32 bytes"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "eighty"}, "PORT must be an integer"),
+        ({"PORT": "70000"}, "PORT must be between 0 and 65535"),
+        ({"APP_ENV": "staging"}, "APP_ENV must be one of"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
+        ({"DATABASE_URL": "sqlite:data.db"}, "sqlite:///"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
+        ({"MQTT_URL": "tcp://x"}, "MQTT_URL must start with mqtt://"),
+        ({"SMTP_PORT": "0"}, "SMTP_PORT must be between"),
+        ({"ENCRYPTION_KEYS": "nocolon"}, "keyid:base64key"),
+        ({"ENCRYPTION_KEYS": "a:c2hvcnQ="}, "must be 32 bytes"),
+        ({"ENCRYPTION_KEYS": f"a:{KEY},a:{KEY}"}, "twice"),
+        ({"JWT_SECRET": "!!"}, "JWT_SECRET must be 32 bytes"),
+    ],
+)
 def test_bad_values_fail_with_a_message_naming_them(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({"DATA_DIR": str(tmp_path), **env})
@@ -79,12 +83,20 @@ def test_several_problems_are_named_together(tmp_path: Path) -> None:
 
 
 def test_explicit_values(tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        "HOST": "0.0.0.0", "PORT": "9000", "DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@h/db",
-        "REDIS_URL": "redis://localhost:6379/0", "PUBLIC_URL": "https://chat.example/", "TURN_URLS": "turn:a, turns:b",
-        "ENCRYPTION_KEYS": f"new:{KEY}, old:{base64.b64encode(b'o' * 32).decode()}", "BLIND_INDEX_KEY": KEY,
-        "JWT_SECRET": KEY,
-    })
+    settings = Settings.from_env(
+        {
+            "HOST": "0.0.0.0",
+            "PORT": "9000",
+            "DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgresql://u@h/db",
+            "REDIS_URL": "redis://localhost:6379/0",
+            "PUBLIC_URL": "https://chat.example/",
+            "TURN_URLS": "turn:a, turns:b",
+            "ENCRYPTION_KEYS": f"new:{KEY}, old:{base64.b64encode(b'o' * 32).decode()}",
+            "BLIND_INDEX_KEY": KEY,
+            "JWT_SECRET": KEY,
+        }
+    )
     assert settings.database_backend == "postgresql"
     assert settings.public_url == "https://chat.example"
     assert settings.turn_urls == ("turn:a", "turns:b")

@@ -18,9 +18,8 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def require_user(request: web.Request) -> Principal:
-    cached = request.get(principal_key)
-    if cached is not None:
-        return cached
+    if principal_key in request:
+        return request[principal_key]
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("sign in first: this needs an Authorization: Bearer access token")

@@ -29,8 +29,13 @@ class SmtpMailer:
         self._host, self._port, self._sender, self._timeout = host, port, sender, timeout
 
     async def send(self, to: str, subject: str, text: str) -> None:
-        await aiosmtplib.send(_message(self._sender, to, subject, text), hostname=self._host, port=self._port,
-                              timeout=self._timeout, start_tls=None)
+        await aiosmtplib.send(
+            _message(self._sender, to, subject, text),
+            hostname=self._host,
+            port=self._port,
+            timeout=self._timeout,
+            start_tls=None,
+        )
 
 
 class LogMailer:
@@ -40,5 +45,6 @@ class LogMailer:
         self._sender = sender
 
     async def send(self, to: str, subject: str, text: str) -> None:
-        log.warning("SMTP_HOST is unset; this e-mail was not sent:\n%s",
-                    _message(self._sender, to, subject, text).as_string())
+        log.warning(
+            "SMTP_HOST is unset; this e-mail was not sent:\n%s", _message(self._sender, to, subject, text).as_string()
+        )

@@ -35,8 +35,9 @@ def _accepted() -> web.Response:
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     body = await read_json(request, {"email": EMAIL, "password": PASSWORD, "display_name": DISPLAY_NAME})
-    await _service(request).register(email=body["email"], password=body["password"],
-                                     display_name=body["display_name"], caller=_caller(request))
+    await _service(request).register(
+        email=body["email"], password=body["password"], display_name=body["display_name"], caller=_caller(request)
+    )
     return web.json_response({"status": "verification_sent"}, status=202)
 
 
@@ -86,8 +87,9 @@ async def request_reset(request: web.Request) -> web.Response:
 @routes.post("/api/auth/password-reset/confirm")
 async def confirm_reset(request: web.Request) -> web.Response:
     body = await read_json(request, {"token": TOKEN, "password": PASSWORD})
-    user = await _service(request).reset_password(token=body["token"], password=body["password"],
-                                                  caller=_caller(request))
+    user = await _service(request).reset_password(
+        token=body["token"], password=body["password"], caller=_caller(request)
+    )
     return web.json_response({"status": "password_changed", "user": user.public()})
 
 
@@ -100,10 +102,13 @@ async def me(request: web.Request) -> web.Response:
 @routes.patch("/api/me")
 async def update_me(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    body = await read_json(request, {
-        "display_name": Field(str, required=False, max_length=100, min_length=1),
-        "phone": Field(str, required=False, nullable=True, max_length=32),
-    })
+    body = await read_json(
+        request,
+        {
+            "display_name": Field(str, required=False, max_length=100, min_length=1),
+            "phone": Field(str, required=False, nullable=True, max_length=32),
+        },
+    )
     phone = body.get("phone")
     if phone is not None and not all(c.isdigit() or c in "+-() ." for c in phone):
         raise ValidationError("phone may hold digits, spaces and + - ( ) . only", field="phone")
@@ -118,14 +123,23 @@ async def my_sessions(request: web.Request) -> web.Response:
     cursor = decode_cursor(request, lambda v: (float(v[0]), str(v[1])))
     sessions = await _service(request).sessions(principal, cursor=cursor, limit=limit + 1)
     page, more = sessions[:limit], len(sessions) > limit
-    return web.json_response({
-        "sessions": [
-            {"id": s.id, "device": describe_device(s.user_agent), "user_agent": s.user_agent, "ip": s.ip,
-             "created_at": s.created_at, "last_seen_at": s.last_seen_at, "current": s.id == principal.session_id}
-            for s in page
-        ],
-        "next": encode_cursor([page[-1].last_seen_at, page[-1].id]) if more else None,
-    })
+    return web.json_response(
+        {
+            "sessions": [
+                {
+                    "id": s.id,
+                    "device": describe_device(s.user_agent),
+                    "user_agent": s.user_agent,
+                    "ip": s.ip,
+                    "created_at": s.created_at,
+                    "last_seen_at": s.last_seen_at,
+                    "current": s.id == principal.session_id,
+                }
+                for s in page
+            ],
+            "next": encode_cursor([page[-1].last_seen_at, page[-1].id]) if more else None,
+        }
+    )
 
 
 @routes.delete("/api/me/sessions/{session_id}")
@@ -137,6 +151,7 @@ async def end_session(request: web.Request) -> web.Response:
 
 # -- administration ---------------------------------------------------------------------------------
 
+
 @routes.get("/api/admin/users")
 async def admin_users(request: web.Request) -> web.Response:
     await require_admin(request)
@@ -144,8 +159,9 @@ async def admin_users(request: web.Request) -> web.Response:
     after = decode_cursor(request, lambda v: str(v[0]))
     users = await _service(request).list_users(after=after, limit=limit + 1)
     page, more = users[:limit], len(users) > limit
-    return web.json_response({"users": [u.public() for u in page],
-                              "next": encode_cursor([page[-1].id]) if more else None})
+    return web.json_response(
+        {"users": [u.public() for u in page], "next": encode_cursor([page[-1].id]) if more else None}
+    )
 
 
 @routes.post("/api/admin/users/{user_id}/role")
@@ -176,10 +192,25 @@ def describe_device(agent: str | None) -> str:
     """A short human label for a user agent ("Firefox on Linux"); the full string is returned beside it."""
     if not agent:
         return "Unknown device"
-    browsers = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-                ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl"), ("python", "Python client"))
-    systems = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
-               ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+    browsers = (
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Chromium/", "Chromium"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+        ("python", "Python client"),
+    )
+    systems = (
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    )
     browser = next((name for marker, name in browsers if marker in agent), None)
     system = next((name for marker, name in systems if marker in agent), None)
     if browser and system:

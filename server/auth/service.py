@@ -53,8 +53,13 @@ class Grant:
     user: User
 
     def public(self) -> dict[str, Any]:
-        return {"access_token": self.access_token, "token_type": "Bearer", "expires_in": self.expires_in,
-                "refresh_token": self.refresh_token, "user": self.user.public()}
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "user": self.user.public(),
+        }
 
 
 class AccountService:
@@ -81,8 +86,15 @@ class AccountService:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, settings: Settings, repo: AccountRepository, *, mailer: Mailer,
-                      limiter: RateLimiter, blind_index: BlindIndex) -> AccountService:
+    def from_settings(
+        cls,
+        settings: Settings,
+        repo: AccountRepository,
+        *,
+        mailer: Mailer,
+        limiter: RateLimiter,
+        blind_index: BlindIndex,
+    ) -> AccountService:
         return cls(
             repo,
             settings=settings,
@@ -105,7 +117,8 @@ class AccountService:
         if len(password) < self._settings.password_min_length:
             raise ValidationError(
                 f"password must be at least {self._settings.password_min_length} characters",
-                field="password", code="too_short",
+                field="password",
+                code="too_short",
             )
 
     # -- registration and verification --------------------------------------------------------------
@@ -113,8 +126,9 @@ class AccountService:
         """Create an unverified account and send its verification link. An address already registered gets a
         notice instead, and the caller sees the same answer either way (no account enumeration)."""
         s = self._settings
-        await enforce(self._limiter, s.rate_register, self._ip_key("register", caller),
-                      self._account_key("register", email))
+        await enforce(
+            self._limiter, s.rate_register, self._ip_key("register", caller), self._account_key("register", email)
+        )
         self._check_password(password)
         password_hash = await self._hasher.hash(password)
         now = self._clock()
@@ -122,30 +136,48 @@ class AccountService:
         token = new_secret()
         try:
             async with self._db.transaction() as tx:
-                await self.repo.create_user(tx, user_id=user_id, email=email, display_name=display_name,
-                                            password_hash=password_hash, role="user", now=now)
-                await self.repo.add_email_token(tx, token_hash=secret_hash(token), user_id=user_id,
-                                                purpose="verify", now=now,
-                                                expires_at=now + s.email_token_hours * 3600)
+                await self.repo.create_user(
+                    tx,
+                    user_id=user_id,
+                    email=email,
+                    display_name=display_name,
+                    password_hash=password_hash,
+                    role="user",
+                    now=now,
+                )
+                await self.repo.add_email_token(
+                    tx,
+                    token_hash=secret_hash(token),
+                    user_id=user_id,
+                    purpose="verify",
+                    now=now,
+                    expires_at=now + s.email_token_hours * 3600,
+                )
         except IntegrityError:
-            await self._send(email, "Someone tried to register with your address",
-                             "Someone (perhaps you) tried to create an account with this e-mail address, "
-                             "which already has one.\n\nIf it was you, sign in, or reset your password here:\n"
-                             f"{s.public_url}/#/forgot\n\nIf it was not you, you can ignore this message.\n")
+            await self._send(
+                email,
+                "Someone tried to register with your address",
+                "Someone (perhaps you) tried to create an account with this e-mail address, "
+                "which already has one.\n\nIf it was you, sign in, or reset your password here:\n"
+                f"{s.public_url}/#/forgot\n\nIf it was not you, you can ignore this message.\n",
+            )
             return
         await self._send_verification(email, display_name, token)
 
     async def _send_verification(self, email: str, display_name: str, token: str) -> None:
         link = f"{self._settings.public_url}/verify-email?{urlencode({'token': token})}"
-        await self._send(email, "Confirm your e-mail address",
-                         f"Hello {display_name},\n\nconfirm your e-mail address by opening this link:\n{link}\n\n"
-                         f"It works once and expires in {self._settings.email_token_hours} hours.\n"
-                         "If you did not register, ignore this message.\n")
+        await self._send(
+            email,
+            "Confirm your e-mail address",
+            f"Hello {display_name},\n\nconfirm your e-mail address by opening this link:\n{link}\n\n"
+            f"It works once and expires in {self._settings.email_token_hours} hours.\n"
+            "If you did not register, ignore this message.\n",
+        )
 
     async def _send(self, to: str, subject: str, text: str) -> None:
         try:
             await self._mailer.send(to, subject, text)
-        except Exception as exc:  # mail trouble must not lose the account; the user can ask again
+        except Exception as exc:  # noqa: BLE001 - mail trouble must not lose the account; the user can ask again
             log.error("could not send e-mail (%s): %s", subject, type(exc).__name__)
 
     async def resend_verification(self, *, email: str, caller: Caller) -> None:
@@ -158,8 +190,14 @@ class AccountService:
         token = new_secret()
         async with self._db.transaction() as tx:
             await self.repo.expire_email_tokens(tx, user.id, "verify", now)
-            await self.repo.add_email_token(tx, token_hash=secret_hash(token), user_id=user.id, purpose="verify",
-                                            now=now, expires_at=now + s.email_token_hours * 3600)
+            await self.repo.add_email_token(
+                tx,
+                token_hash=secret_hash(token),
+                user_id=user.id,
+                purpose="verify",
+                now=now,
+                expires_at=now + s.email_token_hours * 3600,
+            )
         await self._send_verification(user.email, user.display_name, token)
 
     async def verify_email(self, *, token: str, caller: Caller) -> User:
@@ -171,8 +209,9 @@ class AccountService:
                 await self.repo.mark_verified(tx, user_id, now)
                 user = await self.repo.user_by_id(user_id, tx)
         if user_id is None or user is None:
-            raise ApiError("this link is not valid: it was already used, has expired, or was mistyped",
-                           code="invalid_token")
+            raise ApiError(
+                "this link is not valid: it was already used, has expired, or was mistyped", code="invalid_token"
+            )
         return user
 
     # -- sign-in and tokens -------------------------------------------------------------------------
@@ -191,9 +230,15 @@ class AccountService:
         session_id = uuid.uuid4().hex
         refresh = new_secret()
         async with self._db.transaction() as tx:
-            await self.repo.create_session(tx, session_id=session_id, user_id=user.id, ip=caller.ip,
-                                           user_agent=caller.user_agent, now=now,
-                                           expires_at=now + s.refresh_token_days * 86400)
+            await self.repo.create_session(
+                tx,
+                session_id=session_id,
+                user_id=user.id,
+                ip=caller.ip,
+                user_agent=caller.user_agent,
+                now=now,
+                expires_at=now + s.refresh_token_days * 86400,
+            )
             await self.repo.add_refresh_token(tx, secret_hash(refresh), session_id, now)
             if self._hasher.needs_rehash(user.password_hash):
                 await self.repo.set_password(tx, user.id, await self._hasher.hash(password), now)
@@ -227,8 +272,14 @@ class AccountService:
                     outcome = "ended"
                 else:
                     await self.repo.add_refresh_token(tx, secret_hash(new_refresh), session.id, now)
-                    await self.repo.touch_session(tx, session.id, ip=caller.ip, user_agent=caller.user_agent,
-                                                  now=now, expires_at=now + self._settings.refresh_token_days * 86400)
+                    await self.repo.touch_session(
+                        tx,
+                        session.id,
+                        ip=caller.ip,
+                        user_agent=caller.user_agent,
+                        now=now,
+                        expires_at=now + self._settings.refresh_token_days * 86400,
+                    )
                     outcome = "ok"
         if outcome == "reused":
             log.warning("refresh token reuse detected; session revoked", extra={"session_id": session and session.id})
@@ -251,8 +302,7 @@ class AccountService:
             await self.repo.revoke_session(tx, principal.session_id, "logout", self._clock())
 
     # -- sessions -----------------------------------------------------------------------------------
-    async def sessions(self, principal: Principal, *, cursor: tuple[float, str] | None,
-                       limit: int) -> list[Session]:
+    async def sessions(self, principal: Principal, *, cursor: tuple[float, str] | None, limit: int) -> list[Session]:
         return await self.repo.live_sessions(principal.user.id, self._clock(), cursor, limit)
 
     async def end_session(self, principal: Principal, session_id: str) -> None:
@@ -274,13 +324,17 @@ class AccountService:
         token = new_secret()
         async with self._db.transaction() as tx:
             await self.repo.expire_email_tokens(tx, user.id, "reset", now)
-            await self.repo.add_email_token(tx, token_hash=secret_hash(token), user_id=user.id, purpose="reset",
-                                            now=now, expires_at=now + 3600)
+            await self.repo.add_email_token(
+                tx, token_hash=secret_hash(token), user_id=user.id, purpose="reset", now=now, expires_at=now + 3600
+            )
         link = f"{s.public_url}/reset-password?{urlencode({'token': token})}"
-        await self._send(user.email, "Reset your password",
-                         f"Hello {user.display_name},\n\nto choose a new password, open this link:\n{link}\n\n"
-                         "It works once and expires in one hour. If you did not ask for it, ignore this message;"
-                         " your password stays as it is.\n")
+        await self._send(
+            user.email,
+            "Reset your password",
+            f"Hello {user.display_name},\n\nto choose a new password, open this link:\n{link}\n\n"
+            "It works once and expires in one hour. If you did not ask for it, ignore this message;"
+            " your password stays as it is.\n",
+        )
 
     async def reset_password(self, *, token: str, password: str, caller: Caller) -> User:
         """Set a new password from a reset link; every session of the account ends."""
@@ -298,8 +352,9 @@ class AccountService:
                 await self.repo.revoke_user_sessions(tx, user_id, "password_reset", now)
                 user = await self.repo.user_by_id(user_id, tx)
         if user is None:
-            raise ApiError("this link is not valid: it was already used, has expired, or was mistyped",
-                           code="invalid_token")
+            raise ApiError(
+                "this link is not valid: it was already used, has expired, or was mistyped", code="invalid_token"
+            )
         return user
 
     # -- profile ------------------------------------------------------------------------------------
@@ -352,8 +407,16 @@ class AccountService:
         user_id = uuid.uuid4().hex
         password_hash = await self._hasher.hash(password)
         async with self._db.transaction() as tx:
-            await self.repo.create_user(tx, user_id=user_id, email=email, display_name=display_name,
-                                        password_hash=password_hash, role="admin", now=now, verified=True)
+            await self.repo.create_user(
+                tx,
+                user_id=user_id,
+                email=email,
+                display_name=display_name,
+                password_hash=password_hash,
+                role="admin",
+                now=now,
+                verified=True,
+            )
         user = await self.repo.user_by_id(user_id)
         assert user is not None
         return user, True

@@ -26,14 +26,21 @@ class AccessTokens:
         self.lifetime = lifetime_seconds
 
     def issue(self, *, user_id: str, session_id: str, role: str, now: float) -> str:
-        payload = {"sub": user_id, "sid": session_id, "role": role, "typ": "access",
-                   "iat": int(now), "exp": int(now) + self.lifetime}
+        payload = {
+            "sub": user_id,
+            "sid": session_id,
+            "role": role,
+            "typ": "access",
+            "iat": int(now),
+            "exp": int(now) + self.lifetime,
+        }
         return jwt.encode(payload, self._secret, algorithm=_ALGORITHM)
 
     def read(self, token: str) -> AccessClaims:
         try:
-            payload = jwt.decode(token, self._secret, algorithms=[_ALGORITHM],
-                                 options={"require": ["sub", "sid", "exp", "iat"]})
+            payload = jwt.decode(
+                token, self._secret, algorithms=[_ALGORITHM], options={"require": ["sub", "sid", "exp", "iat"]}
+            )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("the access token has expired; refresh it", code="token_expired") from exc
         except jwt.PyJWTError as exc:

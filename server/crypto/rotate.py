@@ -10,8 +10,9 @@ from server.storage.database import Database
 log = logging.getLogger(__name__)
 
 
-async def rotate(db: Database, keyring: Keyring, tables: dict[str, tuple[str, tuple[str, ...]]],
-                 *, batch: int = 500) -> dict[str, int]:
+async def rotate(
+    db: Database, keyring: Keyring, tables: dict[str, tuple[str, tuple[str, ...]]], *, batch: int = 500
+) -> dict[str, int]:
     """Returns how many values were re-encrypted, by table. Safe to run again; safe beside live writes:
     each update only applies if the value is still the one read (a newer write wins)."""
     done: dict[str, int] = {}
@@ -22,7 +23,8 @@ async def rotate(db: Database, keyring: Keyring, tables: dict[str, tuple[str, tu
             rows = await db.fetch(
                 f"SELECT {key_column}, {', '.join(columns)} FROM {table} WHERE {key_column} > $1"
                 f" ORDER BY {key_column} LIMIT $2",
-                last, batch,
+                last,
+                batch,
             )
             if not rows:
                 break
@@ -38,7 +40,9 @@ async def rotate(db: Database, keyring: Keyring, tables: dict[str, tuple[str, tu
                         new = keyring.encrypt(plain, table=table, column=column, row_id=row_id)
                         done[table] += await tx.execute(
                             f"UPDATE {table} SET {column} = $1 WHERE {key_column} = $2 AND {column} = $3",
-                            new, row_id, old,
+                            new,
+                            row_id,
+                            old,
                         )
             last = str(rows[-1][key_column])
         log.info("re-encrypted %d values in %s", done[table], table)

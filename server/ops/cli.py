@@ -36,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--email", required=True)
     admin.add_argument("--name", default="Administrator", help="display name (default: Administrator)")
     rot = commands.add_parser("rotate-keys", help="re-encrypt every encrypted value with the primary key")
-    rot.add_argument("--new-key", action="store_true",
-                     help="development only: first add a new primary key to DATA_DIR/secrets.json")
+    rot.add_argument(
+        "--new-key", action="store_true", help="development only: first add a new primary key to DATA_DIR/secrets.json"
+    )
     rot.add_argument("--batch", type=int, default=500)
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEYS entry (keyid:base64key)")
     return parser
@@ -70,8 +71,9 @@ async def _create_admin(settings: Settings, email: str, name: str) -> int:
         await migrate(db)
         blind = BlindIndex(settings.blind_index_key)
         repo = AccountRepository(db, Keyring(settings.encryption_keys), blind)
-        service = AccountService.from_settings(settings, repo, mailer=LogMailer(settings.smtp_from),
-                                               limiter=MemoryRateLimiter(), blind_index=blind)
+        service = AccountService.from_settings(
+            settings, repo, mailer=LogMailer(settings.smtp_from), limiter=MemoryRateLimiter(), blind_index=blind
+        )
         password = None if await repo.user_by_email(email) else _admin_password()
         user, created = await service.ensure_admin(email=email, password=password, display_name=name)
     finally:
@@ -88,15 +90,19 @@ async def _rotate_keys(settings: Settings, batch: int) -> int:
     finally:
         await db.close()
     total = sum(done.values())
-    print(f"re-encrypted {total} value(s) with key {keyring.primary_id}: "
-          + ", ".join(f"{t} {n}" for t, n in done.items()))
+    print(
+        f"re-encrypted {total} value(s) with key {keyring.primary_id}: "
+        + ", ".join(f"{t} {n}" for t, n in done.items())
+    )
     return 0
 
 
 def _add_dev_key(settings: Settings) -> Settings:
     if settings.is_production or "ENCRYPTION_KEYS" in os.environ:
-        raise ConfigError("--new-key only works with development secrets; in production put the new key first "
-                          "in ENCRYPTION_KEYS, restart, then run rotate-keys")
+        raise ConfigError(
+            "--new-key only works with development secrets; in production put the new key first "
+            "in ENCRYPTION_KEYS, restart, then run rotate-keys"
+        )
     stored = load_or_create_dev_secrets(settings.data_dir)
     stored["ENCRYPTION_KEYS"] = f"{new_keyring_entry()},{stored['ENCRYPTION_KEYS']}"
     save_dev_secrets(settings.data_dir, stored)

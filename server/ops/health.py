@@ -23,8 +23,9 @@ async def readyz(request: web.Request) -> web.Response:
     except TimeoutError:
         ok = False
     if not ok:
-        return web.json_response({"error": {"code": "not_ready", "message": "the database is not reachable"}},
-                                 status=503)
+        return web.json_response(
+            {"error": {"code": "not_ready", "message": "the database is not reachable"}}, status=503
+        )
     return web.json_response({"status": "ready", "database": request.app[database_key].backend})
 
 

@@ -44,9 +44,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     registry = request.app[connections_key]
     conn = Connection(ws)
     registry.add(conn)
-    auth_deadline = asyncio.get_running_loop().call_later(
-        AUTH_TIMEOUT_SECONDS, lambda: conn.user_id is None and conn.close_soon(CLOSE_AUTH_TIMEOUT, "auth timeout")
-    )
+
+    def close_if_anonymous() -> None:
+        if conn.user_id is None:
+            conn.close_soon(CLOSE_AUTH_TIMEOUT, "auth timeout")
+
+    auth_deadline = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_SECONDS, close_if_anonymous)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -72,8 +75,9 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         conn.send(error_frame(None, "invalid_frame", "a frame is a JSON object with a string type"))
         return
     frame_id = frame.get("id")
-    if frame_id is not None and (not isinstance(frame_id, (str, int)) or isinstance(frame_id, bool)
-                                 or len(str(frame_id)) > 64):
+    if frame_id is not None and (
+        not isinstance(frame_id, (str, int)) or isinstance(frame_id, bool) or len(str(frame_id)) > 64
+    ):
         conn.send(error_frame(None, "invalid_frame", "id must be a string or integer of at most 64 characters"))
         return
     kind = frame["type"]

@@ -106,15 +106,28 @@ class AccountRepository:
 
     # -- users --------------------------------------------------------------------------------------
     async def create_user(
-        self, tx: Executor, *, user_id: str, email: str, display_name: str, password_hash: str,
-        role: str, now: float, verified: bool = False,
+        self,
+        tx: Executor,
+        *,
+        user_id: str,
+        email: str,
+        display_name: str,
+        password_hash: str,
+        role: str,
+        now: float,
+        verified: bool = False,
     ) -> None:
         await tx.execute(
             "INSERT INTO users (id, email_index, email, display_name, phone, password_hash, role,"
             " email_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8)",
-            user_id, self.email_index(email), self._enc("users", "email", user_id, normalise_email(email)),
-            self._enc("users", "display_name", user_id, display_name), password_hash, role,
-            now if verified else None, now,
+            user_id,
+            self.email_index(email),
+            self._enc("users", "email", user_id, normalise_email(email)),
+            self._enc("users", "display_name", user_id, display_name),
+            password_hash,
+            role,
+            now if verified else None,
+            now,
         )
 
     async def user_by_id(self, user_id: str, tx: Executor | None = None) -> User | None:
@@ -126,7 +139,8 @@ class AccountRepository:
         return self._user(row) if row else None
 
     async def update_profile(self, tx: Executor, user_id: str, changes: dict[str, str | None], now: float) -> None:
-        sets, args = [], []
+        sets: list[str] = []
+        args: list[Any] = []
         for column in ("display_name", "phone"):
             if column in changes:
                 args.append(self._enc("users", column, user_id, changes[column]))
@@ -134,87 +148,121 @@ class AccountRepository:
         if not sets:
             return
         args.extend([now, user_id])
-        await tx.execute(f"UPDATE users SET {', '.join(sets)}, updated_at = ${len(args) - 1} WHERE id = ${len(args)}",
-                         *args)
+        await tx.execute(
+            f"UPDATE users SET {', '.join(sets)}, updated_at = ${len(args) - 1} WHERE id = ${len(args)}", *args
+        )
 
     async def set_password(self, tx: Executor, user_id: str, password_hash: str, now: float) -> None:
-        await tx.execute("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
-                         password_hash, now, user_id)
+        await tx.execute(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3", password_hash, now, user_id
+        )
 
     async def mark_verified(self, tx: Executor, user_id: str, now: float) -> None:
         await tx.execute(
             "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $1 WHERE id = $2",
-            now, user_id,
+            now,
+            user_id,
         )
 
     async def set_role(self, tx: Executor, user_id: str, role: str, now: float) -> int:
         return await tx.execute("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3", role, now, user_id)
 
     async def set_suspended(self, tx: Executor, user_id: str, suspended_at: float | None, now: float) -> int:
-        return await tx.execute("UPDATE users SET suspended_at = $1, updated_at = $2 WHERE id = $3",
-                                suspended_at, now, user_id)
+        return await tx.execute(
+            "UPDATE users SET suspended_at = $1, updated_at = $2 WHERE id = $3", suspended_at, now, user_id
+        )
 
     async def list_users(self, after: str | None, limit: int) -> list[User]:
         rows = await self.db.fetch(
-            "SELECT * FROM users WHERE id > $1 ORDER BY id LIMIT $2", after or "", limit,
+            "SELECT * FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+            after or "",
+            limit,
         )
         return [self._user(r) for r in rows]
 
     # -- sessions -----------------------------------------------------------------------------------
     async def create_session(
-        self, tx: Executor, *, session_id: str, user_id: str, ip: str | None, user_agent: str | None,
-        now: float, expires_at: float,
+        self,
+        tx: Executor,
+        *,
+        session_id: str,
+        user_id: str,
+        ip: str | None,
+        user_agent: str | None,
+        now: float,
+        expires_at: float,
     ) -> None:
         await tx.execute(
             "INSERT INTO sessions (id, user_id, ip, user_agent, created_at, last_seen_at, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $5, $6)",
-            session_id, user_id, self._enc("sessions", "ip", session_id, ip),
-            self._enc("sessions", "user_agent", session_id, user_agent), now, expires_at,
+            session_id,
+            user_id,
+            self._enc("sessions", "ip", session_id, ip),
+            self._enc("sessions", "user_agent", session_id, user_agent),
+            now,
+            expires_at,
         )
 
     async def session(self, session_id: str, tx: Executor | None = None) -> Session | None:
         row = await (tx or self.db).fetchrow("SELECT * FROM sessions WHERE id = $1", session_id)
         return self._session(row) if row else None
 
-    async def touch_session(self, tx: Executor, session_id: str, *, ip: str | None, user_agent: str | None,
-                            now: float, expires_at: float) -> None:
+    async def touch_session(
+        self, tx: Executor, session_id: str, *, ip: str | None, user_agent: str | None, now: float, expires_at: float
+    ) -> None:
         await tx.execute(
             "UPDATE sessions SET ip = $1, user_agent = $2, last_seen_at = $3, expires_at = $4 WHERE id = $5",
-            self._enc("sessions", "ip", session_id, ip), self._enc("sessions", "user_agent", session_id, user_agent),
-            now, expires_at, session_id,
+            self._enc("sessions", "ip", session_id, ip),
+            self._enc("sessions", "user_agent", session_id, user_agent),
+            now,
+            expires_at,
+            session_id,
         )
 
-    async def live_sessions(self, user_id: str, now: float, before: tuple[float, str] | None,
-                            limit: int) -> list[Session]:
+    async def live_sessions(
+        self, user_id: str, now: float, before: tuple[float, str] | None, limit: int
+    ) -> list[Session]:
         # Newest first; the cursor is (last_seen_at, id) of the last row of the previous page.
         last_seen, last_id = before if before else (1e18, "")
         rows = await self.db.fetch(
             "SELECT * FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2"
             " AND (last_seen_at < $3 OR (last_seen_at = $3 AND id < $4))"
             " ORDER BY last_seen_at DESC, id DESC LIMIT $5",
-            user_id, now, last_seen, last_id, limit,
+            user_id,
+            now,
+            last_seen,
+            last_id,
+            limit,
         )
         return [self._session(r) for r in rows]
 
     async def revoke_session(self, tx: Executor, session_id: str, reason: str, now: float) -> int:
         return await tx.execute(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL",
-            now, reason, session_id,
+            now,
+            reason,
+            session_id,
         )
 
-    async def revoke_user_sessions(self, tx: Executor, user_id: str, reason: str, now: float,
-                                   keep: str | None = None) -> int:
+    async def revoke_user_sessions(
+        self, tx: Executor, user_id: str, reason: str, now: float, keep: str | None = None
+    ) -> int:
         return await tx.execute(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $2"
             " WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
-            now, reason, user_id, keep or "",
+            now,
+            reason,
+            user_id,
+            keep or "",
         )
 
     # -- refresh tokens -----------------------------------------------------------------------------
     async def add_refresh_token(self, tx: Executor, token_hash: bytes, session_id: str, now: float) -> None:
         await tx.execute(
             "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-            token_hash, session_id, now,
+            token_hash,
+            session_id,
+            now,
         )
 
     async def refresh_token(self, tx: Executor, token_hash: bytes) -> Row | None:
@@ -229,12 +277,17 @@ class AccountRepository:
         )
 
     # -- e-mail tokens ------------------------------------------------------------------------------
-    async def add_email_token(self, tx: Executor, *, token_hash: bytes, user_id: str, purpose: str, now: float,
-                              expires_at: float) -> None:
+    async def add_email_token(
+        self, tx: Executor, *, token_hash: bytes, user_id: str, purpose: str, now: float, expires_at: float
+    ) -> None:
         await tx.execute(
             "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at)"
             " VALUES ($1, $2, $3, $4, $5)",
-            token_hash, user_id, purpose, now, expires_at,
+            token_hash,
+            user_id,
+            purpose,
+            now,
+            expires_at,
         )
 
     async def use_email_token(self, tx: Executor, token_hash: bytes, purpose: str, now: float) -> str | None:
@@ -242,7 +295,9 @@ class AccountRepository:
         row = await tx.fetchrow(
             "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2"
             " AND used_at IS NULL AND expires_at > $3",
-            token_hash, purpose, now,
+            token_hash,
+            purpose,
+            now,
         )
         if row is None:
             return None
@@ -252,5 +307,7 @@ class AccountRepository:
     async def expire_email_tokens(self, tx: Executor, user_id: str, purpose: str, now: float) -> None:
         await tx.execute(
             "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
-            now, user_id, purpose,
+            now,
+            user_id,
+            purpose,
         )

@@ -121,7 +121,7 @@ class BatchWriter(Generic[T, R]):
         started = time.monotonic()
         try:
             results = await self._transaction([item for item, _ in batch])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, each caller must get an answer
             if len(batch) == 1:
                 self.stats.failed_rows += 1
                 _settle(batch[0][1], exc=exc)

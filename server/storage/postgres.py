@@ -98,7 +98,7 @@ class PostgresDatabase:
 
     async def ping(self) -> bool:
         try:
-            return await self.fetchval("SELECT 1") == 1
+            return bool(await self.fetchval("SELECT 1") == 1)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
             return False
 

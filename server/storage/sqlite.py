@@ -152,7 +152,7 @@ class SqliteDatabase:
 
     async def ping(self) -> bool:
         try:
-            return await self.fetchval("SELECT 1") == 1
+            return bool(await self.fetchval("SELECT 1") == 1)
         except (sqlite3.Error, ValueError):
             return False
 

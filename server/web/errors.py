@@ -13,12 +13,21 @@ from server.errors import ApiError
 
 log = logging.getLogger(__name__)
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          413: "body_too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                   field: str | None = None) -> web.Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, field: str | None = None
+) -> web.Response:
     error = {"code": code, "message": message}
     if field is not None:
         error["field"] = field

@@ -62,7 +62,7 @@ class RedisRateLimiter:
             pipe.pttl(name)
             count, _, ttl_ms = await pipe.execute()
         if count > limit.count:
-            return max(ttl_ms, 1000) / 1000
+            return max(int(ttl_ms), 1000) / 1000
         return 0.0
 
     async def close(self) -> None:

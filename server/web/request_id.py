@@ -41,8 +41,12 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
             request.method,
             route,
             status,
-            extra={"method": request.method, "route": route, "status": status,
-                   "ms": round((time.perf_counter() - started) * 1000, 2)},
+            extra={
+                "method": request.method,
+                "route": route,
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
         )
         request_id.reset(token)
 

@@ -56,5 +56,6 @@ def setup_static(app: web.Application) -> None:
     app.router.add_get("/", pwa_index)
     app.router.add_get("/static/{name:.+}", static_file)
     # Last: any other top-level file the web app ships (app.js, sw.js, js/*.js, the manifest).
-    app.router.add_get("/{name:(?!api/|ws$)[A-Za-z0-9_./-]+\\.(?:js|mjs|json|webmanifest|html|css|png|svg|ico)}",
-                       pwa_file)
+    app.router.add_get(
+        "/{name:(?!api/|ws$)[A-Za-z0-9_./-]+\\.(?:js|mjs|json|webmanifest|html|css|png|svg|ico)}", pwa_file
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
+from server.app import create_app
 from tests.conftest import Mailbox, body_of, link_in
 from tests.helpers import PASSWORD, bearer, login, new_email, register, signed_in, verify
 
@@ -66,8 +67,9 @@ async def test_verify_through_api_and_resend(client: TestClient, mail: Mailbox) 
 async def test_register_twice_answers_the_same_and_warns_the_owner(client: TestClient, mail: Mailbox) -> None:
     email = new_email()
     await register(client, email)
-    resp = await client.post("/api/auth/register", json={"email": email, "password": "another password",
-                                                         "display_name": "Mallory"})
+    resp = await client.post(
+        "/api/auth/register", json={"email": email, "password": "another password", "display_name": "Mallory"}
+    )
     assert resp.status == 202
     assert await resp.json() == {"status": "verification_sent"}
     notice = await mail.wait_for(email, 2)
@@ -106,8 +108,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_session(client: TestClient,
     assert (await me.json())["error"]["code"] == "session_ended"
 
 
-async def test_expired_access_token_is_refreshed(client: TestClient, mail: Mailbox, make_settings, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    from server.app import create_app
+async def test_expired_access_token_is_refreshed(
+    client: TestClient, mail: Mailbox, make_settings, aiohttp_client
+) -> None:  # type: ignore[no-untyped-def]
 
     short = await aiohttp_client(create_app(make_settings(access_token_seconds=-1)))
     grant = await signed_in(short, mail)
@@ -120,8 +123,12 @@ async def test_expired_access_token_is_refreshed(client: TestClient, mail: Mailb
 
 async def test_sessions_list_and_revoke(client: TestClient, mail: Mailbox) -> None:
     email = new_email()
-    phone = await signed_in(client, mail, email, **{"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/120.0",
-                                                  "X-Forwarded-For": "198.51.100.7"})
+    phone = await signed_in(
+        client,
+        mail,
+        email,
+        **{"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/120.0", "X-Forwarded-For": "198.51.100.7"},
+    )
     laptop = await login(client, email, **{"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"})
     resp = await client.get("/api/me/sessions", headers=bearer(laptop))
     assert resp.status == 200
@@ -196,12 +203,14 @@ async def test_password_reset_by_email(client: TestClient, mail: Mailbox) -> Non
     assert 'action="/reset-password"' in html
     token = link.split("token=")[1]
 
-    mismatch = await client.post("/reset-password", data={"token": token, "password": "a brand new secret",
-                                                           "repeat": "something else"})
+    mismatch = await client.post(
+        "/reset-password", data={"token": token, "password": "a brand new secret", "repeat": "something else"}
+    )
     assert mismatch.status == 400
     assert "differ" in await mismatch.text()
-    done = await client.post("/reset-password", data={"token": token, "password": "a brand new secret",
-                                                       "repeat": "a brand new secret"})
+    done = await client.post(
+        "/reset-password", data={"token": token, "password": "a brand new secret", "repeat": "a brand new secret"}
+    )
     assert done.status == 200
     assert "Your password is changed" in await done.text()
 
@@ -223,8 +232,9 @@ async def test_password_reset_for_unknown_address_sends_nothing(client: TestClie
 
 async def test_profile_update(client: TestClient, mail: Mailbox) -> None:
     grant = await signed_in(client, mail)
-    resp = await client.patch("/api/me", json={"display_name": "Ada L.", "phone": "+44 20 7946 0000"},
-                              headers=bearer(grant))
+    resp = await client.patch(
+        "/api/me", json={"display_name": "Ada L.", "phone": "+44 20 7946 0000"}, headers=bearer(grant)
+    )
     assert resp.status == 200
     assert (await resp.json())["phone"] == "+44 20 7946 0000"
     resp = await client.patch("/api/me", json={"phone": None}, headers=bearer(grant))

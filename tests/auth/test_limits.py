@@ -15,16 +15,19 @@ from tests.conftest import Mailbox
 from tests.helpers import PASSWORD, bearer, new_email, register, signed_in
 
 
-async def test_login_limited_per_account_across_ips(aiohttp_client: Any, make_settings: Callable[..., Any],
-                                                    mail: Mailbox) -> None:
+async def test_login_limited_per_account_across_ips(
+    aiohttp_client: Any, make_settings: Callable[..., Any], mail: Mailbox
+) -> None:
     client = await aiohttp_client(create_app(make_settings(rate_login=RateLimit(3, 60))))
     email = new_email()
     for n in range(3):
-        resp = await client.post("/api/auth/login", json={"email": email, "password": "wrong"},
-                                 headers={"X-Forwarded-For": f"192.0.2.{n}"})
+        resp = await client.post(
+            "/api/auth/login", json={"email": email, "password": "wrong"}, headers={"X-Forwarded-For": f"192.0.2.{n}"}
+        )
         assert resp.status == 401
-    resp = await client.post("/api/auth/login", json={"email": email, "password": "wrong"},
-                             headers={"X-Forwarded-For": "192.0.2.99"})
+    resp = await client.post(
+        "/api/auth/login", json={"email": email, "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.99"}
+    )
     assert resp.status == 429
     assert 1 <= int(resp.headers["Retry-After"]) <= 60
     assert (await resp.json())["error"]["code"] == "rate_limited"
@@ -34,25 +37,33 @@ async def test_login_limited_per_ip_across_accounts(aiohttp_client: Any, make_se
     client = await aiohttp_client(create_app(make_settings(rate_login=RateLimit(3, 60))))
     statuses = []
     for _ in range(4):
-        resp = await client.post("/api/auth/login", json={"email": new_email(), "password": "wrong"},
-                                 headers={"X-Forwarded-For": "192.0.2.50"})
+        resp = await client.post(
+            "/api/auth/login",
+            json={"email": new_email(), "password": "wrong"},
+            headers={"X-Forwarded-For": "192.0.2.50"},
+        )
         statuses.append(resp.status)
     assert statuses == [401, 401, 401, 429]
     # Another address is not held back.
-    resp = await client.post("/api/auth/login", json={"email": new_email(), "password": "wrong"},
-                             headers={"X-Forwarded-For": "192.0.2.51"})
+    resp = await client.post(
+        "/api/auth/login", json={"email": new_email(), "password": "wrong"}, headers={"X-Forwarded-For": "192.0.2.51"}
+    )
     assert resp.status == 401
 
 
-@pytest.mark.parametrize(("setting", "path", "body"), [
-    ("rate_register", "/api/auth/register", {"email": "x@example.test", "password": PASSWORD, "display_name": "X"}),
-    ("rate_verify", "/api/auth/verify", {"token": "not-a-token"}),
-    ("rate_verify", "/api/auth/verify/resend", {"email": "x@example.test"}),
-    ("rate_reset", "/api/auth/password-reset", {"email": "x@example.test"}),
-    ("rate_reset", "/api/auth/password-reset/confirm", {"token": "nope", "password": PASSWORD}),
-])
-async def test_every_sensitive_route_is_limited(aiohttp_client: Any, make_settings: Callable[..., Any],
-                                                setting: str, path: str, body: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("setting", "path", "body"),
+    [
+        ("rate_register", "/api/auth/register", {"email": "x@example.test", "password": PASSWORD, "display_name": "X"}),
+        ("rate_verify", "/api/auth/verify", {"token": "not-a-token"}),
+        ("rate_verify", "/api/auth/verify/resend", {"email": "x@example.test"}),
+        ("rate_reset", "/api/auth/password-reset", {"email": "x@example.test"}),
+        ("rate_reset", "/api/auth/password-reset/confirm", {"token": "nope", "password": PASSWORD}),
+    ],
+)
+async def test_every_sensitive_route_is_limited(
+    aiohttp_client: Any, make_settings: Callable[..., Any], setting: str, path: str, body: dict[str, str]
+) -> None:
     client = await aiohttp_client(create_app(make_settings(**{setting: RateLimit(2, 60)})))
     statuses = [(await client.post(path, json=body)).status for _ in range(3)]
     assert statuses[-1] == 429
@@ -90,20 +101,30 @@ BAD_REGISTRATIONS = [
     (b'{"email": 5, "password": "long enough pw", "display_name": "A"}', "email", "wrong_type"),
     (b'{"email": "not-an-address", "password": "long enough pw", "display_name": "A"}', "email", "invalid"),
     (b'{"email": "a@example.test", "password": "short", "display_name": "A"}', "password", "too_short"),
-    (b'{"email": "a@example.test", "password": "long enough pw", "display_name": "' + b"x" * 101 + b'"}',
-     "display_name", "too_long"),
-    (b'{"email": "' + b"a" * 250 + b'@example.test", "password": "long enough pw", "display_name": "A"}',
-     "email", "too_long"),
-    (b'{"email": "a@example.test", "password": "long enough pw", "display_name": "A", "role": "admin"}',
-     "role", "unknown_field"),
+    (
+        b'{"email": "a@example.test", "password": "long enough pw", "display_name": "' + b"x" * 101 + b'"}',
+        "display_name",
+        "too_long",
+    ),
+    (
+        b'{"email": "' + b"a" * 250 + b'@example.test", "password": "long enough pw", "display_name": "A"}',
+        "email",
+        "too_long",
+    ),
+    (
+        b'{"email": "a@example.test", "password": "long enough pw", "display_name": "A", "role": "admin"}',
+        "role",
+        "unknown_field",
+    ),
     (b'{"email": "a@example.test", "password": "long enough pw", "display_name": null}', "display_name", "invalid"),
     (b'{"email": "a@example.test", "password": "long enough pw", "display_name": "   "}', "display_name", "required"),
 ]
 
 
 @pytest.mark.parametrize(("raw", "field", "code"), BAD_REGISTRATIONS)
-async def test_bad_registration_is_refused_and_stores_nothing(client: TestClient, mail: Mailbox, raw: bytes,
-                                                              field: str | None, code: str) -> None:
+async def test_bad_registration_is_refused_and_stores_nothing(
+    client: TestClient, mail: Mailbox, raw: bytes, field: str | None, code: str
+) -> None:
     resp = await client.post("/api/auth/register", data=raw, headers={"Content-Type": "application/json"})
     assert resp.status == 400
     error = (await resp.json())["error"]
@@ -116,16 +137,23 @@ async def test_bad_registration_is_refused_and_stores_nothing(client: TestClient
 
 
 async def test_body_too_large(client: TestClient) -> None:
-    resp = await client.post("/api/auth/register", data=io.BytesIO(b"{" + b" " * (2 << 20) + b"}"),
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/auth/register",
+        data=io.BytesIO(b"{" + b" " * (2 << 20) + b"}"),
+        headers={"Content-Type": "application/json"},
+    )
     assert resp.status == 413
     assert (await resp.json())["error"]["code"] == "body_too_large"
 
 
 async def test_profile_bad_input_changes_nothing(client: TestClient, mail: Mailbox) -> None:
     grant = await signed_in(client, mail)
-    for body, field in (({"phone": "call me maybe"}, "phone"), ({"display_name": 3}, "display_name"),
-                        ({"email": "new@example.test"}, "email"), ({"phone": "1" * 40}, "phone")):
+    for body, field in (
+        ({"phone": "call me maybe"}, "phone"),
+        ({"display_name": 3}, "display_name"),
+        ({"email": "new@example.test"}, "email"),
+        ({"phone": "1" * 40}, "phone"),
+    ):
         resp = await client.patch("/api/me", json=body, headers=bearer(grant))
         assert resp.status == 400
         assert (await resp.json())["error"]["field"] == field

@@ -19,15 +19,18 @@ ADMIN_ROUTES = [
 
 def test_every_admin_route_is_listed(client: TestClient) -> None:
     # A new admin route must be added to ADMIN_ROUTES, so it is tested as nobody and as a plain user.
-    app_routes = {(r.method, r.resource.canonical.replace("{user_id}", "{id}"))
-                  for r in client.app.router.routes()
-                  if r.resource and "/api/admin" in r.resource.canonical and r.method != "HEAD"}
+    app_routes = {
+        (r.method, r.resource.canonical.replace("{user_id}", "{id}"))
+        for r in client.app.router.routes()
+        if r.resource and "/api/admin" in r.resource.canonical and r.method != "HEAD"
+    }
     assert app_routes == {(m, p) for m, p, _ in ADMIN_ROUTES}
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
-async def test_admin_routes_refuse_nobody_and_plain_users(client: TestClient, mail: Mailbox, method: str, path: str,
-                                                          body: dict[str, str] | None) -> None:
+async def test_admin_routes_refuse_nobody_and_plain_users(
+    client: TestClient, mail: Mailbox, method: str, path: str, body: dict[str, str] | None
+) -> None:
     user = await signed_in(client, mail)
     url = path.format(id=user["user"]["id"])
     nobody = await client.request(method, url, json=body)

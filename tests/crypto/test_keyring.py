@@ -16,9 +16,11 @@ def test_round_trip_and_binding() -> None:
     assert ring.decrypt(blob, table="users", column="email", row_id="u1") == "ada@example.test"
     # The same value twice encrypts differently (fresh nonce).
     assert blob != ring.encrypt("ada@example.test", table="users", column="email", row_id="u1")
-    for where in ({"table": "users", "column": "email", "row_id": "u2"},
-                  {"table": "users", "column": "phone", "row_id": "u1"},
-                  {"table": "sessions", "column": "email", "row_id": "u1"}):
+    for where in (
+        {"table": "users", "column": "email", "row_id": "u2"},
+        {"table": "users", "column": "phone", "row_id": "u1"},
+        {"table": "sessions", "column": "email", "row_id": "u1"},
+    ):
         with pytest.raises(DecryptionError):
             ring.decrypt(blob, **where)
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])

@@ -14,8 +14,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def run(args: list[str], env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD")}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=full, capture_output=True,
-                          text=True, timeout=60, input=stdin, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=stdin,
+        check=False,
+    )
 
 
 def test_create_admin_is_safe_to_run_twice(tmp_path: Path, database_url: str) -> None:
@@ -32,13 +40,15 @@ def test_create_admin_is_safe_to_run_twice(tmp_path: Path, database_url: str) ->
 
 
 def test_create_admin_needs_a_password(tmp_path: Path, database_url: str) -> None:
-    result = run(["create-admin", "--email", "x@example.test"], {"DATA_DIR": str(tmp_path),
-                                                                  "DATABASE_URL": database_url})
+    result = run(
+        ["create-admin", "--email", "x@example.test"], {"DATA_DIR": str(tmp_path), "DATABASE_URL": database_url}
+    )
     assert result.returncode == 1
     assert "password" in result.stderr
-    short = run(["create-admin", "--email", "x@example.test"], {"DATA_DIR": str(tmp_path),
-                                                                 "DATABASE_URL": database_url,
-                                                                 "ADMIN_PASSWORD": "short"})
+    short = run(
+        ["create-admin", "--email", "x@example.test"],
+        {"DATA_DIR": str(tmp_path), "DATABASE_URL": database_url, "ADMIN_PASSWORD": "short"},
+    )
     assert short.returncode == 1
     assert "at least 10 characters" in short.stderr
 

@@ -66,8 +66,9 @@ async def test_a_lone_row_waits_at_most_the_delay(db: Database) -> None:
 async def test_one_bad_row_fails_alone(db: Database) -> None:
     writer: BatchWriter[str, int] = BatchWriter(db, Recorder(), name="t", max_rows=50, max_delay_ms=50)
     writer.start()
-    results = await asyncio.gather(*(writer.submit("bad" if i == 7 else f"v{i}") for i in range(20)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(writer.submit("bad" if i == 7 else f"v{i}") for i in range(20)), return_exceptions=True
+    )
     await writer.close()
     failures = [r for r in results if isinstance(r, BaseException)]
     assert len(failures) == 1

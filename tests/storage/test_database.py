@@ -73,7 +73,9 @@ async def test_ping_and_stats(db: Database) -> None:
 
 def test_split_statements() -> None:
     script = "-- a comment\nCREATE TABLE a (x TEXT DEFAULT ';');\n\nCREATE INDEX b ON a (x);\n-- trailing\n"
-    assert split_statements(script) == ["-- a comment\nCREATE TABLE a (x TEXT DEFAULT ';');",
-                                        "CREATE INDEX b ON a (x);"]
+    assert split_statements(script) == [
+        "-- a comment\nCREATE TABLE a (x TEXT DEFAULT ';');",
+        "CREATE INDEX b ON a (x);",
+    ]
     with pytest.raises(ValueError, match="incomplete"):
         split_statements("CREATE TABLE a (x TEXT")
