@@ -64,3 +64,17 @@ async def test_no_path_escape(client: TestClient) -> None:
         resp = await client.get(path)
         assert resp.status == 404, path
         assert (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_every_file_the_service_worker_precaches_is_served(client: TestClient) -> None:
+    # If one precached file is missing, the service worker fails to install and the app never works offline.
+    import re
+    from pathlib import Path
+
+    sw = (Path(__file__).resolve().parents[2] / "pwa" / "sw.js").read_text()
+    urls = re.findall(r"'(/[^']*)'", sw[: sw.index("];")])
+    assert "/app.js" in urls
+    for url in urls:
+        resp = await client.get(url)
+        assert resp.status == 200, url
+        assert resp.content_type != "application/octet-stream", url

@@ -1,0 +1,56 @@
+// Account operations: one function per endpoint of /api/auth and /api/me.
+
+import { api, clearSession, getUser, isSignedIn, setSession, setUser } from './api.js';
+
+export async function signIn(email, password) {
+  const data = await api.post('/api/auth/login', { email, password }, { auth: false });
+  setSession(data);
+  return data.user;
+}
+
+export function register({ email, password, display_name }) {
+  return api.post('/api/auth/register', { email, password, display_name }, { auth: false });
+}
+
+export function resendVerification(email) {
+  return api.post('/api/auth/verify/resend', { email }, { auth: false });
+}
+
+export function requestPasswordReset(email) {
+  return api.post('/api/auth/password-reset', { email }, { auth: false });
+}
+
+/** Revoke this device's session on the server (best effort), then forget the tokens here. */
+export async function signOut() {
+  try {
+    if (isSignedIn()) await api.post('/api/auth/logout', {});
+  } catch {
+    // Offline or already expired: the tokens are dropped locally all the same.
+  } finally {
+    clearSession('signed_out');
+  }
+}
+
+export async function loadProfile({ signal } = {}) {
+  const user = await api.get('/api/me', { signal });
+  setUser(user);
+  return user;
+}
+
+/** @param {{display_name?: string, phone?: string|null}} changes */
+export async function updateProfile(changes, { signal } = {}) {
+  const user = await api.patch('/api/me', changes, { signal });
+  setUser(user);
+  return user;
+}
+
+export function listSessions({ cursor = null, signal } = {}) {
+  const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+  return api.get(`/api/me/sessions${query}`, { signal });
+}
+
+export function endSession(id) {
+  return api.delete(`/api/me/sessions/${encodeURIComponent(id)}`);
+}
+
+export { getUser };

@@ -1,0 +1,131 @@
+// DOM and formatting helpers. Elements are built node by node; text is never parsed as HTML.
+
+import { ApiError } from './api.js';
+
+/**
+ * Create an element. `attrs`: `class`, `text`, `on<event>` listeners, `value`, booleans (true sets
+ * the attribute, false/null/undefined leaves it out), anything else via setAttribute.
+ */
+export function h(tag, attrs = null, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === 'class') el.className = value;
+      else if (key === 'text') el.textContent = value;
+      else if (key === 'value') el.value = value;
+      else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+let nextId = 0;
+/** A document-unique id with a readable prefix. */
+export function uid(prefix) {
+  nextId += 1;
+  return `${prefix}-${nextId}`;
+}
+
+/** A screen: a labelled section whose first child is its <h1>. */
+export function screen(title, ...children) {
+  return screenOf('narrow', title, children);
+}
+
+export function wideScreen(title, ...children) {
+  return screenOf('wide', title, children);
+}
+
+function screenOf(width, title, children) {
+  const id = uid('title');
+  return h('section', { class: `screen ${width}`, 'aria-labelledby': id }, h('h1', { id }, title), children);
+}
+
+const CODE_MESSAGES = {
+  invalid_credentials: 'The e-mail address or password is not right.',
+  email_not_verified: 'Please confirm your e-mail address first: open the link we sent you.',
+  token_expired: 'Your session has ended. Please sign in again.',
+  invalid_refresh_token: 'Your session has ended. Please sign in again.',
+  not_signed_in: 'Please sign in.',
+};
+
+export function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The sentence to show for a failed call, or null when there is nothing to show (aborted). */
+export function describeError(err) {
+  if (err && err.name === 'AbortError') return null;
+  if (!(err instanceof ApiError)) {
+    console.error(err);
+    return 'Something went wrong. Please try again.';
+  }
+  if (err.status === 0) return err.message;
+  if (err.status === 429) {
+    return err.retryAfter
+      ? `Too many attempts. Please try again in ${plural(err.retryAfter, 'second', 'seconds')}.`
+      : 'Too many attempts. Please wait a moment and try again.';
+  }
+  if (err.status >= 500) return 'Something went wrong on our side. Please try again in a moment.';
+  return CODE_MESSAGES[err.code] || err.serverMessage || 'That did not work. Please check and try again.';
+}
+
+export function isAbort(err) {
+  return Boolean(err && err.name === 'AbortError');
+}
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const UNITS = [
+  ['year', 365 * 86400], ['month', 30 * 86400], ['week', 7 * 86400],
+  ['day', 86400], ['hour', 3600], ['minute', 60],
+];
+
+/**
+ * A <time> element for a server timestamp (seconds since the epoch): relative text ("2 hours ago")
+ * or, with `dateOnly`, the calendar date; the exact time is in the title.
+ */
+export function timeElement(seconds, { dateOnly: asDate = false } = {}) {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return h('span', { text: 'unknown' });
+  const date = new Date(seconds * 1000);
+  const text = asDate ? dateOnly.format(date) : relativeTime(seconds);
+  return h('time', { datetime: date.toISOString(), title: dateTime.format(date) }, text);
+}
+
+export function relativeTime(seconds) {
+  const diff = seconds - Date.now() / 1000;
+  const abs = Math.abs(diff);
+  if (abs < 60) return 'just now';
+  for (const [unit, size] of UNITS) {
+    if (abs >= size) return relative.format(Math.round(diff / size), unit);
+  }
+  return 'just now';
+}
+
+/** A short "Browser on OS" label from a user-agent string. */
+export function describeUserAgent(ua) {
+  if (!ua || typeof ua !== 'string') return '';
+  const browser = [
+    [/Edg(e|A|iOS)?\//, 'Edge'], [/OPR\/|Opera/, 'Opera'], [/SamsungBrowser\//, 'Samsung Internet'],
+    [/Firefox\/|FxiOS\//, 'Firefox'], [/Chrome\/|CriOS\//, 'Chrome'], [/Safari\//, 'Safari'],
+  ].find(([re]) => re.test(ua));
+  const os = [
+    [/iPhone|iPad|iPod/, 'iOS'], [/Android/, 'Android'], [/CrOS/, 'ChromeOS'],
+    [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'], [/Linux/, 'Linux'],
+  ].find(([re]) => re.test(ua));
+  if (browser && os) return `${browser[1]} on ${os[1]}`;
+  if (browser) return browser[1];
+  if (os) return os[1];
+  return ua.length > 40 ? `${ua.slice(0, 40)}…` : ua;
+}

@@ -1,0 +1,71 @@
+// A small router on location.hash ("#/path?query"), with signed-in and signed-out guards.
+
+/**
+ * @param {object} options
+ * @param {Record<string, {view: Function, title: string, access: 'private'|'guest'|'any'}>} options.routes
+ * @param {HTMLElement} options.outlet where the current screen is rendered
+ * @param {() => boolean} options.isSignedIn
+ */
+export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' }) {
+  let controller = null;
+  let rendered = false;
+
+  function current() {
+    const raw = location.hash.replace(/^#/, '') || '/';
+    const [path, query = ''] = raw.split('?', 2);
+    return { path: path || '/', params: new URLSearchParams(query) };
+  }
+
+  function home() {
+    return isSignedIn() ? '/' : '/signin';
+  }
+
+  function render() {
+    const { path, params } = current();
+    const route = routes[path];
+    if (!route) return go(home(), { replace: true });
+    if (route.access === 'private' && !isSignedIn()) return go('/signin', { replace: true });
+    if (route.access === 'guest' && isSignedIn()) return go('/', { replace: true });
+
+    if (controller) controller.abort();
+    controller = new AbortController();
+    let screen;
+    try {
+      screen = route.view({ params, signal: controller.signal, navigate: go });
+    } catch (err) {
+      console.error(err);
+      screen = document.createElement('p');
+      screen.className = 'notice error';
+      screen.textContent = 'This screen could not be shown. Please reload the page.';
+    }
+    document.title = route.title ? `${route.title} · ${appName}` : appName;
+    outlet.replaceChildren(screen);
+    // Move focus to the new screen's heading so screen readers announce the change.
+    if (rendered) {
+      const heading = outlet.querySelector('h1');
+      if (heading) {
+        heading.setAttribute('tabindex', '-1');
+        heading.focus();
+      }
+      window.scrollTo(0, 0);
+    }
+    rendered = true;
+    return undefined;
+  }
+
+  /** Show `path` ("/signin", "/"); `replace` keeps the current entry out of the history. */
+  function go(path, { replace = false } = {}) {
+    const hash = `#${path}`;
+    if (location.hash === hash || (hash === '#/' && location.hash === '')) {
+      render();
+    } else if (replace) {
+      history.replaceState(history.state, '', hash);
+      render();
+    } else {
+      location.hash = hash; // the hashchange listener renders
+    }
+  }
+
+  window.addEventListener('hashchange', render);
+  return { start: render, go, refresh: render };
+}

@@ -1,0 +1,108 @@
+// Service worker: keeps the app shell available offline and stays out of the way of the API.
+//
+// Bump VERSION whenever a file in PRECACHE changes: the shell is served cache-first from the
+// versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
+'use strict';
+
+const VERSION = '1';
+const CACHE_PREFIX = 'realtime-shell-';
+const CACHE = `${CACHE_PREFIX}v${VERSION}`;
+const SHELL_URL = '/';
+
+const PRECACHE = [
+  SHELL_URL,
+  '/app.js',
+  '/js/api.js',
+  '/js/auth.js',
+  '/js/dom.js',
+  '/js/forms.js',
+  '/js/home.js',
+  '/js/router.js',
+  '/js/views.js',
+  '/manifest.webmanifest',
+  '/static/app.css',
+  '/static/icons/favicon.svg',
+  '/static/icons/icon-192.png',
+  '/static/icons/icon-512.png',
+  '/static/icons/maskable-512.png',
+  '/static/icons/apple-touch-icon.png',
+];
+const PRECACHE_PATHS = new Set(PRECACHE);
+
+// Live data and operations endpoints: never answered from, nor written to, a cache.
+const NEVER_CACHE = [/^\/api(\/|$)/, /^\/ws(\/|$)/, /^\/healthz(\/|$)/, /^\/metrics(\/|$)/];
+
+const MATCH = { cacheName: CACHE, ignoreVary: true };
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    // 'reload' skips the HTTP cache so a new version never precaches stale files.
+    await cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'reload' })));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    await Promise.all(
+      names.filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE)
+        .map((name) => caches.delete(name)),
+    );
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (NEVER_CACHE.some((pattern) => pattern.test(url.pathname))) return;
+  if (request.headers.has('range')) return;
+
+  if (request.mode === 'navigate') {
+    event.respondWith(networkFirstNavigation(request, url));
+  } else if (url.pathname.startsWith('/static/')) {
+    event.respondWith(cacheFirst(request, { store: true }));
+  } else if (PRECACHE_PATHS.has(url.pathname) && url.search === '') {
+    event.respondWith(cacheFirst(request, { store: false }));
+  }
+  // Anything else goes to the network untouched.
+});
+
+async function networkFirstNavigation(request, url) {
+  try {
+    const response = await fetch(request);
+    if (url.pathname === SHELL_URL && url.search === '' && isStorable(response)) {
+      const cache = await caches.open(CACHE);
+      await cache.put(SHELL_URL, response.clone());
+    }
+    return response;
+  } catch (err) {
+    const shell = await caches.match(SHELL_URL, MATCH);
+    if (shell) return shell;
+    return new Response('You are offline and the app is not cached yet.', {
+      status: 503,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
+    });
+  }
+}
+
+async function cacheFirst(request, { store }) {
+  const cached = await caches.match(request, MATCH);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (store && isStorable(response)) {
+    const cache = await caches.open(CACHE);
+    await cache.put(request, response.clone());
+  }
+  return response;
+}
+
+function isStorable(response) {
+  if (!response || response.status !== 200 || response.type !== 'basic' || response.redirected) return false;
+  const cacheControl = response.headers.get('Cache-Control') || '';
+  return !/no-store/i.test(cacheControl);
+}
