@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -14,12 +16,20 @@ from server.auth.mail import LogMailer, Mailer, SmtpMailer
 from server.auth.service import AccountService
 from server.config import Settings
 from server.crypto.keyring import BlindIndex, Keyring
+from server.iot import live, retention
+from server.iot import routes as iot_routes
+from server.iot.channels import ChannelService
+from server.iot.ingest import FeedService
 from server.ops import health
 from server.ops.metrics import Metrics, metrics_middleware
 from server.realtime import routes as realtime_routes
+from server.realtime.broker import open_broker
+from server.realtime.commands import CommandTable
 from server.realtime.connections import ConnectionRegistry
 from server.storage import database as storage
 from server.storage.accounts import AccountRepository
+from server.storage.batch import BatchWriter
+from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
 from server.storage.migrations import migrate
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
@@ -52,12 +62,17 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_services_ctx(mailer))
+    app.cleanup_ctx.append(_broker_ctx)
+    app.cleanup_ctx.append(_iot_ctx)  # after the database: its batch writer flushes before the database closes
     app.on_shutdown.append(_close_websockets)
 
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(auth_pages.routes)
+    app.add_routes(iot_routes.routes)
     app.add_routes(realtime_routes.routes)
+    app[keys.ws_commands_key] = CommandTable()
+    live.register(app[keys.ws_commands_key])
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
     return app
 
@@ -110,6 +125,34 @@ def _services_ctx(mailer: Mailer | None):  # type: ignore[no-untyped-def]
         await limiter.close()
 
     return ctx
+
+
+async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
+    broker = await open_broker(app[keys.redis_key])
+    app[keys.broker_key] = broker
+    yield
+    await broker.close()
+
+
+async def _iot_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings_key]
+    db = app[keys.database_key]
+    repo = ChannelRepository(db, app[keys.keyring_key], app[keys.blind_index_key])
+    app[keys.channels_key] = ChannelService(repo)
+    writer: BatchWriter[FeedWrite, Written] = BatchWriter(
+        db, write_feeds, name="feeds", max_rows=settings.batch_max_rows, max_delay_ms=settings.batch_max_delay_ms
+    )
+    writer.start()
+    app[keys.metrics_key].writers.append(writer)
+    feeds = FeedService(writer)
+    feeds.listeners.append(live.publisher(app[keys.broker_key]))
+    app[keys.feeds_key] = feeds
+    sweeper = asyncio.create_task(retention.run_periodically(repo, settings.retention_sweep_seconds))
+    yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+    await writer.close()  # every acknowledged point is already committed; this writes what is still queued
 
 
 async def _close_websockets(app: web.Application) -> None:

@@ -72,8 +72,9 @@ class Settings:
     pg_pool_size: int = 10
     batch_max_rows: int = 1000
     batch_max_delay_ms: float = 2.0
-    max_body_bytes: int = 1 << 20
+    max_body_bytes: int = 16 << 20  # the largest any route takes (bulk updates); routes set their own
     shutdown_timeout: float = 10.0
+    retention_sweep_seconds: float = 300.0
     log_level: str = "INFO"
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 

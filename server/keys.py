@@ -10,7 +10,11 @@ if TYPE_CHECKING:
     from server.auth.service import AccountService, Principal
     from server.config import Settings
     from server.crypto.keyring import BlindIndex, Keyring
+    from server.iot.channels import ChannelService
+    from server.iot.ingest import FeedService
     from server.ops.metrics import Metrics
+    from server.realtime.broker import Broker
+    from server.realtime.commands import CommandTable
     from server.realtime.connections import ConnectionRegistry
     from server.storage.database import Database
     from server.web.ratelimit import RateLimiter
@@ -24,6 +28,10 @@ limiter_key: web.AppKey[RateLimiter] = web.AppKey("limiter")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
 connections_key: web.AppKey[ConnectionRegistry] = web.AppKey("connections")
 redis_key: web.AppKey[Any] = web.AppKey("redis")
+broker_key: web.AppKey[Broker] = web.AppKey("broker")
+ws_commands_key: web.AppKey[CommandTable] = web.AppKey("ws_commands")
+channels_key: web.AppKey[ChannelService] = web.AppKey("channels")
+feeds_key: web.AppKey[FeedService] = web.AppKey("feeds")
 
 # Per request.
 principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

@@ -22,7 +22,7 @@ from server.crypto.keyring import Keyring
 from server.crypto.rotate import rotate
 from server.keys import database_key
 from server.ops.logs import JsonFormatter, quiet_revealing_loggers
-from server.storage.accounts import ENCRYPTED_COLUMNS
+from server.storage.encrypted import ENCRYPTED_COLUMNS
 from tests.conftest import Mailbox
 from tests.helpers import PASSWORD, bearer, login, signed_in
 
@@ -139,7 +139,7 @@ async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any
     assert served == 18
     assert done["users"] >= 1
     again = await rotate(db, keyring, ENCRYPTED_COLUMNS)
-    assert again == {"users": 0, "sessions": 0}
+    assert set(again.values()) == {0}
     for table, (_, columns) in ENCRYPTED_COLUMNS.items():
         for row in await db.fetch(f"SELECT {', '.join(columns)} FROM {table}"):
             for column in columns:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from server.auth.routes import _caller, _service
 from server.errors import ApiError
+from server.web.validation import read_body
 
 routes = web.RouteTableDef()
 MAX_FORM_BYTES = 8192
@@ -68,12 +70,14 @@ async def reset_password_page(request: web.Request) -> web.Response:
 
 @routes.post("/reset-password")
 async def reset_password_submit(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+    try:
+        raw = await read_body(request, MAX_FORM_BYTES)
+    except ApiError:
         return page("This form is too large", "<p>Go back and try again.</p>", status=413)
-    form = await request.post()
-    token = str(form.get("token", ""))[:200]
-    password = str(form.get("password", ""))[:1024]
-    if str(form.get("repeat", ""))[:1024] != password:
+    form = dict(parse_qsl(raw.decode("utf-8", "replace")))
+    token = form.get("token", "")[:200]
+    password = form.get("password", "")[:1024]
+    if form.get("repeat", "")[:1024] != password:
         return page("Choose a new password", _reset_form(token, "The two passwords differ."), status=400)
     try:
         await _service(request).reset_password(token=token, password=password, caller=_caller(request))

@@ -23,7 +23,8 @@ from server.crypto.rotate import rotate
 from server.errors import ApiError
 from server.ops.logs import setup_logging
 from server.storage import database as storage
-from server.storage.accounts import ENCRYPTED_COLUMNS, AccountRepository
+from server.storage.accounts import AccountRepository
+from server.storage.encrypted import ENCRYPTED_COLUMNS
 from server.storage.migrations import migrate
 from server.web.ratelimit import MemoryRateLimiter
 

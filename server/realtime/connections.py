@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,6 +29,9 @@ class Connection:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
         self._writer = asyncio.create_task(self._write_loop())
         self.closed_reason: str | None = None
+        # Run when the connection ends (unsubscribe from the broker, and so on).
+        self.cleanups: list[Callable[[], None]] = []
+        self.state: dict[str, Any] = {}
 
     def send(self, frame: dict[str, Any]) -> bool:
         """Queue a frame without waiting. A full queue means the client is too slow: it is closed."""
@@ -55,7 +59,13 @@ class Connection:
                 return
 
     async def finish(self) -> None:
-        """Stop the writer (called when the socket's handler ends)."""
+        """Run the cleanups and stop the writer (called when the socket's handler ends)."""
+        for cleanup in self.cleanups:
+            try:
+                cleanup()
+            except Exception:
+                log.exception("connection cleanup failed")
+        self.cleanups.clear()
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer

@@ -11,7 +11,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
-from server.keys import accounts_key, connections_key, settings_key
+from server.keys import accounts_key, connections_key, settings_key, ws_commands_key
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, Connection
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,17 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         conn.user_id, conn.session_id = principal.user.id, principal.session_id
         conn.send({"type": "result", "id": frame_id, "result": {"user_id": principal.user.id}})
         return
-    if conn.user_id is None:
+    command = request.app[ws_commands_key].get(kind)
+    if command is None:
+        conn.send(error_frame(frame_id, "unknown_type", f"unknown frame type {kind[:40]!r}"))
+        return
+    if conn.user_id is None and not command.anonymous:
         conn.send(error_frame(frame_id, "unauthorized", "send an auth frame first"))
         return
-    conn.send(error_frame(frame_id, "unknown_type", f"unknown frame type {kind[:40]!r}"))
+    try:
+        result = await command.handler(request, conn, frame)
+    except ApiError as exc:
+        extra = {"field": exc.field} if exc.field else {}
+        conn.send(error_frame(frame_id, exc.code, exc.message, **extra))
+        return
+    conn.send({"type": "result", "id": frame_id, "result": result})

@@ -8,11 +8,6 @@ from typing import Any
 from server.crypto.keyring import BlindIndex, Keyring
 from server.storage.database import Database, Executor, Row
 
-# Every encrypted column, by table: (primary key column, encrypted columns). rotate-keys walks this.
-ENCRYPTED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "users": ("id", ("email", "display_name", "phone")),
-    "sessions": ("id", ("ip", "user_agent")),
-}
 EMAIL_INDEX = "users.email"
 
 

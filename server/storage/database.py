@@ -26,6 +26,9 @@ class Executor(Protocol):
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert many rows at once (PostgreSQL: COPY; SQLite: one prepared INSERT run for each row)."""
+
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
@@ -37,6 +40,7 @@ class Database(Executor, Protocol):
     """A connected database. Reads may go to a reader; `execute` and transactions go to the writer."""
 
     backend: str  # "sqlite" or "postgresql"
+    closed: bool
 
     def transaction(self) -> AbstractAsyncContextManager[Executor]:
         """A write transaction: committed when the block ends, rolled back if it raises."""

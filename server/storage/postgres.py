@@ -10,6 +10,9 @@ import asyncpg
 
 from server.storage.database import Executor, IntegrityError, Row
 
+# From this many rows on, COPY beats a pipelined INSERT.
+_COPY_FROM = 50
+
 
 class _Connection(Executor):
     def __init__(self, conn: Any) -> None:
@@ -27,6 +30,16 @@ class _Connection(Executor):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
             await self.conn.executemany(sql, rows)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        try:
+            if len(rows) >= _COPY_FROM:
+                await self.conn.copy_records_to_table(table, records=rows, columns=list(columns))
+            else:
+                marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+                await self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
 
@@ -55,6 +68,7 @@ class PostgresDatabase:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self.closed = False
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
@@ -69,6 +83,10 @@ class PostgresDatabase:
     async def execute(self, sql: str, *args: Any) -> int:
         async with self._conn() as conn:
             return await conn.execute(sql, *args)
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.insert_rows(table, columns, rows)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
@@ -97,6 +115,8 @@ class PostgresDatabase:
                 yield row
 
     async def ping(self) -> bool:
+        if self.closed:
+            return False
         try:
             return bool(await self.fetchval("SELECT 1") == 1)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
@@ -111,4 +131,5 @@ class PostgresDatabase:
         }
 
     async def close(self) -> None:
+        self.closed = True
         await self._pool.close()

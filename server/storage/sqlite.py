@@ -53,6 +53,10 @@ class _Connection(Executor):
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
 
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        await self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
             return list(await self.conn.execute_fetchall(to_sqlite(sql), args))
@@ -79,6 +83,7 @@ class SqliteDatabase:
         for conn in readers:
             self._readers.put_nowait(_Connection(conn))
         self._waiting_writers = 0
+        self.closed = False
 
     @classmethod
     async def open(cls, path: str, *, readers: int = 3) -> SqliteDatabase:
@@ -93,6 +98,10 @@ class SqliteDatabase:
     async def execute(self, sql: str, *args: Any) -> int:
         async with self.transaction() as tx:
             return await tx.execute(sql, *args)
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.insert_rows(table, columns, rows)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         async with self.transaction() as tx:
@@ -151,6 +160,8 @@ class SqliteDatabase:
                 await conn.conn.rollback()
 
     async def ping(self) -> bool:
+        if self.closed:
+            return False
         try:
             return bool(await self.fetchval("SELECT 1") == 1)
         except (sqlite3.Error, ValueError):
@@ -170,6 +181,7 @@ class SqliteDatabase:
             await self._writer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def close(self) -> None:
+        self.closed = True
         async with self._write_lock:
             while not self._readers.empty():
                 await self._readers.get_nowait().conn.close()

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from server.errors import ValidationError
+from server.errors import ApiError, ValidationError
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
 
@@ -77,9 +77,22 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
     return result
 
 
-async def read_json(request: web.Request, spec: dict[str, Field]) -> dict[str, Any]:
+DEFAULT_BODY_LIMIT = 64 * 1024
+
+
+async def read_body(request: web.Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (whatever Content-Length claimed)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
+    return raw
+
+
+async def read_json(request: web.Request, spec: dict[str, Field], limit: int = DEFAULT_BODY_LIMIT) -> dict[str, Any]:
     """Decode and validate the request's JSON body (an empty body counts as `{}`)."""
-    raw = await request.read()
+    raw = await read_body(request, limit)
     if not raw.strip():
         data: Any = {}
     else:

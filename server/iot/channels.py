@@ -1,0 +1,170 @@
+"""Channel rules: who may create, see, change and write a channel, and its API keys."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Callable
+from typing import Any
+
+from server.errors import ApiError
+from server.iot.thingspeak import ThingSpeakError
+from server.storage.channels import ApiKey, Channel, ChannelRepository
+
+_ALPHABET = string.ascii_uppercase + string.digits
+KEY_CACHE_SECONDS = 2.0
+MAX_READ_KEYS = 20
+
+
+def new_api_key() -> str:
+    """A 16-character key like ThingSpeak's (about 82 bits)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+def unauthorized(details: str = "Please make sure that your API key is correct.") -> ThingSpeakError:
+    return ThingSpeakError(details, code="error_auth_required", status=401)
+
+
+def not_found() -> ThingSpeakError:
+    return ThingSpeakError("The channel was not found.", code="error_resource_not_found", status=404)
+
+
+class ChannelService:
+    def __init__(self, repo: ChannelRepository, clock: Callable[[], float] = time.time) -> None:
+        self.repo = repo
+        self._db = repo.db
+        self._clock = clock
+        # Write key index -> (channel, when the entry goes stale). Short-lived: a regenerated key stops
+        # working in this process at once and in others within KEY_CACHE_SECONDS.
+        self._write_keys: dict[bytes, tuple[Channel, float]] = {}
+
+    # -- the user's API key -------------------------------------------------------------------------
+    async def user_api_key(self, user_id: str) -> str:
+        key = await self.repo.user_key(user_id)
+        return key if key is not None else await self.regenerate_user_api_key(user_id)
+
+    async def regenerate_user_api_key(self, user_id: str) -> str:
+        key = new_api_key()
+        async with self._db.transaction() as tx:
+            await self.repo.set_user_key(tx, user_id, key, self._clock())
+        return key
+
+    async def user_of_api_key(self, api_key: str | None) -> str:
+        user_id = await self.repo.user_of_key(api_key) if api_key else None
+        if user_id is None:
+            raise unauthorized()
+        return user_id
+
+    # -- channels -----------------------------------------------------------------------------------
+    async def create(self, owner_id: str, values: dict[str, Any]) -> tuple[Channel, list[ApiKey]]:
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            channel_id = await self.repo.create(tx, owner_id, {"name": "My Channel", **values}, now)
+            keys = [await self.repo.add_key(tx, channel_id, "write", new_api_key(), now),
+                    await self.repo.add_key(tx, channel_id, "read", new_api_key(), now)]
+            channel = await self.repo.get(channel_id, tx)
+        assert channel is not None
+        return channel, keys
+
+    async def owned(self, channel_id: int, owner_id: str) -> Channel:
+        """The channel if `owner_id` owns it; anyone else is told it does not exist."""
+        channel = await self.repo.get(channel_id)
+        if channel is None or channel.owner_id != owner_id:
+            raise not_found()
+        return channel
+
+    async def of_owner(self, owner_id: str) -> list[Channel]:
+        return await self.repo.of_owner(owner_id)
+
+    async def public(self, *, tag: str | None, after: int, limit: int) -> list[Channel]:
+        return await self.repo.public(tag=tag, after=after, limit=limit)
+
+    async def update(self, channel_id: int, owner_id: str, values: dict[str, Any]) -> Channel:
+        await self.owned(channel_id, owner_id)
+        async with self._db.transaction() as tx:
+            await self.repo.update(tx, channel_id, values, self._clock())
+            channel = await self.repo.get(channel_id, tx)
+        assert channel is not None
+        self._forget(channel_id)
+        return channel
+
+    async def delete(self, channel_id: int, owner_id: str) -> Channel:
+        channel = await self.owned(channel_id, owner_id)
+        async with self._db.transaction() as tx:
+            await self.repo.delete(tx, channel_id)
+        self._forget(channel_id)
+        return channel
+
+    async def clear(self, channel_id: int, owner_id: str) -> None:
+        await self.owned(channel_id, owner_id)
+        async with self._db.transaction() as tx:
+            await self.repo.clear(tx, channel_id)
+
+    # -- keys ---------------------------------------------------------------------------------------
+    async def keys(self, channel_id: int) -> list[ApiKey]:
+        return await self.repo.keys(channel_id)
+
+    async def regenerate_write_key(self, channel_id: int, owner_id: str) -> ApiKey:
+        await self.owned(channel_id, owner_id)
+        async with self._db.transaction() as tx:
+            await self.repo.delete_keys(tx, channel_id, "write")
+            key = await self.repo.add_key(tx, channel_id, "write", new_api_key(), self._clock())
+        self._forget(channel_id)
+        return key
+
+    async def add_read_key(self, channel_id: int, owner_id: str, note: str | None) -> ApiKey:
+        await self.owned(channel_id, owner_id)
+        if sum(k.kind == "read" for k in await self.repo.keys(channel_id)) >= MAX_READ_KEYS:
+            raise ApiError(f"a channel has at most {MAX_READ_KEYS} read keys", code="too_many_keys", status=409)
+        async with self._db.transaction() as tx:
+            return await self.repo.add_key(tx, channel_id, "read", new_api_key(), self._clock(), note)
+
+    async def delete_read_key(self, channel_id: int, owner_id: str, key_id: str) -> None:
+        await self.owned(channel_id, owner_id)
+        async with self._db.transaction() as tx:
+            if not await self.repo.delete_keys(tx, channel_id, "read", key_id):
+                raise ThingSpeakError("no such read key", code="error_resource_not_found", status=404)
+
+    # -- access -------------------------------------------------------------------------------------
+    async def for_write(self, api_key: str | None) -> Channel:
+        """The channel a write API key belongs to (cached briefly: this is on every write)."""
+        if not api_key or len(api_key) > 64:
+            raise unauthorized()
+        index = self.repo.key_index(api_key)
+        cached = self._write_keys.get(index)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = await self.repo.find_key(api_key)
+        channel = await self.repo.get(found[0]) if found and found[1] == "write" else None
+        if channel is None:
+            self._write_keys.pop(index, None)
+            raise unauthorized()
+        if len(self._write_keys) > 100_000:
+            self._write_keys.clear()
+        self._write_keys[index] = (channel, now + KEY_CACHE_SECONDS)
+        return channel
+
+    async def for_read(self, channel_id: int, api_key: str | None, user_id: str | None = None) -> Channel:
+        """The channel if the caller may read it: public, its owner, or any of its read keys.
+
+        A private channel answers 404 to a caller with no key at all... but ThingSpeak answers 401 when a key
+        is missing or wrong; we do as it does and say only that the key is needed.
+        """
+        channel = await self.repo.get(channel_id)
+        if channel is None:
+            raise not_found()
+        if channel.public or (user_id is not None and channel.owner_id == user_id):
+            return channel
+        if api_key and len(api_key) <= 64:
+            found = await self.repo.find_key(api_key)
+            if found is not None and found[0] == channel_id:
+                return channel
+            if await self.repo.user_of_key(api_key) == channel.owner_id:
+                return channel
+        raise unauthorized()
+
+    def _forget(self, channel_id: int) -> None:
+        for index in [i for i, (c, _) in self._write_keys.items() if c.id == channel_id]:
+            del self._write_keys[index]

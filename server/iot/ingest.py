@@ -1,0 +1,199 @@
+"""Writing points: parse and check them, hold to a channel's minimum update interval, write through the batch
+writer (acknowledged after commit), then tell listeners (live subscribers, MQTT, rules) what was written."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, tzinfo
+from typing import Any
+
+from server.errors import TooManyRequests
+from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, parse_time
+from server.storage.batch import BatchWriter
+from server.storage.channels import Channel, FeedWrite, Point, Written
+
+log = logging.getLogger(__name__)
+
+MAX_BULK = 14_400  # ThingSpeak's limit on points in one bulk update
+Listener = Callable[[Channel, Written], None]
+
+
+def _text(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        value = repr(value) if isinstance(value, float) else str(value)
+    elif not isinstance(value, str):
+        raise ThingSpeakError(f"{name} must be a string or a number", field=name)
+    if len(value) > MAX_FIELD:
+        raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
+    if "\x00" in value:
+        raise ThingSpeakError(f"{name} must not contain NUL characters", field=name)
+    return value
+
+
+def _coordinate(params: Mapping[str, Any], names: Sequence[str], low: float, high: float) -> float | None:
+    for name in names:
+        raw = _text(params, name)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ThingSpeakError(f"{name} must be a number", field=name) from None
+        if not low <= value <= high:
+            raise ThingSpeakError(f"{name} must be between {low:g} and {high:g}", field=name)
+        return value
+    return None
+
+
+def parse_point(params: Mapping[str, Any], *, now: float, tz: tzinfo = UTC, allow_time: bool = True) -> Point:
+    """A point from ThingSpeak's parameters (field1..field8, lat/long/elevation, status, created_at)."""
+    point = Point(created_at=now)
+    for n in range(1, 9):
+        value = _text(params, f"field{n}")
+        point.fields[n - 1] = value
+    point.latitude = _coordinate(params, ("lat", "latitude"), -90, 90)
+    point.longitude = _coordinate(params, ("long", "longitude"), -180, 180)
+    point.elevation = _coordinate(params, ("elevation",), -20_000, 100_000)
+    point.status = _text(params, "status")
+    created = _text(params, "created_at")
+    if created and allow_time:
+        point.created_at = parse_time(created, tz)
+        point.explicit_time = True
+    return point
+
+
+def parse_bulk_json(updates: Any, *, now: float, tz: tzinfo = UTC) -> list[Point]:
+    """Bulk JSON updates: each with created_at (absolute) or delta_t (seconds since the previous entry).
+
+    With delta_t, the last entry is placed at the upload time and the others before it, as a device that
+    buffered its readings and uploads them at once would expect.
+    """
+    if not isinstance(updates, list) or not updates:
+        raise ThingSpeakError("updates must be a non-empty list", field="updates")
+    if len(updates) > MAX_BULK:
+        raise ThingSpeakError(f"at most {MAX_BULK} updates in one call", field="updates", status=413)
+    points: list[Point] = []
+    deltas: list[float | None] = []
+    for index, update in enumerate(updates):
+        where = f"updates[{index}]"
+        if not isinstance(update, dict):
+            raise ThingSpeakError(f"{where} must be an object", field=where)
+        unknown = set(update) - _BULK_KEYS
+        if unknown:
+            raise ThingSpeakError(f"{where} has an unknown member {sorted(unknown)[0]!r}", field=where)
+        try:
+            point = parse_point(update, now=now, tz=tz)
+            delta = _text(update, "delta_t")
+        except ThingSpeakError as exc:
+            raise ThingSpeakError(f"{where}: {exc.message}", field=where) from None
+        if point.explicit_time == (delta is not None):
+            raise ThingSpeakError(f"{where} needs either created_at or delta_t", field=where)
+        deltas.append(_delta(delta, where, first=index == 0) if delta is not None else None)
+        points.append(point)
+    _place_relative(points, deltas, now)
+    return points
+
+
+_BULK_KEYS = {"created_at", "delta_t", *(f"field{n}" for n in range(1, 9)), "latitude", "longitude", "lat", "long",
+              "elevation", "status"}
+
+
+def _delta(raw: str, where: str, *, first: bool) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ThingSpeakError(f"{where}: delta_t must be a number of seconds", field=where) from None
+    if value < 0 or (value == 0 and not first) or value != value:
+        raise ThingSpeakError(f"{where}: delta_t must be positive (zero only first)", field=where)
+    return value
+
+
+def _place_relative(points: list[Point], deltas: list[float | None], now: float) -> None:
+    if all(d is None for d in deltas):
+        return
+    if any(d is None for d in deltas):
+        raise ThingSpeakError("use created_at in every update or delta_t in every update, not both",
+                              field="updates")
+    offsets = [0.0]
+    for delta in deltas[1:]:
+        offsets.append(offsets[-1] + float(delta or 0))
+    for point, offset in zip(points, offsets, strict=True):
+        point.created_at = now - offsets[-1] + offset
+        point.explicit_time = True
+
+
+def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = UTC) -> list[Point]:
+    """Bulk CSV: `time,field1,...,field8,latitude,longitude,elevation,status|...` (time absolute or relative)."""
+    if time_format not in ("absolute", "relative"):
+        raise ThingSpeakError("time_format must be absolute or relative", field="time_format")
+    rows = [r for r in updates.split("|") if r.strip()]
+    if not rows:
+        raise ThingSpeakError("updates is empty", field="updates")
+    if len(rows) > MAX_BULK:
+        raise ThingSpeakError(f"at most {MAX_BULK} updates in one call", field="updates", status=413)
+    names = ["time", *(f"field{n}" for n in range(1, 9)), "latitude", "longitude", "elevation", "status"]
+    points: list[Point] = []
+    deltas: list[float | None] = []
+    for index, row in enumerate(rows):
+        where = f"updates[{index}]"
+        cells = row.split(",")
+        if len(cells) > len(names):
+            raise ThingSpeakError(f"{where} has {len(cells)} values; at most {len(names)}", field=where)
+        params = {name: cell for name, cell in zip(names, cells, strict=False) if cell != ""}
+        stamp = params.pop("time", None)
+        if stamp is None:
+            raise ThingSpeakError(f"{where} has no time", field=where)
+        try:
+            point = parse_point(params, now=now, tz=tz)
+            if time_format == "absolute":
+                point.created_at = parse_time(stamp, tz)
+                point.explicit_time = True
+                deltas.append(None)
+            else:
+                deltas.append(_delta(stamp, where, first=index == 0))
+        except ThingSpeakError as exc:
+            raise ThingSpeakError(f"{where}: {exc.message.removeprefix(where + ': ')}", field=where) from None
+        points.append(point)
+    _place_relative(points, deltas, now)
+    return points
+
+
+class FeedService:
+    def __init__(self, writer: BatchWriter[FeedWrite, Written], clock: Callable[[], float] = time.time) -> None:
+        self._writer = writer
+        self._clock = clock
+        self._last_accepted: dict[int, float] = {}
+        self.listeners: list[Listener] = []
+
+    def now(self) -> float:
+        return self._clock()
+
+    def _hold_interval(self, channel: Channel) -> None:
+        """Refuse a write that comes sooner than the channel's minimum update interval (off unless set)."""
+        interval = channel.min_update_seconds
+        if not interval:
+            return
+        now = time.monotonic()
+        last = self._last_accepted.get(channel.id)
+        if last is not None and now - last < interval:
+            raise TooManyRequests(interval - (now - last), "this channel takes one update per "
+                                  f"{interval:g} s")
+        self._last_accepted[channel.id] = now
+
+    async def write(self, channel: Channel, points: Sequence[Point]) -> Written:
+        """Write points to a channel, all or none; returns once they are committed, with their entry ids."""
+        self._hold_interval(channel)
+        written = await self._writer.submit(FeedWrite(channel.id, points))
+        for listener in self.listeners:
+            try:
+                listener(channel, written)
+            except Exception:
+                log.exception("feed listener failed")
+        return written

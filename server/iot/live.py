@@ -1,0 +1,135 @@
+"""Live feeds over the WebSocket: each committed point goes to the channel's subscribers; a subscriber that
+comes back with the last entry id it saw first gets what it missed, then the live points, with no gap or
+repeat."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from aiohttp import web
+
+from server.errors import ApiError
+from server.iot.channels import ChannelService
+from server.iot.thingspeak import entry_dict
+from server.keys import broker_key, channels_key
+from server.realtime.broker import Broker
+from server.realtime.commands import CommandTable
+from server.realtime.connections import Connection
+from server.storage.channels import FIELDS, Channel, Written
+
+BACKFILL_LIMIT = 8000  # as many as one ThingSpeak read returns
+BACKFILL_PAGE = 500  # entries per frame while catching up
+
+
+def topic(channel_id: int) -> str:
+    return f"channel:{channel_id}"
+
+
+def publisher(broker: Broker) -> Any:
+    """A FeedService listener that publishes what was just committed."""
+
+    def publish(channel: Channel, written: Written) -> None:
+        entries = [
+            entry_dict(written.first_entry_id + i, p.created_at, p.fields, UTC, latitude=p.latitude,
+                       longitude=p.longitude, elevation=p.elevation, status=p.status, location=True,
+                       with_status=True)
+            for i, p in enumerate(written.points)
+        ]
+        broker.publish(topic(channel.id), {"channel_id": channel.id, "entries": entries})
+
+    return publish
+
+
+def _int(frame: dict[str, Any], name: str, *, required: bool) -> int | None:
+    value = frame.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**62:
+        raise ApiError(f"{name} must be a non-negative integer", field=name)
+    return value
+
+
+async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    channel_id = _int(frame, "channel_id", required=True)
+    after = _int(frame, "after_entry_id", required=False)
+    api_key = frame.get("api_key")
+    if api_key is not None and not isinstance(api_key, str):
+        raise ApiError("api_key must be a string", field="api_key")
+    assert channel_id is not None
+    service: ChannelService = request.app[channels_key]
+    try:
+        channel = await service.for_read(channel_id, api_key, conn.user_id)
+    except ApiError as exc:
+        # Over the socket, "no such channel" and "not yours" read the same: nothing leaks.
+        raise ApiError("no such channel, or it needs a read key", code="channel_not_readable",
+                       field="channel_id") from exc
+    subscriptions: dict[int, Any] = conn.state.setdefault("channels", {})
+    if channel_id in subscriptions:
+        raise ApiError("already subscribed to this channel", code="already_subscribed", field="channel_id")
+    if len(subscriptions) >= 50:
+        raise ApiError("at most 50 channel subscriptions per connection", code="too_many_subscriptions")
+
+    # Subscribe first, hold live entries back while catching up, then let them through past what was sent.
+    held: list[dict[str, Any]] = []
+    state = {"catching_up": True, "last": after if after is not None else channel.last_entry_id}
+
+    def on_event(event: dict[str, Any]) -> None:
+        if state["catching_up"]:
+            held.append(event)
+            return
+        _forward(conn, channel_id, event, state)
+
+    unsubscribe = await request.app[broker_key].subscribe(topic(channel_id), on_event)
+    subscriptions[channel_id] = unsubscribe
+    conn.cleanups.append(unsubscribe)
+    if after is not None:
+        await _backfill(conn, service, channel_id, after, state)
+    state["catching_up"] = False
+    for event in held:
+        _forward(conn, channel_id, event, state)
+    return {"channel_id": channel_id, "last_entry_id": state["last"]}
+
+
+async def _backfill(conn: Connection, service: ChannelService, channel_id: int, after: int,
+                    state: dict[str, Any]) -> None:
+    sent = 0
+    cursor = after
+    while sent < BACKFILL_LIMIT:
+        rows = await service.repo.entries_after(channel_id, cursor, min(BACKFILL_PAGE, BACKFILL_LIMIT - sent))
+        if not rows:
+            return
+        entries = [
+            entry_dict(int(r["entry_id"]), float(r["created_at"]), (r[f] for f in FIELDS), UTC,
+                       latitude=r["latitude"], longitude=r["longitude"], elevation=r["elevation"],
+                       status=r["status"], location=True, with_status=True)
+            for r in rows
+        ]
+        conn.send({"type": "channel.entries", "channel_id": channel_id, "entries": entries, "backfill": True})
+        cursor = entries[-1]["entry_id"]
+        state["last"] = cursor
+        sent += len(entries)
+
+
+def _forward(conn: Connection, channel_id: int, event: dict[str, Any], state: dict[str, Any]) -> None:
+    fresh = [e for e in event["entries"] if e["entry_id"] > state["last"]]
+    if not fresh:
+        return
+    state["last"] = fresh[-1]["entry_id"]
+    conn.send({"type": "channel.entries", "channel_id": channel_id, "entries": fresh})
+
+
+async def unsubscribe(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    channel_id = _int(frame, "channel_id", required=True)
+    assert channel_id is not None
+    subscriptions: dict[int, Any] = conn.state.get("channels", {})
+    stop = subscriptions.pop(channel_id, None)
+    if stop is None:
+        raise ApiError("not subscribed to this channel", code="not_subscribed", field="channel_id")
+    stop()
+    return {"channel_id": channel_id}
+
+
+def register(commands: CommandTable) -> None:
+    commands.add("channel.subscribe", subscribe, anonymous=True)
+    commands.add("channel.unsubscribe", unsubscribe, anonymous=True)

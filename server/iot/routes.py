@@ -1,0 +1,392 @@
+"""ThingSpeak-compatible HTTP routes: channels, writes (single and bulk), and the user's API key.
+
+Errors on these routes are answered as ThingSpeak answers them: `0` as text, or its JSON / XML error object,
+with the documented HTTP status.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, tzinfo
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+from server.auth.guard import bearer_token, require_user
+from server.errors import ApiError
+from server.iot.channels import ChannelService
+from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point
+from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, entry_dict, error_body, to_xml, zone
+from server.keys import channels_key, feeds_key
+from server.storage.channels import FIELDS, ApiKey, Channel, Point, Written
+from server.web.validation import read_body
+
+routes = web.RouteTableDef()
+
+UPDATE_BODY_LIMIT = 16 * 1024
+BULK_BODY_LIMIT = 8 << 20
+CHANNEL_BODY_LIMIT = 64 * 1024
+FMT = "{fmt:json|xml}"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _format(request: web.Request) -> str:
+    """text, json or xml: from the route's extension; bulk updates always answer JSON."""
+    fmt = request.match_info.get("fmt")
+    if fmt:
+        return fmt
+    return "json" if "/bulk_update." in request.path else "text"
+
+
+def thingspeak_errors(handler: Handler) -> Handler:
+    """Answer errors in ThingSpeak's shape for the format the route was asked in."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            body, content_type = error_body(exc.status, exc.message, _format(request))
+            return web.Response(text=body, status=exc.status, content_type=content_type, headers=exc.headers)
+
+    return wrapped
+
+
+def reply(request: web.Request, value: Any, *, root: str, status: int = 200) -> web.Response:
+    fmt = _format(request)
+    if fmt == "xml":
+        return web.Response(text=to_xml(root, value), status=status, content_type="application/xml")
+    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
+
+
+async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
+    """Query parameters merged with a form or JSON body (the body wins), as ThingSpeak reads them."""
+    params: dict[str, Any] = dict(request.query)
+    if request.method in ("POST", "PUT"):
+        raw = await read_body(request, limit)
+        if raw.strip():
+            if request.content_type == "application/json" or raw.lstrip()[:1] == b"{":
+                try:
+                    body = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    raise ThingSpeakError("the body is not valid JSON") from None
+                if not isinstance(body, dict):
+                    raise ThingSpeakError("the body must be a JSON object")
+                params.update(body)
+            else:
+                try:
+                    params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
+                except UnicodeDecodeError:
+                    raise ThingSpeakError("the body is not UTF-8", status=422) from None
+    return params
+
+
+def _api_key(request: web.Request, params: Mapping[str, Any], name: str = "api_key") -> str | None:
+    value = params.get(name) or request.headers.get("THINGSPEAKAPIKEY") or request.headers.get("X-THINGSPEAKAPIKEY")
+    return value if isinstance(value, str) else None
+
+
+def _tz(params: Mapping[str, Any]) -> tzinfo:
+    value = params.get("timezone")
+    return zone(value) if isinstance(value, str) else UTC
+
+
+def _channel_id(request: web.Request) -> int:
+    raw = request.match_info["channel_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ThingSpeakError("The channel was not found.", status=404)
+    return int(raw)
+
+
+def _channels(request: web.Request) -> ChannelService:
+    return request.app[channels_key]
+
+
+async def owner_of(request: web.Request, params: Mapping[str, Any]) -> str:
+    """The user behind the request: a user API key (ThingSpeak's way) or a signed-in session (the web app)."""
+    if bearer_token(request) is not None:
+        return (await require_user(request)).user.id
+    return await _channels(request).user_of_api_key(_api_key(request, params))
+
+
+def key_list(keys: list[ApiKey]) -> list[dict[str, Any]]:
+    return [{"api_key": k.api_key, "write_flag": k.kind == "write", "id": k.id, "note": k.note} for k in keys]
+
+
+# -- channel settings -------------------------------------------------------------------------------
+
+def _flag(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
+        return int(value.lower() in ("true", "1"))
+    raise ThingSpeakError(f"{name} must be true or false", field=name)
+
+
+def _optional_number(value: Any, name: str, low: float, high: float) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ThingSpeakError(f"{name} must be a number", field=name) from None
+    if not low <= number <= high:
+        raise ThingSpeakError(f"{name} must be between {low:g} and {high:g}", field=name)
+    return number
+
+
+_TEXT_LIMITS = {"name": 255, "description": 2000, "metadata": 4000, "tags": 1000, "url": 500,
+                **dict.fromkeys(FIELDS, MAX_FIELD)}
+_SETTINGS = {*_TEXT_LIMITS, "latitude", "longitude", "elevation", "public_flag", "retention_days",
+             "min_update_seconds"}
+_IGNORED = {"api_key", "timezone"}
+
+
+def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Channel settings from ThingSpeak's parameters; unknown names are refused, not ignored."""
+    unknown = sorted(set(params) - _SETTINGS - _IGNORED)
+    if unknown:
+        raise ThingSpeakError(f"unknown parameter {unknown[0][:40]!r}", field=unknown[0][:40])
+    values: dict[str, Any] = {}
+    for name, limit in _TEXT_LIMITS.items():
+        if name in params:
+            value = params[name]
+            if value is not None and not isinstance(value, str):
+                raise ThingSpeakError(f"{name} must be a string", field=name)
+            if value is not None and len(value) > limit:
+                raise ThingSpeakError(f"{name} is longer than {limit} characters", field=name)
+            values[name] = value or None
+    if "name" in values and not values["name"]:
+        raise ThingSpeakError("name must not be empty", field="name")
+    for name, low, high in (("latitude", -90, 90), ("longitude", -180, 180), ("elevation", -20_000, 100_000),
+                            ("min_update_seconds", 0, 86_400)):
+        if name in params:
+            values[name] = _optional_number(params[name], name, low, high)
+    if "retention_days" in params:
+        days = _optional_number(params["retention_days"], "retention_days", 1, 36_500)
+        if days is not None and not float(days).is_integer():
+            raise ThingSpeakError("retention_days must be a whole number of days", field="retention_days")
+        values["retention_days"] = None if days is None else int(days)
+    if "public_flag" in params:
+        values["public"] = _flag(params["public_flag"], "public_flag")
+    return values
+
+
+@routes.post(f"/channels.{FMT}")
+@thingspeak_errors
+async def create_channel(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    channel, keys = await _channels(request).create(owner, channel_values(params))
+    return reply(request, channel_dict(channel, _tz(params), api_keys=key_list(keys), metadata=True), root="channel")
+
+
+@routes.get(f"/channels.{FMT}")
+@thingspeak_errors
+async def list_channels(request: web.Request) -> web.Response:
+    params = dict(request.query)
+    owner = await owner_of(request, params)
+    channels = await _channels(request).of_owner(owner)
+    tz = _tz(params)
+    service = _channels(request)
+    body = [channel_dict(c, tz, api_keys=key_list(await service.keys(c.id)), metadata=True) for c in channels]
+    return reply(request, body, root="channels")
+
+
+@routes.get(f"/channels/public.{FMT}")
+@thingspeak_errors
+async def public_channels(request: web.Request) -> web.Response:
+    params = dict(request.query)
+    page = params.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+        raise ThingSpeakError("page must be a positive integer", field="page")
+    per_page = 15
+    after = params.get("after", "0")
+    if not after.isdigit():
+        raise ThingSpeakError("after must be a channel id", field="after")
+    channels = await _channels(request).public(tag=params.get("tag"), after=int(after), limit=per_page)
+    tz = _tz(params)
+    return reply(request, {"pagination": {"per_page": per_page, "next_after": channels[-1].id if channels else None},
+                           "channels": [channel_dict(c, tz) for c in channels]}, root="response")
+
+
+@routes.get(f"/channels/{{channel_id}}.{FMT}")
+@thingspeak_errors
+async def view_channel(request: web.Request) -> web.Response:
+    params = dict(request.query)
+    service = _channels(request)
+    channel_id = _channel_id(request)
+    user_id = await _optional_owner(request, params)
+    channel = await service.for_read(channel_id, _api_key(request, params), user_id)
+    keys = key_list(await service.keys(channel.id)) if user_id == channel.owner_id else None
+    return reply(request, channel_dict(channel, _tz(params), api_keys=keys, metadata=True), root="channel")
+
+
+async def _optional_owner(request: web.Request, params: Mapping[str, Any]) -> str | None:
+    if bearer_token(request) is not None:
+        return (await require_user(request)).user.id
+    key = _api_key(request, params)
+    return await _channels(request).repo.user_of_key(key) if key and len(key) <= 64 else None
+
+
+@routes.put(f"/channels/{{channel_id}}.{FMT}")
+@thingspeak_errors
+async def update_channel(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    channel = await _channels(request).update(_channel_id(request), owner, channel_values(params))
+    return reply(request, channel_dict(channel, _tz(params), metadata=True), root="channel")
+
+
+@routes.delete(f"/channels/{{channel_id}}.{FMT}")
+@thingspeak_errors
+async def delete_channel(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    channel = await _channels(request).delete(_channel_id(request), owner)
+    return reply(request, channel_dict(channel, _tz(params)), root="channel")
+
+
+@routes.delete(f"/channels/{{channel_id}}/feeds.{FMT}")
+@thingspeak_errors
+async def clear_channel(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    await _channels(request).clear(_channel_id(request), owner)
+    return reply(request, [], root="feeds")
+
+
+# -- keys -------------------------------------------------------------------------------------------
+
+@routes.post(f"/channels/{{channel_id}}/api_keys/write.{FMT}")
+@thingspeak_errors
+async def regenerate_write_key(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    key = await _channels(request).regenerate_write_key(_channel_id(request), owner)
+    return reply(request, key_list([key])[0], root="api_key")
+
+
+@routes.post(f"/channels/{{channel_id}}/api_keys/read.{FMT}")
+@thingspeak_errors
+async def add_read_key(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    note = params.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 255):
+        raise ThingSpeakError("note must be a string of at most 255 characters", field="note")
+    key = await _channels(request).add_read_key(_channel_id(request), owner, note)
+    return reply(request, key_list([key])[0], root="api_key", status=201)
+
+
+@routes.delete(f"/channels/{{channel_id}}/api_keys/read/{{key_id}}.{FMT}")
+@thingspeak_errors
+async def delete_read_key(request: web.Request) -> web.Response:
+    params = await params_of(request, CHANNEL_BODY_LIMIT)
+    owner = await owner_of(request, params)
+    await _channels(request).delete_read_key(_channel_id(request), owner, request.match_info["key_id"][:64])
+    return reply(request, {"deleted": True}, root="result")
+
+
+@routes.get("/api/me/api-key")
+async def my_api_key(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response({"api_key": await _channels(request).user_api_key(principal.user.id)})
+
+
+@routes.post("/api/me/api-key/regenerate")
+async def regenerate_my_api_key(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response({"api_key": await _channels(request).regenerate_user_api_key(principal.user.id)})
+
+
+# -- writes -----------------------------------------------------------------------------------------
+
+def written_entry(channel: Channel, written: Written, index: int, tz: tzinfo) -> dict[str, Any]:
+    point: Point = written.points[index]
+    entry = {"channel_id": channel.id}
+    entry.update(entry_dict(written.first_entry_id + index, point.created_at, point.fields, tz,
+                            latitude=point.latitude, longitude=point.longitude, elevation=point.elevation,
+                            status=point.status, location=True, with_status=True))
+    return entry
+
+
+# Hooks other modules add to an update's reply (TalkBack adds the next command): (request, params, body).
+UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
+update_extras: list[UpdateExtra] = []
+
+
+@thingspeak_errors
+async def update(request: web.Request) -> web.Response:
+    params = await params_of(request, UPDATE_BODY_LIMIT)
+    channel = await _channels(request).for_write(_api_key(request, params))
+    feeds: FeedService = request.app[feeds_key]
+    tz = _tz(params)
+    point = parse_point(params, now=feeds.now(), tz=tz)
+    if all(v is None for v in point.fields) and point.status is None and point.latitude is None:
+        raise ThingSpeakError("nothing to write: send at least one field, status or location", status=400)
+    written = await feeds.write(channel, [point])
+    extra: dict[str, Any] = {}
+    for hook in update_extras:
+        extra.update(await hook(request, params) or {})
+    fmt = _format(request)
+    if fmt == "text":
+        # With a TalkBack key, ThingSpeak answers the next command instead of the entry id.
+        text = extra.get("command_string") if "talkback" in extra else str(written.first_entry_id)
+        return web.Response(text=text or "", content_type="text/plain")
+    entry = written_entry(channel, written, 0, tz)
+    if "talkback" in extra:
+        entry["command"] = extra["talkback"]
+    return reply(request, entry, root="feed")
+
+
+routes.get("/update")(update)
+routes.post("/update")(update)
+routes.get(f"/update.{FMT}")(update)
+routes.post(f"/update.{FMT}")(update)
+
+
+@routes.post("/channels/{channel_id}/bulk_update.json")
+@thingspeak_errors
+async def bulk_update_json(request: web.Request) -> web.Response:
+    raw = await read_body(request, BULK_BODY_LIMIT)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ThingSpeakError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ThingSpeakError("the body must be a JSON object")
+    unknown = set(body) - {"write_api_key", "updates", "timezone"}
+    if unknown:
+        raise ThingSpeakError(f"unknown member {sorted(unknown)[0][:40]!r}")
+    return await _bulk(request, body.get("write_api_key"), body, lambda now, tz: parse_bulk_json(
+        body.get("updates"), now=now, tz=tz))
+
+
+@routes.post("/channels/{channel_id}/bulk_update.csv")
+@thingspeak_errors
+async def bulk_update_csv(request: web.Request) -> web.Response:
+    raw = await read_body(request, BULK_BODY_LIMIT)
+    try:
+        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise ThingSpeakError("the body is not UTF-8", status=422) from None
+    updates, time_format = form.get("updates", ""), form.get("time_format", "")
+    return await _bulk(request, form.get("write_api_key"), form, lambda now, tz: parse_bulk_csv(
+        updates, time_format, now=now, tz=tz))
+
+
+async def _bulk(request: web.Request, api_key: Any, params: Mapping[str, Any],
+                parse: Callable[[float, tzinfo], list[Point]]) -> web.Response:
+    channel = await _channels(request).for_write(api_key if isinstance(api_key, str) else None)
+    if channel.id != _channel_id(request):
+        raise ThingSpeakError("this write key belongs to another channel", status=401)
+    feeds: FeedService = request.app[feeds_key]
+    points = parse(feeds.now(), _tz(params))
+    written = await feeds.write(channel, points)
+    return web.json_response({"success": True, "first_entry_id": written.first_entry_id,
+                              "last_entry_id": written.last_entry_id, "count": len(points)}, status=202)

@@ -1,0 +1,181 @@
+"""ThingSpeak's wire formats: timestamps, entries and channels as JSON, XML and CSV, and its error bodies."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.errors import ApiError
+from server.storage.channels import FIELDS, Channel
+
+MAX_FIELD = 255  # ThingSpeak's limit for a field value and for status
+_EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+
+# ThingSpeak's documented error codes, by HTTP status.
+ERRORS = {
+    400: ("error_bad_request", "Bad Request"),
+    401: ("error_auth_required", "Authorization Required"),
+    404: ("error_resource_not_found", "Resource Not Found"),
+    405: ("error_method_invalid", "Method Not Allowed"),
+    409: ("error_conflict", "Conflict"),
+    413: ("error_request_too_large", "Request Entity Too Large"),
+    421: ("error_no_action", "No Action Performed"),
+    422: ("error_invalid_byte_sequence", "Unprocessable Entity"),
+    429: ("error_too_many_requests", "Too Many Requests"),
+}
+
+
+class ThingSpeakError(ApiError):
+    """An error answered the way ThingSpeak answers it (see `error_body`)."""
+
+
+def zone(name: str | None) -> tzinfo:
+    """The time zone named by a `timezone` parameter (IANA name); UTC when absent."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ThingSpeakError(f"unknown timezone {name[:64]!r}", field="timezone") from exc
+
+
+def parse_time(value: str, tz: tzinfo = UTC, *, name: str = "created_at") -> float:
+    """Seconds since the epoch from ISO 8601, MySQL (`2014-12-31 23:59:59`) or epoch seconds.
+
+    A time without an offset is read in `tz`.
+    """
+    text = value.strip()
+    if _EPOCH.match(text):
+        return float(text)
+    candidate = text.replace(" ", "T", 1) if " " in text and "T" not in text else text
+    candidate = candidate.replace(" ", "")  # "2014-12-31T23:59:59 +02:00"
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError as exc:
+        raise ThingSpeakError(f"{name} is not a date and time: {value[:40]!r}", field=name) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    if not 1990 <= moment.year <= 2200:
+        raise ThingSpeakError(f"{name} is out of range: {value[:40]!r}", field=name)
+    return moment.timestamp()
+
+
+def format_time(epoch: float, tz: tzinfo = UTC) -> str:
+    """ThingSpeak's ISO 8601 form, to the second: `2014-02-26T12:42:01Z` in UTC, else with the offset."""
+    moment = datetime.fromtimestamp(int(epoch // 1), tz)
+    if moment.utcoffset() == timedelta(0) and tz is UTC:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat()
+
+
+def _number(value: float | None) -> str | None:
+    if value is None:
+        return None
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def entry_dict(entry_id: int, created_at: float, fields: Iterable[str | None], tz: tzinfo = UTC, *,
+               latitude: float | None = None, longitude: float | None = None, elevation: float | None = None,
+               status: str | None = None, only: Iterable[int] | None = None, location: bool = False,
+               with_status: bool = False) -> dict[str, Any]:
+    """One feed entry as ThingSpeak's JSON shows it. `only`: field numbers to include (default all eight)."""
+    values = list(fields)
+    wanted = range(1, 9) if only is None else only
+    entry: dict[str, Any] = {"created_at": format_time(created_at, tz), "entry_id": entry_id}
+    for n in wanted:
+        entry[f"field{n}"] = values[n - 1]
+    if location:
+        entry["latitude"] = _number(latitude)
+        entry["longitude"] = _number(longitude)
+        entry["elevation"] = _number(elevation)
+    if with_status:
+        entry["status"] = status
+    return entry
+
+
+def channel_dict(channel: Channel, tz: tzinfo = UTC, *, api_keys: list[dict[str, Any]] | None = None,
+                 metadata: bool = False) -> dict[str, Any]:
+    """A channel as ThingSpeak's JSON shows it: named fields only; keys only for its owner."""
+    body: dict[str, Any] = {
+        "id": channel.id,
+        "name": channel.name,
+        "description": channel.description,
+        "latitude": _number(channel.latitude),
+        "longitude": _number(channel.longitude),
+        "elevation": _number(channel.elevation),
+    }
+    for name, value in zip(FIELDS, channel.fields, strict=True):
+        if value:
+            body[name] = value
+    body.update({
+        "created_at": format_time(channel.created_at, tz),
+        "updated_at": format_time(channel.updated_at, tz),
+        "last_entry_id": channel.last_entry_id or None,
+        "public_flag": channel.public,
+        "url": channel.url,
+        "tags": [{"name": t.strip()} for t in (channel.tags or "").split(",") if t.strip()],
+    })
+    if metadata:
+        body["metadata"] = channel.metadata
+    if api_keys is not None:
+        body["api_keys"] = api_keys
+        body["retention_days"] = channel.retention_days
+        body["min_update_seconds"] = channel.min_update_seconds
+    return body
+
+
+def _xml_name(key: str) -> str:
+    return key.replace("_", "-")
+
+
+def to_xml(root: str, value: Any) -> str:
+    """ThingSpeak-style XML: dashes in names, `type` attributes on numbers, booleans and times."""
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + _xml(root, value) + "\n"
+
+
+def _xml(name: str, value: Any) -> str:
+    tag = _xml_name(name)
+    if value is None:
+        return f'<{tag} nil="true"/>'
+    if isinstance(value, bool):
+        return f'<{tag} type="boolean">{"true" if value else "false"}</{tag}>'
+    if isinstance(value, int):
+        return f'<{tag} type="integer">{value}</{tag}>'
+    if isinstance(value, float):
+        return f'<{tag} type="decimal">{value!r}</{tag}>'
+    if isinstance(value, dict):
+        return f"<{tag}>" + "".join(_xml(k, v) for k, v in value.items()) + f"</{tag}>"
+    if isinstance(value, list):
+        singular = tag[:-1] if tag.endswith("s") else "item"
+        return f'<{tag} type="array">' + "".join(_xml(singular, v) for v in value) + f"</{tag}>"
+    text = str(value)
+    kind = ' type="dateTime"' if name in ("created_at", "updated_at") else ""
+    return f"<{tag}{kind}>{escape(text)}</{tag}>"
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    return out.getvalue()
+
+
+def error_body(status: int, details: str, fmt: str) -> tuple[str, str]:
+    """(body, content type) of an error in ThingSpeak's shape for the format asked: text, json or xml."""
+    code, message = ERRORS.get(status, ("error_bad_request", "Bad Request"))
+    if fmt == "json":
+        import orjson
+
+        body = {"status": str(status), "error": {"error_code": code, "message": message, "details": details}}
+        return orjson.dumps(body).decode(), "application/json"
+    if fmt == "xml":
+        return (to_xml("error", {"error_code": code, "message": message, "details": details}),
+                "application/xml")
+    return "0" if status != 404 else "-1", "text/plain"

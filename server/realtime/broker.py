@@ -1,0 +1,180 @@
+"""Publish/subscribe between the parts of the server: in memory by default, Redis pub/sub when REDIS_URL is set,
+so an event reaches subscribers connected to any process.
+
+`publish` never waits (callers are on hot paths); `subscribe` returns once the subscription is live, so a
+caller can subscribe first and then read what it missed from the database without a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[dict[str, Any]], None]
+Unsubscribe = Callable[[], None]
+
+
+class Broker(Protocol):
+    def publish(self, topic: str, event: dict[str, Any]) -> None: ...
+
+    async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe: ...
+
+    async def close(self) -> None: ...
+
+
+class _Local:
+    """Subscribers in this process, by topic."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, set[Callback]] = defaultdict(set)
+
+    def deliver(self, topic: str, event: dict[str, Any]) -> None:
+        for callback in list(self.topics.get(topic, ())):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("subscriber of %s failed", topic)
+
+    def add(self, topic: str, callback: Callback) -> bool:
+        """Returns True if this is the topic's first subscriber."""
+        first = not self.topics.get(topic)
+        self.topics[topic].add(callback)
+        return first
+
+    def remove(self, topic: str, callback: Callback) -> bool:
+        """Returns True if the topic has no subscriber left."""
+        subscribers = self.topics.get(topic)
+        if subscribers is None:
+            return False
+        subscribers.discard(callback)
+        if not subscribers:
+            del self.topics[topic]
+            return True
+        return False
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self._local = _Local()
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        self._local.deliver(topic, event)
+
+    async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe:
+        self._local.add(topic, callback)
+
+        def unsubscribe() -> None:
+            self._local.remove(topic, callback)
+
+        return unsubscribe
+
+    async def close(self) -> None:
+        self._local.topics.clear()
+
+
+class RedisBroker:
+    """One connection publishes (pipelined from a queue), one listens; events fan out locally."""
+
+    def __init__(self, redis: Any, prefix: str = "rt:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._local = _Local()
+        self._pubsub = redis.pubsub(ignore_subscribe_messages=False)
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=100_000)
+        self._confirmations: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    async def start(self) -> None:
+        # A subscription is needed before the listener can read; this one also proves the link works.
+        await self._pubsub.subscribe(self._prefix + "_")
+        self._tasks = [asyncio.create_task(self._publisher()), asyncio.create_task(self._listener())]
+        self._started = True
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        try:
+            self._outbox.put_nowait((self._prefix + topic, orjson.dumps(event)))
+        except asyncio.QueueFull:
+            log.error("broker outbox full; dropping an event for %s", topic)
+
+    async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe:
+        if self._local.add(topic, callback):
+            confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._confirmations[self._prefix + topic].append(confirmed)
+            await self._pubsub.subscribe(self._prefix + topic)
+            await asyncio.wait_for(confirmed, timeout=5)
+
+        def unsubscribe() -> None:
+            if self._local.remove(topic, callback) and self._started:
+                asyncio.get_running_loop().create_task(self._drop(topic))
+
+        return unsubscribe
+
+    async def _drop(self, topic: str) -> None:
+        if topic not in self._local.topics:
+            with contextlib.suppress(Exception):
+                await self._pubsub.unsubscribe(self._prefix + topic)
+
+    async def _publisher(self) -> None:
+        while True:
+            first = await self._outbox.get()
+            batch = [first]
+            while not self._outbox.empty() and len(batch) < 500:
+                batch.append(self._outbox.get_nowait())
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, data in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except Exception:
+                log.exception("publishing %d events to Redis failed", len(batch))
+                await asyncio.sleep(0.5)
+
+    async def _listener(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except Exception:
+                log.exception("reading from Redis failed")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            if message["type"] == "subscribe":
+                for future in self._confirmations.pop(channel, []):
+                    if not future.done():
+                        future.set_result(None)
+            elif message["type"] == "message":
+                self._local.deliver(channel.removeprefix(self._prefix), orjson.loads(message["data"]))
+
+    async def close(self) -> None:
+        # Let queued events out before closing.
+        for _ in range(50):
+            if self._outbox.empty():
+                break
+            await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+
+
+async def open_broker(redis: Any | None) -> Broker:
+    if redis is None:
+        return MemoryBroker()
+    broker = RedisBroker(redis)
+    await broker.start()
+    return broker
+
