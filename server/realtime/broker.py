@@ -18,7 +18,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[dict[str, Any]], None]
+Callback = Callable[[dict[str, Any]], object]
 Unsubscribe = Callable[[], None]
 
 

@@ -11,7 +11,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
-from server.keys import accounts_key, connections_key, settings_key, ws_commands_key
+from server.keys import accounts_key, broker_key, connections_key, settings_key, ws_commands_key
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, Connection
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,11 @@ def _origin_allowed(request: web.Request) -> bool:
         return True
     allowed = {urlsplit(request.app[settings_key].public_url).netloc, request.host}
     return urlsplit(origin).netloc in allowed
+
+
+def user_topic(user_id: str) -> str:
+    """The broker topic whose events go to every connection of one user."""
+    return f"user:{user_id}"
 
 
 def error_frame(frame_id: Any, code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -94,6 +99,13 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         except ApiError as exc:
             conn.send(error_frame(frame_id, exc.code, exc.message))
             return
+        if conn.user_id is not None and conn.user_id != principal.user.id:
+            conn.send(error_frame(frame_id, "already_authenticated", "this connection belongs to another user"))
+            return
+        if conn.user_id is None:
+            # Everything addressed to this user (alerts, and later chat events) reaches all their devices.
+            stop = await request.app[broker_key].subscribe(user_topic(principal.user.id), conn.send)
+            conn.cleanups.append(stop)
         conn.user_id, conn.session_id = principal.user.id, principal.session_id
         conn.send({"type": "result", "id": frame_id, "result": {"user_id": principal.user.id}})
         return
