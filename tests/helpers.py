@@ -47,3 +47,28 @@ async def signed_in(client: TestClient, mail: Mailbox, email: str | None = None,
 
 def bearer(grant: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {grant['access_token']}"}
+
+
+async def user_api_key(client: TestClient, grant: dict[str, Any]) -> str:
+    resp = await client.get("/api/me/api-key", headers=bearer(grant))
+    assert resp.status == 200, await resp.text()
+    key: str = (await resp.json())["api_key"]
+    return key
+
+
+async def new_channel(client: TestClient, mail: Mailbox, **settings: Any) -> dict[str, Any]:
+    """A signed-in owner with a fresh channel. Returns the channel's JSON plus `write_key`, `read_key`,
+    `user_key` (the owner's user API key) and `grant` (the owner's tokens)."""
+    grant = await signed_in(client, mail)
+    key = await user_api_key(client, grant)
+    resp = await client.post(
+        "/channels.json",
+        json={"api_key": key, "name": "Weather", "field1": "Temperature", "field2": "Humidity", **settings},
+    )
+    assert resp.status == 200, await resp.text()
+    channel: dict[str, Any] = await resp.json()
+    channel["write_key"] = next(k["api_key"] for k in channel["api_keys"] if k["write_flag"])
+    channel["read_key"] = next(k["api_key"] for k in channel["api_keys"] if not k["write_flag"])
+    channel["user_key"] = key
+    channel["grant"] = grant
+    return channel

@@ -61,8 +61,10 @@ class ChannelService:
         now = self._clock()
         async with self._db.transaction() as tx:
             channel_id = await self.repo.create(tx, owner_id, {"name": "My Channel", **values}, now)
-            keys = [await self.repo.add_key(tx, channel_id, "write", new_api_key(), now),
-                    await self.repo.add_key(tx, channel_id, "read", new_api_key(), now)]
+            keys = [
+                await self.repo.add_key(tx, channel_id, "write", new_api_key(), now),
+                await self.repo.add_key(tx, channel_id, "read", new_api_key(), now),
+            ]
             channel = await self.repo.get(channel_id, tx)
         assert channel is not None
         return channel, keys

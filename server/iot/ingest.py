@@ -101,8 +101,17 @@ def parse_bulk_json(updates: Any, *, now: float, tz: tzinfo = UTC) -> list[Point
     return points
 
 
-_BULK_KEYS = {"created_at", "delta_t", *(f"field{n}" for n in range(1, 9)), "latitude", "longitude", "lat", "long",
-              "elevation", "status"}
+_BULK_KEYS = {
+    "created_at",
+    "delta_t",
+    *(f"field{n}" for n in range(1, 9)),
+    "latitude",
+    "longitude",
+    "lat",
+    "long",
+    "elevation",
+    "status",
+}
 
 
 def _delta(raw: str, where: str, *, first: bool) -> float:
@@ -119,8 +128,7 @@ def _place_relative(points: list[Point], deltas: list[float | None], now: float)
     if all(d is None for d in deltas):
         return
     if any(d is None for d in deltas):
-        raise ThingSpeakError("use created_at in every update or delta_t in every update, not both",
-                              field="updates")
+        raise ThingSpeakError("use created_at in every update or delta_t in every update, not both", field="updates")
     offsets = [0.0]
     for delta in deltas[1:]:
         offsets.append(offsets[-1] + float(delta or 0))
@@ -183,8 +191,7 @@ class FeedService:
         now = time.monotonic()
         last = self._last_accepted.get(channel.id)
         if last is not None and now - last < interval:
-            raise TooManyRequests(interval - (now - last), "this channel takes one update per "
-                                  f"{interval:g} s")
+            raise TooManyRequests(interval - (now - last), f"this channel takes one update per {interval:g} s")
         self._last_accepted[channel.id] = now
 
     async def write(self, channel: Channel, points: Sequence[Point]) -> Written:

@@ -31,9 +31,18 @@ def publisher(broker: Broker) -> Any:
 
     def publish(channel: Channel, written: Written) -> None:
         entries = [
-            entry_dict(written.first_entry_id + i, p.created_at, p.fields, UTC, latitude=p.latitude,
-                       longitude=p.longitude, elevation=p.elevation, status=p.status, location=True,
-                       with_status=True)
+            entry_dict(
+                written.first_entry_id + i,
+                p.created_at,
+                p.fields,
+                UTC,
+                latitude=p.latitude,
+                longitude=p.longitude,
+                elevation=p.elevation,
+                status=p.status,
+                location=True,
+                with_status=True,
+            )
             for i, p in enumerate(written.points)
         ]
         broker.publish(topic(channel.id), {"channel_id": channel.id, "entries": entries})
@@ -62,8 +71,9 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
         channel = await service.for_read(channel_id, api_key, conn.user_id)
     except ApiError as exc:
         # Over the socket, "no such channel" and "not yours" read the same: nothing leaks.
-        raise ApiError("no such channel, or it needs a read key", code="channel_not_readable",
-                       field="channel_id") from exc
+        raise ApiError(
+            "no such channel, or it needs a read key", code="channel_not_readable", field="channel_id"
+        ) from exc
     subscriptions: dict[int, Any] = conn.state.setdefault("channels", {})
     if channel_id in subscriptions:
         raise ApiError("already subscribed to this channel", code="already_subscribed", field="channel_id")
@@ -91,8 +101,9 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
     return {"channel_id": channel_id, "last_entry_id": state["last"]}
 
 
-async def _backfill(conn: Connection, service: ChannelService, channel_id: int, after: int,
-                    state: dict[str, Any]) -> None:
+async def _backfill(
+    conn: Connection, service: ChannelService, channel_id: int, after: int, state: dict[str, Any]
+) -> None:
     sent = 0
     cursor = after
     while sent < BACKFILL_LIMIT:
@@ -100,9 +111,18 @@ async def _backfill(conn: Connection, service: ChannelService, channel_id: int, 
         if not rows:
             return
         entries = [
-            entry_dict(int(r["entry_id"]), float(r["created_at"]), (r[f] for f in FIELDS), UTC,
-                       latitude=r["latitude"], longitude=r["longitude"], elevation=r["elevation"],
-                       status=r["status"], location=True, with_status=True)
+            entry_dict(
+                int(r["entry_id"]),
+                float(r["created_at"]),
+                (r[f] for f in FIELDS),
+                UTC,
+                latitude=r["latitude"],
+                longitude=r["longitude"],
+                elevation=r["elevation"],
+                status=r["status"],
+                location=True,
+                with_status=True,
+            )
             for r in rows
         ]
         conn.send({"type": "channel.entries", "channel_id": channel_id, "entries": entries, "backfill": True})

@@ -119,6 +119,7 @@ def key_list(keys: list[ApiKey]) -> list[dict[str, Any]]:
 
 # -- channel settings -------------------------------------------------------------------------------
 
+
 def _flag(value: Any, name: str) -> int:
     if isinstance(value, bool):
         return int(value)
@@ -139,10 +140,15 @@ def _optional_number(value: Any, name: str, low: float, high: float) -> float | 
     return number
 
 
-_TEXT_LIMITS = {"name": 255, "description": 2000, "metadata": 4000, "tags": 1000, "url": 500,
-                **dict.fromkeys(FIELDS, MAX_FIELD)}
-_SETTINGS = {*_TEXT_LIMITS, "latitude", "longitude", "elevation", "public_flag", "retention_days",
-             "min_update_seconds"}
+_TEXT_LIMITS = {
+    "name": 255,
+    "description": 2000,
+    "metadata": 4000,
+    "tags": 1000,
+    "url": 500,
+    **dict.fromkeys(FIELDS, MAX_FIELD),
+}
+_SETTINGS = {*_TEXT_LIMITS, "latitude", "longitude", "elevation", "public_flag", "retention_days", "min_update_seconds"}
 _IGNORED = {"api_key", "timezone"}
 
 
@@ -162,8 +168,12 @@ def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
             values[name] = value or None
     if "name" in values and not values["name"]:
         raise ThingSpeakError("name must not be empty", field="name")
-    for name, low, high in (("latitude", -90, 90), ("longitude", -180, 180), ("elevation", -20_000, 100_000),
-                            ("min_update_seconds", 0, 86_400)):
+    for name, low, high in (
+        ("latitude", -90, 90),
+        ("longitude", -180, 180),
+        ("elevation", -20_000, 100_000),
+        ("min_update_seconds", 0, 86_400),
+    ):
         if name in params:
             values[name] = _optional_number(params[name], name, low, high)
     if "retention_days" in params:
@@ -210,8 +220,14 @@ async def public_channels(request: web.Request) -> web.Response:
         raise ThingSpeakError("after must be a channel id", field="after")
     channels = await _channels(request).public(tag=params.get("tag"), after=int(after), limit=per_page)
     tz = _tz(params)
-    return reply(request, {"pagination": {"per_page": per_page, "next_after": channels[-1].id if channels else None},
-                           "channels": [channel_dict(c, tz) for c in channels]}, root="response")
+    return reply(
+        request,
+        {
+            "pagination": {"per_page": per_page, "next_after": channels[-1].id if channels else None},
+            "channels": [channel_dict(c, tz) for c in channels],
+        },
+        root="response",
+    )
 
 
 @routes.get(f"/channels/{{channel_id}}.{FMT}")
@@ -262,6 +278,7 @@ async def clear_channel(request: web.Request) -> web.Response:
 
 # -- keys -------------------------------------------------------------------------------------------
 
+
 @routes.post(f"/channels/{{channel_id}}/api_keys/write.{FMT}")
 @thingspeak_errors
 async def regenerate_write_key(request: web.Request) -> web.Response:
@@ -306,12 +323,24 @@ async def regenerate_my_api_key(request: web.Request) -> web.Response:
 
 # -- writes -----------------------------------------------------------------------------------------
 
+
 def written_entry(channel: Channel, written: Written, index: int, tz: tzinfo) -> dict[str, Any]:
     point: Point = written.points[index]
     entry = {"channel_id": channel.id}
-    entry.update(entry_dict(written.first_entry_id + index, point.created_at, point.fields, tz,
-                            latitude=point.latitude, longitude=point.longitude, elevation=point.elevation,
-                            status=point.status, location=True, with_status=True))
+    entry.update(
+        entry_dict(
+            written.first_entry_id + index,
+            point.created_at,
+            point.fields,
+            tz,
+            latitude=point.latitude,
+            longitude=point.longitude,
+            elevation=point.elevation,
+            status=point.status,
+            location=True,
+            with_status=True,
+        )
+    )
     return entry
 
 
@@ -363,8 +392,9 @@ async def bulk_update_json(request: web.Request) -> web.Response:
     unknown = set(body) - {"write_api_key", "updates", "timezone"}
     if unknown:
         raise ThingSpeakError(f"unknown member {sorted(unknown)[0][:40]!r}")
-    return await _bulk(request, body.get("write_api_key"), body, lambda now, tz: parse_bulk_json(
-        body.get("updates"), now=now, tz=tz))
+    return await _bulk(
+        request, body.get("write_api_key"), body, lambda now, tz: parse_bulk_json(body.get("updates"), now=now, tz=tz)
+    )
 
 
 @routes.post("/channels/{channel_id}/bulk_update.csv")
@@ -376,17 +406,26 @@ async def bulk_update_csv(request: web.Request) -> web.Response:
     except UnicodeDecodeError:
         raise ThingSpeakError("the body is not UTF-8", status=422) from None
     updates, time_format = form.get("updates", ""), form.get("time_format", "")
-    return await _bulk(request, form.get("write_api_key"), form, lambda now, tz: parse_bulk_csv(
-        updates, time_format, now=now, tz=tz))
+    return await _bulk(
+        request, form.get("write_api_key"), form, lambda now, tz: parse_bulk_csv(updates, time_format, now=now, tz=tz)
+    )
 
 
-async def _bulk(request: web.Request, api_key: Any, params: Mapping[str, Any],
-                parse: Callable[[float, tzinfo], list[Point]]) -> web.Response:
+async def _bulk(
+    request: web.Request, api_key: Any, params: Mapping[str, Any], parse: Callable[[float, tzinfo], list[Point]]
+) -> web.Response:
     channel = await _channels(request).for_write(api_key if isinstance(api_key, str) else None)
     if channel.id != _channel_id(request):
         raise ThingSpeakError("this write key belongs to another channel", status=401)
     feeds: FeedService = request.app[feeds_key]
     points = parse(feeds.now(), _tz(params))
     written = await feeds.write(channel, points)
-    return web.json_response({"success": True, "first_entry_id": written.first_entry_id,
-                              "last_entry_id": written.last_entry_id, "count": len(points)}, status=202)
+    return web.json_response(
+        {
+            "success": True,
+            "first_entry_id": written.first_entry_id,
+            "last_entry_id": written.last_entry_id,
+            "count": len(points),
+        },
+        status=202,
+    )

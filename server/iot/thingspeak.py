@@ -82,10 +82,20 @@ def _number(value: float | None) -> str | None:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def entry_dict(entry_id: int, created_at: float, fields: Iterable[str | None], tz: tzinfo = UTC, *,
-               latitude: float | None = None, longitude: float | None = None, elevation: float | None = None,
-               status: str | None = None, only: Iterable[int] | None = None, location: bool = False,
-               with_status: bool = False) -> dict[str, Any]:
+def entry_dict(
+    entry_id: int,
+    created_at: float,
+    fields: Iterable[str | None],
+    tz: tzinfo = UTC,
+    *,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    elevation: float | None = None,
+    status: str | None = None,
+    only: Iterable[int] | None = None,
+    location: bool = False,
+    with_status: bool = False,
+) -> dict[str, Any]:
     """One feed entry as ThingSpeak's JSON shows it. `only`: field numbers to include (default all eight)."""
     values = list(fields)
     wanted = range(1, 9) if only is None else only
@@ -101,8 +111,9 @@ def entry_dict(entry_id: int, created_at: float, fields: Iterable[str | None], t
     return entry
 
 
-def channel_dict(channel: Channel, tz: tzinfo = UTC, *, api_keys: list[dict[str, Any]] | None = None,
-                 metadata: bool = False) -> dict[str, Any]:
+def channel_dict(
+    channel: Channel, tz: tzinfo = UTC, *, api_keys: list[dict[str, Any]] | None = None, metadata: bool = False
+) -> dict[str, Any]:
     """A channel as ThingSpeak's JSON shows it: named fields only; keys only for its owner."""
     body: dict[str, Any] = {
         "id": channel.id,
@@ -115,14 +126,16 @@ def channel_dict(channel: Channel, tz: tzinfo = UTC, *, api_keys: list[dict[str,
     for name, value in zip(FIELDS, channel.fields, strict=True):
         if value:
             body[name] = value
-    body.update({
-        "created_at": format_time(channel.created_at, tz),
-        "updated_at": format_time(channel.updated_at, tz),
-        "last_entry_id": channel.last_entry_id or None,
-        "public_flag": channel.public,
-        "url": channel.url,
-        "tags": [{"name": t.strip()} for t in (channel.tags or "").split(",") if t.strip()],
-    })
+    body.update(
+        {
+            "created_at": format_time(channel.created_at, tz),
+            "updated_at": format_time(channel.updated_at, tz),
+            "last_entry_id": channel.last_entry_id or None,
+            "public_flag": channel.public,
+            "url": channel.url,
+            "tags": [{"name": t.strip()} for t in (channel.tags or "").split(",") if t.strip()],
+        }
+    )
     if metadata:
         body["metadata"] = channel.metadata
     if api_keys is not None:
@@ -176,6 +189,5 @@ def error_body(status: int, details: str, fmt: str) -> tuple[str, str]:
         body = {"status": str(status), "error": {"error_code": code, "message": message, "details": details}}
         return orjson.dumps(body).decode(), "application/json"
     if fmt == "xml":
-        return (to_xml("error", {"error_code": code, "message": message, "details": details}),
-                "application/xml")
+        return (to_xml("error", {"error_code": code, "message": message, "details": details}), "application/xml")
     return "0" if status != 404 else "-1", "text/plain"

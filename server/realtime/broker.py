@@ -177,4 +177,3 @@ async def open_broker(redis: Any | None) -> Broker:
     broker = RedisBroker(redis)
     await broker.start()
     return broker
-

@@ -14,10 +14,31 @@ from server.storage.database import Database, Executor, Row
 KEY_INDEX = "api_key"
 FIELDS = tuple(f"field{n}" for n in range(1, 9))
 NUMBERS = tuple(f"n{n}" for n in range(1, 9))
-CHANNEL_COLUMNS = ("name", "description", *FIELDS, "latitude", "longitude", "elevation", "public", "metadata",
-                   "tags", "url", "retention_days", "min_update_seconds")
-FEED_COLUMNS = ("channel_id", "entry_id", "created_at", *FIELDS, *NUMBERS, "latitude", "longitude", "elevation",
-                "status")
+CHANNEL_COLUMNS = (
+    "name",
+    "description",
+    *FIELDS,
+    "latitude",
+    "longitude",
+    "elevation",
+    "public",
+    "metadata",
+    "tags",
+    "url",
+    "retention_days",
+    "min_update_seconds",
+)
+FEED_COLUMNS = (
+    "channel_id",
+    "entry_id",
+    "created_at",
+    *FIELDS,
+    *NUMBERS,
+    "latitude",
+    "longitude",
+    "elevation",
+    "status",
+)
 
 
 class DuplicateTimestampError(Exception):
@@ -124,7 +145,9 @@ async def write_feeds(tx: Executor, items: list[FeedWrite]) -> list[Written]:
             "UPDATE channels SET last_entry_id = last_entry_id + $1,"
             " last_write_at = CASE WHEN last_write_at IS NULL OR last_write_at < $2 THEN $2 ELSE last_write_at END"
             " WHERE id = $3 RETURNING last_entry_id",
-            len(points), newest, channel_id,
+            len(points),
+            newest,
+            channel_id,
         )
         if last is None:
             raise ChannelGoneError(f"channel {channel_id} no longer exists")
@@ -133,9 +156,19 @@ async def write_feeds(tx: Executor, items: list[FeedWrite]) -> list[Written]:
             item = items[pos]
             results[pos] = Written(channel_id, entry_id, item.points)
             for point in item.points:
-                rows.append((channel_id, entry_id, point.created_at, *point.fields,
-                             *(as_number(v) for v in point.fields), point.latitude, point.longitude,
-                             point.elevation, point.status))
+                rows.append(
+                    (
+                        channel_id,
+                        entry_id,
+                        point.created_at,
+                        *point.fields,
+                        *(as_number(v) for v in point.fields),
+                        point.latitude,
+                        point.longitude,
+                        point.elevation,
+                        point.status,
+                    )
+                )
                 entry_id += 1
     await tx.insert_rows("feeds", FEED_COLUMNS, rows)
     return [r for r in results if r is not None]
@@ -146,7 +179,9 @@ async def _check_unique_times(tx: Executor, channel_id: int, times: list[float])
         raise DuplicateTimestampError("two points carry the same created_at")
     taken = await tx.fetch(
         "SELECT created_at FROM feeds WHERE channel_id = $1 AND created_at >= $2 AND created_at <= $3",
-        channel_id, min(times), max(times),
+        channel_id,
+        min(times),
+        max(times),
     )
     if {float(r["created_at"]) for r in taken} & set(times):
         raise DuplicateTimestampError("a point with that created_at already exists in this channel")
@@ -164,12 +199,24 @@ class ChannelRepository:
     @staticmethod
     def _channel(row: Row) -> Channel:
         return Channel(
-            id=int(row["id"]), owner_id=row["owner_id"], name=row["name"], description=row["description"],
-            fields=tuple(row[f] for f in FIELDS), latitude=row["latitude"], longitude=row["longitude"],
-            elevation=row["elevation"], public=bool(row["public"]), metadata=row["metadata"], tags=row["tags"],
-            url=row["url"], retention_days=row["retention_days"], min_update_seconds=row["min_update_seconds"],
-            last_entry_id=int(row["last_entry_id"]), last_write_at=row["last_write_at"],
-            created_at=row["created_at"], updated_at=row["updated_at"],
+            id=int(row["id"]),
+            owner_id=row["owner_id"],
+            name=row["name"],
+            description=row["description"],
+            fields=tuple(row[f] for f in FIELDS),
+            latitude=row["latitude"],
+            longitude=row["longitude"],
+            elevation=row["elevation"],
+            public=bool(row["public"]),
+            metadata=row["metadata"],
+            tags=row["tags"],
+            url=row["url"],
+            retention_days=row["retention_days"],
+            min_update_seconds=row["min_update_seconds"],
+            last_entry_id=int(row["last_entry_id"]),
+            last_write_at=row["last_write_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
     # -- channels -----------------------------------------------------------------------------------
@@ -180,7 +227,10 @@ class ChannelRepository:
         new_id = await tx.fetchval(
             f"INSERT INTO channels ({', '.join([*columns, 'owner_id', 'created_at', 'updated_at'])})"
             f" VALUES ({marks}) RETURNING id",
-            *args, owner_id, now, now,
+            *args,
+            owner_id,
+            now,
+            now,
         )
         return int(new_id)
 
@@ -194,8 +244,9 @@ class ChannelRepository:
 
     async def public(self, *, tag: str | None, after: int, limit: int) -> list[Channel]:
         if not tag:
-            rows = await self.db.fetch("SELECT * FROM channels WHERE public = 1 AND id > $1 ORDER BY id LIMIT $2",
-                                       after, limit)
+            rows = await self.db.fetch(
+                "SELECT * FROM channels WHERE public = 1 AND id > $1 ORDER BY id LIMIT $2", after, limit
+            )
             return [self._channel(r) for r in rows]
         # LIKE narrows it down in SQL; the exact match on whole tags is made here.
         wanted = tag.strip().lower()
@@ -203,7 +254,9 @@ class ChannelRepository:
         while len(found) < limit:
             rows = await self.db.fetch(
                 "SELECT * FROM channels WHERE public = 1 AND id > $1 AND lower(tags) LIKE $2 ORDER BY id LIMIT $3",
-                after, f"%{wanted}%", limit,
+                after,
+                f"%{wanted}%",
+                limit,
             )
             if not rows:
                 break
@@ -219,7 +272,9 @@ class ChannelRepository:
         sets = ", ".join(f"{c} = ${n}" for n, c in enumerate(columns, start=1))
         await tx.execute(
             f"UPDATE channels SET {sets}, updated_at = ${len(columns) + 1} WHERE id = ${len(columns) + 2}",
-            *[values[c] for c in columns], now, channel_id,
+            *[values[c] for c in columns],
+            now,
+            channel_id,
         )
 
     async def delete(self, tx: Executor, channel_id: int) -> None:
@@ -231,38 +286,50 @@ class ChannelRepository:
         await tx.execute("DELETE FROM feeds WHERE channel_id = $1", channel_id)
 
     # -- channel keys -------------------------------------------------------------------------------
-    async def add_key(self, tx: Executor, channel_id: int, kind: str, api_key: str, now: float,
-                      note: str | None = None) -> ApiKey:
+    async def add_key(
+        self, tx: Executor, channel_id: int, kind: str, api_key: str, now: float, note: str | None = None
+    ) -> ApiKey:
         key_id = uuid.uuid4().hex
         await tx.execute(
             "INSERT INTO channel_keys (id, channel_id, kind, key_index, api_key, note, created_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            key_id, channel_id, kind, self.key_index(api_key),
-            self._keyring.encrypt(api_key, table="channel_keys", column="api_key", row_id=key_id), note, now,
+            key_id,
+            channel_id,
+            kind,
+            self.key_index(api_key),
+            self._keyring.encrypt(api_key, table="channel_keys", column="api_key", row_id=key_id),
+            note,
+            now,
         )
         return ApiKey(key_id, channel_id, kind, api_key, note)
 
     async def delete_keys(self, tx: Executor, channel_id: int, kind: str, key_id: str | None = None) -> int:
         if key_id is None:
             return await tx.execute("DELETE FROM channel_keys WHERE channel_id = $1 AND kind = $2", channel_id, kind)
-        return await tx.execute("DELETE FROM channel_keys WHERE channel_id = $1 AND kind = $2 AND id = $3",
-                                channel_id, kind, key_id)
+        return await tx.execute(
+            "DELETE FROM channel_keys WHERE channel_id = $1 AND kind = $2 AND id = $3", channel_id, kind, key_id
+        )
 
     async def keys(self, channel_id: int, tx: Executor | None = None) -> list[ApiKey]:
         rows = await (tx or self.db).fetch(
             "SELECT * FROM channel_keys WHERE channel_id = $1 ORDER BY kind DESC, created_at, id", channel_id
         )
         return [
-            ApiKey(r["id"], int(r["channel_id"]), r["kind"],
-                   self._keyring.decrypt(r["api_key"], table="channel_keys", column="api_key", row_id=r["id"]),
-                   r["note"])
+            ApiKey(
+                r["id"],
+                int(r["channel_id"]),
+                r["kind"],
+                self._keyring.decrypt(r["api_key"], table="channel_keys", column="api_key", row_id=r["id"]),
+                r["note"],
+            )
             for r in rows
         ]
 
     async def find_key(self, api_key: str) -> tuple[int, str] | None:
         """(channel id, kind) of a channel API key."""
-        row = await self.db.fetchrow("SELECT channel_id, kind FROM channel_keys WHERE key_index = $1",
-                                     self.key_index(api_key))
+        row = await self.db.fetchrow(
+            "SELECT channel_id, kind FROM channel_keys WHERE key_index = $1", self.key_index(api_key)
+        )
         return (int(row["channel_id"]), str(row["kind"])) if row else None
 
     # -- the user's API key -------------------------------------------------------------------------
@@ -270,8 +337,10 @@ class ChannelRepository:
         await tx.execute("DELETE FROM user_api_keys WHERE user_id = $1", user_id)
         await tx.execute(
             "INSERT INTO user_api_keys (user_id, key_index, api_key, created_at) VALUES ($1, $2, $3, $4)",
-            user_id, self.key_index(api_key),
-            self._keyring.encrypt(api_key, table="user_api_keys", column="api_key", row_id=user_id), now,
+            user_id,
+            self.key_index(api_key),
+            self._keyring.encrypt(api_key, table="user_api_keys", column="api_key", row_id=user_id),
+            now,
         )
 
     async def user_key(self, user_id: str) -> str | None:
@@ -281,15 +350,16 @@ class ChannelRepository:
         return self._keyring.decrypt(row["api_key"], table="user_api_keys", column="api_key", row_id=user_id)
 
     async def user_of_key(self, api_key: str) -> str | None:
-        row = await self.db.fetchrow("SELECT user_id FROM user_api_keys WHERE key_index = $1",
-                                     self.key_index(api_key))
+        row = await self.db.fetchrow("SELECT user_id FROM user_api_keys WHERE key_index = $1", self.key_index(api_key))
         return str(row["user_id"]) if row else None
 
     # -- feed rows ----------------------------------------------------------------------------------
     async def entries_after(self, channel_id: int, after_entry_id: int, limit: int) -> list[Row]:
         return await self.db.fetch(
             "SELECT * FROM feeds WHERE channel_id = $1 AND entry_id > $2 ORDER BY entry_id LIMIT $3",
-            channel_id, after_entry_id, limit,
+            channel_id,
+            after_entry_id,
+            limit,
         )
 
     # -- retention ----------------------------------------------------------------------------------
@@ -303,5 +373,7 @@ class ChannelRepository:
             return await tx.execute(
                 "DELETE FROM feeds WHERE channel_id = $1 AND entry_id IN"
                 " (SELECT entry_id FROM feeds WHERE channel_id = $1 AND created_at < $2 ORDER BY entry_id LIMIT $3)",
-                channel_id, before, limit,
+                channel_id,
+                before,
+                limit,
             )
