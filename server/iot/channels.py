@@ -149,11 +149,8 @@ class ChannelService:
         return channel
 
     async def for_read(self, channel_id: int, api_key: str | None, user_id: str | None = None) -> Channel:
-        """The channel if the caller may read it: public, its owner, or any of its read keys.
-
-        A private channel answers 404 to a caller with no key at all... but ThingSpeak answers 401 when a key
-        is missing or wrong; we do as it does and say only that the key is needed.
-        """
+        """The channel if the caller may read it: public, its owner (session or user API key), or one of its
+        read keys. A write key does not read. Missing or wrong keys get 401, as ThingSpeak answers."""
         channel = await self.repo.get(channel_id)
         if channel is None:
             raise not_found()
@@ -161,7 +158,7 @@ class ChannelService:
             return channel
         if api_key and len(api_key) <= 64:
             found = await self.repo.find_key(api_key)
-            if found is not None and found[0] == channel_id:
+            if found is not None and found == (channel_id, "read"):
                 return channel
             if await self.repo.user_of_key(api_key) == channel.owner_id:
                 return channel

@@ -12,7 +12,7 @@ from typing import Any
 from server.errors import TooManyRequests
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, parse_time
 from server.storage.batch import BatchWriter
-from server.storage.channels import Channel, FeedWrite, Point, Written
+from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, FeedWrite, Point, Written
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,12 @@ class FeedService:
     async def write(self, channel: Channel, points: Sequence[Point]) -> Written:
         """Write points to a channel, all or none; returns once they are committed, with their entry ids."""
         self._hold_interval(channel)
-        written = await self._writer.submit(FeedWrite(channel.id, points))
+        try:
+            written = await self._writer.submit(FeedWrite(channel.id, points))
+        except DuplicateTimestampError as exc:
+            raise ThingSpeakError(str(exc), field="created_at", status=409) from None
+        except ChannelGoneError:
+            raise ThingSpeakError("The channel was not found.", status=404) from None
         for listener in self.listeners:
             try:
                 listener(channel, written)

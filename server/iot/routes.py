@@ -66,7 +66,7 @@ def reply(request: web.Request, value: Any, *, root: str, status: int = 200) -> 
 async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
     """Query parameters merged with a form or JSON body (the body wins), as ThingSpeak reads them."""
     params: dict[str, Any] = dict(request.query)
-    if request.method in ("POST", "PUT"):
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         raw = await read_body(request, limit)
         if raw.strip():
             if request.content_type == "application/json" or raw.lstrip()[:1] == b"{":

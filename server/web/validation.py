@@ -84,10 +84,15 @@ async def read_body(request: web.Request, limit: int = DEFAULT_BODY_LIMIT) -> by
     """The request body, refused with 413 past `limit` bytes (whatever Content-Length claimed)."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
-    return raw
+    chunks: list[bytes] = []
+    size = 0
+    # read(n) returns what has arrived so far, not n bytes: read to the end, counting.
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_json(request: web.Request, spec: dict[str, Field], limit: int = DEFAULT_BODY_LIMIT) -> dict[str, Any]:
