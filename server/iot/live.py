@@ -11,7 +11,7 @@ from aiohttp import web
 
 from server.errors import ApiError
 from server.iot.channels import ChannelService
-from server.iot.thingspeak import entry_dict
+from server.iot.thingspeak import entry_dict, written_entries
 from server.keys import broker_key, channels_key
 from server.realtime.broker import Broker
 from server.realtime.commands import CommandTable
@@ -30,22 +30,7 @@ def publisher(broker: Broker) -> Any:
     """A FeedService listener that publishes what was just committed."""
 
     def publish(channel: Channel, written: Written) -> None:
-        entries = [
-            entry_dict(
-                written.first_entry_id + i,
-                p.created_at,
-                p.fields,
-                UTC,
-                latitude=p.latitude,
-                longitude=p.longitude,
-                elevation=p.elevation,
-                status=p.status,
-                location=True,
-                with_status=True,
-            )
-            for i, p in enumerate(written.points)
-        ]
-        broker.publish(topic(channel.id), {"channel_id": channel.id, "entries": entries})
+        broker.publish(topic(channel.id), {"channel_id": channel.id, "entries": written_entries(written)})
 
     return publish
 

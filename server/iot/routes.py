@@ -19,9 +19,9 @@ from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
 from server.iot.channels import ChannelService
 from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point
-from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, entry_dict, error_body, to_xml, zone
+from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, error_body, point_entry, to_xml, zone
 from server.keys import channels_key, feeds_key
-from server.storage.channels import FIELDS, ApiKey, Channel, Point, Written
+from server.storage.channels import FIELDS, ApiKey, Point
 from server.web.validation import read_body
 
 routes = web.RouteTableDef()
@@ -63,6 +63,16 @@ def reply(request: web.Request, value: Any, *, root: str, status: int = 200) -> 
     return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
 
 
+def json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ThingSpeakError("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ThingSpeakError("the body must be a JSON object")
+    return body
+
+
 async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
     """Query parameters merged with a form or JSON body (the body wins), as ThingSpeak reads them."""
     params: dict[str, Any] = dict(request.query)
@@ -70,13 +80,7 @@ async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
         raw = await read_body(request, limit)
         if raw.strip():
             if request.content_type == "application/json" or raw.lstrip()[:1] == b"{":
-                try:
-                    body = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    raise ThingSpeakError("the body is not valid JSON") from None
-                if not isinstance(body, dict):
-                    raise ThingSpeakError("the body must be a JSON object")
-                params.update(body)
+                params.update(json_object(raw))
             else:
                 try:
                     params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
@@ -324,26 +328,6 @@ async def regenerate_my_api_key(request: web.Request) -> web.Response:
 # -- writes -----------------------------------------------------------------------------------------
 
 
-def written_entry(channel: Channel, written: Written, index: int, tz: tzinfo) -> dict[str, Any]:
-    point: Point = written.points[index]
-    entry = {"channel_id": channel.id}
-    entry.update(
-        entry_dict(
-            written.first_entry_id + index,
-            point.created_at,
-            point.fields,
-            tz,
-            latitude=point.latitude,
-            longitude=point.longitude,
-            elevation=point.elevation,
-            status=point.status,
-            location=True,
-            with_status=True,
-        )
-    )
-    return entry
-
-
 # Hooks other modules add to an update's reply (TalkBack adds the next command): (request, params, body).
 UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
 update_extras: list[UpdateExtra] = []
@@ -367,7 +351,7 @@ async def update(request: web.Request) -> web.Response:
         # With a TalkBack key, ThingSpeak answers the next command instead of the entry id.
         text = extra.get("command_string") if "talkback" in extra else str(written.first_entry_id)
         return web.Response(text=text or "", content_type="text/plain")
-    entry = written_entry(channel, written, 0, tz)
+    entry = {"channel_id": channel.id, **point_entry(written.first_entry_id, written.points[0], tz)}
     if "talkback" in extra:
         entry["command"] = extra["talkback"]
     return reply(request, entry, root="feed")
@@ -382,13 +366,7 @@ routes.post(f"/update.{FMT}")(update)
 @routes.post("/channels/{channel_id}/bulk_update.json")
 @thingspeak_errors
 async def bulk_update_json(request: web.Request) -> web.Response:
-    raw = await read_body(request, BULK_BODY_LIMIT)
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ThingSpeakError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ThingSpeakError("the body must be a JSON object")
+    body = json_object(await read_body(request, BULK_BODY_LIMIT))
     unknown = set(body) - {"write_api_key", "updates", "timezone"}
     if unknown:
         raise ThingSpeakError(f"unknown member {sorted(unknown)[0][:40]!r}")

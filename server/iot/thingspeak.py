@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.errors import ApiError
-from server.storage.channels import FIELDS, Channel
+from server.storage.channels import FIELDS, Channel, Point, Written
 
 MAX_FIELD = 255  # ThingSpeak's limit for a field value and for status
 _EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
@@ -109,6 +109,26 @@ def entry_dict(
     if with_status:
         entry["status"] = status
     return entry
+
+
+def point_entry(entry_id: int, point: Point, tz: tzinfo = UTC) -> dict[str, Any]:
+    """A point just written, as a full entry (every field, location and status)."""
+    return entry_dict(
+        entry_id,
+        point.created_at,
+        point.fields,
+        tz,
+        latitude=point.latitude,
+        longitude=point.longitude,
+        elevation=point.elevation,
+        status=point.status,
+        location=True,
+        with_status=True,
+    )
+
+
+def written_entries(written: Written, tz: tzinfo = UTC) -> list[dict[str, Any]]:
+    return [point_entry(written.first_entry_id + i, p, tz) for i, p in enumerate(written.points)]
 
 
 def channel_dict(
