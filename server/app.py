@@ -16,10 +16,13 @@ from server.auth.mail import LogMailer, Mailer, SmtpMailer
 from server.auth.service import AccountService
 from server.config import Settings
 from server.crypto.keyring import BlindIndex, Keyring
-from server.iot import live, retention
+from server.iot import live, read_routes, retention, talkback_routes
 from server.iot import routes as iot_routes
 from server.iot.channels import ChannelService
 from server.iot.ingest import FeedService
+from server.iot.mqtt import MqttBridge, share_group_for
+from server.iot.rules import routes as rules_routes
+from server.iot.rules.runtime import Automation
 from server.ops import health
 from server.ops.metrics import Metrics, metrics_middleware
 from server.realtime import routes as realtime_routes
@@ -64,13 +67,20 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.cleanup_ctx.append(_services_ctx(mailer))
     app.cleanup_ctx.append(_broker_ctx)
     app.cleanup_ctx.append(_iot_ctx)  # after the database: its batch writer flushes before the database closes
+    app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes
+    if settings.mqtt_url is not None:
+        app.cleanup_ctx.append(_mqtt_ctx)  # after the feeds: the bridge hands in its last writes before they flush
     app.on_shutdown.append(_close_websockets)
 
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(auth_pages.routes)
     app.add_routes(iot_routes.routes)
+    app.add_routes(read_routes.routes)
     app.add_routes(realtime_routes.routes)
+    app.add_routes(talkback_routes.routes)
+    app.add_routes(rules_routes.routes)
+    talkback_routes.register()  # /update with talkback_key executes the next command
     app[keys.ws_commands_key] = CommandTable()
     live.register(app[keys.ws_commands_key])
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
@@ -118,6 +128,7 @@ def _services_ctx(mailer: Mailer | None):  # type: ignore[no-untyped-def]
             else LogMailer(settings.smtp_from)
         )
         repo = AccountRepository(app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key])
+        app[keys.mailer_key] = chosen  # rules alert owners by e-mail too
         app[keys.accounts_key] = AccountService.from_settings(
             settings, repo, mailer=chosen, limiter=limiter, blind_index=app[keys.blind_index_key]
         )
@@ -153,6 +164,36 @@ async def _iot_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await sweeper
     await writer.close()  # every acknowledged point is already committed; this writes what is still queued
+
+
+async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings_key]
+    assert settings.mqtt_url is not None
+    group = share_group_for(app[keys.blind_index_key], settings.database_url)
+    bridge = MqttBridge(settings.mqtt_url, app[keys.channels_key], app[keys.feeds_key], share_group=group)
+    await bridge.start()
+    app[keys.mqtt_key] = bridge
+    yield
+    await bridge.close()
+
+
+async def _automation_ctx(app: web.Application) -> AsyncIterator[None]:
+    automation = Automation.start(
+        db=app[keys.database_key],
+        keyring=app[keys.keyring_key],
+        blind_index=app[keys.blind_index_key],
+        channels=app[keys.channels_key].repo,
+        accounts=app[keys.accounts_key].repo,
+        feeds=app[keys.feeds_key],
+        broker=app[keys.broker_key],
+        mailer=app[keys.mailer_key],
+        allow_private_webhooks=app[keys.settings_key].webhook_allow_private,
+    )
+    app[keys.talkbacks_key] = automation.talkbacks
+    app[keys.rules_key] = automation.rules
+    app[keys.rule_engine_key] = automation.engine
+    yield
+    await automation.close()  # queued evaluations and their actions finish while the feed writer still runs
 
 
 async def _close_websockets(app: web.Application) -> None:

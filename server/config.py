@@ -75,6 +75,8 @@ class Settings:
     max_body_bytes: int = 16 << 20  # the largest any route takes (bulk updates); routes set their own
     shutdown_timeout: float = 10.0
     retention_sweep_seconds: float = 300.0
+    # Rule webhooks may call private, loopback and link-local addresses (off: only public ones).
+    webhook_allow_private: bool = False
     log_level: str = "INFO"
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
@@ -120,6 +122,8 @@ class Settings:
             "batch_max_rows": reader.integer("BATCH_MAX_ROWS", 1000, 1, 100_000),
             "batch_max_delay_ms": reader.number("BATCH_MAX_DELAY_MS", 2.0, 0.0, 10_000.0),
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            "webhook_allow_private": reader.choice("WEBHOOK_ALLOW_PRIVATE", "false", ("true", "false", "1", "0"))
+            in ("true", "1"),
         }
         reader.fail_if_errors()
         secrets_given = {

@@ -7,11 +7,16 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from server.auth.mail import Mailer
     from server.auth.service import AccountService, Principal
     from server.config import Settings
     from server.crypto.keyring import BlindIndex, Keyring
     from server.iot.channels import ChannelService
     from server.iot.ingest import FeedService
+    from server.iot.mqtt import MqttBridge
+    from server.iot.rules.engine import RuleEngine
+    from server.iot.rules.service import RuleService
+    from server.iot.talkback import TalkBackService
     from server.ops.metrics import Metrics
     from server.realtime.broker import Broker
     from server.realtime.commands import CommandTable
@@ -32,6 +37,11 @@ broker_key: web.AppKey[Broker] = web.AppKey("broker")
 ws_commands_key: web.AppKey[CommandTable] = web.AppKey("ws_commands")
 channels_key: web.AppKey[ChannelService] = web.AppKey("channels")
 feeds_key: web.AppKey[FeedService] = web.AppKey("feeds")
+mqtt_key: web.AppKey[MqttBridge] = web.AppKey("mqtt")  # only when MQTT_URL is set
+mailer_key: web.AppKey[Mailer] = web.AppKey("mailer")
+talkbacks_key: web.AppKey[TalkBackService] = web.AppKey("talkbacks")
+rules_key: web.AppKey[RuleService] = web.AppKey("rules")
+rule_engine_key: web.AppKey[RuleEngine] = web.AppKey("rule_engine")
 
 # Per request.
 principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

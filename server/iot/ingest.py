@@ -69,6 +69,12 @@ def parse_point(params: Mapping[str, Any], *, now: float, tz: tzinfo = UTC, allo
     return point
 
 
+def require_content(point: Point) -> None:
+    """A single update must carry something: a field, a status or a location."""
+    if all(v is None for v in point.fields) and point.status is None and point.latitude is None:
+        raise ThingSpeakError("nothing to write: send at least one field, status or location")
+
+
 def parse_bulk_json(updates: Any, *, now: float, tz: tzinfo = UTC) -> list[Point]:
     """Bulk JSON updates: each with created_at (absolute) or delta_t (seconds since the previous entry).
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
 from server.iot.channels import ChannelService
-from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point
+from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point, require_content
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, error_body, point_entry, to_xml, zone
 from server.keys import channels_key, feeds_key
 from server.storage.channels import FIELDS, ApiKey, Point
@@ -328,8 +328,11 @@ async def regenerate_my_api_key(request: web.Request) -> web.Response:
 # -- writes -----------------------------------------------------------------------------------------
 
 
-# Hooks other modules add to an update's reply (TalkBack adds the next command): (request, params, body).
-UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[dict[str, Any] | None]]
+# Hooks other modules add to an update (TalkBack: the next command goes back in the reply). A hook runs before
+# the write, so it can refuse bad input (a wrong talkback_key) while nothing is written yet, and returns what to
+# do once the point is committed (or None): a function giving the fields to add to the reply.
+AfterWrite = Callable[[], Awaitable[dict[str, Any]]]
+UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]]
 update_extras: list[UpdateExtra] = []
 
 
@@ -340,12 +343,13 @@ async def update(request: web.Request) -> web.Response:
     feeds: FeedService = request.app[feeds_key]
     tz = _tz(params)
     point = parse_point(params, now=feeds.now(), tz=tz)
-    if all(v is None for v in point.fields) and point.status is None and point.latitude is None:
-        raise ThingSpeakError("nothing to write: send at least one field, status or location", status=400)
+    require_content(point)
+    after_write = [await hook(request, params) for hook in update_extras]
     written = await feeds.write(channel, [point])
     extra: dict[str, Any] = {}
-    for hook in update_extras:
-        extra.update(await hook(request, params) or {})
+    for finish in after_write:
+        if finish is not None:
+            extra.update(await finish())
     fmt = _format(request)
     if fmt == "text":
         # With a TalkBack key, ThingSpeak answers the next command instead of the entry id.

@@ -174,6 +174,11 @@ def to_xml(root: str, value: Any) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + _xml(root, value) + "\n"
 
 
+def xml_element(name: str, value: Any) -> str:
+    """One element as `to_xml` writes it, without the declaration: for documents written in pieces (exports)."""
+    return _xml(name, value)
+
+
 def _xml(name: str, value: Any) -> str:
     tag = _xml_name(name)
     if value is None:

@@ -1,0 +1,242 @@
+"""ThingSpeak-compatible reads over HTTP: feeds, fields, last entries, one entry, status and last data age, each
+in JSON, CSV and XML.
+
+Feeds stream: rows come from the database a batch at a time and leave in chunks, so an export never sits whole
+in memory. Errors are answered before the first byte, in ThingSpeak's shape (`-1` / `0` as CSV text).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from server.iot.reads import (
+    Entry,
+    FeedReader,
+    ReadSpec,
+    feed_columns,
+    offset_zone,
+    parse_entry_id,
+    parse_field,
+    parse_read,
+    shown_fields,
+)
+from server.iot.routes import _api_key, _channel_id, _optional_owner, _tz, reply, thingspeak_errors
+from server.iot.thingspeak import ThingSpeakError, channel_dict, csv_line, to_xml, xml_element
+from server.keys import channels_key, database_key
+from server.storage.channels import Channel
+from server.storage.feeds import FeedReadRepository
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+FMT = "{fmt:json|csv|xml}"
+CHUNK_ENTRIES = 250  # entries per write while streaming
+CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "xml": "application/xml"}
+
+
+def _reader(request: web.Request) -> FeedReader:
+    return FeedReader(FeedReadRepository(request.app[database_key]))
+
+
+def _zone(params: Mapping[str, Any]) -> tzinfo:
+    return _tz(params) if params.get("timezone") else offset_zone(params.get("offset"))
+
+
+async def _readable(request: web.Request, params: Mapping[str, Any]) -> Channel:
+    """The channel, if the caller may read it (401 for a private channel without a valid key, 404 if unknown)."""
+    user_id = await _optional_owner(request, params)
+    return await request.app[channels_key].for_read(_channel_id(request), _api_key(request, params), user_id)
+
+
+def _missing() -> ThingSpeakError:
+    return ThingSpeakError("No entry was found.", code="error_resource_not_found", status=404)
+
+
+def csv_time(epoch: float, tz: tzinfo) -> str:
+    """created_at as ThingSpeak's CSV writes it: `2014-02-26 12:42:01 UTC`, or `... 14:42:01 +0200` in a zone."""
+    moment = datetime.fromtimestamp(int(epoch // 1), tz)
+    if tz is UTC:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def _csv_row(entry: Entry, tz: tzinfo) -> str:
+    created_at, body = entry
+    return csv_line([csv_time(created_at, tz), *list(body.values())[1:]])
+
+
+# -- streamed feeds ---------------------------------------------------------------------------------
+
+
+async def _stream(
+    request: web.Request,
+    *,
+    head: dict[str, Any],
+    columns: list[str],
+    entries: AsyncGenerator[Entry, None],
+    tz: tzinfo,
+) -> web.StreamResponse:
+    """`{"channel": head, "feeds": [...]}` (or its CSV / XML form), written a chunk of entries at a time."""
+    fmt = request.match_info["fmt"]
+    if fmt == "json":
+        opening, closing = b'{"channel":' + orjson.dumps(head) + b',"feeds":[', b"]}"
+    elif fmt == "xml":
+        channel = to_xml("channel", head).rstrip("\n").removesuffix("</channel>")
+        opening, closing = (channel + '<feeds type="array">').encode(), b"</feeds></channel>\n"
+    else:
+        opening, closing = csv_line(columns).encode(), b""
+
+    def piece(entry: Entry, index: int) -> str:
+        if fmt == "json":
+            return ("," if index else "") + orjson.dumps(entry[1]).decode()
+        if fmt == "xml":
+            return xml_element("feed", entry[1])
+        return _csv_row(entry, tz)
+
+    async with aclosing(entries):
+        # The first entry is read before anything is sent, so a failing query still gets a proper error.
+        entry = await anext(entries, None)
+        response = web.StreamResponse()
+        response.content_type = CONTENT_TYPES[fmt]
+        response.charset = "utf-8"
+        await response.prepare(request)
+        try:
+            await response.write(opening)
+            chunk: list[str] = []
+            count = 0
+            while entry is not None:
+                chunk.append(piece(entry, count))
+                count += 1
+                if len(chunk) >= CHUNK_ENTRIES:
+                    await response.write("".join(chunk).encode())
+                    chunk.clear()
+                entry = await anext(entries, None)
+            await response.write("".join(chunk).encode() + closing)
+            await response.write_eof()
+        except ConnectionResetError:
+            log.info("a feed read ended early: the client went away")
+        except Exception:
+            # Headers are out: the only honest answer left is to cut the response short.
+            log.exception("a feed read failed while streaming")
+            if request.transport is not None:
+                request.transport.close()
+    return response
+
+
+async def _feed(request: web.Request, field: int | None) -> web.StreamResponse:
+    params = dict(request.query)
+    channel = await _readable(request, params)
+    tz = _zone(params)
+    reader = _reader(request)
+    spec = parse_read(params, tz, now=reader.now())
+    fields = shown_fields(channel, field)
+    return await _stream(
+        request,
+        head=channel_dict(channel, tz, metadata=spec.metadata),
+        columns=feed_columns(spec, fields),
+        entries=reader.feed(channel, spec, fields),
+        tz=tz,
+    )
+
+
+@routes.get(f"/channels/{{channel_id}}/feeds.{FMT}")
+@thingspeak_errors
+async def read_feed(request: web.Request) -> web.StreamResponse:
+    return await _feed(request, None)
+
+
+@routes.get(f"/channels/{{channel_id}}/fields/{{field}}.{FMT}")
+@thingspeak_errors
+async def read_field(request: web.Request) -> web.StreamResponse:
+    return await _feed(request, parse_field(request.match_info["field"]))
+
+
+@routes.get(f"/channels/{{channel_id}}/status.{FMT}")
+@thingspeak_errors
+async def read_status(request: web.Request) -> web.StreamResponse:
+    params = dict(request.query)
+    channel = await _readable(request, params)
+    tz = _zone(params)
+    reader = _reader(request)
+    spec = parse_read(params, tz, now=reader.now(), status_feed=True)
+    described = channel_dict(channel, tz)
+    return await _stream(
+        request,
+        head={name: described[name] for name in ("name", "latitude", "longitude")},
+        columns=["created_at", "entry_id", "status"],
+        entries=reader.statuses(channel, spec),
+        tz=tz,
+    )
+
+
+# -- single entries ---------------------------------------------------------------------------------
+
+
+def _single(request: web.Request, entry: Entry | None, spec: ReadSpec, fields: tuple[int, ...]) -> web.Response:
+    if entry is None:
+        raise _missing()
+    if request.match_info["fmt"] == "csv":
+        text = csv_line(feed_columns(spec, fields)) + _csv_row(entry, spec.tz)
+        return web.Response(text=text, content_type="text/csv")
+    return reply(request, entry[1], root="feed")
+
+
+async def _entry_spec(request: web.Request) -> tuple[Channel, FeedReader, ReadSpec]:
+    params = dict(request.query)
+    channel = await _readable(request, params)
+    reader = _reader(request)
+    # Only the display parameters matter for one entry; windows and aggregates do not apply.
+    display = {k: v for k, v in params.items() if k in ("status", "location", "round")}
+    return channel, reader, parse_read(display, _zone(params), now=reader.now())
+
+
+@routes.get(f"/channels/{{channel_id}}/feeds/last.{FMT}")
+@thingspeak_errors
+async def read_last(request: web.Request) -> web.Response:
+    channel, reader, spec = await _entry_spec(request)
+    fields = shown_fields(channel)
+    return _single(request, await reader.last(channel, spec, fields), spec, fields)
+
+
+@routes.get(f"/channels/{{channel_id}}/fields/{{field}}/last.{FMT}")
+@thingspeak_errors
+async def read_last_field(request: web.Request) -> web.Response:
+    channel, reader, spec = await _entry_spec(request)
+    field = parse_field(request.match_info["field"])
+    fields = (field,)
+    return _single(request, await reader.last(channel, spec, fields, field), spec, fields)
+
+
+async def _by_entry_id(request: web.Request) -> web.Response:
+    channel, reader, spec = await _entry_spec(request)
+    entry_id = parse_entry_id(request.match_info["entry"])
+    fields = shown_fields(channel)
+    return _single(request, await reader.entry(channel, entry_id, spec, fields), spec, fields)
+
+
+routes.get(f"/channels/{{channel_id}}/feeds/entry/{{entry}}.{FMT}")(thingspeak_errors(_by_entry_id))
+# ThingSpeak's own path for one entry; digits only, so it never shadows the routes above.
+routes.get(f"/channels/{{channel_id}}/feeds/{{entry:\\d+}}.{FMT}")(thingspeak_errors(_by_entry_id))
+
+
+@routes.get(f"/channels/{{channel_id}}/fields/{{field}}/last_data_age.{FMT}")
+@thingspeak_errors
+async def read_last_data_age(request: web.Request) -> web.Response:
+    params = dict(request.query)
+    channel = await _readable(request, params)
+    field = parse_field(request.match_info["field"])
+    age = await _reader(request).last_data_age(channel, field)
+    if age is None:
+        raise _missing()
+    body = {"last_data_age": str(age), "last_data_age_units": "s"}
+    if request.match_info["fmt"] == "csv":
+        return web.Response(text=csv_line(body.keys()) + csv_line(body.values()), content_type="text/csv")
+    return reply(request, body, root="hash")
