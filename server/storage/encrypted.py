@@ -8,5 +8,6 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sessions": ("id", ("ip", "user_agent")),
     "user_api_keys": ("user_id", ("api_key",)),
     "channel_keys": ("id", ("api_key",)),
+    "rules": ("id", ("actions",)),
     "talkback_keys": ("id", ("api_key",)),
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor, Row
 
 
@@ -49,7 +50,7 @@ def to_json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _rule(row: Row) -> Rule:
+def _rule(row: Row, actions: list[dict[str, Any]]) -> Rule:
     return Rule(
         id=row["id"],
         channel_id=int(row["channel_id"]),
@@ -58,7 +59,7 @@ def _rule(row: Row) -> Rule:
         kind=row["kind"],
         enabled=bool(row["enabled"]),
         config=orjson.loads(row["config"]),
-        actions=orjson.loads(row["actions"]),
+        actions=actions,
         state=orjson.loads(row["state"]),
         created_at=float(row["created_at"]),
         updated_at=float(row["updated_at"]),
@@ -66,8 +67,17 @@ def _rule(row: Row) -> Rule:
 
 
 class RuleRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
+        self._keyring = keyring
+
+    # Actions hold webhook URLs (often with tokens in them) and alert texts: encrypted at rest.
+    def _actions_blob(self, rule: Rule) -> bytes:
+        return self._keyring.encrypt(to_json(rule.actions), table="rules", column="actions", row_id=rule.id)
+
+    def _rule(self, row: Row) -> Rule:
+        plain = self._keyring.decrypt(row["actions"], table="rules", column="actions", row_id=row["id"])
+        return _rule(row, orjson.loads(plain))
 
     # -- rules --------------------------------------------------------------------------------------
     async def create(self, tx: Executor, rule: Rule) -> None:
@@ -81,7 +91,7 @@ class RuleRepository:
             rule.kind,
             int(rule.enabled),
             to_json(rule.config),
-            to_json(rule.actions),
+            self._actions_blob(rule),
             to_json(rule.state),
             rule.created_at,
             rule.updated_at,
@@ -89,7 +99,7 @@ class RuleRepository:
 
     async def get(self, rule_id: str, tx: Executor | None = None) -> Rule | None:
         row = await (tx or self.db).fetchrow("SELECT * FROM rules WHERE id = $1", rule_id)
-        return _rule(row) if row else None
+        return self._rule(row) if row else None
 
     async def of_channel(self, channel_id: int, after: tuple[float, str] | None, limit: int) -> list[Rule]:
         if after is None:
@@ -105,7 +115,7 @@ class RuleRepository:
                 after[1],
                 limit,
             )
-        return [_rule(r) for r in rows]
+        return [self._rule(r) for r in rows]
 
     async def count_of_channel(self, channel_id: int) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM rules WHERE channel_id = $1", channel_id))
@@ -117,7 +127,7 @@ class RuleRepository:
             rule.name,
             int(rule.enabled),
             to_json(rule.config),
-            to_json(rule.actions),
+            self._actions_blob(rule),
             to_json(rule.state),
             rule.updated_at,
             rule.id,
@@ -142,17 +152,17 @@ class RuleRepository:
         rows = await tx.fetch(
             "UPDATE rules SET evaluated_at = $1 WHERE channel_id = $2 AND enabled = 1 RETURNING *", now, channel_id
         )
-        return sorted((_rule(r) for r in rows), key=lambda r: (r.created_at, r.id))
+        return sorted((self._rule(r) for r in rows), key=lambda r: (r.created_at, r.id))
 
     async def lock(self, tx: Executor, rule_id: str, now: float, *, only_enabled: bool = True) -> Rule | None:
         """One rule (by default only if enabled), locked until the transaction ends."""
         enabled = " AND enabled = 1" if only_enabled else ""
         row = await tx.fetchrow(f"UPDATE rules SET evaluated_at = $1 WHERE id = $2{enabled} RETURNING *", now, rule_id)
-        return _rule(row) if row else None
+        return self._rule(row) if row else None
 
     async def enabled_of_kind(self, kind: str) -> list[Rule]:
         rows = await self.db.fetch("SELECT * FROM rules WHERE kind = $1 AND enabled = 1", kind)
-        return [_rule(r) for r in rows]
+        return [self._rule(r) for r in rows]
 
     async def save_state(self, tx: Executor, rule_id: str, state: dict[str, Any]) -> None:
         await tx.execute("UPDATE rules SET state = $1 WHERE id = $2", to_json(state), rule_id)

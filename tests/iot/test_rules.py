@@ -5,11 +5,12 @@ by the other test_rules_* modules."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.keys import channels_key, rule_engine_key
+from server.keys import channels_key, database_key, rule_engine_key
 from tests.conftest import Mailbox
 from tests.helpers import bearer, new_channel, signed_in
 
@@ -397,3 +398,20 @@ async def test_events_page_newest_first(client: TestClient, mail: Mailbox) -> No
     assert seen == list(range(7, 0, -1))
     resp = await client.get(url, params={"cursor": "garbage"}, headers=bearer(owner["grant"]))
     assert resp.status == 400
+
+
+async def test_webhook_urls_are_encrypted_at_rest(client: TestClient, mail: Mailbox) -> None:
+    owner = await new_channel(client, mail)
+    secret = "tok-" + uuid.uuid4().hex
+    rule = await create_rule(
+        client,
+        owner,
+        name="hook",
+        kind="threshold",
+        config=threshold(),
+        actions=[{"type": "webhook", "url": f"https://hooks.example.org/in?token={secret}"}],
+    )
+    row = await client.app[database_key].fetchrow("SELECT actions FROM rules WHERE id = $1", rule["id"])
+    assert secret.encode() not in bytes(row["actions"])
+    # The owner still reads it back.
+    assert secret in (await get_rule(client, owner, rule))["actions"][0]["url"]

@@ -44,7 +44,7 @@ class Automation:
     ) -> Automation:
         talkback_repo = TalkBackRepository(db, keyring, blind_index)
         talkbacks = TalkBackService(talkback_repo, channels, feeds)
-        rule_repo = RuleRepository(db)
+        rule_repo = RuleRepository(db, keyring)
         webhooks = WebhookSender(allow_private=allow_private_webhooks)
         runner = ActionRunner(
             talkbacks=talkbacks,

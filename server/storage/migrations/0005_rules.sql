@@ -8,7 +8,7 @@ CREATE TABLE rules (
     kind TEXT NOT NULL CHECK (kind IN ('threshold', 'no_data', 'expression', 'pid')),
     enabled SMALLINT NOT NULL DEFAULT 1,
     config TEXT NOT NULL,
-    actions TEXT NOT NULL,
+    actions BYTEA NOT NULL, -- AES-GCM ciphertext of the JSON (webhook URLs can carry tokens)
     state TEXT NOT NULL,
     -- Events get gap-free sequence numbers from this counter (UPDATE ... RETURNING, as feed entry ids do).
     last_event_seq BIGINT NOT NULL DEFAULT 0,
