@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -69,6 +70,9 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self.closed = False
+        # Streams are held as long as their client takes to read them: at most half the pool, so slow
+        # downloads never take every connection from ordinary requests.
+        self._streams = asyncio.Semaphore(max(1, pool.get_max_size() // 2))
 
     @classmethod
     async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
@@ -110,7 +114,7 @@ class PostgresDatabase:
             yield _Connection(conn)
 
     async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
-        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self._streams, self._pool.acquire() as conn, conn.transaction(readonly=True):
             async for row in conn.cursor(sql, *args, prefetch=batch):
                 yield row
 

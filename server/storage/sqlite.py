@@ -75,13 +75,20 @@ class _Connection(Executor):
 class SqliteDatabase:
     backend = "sqlite"
 
-    def __init__(self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection]) -> None:
+    def __init__(
+        self, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection], streamers: list[aiosqlite.Connection]
+    ) -> None:
         self._writer = _Connection(writer)
         self._write_lock = asyncio.Lock()
         self._readers: asyncio.Queue[_Connection] = asyncio.Queue()
         self._reader_count = len(readers)
         for conn in readers:
             self._readers.put_nowait(_Connection(conn))
+        # Streams (exports) are held as long as their client takes to read them, so they get connections of
+        # their own: slow downloads can only keep other downloads waiting, never ordinary reads.
+        self._streamers: asyncio.Queue[_Connection] = asyncio.Queue()
+        for conn in streamers:
+            self._streamers.put_nowait(_Connection(conn))
         self._waiting_writers = 0
         self.closed = False
 
@@ -90,9 +97,10 @@ class SqliteDatabase:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         writer = await _open(path)
         reader_conns = [await _open(path) for _ in range(max(1, readers))]
-        for conn in reader_conns:
+        stream_conns = [await _open(path) for _ in range(max(1, readers))]
+        for conn in reader_conns + stream_conns:
             await conn.execute("PRAGMA query_only=ON")
-        return cls(writer, reader_conns)
+        return cls(writer, reader_conns, stream_conns)
 
     # Writes go to the one writer connection, each in its own transaction.
     async def execute(self, sql: str, *args: Any) -> int:
@@ -128,12 +136,13 @@ class SqliteDatabase:
 
     # Reads go to a free reader connection.
     @asynccontextmanager
-    async def _reader(self) -> AsyncIterator[_Connection]:
-        conn = await self._readers.get()
+    async def _reader(self, pool: asyncio.Queue[_Connection] | None = None) -> AsyncIterator[_Connection]:
+        queue = self._readers if pool is None else pool
+        conn = await queue.get()
         try:
             yield conn
         finally:
-            self._readers.put_nowait(conn)
+            queue.put_nowait(conn)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self._reader() as conn:
@@ -148,7 +157,7 @@ class SqliteDatabase:
             return await conn.fetchval(sql, *args)
 
     async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
-        async with self._reader() as conn:
+        async with self._reader(self._streamers) as conn:
             # One read transaction, so the rows form a consistent snapshot however long the stream takes.
             await conn.conn.execute("BEGIN")
             try:
@@ -169,7 +178,7 @@ class SqliteDatabase:
 
     def stats(self) -> dict[str, float]:
         return {
-            "connections": 1 + self._reader_count,
+            "connections": 1 + 2 * self._reader_count,
             "readers_in_use": self._reader_count - self._readers.qsize(),
             "writer_in_use": 1.0 if self._write_lock.locked() else 0.0,
             "writers_waiting": self._waiting_writers,
@@ -183,8 +192,9 @@ class SqliteDatabase:
     async def close(self) -> None:
         self.closed = True
         async with self._write_lock:
-            while not self._readers.empty():
-                await self._readers.get_nowait().conn.close()
+            for queue in (self._readers, self._streamers):
+                while not queue.empty():
+                    await queue.get_nowait().conn.close()
             await self._writer.conn.close()
 
 

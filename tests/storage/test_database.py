@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -79,3 +80,20 @@ def test_split_statements() -> None:
     ]
     with pytest.raises(ValueError, match="incomplete"):
         split_statements("CREATE TABLE a (x TEXT")
+
+
+async def test_open_streams_never_take_every_reader(database_url: str) -> None:
+    db = await connect(database_url, readers=1, pool_size=2)
+    await migrate(db)
+    try:
+        await db.execute("CREATE TABLE nums (n INTEGER PRIMARY KEY)")
+        await db.executemany("INSERT INTO nums (n) VALUES ($1)", [(i,) for i in range(3000)])
+        # A slow export: it has read its first rows and waits for its client.
+        export = db.stream("SELECT n FROM nums ORDER BY n", batch=100)
+        first = await anext(export)
+        assert first["n"] == 0
+        # Ordinary reads still get through meanwhile.
+        assert await asyncio.wait_for(db.fetchval("SELECT count(*) FROM nums"), timeout=5) == 3000
+        await export.aclose()
+    finally:
+        await db.close()
