@@ -21,6 +21,7 @@ from server.iot import routes as iot_routes
 from server.iot.channels import ChannelService
 from server.iot.ingest import FeedService
 from server.iot.mqtt import MqttBridge, share_group_for
+from server.iot.routes import UpdateExtra
 from server.iot.rules import routes as rules_routes
 from server.iot.rules.runtime import Automation
 from server.ops import health
@@ -80,7 +81,8 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.add_routes(realtime_routes.routes)
     app.add_routes(talkback_routes.routes)
     app.add_routes(rules_routes.routes)
-    talkback_routes.register()  # /update with talkback_key executes the next command
+    update_hooks: list[UpdateExtra] = [talkback_routes.execute_on_update]  # /update with talkback_key
+    app[keys.update_hooks_key] = update_hooks
     app[keys.ws_commands_key] = CommandTable()
     live.register(app[keys.ws_commands_key])
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above

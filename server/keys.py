@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from server.iot.channels import ChannelService
     from server.iot.ingest import FeedService
     from server.iot.mqtt import MqttBridge
+    from server.iot.routes import UpdateExtra
     from server.iot.rules.engine import RuleEngine
     from server.iot.rules.service import RuleService
     from server.iot.talkback import TalkBackService
@@ -35,6 +36,7 @@ connections_key: web.AppKey[ConnectionRegistry] = web.AppKey("connections")
 redis_key: web.AppKey[Any] = web.AppKey("redis")
 broker_key: web.AppKey[Broker] = web.AppKey("broker")
 ws_commands_key: web.AppKey[CommandTable] = web.AppKey("ws_commands")
+update_hooks_key: web.AppKey[list[UpdateExtra]] = web.AppKey("update_hooks")
 channels_key: web.AppKey[ChannelService] = web.AppKey("channels")
 feeds_key: web.AppKey[FeedService] = web.AppKey("feeds")
 mqtt_key: web.AppKey[MqttBridge] = web.AppKey("mqtt")  # only when MQTT_URL is set

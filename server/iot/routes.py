@@ -20,7 +20,7 @@ from server.errors import ApiError
 from server.iot.channels import ChannelService
 from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point, require_content
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, error_body, point_entry, to_xml, zone
-from server.keys import channels_key, feeds_key
+from server.keys import channels_key, feeds_key, update_hooks_key
 from server.storage.channels import FIELDS, ApiKey, Point
 from server.web.validation import read_body
 
@@ -333,7 +333,6 @@ async def regenerate_my_api_key(request: web.Request) -> web.Response:
 # do once the point is committed (or None): a function giving the fields to add to the reply.
 AfterWrite = Callable[[], Awaitable[dict[str, Any]]]
 UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]]
-update_extras: list[UpdateExtra] = []
 
 
 @thingspeak_errors
@@ -344,7 +343,7 @@ async def update(request: web.Request) -> web.Response:
     tz = _tz(params)
     point = parse_point(params, now=feeds.now(), tz=tz)
     require_content(point)
-    after_write = [await hook(request, params) for hook in update_extras]
+    after_write = [await hook(request, params) for hook in request.app[update_hooks_key]]
     written = await feeds.write(channel, [point])
     extra: dict[str, Any] = {}
     for finish in after_write:

@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.guard import bearer_token, require_user
-from server.iot import routes as iot_routes
 from server.iot.routes import FMT, AfterWrite, Handler, _api_key, owner_of, params_of, reply, thingspeak_errors
 from server.iot.talkback import (
     MAX_NAME,
@@ -263,7 +262,7 @@ async def delete_command(request: web.Request) -> web.Response:
 
 
 async def execute_on_update(request: web.Request, params: Mapping[str, Any]) -> AfterWrite | None:
-    """The `update_extras` hook: with `talkback_key`, the next command goes back in the update's reply."""
+    """The /update hook: with `talkback_key`, the next command goes back in the update's reply."""
     key = params.get("talkback_key")
     if key is None:
         return None
@@ -279,9 +278,3 @@ async def execute_on_update(request: web.Request, params: Mapping[str, Any]) -> 
         return {"talkback": command_dict(command, _tz(params)), "command_string": command.command_string}
 
     return execute_next
-
-
-def register() -> None:
-    """Hook TalkBack into /update (once, however many apps are created)."""
-    if execute_on_update not in iot_routes.update_extras:
-        iot_routes.update_extras.append(execute_on_update)
