@@ -175,6 +175,7 @@ async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
     bridge = MqttBridge(settings.mqtt_url, app[keys.channels_key], app[keys.feeds_key], share_group=group)
     await bridge.start()
     app[keys.mqtt_key] = bridge
+    app[keys.metrics_key].mqtt = bridge.stats
     yield
     await bridge.close()
 

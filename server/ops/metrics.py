@@ -47,6 +47,11 @@ class _LiveFigures(Collector):
             last.add_metric([writer.name], writer.stats.last_batch_rows)
             commit.add_metric([writer.name], writer.stats.last_commit_seconds)
         yield from (queued, batches, rows, failed, last, commit)
+        if m.mqtt is not None:
+            mqtt = GaugeMetricFamily("mqtt_bridge", "MQTT bridge counters since start", labels=["figure"])
+            for figure, value in vars(m.mqtt).items():
+                mqtt.add_metric([figure], float(value))
+            yield mqtt
 
 
 class Metrics:
@@ -67,6 +72,7 @@ class Metrics:
         self.database: Database | None = None
         self.writers: list[BatchWriter[Any, Any]] = []
         self.open_websockets: Callable[[], int] = lambda: 0
+        self.mqtt: object | None = None  # the MQTT bridge's counters (a dataclass of numbers), when it runs
         self.registry.register(_LiveFigures(self))
 
     def exposition(self) -> bytes:

@@ -229,6 +229,8 @@ async def test_published_point_is_stored_and_republished(mqtt_client: TestClient
 
     resp = await mqtt_client.get(f"/channels/{cid}.json", params={"api_key": channel["read_key"]})
     assert (await resp.json())["last_entry_id"] == 1
+    metrics = await (await mqtt_client.get("/metrics")).text()
+    assert 'mqtt_bridge{figure="written"} 1.0' in metrics
 
 
 @needs_broker
