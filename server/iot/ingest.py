@@ -37,6 +37,10 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
+_FIELD_NAMES = tuple(f"field{n}" for n in range(1, 9))
+_LOCATION_NAMES = frozenset({"lat", "latitude", "long", "longitude", "elevation"})
+
+
 def _coordinate(params: Mapping[str, Any], names: Sequence[str], low: float, high: float) -> float | None:
     for name in names:
         raw = _text(params, name)
@@ -55,14 +59,18 @@ def _coordinate(params: Mapping[str, Any], names: Sequence[str], low: float, hig
 def parse_point(params: Mapping[str, Any], *, now: float, tz: tzinfo = UTC, allow_time: bool = True) -> Point:
     """A point from ThingSpeak's parameters (field1..field8, lat/long/elevation, status, created_at)."""
     point = Point(created_at=now)
-    for n in range(1, 9):
-        value = _text(params, f"field{n}")
-        point.fields[n - 1] = value
-    point.latitude = _coordinate(params, ("lat", "latitude"), -90, 90)
-    point.longitude = _coordinate(params, ("long", "longitude"), -180, 180)
-    point.elevation = _coordinate(params, ("elevation",), -20_000, 100_000)
-    point.status = _text(params, "status")
-    created = _text(params, "created_at")
+    fields = point.fields
+    # This runs for every point written: look up only the names that are present.
+    for index, name in enumerate(_FIELD_NAMES):
+        if name in params:
+            fields[index] = _text(params, name)
+    if _LOCATION_NAMES & params.keys():
+        point.latitude = _coordinate(params, ("lat", "latitude"), -90, 90)
+        point.longitude = _coordinate(params, ("long", "longitude"), -180, 180)
+        point.elevation = _coordinate(params, ("elevation",), -20_000, 100_000)
+    if "status" in params:
+        point.status = _text(params, "status")
+    created = _text(params, "created_at") if "created_at" in params else None
     if created and allow_time:
         point.created_at = parse_time(created, tz)
         point.explicit_time = True

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from server.errors import ApiError
 from server.iot.channels import ChannelService
-from server.iot.thingspeak import entry_dict, written_entries
+from server.iot.thingspeak import entry_dict
 from server.keys import broker_key, channels_key
 from server.realtime.broker import Broker
 from server.realtime.commands import CommandTable
@@ -30,7 +30,12 @@ def publisher(broker: Broker) -> Any:
     """A FeedService listener that publishes what was just committed."""
 
     def publish(channel: Channel, written: Written) -> None:
-        broker.publish(topic(channel.id), {"channel_id": channel.id, "entries": written_entries(written)})
+        name = topic(channel.id)
+        if not broker.wanted(name):
+            return  # nobody follows this channel: a bulk write of 14,400 points costs nothing here
+        # Raw rows are cheap to build and to send between processes; subscribers format what they forward.
+        rows = [[p.created_at, *p.fields, p.latitude, p.longitude, p.elevation, p.status] for p in written.points]
+        broker.publish(name, {"channel_id": channel.id, "first_entry_id": written.first_entry_id, "rows": rows})
 
     return publish
 
@@ -117,7 +122,23 @@ async def _backfill(
 
 
 def _forward(conn: Connection, channel_id: int, event: dict[str, Any], state: dict[str, Any]) -> None:
-    fresh = [e for e in event["entries"] if e["entry_id"] > state["last"]]
+    first: int = event["first_entry_id"]
+    skip = max(0, state["last"] - first + 1)
+    fresh = [
+        entry_dict(
+            first + i,
+            row[0],
+            row[1:9],
+            UTC,
+            latitude=row[9],
+            longitude=row[10],
+            elevation=row[11],
+            status=row[12],
+            location=True,
+            with_status=True,
+        )
+        for i, row in enumerate(event["rows"][skip:], start=skip)
+    ]
     if not fresh:
         return
     state["last"] = fresh[-1]["entry_id"]

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.errors import ApiError
-from server.storage.channels import FIELDS, Channel, Point, Written
+from server.storage.channels import FIELDS, Channel, Point
 
 MAX_FIELD = 255  # ThingSpeak's limit for a field value and for status
 _EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
@@ -125,10 +125,6 @@ def point_entry(entry_id: int, point: Point, tz: tzinfo = UTC) -> dict[str, Any]
         location=True,
         with_status=True,
     )
-
-
-def written_entries(written: Written, tz: tzinfo = UTC) -> list[dict[str, Any]]:
-    return [point_entry(written.first_entry_id + i, p, tz) for i, p in enumerate(written.points)]
 
 
 def channel_dict(

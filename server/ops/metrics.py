@@ -72,8 +72,19 @@ class Metrics:
         self.database: Database | None = None
         self.writers: list[BatchWriter[Any, Any]] = []
         self.open_websockets: Callable[[], int] = lambda: 0
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.mqtt: object | None = None  # the MQTT bridge's counters (a dataclass of numbers), when it runs
         self.registry.register(_LiveFigures(self))
+
+    def count(self, method: str, route: str, status: int, seconds: float) -> None:
+        # Looking up label children is the costly part of prometheus_client; routes and statuses are few.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -93,7 +104,6 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
             raise
         finally:
             route = route_name(request)
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+            metrics.count(request.method, route, status, time.perf_counter() - started)
 
     return middleware

@@ -25,6 +25,9 @@ Unsubscribe = Callable[[], None]
 class Broker(Protocol):
     def publish(self, topic: str, event: dict[str, Any]) -> None: ...
 
+    def wanted(self, topic: str) -> bool:
+        """False only when no subscriber anywhere can want the topic (so the publisher may skip the work)."""
+
     async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe: ...
 
     async def close(self) -> None: ...
@@ -68,6 +71,9 @@ class MemoryBroker:
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         self._local.deliver(topic, event)
 
+    def wanted(self, topic: str) -> bool:
+        return bool(self._local.topics.get(topic))
+
     async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe:
         self._local.add(topic, callback)
 
@@ -98,6 +104,10 @@ class RedisBroker:
         await self._pubsub.subscribe(self._prefix + "_")
         self._tasks = [asyncio.create_task(self._publisher()), asyncio.create_task(self._listener())]
         self._started = True
+
+    def wanted(self, topic: str) -> bool:
+        # Other processes may have subscribers we cannot see from here.
+        return True
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         try:

@@ -35,19 +35,20 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         raise
     finally:
         # Route template, not the path: paths can carry ids and tokens; no client address either.
-        route = route_name(request)
-        log.info(
-            "%s %s %s",
-            request.method,
-            route,
-            status,
-            extra={
-                "method": request.method,
-                "route": route,
-                "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):
+            route = route_name(request)
+            log.info(
+                "%s %s %s",
+                request.method,
+                route,
+                status,
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
         request_id.reset(token)
 
 
