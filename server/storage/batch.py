@@ -9,6 +9,7 @@ row fails alone and the others still commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,7 @@ class BatchWriter(Generic[T, R]):
         self._max_pending = max_pending
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._arrived = asyncio.Event()
+        self._full = asyncio.Event()  # set when a batch's worth is waiting: no need to wait out the delay
         self._room = asyncio.Event()
         self._room.set()
         self._closing = False
@@ -80,6 +82,8 @@ class BatchWriter(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._arrived.set()
+        if len(self._pending) >= self._max_rows:
+            self._full.set()
         return await future
 
     async def close(self) -> None:
@@ -87,6 +91,7 @@ class BatchWriter(Generic[T, R]):
         self._closing = True
         self._room.set()
         self._arrived.set()
+        self._full.set()
         if self._task is not None:
             await self._task
             self._task = None
@@ -99,18 +104,12 @@ class BatchWriter(Generic[T, R]):
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            # Wait for the batch to fill, or for the delay after its first row.
+            # Wait for the batch to fill, or for the delay after its first row: one wait per batch, woken
+            # early only by a full batch or by close (not by every row that arrives).
             if len(self._pending) < self._max_rows and not self._closing and self._max_delay > 0:
-                deadline = time.monotonic() + self._max_delay
-                while len(self._pending) < self._max_rows and not self._closing:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._arrived.clear()
-                    try:
-                        await asyncio.wait_for(self._arrived.wait(), remaining)
-                    except TimeoutError:
-                        break
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._max_delay)
             batch = self._pending[: self._max_rows]
             del self._pending[: self._max_rows]
             if len(self._pending) < self._max_pending:

@@ -137,6 +137,10 @@ class RuleRepository:
         return await tx.execute("DELETE FROM rules WHERE id = $1", rule_id)
 
     # -- for the engine -----------------------------------------------------------------------------
+    async def all_channels_with_rules(self) -> set[int]:
+        rows = await self.db.fetch("SELECT DISTINCT channel_id FROM rules WHERE enabled = 1")
+        return {int(r["channel_id"]) for r in rows}
+
     async def channels_with_rules(self, channel_ids: Sequence[int]) -> set[int]:
         """Which of these channels have an enabled rule (a read: most points have none to run)."""
         if not channel_ids:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_CHAIN = 4
 KEEP_EVENTS = 500
 QUEUE_SIZE = 10_000
+RULED_REFRESH_SECONDS = 2.0
 BATCH_WRITES = 500  # queued writes evaluated in one transaction
 _chain: ContextVar[tuple[str, ...]] = ContextVar("rule_chain", default=())
 
@@ -84,22 +85,27 @@ class RuleEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
+        # Channels that have an enabled rule, so writes to every other channel skip the engine entirely.
+        # None until first loaded (then every write is looked at). Reloaded every RULED_REFRESH_SECONDS to
+        # see rules another process created; this process's own changes are noted at once (note_rules).
+        self._ruled: set[int] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._run(), name="rules-engine"),
             asyncio.create_task(self._ticker(), name="rules-no-data"),
+            asyncio.create_task(self._watch_rules(), name="rules-watch"),
         ]
 
     async def close(self, grace: float = 5.0) -> None:
         """Evaluate what is queued (within `grace` seconds), let background actions finish, then stop."""
         self._closing = True
-        worker, ticker = self._tasks or (None, None)
-        if ticker is not None:
-            ticker.cancel()
+        worker = self._tasks[0] if self._tasks else None
+        for timer in self._tasks[1:]:
+            timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+                await timer
         if worker is not None:
             await self._queue.put(None)
             try:
@@ -122,10 +128,25 @@ class RuleEngine:
                 return
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
+    # -- which channels have rules ------------------------------------------------------------------
+    def note_rules(self, channel_id: int) -> None:
+        """A rule of this channel was created or changed here: look at its writes from now on."""
+        if self._ruled is not None:
+            self._ruled.add(channel_id)
+
+    async def _watch_rules(self) -> None:
+        while True:
+            try:
+                self._ruled = await self.repo.all_channels_with_rules()
+            except Exception:
+                log.exception("could not load which channels have rules")
+                self._ruled = None
+            await asyncio.sleep(RULED_REFRESH_SECONDS)
+
     # -- the listener -------------------------------------------------------------------------------
     def on_written(self, channel: Channel, written: Written) -> None:
         """FeedService listener: queue the committed points for evaluation. Never blocks, never raises."""
-        if self._closing:
+        if self._closing or (self._ruled is not None and channel.id not in self._ruled):
             return
         try:
             self._queue.put_nowait(_Work(channel.id, written.points, _chain.get(), self.clock()))

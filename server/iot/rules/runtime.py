@@ -56,7 +56,13 @@ class Automation:
             webhooks=webhooks,
         )
         engine = RuleEngine(rule_repo, runner)
-        rules = RuleService(rule_repo, channels, talkback_repo, allow_private_webhooks=allow_private_webhooks)
+        rules = RuleService(
+            rule_repo,
+            channels,
+            talkback_repo,
+            allow_private_webhooks=allow_private_webhooks,
+            on_change=engine.note_rules,
+        )
         engine.start()
         feeds.listeners.append(engine.on_written)
         return cls(talkbacks, rules, engine, webhooks, feeds)

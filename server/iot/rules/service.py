@@ -29,8 +29,10 @@ class RuleService:
         *,
         allow_private_webhooks: bool = False,
         clock: Callable[[], float] = time.time,
+        on_change: Callable[[int], None] = lambda channel_id: None,
     ) -> None:
         self.repo = repo
+        self._on_change = on_change  # tells the engine a channel's rules changed
         self._db = repo.db
         self._channels = channels
         self._talkbacks = talkbacks
@@ -96,6 +98,7 @@ class RuleService:
         )
         async with self._db.transaction() as tx:
             await self.repo.create(tx, rule)
+        self._on_change(channel_id)
         return rule
 
     async def of_channel(
@@ -119,11 +122,15 @@ class RuleService:
         if "config" in changes:
             values["config"] = kinds.validate_config(rule.kind, changes["config"])
         enabled = bool(changes["enabled"]) if "enabled" in changes else None
-        return await self._save(rule_id, values, enabled)
+        saved = await self._save(rule_id, values, enabled)
+        self._on_change(channel_id)
+        return saved
 
     async def set_enabled(self, channel_id: int, owner_id: str, rule_id: str, enabled: bool) -> Rule:
         await self._rule(channel_id, owner_id, rule_id)
-        return await self._save(rule_id, {}, enabled)
+        saved = await self._save(rule_id, {}, enabled)
+        self._on_change(channel_id)
+        return saved
 
     async def _save(self, rule_id: str, values: dict[str, Any], enabled: bool | None) -> Rule:
         """Apply changes to the rule as it is now, inside a transaction holding its row: an evaluation under way
