@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from server.auth.routes import _caller, _service
+from server.auth.routes import _caller, _service, announce_sessions_ended
 from server.errors import ApiError
 from server.web.validation import read_body
 
@@ -80,7 +80,7 @@ async def reset_password_submit(request: web.Request) -> web.Response:
     if form.get("repeat", "")[:1024] != password:
         return page("Choose a new password", _reset_form(token, "The two passwords differ."), status=400)
     try:
-        await _service(request).reset_password(token=token, password=password, caller=_caller(request))
+        user = await _service(request).reset_password(token=token, password=password, caller=_caller(request))
     except ApiError as exc:
         if exc.field == "password":
             return page("Choose a new password", _reset_form(token, exc.message), status=exc.status)
@@ -89,6 +89,7 @@ async def reset_password_submit(request: web.Request) -> web.Response:
             f'<p>{escape(exc.message)}.</p><p><a href="/#/forgot">Ask for a new link</a>.</p>',
             status=exc.status,
         )
+    announce_sessions_ended(request, user.id)
     return page(
         "Your password is changed",
         "<p>Every device that was signed in has been signed out. "

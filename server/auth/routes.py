@@ -7,7 +7,8 @@ from aiohttp import web
 from server.auth.guard import require_admin, require_user
 from server.auth.service import ROLES, AccountService, Caller
 from server.errors import ValidationError
-from server.keys import accounts_key, settings_key
+from server.keys import accounts_key, broker_key, settings_key
+from server.realtime.routes import sessions_ended
 from server.web.client import client_ip, user_agent
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
@@ -26,6 +27,12 @@ def _service(request: web.Request) -> AccountService:
 
 def _caller(request: web.Request) -> Caller:
     return Caller(client_ip(request, request.app[settings_key].trusted_proxies), user_agent(request))
+
+
+def announce_sessions_ended(request: web.Request, user_id: str, session_id: str | None = None) -> None:
+    """Close the WebSockets of an ended session (None: every session of the user), in every process."""
+    topic, event = sessions_ended(user_id, session_id)
+    request.app[broker_key].publish(topic, event)
 
 
 def _accepted() -> web.Response:
@@ -74,6 +81,7 @@ async def logout(request: web.Request) -> web.Response:
     await read_json(request, {})
     principal = await require_user(request)
     await _service(request).logout(principal)
+    announce_sessions_ended(request, principal.user.id, principal.session_id)
     return web.Response(status=204)
 
 
@@ -90,6 +98,7 @@ async def confirm_reset(request: web.Request) -> web.Response:
     user = await _service(request).reset_password(
         token=body["token"], password=body["password"], caller=_caller(request)
     )
+    announce_sessions_ended(request, user.id)
     return web.json_response({"status": "password_changed", "user": user.public()})
 
 
@@ -145,7 +154,9 @@ async def my_sessions(request: web.Request) -> web.Response:
 @routes.delete("/api/me/sessions/{session_id}")
 async def end_session(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    await _service(request).end_session(principal, request.match_info["session_id"][:64])
+    session_id = request.match_info["session_id"][:64]
+    await _service(request).end_session(principal, session_id)
+    announce_sessions_ended(request, principal.user.id, session_id)
     return web.Response(status=204)
 
 
@@ -177,6 +188,7 @@ async def admin_suspend(request: web.Request) -> web.Response:
     await require_admin(request)
     await read_json(request, {})
     user = await _service(request).set_suspended(request.match_info["user_id"][:64], True)
+    announce_sessions_ended(request, user.id)
     return web.json_response(user.public())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
 from server.keys import accounts_key, broker_key, connections_key, settings_key, ws_commands_key
-from server.realtime.connections import CLOSE_AUTH_TIMEOUT, Connection
+from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SESSION_ENDED, Connection
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -35,6 +36,25 @@ def user_topic(user_id: str) -> str:
     return f"user:{user_id}"
 
 
+SESSIONS_ENDED = "sessions.ended"  # an internal event on the user topic; never sent to clients
+
+
+def sessions_ended(user_id: str, session_id: str | None) -> tuple[str, dict[str, Any]]:
+    """The topic and event that close the sockets of one ended session (or, with None, of all the user's)."""
+    return user_topic(user_id), {"type": SESSIONS_ENDED, "session_id": session_id}
+
+
+def _user_events(conn: Connection) -> Callable[[dict[str, Any]], None]:
+    def deliver(event: dict[str, Any]) -> None:
+        if event.get("type") == SESSIONS_ENDED:
+            if event.get("session_id") in (None, conn.session_id):
+                conn.close_soon(CLOSE_SESSION_ENDED, "session ended: sign in again")
+            return
+        conn.send(event)
+
+    return deliver
+
+
 def error_frame(frame_id: Any, code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "id": frame_id, "error": {"code": code, "message": message, **extra}}
 
@@ -51,7 +71,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     registry.add(conn)
 
     def close_if_anonymous() -> None:
-        if conn.user_id is None:
+        # Following public channels needs no account; anything else does.
+        if conn.user_id is None and not conn.state.get("channels"):
             conn.close_soon(CLOSE_AUTH_TIMEOUT, "auth timeout")
 
     auth_deadline = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_SECONDS, close_if_anonymous)
@@ -104,7 +125,7 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
             return
         if conn.user_id is None:
             # Everything addressed to this user (alerts, and later chat events) reaches all their devices.
-            stop = await request.app[broker_key].subscribe(user_topic(principal.user.id), conn.send)
+            stop = await request.app[broker_key].subscribe(user_topic(principal.user.id), _user_events(conn))
             conn.cleanups.append(stop)
         conn.user_id, conn.session_id = principal.user.id, principal.session_id
         conn.send({"type": "result", "id": frame_id, "result": {"user_id": principal.user.id}})

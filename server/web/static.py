@@ -12,6 +12,12 @@ from server.errors import NotFound
 ROOT = Path(__file__).resolve().parents[2]
 PWA_DIR = ROOT / "pwa"
 STATIC_DIR = ROOT / "static"
+NODE_MODULES = ROOT / "node_modules"
+# Browser libraries installed by `npm ci` (package-lock.json pins them), each served at one fixed URL.
+VENDOR = {
+    "uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
+    "uPlot.min.css": "uplot/dist/uPlot.min.css",
+}
 
 mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("text/javascript", ".js")
@@ -52,8 +58,16 @@ async def static_file(request: web.Request) -> web.FileResponse:
     return _file_response(_safe_file(STATIC_DIR, request.match_info["name"]), "public, max-age=86400")
 
 
+async def vendor_file(request: web.Request) -> web.FileResponse:
+    relative = VENDOR.get(request.match_info["name"])
+    if relative is None:
+        raise NotFound("no such file")
+    return _file_response(_safe_file(NODE_MODULES, relative), "public, max-age=86400")
+
+
 def setup_static(app: web.Application) -> None:
     app.router.add_get("/", pwa_index)
+    app.router.add_get("/static/vendor/{name}", vendor_file)
     app.router.add_get("/static/{name:.+}", static_file)
     # Last: any other top-level file the web app ships (app.js, sw.js, js/*.js, the manifest).
     app.router.add_get(
