@@ -1,5 +1,5 @@
 -- TalkBack (ThingSpeak's command queues). Integer ids, as devices written for ThingSpeak expect; only the
--- identity columns differ between the two backends, the rest of this file is the same in both.
+-- identity columns differ between the two backends; what both share is in 0005_talkback_keys.sql.
 CREATE TABLE talkbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     owner_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -19,17 +19,3 @@ CREATE TABLE talkback_commands (
     executed_at DOUBLE PRECISION,
     created_at DOUBLE PRECISION NOT NULL
 );
-
--- A TalkBack's API key is a credential: encrypted, found through a blind index (as channel keys are).
--- Its own TEXT id keeps it walkable by rotate-keys; one key per TalkBack.
-CREATE TABLE talkback_keys (
-    id TEXT PRIMARY KEY,
-    talkback_id BIGINT NOT NULL UNIQUE REFERENCES talkbacks (id) ON DELETE CASCADE,
-    key_index BYTEA NOT NULL UNIQUE,
-    api_key BYTEA NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL
-);
-
-CREATE INDEX talkbacks_by_owner ON talkbacks (owner_id, id);
--- The queue: commands not executed yet, in (position, id) order.
-CREATE INDEX talkback_commands_queue ON talkback_commands (talkback_id, executed_at, position, id);
