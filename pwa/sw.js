@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '1';
+const VERSION = '2';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -14,13 +14,18 @@ const PRECACHE = [
   '/app.js',
   '/js/api.js',
   '/js/auth.js',
+  '/js/channels.js',
+  '/js/chart.js',
   '/js/dom.js',
   '/js/forms.js',
   '/js/home.js',
+  '/js/live.js',
   '/js/router.js',
   '/js/views.js',
   '/manifest.webmanifest',
   '/static/app.css',
+  '/static/vendor/uPlot.iife.min.js',
+  '/static/vendor/uPlot.min.css',
   '/static/icons/favicon.svg',
   '/static/icons/icon-192.png',
   '/static/icons/icon-512.png',

@@ -151,10 +151,13 @@ async function send(method, path, { body, token, signal } = {}) {
   if (response.ok) return data;
 
   const error = data && typeof data === 'object' && data.error && typeof data.error === 'object' ? data.error : {};
+  // ThingSpeak-compatible routes answer {"error": {"error_code", "message", "details"}}; details says what was wrong.
+  const code = typeof error.code === 'string' ? error.code : error.error_code;
+  const message = typeof error.details === 'string' && error.details ? error.details : error.message;
   throw new ApiError(
     response.status,
-    typeof error.code === 'string' ? error.code : `http_${response.status}`,
-    typeof error.message === 'string' ? error.message : '',
+    typeof code === 'string' ? code : `http_${response.status}`,
+    typeof message === 'string' ? message : '',
     typeof error.field === 'string' && error.field ? error.field : null,
     response.status === 429 ? parseRetryAfter(response.headers.get('Retry-After')) : null,
   );
@@ -200,6 +203,11 @@ export function refresh() {
   return refreshPromise;
 }
 
+/** A current access token (refreshed first if it is about to expire), e.g. for the WebSocket's `auth`. */
+export async function accessTokenForSocket() {
+  return usableAccessToken();
+}
+
 async function usableAccessToken() {
   if (accessToken !== null && Date.now() < refreshAt) return accessToken;
   await refresh();
@@ -232,6 +240,7 @@ export async function request(method, path, { body, signal, auth = true } = {}) 
 export const api = {
   get: (path, options) => request('GET', path, options),
   post: (path, body, options) => request('POST', path, { ...options, body }),
+  put: (path, body, options) => request('PUT', path, { ...options, body }),
   patch: (path, body, options) => request('PATCH', path, { ...options, body }),
   delete: (path, options) => request('DELETE', path, options),
 };

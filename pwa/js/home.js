@@ -7,6 +7,7 @@ import { actionButton, check, createForm, field, problems } from './forms.js';
 
 export function homeView({ signal }) {
   return wideScreen('Your account',
+    dashboardSection(),
     profileSection(signal),
     sessionsSection(signal),
     signOutSection());
@@ -16,6 +17,13 @@ function card(title, ...children) {
   const id = uid('card');
   const heading = h('h2', { id, tabindex: '-1' }, title);
   return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
+}
+
+function dashboardSection() {
+  const { element } = card('IoT dashboard',
+    h('p', { class: 'muted' }, 'Your channels: the points your devices send, charted live.'),
+    h('p', { class: 'actions' }, h('a', { class: 'button', href: '#/channels' }, 'Open channels')));
+  return element;
 }
 
 function profileSection(signal) {

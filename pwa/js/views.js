@@ -4,6 +4,7 @@ import { ApiError } from './api.js';
 import { register, requestPasswordReset, resendVerification, signIn } from './auth.js';
 import { describeError, h, screen } from './dom.js';
 import { actionButton, check, createForm, field, problems } from './forms.js';
+import { channelsView, channelView } from './channels.js';
 import { homeView } from './home.js';
 
 // Kept in memory only, so the next screen can prefill or mention the address just typed.
@@ -172,6 +173,8 @@ function forgotView() {
 
 export const routes = {
   '/': { view: homeView, title: 'Your account', access: 'private' },
+  '/channels': { view: channelsView, title: 'Channels', access: 'private' },
+  '/channel': { view: channelView, title: 'Channel', access: 'private' },
   '/signin': { view: signInView, title: 'Sign in', access: 'guest' },
   '/register': { view: registerView, title: 'Create an account', access: 'guest' },
   '/check-email': { view: checkEmailView, title: 'Check your e-mail', access: 'guest' },

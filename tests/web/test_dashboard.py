@@ -1,0 +1,80 @@
+"""The IoT dashboard's files: uPlot from node_modules at two fixed URLs, and a service worker that can install."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.web import static
+
+ROOT = Path(__file__).resolve().parents[2]
+VENDOR_INSTALLED = all((static.NODE_MODULES / relative).is_file() for relative in static.VENDOR.values())
+# Skipped on a machine without npm; never in CI, where `make test` installs it and a miss must fail.
+needs_npm = pytest.mark.skipif(
+    not VENDOR_INSTALLED and not os.environ.get("CI"), reason="node_modules/uplot is missing: run `npm ci`"
+)
+
+
+def precached_urls() -> list[str]:
+    sw = (ROOT / "pwa" / "sw.js").read_text()
+    start = sw.index("const PRECACHE = [")
+    return re.findall(r"'(/[^']*)'", sw[start : sw.index("];", start)])
+
+
+@needs_npm
+async def test_uplot_is_served_with_javascript_and_css_types(client: TestClient) -> None:
+    js = await client.get("/static/vendor/uPlot.iife.min.js")
+    assert js.status == 200
+    assert js.content_type == "text/javascript"
+    assert "max-age" in js.headers["Cache-Control"]
+    assert "uPlot" in await js.text()
+    css = await client.get("/static/vendor/uPlot.min.css")
+    assert css.status == 200
+    assert css.content_type == "text/css"
+    assert "max-age" in css.headers["Cache-Control"]
+    assert ".uplot" in await css.text()
+
+
+async def test_only_the_named_vendor_files_are_served(client: TestClient) -> None:
+    for path in (
+        "/static/vendor/uPlot.esm.js",
+        "/static/vendor/package.json",
+        "/static/vendor/..%2F..%2Frun.py",
+        "/static/vendor/",
+        "/node_modules/uplot/dist/uPlot.iife.min.js",
+    ):
+        resp = await client.get(path)
+        assert resp.status == 404, path
+
+
+async def test_missing_node_modules_is_a_404(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(static, "NODE_MODULES", tmp_path / "node_modules")
+    resp = await client.get("/static/vendor/uPlot.iife.min.js")
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "not_found"
+
+
+@needs_npm
+async def test_every_precached_url_answers(client: TestClient) -> None:
+    urls = precached_urls()
+    for url in ("/js/channels.js", "/js/chart.js", "/js/live.js", "/static/vendor/uPlot.iife.min.js"):
+        assert url in urls
+    for url in urls:
+        resp = await client.get(url)
+        assert resp.status == 200, url
+        assert resp.content_type != "application/octet-stream", url
+
+
+def test_the_dashboard_needs_no_inline_script_or_style() -> None:
+    # The CSP allows neither: no style attributes, no inline handlers, no HTML parsing in the modules.
+    for path in [*(ROOT / "pwa" / "js").glob("*.js"), ROOT / "pwa" / "app.js"]:
+        source = path.read_text()
+        assert "innerHTML" not in source, path
+        assert "'style'" not in source, path
+        assert "insertAdjacentHTML" not in source, path
