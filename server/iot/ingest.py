@@ -11,7 +11,7 @@ from typing import Any
 
 from server.errors import TooManyRequests
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, parse_time
-from server.storage.batch import BatchWriter
+from server.storage.batch import BatchWriter, WriterClosedError
 from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, FeedWrite, Point, Written
 
 log = logging.getLogger(__name__)
@@ -217,6 +217,16 @@ class FeedService:
             raise ThingSpeakError(str(exc), field="created_at", status=409) from None
         except ChannelGoneError:
             raise ThingSpeakError("The channel was not found.", status=404) from None
+        except WriterClosedError:
+            raise ThingSpeakError(
+                "the server is shutting down; send it again", status=503, headers={"Retry-After": "1"}
+            ) from None
+        except Exception:
+            # Not acknowledged, so nothing is lost: the device is told to try again (as after a 503).
+            log.exception("writing points to channel %d failed", channel.id)
+            raise ThingSpeakError(
+                "the points could not be stored just now; send them again", status=503, headers={"Retry-After": "1"}
+            ) from None
         for listener in self.listeners:
             try:
                 listener(channel, written)

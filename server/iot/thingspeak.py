@@ -28,6 +28,7 @@ ERRORS = {
     421: ("error_no_action", "No Action Performed"),
     422: ("error_invalid_byte_sequence", "Unprocessable Entity"),
     429: ("error_too_many_requests", "Too Many Requests"),
+    503: ("error_service_unavailable", "Service Unavailable"),
 }
 
 

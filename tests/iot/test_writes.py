@@ -238,3 +238,13 @@ async def test_ten_thousand_concurrent_points_have_contiguous_ids(client: TestCl
     # Each acknowledged id holds the value its writer sent.
     by_id = {r["entry_id"]: r["field1"] for r in rows}
     assert all(by_id[entry_id] == str(n) for n, entry_id in enumerate(ids))
+
+
+async def test_database_trouble_answers_503_to_retry(client: TestClient, mail: Mailbox) -> None:
+    ch = await new_channel(client, mail)
+    assert await (await client.get(f"/update?api_key={ch['write_key']}&field1=1")).text() == "1"
+    await client.app[database_key].close()
+    resp = await client.get(f"/update.json?api_key={ch['write_key']}&field1=2")
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert (await resp.json())["error"]["error_code"] == "error_service_unavailable"
