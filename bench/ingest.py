@@ -45,7 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.e2e.server_process import HOST, free_port, running_server, wait_for_http  # noqa: E402
+from tests.e2e.server_process import HOST, free_port, running_server, stop_process, wait_for_http  # noqa: E402
 
 BULK_POINTS = 14_400  # ThingSpeak's limit for one bulk update
 BULK_PAYLOADS = 16  # distinct time ranges kept in memory; each channel gets each one once
@@ -226,12 +226,7 @@ def hello_server() -> Iterator[tuple[str, ProcessWatch]]:
         try:
             watch.finish()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
             if proc.stderr:
                 proc.stderr.close()
 

@@ -51,6 +51,17 @@ def tail(path: Path, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """SIGTERM, wait up to `timeout` seconds, then SIGKILL; returns the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
 def wait_for_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> int | None:
     """Poll `url` until it answers 200; None if it did not in time (or `proc` exited), else 200."""
     deadline = time.monotonic() + timeout

@@ -18,7 +18,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.server_process import REPO_ROOT, ServerProcess, free_port, running_server, tail, wait_for_http
+from tests.e2e.server_process import (
+    REPO_ROOT,
+    ServerProcess,
+    free_port,
+    running_server,
+    stop_process,
+    tail,
+    wait_for_http,
+)
 
 CADDYFILE = REPO_ROOT / "caddy" / "Caddyfile"
 CADDY = shutil.which("caddy")
@@ -109,12 +117,7 @@ def caddy(app: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Itera
             pytest.fail(f"caddy did not serve {url}/healthz (exit code {proc.poll()}); log tail:\n{tail(log_path)}")
         yield Caddy(proc, url, port, log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server_process import REPO_ROOT, free_port, free_udp_port, tail
+from tests.e2e.server_process import REPO_ROOT, free_port, free_udp_port, stop_process, tail
 
 CONF = REPO_ROOT / "coturn" / "turnserver.conf"
 TURNSERVER = shutil.which("turnserver")
@@ -169,13 +169,7 @@ def test_turnserver_starts_with_project_config(tmp_path: Path) -> None:
         assert attributes[ATTR_REALM] == b"test.invalid"
         assert proc.poll() is None, f"turnserver died:\n{tail(log_path)}"
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     text = log_path.read_text(errors="replace")
     bad = [line for line in text.splitlines() if BAD_LOG.search(line)]
