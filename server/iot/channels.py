@@ -11,6 +11,7 @@ from typing import Any
 from server.errors import ApiError
 from server.iot.thingspeak import ThingSpeakError
 from server.storage.channels import ApiKey, Channel, ChannelRepository
+from server.storage.database import Row
 
 _ALPHABET = string.ascii_uppercase + string.digits
 KEY_CACHE_SECONDS = 2.0
@@ -50,6 +51,16 @@ class ChannelService:
         async with self._db.transaction() as tx:
             await self.repo.set_user_key(tx, user_id, key, self._clock())
         return key
+
+    async def owner_of_key(self, api_key: str | None) -> str | None:
+        """The user whose user API key this is, or None (no refusal: the caller may be reading a public channel)."""
+        if not api_key or len(api_key) > 64:
+            return None
+        return await self.repo.user_of_key(api_key)
+
+    async def entries_after(self, channel_id: int, after_entry_id: int, limit: int) -> list[Row]:
+        """Stored points of a channel after an entry id, oldest first (callers checked read access)."""
+        return await self.repo.entries_after(channel_id, after_entry_id, limit)
 
     async def user_of_api_key(self, api_key: str | None) -> str:
         user_id = await self.repo.user_of_key(api_key) if api_key else None

@@ -97,7 +97,7 @@ async def _backfill(
     sent = 0
     cursor = after
     while sent < BACKFILL_LIMIT:
-        rows = await service.repo.entries_after(channel_id, cursor, min(BACKFILL_PAGE, BACKFILL_LIMIT - sent))
+        rows = await service.entries_after(channel_id, cursor, min(BACKFILL_PAGE, BACKFILL_LIMIT - sent))
         if not rows:
             return
         entries = [

@@ -36,7 +36,7 @@ from server.crypto.keyring import BlindIndex
 from server.errors import ApiError
 from server.iot.channels import ChannelService, unauthorized
 from server.iot.ingest import FeedService, parse_point, require_content
-from server.iot.thingspeak import entry_dict, zone
+from server.iot.thingspeak import point_entry, zone
 from server.storage.batch import WriterClosedError
 from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, Point, Written
 
@@ -133,22 +133,7 @@ def subscribe_messages(channel: Channel, entry_id: int, point: Point) -> list[tu
     """The messages that announce one committed point: one per field it carries, then the entry as JSON."""
     # As ThingSpeak: fields the channel has not enabled stay out, unless this point carries a value for them.
     shown = [n for n in range(1, 9) if channel.fields[n - 1] or point.fields[n - 1] is not None]
-    entry: dict[str, Any] = {"channel_id": channel.id}
-    entry.update(
-        entry_dict(
-            entry_id,
-            point.created_at,
-            point.fields,
-            UTC,
-            latitude=point.latitude,
-            longitude=point.longitude,
-            elevation=point.elevation,
-            status=point.status,
-            only=shown,
-            location=True,
-            with_status=True,
-        )
-    )
+    entry: dict[str, Any] = {"channel_id": channel.id, **point_entry(entry_id, point, only=shown)}
     base = f"channels/{channel.id}/subscribe"
     messages = [
         (f"{base}/fields/field{n}", value.encode())

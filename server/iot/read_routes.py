@@ -27,7 +27,7 @@ from server.iot.reads import (
     parse_read,
     shown_fields,
 )
-from server.iot.routes import _api_key, _channel_id, _optional_owner, _tz, reply, thingspeak_errors
+from server.iot.routes import api_key_of, channel_id_of, optional_owner, reply, thingspeak_errors, tz_of
 from server.iot.thingspeak import ThingSpeakError, channel_dict, csv_line, to_xml, xml_element
 from server.keys import channels_key, database_key
 from server.storage.channels import Channel
@@ -47,13 +47,13 @@ def _reader(request: web.Request) -> FeedReader:
 
 
 def _zone(params: Mapping[str, Any]) -> tzinfo:
-    return _tz(params) if params.get("timezone") else offset_zone(params.get("offset"))
+    return tz_of(params) if params.get("timezone") else offset_zone(params.get("offset"))
 
 
 async def _readable(request: web.Request, params: Mapping[str, Any]) -> Channel:
     """The channel, if the caller may read it (401 for a private channel without a valid key, 404 if unknown)."""
-    user_id = await _optional_owner(request, params)
-    return await request.app[channels_key].for_read(_channel_id(request), _api_key(request, params), user_id)
+    user_id = await optional_owner(request, params)
+    return await request.app[channels_key].for_read(channel_id_of(request), api_key_of(request, params), user_id)
 
 
 def _missing() -> ThingSpeakError:

@@ -89,17 +89,17 @@ async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
     return params
 
 
-def _api_key(request: web.Request, params: Mapping[str, Any], name: str = "api_key") -> str | None:
+def api_key_of(request: web.Request, params: Mapping[str, Any], name: str = "api_key") -> str | None:
     value = params.get(name) or request.headers.get("THINGSPEAKAPIKEY") or request.headers.get("X-THINGSPEAKAPIKEY")
     return value if isinstance(value, str) else None
 
 
-def _tz(params: Mapping[str, Any]) -> tzinfo:
+def tz_of(params: Mapping[str, Any]) -> tzinfo:
     value = params.get("timezone")
     return zone(value) if isinstance(value, str) else UTC
 
 
-def _channel_id(request: web.Request) -> int:
+def channel_id_of(request: web.Request) -> int:
     raw = request.match_info["channel_id"]
     if not raw.isdigit() or len(raw) > 18:
         raise ThingSpeakError("The channel was not found.", status=404)
@@ -114,7 +114,7 @@ async def owner_of(request: web.Request, params: Mapping[str, Any]) -> str:
     """The user behind the request: a user API key (ThingSpeak's way) or a signed-in session (the web app)."""
     if bearer_token(request) is not None:
         return (await require_user(request)).user.id
-    return await _channels(request).user_of_api_key(_api_key(request, params))
+    return await _channels(request).user_of_api_key(api_key_of(request, params))
 
 
 def key_list(keys: list[ApiKey]) -> list[dict[str, Any]]:
@@ -196,7 +196,7 @@ async def create_channel(request: web.Request) -> web.Response:
     params = await params_of(request, CHANNEL_BODY_LIMIT)
     owner = await owner_of(request, params)
     channel, keys = await _channels(request).create(owner, channel_values(params))
-    return reply(request, channel_dict(channel, _tz(params), api_keys=key_list(keys), metadata=True), root="channel")
+    return reply(request, channel_dict(channel, tz_of(params), api_keys=key_list(keys), metadata=True), root="channel")
 
 
 @routes.get(f"/channels.{FMT}")
@@ -205,7 +205,7 @@ async def list_channels(request: web.Request) -> web.Response:
     params = dict(request.query)
     owner = await owner_of(request, params)
     channels = await _channels(request).of_owner(owner)
-    tz = _tz(params)
+    tz = tz_of(params)
     service = _channels(request)
     body = [channel_dict(c, tz, api_keys=key_list(await service.keys(c.id)), metadata=True) for c in channels]
     return reply(request, body, root="channels")
@@ -223,7 +223,7 @@ async def public_channels(request: web.Request) -> web.Response:
     if not after.isdigit():
         raise ThingSpeakError("after must be a channel id", field="after")
     channels = await _channels(request).public(tag=params.get("tag"), after=int(after), limit=per_page)
-    tz = _tz(params)
+    tz = tz_of(params)
     return reply(
         request,
         {
@@ -239,18 +239,18 @@ async def public_channels(request: web.Request) -> web.Response:
 async def view_channel(request: web.Request) -> web.Response:
     params = dict(request.query)
     service = _channels(request)
-    channel_id = _channel_id(request)
-    user_id = await _optional_owner(request, params)
-    channel = await service.for_read(channel_id, _api_key(request, params), user_id)
+    channel_id = channel_id_of(request)
+    user_id = await optional_owner(request, params)
+    channel = await service.for_read(channel_id, api_key_of(request, params), user_id)
     keys = key_list(await service.keys(channel.id)) if user_id == channel.owner_id else None
-    return reply(request, channel_dict(channel, _tz(params), api_keys=keys, metadata=True), root="channel")
+    return reply(request, channel_dict(channel, tz_of(params), api_keys=keys, metadata=True), root="channel")
 
 
-async def _optional_owner(request: web.Request, params: Mapping[str, Any]) -> str | None:
+async def optional_owner(request: web.Request, params: Mapping[str, Any]) -> str | None:
     if bearer_token(request) is not None:
         return (await require_user(request)).user.id
-    key = _api_key(request, params)
-    return await _channels(request).repo.user_of_key(key) if key and len(key) <= 64 else None
+    key = api_key_of(request, params)
+    return await _channels(request).owner_of_key(key)
 
 
 @routes.put(f"/channels/{{channel_id}}.{FMT}")
@@ -258,8 +258,8 @@ async def _optional_owner(request: web.Request, params: Mapping[str, Any]) -> st
 async def update_channel(request: web.Request) -> web.Response:
     params = await params_of(request, CHANNEL_BODY_LIMIT)
     owner = await owner_of(request, params)
-    channel = await _channels(request).update(_channel_id(request), owner, channel_values(params))
-    return reply(request, channel_dict(channel, _tz(params), metadata=True), root="channel")
+    channel = await _channels(request).update(channel_id_of(request), owner, channel_values(params))
+    return reply(request, channel_dict(channel, tz_of(params), metadata=True), root="channel")
 
 
 @routes.delete(f"/channels/{{channel_id}}.{FMT}")
@@ -267,8 +267,8 @@ async def update_channel(request: web.Request) -> web.Response:
 async def delete_channel(request: web.Request) -> web.Response:
     params = await params_of(request, CHANNEL_BODY_LIMIT)
     owner = await owner_of(request, params)
-    channel = await _channels(request).delete(_channel_id(request), owner)
-    return reply(request, channel_dict(channel, _tz(params)), root="channel")
+    channel = await _channels(request).delete(channel_id_of(request), owner)
+    return reply(request, channel_dict(channel, tz_of(params)), root="channel")
 
 
 @routes.delete(f"/channels/{{channel_id}}/feeds.{FMT}")
@@ -276,7 +276,7 @@ async def delete_channel(request: web.Request) -> web.Response:
 async def clear_channel(request: web.Request) -> web.Response:
     params = await params_of(request, CHANNEL_BODY_LIMIT)
     owner = await owner_of(request, params)
-    await _channels(request).clear(_channel_id(request), owner)
+    await _channels(request).clear(channel_id_of(request), owner)
     return reply(request, [], root="feeds")
 
 
@@ -288,7 +288,7 @@ async def clear_channel(request: web.Request) -> web.Response:
 async def regenerate_write_key(request: web.Request) -> web.Response:
     params = await params_of(request, CHANNEL_BODY_LIMIT)
     owner = await owner_of(request, params)
-    key = await _channels(request).regenerate_write_key(_channel_id(request), owner)
+    key = await _channels(request).regenerate_write_key(channel_id_of(request), owner)
     return reply(request, key_list([key])[0], root="api_key")
 
 
@@ -300,7 +300,7 @@ async def add_read_key(request: web.Request) -> web.Response:
     note = params.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 255):
         raise ThingSpeakError("note must be a string of at most 255 characters", field="note")
-    key = await _channels(request).add_read_key(_channel_id(request), owner, note)
+    key = await _channels(request).add_read_key(channel_id_of(request), owner, note)
     return reply(request, key_list([key])[0], root="api_key", status=201)
 
 
@@ -309,7 +309,7 @@ async def add_read_key(request: web.Request) -> web.Response:
 async def delete_read_key(request: web.Request) -> web.Response:
     params = await params_of(request, CHANNEL_BODY_LIMIT)
     owner = await owner_of(request, params)
-    await _channels(request).delete_read_key(_channel_id(request), owner, request.match_info["key_id"][:64])
+    await _channels(request).delete_read_key(channel_id_of(request), owner, request.match_info["key_id"][:64])
     return reply(request, {"deleted": True}, root="result")
 
 
@@ -338,9 +338,9 @@ UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | 
 @thingspeak_errors
 async def update(request: web.Request) -> web.Response:
     params = await params_of(request, UPDATE_BODY_LIMIT)
-    channel = await _channels(request).for_write(_api_key(request, params))
+    channel = await _channels(request).for_write(api_key_of(request, params))
     feeds: FeedService = request.app[feeds_key]
-    tz = _tz(params)
+    tz = tz_of(params)
     point = parse_point(params, now=feeds.now(), tz=tz)
     require_content(point)
     after_write = [await hook(request, params) for hook in request.app[update_hooks_key]]
@@ -396,10 +396,10 @@ async def _bulk(
     request: web.Request, api_key: Any, params: Mapping[str, Any], parse: Callable[[float, tzinfo], list[Point]]
 ) -> web.Response:
     channel = await _channels(request).for_write(api_key if isinstance(api_key, str) else None)
-    if channel.id != _channel_id(request):
+    if channel.id != channel_id_of(request):
         raise ThingSpeakError("this write key belongs to another channel", status=401)
     feeds: FeedService = request.app[feeds_key]
-    points = parse(feeds.now(), _tz(params))
+    points = parse(feeds.now(), tz_of(params))
     written = await feeds.write(channel, points)
     return web.json_response(
         {

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.guard import bearer_token, require_user
-from server.iot.routes import FMT, AfterWrite, Handler, _api_key, owner_of, params_of, reply, thingspeak_errors
+from server.iot.routes import FMT, AfterWrite, Handler, api_key_of, owner_of, params_of, reply, thingspeak_errors
 from server.iot.talkback import (
     MAX_NAME,
     TalkBackService,
@@ -47,7 +47,7 @@ def _service(request: web.Request) -> TalkBackService:
     return request.app[talkbacks_key]
 
 
-def _tz(params: Mapping[str, Any]) -> tzinfo:
+def tz_of(params: Mapping[str, Any]) -> tzinfo:
     value = params.get("timezone")
     return zone(value) if isinstance(value, str) else UTC
 
@@ -90,7 +90,7 @@ def _name(params: Mapping[str, Any], default: str | None) -> str | None:
     return value.strip()
 
 
-def _channel_id(params: Mapping[str, Any]) -> int | None:
+def channel_id_of(params: Mapping[str, Any]) -> int | None:
     value = params.get("channel_id")
     if value is None or value == "":
         return None
@@ -104,7 +104,7 @@ async def _queue(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
     """The TalkBack of the route, if the caller holds its key (or owns it)."""
     user_id = (await require_user(request)).user.id if bearer_token(request) is not None else None
     talkback_id = int(request.match_info["talkback_id"])
-    return await _service(request).authorise(talkback_id, _api_key(request, params), user_id)
+    return await _service(request).authorise(talkback_id, api_key_of(request, params), user_id)
 
 
 async def _owned(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
@@ -119,15 +119,15 @@ async def _owned(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
 async def create_talkback(request: web.Request) -> web.Response:
     params = await params_of(request, BODY_LIMIT)
     owner = await owner_of(request, params)
-    talkback, key = await _service(request).create(owner, _name(params, "My TalkBack") or "", _channel_id(params))
-    return reply(request, talkback_dict(talkback, key, _tz(params)), root="talkback", status=201)
+    talkback, key = await _service(request).create(owner, _name(params, "My TalkBack") or "", channel_id_of(params))
+    return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback", status=201)
 
 
 @_route("GET", "/talkbacks", f"/talkbacks.{FMT}")
 async def list_talkbacks(request: web.Request) -> web.Response:
     params = dict(request.query)
     owner = await owner_of(request, params)
-    tz = _tz(params)
+    tz = tz_of(params)
     found = await _service(request).of_owner(owner)
     return reply(request, [talkback_dict(t, key, tz) for t, key in found], root="talkbacks")
 
@@ -137,7 +137,7 @@ async def view_talkback(request: web.Request) -> web.Response:
     params = dict(request.query)
     talkback = await _owned(request, params)
     key = await _service(request).key_of(talkback.id)
-    return reply(request, talkback_dict(talkback, key, _tz(params)), root="talkback")
+    return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback")
 
 
 @_route("PUT", TALKBACK, f"{TALKBACK}.{FMT}")
@@ -149,10 +149,10 @@ async def update_talkback(request: web.Request) -> web.Response:
         talkback.id,
         talkback.owner_id,
         name=_name(params, None),
-        channel_id=_channel_id(params),
+        channel_id=channel_id_of(params),
         set_channel="channel_id" in params,
     )
-    return reply(request, talkback_dict(updated, await service.key_of(updated.id), _tz(params)), root="talkback")
+    return reply(request, talkback_dict(updated, await service.key_of(updated.id), tz_of(params)), root="talkback")
 
 
 @_route("DELETE", TALKBACK, f"{TALKBACK}.{FMT}")
@@ -160,7 +160,7 @@ async def delete_talkback(request: web.Request) -> web.Response:
     params = await params_of(request, BODY_LIMIT)
     talkback = await _owned(request, params)
     await _service(request).delete(talkback.id, talkback.owner_id)
-    return reply(request, talkback_dict(talkback, "", _tz(params)) | {"api_key": None}, root="talkback")
+    return reply(request, talkback_dict(talkback, "", tz_of(params)) | {"api_key": None}, root="talkback")
 
 
 @_route("POST", f"{TALKBACK}/api_key", f"{TALKBACK}/api_key.{FMT}")
@@ -168,7 +168,7 @@ async def regenerate_talkback_key(request: web.Request) -> web.Response:
     params = await params_of(request, BODY_LIMIT)
     talkback = await _owned(request, params)
     key = await _service(request).regenerate_key(talkback.id, talkback.owner_id)
-    return reply(request, talkback_dict(talkback, key, _tz(params)), root="talkback")
+    return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback")
 
 
 # -- the command queue (the TalkBack's API key) ------------------------------------------------------
@@ -183,14 +183,14 @@ async def add_command(request: web.Request) -> web.Response:
     )
     if _text_format(request):
         return _text(str(command.id))
-    return reply(request, command_dict(command, _tz(params)), root="command")
+    return reply(request, command_dict(command, tz_of(params)), root="command")
 
 
 @_route("GET", COMMANDS, f"{COMMANDS}.{FMT}")
 async def list_commands(request: web.Request) -> web.Response:
     params = dict(request.query)
     talkback = await _queue(request, params)
-    tz = _tz(params)
+    tz = tz_of(params)
     return reply(request, [command_dict(c, tz) for c in await _service(request).commands(talkback)], root="commands")
 
 
@@ -209,7 +209,7 @@ async def execute_command(request: web.Request) -> web.Response:
     command = await _service(request).execute_next(talkback)
     if _text_format(request):
         return _text(command.command_string if command else "")
-    return reply(request, command_dict(command, _tz(params)) if command else {}, root="command")
+    return reply(request, command_dict(command, tz_of(params)) if command else {}, root="command")
 
 
 @_route("GET", f"{COMMANDS}/last", f"{COMMANDS}/last.{FMT}")
@@ -222,7 +222,7 @@ async def last_command(request: web.Request) -> web.Response:
 def _one(request: web.Request, params: Mapping[str, Any], command: Command) -> web.Response:
     if _text_format(request):
         return _text(command.command_string)
-    return reply(request, command_dict(command, _tz(params)), root="command")
+    return reply(request, command_dict(command, tz_of(params)), root="command")
 
 
 @_route("GET", COMMAND, f"{COMMAND}.{FMT}")
@@ -275,6 +275,6 @@ async def execute_on_update(request: web.Request, params: Mapping[str, Any]) -> 
         command = await service.execute_next(talkback)
         if command is None:
             return {"talkback": None, "command_string": ""}
-        return {"talkback": command_dict(command, _tz(params)), "command_string": command.command_string}
+        return {"talkback": command_dict(command, tz_of(params)), "command_string": command.command_string}
 
     return execute_next

@@ -112,8 +112,8 @@ def entry_dict(
     return entry
 
 
-def point_entry(entry_id: int, point: Point, tz: tzinfo = UTC) -> dict[str, Any]:
-    """A point just written, as a full entry (every field, location and status)."""
+def point_entry(entry_id: int, point: Point, tz: tzinfo = UTC, *, only: Iterable[int] | None = None) -> dict[str, Any]:
+    """A point just written, as an entry with its location and status (fields: all eight, or `only`)."""
     return entry_dict(
         entry_id,
         point.created_at,
@@ -123,6 +123,7 @@ def point_entry(entry_id: int, point: Point, tz: tzinfo = UTC) -> dict[str, Any]
         longitude=point.longitude,
         elevation=point.elevation,
         status=point.status,
+        only=only,
         location=True,
         with_status=True,
     )

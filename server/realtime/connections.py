@@ -84,9 +84,6 @@ class ConnectionRegistry:
     def discard(self, conn: Connection) -> None:
         self._connections.discard(conn)
 
-    def of_session(self, session_id: str) -> list[Connection]:
-        return [c for c in self._connections if c.session_id == session_id]
-
     async def close_all(self) -> None:
         """Shutdown: tell every client to go away (and come back to another process)."""
         conns = list(self._connections)
