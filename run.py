@@ -51,12 +51,13 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
 
 
 def main() -> int:
-    setup_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+    setup_logging("INFO")  # until the settings, LOG_LEVEL among them, are known to be valid
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger().setLevel(settings.log_level)
     for name in settings.generated_secrets:
         log.warning("%s is not set; using a development value generated into %s", name, settings.data_dir)
     try:

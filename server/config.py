@@ -121,7 +121,7 @@ class Settings:
             "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),
             "batch_max_rows": reader.integer("BATCH_MAX_ROWS", 1000, 1, 100_000),
             "batch_max_delay_ms": reader.number("BATCH_MAX_DELAY_MS", 2.0, 0.0, 10_000.0),
-            "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
             "webhook_allow_private": reader.choice("WEBHOOK_ALLOW_PRIVATE", "false", ("true", "false", "1", "0"))
             in ("true", "1"),
         }
@@ -297,8 +297,10 @@ class _Reader:
             self.errors.append(f"{name} must be between {low} and {high}, got {number}")
         return number
 
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+    def choice(self, name: str, default: str, allowed: tuple[str, ...], *, upper: bool = False) -> str:
         value = self.text(name, default)
+        if upper:
+            value = value.upper()
         if value not in allowed:
             self.errors.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
             return default

@@ -52,11 +52,6 @@ class NotFound(ApiError):
     code = "not_found"
 
 
-class Conflict(ApiError):
-    status = 409
-    code = "conflict"
-
-
 class TooManyRequests(ApiError):
     status = 429
     code = "rate_limited"

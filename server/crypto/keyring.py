@@ -32,10 +32,6 @@ class Keyring:
         self._primary = self._ciphers[self.primary_id]
         self._primary_prefix = bytes([_VERSION, len(self.primary_id)]) + self.primary_id.encode()
 
-    @property
-    def key_ids(self) -> list[str]:
-        return list(self._ciphers)
-
     @staticmethod
     def _aad(table: str, column: str, row_id: str) -> bytes:
         return f"{table}.{column}:{row_id}".encode()

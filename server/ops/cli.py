@@ -113,7 +113,8 @@ def _add_dev_key(settings: Settings) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    setup_logging(os.environ.get("LOG_LEVEL", "WARNING").upper())
+    # Quiet by default: the commands print what they did. LOG_LEVEL is checked with the other settings.
+    setup_logging("WARNING")
     if args.command == "generate-key":
         print(new_keyring_entry())
         return 0

@@ -184,11 +184,6 @@ class SqliteDatabase:
             "writers_waiting": self._waiting_writers,
         }
 
-    async def checkpoint(self) -> None:
-        """Fold the WAL back into the main file (used before backups and on close)."""
-        async with self._write_lock:
-            await self._writer.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
     async def close(self) -> None:
         self.closed = True
         async with self._write_lock:

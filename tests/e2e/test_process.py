@@ -46,6 +46,7 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     ("env", "message"),
     [
         ({"PORT": "http"}, "configuration error: PORT must be an integer, got 'http'"),
+        ({"LOG_LEVEL": "loud"}, "configuration error: LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
         (
             {"APP_ENV": "production"},
             "configuration error: APP_ENV=production needs explicit secrets; missing: "
