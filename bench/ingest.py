@@ -4,6 +4,8 @@
   (b) single-point `POST /update` (form body, key in it), each acknowledged after its commit: requests/s and
       p50/p99 latency with wrk at --connections keep-alive connections;
   (c) bulk points/s through `POST /channels/{id}/bulk_update.json`, 14,400 points a call, a few callers;
+  (d) the storage path alone, in this process with no server: `write_feeds` on a fresh database of the same
+      backend, one transaction per 14,400 points: the most (c) could reach if HTTP and parsing were free;
   and the server's peak memory (VmRSS sampled from /proc/<pid>/status all run long, and VmHWM at the end).
 
     .venv/bin/python bench/ingest.py [--database sqlite|postgresql] [--duration 10] [--connections 64]
@@ -429,6 +431,48 @@ async def bulk_phase(
     return BulkResult(counts["points"], counts["calls"], elapsed, exhausted, call_ms, used)
 
 
+async def storage_phase(url: str, seconds: float) -> tuple[int, float]:
+    """(d) The storage path alone, in this process with no server: `write_feeds` in one transaction per
+    BULK_POINTS points (the batch writer's work for a bulk call), Points built before timing. It is the ceiling
+    (c) could reach if HTTP and parsing cost nothing. Returns (points, seconds)."""
+    from server.storage.channels import FeedWrite, Point, write_feeds
+    from server.storage.database import connect
+    from server.storage.migrations import migrate
+
+    db = await connect(url)
+    try:
+        await migrate(db)
+        now = time.time()
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO users (id, email_index, email, display_name, password_hash, created_at, updated_at)"
+                " VALUES ('bench', $1, $1, $1, 'x', $2, $2)",
+                b"bench",
+                now,
+            )
+            channel_id = await tx.fetchval(
+                "INSERT INTO channels (owner_id, name, created_at, updated_at) VALUES ('bench', 'bench', $1, $1)"
+                " RETURNING id",
+                now,
+            )
+        start = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+        fields = [["20.5", "41.0", "1013", None, None, None, None, None] for _ in range(8)]
+        calls = [
+            [Point(start + c * BULK_POINTS + i, fields[i % 8]) for i in range(BULK_POINTS)]
+            for c in range(max(2, int(seconds * BULK_CEILING / BULK_POINTS / 4)))
+        ]
+        points, started = 0, time.monotonic()
+        for batch in calls:
+            async with db.transaction() as tx:
+                await write_feeds(tx, [FeedWrite(int(channel_id), batch)])
+            points += len(batch)
+            if time.monotonic() - started >= seconds:
+                break
+        return points, time.monotonic() - started
+    finally:
+        await db.close()
+
+
 # -- optional profile of the server (py-spy) -----------------------------------------------------------
 
 
@@ -586,6 +630,9 @@ def _run(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             if args.database == "postgresql":
                 env["DATABASE_URL"] = stack.enter_context(fresh_postgres(args.database_url))
+                args.storage_url = stack.enter_context(fresh_postgres(args.database_url))
+            else:
+                args.storage_url = f"sqlite:///{tmp_path / 'storage-alone.db'}"
             password = secrets.token_urlsafe(18)
             data_dir = tmp_path / "server" / "data"
             create_admin(data_dir, env, password)
@@ -692,6 +739,13 @@ def _measure(
         print(f"    note: a caller used up its {per_caller * BULK_PAYLOADS} prepared calls before the time was up")
 
     watch.finish()
+    storage_points, storage_seconds = asyncio.run(storage_phase(args.storage_url, duration))
+    storage_rate = storage_points / storage_seconds
+    print(
+        f"(d) storage alone: {storage_rate:,.0f} points/s  (write_feeds in this process, no server, no HTTP, no"
+        f" parsing; {storage_points:,} points in {storage_seconds:.1f}s;"
+        f" bulk reached {bulk.points_per_second / storage_rate:.0%} of it)"
+    )
     ratio = update.rps / hello.rps if hello.rps else 0.0
     peak = watch.peak_mb
     print(
