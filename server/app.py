@@ -14,6 +14,9 @@ from server.auth import pages as auth_pages
 from server.auth import routes as auth_routes
 from server.auth.mail import LogMailer, Mailer, SmtpMailer
 from server.auth.service import AccountService
+from server.chat import routes as chat_routes
+from server.chat import ws as chat_ws
+from server.chat.service import ChatService
 from server.config import Settings
 from server.crypto.keyring import BlindIndex, Keyring
 from server.iot import live, read_routes, retention, talkback_routes
@@ -34,6 +37,7 @@ from server.storage import database as storage
 from server.storage.accounts import AccountRepository
 from server.storage.batch import BatchWriter
 from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
+from server.storage.chat import ChatRepository, Send, SendRefused, Sent
 from server.storage.migrations import migrate
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
@@ -69,6 +73,7 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.cleanup_ctx.append(_broker_ctx)
     app.cleanup_ctx.append(_iot_ctx)  # after the database: its batch writer flushes before the database closes
     app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes
+    app.cleanup_ctx.append(_chat_ctx)  # after the broker and database: messages flush before either closes
     if settings.mqtt_url is not None:
         app.cleanup_ctx.append(_mqtt_ctx)  # after the feeds: the bridge hands in its last writes before they flush
     app.on_shutdown.append(_close_websockets)
@@ -81,10 +86,12 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.add_routes(realtime_routes.routes)
     app.add_routes(talkback_routes.routes)
     app.add_routes(rules_routes.routes)
+    app.add_routes(chat_routes.routes)
     update_hooks: list[UpdateExtra] = [talkback_routes.execute_on_update]  # /update with talkback_key
     app[keys.update_hooks_key] = update_hooks
     app[keys.ws_commands_key] = CommandTable()
     live.register(app[keys.ws_commands_key])
+    chat_ws.register(app[keys.ws_commands_key])
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
     return app
 
@@ -166,6 +173,23 @@ async def _iot_ctx(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await sweeper
     await writer.close()  # every acknowledged point is already committed; this writes what is still queued
+
+
+async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings_key]
+    repo = ChatRepository(app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key])
+    writer: BatchWriter[Send, Sent | SendRefused] = BatchWriter(
+        repo.db,
+        repo.write_sends,
+        name="messages",
+        max_rows=settings.batch_max_rows,
+        max_delay_ms=settings.batch_max_delay_ms,
+    )
+    writer.start()
+    app[keys.metrics_key].writers.append(writer)
+    app[keys.chat_key] = ChatService(repo, writer, app[keys.broker_key], app[keys.limiter_key])
+    yield
+    await writer.close()  # acknowledged messages are committed already; this writes what is still queued
 
 
 async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:

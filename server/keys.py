@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from server.auth.mail import Mailer
     from server.auth.service import AccountService, Principal
+    from server.chat.service import ChatService
     from server.config import Settings
     from server.crypto.keyring import BlindIndex, Keyring
     from server.iot.channels import ChannelService
@@ -44,6 +45,7 @@ mailer_key: web.AppKey[Mailer] = web.AppKey("mailer")
 talkbacks_key: web.AppKey[TalkBackService] = web.AppKey("talkbacks")
 rules_key: web.AppKey[RuleService] = web.AppKey("rules")
 rule_engine_key: web.AppKey[RuleEngine] = web.AppKey("rule_engine")
+chat_key: web.AppKey[ChatService] = web.AppKey("chat")
 
 # Per request.
 principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

@@ -22,6 +22,11 @@ Callback = Callable[[dict[str, Any]], object]
 Unsubscribe = Callable[[], None]
 
 
+def user_topic(user_id: str) -> str:
+    """The topic whose events go to every connection of one user."""
+    return f"user:{user_id}"
+
+
 class Broker(Protocol):
     def publish(self, topic: str, event: dict[str, Any]) -> None: ...
 

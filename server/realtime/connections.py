@@ -44,6 +44,11 @@ class Connection:
             return False
         return True
 
+    async def send_wait(self, frame: dict[str, Any]) -> None:
+        """Queue a frame, waiting for room: for catching up from the log, where the client is not to blame."""
+        if self.closed_reason is None:
+            await self._queue.put(orjson.dumps(frame))
+
     def close_soon(self, code: int, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
 from server.keys import accounts_key, broker_key, connections_key, settings_key, ws_commands_key
+from server.realtime.broker import user_topic
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SESSION_ENDED, Connection
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,6 @@ def _origin_allowed(request: web.Request) -> bool:
     return urlsplit(origin).netloc in allowed
 
 
-def user_topic(user_id: str) -> str:
-    """The broker topic whose events go to every connection of one user."""
-    return f"user:{user_id}"
-
-
 SESSIONS_ENDED = "sessions.ended"  # an internal event on the user topic; never sent to clients
 
 
@@ -50,7 +46,11 @@ def _user_events(conn: Connection) -> Callable[[dict[str, Any]], None]:
             if event.get("session_id") in (None, conn.session_id):
                 conn.close_soon(CLOSE_SESSION_ENDED, "session ended: sign in again")
             return
-        conn.send(event)
+        stream = conn.state.get("seq_stream")
+        if stream is not None and "seq" in event:
+            stream.live(event)
+        else:
+            conn.send(event)
 
     return deliver
 

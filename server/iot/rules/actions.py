@@ -17,8 +17,7 @@ from server.iot.rules.kinds import Firing, show
 from server.iot.rules.webhook import WebhookFailed, WebhookRefused, WebhookSender, check_url
 from server.iot.talkback import MAX_COMMAND, TalkBackService
 from server.iot.thingspeak import MAX_FIELD
-from server.realtime.broker import Broker
-from server.realtime.routes import user_topic
+from server.realtime.broker import Broker, user_topic
 from server.storage.accounts import AccountRepository
 from server.storage.channels import ChannelRepository, Point
 from server.storage.rules import NewEvent, Rule

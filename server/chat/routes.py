@@ -1,0 +1,260 @@
+"""Chat over HTTP: the chat list, chats and their members, settings, history, and message actions.
+
+Every route needs a signed-in user, and a chat the user is not a member of answers 404 exactly like a chat
+that does not exist. The WebSocket carries the same actions for the web app (server/chat/ws.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.auth.guard import require_user
+from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, ChatService
+from server.errors import ValidationError
+from server.keys import chat_key
+from server.web.validation import Field, read_json
+
+routes = web.RouteTableDef()
+
+_USER_IDS = Field(list, required=False)
+
+
+def _chat(request: web.Request) -> ChatService:
+    return request.app[chat_key]
+
+
+def _user_ids(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > MAX_MEMBERS:
+        raise ValidationError(f"{name} must be a list of at most {MAX_MEMBERS} user ids", field=name)
+    if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+        raise ValidationError(f"{name} must hold user ids (strings)", field=name)
+    return value
+
+
+def _int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValidationError(f"{name} must be a whole number", field=name)
+    return int(raw)
+
+
+def _message_id(request: web.Request) -> int:
+    raw = request.match_info["message_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text="no such message")
+    return int(raw)
+
+
+@routes.get("/api/chats")
+async def list_chats(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    archived = request.query.get("archived")
+    if archived not in (None, "true", "false"):
+        raise ValidationError("archived must be true or false", field="archived")
+    chats = await _chat(request).list_chats(
+        principal.user.id, archived=None if archived is None else archived == "true"
+    )
+    return web.json_response({"chats": chats})
+
+
+@routes.post("/api/chats")
+async def create_chat(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {
+            "kind": Field(str, choices=("direct", "group")),
+            "user_id": Field(str, required=False, max_length=64),
+            "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
+            "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
+            "members": _USER_IDS,
+            "e2e": Field(bool, required=False),
+        },
+    )
+    chats = _chat(request)
+    if body["kind"] == "direct":
+        if "user_id" not in body:
+            raise ValidationError("a direct chat needs user_id", field="user_id", code="required")
+        for extra in ("name", "description", "members"):
+            if extra in body:
+                raise ValidationError(f"a direct chat has no {extra}", field=extra)
+        view, made = await chats.create_direct(principal.user.id, body["user_id"], body.get("e2e", False))
+        return web.json_response(view, status=201 if made else 200)
+    if "name" not in body:
+        raise ValidationError("a group needs a name", field="name", code="required")
+    if "user_id" in body:
+        raise ValidationError("a group takes members, not user_id", field="user_id")
+    view = await chats.create_group(
+        principal.user.id,
+        body["name"],
+        body.get("description"),
+        _user_ids(body.get("members", []), "members"),
+        body.get("e2e", False),
+    )
+    return web.json_response(view, status=201)
+
+
+@routes.get("/api/chats/{chat_id}")
+async def get_chat(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response(await _chat(request).chat_view(principal.user.id, request.match_info["chat_id"]))
+
+
+@routes.patch("/api/chats/{chat_id}")
+async def update_chat(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {
+            "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
+            "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
+        },
+    )
+    if not body:
+        raise ValidationError("nothing to change: send name or description", code="required")
+    view = await _chat(request).update_group(principal.user.id, request.match_info["chat_id"], body)
+    return web.json_response(view)
+
+
+@routes.post("/api/chats/{chat_id}/members")
+async def add_members(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(request, {"user_ids": Field(list)})
+    ids = _user_ids(body["user_ids"], "user_ids")
+    view = await _chat(request).add_members(principal.user.id, request.match_info["chat_id"], ids)
+    return web.json_response(view)
+
+
+@routes.delete("/api/chats/{chat_id}/members/{user_id}")
+async def remove_member(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    await _chat(request).remove_member(principal.user.id, request.match_info["chat_id"], request.match_info["user_id"])
+    return web.Response(status=204)
+
+
+@routes.patch("/api/chats/{chat_id}/members/{user_id}")
+async def set_role(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(request, {"role": Field(str, choices=("member", "admin", "owner"))})
+    chat_id, target = request.match_info["chat_id"], request.match_info["user_id"]
+    await _chat(request).set_role(principal.user.id, chat_id, target, body["role"])
+    return web.json_response(await _chat(request).chat_view(principal.user.id, chat_id))
+
+
+@routes.post("/api/chats/{chat_id}/leave")
+async def leave(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    await _chat(request).leave(principal.user.id, request.match_info["chat_id"])
+    return web.Response(status=204)
+
+
+@routes.patch("/api/chats/{chat_id}/settings")
+async def settings(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {
+            "pinned": Field(bool, required=False),
+            "archived": Field(bool, required=False),
+            "muted_until": Field(float, required=False, nullable=True),
+        },
+    )
+    result = await _chat(request).settings(principal.user.id, request.match_info["chat_id"], body)
+    return web.json_response(result)
+
+
+@routes.get("/api/chats/{chat_id}/messages")
+async def history(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    before, after = _int_param(request, "before"), _int_param(request, "after")
+    if before is not None and after is not None:
+        raise ValidationError("give before or after, not both", field="after")
+    limit = _int_param(request, "limit", 50)
+    assert limit is not None
+    page = await _chat(request).history(
+        principal.user.id, request.match_info["chat_id"], before=before, after=after, limit=limit
+    )
+    return web.json_response(page)
+
+
+@routes.post("/api/chats/{chat_id}/messages")
+async def send(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {
+            "client_id": Field(str, max_length=64),
+            "text": Field(str, required=False, strip=False),
+            "ciphertext": Field(str, required=False, strip=False),
+            "reply_to": Field(int, required=False, nullable=True),
+        },
+    )
+    view = await _chat(request).send(
+        principal.user.id,
+        request.match_info["chat_id"],
+        client_id=body["client_id"],
+        text=body.get("text"),
+        ciphertext=body.get("ciphertext"),
+        reply_to=body.get("reply_to"),
+    )
+    return web.json_response(view, status=200 if view["duplicate"] else 201)
+
+
+@routes.patch("/api/chats/{chat_id}/messages/{message_id}")
+async def edit(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {"text": Field(str, required=False, strip=False), "ciphertext": Field(str, required=False, strip=False)},
+    )
+    view = await _chat(request).edit(
+        principal.user.id, request.match_info["chat_id"], _message_id(request), body.get("text"), body.get("ciphertext")
+    )
+    return web.json_response(view)
+
+
+@routes.delete("/api/chats/{chat_id}/messages/{message_id}")
+async def delete(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    scope = request.query.get("for", "me")
+    if scope not in ("me", "everyone"):
+        raise ValidationError("for must be me or everyone", field="for")
+    await _chat(request).delete(
+        principal.user.id, request.match_info["chat_id"], _message_id(request), for_everyone=scope == "everyone"
+    )
+    return web.Response(status=204)
+
+
+@routes.put("/api/chats/{chat_id}/messages/{message_id}/reactions/{emoji}")
+@routes.delete("/api/chats/{chat_id}/messages/{message_id}/reactions/{emoji}")
+async def react(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    await _chat(request).react(
+        principal.user.id,
+        request.match_info["chat_id"],
+        _message_id(request),
+        request.match_info["emoji"],
+        request.method == "PUT",
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/chats/{chat_id}/read")
+async def mark_read(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(request, {"message_id": Field(int)})
+    if body["message_id"] < 1:
+        raise ValidationError("message_id must be at least 1", field="message_id")
+    result = await _chat(request).mark(principal.user.id, request.match_info["chat_id"], body["message_id"], "read")
+    return web.json_response(result)
+
+
+@routes.get("/api/chats/{chat_id}/messages/{message_id}/readers")
+async def readers(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    result = await _chat(request).readers(principal.user.id, request.match_info["chat_id"], _message_id(request))
+    return web.json_response(result)

@@ -1,0 +1,150 @@
+"""Chat over the WebSocket: sync (resume from a seq), send, edit, delete, react, receipts, typing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from server.chat.service import ChatService
+from server.errors import ValidationError
+from server.keys import chat_key
+from server.realtime.commands import CommandTable
+from server.realtime.connections import Connection
+from server.realtime.seq import SeqStream
+from server.web.validation import Field, validate
+
+MAX_SYNC_EVENTS = 5000  # per sync command; the result says when more remain
+
+_CHAT = Field(str, max_length=64)
+_MESSAGE_ID = Field(int)
+_TEXT = Field(str, required=False, strip=False)
+_CIPHERTEXT = Field(str, required=False, strip=False)
+
+
+def _fields(frame: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
+    return validate({k: v for k, v in frame.items() if k not in ("type", "id")}, spec)
+
+
+def _positive(value: int, name: str) -> int:
+    if value < 1:
+        raise ValidationError(f"{name} must be at least 1", field=name)
+    return value
+
+
+def _chat(request: web.Request) -> ChatService:
+    return request.app[chat_key]
+
+
+def _user(conn: Connection) -> str:
+    assert conn.user_id is not None  # commands other than auth and ping run only once authenticated
+    return conn.user_id
+
+
+async def sync(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(frame, {"after_seq": Field(int)})
+    after = args["after_seq"]
+    if after < 0:
+        raise ValidationError("after_seq must be 0 or more", field="after_seq")
+    chat, user_id = _chat(request), _user(conn)
+    last = await chat.last_seq(user_id)
+    reset = after > last  # the client holds seqs this account never had: it must reload its state
+    stream = conn.state.get("seq_stream")
+    if stream is None:
+
+        async def read(after: int, upto: int | None, limit: int) -> list[dict[str, Any]]:
+            return await chat.events_after(user_id, after, limit, upto)
+
+        stream = conn.state["seq_stream"] = SeqStream(conn, read)
+    more = await stream.sync(last if reset else after, MAX_SYNC_EVENTS)
+    return {"last_seq": stream.last, "more": more, "reset": reset}
+
+
+async def send(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(
+        frame,
+        {
+            "chat_id": _CHAT,
+            "client_id": Field(str, max_length=64),
+            "text": _TEXT,
+            "ciphertext": _CIPHERTEXT,
+            "reply_to": Field(int, required=False, nullable=True),
+            "mentions": Field(list, required=False),
+            "forward": Field(dict, required=False),
+        },
+    )
+    mentions = args.get("mentions") or []
+    if not all(isinstance(m, str) and len(m) <= 64 for m in mentions):
+        raise ValidationError("mentions must be a list of user ids", field="mentions")
+    forward = args.get("forward")
+    origin = None
+    if forward is not None:
+        origin_args = validate(forward, {"chat_id": _CHAT, "message_id": _MESSAGE_ID})
+        if "text" in args or "ciphertext" in args:
+            raise ValidationError("a forward carries the original's text, not its own", field="forward")
+        origin = (origin_args["chat_id"], origin_args["message_id"])
+    return await _chat(request).send(
+        _user(conn),
+        args["chat_id"],
+        client_id=args["client_id"],
+        text=args.get("text"),
+        ciphertext=args.get("ciphertext"),
+        reply_to=args.get("reply_to"),
+        mentions=mentions,
+        forward=origin,
+    )
+
+
+async def edit(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID, "text": _TEXT, "ciphertext": _CIPHERTEXT})
+    return await _chat(request).edit(
+        _user(conn), args["chat_id"], args["message_id"], args.get("text"), args.get("ciphertext")
+    )
+
+
+async def delete(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID, "for_everyone": Field(bool, required=False)})
+    everyone = args.get("for_everyone", False)
+    await _chat(request).delete(_user(conn), args["chat_id"], args["message_id"], for_everyone=everyone)
+    return {"chat_id": args["chat_id"], "message_id": args["message_id"], "for_everyone": everyone}
+
+
+async def react(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(
+        frame,
+        {
+            "chat_id": _CHAT,
+            "message_id": _MESSAGE_ID,
+            "emoji": Field(str, max_length=16),
+            "on": Field(bool, required=False),
+        },
+    )
+    on = args.get("on", True)
+    await _chat(request).react(_user(conn), args["chat_id"], args["message_id"], args["emoji"], on)
+    return {"chat_id": args["chat_id"], "message_id": args["message_id"], "emoji": args["emoji"], "on": on}
+
+
+def _pointer(name: str) -> Any:
+    async def mark(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+        args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID})
+        message_id = _positive(args["message_id"], "message_id")
+        return await _chat(request).mark(_user(conn), args["chat_id"], message_id, name)
+
+    return mark
+
+
+async def typing(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(frame, {"chat_id": _CHAT})
+    sent = await _chat(request).typing(_user(conn), args["chat_id"])
+    return {"chat_id": args["chat_id"], "sent": sent}
+
+
+def register(commands: CommandTable) -> None:
+    commands.add("sync", sync)
+    commands.add("message.send", send)
+    commands.add("message.edit", edit)
+    commands.add("message.delete", delete)
+    commands.add("message.react", react)
+    commands.add("chat.read", _pointer("read"))
+    commands.add("chat.delivered", _pointer("delivered"))
+    commands.add("chat.typing", typing)

@@ -1,0 +1,701 @@
+"""Chat storage: chats, members, messages, reactions, and each user's numbered event log.
+
+Every event a user must not miss gets the next number in that user's log (`seq`), reserved with
+UPDATE ... RETURNING on the user's counter row inside the transaction that makes the change, and a row in
+`user_events`. A rolled-back transaction gives its numbers back, so each user's seqs run 1, 2, 3... with no
+gaps; a client that reconnects with the last seq it saw reads exactly what it missed.
+
+Message ids run 1, 2, 3... per chat, reserved on the chat's row the same way. Bodies, names and event
+payloads are encrypted with the keyring; in an end-to-end chat the body is the client's ciphertext,
+stored (and encrypted again at rest) without being looked at.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from server.crypto.keyring import BlindIndex, Keyring
+from server.storage.database import Database, Executor, Row
+
+ROLES = ("member", "admin", "owner")  # in rising order of power
+EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
+MESSAGE_COLUMNS = (
+    "chat_id",
+    "id",
+    "sender_id",
+    "client_id",
+    "kind",
+    "body",
+    "reply_to",
+    "meta",
+    "created_at",
+)
+_SEQ_CHUNK = 500  # user ids per UPDATE ... WHERE user_id IN (...)
+
+
+def new_id() -> str:
+    return secrets.token_hex(12)
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: str
+    kind: str  # "direct" or "group"
+    e2e: bool
+    name: str | None
+    description: str | None
+    avatar_id: str | None
+    created_by: str | None
+    last_message_id: int
+    last_message_at: float | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Member:
+    chat_id: str
+    user_id: str
+    role: str
+    joined_at: float
+    joined_message_id: int
+    read_id: int
+    delivered_id: int
+    pinned_at: float | None
+    muted_until: float | None
+    archived: bool
+
+    def at_least(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class Message:
+    chat_id: str
+    id: int
+    sender_id: str | None
+    client_id: str | None
+    kind: str  # "text" or "system"
+    body: str | None  # None once deleted for everyone
+    reply_to: int | None
+    meta: dict[str, Any]
+    created_at: float
+    edited_at: float | None
+    deleted_at: float | None
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> user ids (filled for history)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a user's log. Message events carry the message (read at the time the log is read)."""
+
+    user_id: str
+    seq: int
+    kind: str
+    chat_id: str | None
+    message_id: int | None
+    payload: dict[str, Any]
+    created_at: float
+    message: Message | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append to one user's log."""
+
+    user_id: str
+    kind: str
+    chat_id: str | None
+    message_id: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Send:
+    """A message to write through the batch writer."""
+
+    chat_id: str
+    sender_id: str
+    client_id: str | None
+    body: str
+    created_at: float
+    reply_to: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Sent:
+    message: Message
+    seqs: dict[str, int]  # member -> the seq of this message in their log (empty for a duplicate)
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class SendRefused:
+    """A send the batch refused without failing the others: the service turns it into an error."""
+
+    code: str  # "not_found" | "blocked" | "bad_reply"
+
+
+class ChatRepository:
+    def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
+        self.db = db
+        self._keyring = keyring
+        self._blind = blind_index
+
+    # -- encryption --------------------------------------------------------------------------------
+    def _seal(self, value: str | bytes | None, table: str, column: str, row_id: str) -> bytes | None:
+        if value is None:
+            return None
+        return self._keyring.encrypt(value, table=table, column=column, row_id=row_id)
+
+    def _open(self, blob: bytes | None, table: str, column: str, row_id: str) -> str | None:
+        if blob is None:
+            return None
+        return self._keyring.decrypt(bytes(blob), table=table, column=column, row_id=row_id)
+
+    def _open_json(self, blob: bytes | None, table: str, column: str, row_id: str) -> dict[str, Any]:
+        text = self._open(blob, table, column, row_id)
+        value = orjson.loads(text) if text else {}
+        return value if isinstance(value, dict) else {}
+
+    def pair_index(self, a: str, b: str) -> bytes:
+        low, high = sorted((a, b))
+        return self._blind(f"{low}:{high}", purpose="chat_pair")
+
+    def _chat(self, row: Row) -> Chat:
+        cid = row["id"]
+        return Chat(
+            id=cid,
+            kind=row["kind"],
+            e2e=bool(row["e2e"]),
+            name=self._open(row["name"], "chats", "name", cid),
+            description=self._open(row["description"], "chats", "description", cid),
+            avatar_id=row["avatar_id"],
+            created_by=row["created_by"],
+            last_message_id=int(row["last_message_id"]),
+            last_message_at=row["last_message_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    @staticmethod
+    def _member(row: Row) -> Member:
+        return Member(
+            chat_id=row["chat_id"],
+            user_id=row["user_id"],
+            role=row["role"],
+            joined_at=row["joined_at"],
+            joined_message_id=int(row["joined_message_id"]),
+            read_id=int(row["read_id"]),
+            delivered_id=int(row["delivered_id"]),
+            pinned_at=row["pinned_at"],
+            muted_until=row["muted_until"],
+            archived=bool(row["archived"]),
+        )
+
+    def message_of(self, row: Row, prefix: str = "") -> Message:
+        chat_id, mid = row[prefix + "chat_id"], int(row[prefix + "id"])
+        row_id = f"{chat_id}:{mid}"
+        deleted = row[prefix + "deleted_at"]
+        return Message(
+            chat_id=chat_id,
+            id=mid,
+            sender_id=row[prefix + "sender_id"],
+            client_id=row[prefix + "client_id"],
+            kind=row[prefix + "kind"],
+            body=None if deleted else self._open(row[prefix + "body"], "messages", "body", row_id),
+            reply_to=None if row[prefix + "reply_to"] is None else int(row[prefix + "reply_to"]),
+            meta={} if deleted else self._open_json(row[prefix + "meta"], "messages", "meta", row_id),
+            created_at=row[prefix + "created_at"],
+            edited_at=row[prefix + "edited_at"],
+            deleted_at=deleted,
+        )
+
+    def _message_row(self, m: Message) -> tuple[Any, ...]:
+        row_id = f"{m.chat_id}:{m.id}"
+        return (
+            m.chat_id,
+            m.id,
+            m.sender_id,
+            m.client_id,
+            m.kind,
+            self._seal(m.body, "messages", "body", row_id),
+            m.reply_to,
+            self._seal(orjson.dumps(m.meta), "messages", "meta", row_id) if m.meta else None,
+            m.created_at,
+        )
+
+    # -- the event log -----------------------------------------------------------------------------
+    async def append_events(self, tx: Executor, events: Sequence[NewEvent], now: float) -> list[int]:
+        """Reserve the next seq of each event's user (in the order given) and write the events; returns the
+        seqs, one per event. Must run inside the transaction that makes the change the events describe."""
+        if not events:
+            return []
+        counts: dict[str, int] = defaultdict(int)
+        for event in events:
+            counts[event.user_id] += 1
+        last = await self._reserve(tx, counts)
+        next_seq = {user: last[user] - n + 1 for user, n in counts.items()}
+        seqs, rows = [], []
+        for event in events:
+            seq = next_seq[event.user_id]
+            next_seq[event.user_id] = seq + 1
+            seqs.append(seq)
+            payload = (
+                self._seal(orjson.dumps(event.payload), "user_events", "payload", f"{event.user_id}:{seq}")
+                if event.payload
+                else None
+            )
+            rows.append((event.user_id, seq, event.kind, event.chat_id, event.message_id, payload, now))
+        await tx.insert_rows("user_events", EVENT_COLUMNS, rows)
+        return seqs
+
+    async def _reserve(self, tx: Executor, counts: dict[str, int]) -> dict[str, int]:
+        """Add each user's count to their counter; returns the new last seq per user. Users are locked in id
+        order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
+        by_count: dict[int, list[str]] = defaultdict(list)
+        for user, n in sorted(counts.items()):
+            by_count[n].append(user)
+        last: dict[str, int] = {}
+        for n, users in by_count.items():
+            for start in range(0, len(users), _SEQ_CHUNK):
+                chunk = users[start : start + _SEQ_CHUNK]
+                await self._lock_counters(tx, chunk)
+                last.update(await self._bump(tx, chunk, n))
+                missing = [u for u in chunk if u not in last]
+                if missing:
+                    marks = ", ".join(f"(${i})" for i in range(1, len(missing) + 1))
+                    await tx.execute(
+                        f"INSERT INTO user_seq (user_id) VALUES {marks} ON CONFLICT (user_id) DO NOTHING", *missing
+                    )
+                    last.update(await self._bump(tx, missing, n))
+        return last
+
+    async def _lock_counters(self, tx: Executor, users: list[str]) -> None:
+        if self.db.backend != "postgresql":
+            return  # SQLite has one writer: nothing else holds these rows
+        marks = ", ".join(f"${i}" for i in range(1, len(users) + 1))
+        await tx.fetch(f"SELECT 1 FROM user_seq WHERE user_id IN ({marks}) ORDER BY user_id FOR UPDATE", *users)
+
+    @staticmethod
+    async def _bump(tx: Executor, users: list[str], n: int) -> dict[str, int]:
+        marks = ", ".join(f"${i}" for i in range(2, len(users) + 2))
+        rows = await tx.fetch(
+            f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({marks}) RETURNING user_id, last_seq",
+            n,
+            *users,
+        )
+        return {r["user_id"]: int(r["last_seq"]) for r in rows}
+
+    async def last_seq(self, user_id: str) -> int:
+        value = await self.db.fetchval("SELECT last_seq FROM user_seq WHERE user_id = $1", user_id)
+        return int(value or 0)
+
+    async def events_after(self, user_id: str, after: int, limit: int, upto: int | None = None) -> list[Event]:
+        """The user's events after seq `after` (at most `limit`, and none past `upto`), oldest first. Message
+        events carry the message as it is now, if the user is still a member of its chat."""
+        rows = await self.db.fetch(
+            "SELECT e.seq, e.kind, e.chat_id, e.message_id, e.payload, e.created_at,"
+            " m.chat_id AS m_chat_id, m.id AS m_id, m.sender_id AS m_sender_id, m.client_id AS m_client_id,"
+            " m.kind AS m_kind, m.body AS m_body, m.reply_to AS m_reply_to, m.meta AS m_meta,"
+            " m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted_at AS m_deleted_at"
+            " FROM user_events e"
+            " LEFT JOIN chat_members cm ON cm.chat_id = e.chat_id AND cm.user_id = e.user_id"
+            " LEFT JOIN messages m ON m.chat_id = cm.chat_id AND m.id = e.message_id"
+            " WHERE e.user_id = $1 AND e.seq > $2 AND e.seq <= $3 ORDER BY e.seq LIMIT $4",
+            user_id,
+            after,
+            upto if upto is not None else 2**62,
+            limit,
+        )
+        events = []
+        for row in rows:
+            seq = int(row["seq"])
+            events.append(
+                Event(
+                    user_id=user_id,
+                    seq=seq,
+                    kind=row["kind"],
+                    chat_id=row["chat_id"],
+                    message_id=None if row["message_id"] is None else int(row["message_id"]),
+                    payload=self._open_json(row["payload"], "user_events", "payload", f"{user_id}:{seq}"),
+                    created_at=row["created_at"],
+                    message=self.message_of(row, "m_") if row["m_id"] is not None else None,
+                )
+            )
+        return events
+
+    # -- chats and members -------------------------------------------------------------------------
+    async def create_chat(
+        self,
+        tx: Executor,
+        *,
+        kind: str,
+        created_by: str,
+        members: Sequence[tuple[str, str]],
+        now: float,
+        e2e: bool = False,
+        name: str | None = None,
+        description: str | None = None,
+        pair: tuple[str, str] | None = None,
+    ) -> str:
+        chat_id = new_id()
+        await tx.execute(
+            "INSERT INTO chats (id, kind, e2e, pair_index, name, description, created_by, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            chat_id,
+            kind,
+            int(e2e),
+            self.pair_index(*pair) if pair else None,
+            self._seal(name, "chats", "name", chat_id),
+            self._seal(description, "chats", "description", chat_id),
+            created_by,
+            now,
+        )
+        await self.add_members(tx, chat_id, members, now, joined_message_id=0)
+        return chat_id
+
+    async def add_members(
+        self, tx: Executor, chat_id: str, members: Iterable[tuple[str, str]], now: float, joined_message_id: int
+    ) -> None:
+        rows = [(chat_id, user, role, now, joined_message_id, joined_message_id) for user, role in members]
+        if rows:
+            await tx.insert_rows(
+                "chat_members", ("chat_id", "user_id", "role", "joined_at", "joined_message_id", "read_id"), rows
+            )
+
+    async def update_chat(self, tx: Executor, chat_id: str, values: dict[str, Any], now: float) -> None:
+        sets, args = [], []
+        for column, value in values.items():
+            if column in ("name", "description"):
+                value = self._seal(value, "chats", column, chat_id)
+            args.append(value)
+            sets.append(f"{column} = ${len(args)}")
+        args.extend([now, chat_id])
+        await tx.execute(
+            f"UPDATE chats SET {', '.join(sets)}, updated_at = ${len(args) - 1} WHERE id = ${len(args)}", *args
+        )
+
+    async def direct_chat(self, executor: Executor, a: str, b: str) -> str | None:
+        value = await executor.fetchval("SELECT id FROM chats WHERE pair_index = $1", self.pair_index(a, b))
+        return None if value is None else str(value)
+
+    async def chat(self, chat_id: str, executor: Executor | None = None) -> Chat | None:
+        row = await (executor or self.db).fetchrow("SELECT * FROM chats WHERE id = $1", chat_id)
+        return None if row is None else self._chat(row)
+
+    async def member(self, chat_id: str, user_id: str, executor: Executor | None = None) -> Member | None:
+        row = await (executor or self.db).fetchrow(
+            "SELECT * FROM chat_members WHERE chat_id = $1 AND user_id = $2", chat_id, user_id
+        )
+        return None if row is None else self._member(row)
+
+    async def members(self, chat_id: str, executor: Executor | None = None) -> list[Member]:
+        rows = await (executor or self.db).fetch(
+            "SELECT * FROM chat_members WHERE chat_id = $1 ORDER BY joined_at, user_id", chat_id
+        )
+        return [self._member(r) for r in rows]
+
+    async def member_ids(self, executor: Executor, chat_id: str) -> list[str]:
+        rows = await executor.fetch("SELECT user_id FROM chat_members WHERE chat_id = $1", chat_id)
+        return [r["user_id"] for r in rows]
+
+    async def remove_member(self, tx: Executor, chat_id: str, user_id: str) -> bool:
+        return await tx.execute("DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2", chat_id, user_id) > 0
+
+    async def set_role(self, tx: Executor, chat_id: str, user_id: str, role: str) -> None:
+        await tx.execute(
+            "UPDATE chat_members SET role = $1 WHERE chat_id = $2 AND user_id = $3", role, chat_id, user_id
+        )
+
+    async def set_member_flags(self, tx: Executor, chat_id: str, user_id: str, values: dict[str, Any]) -> None:
+        sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(values, start=1))
+        n = len(values)
+        await tx.execute(
+            f"UPDATE chat_members SET {sets} WHERE chat_id = ${n + 1} AND user_id = ${n + 2}",
+            *values.values(),
+            chat_id,
+            user_id,
+        )
+
+    async def move_pointer(self, tx: Executor, chat_id: str, user_id: str, column: str, message_id: int) -> bool:
+        """Move a read or delivered pointer forward (never back); True if it moved."""
+        assert column in ("read_id", "delivered_id")
+        changed = await tx.execute(
+            f"UPDATE chat_members SET {column} = $1 WHERE chat_id = $2 AND user_id = $3 AND {column} < $1",
+            message_id,
+            chat_id,
+            user_id,
+        )
+        if column == "read_id" and changed:
+            # Reading implies delivery; the delivered pointer never runs behind the read one.
+            await tx.execute(
+                "UPDATE chat_members SET delivered_id = read_id WHERE chat_id = $1 AND user_id = $2"
+                " AND delivered_id < read_id",
+                chat_id,
+                user_id,
+            )
+        return changed > 0
+
+    async def delete_chat(self, tx: Executor, chat_id: str) -> None:
+        await tx.execute("DELETE FROM chats WHERE id = $1", chat_id)
+
+    async def chat_list(self, user_id: str) -> list[tuple[Chat, Member, Message | None, int]]:
+        """Every chat of the user with its last visible message and the unread count, newest activity first."""
+        rows = await self.db.fetch(
+            "SELECT c.*, cm.chat_id AS cm_chat_id, cm.user_id AS cm_user_id, cm.role AS cm_role,"
+            " cm.joined_at AS cm_joined_at, cm.joined_message_id AS cm_joined_message_id, cm.read_id AS cm_read_id,"
+            " cm.delivered_id AS cm_delivered_id, cm.pinned_at AS cm_pinned_at, cm.muted_until AS cm_muted_until,"
+            " cm.archived AS cm_archived,"
+            " (SELECT COUNT(*) FROM messages u WHERE u.chat_id = c.id AND u.id > cm.read_id"
+            "   AND u.deleted_at IS NULL AND (u.sender_id IS NULL OR u.sender_id <> $1)) AS unread"
+            " FROM chat_members cm JOIN chats c ON c.id = cm.chat_id WHERE cm.user_id = $1",
+            user_id,
+        )
+        last = await self._last_messages(user_id, [r["id"] for r in rows])
+        out = []
+        for row in rows:
+            member = Member(
+                chat_id=row["cm_chat_id"],
+                user_id=row["cm_user_id"],
+                role=row["cm_role"],
+                joined_at=row["cm_joined_at"],
+                joined_message_id=int(row["cm_joined_message_id"]),
+                read_id=int(row["cm_read_id"]),
+                delivered_id=int(row["cm_delivered_id"]),
+                pinned_at=row["cm_pinned_at"],
+                muted_until=row["cm_muted_until"],
+                archived=bool(row["cm_archived"]),
+            )
+            out.append((self._chat(row), member, last.get(row["id"]), int(row["unread"])))
+        return out
+
+    async def _last_messages(self, user_id: str, chat_ids: list[str]) -> dict[str, Message]:
+        found: dict[str, Message] = {}
+        for start in range(0, len(chat_ids), 200):
+            chunk = chat_ids[start : start + 200]
+            marks = ", ".join(f"${i}" for i in range(2, len(chunk) + 2))
+            rows = await self.db.fetch(
+                "SELECT m.* FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = $1"
+                f" WHERE m.chat_id IN ({marks}) AND m.id = (SELECT MAX(v.id) FROM messages v"
+                "   WHERE v.chat_id = m.chat_id AND v.id > cm.joined_message_id AND NOT EXISTS"
+                "   (SELECT 1 FROM hidden_messages h WHERE h.user_id = $1 AND h.chat_id = v.chat_id"
+                "    AND h.message_id = v.id))",
+                user_id,
+                *chunk,
+            )
+            for row in rows:
+                message = self.message_of(row)
+                found[message.chat_id] = message
+        return found
+
+    # -- messages ----------------------------------------------------------------------------------
+    async def history(
+        self, chat_id: str, user_id: str, *, floor: int, before: int | None, after: int | None, limit: int
+    ) -> list[Message]:
+        """A page of the chat's messages the user may see (ids above `floor`), oldest first: the newest
+        `limit` below `before`, or the oldest `limit` above `after`."""
+        hidden = (
+            " AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $2 AND h.chat_id = m.chat_id"
+            " AND h.message_id = m.id)"
+        )
+        if after is not None:
+            rows = await self.db.fetch(
+                f"SELECT m.* FROM messages m WHERE m.chat_id = $1 AND m.id > $3{hidden} ORDER BY m.id LIMIT $4",
+                chat_id,
+                user_id,
+                max(after, floor),
+                limit,
+            )
+        else:
+            rows = await self.db.fetch(
+                f"SELECT m.* FROM messages m WHERE m.chat_id = $1 AND m.id > $3 AND m.id < $5{hidden}"
+                " ORDER BY m.id DESC LIMIT $4",
+                chat_id,
+                user_id,
+                floor,
+                limit,
+                before if before is not None else 2**62,
+            )
+            rows = list(reversed(rows))
+        messages = [self.message_of(r) for r in rows]
+        reactions = await self.reactions(chat_id, [m.id for m in messages])
+        return [replace(m, reactions=reactions[m.id]) if m.id in reactions else m for m in messages]
+
+    async def message(self, chat_id: str, message_id: int, executor: Executor | None = None) -> Message | None:
+        row = await (executor or self.db).fetchrow(
+            "SELECT * FROM messages WHERE chat_id = $1 AND id = $2", chat_id, message_id
+        )
+        return None if row is None else self.message_of(row)
+
+    async def reactions(self, chat_id: str, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+        if not message_ids:
+            return {}
+        rows = await self.db.fetch(
+            "SELECT message_id, emoji, user_id FROM reactions WHERE chat_id = $1 AND message_id >= $2"
+            " AND message_id <= $3 ORDER BY created_at",
+            chat_id,
+            min(message_ids),
+            max(message_ids),
+        )
+        out: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for row in rows:
+            out[int(row["message_id"])][row["emoji"]].append(row["user_id"])
+        return {k: dict(v) for k, v in out.items()}
+
+    async def edit_message(self, tx: Executor, chat_id: str, message_id: int, body: str, now: float) -> None:
+        await tx.execute(
+            "UPDATE messages SET body = $1, edited_at = $2 WHERE chat_id = $3 AND id = $4",
+            self._seal(body, "messages", "body", f"{chat_id}:{message_id}"),
+            now,
+            chat_id,
+            message_id,
+        )
+
+    async def delete_message(self, tx: Executor, chat_id: str, message_id: int, now: float) -> None:
+        """Delete for everyone: the row stays (ids stay contiguous), its content goes."""
+        await tx.execute(
+            "UPDATE messages SET body = NULL, meta = NULL, deleted_at = $1 WHERE chat_id = $2 AND id = $3",
+            now,
+            chat_id,
+            message_id,
+        )
+        await tx.execute("DELETE FROM reactions WHERE chat_id = $1 AND message_id = $2", chat_id, message_id)
+
+    async def hide_message(self, tx: Executor, user_id: str, chat_id: str, message_id: int) -> None:
+        await tx.execute(
+            "INSERT INTO hidden_messages (user_id, chat_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            user_id,
+            chat_id,
+            message_id,
+        )
+
+    async def set_reaction(
+        self, tx: Executor, chat_id: str, message_id: int, user_id: str, emoji: str, on: bool, now: float
+    ) -> bool:
+        if on:
+            return (
+                await tx.execute(
+                    "INSERT INTO reactions (chat_id, message_id, user_id, emoji, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    chat_id,
+                    message_id,
+                    user_id,
+                    emoji,
+                    now,
+                )
+                > 0
+            )
+        return (
+            await tx.execute(
+                "DELETE FROM reactions WHERE chat_id = $1 AND message_id = $2 AND user_id = $3 AND emoji = $4",
+                chat_id,
+                message_id,
+                user_id,
+                emoji,
+            )
+            > 0
+        )
+
+    async def readers(self, chat_id: str, message_id: int) -> list[Row]:
+        return await self.db.fetch(
+            "SELECT user_id, read_id, delivered_id FROM chat_members WHERE chat_id = $1 AND"
+            " (read_id >= $2 OR delivered_id >= $2) ORDER BY user_id",
+            chat_id,
+            message_id,
+        )
+
+    async def blocked(self, executor: Executor, user_id: str, by: str) -> bool:
+        value = await executor.fetchval("SELECT 1 FROM user_blocks WHERE user_id = $1 AND blocked_id = $2", by, user_id)
+        return value is not None
+
+    # -- sending (the batch writer's work) ---------------------------------------------------------
+    async def write_sends(self, tx: Executor, sends: list[Send]) -> list[Sent | SendRefused]:
+        """Write a batch of messages in one transaction: per message, check the sender may post, reserve the
+        chat's next message id and every member's next seq, then insert messages and events together. A
+        resend (same sender and client_id) returns the original instead of writing it twice."""
+        results: list[Sent | SendRefused] = []
+        messages: list[Message] = []
+        events: list[NewEvent] = []
+        owners: list[tuple[int, int, int]] = []  # (result index, first event index, event count)
+        seen: dict[tuple[str, str], int] = {}
+        for send in sends:
+            if send.client_id is not None:
+                key = (send.sender_id, send.client_id)
+                if key in seen:
+                    earlier = results[seen[key]]
+                    results.append(Sent(earlier.message, {}, duplicate=True) if isinstance(earlier, Sent) else earlier)
+                    continue
+                row = await tx.fetchrow(
+                    "SELECT * FROM messages WHERE sender_id = $1 AND client_id = $2", send.sender_id, send.client_id
+                )
+                if row is not None:
+                    seen[key] = len(results)
+                    results.append(Sent(self.message_of(row), {}, duplicate=True))
+                    continue
+                seen[key] = len(results)
+            refused = await self._refusal(tx, send)
+            if refused is not None:
+                results.append(refused)
+                continue
+            message_id = await tx.fetchval(
+                "UPDATE chats SET last_message_id = last_message_id + 1, last_message_at = $1 WHERE id = $2"
+                " RETURNING last_message_id",
+                send.created_at,
+                send.chat_id,
+            )
+            message = Message(
+                chat_id=send.chat_id,
+                id=int(message_id),
+                sender_id=send.sender_id,
+                client_id=send.client_id,
+                kind=send.kind,
+                body=send.body,
+                reply_to=send.reply_to,
+                meta=send.meta,
+                created_at=send.created_at,
+                edited_at=None,
+                deleted_at=None,
+            )
+            messages.append(message)
+            members = await self.member_ids(tx, send.chat_id)
+            owners.append((len(results), len(events), len(members)))
+            events.extend(NewEvent(user, "message.new", send.chat_id, message.id) for user in members)
+            results.append(Sent(message, {}))
+        if messages:
+            await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._message_row(m) for m in messages])
+            now = max(m.created_at for m in messages)
+            seqs = await self.append_events(tx, events, now)
+            for index, first, count in owners:
+                sent = results[index]
+                assert isinstance(sent, Sent)
+                results[index] = Sent(sent.message, {events[i].user_id: seqs[i] for i in range(first, first + count)})
+        return results
+
+    async def _refusal(self, tx: Executor, send: Send) -> SendRefused | None:
+        row = await tx.fetchrow(
+            "SELECT c.kind, c.last_message_id, cm.joined_message_id FROM chats c JOIN chat_members cm"
+            " ON cm.chat_id = c.id AND cm.user_id = $2 WHERE c.id = $1",
+            send.chat_id,
+            send.sender_id,
+        )
+        if row is None:
+            return SendRefused("not_found")
+        if send.reply_to is not None and not int(row["joined_message_id"]) < send.reply_to <= int(
+            row["last_message_id"]
+        ):
+            return SendRefused("bad_reply")
+        if row["kind"] == "direct":
+            others = [u for u in await self.member_ids(tx, send.chat_id) if u != send.sender_id]
+            for other in others:
+                if await self.blocked(tx, send.sender_id, by=other) or await self.blocked(tx, other, by=send.sender_id):
+                    return SendRefused("blocked")
+        return None

@@ -1,0 +1,112 @@
+"""Steps the chat tests share: users, chats, and a WebSocket client that separates replies from pushes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import Mailbox
+from tests.helpers import bearer, signed_in
+
+_ids = itertools.count(1)
+
+
+class Peer:
+    """One device's WebSocket: `call` sends a command and returns its reply; pushes collect in `pushes`."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.pushes: list[dict[str, Any]] = []
+        self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self._arrived = asyncio.Event()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            frame = message.json()
+            waiter = self._replies.pop(frame.get("id"), None) if frame["type"] in ("result", "error", "pong") else None
+            if waiter is not None:
+                waiter.set_result(frame)
+            else:
+                self.pushes.append(frame)
+                self._arrived.set()
+
+    async def call(self, kind: str, **fields: Any) -> dict[str, Any]:
+        frame_id = next(_ids)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[frame_id] = waiter
+        await self.ws.send_json({"type": kind, "id": frame_id, **fields})
+        return await asyncio.wait_for(waiter, 10)
+
+    async def ok(self, kind: str, **fields: Any) -> dict[str, Any]:
+        reply = await self.call(kind, **fields)
+        assert reply["type"] == "result", reply
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    async def wait_for(self, kind: str, count: int = 1, timeout: float = 10, **match: Any) -> list[dict[str, Any]]:
+        """Wait until `count` pushes of this type (with these field values) have arrived; returns them."""
+
+        def found() -> list[dict[str, Any]]:
+            return [p for p in self.pushes if p["type"] == kind and all(p.get(k) == v for k, v in match.items())]
+
+        async def wait() -> list[dict[str, Any]]:
+            while len(found()) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+            return found()
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    def seqs(self) -> list[int]:
+        return [p["seq"] for p in self.pushes if "seq" in p]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+
+
+async def connect(client: TestClient, grant: dict[str, Any], after_seq: int | None = None) -> Peer:
+    peer = Peer(await client.ws_connect("/ws"))
+    await peer.ok("auth", token=grant["access_token"])
+    if after_seq is not None:
+        await peer.ok("sync", after_seq=after_seq)
+    return peer
+
+
+async def users(client: TestClient, mail: Mailbox, count: int) -> list[dict[str, Any]]:
+    return [await signed_in(client, mail) for _ in range(count)]
+
+
+def uid(grant: dict[str, Any]) -> str:
+    value: str = grant["user"]["id"]
+    return value
+
+
+async def group(client: TestClient, owner: dict[str, Any], members: list[dict[str, Any]], **extra: Any) -> str:
+    resp = await client.post(
+        "/api/chats",
+        json={"kind": "group", "name": "Team", "members": [uid(m) for m in members], **extra},
+        headers=bearer(owner),
+    )
+    assert resp.status == 201, await resp.text()
+    chat_id: str = (await resp.json())["id"]
+    return chat_id
+
+
+async def direct(client: TestClient, a: dict[str, Any], b: dict[str, Any], **extra: Any) -> str:
+    resp = await client.post("/api/chats", json={"kind": "direct", "user_id": uid(b), **extra}, headers=bearer(a))
+    assert resp.status in (200, 201), await resp.text()
+    chat_id: str = (await resp.json())["id"]
+    return chat_id
+
+
+def client_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,230 @@
+"""Messaging over the WebSocket: delivery to every device with a per-user seq, idempotent sends, resume,
+edits, deletes, reactions, receipts and typing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient
+
+from tests.chat.chatkit import client_id, connect, direct, group, uid, users
+from tests.conftest import Mailbox
+from tests.helpers import bearer, login
+
+
+async def test_a_message_reaches_every_device_of_every_member_in_order(client: TestClient, mail: Mailbox) -> None:
+    alice, bob, carol = await users(client, mail, 3)
+    chat_id = await group(client, alice, [bob, carol])
+    alice_phone = await connect(client, alice, after_seq=0)
+    alice_laptop = await connect(client, await login(client, alice["user"]["email"]), after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    carol_ws = await connect(client, carol, after_seq=0)
+
+    sent = [
+        await alice_phone.ok("message.send", chat_id=chat_id, client_id=client_id(), text=f"hi {n}") for n in range(3)
+    ]
+    assert [m["id"] for m in sent] == [1, 2, 3]
+    assert all(m["sender_id"] == uid(alice) and not m["duplicate"] for m in sent)
+
+    for peer in (alice_phone, alice_laptop, bob_ws, carol_ws):
+        got = await peer.wait_for("message.new", 3)
+        assert [p["message"]["text"] for p in got] == ["hi 0", "hi 1", "hi 2"]
+        seqs = [p["seq"] for p in got]
+        assert seqs == list(range(seqs[0], seqs[0] + 3))  # consecutive: nothing missed, nothing twice
+    # Both of Alice's devices see the same seqs: they are the user's, not the connection's.
+    assert [p["seq"] for p in alice_phone.pushes if p["type"] == "message.new"] == [
+        p["seq"] for p in alice_laptop.pushes if p["type"] == "message.new"
+    ]
+    for peer in (alice_phone, alice_laptop, bob_ws, carol_ws):
+        await peer.close()
+
+
+async def test_a_resend_with_the_same_client_id_returns_the_original(client: TestClient, mail: Mailbox) -> None:
+    alice, bob = await users(client, mail, 2)
+    chat_id = await direct(client, alice, bob)
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    cid = client_id()
+    first = await alice_ws.ok("message.send", chat_id=chat_id, client_id=cid, text="once")
+    again = await alice_ws.ok("message.send", chat_id=chat_id, client_id=cid, text="once")
+    assert again["id"] == first["id"]
+    assert again["duplicate"] is True
+    # Two resends racing each other still make one message.
+    racing = await asyncio.gather(
+        *(alice_ws.ok("message.send", chat_id=chat_id, client_id=(c := client_id()), text="race") for _ in range(1)),
+        alice_ws.ok("message.send", chat_id=chat_id, client_id=c, text="race"),
+    )
+    assert racing[0]["id"] == racing[1]["id"]
+    await bob_ws.wait_for("message.new", 2)
+    await asyncio.sleep(0.2)
+    assert len([p for p in bob_ws.pushes if p["type"] == "message.new"]) == 2
+    page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(bob))).json()
+    assert [m["text"] for m in page["messages"]] == ["once", "race"]
+    await alice_ws.close()
+    await bob_ws.close()
+
+
+async def test_a_reconnecting_client_gets_exactly_what_it_missed(client: TestClient, mail: Mailbox) -> None:
+    alice, bob = await users(client, mail, 2)
+    chat_id = await group(client, alice, [bob])
+    bob_ws = await connect(client, bob, after_seq=0)
+    alice_ws = await connect(client, alice, after_seq=0)
+    await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="before")
+    seen = await bob_ws.wait_for("message.new")
+    last_seen = seen[0]["seq"]
+    await bob_ws.close()
+
+    await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="while away 1")
+    second = await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="while away 2")
+    await alice_ws.ok("message.edit", chat_id=chat_id, message_id=second["id"], text="while away 2 (fixed)")
+    await alice_ws.ok("message.react", chat_id=chat_id, message_id=1, emoji="👍")
+
+    back = await connect(client, bob)
+    result = await back.ok("sync", after_seq=last_seen)
+    assert result["more"] is False
+    assert result["reset"] is False
+    missed = [p for p in back.pushes if "seq" in p]
+    assert [p["seq"] for p in missed] == list(range(last_seen + 1, last_seen + 1 + len(missed)))
+    assert [p["type"] for p in missed] == ["message.new", "message.new", "message.edited", "reaction"]
+    assert missed[-1]["emoji"] == "👍"
+    assert result["last_seq"] == missed[-1]["seq"]
+    # Live events carry on from there, with no duplicates.
+    await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="live again")
+    live = await back.wait_for("message.new", 3)
+    assert live[-1]["message"]["text"] == "live again"
+    assert live[-1]["seq"] == result["last_seq"] + 1
+    # A client claiming seqs this account never had is told to reload.
+    assert (await back.ok("sync", after_seq=10_000))["reset"] is True
+    await back.close()
+    await alice_ws.close()
+
+
+async def test_edits_deletes_and_reactions(client: TestClient, mail: Mailbox) -> None:
+    alice, bob = await users(client, mail, 2)
+    chat_id = await group(client, alice, [bob])
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    mine = await bob_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="typo")
+    edited = await bob_ws.ok("message.edit", chat_id=chat_id, message_id=mine["id"], text="fixed")
+    assert edited["edited"] is True
+    assert edited["text"] == "fixed"
+    # Only the sender edits.
+    refused = await alice_ws.call("message.edit", chat_id=chat_id, message_id=mine["id"], text="hijack")
+    assert refused["error"]["code"] == "forbidden"
+
+    await alice_ws.ok("message.react", chat_id=chat_id, message_id=mine["id"], emoji="🎉")
+    page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(bob))).json()
+    assert page["messages"][0]["reactions"] == {"🎉": [uid(alice)]}
+    assert page["messages"][0]["text"] == "fixed"
+
+    # Delete for me hides it from me only.
+    await alice_ws.ok("message.delete", chat_id=chat_id, message_id=mine["id"])
+    alice_page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(alice))).json()
+    assert alice_page["messages"] == []
+    bob_page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(bob))).json()
+    assert len(bob_page["messages"]) == 1
+
+    # Delete for everyone: the sender may (the owner may too, as moderator); the content is gone for all.
+    other = await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="secret")
+    refused = await bob_ws.call("message.delete", chat_id=chat_id, message_id=other["id"], for_everyone=True)
+    assert refused["error"]["code"] == "forbidden"
+    await bob_ws.ok("message.delete", chat_id=chat_id, message_id=mine["id"], for_everyone=True)
+    deleted = await alice_ws.wait_for("message.deleted")
+    assert deleted[0]["message_id"] == mine["id"]
+    bob_page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(bob))).json()
+    gone = next(m for m in bob_page["messages"] if m["id"] == mine["id"])
+    assert gone["deleted"] is True
+    assert gone["text"] is None
+    assert "reactions" not in gone
+    await alice_ws.close()
+    await bob_ws.close()
+
+
+async def test_receipts_unread_counts_and_readers(client: TestClient, mail: Mailbox) -> None:
+    alice, bob, carol = await users(client, mail, 3)
+    chat_id = await group(client, alice, [bob, carol])
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    for n in range(3):
+        await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text=f"m{n}")
+    chats = (await (await client.get("/api/chats", headers=bearer(bob))).json())["chats"]
+    assert chats[0]["unread"] == 3
+    assert chats[0]["last_message"]["text"] == "m2"
+    await bob_ws.ok("chat.delivered", chat_id=chat_id, message_id=3)
+    result = await bob_ws.ok("chat.read", chat_id=chat_id, message_id=2)
+    assert result["read_id"] == 2
+    assert result["delivered_id"] == 3
+    receipt = await alice_ws.wait_for("chat.read")
+    assert receipt[0]["user_id"] == uid(bob)
+    assert receipt[0]["message_id"] == 2
+    chats = (await (await client.get("/api/chats", headers=bearer(bob))).json())["chats"]
+    assert chats[0]["unread"] == 1
+    readers = await (await client.get(f"/api/chats/{chat_id}/messages/2/readers", headers=bearer(alice))).json()
+    assert readers == {"read_by": [uid(bob)], "delivered_to": [uid(bob)]}
+    # A pointer never moves back, and never past the last message.
+    assert (await bob_ws.ok("chat.read", chat_id=chat_id, message_id=1))["read_id"] == 2
+    assert (await bob_ws.ok("chat.read", chat_id=chat_id, message_id=99))["read_id"] == 3
+    await alice_ws.close()
+    await bob_ws.close()
+
+
+async def test_typing_reaches_the_others_throttled_and_without_seq(client: TestClient, mail: Mailbox) -> None:
+    alice, bob = await users(client, mail, 2)
+    chat_id = await direct(client, alice, bob)
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    assert (await alice_ws.ok("chat.typing", chat_id=chat_id))["sent"] is True
+    assert (await alice_ws.ok("chat.typing", chat_id=chat_id))["sent"] is False  # throttled
+    typing = await bob_ws.wait_for("typing")
+    assert typing[0]["user_id"] == uid(alice)
+    assert typing[0]["expires_in"] > 0
+    assert "seq" not in typing[0]
+    await asyncio.sleep(0.1)
+    assert not [p for p in alice_ws.pushes if p["type"] == "typing"]
+    await alice_ws.close()
+    await bob_ws.close()
+
+
+async def test_bad_frames_name_the_problem_and_store_nothing(client: TestClient, mail: Mailbox) -> None:
+    alice, bob = await users(client, mail, 2)
+    chat_id = await direct(client, alice, bob)
+    ws = await connect(client, alice, after_seq=0)
+    cases = [
+        ({"chat_id": chat_id, "client_id": client_id(), "text": 5}, "text"),
+        ({"chat_id": chat_id, "client_id": "not-a-uuid", "text": "x"}, "client_id"),
+        ({"chat_id": chat_id, "client_id": client_id()}, "text"),
+        ({"chat_id": chat_id, "client_id": client_id(), "text": "x" * 4001}, "text"),
+        ({"chat_id": chat_id, "client_id": client_id(), "text": "   "}, "text"),
+        ({"chat_id": chat_id, "client_id": client_id(), "text": "x", "reply_to": 7}, "reply_to"),
+        ({"chat_id": chat_id, "client_id": client_id(), "text": "x", "colour": "red"}, "colour"),
+        ({"chat_id": 12, "client_id": client_id(), "text": "x"}, "chat_id"),
+    ]
+    for fields, field in cases:
+        reply = await ws.call("message.send", **fields)
+        assert reply["type"] == "error", (fields, reply)
+        assert reply["error"].get("field") == field, (fields, reply)
+    # The connection is still open and nothing was stored.
+    assert (await ws.call("ping"))["type"] == "pong"
+    page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(alice))).json()
+    assert page["messages"] == []
+    assert page["last_message_id"] == 0
+    await ws.close()
+
+
+async def test_end_to_end_chats_carry_ciphertext_untouched(client: TestClient, mail: Mailbox) -> None:
+    alice, bob = await users(client, mail, 2)
+    chat_id = await direct(client, alice, bob, e2e=True)
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    refused = await alice_ws.call("message.send", chat_id=chat_id, client_id=client_id(), text="plain")
+    assert refused["error"]["field"] == "ciphertext"
+    refused = await alice_ws.call("message.send", chat_id=chat_id, client_id=client_id(), ciphertext="not base64!")
+    assert refused["error"]["field"] == "ciphertext"
+    blob = "q83vASNFZ4mrze8BI0VniQ=="
+    sent = await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), ciphertext=blob)
+    assert sent["ciphertext"] == blob
+    assert "text" not in sent
+    got = await bob_ws.wait_for("message.new")
+    assert got[0]["message"]["ciphertext"] == blob
+    await alice_ws.close()
+    await bob_ws.close()
