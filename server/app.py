@@ -14,8 +14,15 @@ from server.auth import pages as auth_pages
 from server.auth import routes as auth_routes
 from server.auth.mail import LogMailer, Mailer, SmtpMailer
 from server.auth.service import AccountService
+from server.chat import attachment_routes, key_routes, push_routes
 from server.chat import routes as chat_routes
 from server.chat import ws as chat_ws
+from server.chat.attachments import AttachmentService
+from server.chat.keys import KeyDirectory
+from server.chat.moderation import ModerationService
+from server.chat.notify import PushNotifier
+from server.chat.presence import PresenceService
+from server.chat.push import PushService, push_client_session
 from server.chat.service import ChatService
 from server.config import Settings
 from server.crypto.keyring import BlindIndex, Keyring
@@ -31,14 +38,17 @@ from server.ops import health
 from server.ops.metrics import Metrics, metrics_middleware
 from server.realtime import routes as realtime_routes
 from server.realtime.broker import open_broker
-from server.realtime.commands import CommandTable
+from server.realtime.commands import CommandTable, WsAuthHook
 from server.realtime.connections import ConnectionRegistry
 from server.storage import database as storage
 from server.storage.accounts import AccountRepository
+from server.storage.attachments import AttachmentRepository
 from server.storage.batch import BatchWriter
 from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
-from server.storage.chat import ChatRepository, Send, SendRefused, Sent
+from server.storage.chat import ChatExtrasRepository, ChatRepository, Send, SendRefused, Sent
+from server.storage.keydir import KeyDirectoryRepository
 from server.storage.migrations import migrate
+from server.storage.push import PushRepository
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
 from server.web.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -70,9 +80,12 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_services_ctx(mailer))
+    app.cleanup_ctx.append(_key_directory_ctx)  # after the services: claims use their rate limiter
     app.cleanup_ctx.append(_broker_ctx)
     app.cleanup_ctx.append(_iot_ctx)  # after the database: its batch writer flushes before the database closes
     app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes
+    app.cleanup_ctx.append(_push_ctx)  # before chat: messages to users with no connection notify through it
+    app.cleanup_ctx.append(_attachments_ctx)  # before chat: sends take uploads through it
     app.cleanup_ctx.append(_chat_ctx)  # after the broker and database: messages flush before either closes
     if settings.mqtt_url is not None:
         app.cleanup_ctx.append(_mqtt_ctx)  # after the feeds: the bridge hands in its last writes before they flush
@@ -86,12 +99,17 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.add_routes(realtime_routes.routes)
     app.add_routes(talkback_routes.routes)
     app.add_routes(rules_routes.routes)
+    app.add_routes(push_routes.routes)
+    app.add_routes(key_routes.routes)
     app.add_routes(chat_routes.routes)
+    app.add_routes(attachment_routes.routes)
     update_hooks: list[UpdateExtra] = [talkback_routes.execute_on_update]  # /update with talkback_key
     app[keys.update_hooks_key] = update_hooks
     app[keys.ws_commands_key] = CommandTable()
     live.register(app[keys.ws_commands_key])
     chat_ws.register(app[keys.ws_commands_key])
+    auth_hooks: list[WsAuthHook] = [chat_ws.on_auth]  # presence: the user is online while a socket is open
+    app[keys.ws_auth_hooks_key] = auth_hooks
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
     return app
 
@@ -154,6 +172,21 @@ async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
     await broker.close()
 
 
+async def _key_directory_ctx(app: web.Application) -> AsyncIterator[None]:
+    repo = KeyDirectoryRepository(app[keys.database_key])
+    app[keys.key_directory_key] = KeyDirectory(repo, app[keys.limiter_key])
+    yield
+
+
+async def _push_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.settings_key]
+    client = push_client_session(allow_loopback=settings.push_allow_loopback)
+    repo = PushRepository(app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key])
+    app[keys.push_key] = PushService.from_settings(settings, repo, client)
+    yield
+    await client.close()
+
+
 async def _iot_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.settings_key]
     db = app[keys.database_key]
@@ -175,9 +208,22 @@ async def _iot_ctx(app: web.Application) -> AsyncIterator[None]:
     await writer.close()  # every acknowledged point is already committed; this writes what is still queued
 
 
+async def _attachments_ctx(app: web.Application) -> AsyncIterator[None]:
+    repo = AttachmentRepository(app[keys.database_key], app[keys.keyring_key])
+    service = AttachmentService.from_settings(app[keys.settings_key], repo, app[keys.limiter_key])
+    app[keys.attachments_key] = service
+    sweeper = asyncio.create_task(service.run_sweeper())
+    yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+
+
 async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.settings_key]
-    repo = ChatRepository(app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key])
+    repo = ChatRepository(
+        app[keys.database_key], app[keys.keyring_key], app[keys.blind_index_key], app[keys.attachments_key].repo
+    )
     writer: BatchWriter[Send, Sent | SendRefused] = BatchWriter(
         repo.db,
         repo.write_sends,
@@ -187,9 +233,23 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     writer.start()
     app[keys.metrics_key].writers.append(writer)
-    app[keys.chat_key] = ChatService(repo, writer, app[keys.broker_key], app[keys.limiter_key])
+    extras = ChatExtrasRepository(repo.db, app[keys.keyring_key], app[keys.blind_index_key])
+    chat = ChatService(
+        repo, extras, writer, app[keys.broker_key], app[keys.limiter_key], send_limit=settings.rate_chat_send
+    )
+    app[keys.chat_key] = chat
+    presence = PresenceService(repo, extras, app[keys.broker_key], app[keys.redis_key])
+    presence.start()
+    app[keys.presence_key] = presence
+    accounts = app[keys.accounts_key]
+    app[keys.moderation_key] = ModerationService(chat, lambda user_id: accounts.set_suspended(user_id, True))
+    notifier = PushNotifier(app[keys.push_key], presence, repo, extras)
+    notifier.start()
+    chat.message_listeners.append(notifier)  # members with no open connection get a Web Push
     yield
     await writer.close()  # acknowledged messages are committed already; this writes what is still queued
+    await notifier.close()
+    await presence.close()
 
 
 async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric import ec
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Settings:
     rate_login: RateLimit = RateLimit(10, 300)
     rate_verify: RateLimit = RateLimit(20, 3600)
     rate_reset: RateLimit = RateLimit(5, 3600)
+    rate_chat_send: RateLimit = RateLimit(30, 10)  # messages per user
     # Storage.
     sqlite_readers: int = 3
     pg_pool_size: int = 10
@@ -77,6 +79,19 @@ class Settings:
     retention_sweep_seconds: float = 300.0
     # Rule webhooks may call private, loopback and link-local addresses (off: only public ones).
     webhook_allow_private: bool = False
+    # Web Push (VAPID): the application server's P-256 private key (the raw 32 bytes), the contact it signs
+    # with (mailto: or https:), and how long a push service keeps a push the device has not fetched yet.
+    vapid_private_key: bytes = b""
+    vapid_subject: str = "mailto:noreply@localhost"
+    push_ttl_seconds: int = 86400
+    # Push endpoints on loopback over plain http (a local push server, the tests); never on in production
+    # unless asked for.
+    push_allow_loopback: bool = False
+    # Chat attachments: the largest upload (video, voice, documents, end-to-end files), the largest image, and
+    # the most pixels an image may decode to (all frames of an animation counted).
+    max_upload_bytes: int = 25 << 20
+    max_image_upload_bytes: int = 10 << 20
+    max_image_pixels: int = 40_000_000
     log_level: str = "INFO"
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
@@ -124,10 +139,21 @@ class Settings:
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
             "webhook_allow_private": reader.choice("WEBHOOK_ALLOW_PRIVATE", "false", ("true", "false", "1", "0"))
             in ("true", "1"),
+            "push_ttl_seconds": reader.integer("PUSH_TTL_SECONDS", 86400, 0, 2_419_200),
+            "push_allow_loopback": reader.choice(
+                "PUSH_ALLOW_LOOPBACK", "true" if app_env == "development" else "false", ("true", "false", "1", "0")
+            )
+            in ("true", "1"),
+            "max_upload_bytes": reader.integer("MAX_UPLOAD_BYTES", 25 << 20, 1024, 2 << 30),
+            "max_image_upload_bytes": reader.integer("MAX_IMAGE_UPLOAD_BYTES", 10 << 20, 1024, 2 << 30),
+            "max_image_pixels": reader.integer("MAX_IMAGE_PIXELS", 40_000_000, 1, 89_000_000),
         }
+        values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
         reader.fail_if_errors()
         secrets_given = {
-            k: v for k, v in overrides.items() if k in ("encryption_keys", "blind_index_key", "jwt_secret")
+            k: v
+            for k, v in overrides.items()
+            if k in ("encryption_keys", "blind_index_key", "jwt_secret", "vapid_private_key")
         }
         values.update({k: v for k, v in overrides.items() if k not in secrets_given})
         settings = cls(**values).with_secrets(env)
@@ -140,17 +166,26 @@ class Settings:
         keys = _parse_keyring(env.get("ENCRYPTION_KEYS", ""), reader) if env.get("ENCRYPTION_KEYS") else ()
         blind = reader.key("BLIND_INDEX_KEY") if env.get("BLIND_INDEX_KEY") else b""
         jwt_secret = reader.key("JWT_SECRET") if env.get("JWT_SECRET") else b""
+        vapid = reader.vapid_key("VAPID_PRIVATE_KEY") if env.get("VAPID_PRIVATE_KEY") else b""
         reader.fail_if_errors()
         keys = keys or self.encryption_keys
         blind = blind or self.blind_index_key
         jwt_secret = jwt_secret or self.jwt_secret
+        vapid = vapid or self.vapid_private_key
         missing = [
             name
-            for name, value in (("ENCRYPTION_KEYS", keys), ("BLIND_INDEX_KEY", blind), ("JWT_SECRET", jwt_secret))
+            for name, value in (
+                ("ENCRYPTION_KEYS", keys),
+                ("BLIND_INDEX_KEY", blind),
+                ("JWT_SECRET", jwt_secret),
+                ("VAPID_PRIVATE_KEY", vapid),
+            )
             if not value
         ]
         if not missing:
-            return dataclasses.replace(self, encryption_keys=keys, blind_index_key=blind, jwt_secret=jwt_secret)
+            return dataclasses.replace(
+                self, encryption_keys=keys, blind_index_key=blind, jwt_secret=jwt_secret, vapid_private_key=vapid
+            )
         if self.is_production:
             raise ConfigError(f"APP_ENV=production needs explicit secrets; missing: {', '.join(missing)}")
         stored = load_or_create_dev_secrets(self.data_dir)
@@ -159,6 +194,7 @@ class Settings:
             encryption_keys=keys or _parse_keyring(stored["ENCRYPTION_KEYS"], reader),
             blind_index_key=blind or base64.b64decode(stored["BLIND_INDEX_KEY"]),
             jwt_secret=jwt_secret or base64.b64decode(stored["JWT_SECRET"]),
+            vapid_private_key=vapid or _stored_vapid_key(stored, self.data_dir),
             generated_secrets=tuple(missing),
         )
 
@@ -185,6 +221,22 @@ def new_keyring_entry() -> str:
     return f"k{secrets.token_hex(4)}:{new_key()}"
 
 
+def new_vapid_key() -> str:
+    """A fresh VAPID private key: the P-256 scalar, 32 bytes, base64url without padding (as browsers' tools
+    print it)."""
+    scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
+def _new_dev_secrets() -> dict[str, str]:
+    return {
+        "ENCRYPTION_KEYS": new_keyring_entry(),
+        "BLIND_INDEX_KEY": new_key(),
+        "JWT_SECRET": new_key(),
+        "VAPID_PRIVATE_KEY": new_vapid_key(),
+    }
+
+
 def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
     """Development secrets, generated once into DATA_DIR/secrets.json (mode 0600)."""
     path = data_dir / SECRETS_FILE
@@ -193,9 +245,15 @@ def load_or_create_dev_secrets(data_dir: Path) -> dict[str, str]:
             stored: dict[str, str] = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+        # A file from before a secret existed (VAPID_PRIVATE_KEY came later) gets the new one added.
+        added = {name: value for name, value in _new_dev_secrets().items() if name not in stored}
+        if added:
+            stored.update(added)
+            save_dev_secrets(data_dir, stored)
+            log.warning("added %s to the development secrets in %s", ", ".join(added), path)
         return stored
     data_dir.mkdir(parents=True, exist_ok=True)
-    stored = {"ENCRYPTION_KEYS": new_keyring_entry(), "BLIND_INDEX_KEY": new_key(), "JWT_SECRET": new_key()}
+    stored = _new_dev_secrets()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(orjson.dumps(stored, option=orjson.OPT_INDENT_2))
@@ -241,6 +299,38 @@ def _parse_keyring(value: str, reader: _Reader) -> tuple[tuple[str, bytes], ...]
         reader.errors.append("ENCRYPTION_KEYS is empty")
     reader.fail_if_errors()
     return tuple(entries)
+
+
+def _decode_vapid_key(encoded: str) -> bytes | None:
+    """The raw 32-byte P-256 private key from base64url (or base64), if it is one."""
+    text = encoded.strip().replace("+", "-").replace("/", "_").rstrip("=")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        if len(raw) != 32:
+            return None
+        ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())  # refuses 0 and values past the order
+    except ValueError:
+        return None
+    return raw
+
+
+def _stored_vapid_key(stored: dict[str, str], data_dir: Path) -> bytes:
+    key = _decode_vapid_key(stored.get("VAPID_PRIVATE_KEY", ""))
+    if key is None:
+        raise ConfigError(f"VAPID_PRIVATE_KEY in {data_dir / SECRETS_FILE} is not a P-256 private key")
+    return key
+
+
+def _vapid_subject(reader: _Reader, public_url: str, smtp_from: str) -> str:
+    """VAPID_SUBJECT, else PUBLIC_URL when it is https, else the mail sender: push services want a contact."""
+    value = reader.optional("VAPID_SUBJECT")
+    if value is None:
+        return public_url if public_url.startswith("https://") else f"mailto:{smtp_from}"
+    parts = urlsplit(value)
+    mail_ok = parts.scheme == "mailto" and re.fullmatch(r"[^@\s]+@[^@\s]+", parts.path) is not None
+    if not mail_ok and not (parts.scheme == "https" and parts.hostname):
+        reader.errors.append(f"VAPID_SUBJECT must be a mailto: address or an https:// URL, got {value!r}")
+    return value
 
 
 def _decode_key(encoded: str) -> bytes | None:
@@ -317,6 +407,13 @@ class _Reader:
         key = _decode_key(self.env.get(name, ""))
         if key is None:
             self.errors.append(f"{name} must be 32 bytes, base64-encoded")
+            return b""
+        return key
+
+    def vapid_key(self, name: str) -> bytes:
+        key = _decode_vapid_key(self.env.get(name, ""))
+        if key is None:
+            self.errors.append(f"{name} must be a P-256 private key: 32 bytes, base64url-encoded")
             return b""
         return key
 

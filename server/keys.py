@@ -9,6 +9,11 @@ from aiohttp import web
 if TYPE_CHECKING:
     from server.auth.mail import Mailer
     from server.auth.service import AccountService, Principal
+    from server.chat.attachments import AttachmentService
+    from server.chat.keys import KeyDirectory
+    from server.chat.moderation import ModerationService
+    from server.chat.presence import PresenceService
+    from server.chat.push import PushService
     from server.chat.service import ChatService
     from server.config import Settings
     from server.crypto.keyring import BlindIndex, Keyring
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from server.iot.talkback import TalkBackService
     from server.ops.metrics import Metrics
     from server.realtime.broker import Broker
-    from server.realtime.commands import CommandTable
+    from server.realtime.commands import CommandTable, WsAuthHook
     from server.realtime.connections import ConnectionRegistry
     from server.storage.database import Database
     from server.web.ratelimit import RateLimiter
@@ -45,7 +50,14 @@ mailer_key: web.AppKey[Mailer] = web.AppKey("mailer")
 talkbacks_key: web.AppKey[TalkBackService] = web.AppKey("talkbacks")
 rules_key: web.AppKey[RuleService] = web.AppKey("rules")
 rule_engine_key: web.AppKey[RuleEngine] = web.AppKey("rule_engine")
+push_key: web.AppKey[PushService] = web.AppKey("push")
+key_directory_key: web.AppKey[KeyDirectory] = web.AppKey("key_directory")
 chat_key: web.AppKey[ChatService] = web.AppKey("chat")
+attachments_key: web.AppKey[AttachmentService] = web.AppKey("attachments")
+presence_key: web.AppKey[PresenceService] = web.AppKey("presence")
+moderation_key: web.AppKey[ModerationService] = web.AppKey("moderation")
+# Run after a WebSocket authenticates (each may add connection cleanups).
+ws_auth_hooks_key: web.AppKey[list[WsAuthHook]] = web.AppKey("ws_auth_hooks")
 
 # Per request.
 principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

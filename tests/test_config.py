@@ -12,7 +12,12 @@ import pytest
 from server.config import ConfigError, Settings
 
 KEY = base64.b64encode(b"k" * 32).decode()
-SECRETS = {"ENCRYPTION_KEYS": f"main:{KEY}", "BLIND_INDEX_KEY": KEY, "JWT_SECRET": KEY}
+SECRETS = {
+    "ENCRYPTION_KEYS": f"main:{KEY}",
+    "BLIND_INDEX_KEY": KEY,
+    "JWT_SECRET": KEY,
+    "VAPID_PRIVATE_KEY": "a" * 43,  # any P-256 scalar below the group order, base64url
+}
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -33,7 +38,7 @@ def test_development_secrets_generated_once_with_mode_0600(tmp_path: Path) -> No
     first = Settings.from_env({"DATA_DIR": str(tmp_path)})
     path = tmp_path / "secrets.json"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert set(first.generated_secrets) == {"ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "JWT_SECRET"}
+    assert set(first.generated_secrets) == {"ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "JWT_SECRET", "VAPID_PRIVATE_KEY"}
     second = Settings.from_env({"DATA_DIR": str(tmp_path)})
     assert second.encryption_keys == first.encryption_keys
     assert second.jwt_secret == first.jwt_secret

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -53,6 +54,13 @@ def canaries() -> dict[str, str]:
         "phone": f"+99 {int(tag, 16) % 10**12:012d}",
         "ip": f"2001:db8::{tag[:4]}:{tag[4:8]}:{tag[8:12]}",
         "agent": f"CanaryAgent/{tag}",
+        "message": f"canary message text {tag}",
+        "edited": f"canary edited text {tag}",
+        "group": f"Canary Group {tag}",
+        "renamed": f"Canary Renamed {tag}",
+        "about": f"canary description {tag}",
+        "reason": f"canary report reason {tag}",
+        "file": f"canary-file-{tag}.txt",
     }
 
 
@@ -96,6 +104,9 @@ async def test_canaries_appear_nowhere(
     assert sessions["sessions"][0]["user_agent"] == c["agent"]
     # A failed sign-in is logged too; still no address in the log.
     await client.post("/api/auth/login", json={"email": c["email"], "password": "wrong password"}, headers=headers)
+    invite_code = await _chat_canaries(client, mail, await refreshed.json(), c)
+
+    raw_check_extra = [invite_code]
 
     raw = _database_bytes(settings, database_url)
     assert len(raw) > 1000
@@ -106,10 +117,63 @@ async def test_canaries_appear_nowhere(
             assert form not in raw, f"{name} found in the database"
         assert value not in logs, f"{name} found in the log"
         assert value.lower() not in logs, f"{name} found in the log"
+    for secret in raw_check_extra:
+        assert secret.encode() not in raw, "an invite code found in the database"
+        assert secret not in logs, "an invite code found in the log"
     # Nor the tokens.
     assert grant["refresh_token"] not in logs
     assert grant["refresh_token"].encode() not in raw
     assert grant["access_token"] not in logs
+
+
+async def _chat_canaries(client: TestClient, mail: Mailbox, grant: dict[str, Any], c: dict[str, str]) -> str:
+    """Chat names, descriptions, message text (sent, edited, replayed), invite codes and report reasons."""
+    friend = await signed_in(client, mail)
+    made = await client.post(
+        "/api/chats",
+        json={"kind": "group", "name": c["group"], "description": c["about"], "members": [friend["user"]["id"]]},
+        headers=bearer(grant),
+    )
+    assert made.status == 201
+    chat_id = (await made.json())["id"]
+    sent = await client.post(
+        f"/api/chats/{chat_id}/messages",
+        json={"client_id": str(uuid.uuid4()), "text": c["message"]},
+        headers=bearer(grant),
+    )
+    assert sent.status == 201
+    message_id = (await sent.json())["id"]
+    resp = await client.patch(
+        f"/api/chats/{chat_id}/messages/{message_id}", json={"text": c["edited"]}, headers=bearer(grant)
+    )
+    assert resp.status == 200
+    resp = await client.patch(f"/api/chats/{chat_id}", json={"name": c["renamed"]}, headers=bearer(grant))
+    assert resp.status == 200
+    resp = await client.post(
+        f"/api/chats/{chat_id}/messages/{message_id}/report", json={"reason": c["reason"]}, headers=bearer(friend)
+    )
+    assert resp.status == 201
+    form = aiohttp.FormData(quote_fields=False)
+    form.add_field("file", b"plain notes\n", filename=c["file"], content_type="text/plain")
+    uploaded = await client.post(f"/api/chats/{chat_id}/attachments", data=form, headers=bearer(grant))
+    assert uploaded.status == 201, await uploaded.text()
+    upload = await uploaded.json()
+    with_file = await client.post(
+        f"/api/chats/{chat_id}/messages",
+        json={"client_id": str(uuid.uuid4()), "attachments": [upload["id"]]},
+        headers=bearer(grant),
+    )
+    assert with_file.status == 201
+    served = await client.get(f"/api/attachments/{upload['id']}", headers=bearer(friend))
+    assert c["file"] in served.headers["Content-Disposition"]  # members get the name back
+    invite = await (await client.post(f"/api/chats/{chat_id}/invites", json={}, headers=bearer(grant))).json()
+    # The members still read it all back.
+    page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(friend))).json()
+    assert page["messages"][0]["text"] == c["edited"]
+    view = await (await client.get(f"/api/chats/{chat_id}", headers=bearer(friend))).json()
+    assert (view["name"], view["description"]) == (c["renamed"], c["about"])
+    code: str = invite["code"]
+    return code
 
 
 async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any, mail: Mailbox) -> None:
@@ -117,6 +181,20 @@ async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any
     old = make_settings(encryption_keys=(("old", old_key),))
     first = await aiohttp_client(create_app(old))
     grants = [await signed_in(first, mail) for _ in range(6)]
+    # Chat rows too: messages and events have two-column keys, which rotation pages over.
+    made = await first.post(
+        "/api/chats",
+        json={"kind": "group", "name": "Rotating", "members": [g["user"]["id"] for g in grants[1:3]]},
+        headers=bearer(grants[0]),
+    )
+    chat_id = (await made.json())["id"]
+    for n in range(5):
+        resp = await first.post(
+            f"/api/chats/{chat_id}/messages",
+            json={"client_id": str(uuid.uuid4()), "text": f"t{n}"},
+            headers=bearer(grants[0]),
+        )
+        assert resp.status == 201
     await first.close()
 
     # Restart with a new primary key; the old one still decrypts.
@@ -148,6 +226,12 @@ async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any
 
     # The old key can now be retired.
     only_new = await aiohttp_client(create_app(make_settings(encryption_keys=(("new", new_key),))))
+    page = await (
+        await only_new.get(
+            f"/api/chats/{chat_id}/messages", headers=bearer(await login(only_new, grants[1]["user"]["email"]))
+        )
+    ).json()
+    assert [m["text"] for m in page["messages"]] == [f"t{n}" for n in range(5)]
     for grant in grants:
         fresh = await login(only_new, grant["user"]["email"])
         me = await (await only_new.get("/api/me", headers=bearer(fresh))).json()

@@ -10,10 +10,13 @@ from typing import Any
 
 from aiohttp import web
 
-from server.auth.guard import require_user
+from server.auth.guard import require_admin, require_user
+from server.chat.attachments import attachment_ids
+from server.chat.moderation import MAX_REASON, RESOLUTIONS
+from server.chat.presence import VISIBILITY
 from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, ChatService
 from server.errors import ValidationError
-from server.keys import chat_key
+from server.keys import chat_key, moderation_key, presence_key, settings_key
 from server.web.validation import Field, read_json
 
 routes = web.RouteTableDef()
@@ -112,10 +115,11 @@ async def update_chat(request: web.Request) -> web.Response:
         {
             "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
+            "avatar_id": Field(str, required=False, max_length=64, nullable=True),
         },
     )
     if not body:
-        raise ValidationError("nothing to change: send name or description", code="required")
+        raise ValidationError("nothing to change: send name, description or avatar_id", code="required")
     view = await _chat(request).update_group(principal.user.id, request.match_info["chat_id"], body)
     return web.json_response(view)
 
@@ -191,6 +195,7 @@ async def send(request: web.Request) -> web.Response:
             "text": Field(str, required=False, strip=False),
             "ciphertext": Field(str, required=False, strip=False),
             "reply_to": Field(int, required=False, nullable=True),
+            "attachments": Field(list, required=False),
         },
     )
     view = await _chat(request).send(
@@ -200,6 +205,7 @@ async def send(request: web.Request) -> web.Response:
         text=body.get("text"),
         ciphertext=body.get("ciphertext"),
         reply_to=body.get("reply_to"),
+        attachments=attachment_ids(body["attachments"]) if "attachments" in body else (),
     )
     return web.json_response(view, status=200 if view["duplicate"] else 201)
 
@@ -258,3 +264,144 @@ async def readers(request: web.Request) -> web.Response:
     principal = await require_user(request)
     result = await _chat(request).readers(principal.user.id, request.match_info["chat_id"], _message_id(request))
     return web.json_response(result)
+
+
+# -- invite links ---------------------------------------------------------------------------------------
+
+
+@routes.post("/api/chats/{chat_id}/invites")
+async def create_invite(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {
+            "expires_in": Field(int, required=False, nullable=True),
+            "max_uses": Field(int, required=False, nullable=True),
+        },
+    )
+    expires_in, max_uses = body.get("expires_in"), body.get("max_uses")
+    if expires_in is not None and not 60 <= expires_in <= 365 * 86400:
+        raise ValidationError("expires_in must be between 60 seconds and a year", field="expires_in")
+    if max_uses is not None and not 1 <= max_uses <= 100_000:
+        raise ValidationError("max_uses must be between 1 and 100000", field="max_uses")
+    invite = await _chat(request).create_invite(principal.user.id, request.match_info["chat_id"], expires_in, max_uses)
+    invite["url"] = f"{request.app[settings_key].public_url}/#join/{invite['code']}"
+    return web.json_response(invite, status=201)
+
+
+@routes.get("/api/chats/{chat_id}/invites")
+async def list_invites(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    invites = await _chat(request).invites(principal.user.id, request.match_info["chat_id"])
+    return web.json_response({"invites": invites})
+
+
+@routes.delete("/api/chats/{chat_id}/invites/{invite_id}")
+async def revoke_invite(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    await _chat(request).revoke_invite(
+        principal.user.id, request.match_info["chat_id"], request.match_info["invite_id"]
+    )
+    return web.Response(status=204)
+
+
+@routes.get("/api/invites/{code}")
+async def invite_preview(request: web.Request) -> web.Response:
+    await require_user(request)
+    return web.json_response(await _chat(request).invite_preview(request.match_info["code"]))
+
+
+@routes.post("/api/invites/{code}/join")
+async def join(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response(await _chat(request).join(principal.user.id, request.match_info["code"]))
+
+
+# -- blocks, reports, settings ----------------------------------------------------------------------------
+
+
+@routes.get("/api/blocks")
+async def list_blocks(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response({"blocks": await request.app[moderation_key].blocks(principal.user.id)})
+
+
+@routes.post("/api/blocks")
+async def block(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(request, {"user_id": Field(str, max_length=64)})
+    await request.app[moderation_key].block(principal.user.id, body["user_id"])
+    return web.Response(status=204)
+
+
+@routes.delete("/api/blocks/{user_id}")
+async def unblock(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    await request.app[moderation_key].unblock(principal.user.id, request.match_info["user_id"])
+    return web.Response(status=204)
+
+
+@routes.post("/api/chats/{chat_id}/messages/{message_id}/report")
+async def report(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(request, {"reason": Field(str, required=False, nullable=True, max_length=MAX_REASON)})
+    result = await request.app[moderation_key].report(
+        principal.user.id, request.match_info["chat_id"], _message_id(request), body.get("reason")
+    )
+    return web.json_response(result, status=201)
+
+
+@routes.get("/api/me/chat-settings")
+async def get_settings(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    return web.json_response(await request.app[presence_key].settings(principal.user.id))
+
+
+@routes.patch("/api/me/chat-settings")
+async def save_settings(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    body = await read_json(
+        request,
+        {"presence": Field(str, required=False, choices=VISIBILITY), "push_previews": Field(bool, required=False)},
+    )
+    return web.json_response(await request.app[presence_key].save_settings(principal.user.id, body))
+
+
+# -- server admins: the report queue and moderation -----------------------------------------------------
+
+
+@routes.get("/api/admin/reports")
+async def admin_reports(request: web.Request) -> web.Response:
+    await require_admin(request)
+    state = request.query.get("state", "open")
+    if state not in ("open", "all"):
+        raise ValidationError("state must be open or all", field="state")
+    limit = _int_param(request, "limit", 50) or 50
+    after = None
+    if "after" in request.query:
+        created, _, report_id = request.query["after"].partition(":")
+        try:
+            after = (float(created), report_id[:64])
+        except ValueError:
+            raise ValidationError("after must be the next cursor of a previous page", field="after") from None
+    reports = await request.app[moderation_key].queue(open_only=state == "open", after=after, limit=min(limit, 100))
+    nxt = f"{reports[-1]['created_at']}:{reports[-1]['id']}" if len(reports) == min(limit, 100) else None
+    return web.json_response({"reports": reports, "next": nxt})
+
+
+@routes.post("/api/admin/reports/{report_id}/resolve")
+async def admin_resolve(request: web.Request) -> web.Response:
+    principal = await require_admin(request)
+    body = await read_json(request, {"action": Field(str, choices=RESOLUTIONS)})
+    result = await request.app[moderation_key].resolve(
+        principal.user.id, request.match_info["report_id"], body["action"]
+    )
+    return web.json_response(result)
+
+
+@routes.delete("/api/admin/chats/{chat_id}/messages/{message_id}")
+async def admin_delete_message(request: web.Request) -> web.Response:
+    principal = await require_admin(request)
+    chat_id = request.match_info["chat_id"][:64]
+    await request.app[moderation_key].delete_message(principal.user.id, chat_id, _message_id(request))
+    return web.Response(status=204)

@@ -16,11 +16,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from server.config import RateLimit
-from server.errors import Forbidden, NotFound, ValidationError
+from server.errors import ApiError, Forbidden, NotFound, ValidationError
 from server.realtime.broker import Broker, user_topic
 from server.storage.batch import BatchWriter
-from server.storage.chat import Chat, ChatRepository, Member, Message, NewEvent, Send, SendRefused, Sent
-from server.storage.database import Executor
+from server.storage.chat import (
+    Chat,
+    ChatExtrasRepository,
+    ChatRepository,
+    Invite,
+    Member,
+    Message,
+    NewEvent,
+    Send,
+    SendRefused,
+    Sent,
+)
+from server.storage.database import Executor, IntegrityError
 from server.web.ratelimit import RateLimiter, enforce
 
 MAX_TEXT = 4000  # characters of a plain message
@@ -42,6 +53,7 @@ class ChatService:
     def __init__(
         self,
         repo: ChatRepository,
+        extras: ChatExtrasRepository,
         writer: BatchWriter[Send, Sent | SendRefused],
         broker: Broker,
         limiter: RateLimiter,
@@ -50,6 +62,7 @@ class ChatService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
+        self.extras = extras
         self._db = repo.db
         self._writer = writer
         self._broker = broker
@@ -81,7 +94,7 @@ class ChatService:
             raise Forbidden(f"only the group's {role}s may do this", code="forbidden")
 
     # -- events ------------------------------------------------------------------------------------
-    async def _change(self, work: Callable[[Executor, float], Awaitable[list[NewEvent]]]) -> list[dict[str, Any]]:
+    async def change(self, work: Callable[[Executor, float], Awaitable[list[NewEvent]]]) -> list[dict[str, Any]]:
         """Run `work` in a transaction with the events it returns; publish them after the commit."""
         now = self._clock()
         async with self._db.transaction() as tx:
@@ -107,7 +120,7 @@ class ChatService:
         """The direct chat between two users: found if it exists, made otherwise. True if made now."""
         if other_id == user_id:
             raise ValidationError("a direct chat needs another user", field="user_id")
-        if not await self._user_exists(other_id):
+        if not await self.user_exists(other_id):
             raise NotFound("no such user", code="user_not_found")
         existing = await self.repo.direct_chat(self._db, user_id, other_id)
         if existing is not None:
@@ -129,7 +142,10 @@ class ChatService:
             created.append(chat_id)
             return [NewEvent(u, "chat.created", chat_id, payload={"by": user_id}) for u in (user_id, other_id)]
 
-        await self._change(work)
+        try:
+            await self.change(work)
+        except IntegrityError:
+            created.clear()  # the other side made it at the same moment (PostgreSQL): theirs stands
         chat_id = created[0] if created else await self.repo.direct_chat(self._db, user_id, other_id)
         assert chat_id is not None
         return await self.chat_view(user_id, chat_id), bool(created)
@@ -157,7 +173,7 @@ class ChatService:
             created.append(chat_id)
             return [NewEvent(u, "chat.created", chat_id, payload={"by": user_id}) for u in (user_id, *others)]
 
-        await self._change(work)
+        await self.change(work)
         return await self.chat_view(user_id, created[0])
 
     async def chat_view(self, user_id: str, chat_id: str) -> dict[str, Any]:
@@ -188,13 +204,14 @@ class ChatService:
             member = await self._member(user_id, chat_id, tx)
             chat = await self._chat(chat_id, tx)
             self._require(member, "admin", chat)
-            await self.repo.update_chat(tx, chat_id, values, now)
+            if not await self.repo.update_chat(tx, chat_id, {**values, "by": user_id}, now):
+                raise ValidationError("avatar_id must be an image you uploaded to this chat", field="avatar_id")
             payload = {"by": user_id, **values}
             return [
                 NewEvent(u, "chat.updated", chat_id, payload=payload) for u in await self.repo.member_ids(tx, chat_id)
             ]
 
-        await self._change(work)
+        await self.change(work)
         return await self.chat_view(user_id, chat_id)
 
     async def add_members(self, user_id: str, chat_id: str, new_ids: Sequence[str]) -> dict[str, Any]:
@@ -218,7 +235,7 @@ class ChatService:
                 )
             return events
 
-        await self._change(work)
+        await self.change(work)
         return await self.chat_view(user_id, chat_id)
 
     async def remove_member(self, user_id: str, chat_id: str, target: str) -> None:
@@ -239,7 +256,7 @@ class ChatService:
                 NewEvent(u, "member.removed", chat_id, payload={"user_id": target, "by": user_id}) for u in remaining
             ]
 
-        await self._change(work)
+        await self.change(work)
 
     async def set_role(self, user_id: str, chat_id: str, target: str, role: str) -> None:
         async def work(tx: Executor, now: float) -> list[NewEvent]:
@@ -259,7 +276,7 @@ class ChatService:
                 NewEvent(u, "member.role", chat_id, payload=payload) for u in await self.repo.member_ids(tx, chat_id)
             ]
 
-        await self._change(work)
+        await self.change(work)
 
     async def leave(self, user_id: str, chat_id: str) -> None:
         async def work(tx: Executor, now: float) -> list[NewEvent]:
@@ -283,7 +300,7 @@ class ChatService:
             events.extend(NewEvent(m.user_id, "member.left", chat_id, payload={"user_id": user_id}) for m in rest)
             return events
 
-        await self._change(work)
+        await self.change(work)
 
     async def settings(self, user_id: str, chat_id: str, values: dict[str, Any]) -> dict[str, Any]:
         """Pin, mute and archive: the member's own, kept in step across their devices."""
@@ -302,8 +319,69 @@ class ChatService:
             member = await self._member(user_id, chat_id, tx)
             return [NewEvent(user_id, "chat.settings", chat_id, payload=member_settings(member))]
 
-        frames = await self._change(work)
+        frames = await self.change(work)
         return {k: v for k, v in frames[0].items() if k not in ("type", "seq")}
+
+    # -- invite links --------------------------------------------------------------------------------
+    async def create_invite(
+        self, user_id: str, chat_id: str, expires_in: float | None, max_uses: int | None
+    ) -> dict[str, Any]:
+        member = await self._member(user_id, chat_id)
+        self._require(member, "admin", await self._chat(chat_id))
+        now = self._clock()
+        invite = await self.extras.create_invite(
+            chat_id, user_id, None if expires_in is None else now + expires_in, max_uses, now
+        )
+        return invite_view(invite, now)
+
+    async def invites(self, user_id: str, chat_id: str) -> list[dict[str, Any]]:
+        member = await self._member(user_id, chat_id)
+        self._require(member, "admin", await self._chat(chat_id))
+        now = self._clock()
+        return [invite_view(i, now) for i in await self.extras.invites(chat_id)]
+
+    async def revoke_invite(self, user_id: str, chat_id: str, invite_id: str) -> None:
+        member = await self._member(user_id, chat_id)
+        self._require(member, "admin", await self._chat(chat_id))
+        if not await self.extras.revoke_invite(chat_id, invite_id[:64], self._clock()):
+            raise NotFound("no such invite, or already revoked", code="invite_not_found")
+
+    async def _usable_invite(self, code: str) -> Invite:
+        invite = await self.extras.invite_by_code(code) if 0 < len(code) <= 64 else None
+        if invite is None:
+            raise NotFound("no such invite", code="invite_not_found")
+        if invite_view(invite, self._clock())["state"] != "active":
+            raise ApiError("this invite link is no longer valid", code="invite_expired", status=410)
+        return invite
+
+    async def invite_preview(self, code: str) -> dict[str, Any]:
+        """What someone holding the link may see before joining: the group's name and size."""
+        invite = await self._usable_invite(code)
+        chat = await self._chat(invite.chat_id)
+        members = await self.repo.member_ids(self._db, chat.id)
+        return {"chat_id": chat.id, "name": chat.name, "description": chat.description, "members": len(members)}
+
+    async def join(self, user_id: str, code: str) -> dict[str, Any]:
+        invite = await self._usable_invite(code)
+        chat_id = invite.chat_id
+
+        async def work(tx: Executor, now: float) -> list[NewEvent]:
+            if await self.repo.member(chat_id, user_id, tx) is not None:
+                return []  # already in: the link does nothing and is not used up
+            current = await self.repo.member_ids(tx, chat_id)
+            if len(current) >= MAX_MEMBERS:
+                raise Forbidden(f"the group is full ({MAX_MEMBERS} members)", code="group_full")
+            if not await self.extras.use_invite(tx, invite.id, now):
+                raise ApiError("this invite link is no longer valid", code="invite_expired", status=410)
+            chat = await self._chat(chat_id, tx)
+            await self.repo.add_members(tx, chat_id, [(user_id, "member")], now, chat.last_message_id)
+            payload = {"user_id": user_id, "by": None, "invite_id": invite.id}
+            return [NewEvent(user_id, "chat.created", chat_id, payload={"by": None})] + [
+                NewEvent(u, "member.added", chat_id, payload=payload) for u in current
+            ]
+
+        await self.change(work)
+        return await self.chat_view(user_id, chat_id)
 
     # -- messages ----------------------------------------------------------------------------------
     async def send(
@@ -317,31 +395,47 @@ class ChatService:
         reply_to: int | None = None,
         mentions: Sequence[str] = (),
         forward: tuple[str, int] | None = None,
+        attachments: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Send a message; returns it once committed (a resend with the same client_id returns the original)."""
+        """Send a message; returns it once committed (a resend with the same client_id returns the original).
+        `attachments` are ids of the sender's uploads to this chat, taken by this message."""
         if client_id is not None:
             client_id = _client_id(client_id)
         await enforce(self._limiter, self._send_limit, f"chat-send:{user_id}")
-        chat = await self.repo.chat(chat_id) if _sane_id(chat_id) else None
-        if chat is None:
-            raise NotFound("no such chat", code="chat_not_found")
+        await self._member(user_id, chat_id)  # first: a non-member learns nothing, not even the chat's kind
+        chat = await self._chat(chat_id)
         meta: dict[str, Any] = {}
         if forward is not None:
             meta["forward"] = await self._forward_origin(user_id, chat, *forward)
             text, ciphertext = meta["forward"].pop("text"), meta["forward"].pop("ciphertext")
-        body = self._body(chat, text, ciphertext)
+        if attachments and text is None and ciphertext is None and not chat.e2e:
+            text = ""  # a photo needs no caption
+        body = self._body(chat, text, ciphertext, captionless=bool(attachments))
         if mentions:
             if chat.e2e:
                 raise ValidationError("mentions are part of the ciphertext in an end-to-end chat", field="mentions")
             meta["mentions"] = _unique(mentions)[:MAX_MENTIONS]
         result = await self._writer.submit(
-            Send(chat_id, user_id, client_id, body, self._clock(), reply_to=reply_to, meta=meta)
+            Send(
+                chat_id,
+                user_id,
+                client_id,
+                body,
+                self._clock(),
+                reply_to=reply_to,
+                meta=meta,
+                attachment_ids=tuple(attachments),
+            )
         )
         if isinstance(result, SendRefused):
             raise {
                 "not_found": NotFound("no such chat", code="chat_not_found"),
                 "blocked": Forbidden("you cannot send messages to this user", code="blocked"),
                 "bad_reply": ValidationError("reply_to is not a message of this chat", field="reply_to"),
+                "bad_attachments": ValidationError(
+                    "attachments must be your own uploads to this chat, not used by another message",
+                    field="attachments",
+                ),
             }[result.code]
         if not result.duplicate:
             self.publish_sent(result, chat.e2e)
@@ -350,7 +444,7 @@ class ChatService:
         return view
 
     @staticmethod
-    def _body(chat: Chat, text: str | None, ciphertext: str | None) -> str:
+    def _body(chat: Chat, text: str | None, ciphertext: str | None, captionless: bool = False) -> str:
         if chat.e2e:
             if ciphertext is None or text is not None:
                 raise ValidationError("an end-to-end chat takes ciphertext, not text", field="ciphertext")
@@ -363,7 +457,7 @@ class ChatService:
             return ciphertext
         if text is None or ciphertext is not None:
             raise ValidationError("a message needs text", field="text")
-        if not text.strip():
+        if not text.strip() and not captionless:
             raise ValidationError("text must not be empty", field="text")
         if len(text) > MAX_TEXT:
             raise ValidationError(f"text is longer than {MAX_TEXT} characters", field="text", code="too_long")
@@ -387,6 +481,15 @@ class ChatService:
             "ciphertext": None,
         }
 
+    async def visible_message(self, user_id: str, chat_id: str, message_id: int) -> dict[str, Any]:
+        """A message the user can see (a member since before it), as they see it."""
+        member = await self._member(user_id, chat_id)
+        chat = await self._chat(chat_id)
+        message = await self.repo.message(chat_id, message_id)
+        if message is None or message.id <= member.joined_message_id:
+            raise NotFound("no such message", code="message_not_found")
+        return message_view(message, chat.e2e)
+
     async def _own_message(self, user_id: str, chat_id: str, message_id: int, tx: Executor) -> tuple[Member, Message]:
         member = await self._member(user_id, chat_id, tx)
         message = await self.repo.message(chat_id, message_id, tx)
@@ -397,9 +500,8 @@ class ChatService:
     async def edit(
         self, user_id: str, chat_id: str, message_id: int, text: str | None, ciphertext: str | None
     ) -> dict[str, Any]:
-        chat = await self._chat(chat_id) if _sane_id(chat_id) else None
-        if chat is None:
-            raise NotFound("no such chat", code="chat_not_found")
+        await self._member(user_id, chat_id)
+        chat = await self._chat(chat_id)
         body = self._body(chat, text, ciphertext)
         edited: list[Message] = []
 
@@ -417,7 +519,7 @@ class ChatService:
             members = await self.repo.member_ids(tx, chat_id)
             return [NewEvent(u, "message.edited", chat_id, message_id, payload={"message": view}) for u in members]
 
-        await self._change(work)
+        await self.change(work)
         return message_view(edited[0], chat.e2e)
 
     async def delete(self, user_id: str, chat_id: str, message_id: int, *, for_everyone: bool) -> None:
@@ -441,7 +543,7 @@ class ChatService:
                 for u in await self.repo.member_ids(tx, chat_id)
             ]
 
-        await self._change(work)
+        await self.change(work)
 
     async def react(self, user_id: str, chat_id: str, message_id: int, emoji: str, on: bool) -> None:
         if not emoji or len(emoji) > MAX_EMOJI or any(c.isspace() or c.isalnum() for c in emoji):
@@ -459,7 +561,7 @@ class ChatService:
                 for u in await self.repo.member_ids(tx, chat_id)
             ]
 
-        await self._change(work)
+        await self.change(work)
 
     async def mark(self, user_id: str, chat_id: str, message_id: int, pointer: str) -> dict[str, Any]:
         """Move the read (or delivered) pointer up to `message_id`; members hear of it as a receipt."""
@@ -477,7 +579,7 @@ class ChatService:
                 members = [user_id]  # big groups: own devices only; others ask the readers route
             return [NewEvent(u, f"chat.{pointer}", chat_id, payload=payload) for u in members]
 
-        await self._change(work)
+        await self.change(work)
         member = await self._member(user_id, chat_id)
         return {"chat_id": chat_id, "read_id": member.read_id, "delivered_id": member.delivered_id}
 
@@ -544,7 +646,7 @@ class ChatService:
         return await self.repo.last_seq(user_id)
 
     # -- helpers -----------------------------------------------------------------------------------
-    async def _user_exists(self, user_id: str) -> bool:
+    async def user_exists(self, user_id: str) -> bool:
         if not _sane_id(user_id):
             return False
         return (
@@ -553,7 +655,7 @@ class ChatService:
 
     async def _require_users(self, user_ids: Sequence[str]) -> None:
         for other in user_ids:
-            if not await self._user_exists(other):
+            if not await self.user_exists(other):
                 raise NotFound("no such user", code="user_not_found", field="members")
 
 
@@ -573,6 +675,28 @@ def chat_summary(chat: Chat) -> dict[str, Any]:
         "created_at": chat.created_at,
         "last_message_id": chat.last_message_id,
         "last_message_at": chat.last_message_at,
+    }
+
+
+def invite_view(invite: Invite, now: float) -> dict[str, Any]:
+    if invite.revoked_at is not None:
+        state = "revoked"
+    elif invite.expires_at is not None and invite.expires_at <= now:
+        state = "expired"
+    elif invite.max_uses is not None and invite.uses >= invite.max_uses:
+        state = "used_up"
+    else:
+        state = "active"
+    return {
+        "id": invite.id,
+        "chat_id": invite.chat_id,
+        "code": invite.code,
+        "created_by": invite.created_by,
+        "created_at": invite.created_at,
+        "expires_at": invite.expires_at,
+        "max_uses": invite.max_uses,
+        "uses": invite.uses,
+        "state": state,
     }
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from server.chat.attachments import attachment_ids
+from server.chat.presence import presence_topic
 from server.chat.service import ChatService
 from server.errors import ValidationError
-from server.keys import chat_key
+from server.keys import broker_key, chat_key, presence_key
 from server.realtime.commands import CommandTable
 from server.realtime.connections import Connection
 from server.realtime.seq import SeqStream
@@ -71,6 +74,7 @@ async def send(request: web.Request, conn: Connection, frame: dict[str, Any]) ->
             "reply_to": Field(int, required=False, nullable=True),
             "mentions": Field(list, required=False),
             "forward": Field(dict, required=False),
+            "attachments": Field(list, required=False),
         },
     )
     mentions = args.get("mentions") or []
@@ -92,6 +96,7 @@ async def send(request: web.Request, conn: Connection, frame: dict[str, Any]) ->
         reply_to=args.get("reply_to"),
         mentions=mentions,
         forward=origin,
+        attachments=attachment_ids(args["attachments"]) if "attachments" in args else (),
     )
 
 
@@ -139,7 +144,56 @@ async def typing(request: web.Request, conn: Connection, frame: dict[str, Any]) 
     return {"chat_id": args["chat_id"], "sent": sent}
 
 
+MAX_FOLLOWED = 500  # users one connection may follow for presence
+
+
+async def on_auth(request: web.Request, conn: Connection) -> None:
+    """The user is online while this socket is open."""
+    presence = request.app[presence_key]
+    user_id = _user(conn)
+    await presence.connected(user_id)
+
+    async def gone() -> None:
+        await presence.disconnected(user_id)
+
+    conn.async_cleanups.append(gone)
+
+
+async def follow_presence(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    """Follow users' presence: their current state now, then a `presence` push whenever it changes."""
+    args = _fields(frame, {"user_ids": Field(list)})
+    ids = args["user_ids"]
+    if not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids):
+        raise ValidationError("user_ids must be a list of user ids", field="user_ids")
+    followed: dict[str, Callable[[], None]] = conn.state.setdefault("presence", {})
+    fresh = [u for u in dict.fromkeys(ids) if u not in followed]
+    if len(followed) + len(fresh) > MAX_FOLLOWED:
+        raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
+    presence, broker, viewer = request.app[presence_key], request.app[broker_key], _user(conn)
+    states = []
+    for user_id in dict.fromkeys(ids):
+        state = await presence.state(viewer, user_id)
+        states.append(state)
+        if user_id in fresh and not state.get("hidden"):
+            followed[user_id] = await broker.subscribe(presence_topic(user_id), conn.send)
+            conn.cleanups.append(followed[user_id])
+    return {"presence": states}
+
+
+async def unfollow_presence(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+    args = _fields(frame, {"user_ids": Field(list)})
+    followed: dict[str, Callable[[], None]] = conn.state.setdefault("presence", {})
+    for user_id in args["user_ids"]:
+        stop = followed.pop(user_id, None) if isinstance(user_id, str) else None
+        if stop is not None:
+            stop()
+            conn.cleanups.remove(stop)
+    return {"following": len(followed)}
+
+
 def register(commands: CommandTable) -> None:
+    commands.add("presence.follow", follow_presence)
+    commands.add("presence.unfollow", unfollow_presence)
     commands.add("sync", sync)
     commands.add("message.send", send)
     commands.add("message.edit", edit)

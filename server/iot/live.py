@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.errors import ApiError
+from server.errors import ApiError, ValidationError
 from server.iot.channels import ChannelService
 from server.iot.thingspeak import entry_dict
 from server.keys import broker_key, channels_key
@@ -45,7 +45,7 @@ def _int(frame: dict[str, Any], name: str, *, required: bool) -> int | None:
     if value is None and not required:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**62:
-        raise ApiError(f"{name} must be a non-negative integer", field=name)
+        raise ValidationError(f"{name} must be a non-negative integer", field=name)
     return value
 
 
@@ -54,7 +54,7 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
     after = _int(frame, "after_entry_id", required=False)
     api_key = frame.get("api_key")
     if api_key is not None and not isinstance(api_key, str):
-        raise ApiError("api_key must be a string", field="api_key")
+        raise ValidationError("api_key must be a string", field="api_key")
     assert channel_id is not None
     service: ChannelService = request.app[channels_key]
     try:

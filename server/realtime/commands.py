@@ -11,6 +11,8 @@ from aiohttp import web
 from server.realtime.connections import Connection
 
 # (request, connection, frame) -> the reply's result; raise ApiError for an error reply.
+# Run once a connection has authenticated (request, connection); it may add connection cleanups.
+WsAuthHook = Callable[[web.Request, Connection], Awaitable[None]]
 CommandHandler = Callable[[web.Request, Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -31,6 +31,7 @@ class Connection:
         self.closed_reason: str | None = None
         # Run when the connection ends (unsubscribe from the broker, and so on).
         self.cleanups: list[Callable[[], None]] = []
+        self.async_cleanups: list[Callable[[], Awaitable[None]]] = []  # awaited after the plain ones
         self.state: dict[str, Any] = {}
 
     def send(self, frame: dict[str, Any]) -> bool:
@@ -74,6 +75,19 @@ class Connection:
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._writer
+        if self.async_cleanups:
+            # In a task of its own: aiohttp cancels the handler of a socket that went away, and the cleanups
+            # (presence, last seen) must still run to the end.
+            cleanups, self.async_cleanups = self.async_cleanups, []
+            await asyncio.shield(asyncio.get_running_loop().create_task(_run_all(cleanups)))
+
+
+async def _run_all(cleanups: list[Callable[[], Awaitable[None]]]) -> None:
+    for cleanup in cleanups:
+        try:
+            await cleanup()
+        except Exception:
+            log.exception("connection cleanup failed")
 
 
 class ConnectionRegistry:

@@ -12,14 +12,15 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
-from server.keys import accounts_key, broker_key, connections_key, settings_key, ws_commands_key
+from server.keys import accounts_key, broker_key, connections_key, settings_key, ws_auth_hooks_key, ws_commands_key
 from server.realtime.broker import user_topic
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SESSION_ENDED, Connection
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_BYTES = 64 * 1024  # larger frames get an error reply; the connection stays
+ABUSIVE_FRAME_BYTES = 1024 * 1024  # frames past this close the connection (1009, message too big)
 HEARTBEAT_SECONDS = 25.0
 AUTH_TIMEOUT_SECONDS = 30.0
 
@@ -64,7 +65,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # Check Origin before the upgrade: a page on another site must not ride on this user's connection.
     if not _origin_allowed(request):
         raise ApiError("this origin may not open a WebSocket here", code="origin_not_allowed", status=403)
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_FRAME_BYTES)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=ABUSIVE_FRAME_BYTES)
     await ws.prepare(request)
     registry = request.app[connections_key]
     conn = Connection(ws)
@@ -79,7 +80,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                await _handle(request, conn, message.data)
+                data: str = message.data
+                if len(data) * 4 > MAX_FRAME_BYTES and len(data.encode()) > MAX_FRAME_BYTES:
+                    conn.send(error_frame(None, "frame_too_large", f"a frame is at most {MAX_FRAME_BYTES} bytes"))
+                    continue
+                await _handle(request, conn, data)
             elif message.type == WSMsgType.BINARY:
                 conn.send(error_frame(None, "binary_not_supported", "send JSON text frames"))
             elif message.type == WSMsgType.ERROR:
@@ -127,7 +132,11 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
             # Everything addressed to this user (alerts, and later chat events) reaches all their devices.
             stop = await request.app[broker_key].subscribe(user_topic(principal.user.id), _user_events(conn))
             conn.cleanups.append(stop)
+        first = conn.user_id is None
         conn.user_id, conn.session_id = principal.user.id, principal.session_id
+        if first:
+            for hook in request.app[ws_auth_hooks_key]:
+                await hook(request, conn)
         conn.send({"type": "result", "id": frame_id, "result": {"user_id": principal.user.id}})
         return
     command = request.app[ws_commands_key].get(kind)

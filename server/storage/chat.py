@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from server.crypto.keyring import BlindIndex, Keyring
+from server.storage.attachments import AttachmentRepository
 from server.storage.database import Database, Executor, Row
 
 ROLES = ("member", "admin", "owner")  # in rising order of power
@@ -128,6 +129,7 @@ class Send:
     reply_to: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     kind: str = "text"
+    attachment_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,17 @@ class Sent:
 class SendRefused:
     """A send the batch refused without failing the others: the service turns it into an error."""
 
-    code: str  # "not_found" | "blocked" | "bad_reply"
+    code: str  # "not_found" | "blocked" | "bad_reply" | "bad_attachments"
 
 
 class ChatRepository:
-    def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
+    def __init__(
+        self, db: Database, keyring: Keyring, blind_index: BlindIndex, attachments: AttachmentRepository
+    ) -> None:
         self.db = db
         self._keyring = keyring
         self._blind = blind_index
+        self._attachments = attachments
 
     # -- encryption --------------------------------------------------------------------------------
     def _seal(self, value: str | bytes | None, table: str, column: str, row_id: str) -> bytes | None:
@@ -372,7 +377,20 @@ class ChatRepository:
                 "chat_members", ("chat_id", "user_id", "role", "joined_at", "joined_message_id", "read_id"), rows
             )
 
-    async def update_chat(self, tx: Executor, chat_id: str, values: dict[str, Any], now: float) -> None:
+    async def update_chat(self, tx: Executor, chat_id: str, values: dict[str, Any], now: float) -> bool:
+        """Change a chat's name, description or avatar; False if the new avatar is not an image the acting user
+        (`values["by"]`) uploaded to this chat and has not used."""
+        values = dict(values)
+        by = values.pop("by")
+        if "avatar_id" in values:
+            chat = await self.chat(chat_id, tx)
+            assert chat is not None
+            new = values["avatar_id"]
+            changed = new != chat.avatar_id
+            if changed and new is not None and not await self._attachments.take_avatar(tx, by, chat_id, new):
+                return False
+            if chat.avatar_id is not None and new != chat.avatar_id:
+                await self._attachments.drop(tx, chat.avatar_id, now)
         sets, args = [], []
         for column, value in values.items():
             if column in ("name", "description"):
@@ -383,6 +401,7 @@ class ChatRepository:
         await tx.execute(
             f"UPDATE chats SET {', '.join(sets)}, updated_at = ${len(args) - 1} WHERE id = ${len(args)}", *args
         )
+        return True
 
     async def direct_chat(self, executor: Executor, a: str, b: str) -> str | None:
         value = await executor.fetchval("SELECT id FROM chats WHERE pair_index = $1", self.pair_index(a, b))
@@ -569,6 +588,7 @@ class ChatRepository:
             message_id,
         )
         await tx.execute("DELETE FROM reactions WHERE chat_id = $1 AND message_id = $2", chat_id, message_id)
+        await self._attachments.forget(tx, chat_id, message_id, now)
 
     async def hide_message(self, tx: Executor, user_id: str, chat_id: str, message_id: int) -> None:
         await tx.execute(
@@ -643,6 +663,14 @@ class ChatRepository:
                     continue
                 seen[key] = len(results)
             refused = await self._refusal(tx, send)
+            meta = send.meta
+            if refused is None and send.attachment_ids:
+                # Taken before the message id is reserved: a refusal then leaves no gap in the ids.
+                taken = await self._attachments.claim(tx, send.sender_id, send.chat_id, send.attachment_ids)
+                if taken is None:
+                    refused = SendRefused("bad_attachments")
+                else:
+                    meta = {**meta, "attachments": [a.descriptor() for a in taken]}
             if refused is not None:
                 results.append(refused)
                 continue
@@ -660,12 +688,14 @@ class ChatRepository:
                 kind=send.kind,
                 body=send.body,
                 reply_to=send.reply_to,
-                meta=send.meta,
+                meta=meta,
                 created_at=send.created_at,
                 edited_at=None,
                 deleted_at=None,
             )
             messages.append(message)
+            if send.attachment_ids:
+                await self._attachments.attach(tx, send.chat_id, message.id, send.attachment_ids)
             members = await self.member_ids(tx, send.chat_id)
             owners.append((len(results), len(events), len(members)))
             events.extend(NewEvent(user, "message.new", send.chat_id, message.id) for user in members)
@@ -699,3 +729,228 @@ class ChatRepository:
                 if await self.blocked(tx, send.sender_id, by=other) or await self.blocked(tx, other, by=send.sender_id):
                     return SendRefused("blocked")
         return None
+
+
+@dataclass(frozen=True)
+class Invite:
+    id: str
+    chat_id: str
+    code: str
+    created_by: str | None
+    expires_at: float | None
+    max_uses: int | None
+    uses: int
+    revoked_at: float | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str
+    chat_id: str
+    message_id: int
+    reporter_id: str | None
+    reason: str | None
+    created_at: float
+    resolved_at: float | None
+    resolved_by: str | None
+    resolution: str | None
+
+
+class ChatExtrasRepository:
+    """Invites, blocks, reports and per-user chat settings: the chat's less frequent writes."""
+
+    def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
+        self.db = db
+        self._keyring = keyring
+        self._blind = blind_index
+
+    def code_index(self, code: str) -> bytes:
+        return self._blind(code, purpose="chat_invite")
+
+    def _invite(self, row: Row) -> Invite:
+        return Invite(
+            id=row["id"],
+            chat_id=row["chat_id"],
+            code=self._keyring.decrypt(bytes(row["code"]), table="chat_invites", column="code", row_id=row["id"]),
+            created_by=row["created_by"],
+            expires_at=row["expires_at"],
+            max_uses=row["max_uses"],
+            uses=int(row["uses"]),
+            revoked_at=row["revoked_at"],
+            created_at=row["created_at"],
+        )
+
+    # -- invites -----------------------------------------------------------------------------------
+    async def create_invite(
+        self, chat_id: str, created_by: str, expires_at: float | None, max_uses: int | None, now: float
+    ) -> Invite:
+        invite_id, code = new_id(), secrets.token_urlsafe(18)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO chat_invites (id, chat_id, code_index, code, created_by, expires_at, max_uses, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                invite_id,
+                chat_id,
+                self.code_index(code),
+                self._keyring.encrypt(code, table="chat_invites", column="code", row_id=invite_id),
+                created_by,
+                expires_at,
+                max_uses,
+                now,
+            )
+        return Invite(invite_id, chat_id, code, created_by, expires_at, max_uses, 0, None, now)
+
+    async def invites(self, chat_id: str) -> list[Invite]:
+        rows = await self.db.fetch("SELECT * FROM chat_invites WHERE chat_id = $1 ORDER BY created_at", chat_id)
+        return [self._invite(r) for r in rows]
+
+    async def invite_by_code(self, code: str, executor: Executor | None = None) -> Invite | None:
+        row = await (executor or self.db).fetchrow(
+            "SELECT * FROM chat_invites WHERE code_index = $1", self.code_index(code)
+        )
+        return None if row is None else self._invite(row)
+
+    async def revoke_invite(self, chat_id: str, invite_id: str, now: float) -> bool:
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE chat_invites SET revoked_at = $1 WHERE id = $2 AND chat_id = $3 AND revoked_at IS NULL",
+                now,
+                invite_id,
+                chat_id,
+            )
+        return changed > 0
+
+    async def use_invite(self, tx: Executor, invite_id: str, now: float) -> bool:
+        """Count one use, if the invite is still good: atomically, so a use limit holds under concurrency."""
+        changed = await tx.execute(
+            "UPDATE chat_invites SET uses = uses + 1 WHERE id = $1 AND revoked_at IS NULL"
+            " AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)",
+            invite_id,
+            now,
+        )
+        return changed > 0
+
+    # -- blocks ------------------------------------------------------------------------------------
+    async def block(self, user_id: str, blocked_id: str, now: float) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO user_blocks (user_id, blocked_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                user_id,
+                blocked_id,
+                now,
+            )
+
+    async def unblock(self, user_id: str, blocked_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "DELETE FROM user_blocks WHERE user_id = $1 AND blocked_id = $2", user_id, blocked_id
+            )
+        return changed > 0
+
+    async def blocks(self, user_id: str) -> list[Row]:
+        return await self.db.fetch(
+            "SELECT blocked_id, created_at FROM user_blocks WHERE user_id = $1 ORDER BY created_at", user_id
+        )
+
+    # -- reports -----------------------------------------------------------------------------------
+    async def report(self, chat_id: str, message_id: int, reporter_id: str, reason: str | None, now: float) -> str:
+        report_id = new_id()
+        sealed = (
+            None
+            if reason is None
+            else self._keyring.encrypt(reason, table="message_reports", column="reason", row_id=report_id)
+        )
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO message_reports (id, chat_id, message_id, reporter_id, reason, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                report_id,
+                chat_id,
+                message_id,
+                reporter_id,
+                sealed,
+                now,
+            )
+        return report_id
+
+    def _report(self, row: Row) -> Report:
+        reason = row["reason"]
+        return Report(
+            id=row["id"],
+            chat_id=row["chat_id"],
+            message_id=int(row["message_id"]),
+            reporter_id=row["reporter_id"],
+            reason=None
+            if reason is None
+            else self._keyring.decrypt(bytes(reason), table="message_reports", column="reason", row_id=row["id"]),
+            created_at=row["created_at"],
+            resolved_at=row["resolved_at"],
+            resolved_by=row["resolved_by"],
+            resolution=row["resolution"],
+        )
+
+    async def reports(self, *, open_only: bool, after: tuple[float, str] | None, limit: int) -> list[Report]:
+        since, last_id = after or (-1.0, "")
+        rows = await self.db.fetch(
+            "SELECT * FROM message_reports WHERE ($1 = 0 OR resolved_at IS NULL)"
+            " AND (created_at > $2 OR (created_at = $2 AND id > $3)) ORDER BY created_at, id LIMIT $4",
+            int(open_only),
+            since,
+            last_id,
+            limit,
+        )
+        return [self._report(r) for r in rows]
+
+    async def report_by_id(self, report_id: str) -> Report | None:
+        row = await self.db.fetchrow("SELECT * FROM message_reports WHERE id = $1", report_id)
+        return None if row is None else self._report(row)
+
+    async def resolve(self, report_id: str, by: str, resolution: str, now: float) -> bool:
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE message_reports SET resolved_at = $1, resolved_by = $2, resolution = $3"
+                " WHERE id = $4 AND resolved_at IS NULL",
+                now,
+                by,
+                resolution,
+                report_id,
+            )
+        return changed > 0
+
+    # -- settings and presence ---------------------------------------------------------------------
+    async def settings(self, user_id: str) -> tuple[str, bool, float | None]:
+        row = await self.db.fetchrow(
+            "SELECT presence, push_previews, last_seen_at FROM chat_settings WHERE user_id = $1", user_id
+        )
+        if row is None:
+            return "everyone", False, None
+        return row["presence"], bool(row["push_previews"]), row["last_seen_at"]
+
+    async def save_settings(self, user_id: str, presence: str, push_previews: bool) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO chat_settings (user_id, presence, push_previews) VALUES ($1, $2, $3)"
+                " ON CONFLICT (user_id) DO UPDATE SET presence = $2, push_previews = $3",
+                user_id,
+                presence,
+                int(push_previews),
+            )
+
+    async def seen(self, user_id: str, now: float) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO chat_settings (user_id, last_seen_at) VALUES ($1, $2)"
+                " ON CONFLICT (user_id) DO UPDATE SET last_seen_at = $2",
+                user_id,
+                now,
+            )
+
+    async def share_a_chat(self, a: str, b: str) -> bool:
+        value = await self.db.fetchval(
+            "SELECT 1 FROM chat_members x JOIN chat_members y ON y.chat_id = x.chat_id AND y.user_id = $2"
+            " WHERE x.user_id = $1 LIMIT 1",
+            a,
+            b,
+        )
+        return value is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -124,7 +125,16 @@ class SqliteDatabase:
             self._waiting_writers -= 1
         try:
             conn = self._writer.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            begin = asyncio.ensure_future(conn.execute("BEGIN IMMEDIATE"))
+            try:
+                await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                # The BEGIN runs on in the database thread: let it finish, then undo it, so the next writer
+                # does not find a transaction already open (aiohttp cancels handlers of closed sockets).
+                with contextlib.suppress(Exception):
+                    await begin
+                await conn.rollback()
+                raise
             try:
                 yield self._writer
             except BaseException:

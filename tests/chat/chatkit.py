@@ -19,8 +19,9 @@ _ids = itertools.count(1)
 class Peer:
     """One device's WebSocket: `call` sends a command and returns its reply; pushes collect in `pushes`."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, *, raw: bool = False) -> None:
         self.ws = ws
+        self._raw = raw  # every frame into `pushes`, replies too
         self.pushes: list[dict[str, Any]] = []
         self._replies: dict[Any, asyncio.Future[dict[str, Any]]] = {}
         self._arrived = asyncio.Event()
@@ -31,7 +32,8 @@ class Peer:
             if message.type != aiohttp.WSMsgType.TEXT:
                 break
             frame = message.json()
-            waiter = self._replies.pop(frame.get("id"), None) if frame["type"] in ("result", "error", "pong") else None
+            is_reply = not self._raw and frame["type"] in ("result", "error", "pong")
+            waiter = self._replies.pop(frame.get("id"), None) if is_reply else None
             if waiter is not None:
                 waiter.set_result(frame)
             else:
@@ -64,6 +66,11 @@ class Peer:
             return found()
 
         return await asyncio.wait_for(wait(), timeout)
+
+    async def wait_for_any(self, timeout: float = 10) -> None:
+        """Wait for the next frame to arrive."""
+        self._arrived.clear()
+        await asyncio.wait_for(self._arrived.wait(), timeout)
 
     def seqs(self) -> list[int]:
         return [p["seq"] for p in self.pushes if "seq" in p]

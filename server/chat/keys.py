@@ -1,0 +1,313 @@
+"""The end-to-end key directory: devices publish their public keys, other users fetch them and claim one-time
+prekeys to start end-to-end sessions. No aiohttp here.
+
+Decisions:
+
+- A device is a signed-in session. Its keys live as long as the session: a revoked or expired session's device
+  is never listed or claimed, and is forgotten when its user next publishes. Other users see a random device id,
+  never the session id.
+- Keys are opaque: base64 (standard or url-safe, padding optional) of 32 to 1024 bytes. The server checks that
+  they decode and stores the bytes; it never interprets them (clients verify the signed prekey's signature against
+  the identity key). Answers always use standard base64 with padding.
+- Any signed-in user may list and claim any user's keys, as in Signal: public keys are meant to be handed out.
+  An unknown user id answers exactly as a user with no devices does (an empty list, after the same rate limit),
+  so the directory does not say whether an account exists; user ids are random 128-bit values besides.
+- A claim hands out, for each live device, its bundle and one one-time prekey, deleted in the claim's
+  transaction with the device's row locked, so no prekey is ever handed out twice. A device with none left is
+  handed out without one: the protocol falls back to the signed prekey. A claim of one's own user leaves out the
+  claiming device itself.
+- Claims are rate-limited per claimer and claimed user, and per claimer overall, so one user cannot drain
+  another's one-time prekeys (past either limit: 429).
+- Replacing a device's identity key drops its one-time prekeys (they belong to the key set being replaced);
+  replacing only the signed prekey keeps them. Re-sending a one-time prekey already stored with the same public
+  key is a no-op (a retried upload succeeds); the same key id with another key is a conflict.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.auth.service import Principal
+from server.config import RateLimit
+from server.errors import ApiError, NotFound, ValidationError
+from server.storage.database import Executor
+from server.storage.keydir import Device, KeyDirectoryRepository, OneTimePrekey, SignedPrekey
+from server.web.ratelimit import RateLimiter, enforce
+
+MIN_KEY_BYTES = 32
+MAX_KEY_BYTES = 1024
+MAX_KEY_ID = 2**31 - 1  # fits every client's integer type, JavaScript's included
+MAX_UPLOAD = 200  # one-time prekeys per request
+MAX_STORED = 1000  # one-time prekeys per device
+MAX_DEVICES = 50  # live devices with keys, per user
+# A claimer starts sessions with each of a user's devices once, and again only when one breaks.
+CLAIMS_PER_USER = RateLimit(20, 3600)  # one claimer, one claimed user
+CLAIMS_PER_CLAIMER = RateLimit(1000, 3600)  # one claimer, every user (a large group's first message)
+
+_MAX_ENCODED = (MAX_KEY_BYTES + 2) // 3 * 4
+_STANDARD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+# -- parsing what a client sends ----------------------------------------------------------------------
+
+
+def decode_key(value: Any, field: str) -> bytes:
+    """A public key or signature: base64 of MIN_KEY_BYTES..MAX_KEY_BYTES bytes."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a base64 string", field=field, code="wrong_type")
+    if len(value) > _MAX_ENCODED:
+        raise ValidationError(f"{field} is longer than {MAX_KEY_BYTES} bytes", field=field, code="too_long")
+    if _STANDARD.fullmatch(value):
+        altchars = None
+    elif _URL_SAFE.fullmatch(value):
+        altchars = b"-_"
+    else:
+        raise ValidationError(f"{field} is not base64", field=field)
+    bare = value.rstrip("=")
+    if len(bare) % 4 == 1 or (bare != value and len(value) % 4 != 0):
+        raise ValidationError(f"{field} is not base64 (wrong length or padding)", field=field)
+    try:
+        decoded = base64.b64decode(bare + "=" * (-len(bare) % 4), altchars=altchars, validate=True)
+    except binascii.Error as exc:
+        raise ValidationError(f"{field} is not base64", field=field) from exc
+    if len(decoded) < MIN_KEY_BYTES:
+        raise ValidationError(f"{field} is shorter than {MIN_KEY_BYTES} bytes", field=field, code="too_short")
+    if len(decoded) > MAX_KEY_BYTES:
+        raise ValidationError(f"{field} is longer than {MAX_KEY_BYTES} bytes", field=field, code="too_long")
+    return decoded
+
+
+def encode_key(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def key_id_of(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(f"{field} must be an integer", field=field, code="wrong_type")
+    if not 0 <= value <= MAX_KEY_ID:
+        raise ValidationError(f"{field} must be an integer from 0 to {MAX_KEY_ID}", field=field)
+    return value
+
+
+def _object(value: Any, field: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object with exactly these members."""
+    if not isinstance(value, dict):
+        raise ValidationError(f"{field} must be an object", field=field, code="wrong_type")
+    for name in names:
+        if name not in value:
+            raise ValidationError(f"{field}.{name} is required", field=f"{field}.{name}", code="required")
+    unknown = sorted(set(value) - set(names))
+    if unknown:
+        raise ValidationError(
+            f"unknown field {field}.{unknown[0]}", field=f"{field}.{unknown[0]}", code="unknown_field"
+        )
+    return value
+
+
+def signed_prekey_of(value: Any, field: str = "signed_prekey") -> SignedPrekey:
+    obj = _object(value, field, ("key_id", "public_key", "signature"))
+    return SignedPrekey(
+        key_id=key_id_of(obj["key_id"], f"{field}.key_id"),
+        public_key=decode_key(obj["public_key"], f"{field}.public_key"),
+        signature=decode_key(obj["signature"], f"{field}.signature"),
+    )
+
+
+def one_time_prekeys_of(value: Any, field: str = "one_time_prekeys", *, min_count: int = 0) -> list[OneTimePrekey]:
+    if not isinstance(value, list):
+        raise ValidationError(f"{field} must be a list", field=field, code="wrong_type")
+    if len(value) < min_count:
+        raise ValidationError(f"{field} must hold at least {min_count} prekey", field=field, code="required")
+    if len(value) > MAX_UPLOAD:
+        raise ValidationError(f"{field} holds more than {MAX_UPLOAD} prekeys", field=field, code="too_long")
+    prekeys: list[OneTimePrekey] = []
+    seen: set[int] = set()
+    for n, item in enumerate(value):
+        where = f"{field}[{n}]"
+        obj = _object(item, where, ("key_id", "public_key"))
+        key_id = key_id_of(obj["key_id"], f"{where}.key_id")
+        if key_id in seen:
+            raise ValidationError(f"{where}.key_id {key_id} appears twice", field=f"{where}.key_id", code="duplicate")
+        seen.add(key_id)
+        prekeys.append(OneTimePrekey(key_id, decode_key(obj["public_key"], f"{where}.public_key")))
+    return prekeys
+
+
+def device_ids_of(value: Any, field: str = "device_ids") -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{field} must be a list of device ids", field=field, code="wrong_type")
+    if len(value) > MAX_DEVICES:
+        raise ValidationError(f"{field} holds more than {MAX_DEVICES} ids", field=field, code="too_long")
+    if not all(_ID.fullmatch(v) for v in value):
+        raise ValidationError(f"{field} holds something that is not a device id", field=field)
+    return list(value)
+
+
+def check_user_id(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValidationError("user_id is not a user id", field="user_id")
+    return value
+
+
+# -- the rules ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """A device's own view of its keys: what it published and how many one-time prekeys are left."""
+
+    device: Device
+    one_time_prekey_count: int
+
+
+@dataclass(frozen=True)
+class ClaimedBundle:
+    device: Device
+    one_time_prekey: OneTimePrekey | None  # None: none left; use the signed prekey alone
+
+
+def _not_published() -> NotFound:
+    return NotFound("this device has not published its keys: PUT /api/keys/device first", code="not_published")
+
+
+class KeyDirectory:
+    def __init__(
+        self,
+        repo: KeyDirectoryRepository,
+        limiter: RateLimiter,
+        *,
+        claims_per_user: RateLimit = CLAIMS_PER_USER,
+        claims_per_claimer: RateLimit = CLAIMS_PER_CLAIMER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repo = repo
+        self._db = repo.db
+        self._limiter = limiter
+        self._claims_per_user = claims_per_user
+        self._claims_per_claimer = claims_per_claimer
+        self._clock = clock
+
+    # -- the caller's own device --------------------------------------------------------------------
+    async def publish(
+        self,
+        principal: Principal,
+        identity_key: bytes,
+        signed_prekey: SignedPrekey,
+        one_time_prekeys: Sequence[OneTimePrekey] = (),
+    ) -> tuple[DeviceState, bool]:
+        """Publish or replace this device's keys; True when the device is new. All of it, or nothing."""
+        now = self._clock()
+        user_id, session_id = principal.user.id, principal.session_id
+        async with self._db.transaction() as tx:
+            device = await self.repo.lock_device_of_session(tx, session_id)
+            created = False
+            if device is None:
+                await self.repo.delete_ended_devices(tx, user_id, now)
+                if await self.repo.count_live_devices(tx, user_id, now) >= MAX_DEVICES:
+                    raise ApiError(
+                        f"an account has keys on at most {MAX_DEVICES} devices; remove a device's keys or sign it out",
+                        code="too_many_devices",
+                        status=409,
+                    )
+                created = await self.repo.insert_device(
+                    tx,
+                    device_id=uuid.uuid4().hex,
+                    session_id=session_id,
+                    user_id=user_id,
+                    identity_key=identity_key,
+                    signed_prekey=signed_prekey,
+                    now=now,
+                )
+                # Not created: a concurrent publish of this session won; replace what it wrote.
+                device = await self.repo.lock_device_of_session(tx, session_id)
+                assert device is not None
+            if not created:
+                if device.identity_key != identity_key:
+                    await self.repo.delete_one_time_prekeys(tx, device.id)
+                await self.repo.update_device(tx, device.id, identity_key, signed_prekey, now)
+            count = await self._add(tx, device.id, one_time_prekeys, now)
+            device = await self.repo.device_of_session(session_id, tx)
+            assert device is not None
+        return DeviceState(device, count), created
+
+    async def add_one_time_prekeys(self, principal: Principal, prekeys: Sequence[OneTimePrekey]) -> DeviceState:
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            device = await self.repo.lock_device_of_session(tx, principal.session_id)
+            if device is None:
+                raise _not_published()
+            count = await self._add(tx, device.id, prekeys, now)
+        return DeviceState(device, count)
+
+    async def _add(self, tx: Executor, device_id: str, prekeys: Sequence[OneTimePrekey], now: float) -> int:
+        """Store the prekeys not stored yet; returns how many the device then has."""
+        stored = await self.repo.one_time_prekeys(tx, device_id, [p.key_id for p in prekeys])
+        new: list[OneTimePrekey] = []
+        for n, prekey in enumerate(prekeys):
+            known = stored.get(prekey.key_id)
+            if known is None:
+                new.append(prekey)
+            elif known != prekey.public_key:
+                field = f"one_time_prekeys[{n}].key_id"
+                raise ApiError(
+                    f"{field} {prekey.key_id} is already stored with another public key; use a new key id",
+                    code="key_id_taken",
+                    field=field,
+                    status=409,
+                )
+        count = await self.repo.count_one_time_prekeys(device_id, tx)
+        if count + len(new) > MAX_STORED:
+            raise ApiError(
+                f"a device holds at most {MAX_STORED} one-time prekeys; it has {count} and these would add {len(new)}",
+                code="too_many_prekeys",
+                field="one_time_prekeys",
+                status=409,
+            )
+        if new:
+            await self.repo.add_one_time_prekeys(tx, device_id, new, now)
+        return count + len(new)
+
+    async def device(self, principal: Principal) -> DeviceState:
+        device = await self.repo.device_of_session(principal.session_id)
+        if device is None:
+            raise _not_published()
+        return DeviceState(device, await self.repo.count_one_time_prekeys(device.id))
+
+    async def remove(self, principal: Principal) -> bool:
+        """Forget this device's keys; False if it had none."""
+        async with self._db.transaction() as tx:
+            return await self.repo.delete_device_of_session(tx, principal.session_id) > 0
+
+    # -- other users' devices -----------------------------------------------------------------------
+    async def devices_of(self, user_id: str) -> list[Device]:
+        """The public bundles of the user's live devices (none for an unknown user)."""
+        return await self.repo.live_devices(user_id, self._clock())
+
+    async def claim(
+        self, principal: Principal, user_id: str, device_ids: Sequence[str] | None = None
+    ) -> list[ClaimedBundle]:
+        """Each live device of the user (or those of `device_ids`) with one one-time prekey, which is deleted."""
+        claimer = principal.user.id
+        await enforce(self._limiter, self._claims_per_user, f"keys.claim:{claimer}:{user_id}")
+        await enforce(self._limiter, self._claims_per_claimer, f"keys.claim:{claimer}")
+        wanted = None if device_ids is None else set(device_ids)
+        claimed: list[ClaimedBundle] = []
+        async with self._db.transaction() as tx:
+            devices = await self.repo.live_devices(user_id, self._clock(), tx)
+            for listed in devices:  # in id order: concurrent claims lock in the same order and never deadlock
+                if listed.session_id == principal.session_id or (wanted is not None and listed.id not in wanted):
+                    continue
+                device = await self.repo.lock_device(tx, listed.id)
+                if device is None:  # removed meanwhile
+                    continue
+                claimed.append(ClaimedBundle(device, await self.repo.take_one_time_prekey(tx, device.id)))
+        return claimed

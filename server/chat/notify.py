@@ -1,0 +1,110 @@
+"""Web Push for messages that reach a user with no open connection (on any process).
+
+A message event for a member who is offline becomes a push to their devices. In an end-to-end chat it
+carries no content at all; in other chats a short preview only if the user allowed previews. A muted chat
+pushes nothing unless the user is mentioned. Pushes are queued and sent by a few workers, so a message to a
+big group never waits for push services; if the queue is full, pushes are dropped (and counted), never the
+message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from server.chat.presence import PresenceService
+from server.chat.push import PushService
+from server.storage.chat import ChatExtrasRepository, ChatRepository
+
+log = logging.getLogger(__name__)
+
+PREVIEW_CHARS = 100
+WORKERS = 4
+
+
+class PushNotifier:
+    def __init__(
+        self,
+        push: PushService,
+        presence: PresenceService,
+        chats: ChatRepository,
+        extras: ChatExtrasRepository,
+        *,
+        max_queued: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._push = push
+        self._presence = presence
+        self._chats = chats
+        self._extras = extras
+        self._clock = clock
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=max_queued)
+        self._workers: list[asyncio.Task[None]] = []
+        self.dropped = 0
+        self.sent = 0
+
+    def start(self) -> None:
+        self._workers = [asyncio.create_task(self._work(), name=f"push-{n}") for n in range(WORKERS)]
+
+    def __call__(self, user_id: str, frame: dict[str, Any]) -> None:
+        """A message event for one member (ChatService.message_listeners)."""
+        message = frame.get("message") or {}
+        if message.get("sender_id") == user_id:
+            return  # your own message never pushes to you
+        try:
+            self._queue.put_nowait((user_id, frame))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def _work(self) -> None:
+        while True:
+            user_id, frame = await self._queue.get()
+            try:
+                await self._one(user_id, frame)
+            except Exception:
+                log.exception("a message push failed")
+            finally:
+                self._queue.task_done()
+
+    async def _one(self, user_id: str, frame: dict[str, Any]) -> None:
+        if await self._presence.online(user_id):
+            return  # a connection gets the message itself
+        message, chat_id = frame["message"], frame["chat_id"]
+        member = await self._chats.member(chat_id, user_id)
+        chat = await self._chats.chat(chat_id)
+        if member is None or chat is None:
+            return
+        mentioned = user_id in (message.get("mentions") or [])
+        if member.muted_until is not None and member.muted_until > self._clock() and not mentioned:
+            return
+        payload: dict[str, Any] = {
+            "type": "message",
+            "chat_id": chat_id,
+            "message_id": message["id"],
+            "seq": frame["seq"],
+        }
+        if not chat.e2e:
+            _, previews, _ = await self._extras.settings(user_id)
+            if previews:
+                text = message.get("text") or ""
+                payload["preview"] = text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
+                if chat.kind == "group":
+                    payload["chat_name"] = chat.name
+            if mentioned:
+                payload["mentioned"] = True
+        urgency = "high" if chat.kind == "direct" or mentioned else "normal"
+        self.sent += await self._push.notify(user_id, payload, urgency=urgency)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (for a while), then stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout)
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
