@@ -49,6 +49,7 @@ from server.storage.chat import ChatExtrasRepository, ChatRepository, Send, Send
 from server.storage.keydir import KeyDirectoryRepository
 from server.storage.migrations import migrate
 from server.storage.push import PushRepository
+from server.web import openapi
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
 from server.web.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, mailer: Mailer | None = None) -> web.Appli
     app.add_routes(key_routes.routes)
     app.add_routes(chat_routes.routes)
     app.add_routes(attachment_routes.routes)
+    app.add_routes(openapi.routes)
     update_hooks: list[UpdateExtra] = [talkback_routes.execute_on_update]  # /update with talkback_key
     app[keys.update_hooks_key] = update_hooks
     app[keys.ws_commands_key] = CommandTable()

@@ -32,8 +32,10 @@ def _check(name: str, value: Any, spec: Field) -> Any:
         if spec.nullable:
             return None
         raise ValidationError(f"{name} must not be null", field=name)
-    # bool is a subclass of int: refuse it where a number is wanted.
-    if not isinstance(value, spec.kind) or (spec.kind is int and isinstance(value, bool)):
+    # bool is a subclass of int: refuse it where a number is wanted. A JSON integer is a fine number.
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, spec.kind) or (spec.kind in (int, float) and isinstance(value, bool)):
         raise ValidationError(f"{name} must be a {_type_name(spec.kind)}", field=name, code="wrong_type")
     if isinstance(value, str):
         if spec.strip:

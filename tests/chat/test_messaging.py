@@ -4,9 +4,17 @@ edits, deletes, reactions, receipts and typing."""
 from __future__ import annotations
 
 import asyncio
+import socket
+from typing import Any
 
+import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
+from server.app import create_app
+from server.config import RateLimit
+from server.keys import connections_key
+from server.realtime.connections import Connection
 from tests.chat.chatkit import client_id, connect, direct, group, uid, users
 from tests.conftest import Mailbox
 from tests.helpers import bearer, login
@@ -228,3 +236,113 @@ async def test_end_to_end_chats_carry_ciphertext_untouched(client: TestClient, m
     assert got[0]["message"]["ciphertext"] == blob
     await alice_ws.close()
     await bob_ws.close()
+
+
+async def test_replies_forwards_and_mentions(client: TestClient, mail: Mailbox) -> None:
+    alice, bob, carol = await users(client, mail, 3)
+    team = await group(client, alice, [bob, carol])
+    other = await direct(client, bob, carol)
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    first = await alice_ws.ok("message.send", chat_id=team, client_id=client_id(), text="who's in?")
+    reply = await bob_ws.ok(
+        "message.send", chat_id=team, client_id=client_id(), text="me", reply_to=first["id"], mentions=[uid(alice)]
+    )
+    assert reply["reply_to"] == first["id"]
+    assert reply["mentions"] == [uid(alice)]
+    # Bob forwards Alice's message to Carol: the forward names Alice and when she wrote it.
+    forwarded = await bob_ws.ok(
+        "message.send", chat_id=other, client_id=client_id(), forward={"chat_id": team, "message_id": first["id"]}
+    )
+    assert forwarded["text"] == "who's in?"
+    assert forwarded["forward"] == {"sender_id": uid(alice), "created_at": first["created_at"]}
+    # A forward of a forward still names the first sender.
+    again = await bob_ws.ok(
+        "message.send", chat_id=team, client_id=client_id(), forward={"chat_id": other, "message_id": forwarded["id"]}
+    )
+    assert again["forward"]["sender_id"] == uid(alice)
+    # Only what you can see can be forwarded.
+    (dave,) = await users(client, mail, 1)
+    dave_chat = await direct(client, dave, bob)
+    dave_ws = await connect(client, dave)
+    refused = await dave_ws.call(
+        "message.send", chat_id=dave_chat, client_id=client_id(), forward={"chat_id": team, "message_id": 1}
+    )
+    assert refused["error"]["code"] == "chat_not_found"
+    refused = await bob_ws.call(
+        "message.send", chat_id=team, client_id=client_id(), text="x", forward={"chat_id": other, "message_id": 1}
+    )
+    assert refused["error"]["field"] == "forward"
+    for peer in (alice_ws, bob_ws, dave_ws):
+        await peer.close()
+
+
+async def test_sending_too_fast_is_refused_with_when_to_retry(
+    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+) -> None:
+    client = await aiohttp_client(create_app(make_settings(rate_chat_send=RateLimit(3, 60))))
+    alice, bob = await users(client, mail, 2)
+    chat_id = await direct(client, alice, bob)
+    ws = await connect(client, alice, after_seq=0)
+    for n in range(3):
+        await ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text=f"m{n}")
+    refused = await ws.call("message.send", chat_id=chat_id, client_id=client_id(), text="one too many")
+    assert refused["error"]["code"] == "rate_limited"
+    assert "retry after" in refused["error"]["message"]
+    assert (await ws.call("ping"))["type"] == "pong"  # still connected
+    page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(bob))).json()
+    assert len(page["messages"]) == 3
+    await ws.close()
+
+
+def server_side(client: TestClient, user_id: str) -> list[Connection]:
+    return [c for c in client.app[connections_key]._connections if c.user_id == user_id]
+
+
+@pytest.mark.timeout(90)
+async def test_a_client_that_stops_reading_is_closed_and_others_carry_on(
+    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+) -> None:
+    client = await aiohttp_client(create_app(make_settings(rate_chat_send=RateLimit(100_000, 60))))
+    alice, bob = await users(client, mail, 2)
+    chat_id = await direct(client, alice, bob)
+    stuck = await client.ws_connect("/ws")  # a device that stops reading after auth
+    await stuck.send_json({"type": "auth", "id": 1, "token": bob["access_token"]})
+    await stuck.receive_json()
+    (server_end,) = server_side(client, uid(bob))
+    # Small socket buffers on both ends, so the server's queue (256 frames) is what fills, not the kernel's.
+    client_transport = stuck._conn.transport
+    server_transport = server_end.ws._req.transport
+    assert client_transport is not None
+    assert server_transport is not None
+    client_transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    server_transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client_transport.pause_reading()
+    reader = await connect(client, bob, after_seq=0)
+    sender = await connect(client, alice, after_seq=0)
+    text = "x" * 3900
+    sent = 0
+    while sent < 1000 and server_end.closed_reason is None:
+        await asyncio.gather(
+            *(sender.ok("message.send", chat_id=chat_id, client_id=client_id(), text=text) for _ in range(25))
+        )
+        sent += 25
+    assert server_end.closed_reason is not None, "the server kept a socket that stopped reading"
+    assert "too slow" in server_end.closed_reason
+    # Once it reads again, the device finds the connection closed with 4008, or cut (1006) when the close
+    # frame could not get through the full socket in time.
+    client_transport.resume_reading()
+    while (await asyncio.wait_for(stuck.receive(), 30)).type not in (
+        aiohttp.WSMsgType.CLOSE,
+        aiohttp.WSMsgType.CLOSED,
+        aiohttp.WSMsgType.ERROR,
+    ):
+        pass
+    assert stuck.close_code in (4008, 1006), stuck.close_code
+    # The healthy device got everything, in order, once each.
+    got = await reader.wait_for("message.new", sent, timeout=30)
+    seqs = [p["seq"] for p in got]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
+    await reader.close()
+    await sender.close()

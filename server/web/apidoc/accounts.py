@@ -1,0 +1,287 @@
+"""Accounts in the OpenAPI document: server/auth/routes.py (sign-up, e-mail links, tokens, sessions, profile, the
+admin's account routes) and the pages e-mail links open (server/auth/pages.py)."""
+
+from __future__ import annotations
+
+from server.auth.pages import MAX_FORM_BYTES
+from server.auth.service import ROLES
+from server.web.apidoc.kit import (
+    BOOLEAN,
+    JSON,
+    NONE,
+    PAGE_CURSOR,
+    PAGE_LIMIT,
+    STRING,
+    TIME,
+    ApiBook,
+    no_content,
+    nullable,
+    obj,
+    paged,
+    query,
+    ref,
+    reply,
+)
+from server.web.validation import Field
+
+PATH_PARAMS: dict[str, JSON] = {
+    "user_id": {"type": "string", "maxLength": 64},
+    "session_id": {"type": "string", "maxLength": 64},
+}
+
+SCHEMAS: dict[str, JSON] = {
+    "User": obj(
+        {
+            "id": STRING,
+            "email": {"type": "string", "format": "email"},
+            "display_name": STRING,
+            "phone": nullable(STRING),
+            "role": {"type": "string", "enum": list(ROLES)},
+            "email_verified": BOOLEAN,
+            "suspended": BOOLEAN,
+            "created_at": TIME,
+        }
+    ),
+    "Grant": obj(
+        {
+            "access_token": {"type": "string", "description": "a JWT for `Authorization: Bearer`"},
+            "token_type": {"const": "Bearer"},
+            "expires_in": {"type": "integer", "description": "seconds the access token lives"},
+            "refresh_token": {"type": "string", "description": "one use: /api/auth/refresh swaps it for a new pair"},
+            "user": ref("User"),
+        }
+    ),
+    "Session": obj(
+        {
+            "id": STRING,
+            "device": {"type": "string", "description": 'a short label such as "Firefox on Linux"'},
+            "user_agent": nullable(STRING),
+            "ip": nullable(STRING),
+            "created_at": TIME,
+            "last_seen_at": TIME,
+            "current": {"type": "boolean", "description": "the session of this request"},
+        }
+    ),
+}
+
+
+def paths() -> dict[str, dict[str, JSON]]:
+    book = ApiBook(path_params=PATH_PARAMS)
+    _accounts(book)
+    _admin(book)
+    return book.paths
+
+
+EMAIL = Field(str, max_length=254, min_length=1, email=True)
+PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
+TOKEN = Field(str, max_length=200, min_length=1)
+_PASSWORD_RULE = {"description": "at least PASSWORD_MIN_LENGTH characters (a setting; 10 by default)"}
+
+
+def _status(*values: str, user: bool = False) -> JSON:
+    properties: JSON = {"status": {"type": "string", "enum": list(values)}}
+    if user:
+        properties["user"] = ref("User")
+    return obj(properties)
+
+
+def _accounts(book: ApiBook) -> None:
+    limited = {429: "Too many attempts from this address or for this account; see `Retry-After`."}
+    book.op(
+        "POST",
+        "/api/auth/register",
+        tag="auth",
+        summary="Register an account",
+        description="Sends a confirmation link. An address already registered gets a notice by e-mail instead; "
+        "the answer is the same either way.",
+        auth="none",
+        fields={"email": EMAIL, "password": PASSWORD, "display_name": Field(str, max_length=100, min_length=1)},
+        refine={"password": _PASSWORD_RULE},
+        ok={202: reply("The link is on its way.", _status("verification_sent"))},
+        errors=limited,
+    )
+    book.op(
+        "POST",
+        "/api/auth/verify",
+        tag="auth",
+        summary="Confirm an e-mail address with the token from its link",
+        auth="none",
+        fields={"token": TOKEN},
+        ok={200: reply("Confirmed.", _status("verified", user=True))},
+        errors={400: "`invalid_token`: used, expired or mistyped; or a malformed body.", **limited},
+    )
+    book.op(
+        "POST",
+        "/api/auth/verify/resend",
+        tag="auth",
+        summary="Send a new confirmation link",
+        description="Answers the same whether or not the address has an unconfirmed account.",
+        auth="none",
+        fields={"email": EMAIL},
+        ok={202: reply("Accepted.", _status("accepted"))},
+        errors=limited,
+    )
+    book.op(
+        "POST",
+        "/api/auth/login",
+        tag="auth",
+        summary="Sign in: an access token and a refresh token",
+        auth="none",
+        fields={"email": EMAIL, "password": PASSWORD},
+        ok={200: reply("Signed in; a new session.", ref("Grant"))},
+        errors={
+            401: "`invalid_credentials`: the address or the password is wrong (one answer for both).",
+            403: "`email_not_verified` or `account_suspended`.",
+            **limited,
+        },
+    )
+    book.op(
+        "POST",
+        "/api/auth/refresh",
+        tag="auth",
+        summary="Swap a refresh token for a new pair",
+        description="A refresh token works once; presenting one already swapped ends its session.",
+        auth="none",
+        fields={"refresh_token": TOKEN},
+        ok={200: reply("A new pair.", ref("Grant"))},
+        errors={401: "`invalid_refresh_token`: unknown, already used, or its session ended."},
+    )
+    book.op(
+        "POST",
+        "/api/auth/logout",
+        tag="auth",
+        summary="End this session",
+        fields={},
+        ok={204: no_content("Signed out; this session's WebSockets close.")},
+    )
+    book.op(
+        "POST",
+        "/api/auth/password-reset",
+        tag="auth",
+        summary="E-mail a password reset link",
+        description="Answers the same whether or not the address has an account.",
+        auth="none",
+        fields={"email": EMAIL},
+        ok={202: reply("Accepted.", _status("accepted"))},
+        errors=limited,
+    )
+    book.op(
+        "POST",
+        "/api/auth/password-reset/confirm",
+        tag="auth",
+        summary="Set a new password with the token from the reset link",
+        description="Every session of the account ends.",
+        auth="none",
+        fields={"token": TOKEN, "password": PASSWORD},
+        refine={"password": _PASSWORD_RULE},
+        ok={200: reply("Changed.", _status("password_changed", user=True))},
+        errors={400: "`invalid_token`, a password too short (`too_short`), or a malformed body.", **limited},
+    )
+    html = {"text/html": {"schema": STRING}}
+    token = query("token", {"type": "string", "maxLength": 200}, "the token from the e-mail link", required=True)
+    book.add(
+        "GET",
+        "/verify-email",
+        tag="auth",
+        summary="The page a confirmation link opens: confirms the address",
+        security=NONE,
+        params=[token],
+        ok={200: reply("A page saying the address is confirmed.", content=html)},
+        errors={
+            400: "A page: the link has no token, or it is used, expired or mistyped.",
+            429: "A page: too many attempts.",
+        },
+        error_content=html,
+    )
+    book.add(
+        "GET",
+        "/reset-password",
+        tag="auth",
+        summary="The page a reset link opens: a form for the new password",
+        security=NONE,
+        params=[token],
+        ok={200: reply("The form.", content=html)},
+        errors={400: "A page: the link has no token."},
+        error_content=html,
+    )
+    form = obj(
+        {
+            "token": {"type": "string", "maxLength": 200},
+            "password": {"type": "string", "maxLength": 1024},
+            "repeat": {"type": "string", "maxLength": 1024, "description": "must equal password"},
+        }
+    )
+    book.add(
+        "POST",
+        "/reset-password",
+        tag="auth",
+        summary="The reset form's submission: sets the new password",
+        description="Every session of the account ends. Answers are HTML pages.",
+        security=NONE,
+        body={"application/x-www-form-urlencoded": {"schema": form}},
+        ok={200: reply("A page saying the password is changed.", content=html)},
+        errors={
+            400: "The form again (passwords differ, password too short) or a page saying the link does not work.",
+            413: f"A page: the form is larger than {MAX_FORM_BYTES} bytes.",
+            429: "A page: too many attempts.",
+        },
+        error_content=html,
+    )
+    book.op("GET", "/api/me", tag="auth", summary="The signed-in account", ok={200: reply("The account.", ref("User"))})
+    book.op(
+        "PATCH",
+        "/api/me",
+        tag="auth",
+        summary="Change the display name or phone number",
+        fields={
+            "display_name": Field(str, required=False, max_length=100, min_length=1),
+            "phone": Field(str, required=False, nullable=True, max_length=32),
+        },
+        refine={"phone": {"pattern": r"^[0-9+\-(). ]*$"}},
+        ok={200: reply("The account as changed.", ref("User"))},
+    )
+    book.op(
+        "GET",
+        "/api/me/sessions",
+        tag="auth",
+        summary="This account's live sessions, most recently seen first",
+        params=[PAGE_LIMIT, PAGE_CURSOR],
+        ok={200: reply("A page of sessions.", paged("sessions", ref("Session")))},
+        errors={400: "`limit` or `cursor` is not valid."},
+    )
+    book.op(
+        "DELETE",
+        "/api/me/sessions/{session_id}",
+        tag="auth",
+        summary="End one of this account's sessions",
+        ok={204: no_content("Ended; its WebSockets close.")},
+        errors={404: "No such live session of this account."},
+    )
+
+
+def _admin(book: ApiBook) -> None:
+    book.op(
+        "GET",
+        "/api/admin/users",
+        tag="admin",
+        summary="Every account, a page at a time",
+        auth="admin",
+        params=[PAGE_LIMIT, PAGE_CURSOR],
+        ok={200: reply("A page of accounts.", paged("users", ref("User")))},
+        errors={400: "`limit` or `cursor` is not valid."},
+    )
+    for action, summary, fields in (
+        ("role", "Give an account a role", {"role": Field(str, choices=ROLES)}),
+        ("suspend", "Suspend an account; its sessions end", {}),
+        ("unsuspend", "Lift an account's suspension", {}),
+    ):
+        book.op(
+            "POST",
+            f"/api/admin/users/{{user_id}}/{action}",
+            tag="admin",
+            summary=summary,
+            auth="admin",
+            fields=fields,
+            ok={200: reply("The account as changed.", ref("User"))},
+            errors={404: "No such user."},
+        )

@@ -1,0 +1,534 @@
+"""Chat in the OpenAPI document: server/chat/routes.py (chats, members, settings, history, messages, invites, blocks,
+reports, and the admins' report queue). Every route needs a signed-in user."""
+
+from __future__ import annotations
+
+from server.chat.attachments import MAX_PER_MESSAGE
+from server.chat.moderation import MAX_REASON, RESOLUTIONS
+from server.chat.presence import VISIBILITY
+from server.chat.service import HISTORY_MAX, MAX_CIPHERTEXT, MAX_DESCRIPTION, MAX_EMOJI, MAX_MEMBERS, MAX_NAME, MAX_TEXT
+from server.storage.chat import ROLES as CHAT_ROLES
+from server.web.apidoc.kit import (
+    ATTACHMENT_ID,
+    BOOLEAN,
+    INTEGER,
+    JSON,
+    STRING,
+    TIME,
+    ApiBook,
+    array,
+    digits,
+    no_content,
+    nullable,
+    obj,
+    paged,
+    query,
+    ref,
+    reply,
+)
+from server.web.validation import Field
+
+USER_IDS = array({"type": "string", "minLength": 1, "maxLength": 64}, maxItems=MAX_MEMBERS)
+
+CHAT_ID: JSON = {"type": "string", "pattern": "^[A-Za-z0-9-]{1,64}$"}
+PATH_PARAMS: dict[str, JSON] = {
+    "chat_id": CHAT_ID,
+    "message_id": digits(18, "a message id (ids run 1, 2, 3… per chat)"),
+    "user_id": {"type": "string", "maxLength": 64},
+    "invite_id": {"type": "string", "maxLength": 64},
+    "report_id": {"type": "string", "maxLength": 64},
+    "code": {"type": "string", "minLength": 1, "maxLength": 64},
+    "emoji": {"type": "string", "minLength": 1, "maxLength": MAX_EMOJI, "description": "one emoji (URL-encoded)"},
+}
+
+# Members of the answers, shared by several schemas.
+_CHAT = {
+    "id": STRING,
+    "kind": {"type": "string", "enum": ["direct", "group"]},
+    "e2e": {"type": "boolean", "description": "end to end: messages are ciphertext the server cannot read"},
+    "name": nullable(STRING),
+    "description": nullable(STRING),
+    "avatar_id": nullable(STRING),
+    "created_by": nullable(STRING),
+    "created_at": TIME,
+    "last_message_id": INTEGER,
+    "last_message_at": nullable(TIME),
+}
+_MEMBER_SETTINGS = {
+    "role": {"type": "string", "enum": list(CHAT_ROLES)},
+    "read_id": INTEGER,
+    "delivered_id": INTEGER,
+    "pinned_at": nullable(TIME),
+    "muted_until": nullable(TIME),
+    "archived": BOOLEAN,
+}
+_MESSAGE = {
+    "chat_id": STRING,
+    "id": INTEGER,
+    "sender_id": nullable(STRING),
+    "client_id": nullable(STRING),
+    "kind": {"type": "string", "enum": ["text", "system"]},
+    "reply_to": nullable(INTEGER),
+    "created_at": TIME,
+    "edited": BOOLEAN,
+    "edited_at": nullable(TIME),
+    "deleted": BOOLEAN,
+}
+_MESSAGE_EXTRAS = {
+    "text": {**nullable(STRING), "description": "plain chats (null once deleted for everyone)"},
+    "ciphertext": {**nullable(STRING), "description": "end-to-end chats: base64 (null once deleted)"},
+    "mentions": array(STRING),
+    "forward": obj({"sender_id": nullable(STRING), "created_at": TIME}),
+    "attachments": array(ref("AttachmentRef")),
+    "reactions": {"type": "object", "additionalProperties": array(STRING), "description": "emoji -> user ids"},
+}
+_REPORT = {
+    "id": STRING,
+    "chat_id": STRING,
+    "message_id": INTEGER,
+    "reporter_id": nullable(STRING),
+    "reason": nullable(STRING),
+    "created_at": TIME,
+    "resolved_at": nullable(TIME),
+    "resolved_by": nullable(STRING),
+    "resolution": nullable({"type": "string", "enum": list(RESOLUTIONS)}),
+}
+
+SCHEMAS: dict[str, JSON] = {
+    "MemberSettings": obj(_MEMBER_SETTINGS),
+    "Member": obj({"user_id": STRING, "role": {"type": "string", "enum": list(CHAT_ROLES)}, "joined_at": TIME}),
+    "Chat": obj({**_CHAT, "me": ref("MemberSettings"), "members": array(ref("Member"))}),
+    "ChatListEntry": obj(
+        {**_CHAT, "me": ref("MemberSettings"), "last_message": nullable(ref("Message")), "unread": INTEGER}
+    ),
+    "Message": {
+        **obj({**_MESSAGE, **_MESSAGE_EXTRAS}, required=list(_MESSAGE)),
+        "oneOf": [{"required": ["text"]}, {"required": ["ciphertext"]}],
+    },
+    "SentMessage": {
+        "allOf": [ref("Message")],
+        **obj({"duplicate": {"type": "boolean", "description": "this client_id was sent before: the original"}}),
+    },
+    "History": obj(
+        {
+            "chat_id": STRING,
+            "messages": array(ref("Message")),
+            "read_id": INTEGER,
+            "last_message_id": INTEGER,
+            "has_more": BOOLEAN,
+        }
+    ),
+    "Invite": obj(
+        {
+            "id": STRING,
+            "chat_id": STRING,
+            "code": STRING,
+            "created_by": nullable(STRING),
+            "created_at": TIME,
+            "expires_at": nullable(TIME),
+            "max_uses": nullable(INTEGER),
+            "uses": INTEGER,
+            "state": {"type": "string", "enum": ["active", "revoked", "expired", "used_up"]},
+            "url": {"type": "string", "description": "the link to share (only when created)"},
+        },
+        required=["id", "chat_id", "code", "created_by", "created_at", "expires_at", "max_uses", "uses", "state"],
+    ),
+    "InvitePreview": obj(
+        {"chat_id": STRING, "name": nullable(STRING), "description": nullable(STRING), "members": INTEGER}
+    ),
+    "Report": obj(
+        {**_REPORT, "message": {**nullable(ref("Message")), "description": "in the queue only"}}, required=list(_REPORT)
+    ),
+    "ChatPreferences": obj(
+        {"presence": {"type": "string", "enum": list(VISIBILITY)}, "push_previews": BOOLEAN},
+    ),
+}
+
+
+def paths() -> dict[str, dict[str, JSON]]:
+    book = ApiBook(path_params=PATH_PARAMS)
+    _chats(book)
+    _messages(book)
+    _invites_and_blocks(book)
+    _moderation(book)
+    return book.paths
+
+
+NOT_MEMBER = "`chat_not_found`: no such chat, or the caller is not a member (answered alike)."
+
+
+def _chats(book: ApiBook) -> None:
+    book.op(
+        "GET",
+        "/api/chats",
+        tag="chat",
+        summary="The caller's chats: pinned first, then by latest activity",
+        params=[query("archived", {"type": "string", "enum": ["true", "false"]}, "only archived, or only not")],
+        ok={200: reply("Every chat of the caller.", obj({"chats": array(ref("ChatListEntry"))}))},
+        errors={400: "`archived` is not true or false."},
+    )
+    book.op(
+        "POST",
+        "/api/chats",
+        tag="chat",
+        summary="Start a direct chat or create a group",
+        description="`direct` takes `user_id` (and `e2e`); an existing direct chat with that user is returned "
+        "(200). `group` takes `name`, `description`, `members` (and `e2e`); the caller is its owner.",
+        fields={
+            "kind": Field(str, choices=("direct", "group")),
+            "user_id": Field(str, required=False, max_length=64),
+            "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
+            "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
+            "members": Field(list, required=False),
+            "e2e": Field(bool, required=False),
+        },
+        refine={"members": USER_IDS},
+        body_extra={
+            "oneOf": [
+                {
+                    "properties": {"kind": {"const": "direct"}},
+                    "required": ["user_id"],
+                    "not": {
+                        "anyOf": [{"required": ["name"]}, {"required": ["description"]}, {"required": ["members"]}]
+                    },
+                },
+                {"properties": {"kind": {"const": "group"}}, "required": ["name"], "not": {"required": ["user_id"]}},
+            ]
+        },
+        ok={
+            200: reply("The direct chat with this user already existed.", ref("Chat")),
+            201: reply("Created.", ref("Chat")),
+        },
+        errors={404: "`user_not_found`: the other user, or a member, does not exist or is suspended."},
+    )
+    book.op(
+        "GET",
+        "/api/chats/{chat_id}",
+        tag="chat",
+        summary="A chat with its members",
+        ok={200: reply("The chat.", ref("Chat"))},
+        errors={404: NOT_MEMBER},
+    )
+    book.op(
+        "PATCH",
+        "/api/chats/{chat_id}",
+        tag="chat",
+        summary="Change a group's name, description or avatar (group admins)",
+        fields={
+            "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
+            "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
+            "avatar_id": Field(str, required=False, max_length=64, nullable=True),
+        },
+        refine={
+            "avatar_id": {"description": "an image the caller uploaded to this chat (POST …/attachments); null: none"}
+        },
+        body_extra={"minProperties": 1},
+        ok={200: reply("The chat as changed.", ref("Chat"))},
+        errors={
+            400: "Nothing to change, `avatar_id` not an image the caller uploaded here, or a bad body.",
+            403: "`not_a_group`, or the caller is not a group admin.",
+            404: NOT_MEMBER,
+        },
+    )
+    book.op(
+        "POST",
+        "/api/chats/{chat_id}/members",
+        tag="chat",
+        summary="Add members to a group (group admins)",
+        fields={"user_ids": Field(list)},
+        refine={"user_ids": USER_IDS},
+        ok={200: reply("The chat with its members.", ref("Chat"))},
+        errors={403: "`not_a_group`, or the caller is not a group admin.", 404: f"{NOT_MEMBER} Or `user_not_found`."},
+    )
+    book.op(
+        "DELETE",
+        "/api/chats/{chat_id}/members/{user_id}",
+        tag="chat",
+        summary="Remove a member from a group (group admins; only the owner removes admins)",
+        ok={204: no_content("Removed.")},
+        errors={
+            400: "`use_leave`: the caller names themselves.",
+            403: "`not_a_group`, or not allowed to remove this member.",
+            404: f"{NOT_MEMBER} Or `member_not_found`.",
+        },
+    )
+    book.op(
+        "PATCH",
+        "/api/chats/{chat_id}/members/{user_id}",
+        tag="chat",
+        summary="Set a member's role (the group's owner; making another owner hands ownership over)",
+        fields={"role": Field(str, choices=CHAT_ROLES)},
+        ok={200: reply("The chat with its members.", ref("Chat"))},
+        errors={403: "`not_a_group`, or the caller is not the owner.", 404: f"{NOT_MEMBER} Or `member_not_found`."},
+    )
+    book.op(
+        "POST",
+        "/api/chats/{chat_id}/leave",
+        tag="chat",
+        summary="Leave a group (an owner's role passes to the longest-serving admin, else member)",
+        ok={204: no_content("Left.")},
+        errors={403: "`not_a_group`: a direct chat cannot be left.", 404: NOT_MEMBER},
+    )
+    book.op(
+        "PATCH",
+        "/api/chats/{chat_id}/settings",
+        tag="chat",
+        summary="Pin, mute or archive a chat for the caller (kept in step across their devices)",
+        fields={
+            "pinned": Field(bool, required=False),
+            "archived": Field(bool, required=False),
+            "muted_until": Field(float, required=False, nullable=True),
+        },
+        refine={
+            "muted_until": {
+                "description": "seconds since the epoch, null to unmute. Written as a JSON number with a fraction "
+                "(`1767225600.0`): the route refuses a JSON integer as `wrong_type`."
+            }
+        },
+        ok={200: reply("The caller's settings for the chat.", obj({"chat_id": STRING, **_MEMBER_SETTINGS}))},
+        errors={404: NOT_MEMBER},
+    )
+    book.op(
+        "GET",
+        "/api/me/chat-settings",
+        tag="chat",
+        summary="Who sees the caller's presence, and whether push notifications show previews",
+        ok={200: reply("The preferences.", ref("ChatPreferences"))},
+    )
+    book.op(
+        "PATCH",
+        "/api/me/chat-settings",
+        tag="chat",
+        summary="Change the presence and push preview preferences",
+        fields={
+            "presence": Field(str, required=False, choices=VISIBILITY),
+            "push_previews": Field(bool, required=False),
+        },
+        ok={200: reply("The preferences as changed.", ref("ChatPreferences"))},
+    )
+
+
+def _messages(book: ApiBook) -> None:
+    message = "/api/chats/{chat_id}/messages/{message_id}"
+    no_message = f"{NOT_MEMBER} Or `message_not_found`."
+    book.op(
+        "GET",
+        "/api/chats/{chat_id}/messages",
+        tag="chat",
+        summary="A page of history: newest first before `before`, or oldest first after `after`",
+        params=[
+            query("before", digits(18), "messages with smaller ids"),
+            query("after", digits(18), "messages with larger ids (not with `before`)"),
+            query("limit", {**digits(18), "default": 50}, f"clamped to 1..{HISTORY_MAX}"),
+        ],
+        ok={200: reply("The page.", ref("History"))},
+        errors={400: "Not a whole number, or both `before` and `after`.", 404: NOT_MEMBER},
+    )
+    book.op(
+        "POST",
+        "/api/chats/{chat_id}/messages",
+        tag="chat",
+        summary="Send a message (idempotent by client_id)",
+        description="Answered once the message is committed. A resend with the same `client_id` returns the "
+        "original (200, `duplicate: true`) and sends nothing. Plain chats take `text`; end-to-end chats take "
+        "`ciphertext`. `attachments` are the caller's own uploads to this chat that no message took yet; with "
+        "them, `text` may be left out.",
+        fields={
+            "client_id": Field(str, max_length=64),
+            "text": Field(str, required=False, strip=False),
+            "ciphertext": Field(str, required=False, strip=False),
+            "reply_to": Field(int, required=False, nullable=True),
+            "attachments": Field(list, required=False),
+        },
+        refine={
+            "client_id": {"format": "uuid", "description": "a UUID the client makes"},
+            "text": {"maxLength": MAX_TEXT, "description": "not blank, no NUL characters"},
+            "ciphertext": {"maxLength": MAX_CIPHERTEXT, "contentEncoding": "base64"},
+            "attachments": array(ATTACHMENT_ID, minItems=1, maxItems=MAX_PER_MESSAGE, uniqueItems=True),
+        },
+        ok={
+            200: reply("A resend: the original message.", ref("SentMessage")),
+            201: reply("Sent.", ref("SentMessage")),
+        },
+        errors={
+            400: "A bad body, `reply_to` not a message of this chat, or `attachments` not the caller's free uploads.",
+            403: "`blocked`: a direct chat with a user who blocked the caller (or whom the caller blocked).",
+            404: NOT_MEMBER,
+            429: "More messages than the sending rate allows; see `Retry-After`.",
+        },
+    )
+    book.op(
+        "PATCH",
+        message,
+        tag="chat",
+        summary="Edit one of the caller's messages",
+        fields={"text": Field(str, required=False, strip=False), "ciphertext": Field(str, required=False, strip=False)},
+        refine={"text": {"maxLength": MAX_TEXT}, "ciphertext": {"maxLength": MAX_CIPHERTEXT}},
+        ok={200: reply("The message as edited.", ref("Message"))},
+        errors={403: "Only the sender edits a message.", 404: no_message},
+    )
+    book.op(
+        "DELETE",
+        message,
+        tag="chat",
+        summary="Delete a message for the caller, or for everyone",
+        description="For everyone: the sender within 48 hours, or a group admin.",
+        params=[query("for", {"type": "string", "enum": ["me", "everyone"], "default": "me"})],
+        ok={204: no_content("Deleted.")},
+        errors={
+            400: "`for` is not me or everyone.",
+            403: "Not allowed to delete for everyone (`forbidden`, `delete_window_over`).",
+            404: no_message,
+        },
+    )
+    for method, summary in (("PUT", "React to a message"), ("DELETE", "Take a reaction back")):
+        book.op(
+            method,
+            f"{message}/reactions/{{emoji}}",
+            tag="chat",
+            summary=summary,
+            ok={204: no_content("Done (also when nothing changed).")},
+            errors={400: "`emoji` is not one emoji.", 404: no_message},
+        )
+    book.op(
+        "POST",
+        "/api/chats/{chat_id}/read",
+        tag="chat",
+        summary="Move the caller's read pointer up to a message (never back)",
+        fields={"message_id": Field(int)},
+        refine={"message_id": {"minimum": 1}},
+        ok={
+            200: reply("The caller's pointers.", obj({"chat_id": STRING, "read_id": INTEGER, "delivered_id": INTEGER}))
+        },
+        errors={404: NOT_MEMBER},
+    )
+    book.op(
+        "GET",
+        f"{message}/readers",
+        tag="chat",
+        summary="Who has read, and who has received, a message",
+        ok={200: reply("Other members' ids.", obj({"read_by": array(STRING), "delivered_to": array(STRING)}))},
+        errors={404: NOT_MEMBER},
+    )
+    book.op(
+        "POST",
+        f"{message}/report",
+        tag="chat",
+        summary="Report a message to the server's admins",
+        fields={"reason": Field(str, required=False, nullable=True, max_length=MAX_REASON)},
+        ok={201: reply("Reported.", obj({"id": STRING, "chat_id": STRING, "message_id": INTEGER}))},
+        errors={404: no_message},
+    )
+
+
+def _invites_and_blocks(book: ApiBook) -> None:
+    admin_only = "`not_a_group`, or the caller is not a group admin."
+    book.op(
+        "POST",
+        "/api/chats/{chat_id}/invites",
+        tag="chat",
+        summary="Create an invite link to a group (group admins)",
+        fields={
+            "expires_in": Field(int, required=False, nullable=True),
+            "max_uses": Field(int, required=False, nullable=True),
+        },
+        refine={
+            "expires_in": {"minimum": 60, "maximum": 365 * 86400, "description": "seconds; null: never"},
+            "max_uses": {"minimum": 1, "maximum": 100_000, "description": "null: unlimited"},
+        },
+        ok={201: reply("The invite, with its `url`.", ref("Invite"))},
+        errors={403: admin_only, 404: NOT_MEMBER},
+    )
+    book.op(
+        "GET",
+        "/api/chats/{chat_id}/invites",
+        tag="chat",
+        summary="A group's invite links (group admins)",
+        ok={200: reply("Every invite, whatever its state.", obj({"invites": array(ref("Invite"))}))},
+        errors={403: admin_only, 404: NOT_MEMBER},
+    )
+    book.op(
+        "DELETE",
+        "/api/chats/{chat_id}/invites/{invite_id}",
+        tag="chat",
+        summary="Revoke an invite link (group admins)",
+        ok={204: no_content("Revoked.")},
+        errors={403: admin_only, 404: f"{NOT_MEMBER} Or `invite_not_found` (also when already revoked)."},
+    )
+    gone = {404: "`invite_not_found`.", 410: "`invite_expired`: revoked, expired or used up."}
+    book.op(
+        "GET",
+        "/api/invites/{code}",
+        tag="chat",
+        summary="What an invite link leads to, before joining",
+        ok={200: reply("The group's name and size.", ref("InvitePreview"))},
+        errors=gone,
+    )
+    book.op(
+        "POST",
+        "/api/invites/{code}/join",
+        tag="chat",
+        summary="Join a group with an invite link (a member already: nothing changes)",
+        ok={200: reply("The chat.", ref("Chat"))},
+        errors={**gone, 403: "`group_full`."},
+    )
+    book.op(
+        "GET",
+        "/api/blocks",
+        tag="chat",
+        summary="The users the caller blocked",
+        ok={200: reply("Blocked users.", obj({"blocks": array(obj({"user_id": STRING, "since": TIME}))}))},
+    )
+    book.op(
+        "POST",
+        "/api/blocks",
+        tag="chat",
+        summary="Block a user: no messages in your direct chat either way, and no presence",
+        fields={"user_id": Field(str, max_length=64)},
+        ok={204: no_content("Blocked.")},
+        errors={404: "`user_not_found`."},
+    )
+    book.op(
+        "DELETE",
+        "/api/blocks/{user_id}",
+        tag="chat",
+        summary="Unblock a user",
+        ok={204: no_content("Unblocked.")},
+        errors={404: "`not_blocked`."},
+    )
+
+
+def _moderation(book: ApiBook) -> None:
+    book.op(
+        "GET",
+        "/api/admin/reports",
+        tag="admin",
+        summary="The queue of reported messages, with each message",
+        auth="admin",
+        params=[
+            query("state", {"type": "string", "enum": ["open", "all"], "default": "open"}),
+            query("limit", {"type": "integer", "minimum": 0, "default": 50}, "at most 100 are returned"),
+            query("after", STRING, "the `next` of the previous page"),
+        ],
+        ok={200: reply("A page of reports.", paged("reports", ref("Report")))},
+        errors={400: "`state`, `limit` or `after` is not valid."},
+    )
+    book.op(
+        "POST",
+        "/api/admin/reports/{report_id}/resolve",
+        tag="admin",
+        summary="Resolve a report: dismiss it, delete the message, or suspend its sender",
+        auth="admin",
+        fields={"action": Field(str, choices=RESOLUTIONS)},
+        ok={200: reply("The report, resolved (without its message).", ref("Report"))},
+        errors={400: "`already_resolved`, or a bad body.", 404: "`report_not_found`."},
+    )
+    book.op(
+        "DELETE",
+        "/api/admin/chats/{chat_id}/messages/{message_id}",
+        tag="admin",
+        summary="Delete any message for everyone (moderation)",
+        auth="admin",
+        ok={204: no_content("Deleted (or already deleted); members get `message.deleted` with `moderated`.")},
+        errors={404: "`message_not_found`."},
+    )

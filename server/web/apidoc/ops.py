@@ -1,0 +1,79 @@
+"""Operations in the OpenAPI document: health and metrics (server/ops/health.py), the WebSocket's upgrade
+(server/realtime/routes.py; its protocol is docs/protocol.md) and this document (server/web/openapi.py)."""
+
+from __future__ import annotations
+
+from server.web.apidoc.kit import (
+    JSON,
+    STRING,
+    ApiBook,
+    no_content,
+    obj,
+    reply,
+)
+
+SCHEMAS: dict[str, JSON] = {}
+
+
+def paths() -> dict[str, dict[str, JSON]]:
+    book = ApiBook(path_params={})
+    _ops(book)
+    return book.paths
+
+
+def _ops(book: ApiBook) -> None:
+    book.op(
+        "GET",
+        "/healthz",
+        tag="ops",
+        summary="Liveness: the process answers",
+        auth="none",
+        ok={200: reply("Alive.", obj({"status": {"const": "ok"}}))},
+    )
+    book.op(
+        "GET",
+        "/readyz",
+        tag="ops",
+        summary="Readiness: the database answers within 2 s",
+        auth="none",
+        ok={
+            200: reply(
+                "Ready.",
+                obj({"status": {"const": "ready"}, "database": {"type": "string", "enum": ["sqlite", "postgresql"]}}),
+            )
+        },
+        errors={503: "`not_ready`: the database is not reachable."},
+    )
+    book.op(
+        "GET",
+        "/metrics",
+        tag="ops",
+        summary="Prometheus metrics",
+        auth="none",
+        ok={200: reply("The exposition format.", content={"text/plain": {"schema": STRING}})},
+    )
+    book.op(
+        "GET",
+        "/api/openapi.json",
+        tag="ops",
+        summary="This document",
+        auth="none",
+        ok={
+            200: reply("The OpenAPI 3.1 document.", {"type": "object"}, ETag="the document's version"),
+            304: no_content("Not modified: `If-None-Match` holds the current ETag."),
+        },
+    )
+    book.op(
+        "GET",
+        "/ws",
+        tag="realtime",
+        summary="The WebSocket: upgrades, then speaks the protocol of docs/protocol.md",
+        description="One per client. Authenticate with an `auth` frame carrying an access token (within 30 s, "
+        "unless only following public channels). Frames, error codes and close codes are in docs/protocol.md.",
+        auth="none",
+        ok={101: no_content("Switching to the WebSocket protocol.")},
+        errors={
+            400: "Not a WebSocket upgrade request.",
+            403: "`origin_not_allowed`: a browser page of another site.",
+        },
+    )
