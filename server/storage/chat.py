@@ -146,6 +146,25 @@ class SendRefused:
     code: str  # "not_found" | "blocked" | "bad_reply" | "bad_attachments"
 
 
+@dataclass
+class _ChatInfo:
+    kind: str
+    last_message_id: int
+    members: dict[str, int]  # user id -> the id after which their history starts
+
+
+def _refusal(send: Send, chat: _ChatInfo | None, blocked: set[tuple[str, str]]) -> SendRefused | None:
+    if chat is None or send.sender_id not in chat.members:
+        return SendRefused("not_found")
+    if send.reply_to is not None and not chat.members[send.sender_id] < send.reply_to <= chat.last_message_id:
+        return SendRefused("bad_reply")
+    if chat.kind == "direct":
+        for other in chat.members:
+            if other != send.sender_id and ((other, send.sender_id) in blocked or (send.sender_id, other) in blocked):
+                return SendRefused("blocked")
+    return None
+
+
 class ChatRepository:
     def __init__(
         self, db: Database, keyring: Keyring, blind_index: BlindIndex, attachments: AttachmentRepository
@@ -639,50 +658,69 @@ class ChatRepository:
 
     # -- sending (the batch writer's work) ---------------------------------------------------------
     async def write_sends(self, tx: Executor, sends: list[Send]) -> list[Sent | SendRefused]:
-        """Write a batch of messages in one transaction: per message, check the sender may post, reserve the
-        chat's next message id and every member's next seq, then insert messages and events together. A
-        resend (same sender and client_id) returns the original instead of writing it twice."""
-        results: list[Sent | SendRefused] = []
-        messages: list[Message] = []
-        events: list[NewEvent] = []
-        owners: list[tuple[int, int, int]] = []  # (result index, first event index, event count)
-        seen: dict[tuple[str, str], int] = {}
-        for send in sends:
+        """Write a batch of messages in one transaction: check each sender may post, reserve the chats' next
+        message ids and every member's next seq, then insert messages and events together. A resend (same
+        sender and client_id) returns the original instead of writing it twice. The checks and reservations
+        are a few statements for the whole batch, not a few per message."""
+        results: list[Sent | SendRefused | None] = [None] * len(sends)
+        originals = await self._originals(tx, sends)
+        chats = await self._chats_of(tx, {s.chat_id for s in sends})
+        blocked = await self._blocks_between(tx, chats)
+        accepted: list[tuple[int, Send, dict[str, Any]]] = []
+        first_of: dict[tuple[str, str], int] = {}
+        for index, send in enumerate(sends):
             if send.client_id is not None:
                 key = (send.sender_id, send.client_id)
-                if key in seen:
-                    earlier = results[seen[key]]
-                    results.append(Sent(earlier.message, {}, duplicate=True) if isinstance(earlier, Sent) else earlier)
+                if key in originals:
+                    results[index] = Sent(originals[key], {}, duplicate=True)
                     continue
-                row = await tx.fetchrow(
-                    "SELECT * FROM messages WHERE sender_id = $1 AND client_id = $2", send.sender_id, send.client_id
-                )
-                if row is not None:
-                    seen[key] = len(results)
-                    results.append(Sent(self.message_of(row), {}, duplicate=True))
+                if key in first_of:  # sent twice within this batch: the second is the resend
                     continue
-                seen[key] = len(results)
-            refused = await self._refusal(tx, send)
+                first_of[key] = index
+            refused = _refusal(send, chats.get(send.chat_id), blocked)
             meta = send.meta
             if refused is None and send.attachment_ids:
-                # Taken before the message id is reserved: a refusal then leaves no gap in the ids.
+                # Taken before message ids are reserved: a refusal then leaves no gap in the ids.
                 taken = await self._attachments.claim(tx, send.sender_id, send.chat_id, send.attachment_ids)
                 if taken is None:
                     refused = SendRefused("bad_attachments")
                 else:
                     meta = {**meta, "attachments": [a.descriptor() for a in taken]}
             if refused is not None:
-                results.append(refused)
+                results[index] = refused
                 continue
-            message_id = await tx.fetchval(
-                "UPDATE chats SET last_message_id = last_message_id + 1, last_message_at = $1 WHERE id = $2"
-                " RETURNING last_message_id",
-                send.created_at,
-                send.chat_id,
-            )
+            accepted.append((index, send, meta))
+        if accepted:
+            await self._write_accepted(tx, accepted, chats, results)
+        for index, send in enumerate(sends):
+            if results[index] is None and send.client_id is not None:  # a resend within the batch
+                earlier = results[first_of[(send.sender_id, send.client_id)]]
+                results[index] = Sent(earlier.message, {}, duplicate=True) if isinstance(earlier, Sent) else earlier
+        return [r for r in results if r is not None]
+
+    async def _write_accepted(
+        self,
+        tx: Executor,
+        accepted: list[tuple[int, Send, dict[str, Any]]],
+        chats: dict[str, _ChatInfo],
+        results: list[Sent | SendRefused | None],
+    ) -> None:
+        counts: dict[str, int] = defaultdict(int)
+        newest: dict[str, float] = {}
+        for _, send, _ in accepted:
+            counts[send.chat_id] += 1
+            newest[send.chat_id] = max(newest.get(send.chat_id, 0.0), send.created_at)
+        last = await self._reserve_message_ids(tx, counts, newest)
+        next_id = {chat_id: last[chat_id] - n + 1 for chat_id, n in counts.items()}
+        messages: list[Message] = []
+        events: list[NewEvent] = []
+        owners: list[tuple[int, int, int]] = []  # (result index, first event index, event count)
+        for index, send, meta in accepted:
+            message_id = next_id[send.chat_id]
+            next_id[send.chat_id] += 1
             message = Message(
                 chat_id=send.chat_id,
-                id=int(message_id),
+                id=message_id,
                 sender_id=send.sender_id,
                 client_id=send.client_id,
                 kind=send.kind,
@@ -695,40 +733,93 @@ class ChatRepository:
             )
             messages.append(message)
             if send.attachment_ids:
-                await self._attachments.attach(tx, send.chat_id, message.id, send.attachment_ids)
-            members = await self.member_ids(tx, send.chat_id)
-            owners.append((len(results), len(events), len(members)))
-            events.extend(NewEvent(user, "message.new", send.chat_id, message.id) for user in members)
-            results.append(Sent(message, {}))
-        if messages:
-            await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._message_row(m) for m in messages])
-            now = max(m.created_at for m in messages)
-            seqs = await self.append_events(tx, events, now)
-            for index, first, count in owners:
-                sent = results[index]
-                assert isinstance(sent, Sent)
-                results[index] = Sent(sent.message, {events[i].user_id: seqs[i] for i in range(first, first + count)})
-        return results
+                await self._attachments.attach(tx, send.chat_id, message_id, send.attachment_ids)
+            members = chats[send.chat_id].members
+            owners.append((index, len(events), len(members)))
+            events.extend(NewEvent(user, "message.new", send.chat_id, message_id) for user in members)
+            results[index] = Sent(message, {})
+        await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._message_row(m) for m in messages])
+        seqs = await self.append_events(tx, events, max(newest.values()))
+        for index, first, count in owners:
+            sent = results[index]
+            assert isinstance(sent, Sent)
+            results[index] = Sent(sent.message, {events[i].user_id: seqs[i] for i in range(first, first + count)})
 
-    async def _refusal(self, tx: Executor, send: Send) -> SendRefused | None:
-        row = await tx.fetchrow(
-            "SELECT c.kind, c.last_message_id, cm.joined_message_id FROM chats c JOIN chat_members cm"
-            " ON cm.chat_id = c.id AND cm.user_id = $2 WHERE c.id = $1",
-            send.chat_id,
-            send.sender_id,
-        )
-        if row is None:
-            return SendRefused("not_found")
-        if send.reply_to is not None and not int(row["joined_message_id"]) < send.reply_to <= int(
-            row["last_message_id"]
-        ):
-            return SendRefused("bad_reply")
-        if row["kind"] == "direct":
-            others = [u for u in await self.member_ids(tx, send.chat_id) if u != send.sender_id]
-            for other in others:
-                if await self.blocked(tx, send.sender_id, by=other) or await self.blocked(tx, other, by=send.sender_id):
-                    return SendRefused("blocked")
-        return None
+    async def _originals(self, tx: Executor, sends: list[Send]) -> dict[tuple[str, str], Message]:
+        """Messages already stored under the batch's (sender, client_id) pairs."""
+        keys = sorted({(s.sender_id, s.client_id) for s in sends if s.client_id is not None})
+        found: dict[tuple[str, str], Message] = {}
+        for start in range(0, len(keys), _SEQ_CHUNK):
+            chunk = keys[start : start + _SEQ_CHUNK]
+            pairs = ", ".join(f"(${2 * i + 1}, ${2 * i + 2})" for i in range(len(chunk)))
+            rows = await tx.fetch(
+                f"SELECT * FROM messages WHERE (sender_id, client_id) IN (VALUES {pairs})",
+                *(v for pair in chunk for v in pair),
+            )
+            for row in rows:
+                message = self.message_of(row)
+                assert message.sender_id is not None
+                assert message.client_id is not None
+                found[(message.sender_id, message.client_id)] = message
+        return found
+
+    @staticmethod
+    async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
+        """Kind, last message id and members (with where each one's history starts) of the batch's chats."""
+        ids = sorted(chat_ids)
+        chats: dict[str, _ChatInfo] = {}
+        for start in range(0, len(ids), _SEQ_CHUNK):
+            chunk = ids[start : start + _SEQ_CHUNK]
+            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+            rows = await tx.fetch(
+                "SELECT c.id, c.kind, c.last_message_id, cm.user_id, cm.joined_message_id FROM chats c"
+                f" JOIN chat_members cm ON cm.chat_id = c.id WHERE c.id IN ({marks}) ORDER BY c.id, cm.user_id",
+                *chunk,
+            )
+            for row in rows:
+                info = chats.get(row["id"])
+                if info is None:
+                    info = chats[row["id"]] = _ChatInfo(row["kind"], int(row["last_message_id"]), {})
+                info.members[row["user_id"]] = int(row["joined_message_id"])
+        return chats
+
+    @staticmethod
+    async def _blocks_between(tx: Executor, chats: dict[str, _ChatInfo]) -> set[tuple[str, str]]:
+        """(blocker, blocked) pairs among the members of the batch's direct chats."""
+        users = sorted({u for info in chats.values() if info.kind == "direct" for u in info.members})
+        if not users:
+            return set()
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(users), _SEQ_CHUNK):
+            chunk = users[start : start + _SEQ_CHUNK]
+            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+            rows = await tx.fetch(f"SELECT user_id, blocked_id FROM user_blocks WHERE user_id IN ({marks})", *chunk)
+            found.update((r["user_id"], r["blocked_id"]) for r in rows)
+        return found
+
+    @staticmethod
+    async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dict[str, float]) -> dict[str, int]:
+        """Add each chat's count to its last message id, in one statement; returns the new last ids."""
+        last: dict[str, int] = {}
+        ids = sorted(counts)
+        for start in range(0, len(ids), _SEQ_CHUNK):
+            chunk = ids[start : start + _SEQ_CHUNK]
+            rows_sql = ", ".join(
+                f"(${3 * i + 1}, CAST(${3 * i + 2} AS BIGINT), CAST(${3 * i + 3} AS DOUBLE PRECISION))"
+                for i in range(len(chunk))
+            )
+            args: list[Any] = []
+            for chat_id in chunk:
+                args.extend((chat_id, counts[chat_id], newest[chat_id]))
+            rows = await tx.fetch(
+                f"WITH v (id, n, at) AS (VALUES {rows_sql})"
+                " UPDATE chats SET last_message_id = last_message_id + (SELECT v.n FROM v WHERE v.id = chats.id),"
+                " last_message_at = (SELECT v.at FROM v WHERE v.id = chats.id)"
+                " WHERE id IN (SELECT v.id FROM v) RETURNING id, last_message_id",
+                *args,
+            )
+            last.update({r["id"]: int(r["last_message_id"]) for r in rows})
+        return last
 
 
 @dataclass(frozen=True)

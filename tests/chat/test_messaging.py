@@ -346,3 +346,40 @@ async def test_a_client_that_stops_reading_is_closed_and_others_carry_on(
     assert len(set(seqs)) == len(seqs)
     await reader.close()
     await sender.close()
+
+
+async def test_concurrent_sends_across_chats_keep_ids_and_seqs_gap_free(
+    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+) -> None:
+    client = await aiohttp_client(create_app(make_settings(rate_chat_send=RateLimit(100_000, 60))))
+    alice, bob, carol = await users(client, mail, 3)
+    chats = [
+        await group(client, alice, [bob, carol]),
+        await direct(client, alice, bob),
+        await direct(client, bob, carol),
+    ]
+    senders = {chats[0]: [alice, bob, carol], chats[1]: [alice, bob], chats[2]: [bob, carol]}
+    peers = {uid(u): await connect(client, u, after_seq=0) for u in (alice, bob, carol)}
+    frames = []
+    for chat_id, members in senders.items():
+        for n in range(30):
+            sender = members[n % len(members)]
+            frames.append((sender, {"chat_id": chat_id, "client_id": client_id(), "text": f"{chat_id[:4]} {n}"}))
+    frames += frames[:10]  # resends of the first ten, racing the originals
+    replies = await asyncio.gather(*(peers[uid(s)].ok("message.send", **f) for s, f in frames))
+    for original, resend in zip(replies[:10], replies[90:], strict=True):
+        assert original["id"] == resend["id"]  # one message, whichever of the two landed first
+        assert [original["duplicate"], resend["duplicate"]].count(True) == 1
+    for chat_id in chats:
+        ids = sorted({r["id"] for r in replies if r["chat_id"] == chat_id})
+        assert ids == list(range(1, 31)), chat_id
+    # Every device saw its user's events with seqs 1, 2, 3... and no message twice.
+    for user in (alice, bob, carol):
+        peer = peers[uid(user)]
+        expected = sum(30 for chat_id, members in senders.items() if user in members)
+        got = await peer.wait_for("message.new", expected)
+        seqs = peer.seqs()
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        assert len({(p["chat_id"], p["message"]["id"]) for p in got}) == expected
+    for peer in peers.values():
+        await peer.close()
