@@ -1,0 +1,70 @@
+"""Chat across server processes sharing one database and Redis: messages, seqs, presence and typing reach
+a user connected to any process, in order and once each."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server.app import create_app
+from server.config import RateLimit, Settings
+from tests.chat.chatkit import client_id, connect, group, uid, users
+from tests.conftest import Mailbox
+
+
+@pytest.fixture(name="two")
+async def two_processes(aiohttp_client: Any, make_settings: Callable[..., Settings]) -> tuple[TestClient, TestClient]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TEST_REDIS_URL is not set (CI sets it)")
+    settings = make_settings(redis_url=url, rate_chat_send=RateLimit(100_000, 60))
+    return await aiohttp_client(create_app(settings)), await aiohttp_client(create_app(settings))
+
+
+async def test_messages_presence_and_typing_cross_processes(two: tuple[TestClient, TestClient], mail: Mailbox) -> None:
+    a, b = two
+    alice, bob = await users(a, mail, 2)
+    chat_id = await group(a, alice, [bob])
+    alice_ws = await connect(a, alice, after_seq=0)
+    followed = await alice_ws.ok("presence.follow", user_ids=[uid(bob)])
+    assert followed["presence"][0]["online"] is False
+    bob_ws = await connect(b, bob, after_seq=0)  # on the other process
+    await alice_ws.wait_for("presence", user_id=uid(bob), online=True)
+    assert (await alice_ws.ok("presence.follow", user_ids=[uid(bob)]))["presence"][0]["online"] is True
+    await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="across")
+    got = await bob_ws.wait_for("message.new")
+    assert got[0]["message"]["text"] == "across"
+    await alice_ws.ok("chat.typing", chat_id=chat_id)
+    await bob_ws.wait_for("typing", user_id=uid(alice))
+    await bob_ws.close()
+    await alice_ws.wait_for("presence", user_id=uid(bob), online=False)
+    await alice_ws.close()
+
+
+async def test_sends_on_both_processes_reach_a_device_in_seq_order(
+    two: tuple[TestClient, TestClient], mail: Mailbox
+) -> None:
+    a, b = two
+    alice, bob, carol = await users(a, mail, 3)
+    chat_id = await group(a, alice, [bob, carol])
+    carol_ws = await connect(b, carol, after_seq=0)
+    alice_ws = await connect(a, alice, after_seq=0)
+    bob_ws = await connect(b, bob, after_seq=0)
+
+    async def burst(peer: Any, who: str) -> None:
+        await asyncio.gather(
+            *(peer.ok("message.send", chat_id=chat_id, client_id=client_id(), text=f"{who}{n}") for n in range(40))
+        )
+
+    await asyncio.gather(burst(alice_ws, "a"), burst(bob_ws, "b"))
+    got = await carol_ws.wait_for("message.new", 80, timeout=30)
+    seqs = [p["seq"] for p in got]
+    assert seqs == list(range(seqs[0], seqs[0] + 80))  # in order, none missing, none twice
+    assert sorted(p["message"]["id"] for p in got) == list(range(1, 81))
+    for peer in (alice_ws, bob_ws, carol_ws):
+        await peer.close()
