@@ -1,8 +1,12 @@
 // Entry point: starts the router, follows sign-in state, registers the service worker.
 
 import { isSignedIn, onSessionChange } from './js/api.js';
+import { resetChats, subscribe as followChats, totalUnread } from './js/chatstore.js';
 import { h } from './js/dom.js';
+import { forgetFiles } from './js/files.js';
+import { renewPushSubscription } from './js/push.js';
 import { createRouter } from './js/router.js';
+import { startSocket, stopSocket } from './js/socket.js';
 import { routes, setFlash } from './js/views.js';
 
 const SIGN_OUT_NOTICES = {
@@ -16,7 +20,14 @@ const bannerArea = document.getElementById('banner');
 const router = createRouter({ routes, outlet, isSignedIn });
 
 onSessionChange(({ signedIn, reason }) => {
+  updateNav();
+  if (signedIn) startSocket();
+  // Each sign-in (and each page load: its first token refresh) re-registers this device's push subscription.
+  if (signedIn && reason === 'signed_in') renewPushSubscription().catch(() => {});
   if (!signedIn) {
+    stopSocket();
+    resetChats();
+    forgetFiles();
     setFlash(SIGN_OUT_NOTICES[reason] || SIGN_OUT_NOTICES.signed_out, reason === 'expired' ? 'warning' : 'info');
     router.go('/signin', { replace: true });
   } else if (reason === 'signed_in_elsewhere') {
@@ -25,8 +36,34 @@ onSessionChange(({ signedIn, reason }) => {
 });
 
 router.start();
+if (isSignedIn()) startSocket(); // the app's one WebSocket: chat events, presence, live channels
+updateNav();
+window.addEventListener('hashchange', updateNav);
+followChats(() => updateUnread());
 watchConnection();
 registerServiceWorker();
+
+/** The main navigation: shown while signed in, with the current section marked and the unread count. */
+function updateNav() {
+  const nav = document.getElementById('nav');
+  if (!nav) return;
+  nav.hidden = !isSignedIn();
+  const path = (location.hash.replace(/^#/, '').split('?')[0]) || '/';
+  const section = path === '/chat' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'
+    : path.startsWith('/channel') ? '/channels' : path;
+  for (const link of nav.querySelectorAll('a[data-nav]')) {
+    if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+function updateUnread() {
+  const badge = document.getElementById('nav-unread');
+  if (!badge) return;
+  const count = totalUnread();
+  badge.hidden = count === 0;
+  badge.textContent = count > 99 ? '99+' : String(count); // read out with the link: "Chats 3"
+}
 
 function showBanner(key, ...content) {
   hideBanner(key);
@@ -56,6 +93,11 @@ function registerServiceWorker() {
     const reload = h('button', { type: 'button', class: 'button small' }, 'Reload');
     reload.addEventListener('click', () => window.location.reload());
     showBanner('update', h('p', null, 'A new version of the app is available.'), reload);
+  });
+  // A tap on a message notification: the service worker asks this window to open that chat.
+  navigator.serviceWorker.addEventListener('message', (event) => {
+    const hash = event.data && event.data.type === 'open' ? event.data.hash : null;
+    if (typeof hash === 'string' && hash.startsWith('#/')) location.hash = hash;
   });
   const register = () => {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((err) => {

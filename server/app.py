@@ -237,7 +237,13 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.metrics_key].writers.append(writer)
     extras = ChatExtrasRepository(repo.db, app[keys.keyring_key], app[keys.blind_index_key])
     chat = ChatService(
-        repo, extras, writer, app[keys.broker_key], app[keys.limiter_key], send_limit=settings.rate_chat_send
+        repo,
+        extras,
+        writer,
+        app[keys.broker_key],
+        app[keys.limiter_key],
+        send_limit=settings.rate_chat_send,
+        names=app[keys.accounts_key].repo.display_names,
     )
     app[keys.chat_key] = chat
     presence = PresenceService(repo, extras, app[keys.broker_key], app[keys.redis_key])

@@ -7,6 +7,7 @@ import { actionButton, check, createForm, field, problems } from './forms.js';
 
 export function homeView({ signal }) {
   return wideScreen('Your account',
+    chatsSection(),
     dashboardSection(),
     profileSection(signal),
     sessionsSection(signal),
@@ -17,6 +18,13 @@ function card(title, ...children) {
   const id = uid('card');
   const heading = h('h2', { id, tabindex: '-1' }, title);
   return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
+}
+
+function chatsSection() {
+  const { element } = card('Chats',
+    h('p', { class: 'muted' }, 'Your conversations, live on every device you sign in on.'),
+    h('p', { class: 'actions' }, h('a', { class: 'button primary', href: '#/chats' }, 'Open chats')));
+  return element;
 }
 
 function dashboardSection() {
@@ -79,6 +87,8 @@ function profileForm(initial) {
     : h('span', { class: 'badge warning' }, 'Not verified');
   const facts = h('dl', { class: 'facts' },
     h('div', null, h('dt', null, 'E-mail'), h('dd', null, h('span', { class: 'email' }, user.email || ''), ' ', verified)),
+    // Others start a direct chat with you by this id (the chat API takes user ids).
+    h('div', null, h('dt', null, 'User id'), h('dd', null, h('span', { class: 'mono user-id' }, user.id || ''))),
     user.created_at ? h('div', null, h('dt', null, 'Member since'), h('dd', null, timeElement(user.created_at, { dateOnly: true }))) : null);
 
   let edited = false;

@@ -12,6 +12,9 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
 
   function current() {
     const raw = location.hash.replace(/^#/, '') || '/';
+    // Invite links the server makes are "#join/<code>": the '/join' screen with that code.
+    const invite = /^\/?join\/([^/?]+)$/.exec(raw);
+    if (invite) return { path: '/join', params: new URLSearchParams({ code: invite[1] }) };
     const [path, query = ''] = raw.split('?', 2);
     return { path: path || '/', params: new URLSearchParams(query) };
   }

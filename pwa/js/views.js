@@ -5,6 +5,8 @@ import { register, requestPasswordReset, resendVerification, signIn } from './au
 import { describeError, h, screen } from './dom.js';
 import { actionButton, check, createForm, field, problems } from './forms.js';
 import { channelsView, channelView } from './channels.js';
+import { chatView } from './chat.js';
+import { chatsView, joinView, newChatView, takePendingJoin } from './chats.js';
 import { homeView } from './home.js';
 
 // Kept in memory only, so the next screen can prefill or mention the address just typed.
@@ -67,7 +69,7 @@ function signInView({ navigate }) {
     onSubmit: async (v) => {
       rememberedEmail = v.email;
       await signIn(v.email, v.password);
-      navigate('/', { replace: true });
+      navigate(takePendingJoin() || '/', { replace: true });
     },
     onError: (err, f) => {
       if (err instanceof ApiError && err.code === 'email_not_verified') {
@@ -175,6 +177,10 @@ export const routes = {
   '/': { view: homeView, title: 'Your account', access: 'private' },
   '/channels': { view: channelsView, title: 'Channels', access: 'private' },
   '/channel': { view: channelView, title: 'Channel', access: 'private' },
+  '/chats': { view: chatsView, title: 'Chats', access: 'private' },
+  '/chats/new': { view: newChatView, title: 'New chat', access: 'private' },
+  '/chat': { view: chatView, title: 'Chat', access: 'private' },
+  '/join': { view: joinView, title: 'Join a chat', access: 'any' },
   '/signin': { view: signInView, title: 'Sign in', access: 'guest' },
   '/register': { view: registerView, title: 'Create an account', access: 'guest' },
   '/check-email': { view: checkEmailView, title: 'Check your e-mail', access: 'guest' },

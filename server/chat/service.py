@@ -59,6 +59,7 @@ class ChatService:
         limiter: RateLimiter,
         *,
         send_limit: RateLimit = SEND_LIMIT,
+        names: Callable[[Sequence[str]], Awaitable[dict[str, str]]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
@@ -69,6 +70,7 @@ class ChatService:
         self._limiter = limiter
         self._send_limit = send_limit
         self._clock = clock
+        self._names = names
         self._typing: dict[tuple[str, str], float] = {}
         # Called with (user_id, frame) for every message event, so push can reach users with no connection.
         self.message_listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -182,18 +184,31 @@ class ChatService:
         members = await self.repo.members(chat_id)
         view = chat_summary(chat)
         view["me"] = member_settings(member)
-        view["members"] = [{"user_id": m.user_id, "role": m.role, "joined_at": m.joined_at} for m in members]
+        names = await self.names([m.user_id for m in members])
+        view["members"] = [
+            {"user_id": m.user_id, "display_name": names.get(m.user_id), "role": m.role, "joined_at": m.joined_at}
+            for m in members
+        ]
         return view
+
+    async def names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """Display names, for people who share a chat (members see each other's names)."""
+        return await self._names(user_ids) if self._names is not None and user_ids else {}
 
     async def list_chats(self, user_id: str, *, archived: bool | None) -> list[dict[str, Any]]:
         out = []
-        for chat, member, last, unread in await self.repo.chat_list(user_id):
+        listed = await self.repo.chat_list(user_id)
+        peers = await self.repo.direct_peers(user_id)
+        names = await self.names(list(peers.values()))
+        for chat, member, last, unread in listed:
             if archived is not None and member.archived != archived:
                 continue
             view = chat_summary(chat)
             view["me"] = member_settings(member)
             view["last_message"] = message_view(last, chat.e2e) if last else None
             view["unread"] = unread
+            if chat.id in peers:  # a direct chat: who it is with
+                view["peer"] = {"user_id": peers[chat.id], "display_name": names.get(peers[chat.id])}
             out.append(view)
         # Pinned first (most recently pinned on top), then by latest activity.
         out.sort(key=lambda v: (v["me"]["pinned_at"] or 0, v["last_message_at"] or v["created_at"]), reverse=True)

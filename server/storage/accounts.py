@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,17 @@ class AccountRepository:
     async def user_by_id(self, user_id: str, tx: Executor | None = None) -> User | None:
         row = await (tx or self.db).fetchrow("SELECT * FROM users WHERE id = $1", user_id)
         return self._user(row) if row else None
+
+    async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """The display names of these users (only that column is decrypted)."""
+        names: dict[str, str] = {}
+        ids = sorted(set(user_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+            for row in await self.db.fetch(f"SELECT id, display_name FROM users WHERE id IN ({marks})", *chunk):
+                names[row["id"]] = self._dec("users", "display_name", row["id"], row["display_name"]) or ""
+        return names
 
     async def user_by_email(self, email: str, tx: Executor | None = None) -> User | None:
         row = await (tx or self.db).fetchrow("SELECT * FROM users WHERE email_index = $1", self.email_index(email))

@@ -442,6 +442,15 @@ class ChatRepository:
         )
         return [self._member(r) for r in rows]
 
+    async def direct_peers(self, user_id: str) -> dict[str, str]:
+        """The other member of each of the user's direct chats, by chat id."""
+        rows = await self.db.fetch(
+            "SELECT o.chat_id, o.user_id FROM chat_members cm JOIN chats c ON c.id = cm.chat_id AND c.kind = 'direct'"
+            " JOIN chat_members o ON o.chat_id = cm.chat_id AND o.user_id <> cm.user_id WHERE cm.user_id = $1",
+            user_id,
+        )
+        return {r["chat_id"]: r["user_id"] for r in rows}
+
     async def member_ids(self, executor: Executor, chat_id: str) -> list[str]:
         rows = await executor.fetch("SELECT user_id FROM chat_members WHERE chat_id = $1", chat_id)
         return [r["user_id"] for r in rows]

@@ -20,6 +20,11 @@ async def test_a_pair_has_one_direct_chat(client: TestClient, mail: Mailbox) -> 
     again = await client.post("/api/chats", json={"kind": "direct", "user_id": uid(alice)}, headers=bearer(bob))
     assert again.status == 200
     assert (await again.json())["id"] == (await first.json())["id"]
+    # Members see each other's display names; the list says who a direct chat is with.
+    view = await again.json()
+    assert {m["display_name"] for m in view["members"]} == {"Ada"}
+    listed = (await (await client.get("/api/chats", headers=bearer(alice))).json())["chats"]
+    assert listed[0]["peer"] == {"user_id": uid(bob), "display_name": "Ada"}
     # Both at once still make one.
     carol, dave = await users(client, mail, 2)
     made = await asyncio.gather(direct(client, carol, dave), direct(client, dave, carol))

@@ -96,10 +96,27 @@ _REPORT = {
 
 SCHEMAS: dict[str, JSON] = {
     "MemberSettings": obj(_MEMBER_SETTINGS),
-    "Member": obj({"user_id": STRING, "role": {"type": "string", "enum": list(CHAT_ROLES)}, "joined_at": TIME}),
+    "Member": obj(
+        {
+            "user_id": STRING,
+            "display_name": nullable(STRING),
+            "role": {"type": "string", "enum": list(CHAT_ROLES)},
+            "joined_at": TIME,
+        }
+    ),
     "Chat": obj({**_CHAT, "me": ref("MemberSettings"), "members": array(ref("Member"))}),
     "ChatListEntry": obj(
-        {**_CHAT, "me": ref("MemberSettings"), "last_message": nullable(ref("Message")), "unread": INTEGER}
+        {
+            **_CHAT,
+            "me": ref("MemberSettings"),
+            "last_message": nullable(ref("Message")),
+            "unread": INTEGER,
+            "peer": {
+                **obj({"user_id": STRING, "display_name": nullable(STRING)}),
+                "description": "direct chats only: the other member",
+            },
+        },
+        required=[*_CHAT, "me", "last_message", "unread"],
     ),
     "Message": {
         **obj({**_MESSAGE, **_MESSAGE_EXTRAS}, required=list(_MESSAGE)),

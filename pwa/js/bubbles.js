@@ -1,0 +1,198 @@
+// One message on the conversation screen: its bubble (sender, reply quote, attachments, text, time,
+// receipt, reactions) and its actions (reply, react, edit, delete). Built from data, never from HTML.
+
+import { findMessage, nameOf, previewOf } from './chatstore.js';
+import { shortTime } from './chats.js';
+import { h, uid } from './dom.js';
+import { attachmentUrl, describeSize } from './files.js';
+
+export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
+const DELETE_WINDOW_S = 48 * 3600;
+
+function hidden(text) {
+  return h('span', { class: 'visually-hidden' }, text);
+}
+
+/** ✓ sent, ✓✓ read: the marks under one's own messages. */
+function receipt(read) {
+  return read
+    ? h('span', { class: 'receipt read', title: 'Read' }, h('span', { 'aria-hidden': 'true' }, '✓✓'), hidden('Read'))
+    : h('span', { class: 'receipt', title: 'Sent' }, h('span', { 'aria-hidden': 'true' }, '✓'), hidden('Sent'));
+}
+
+function replyQuote(chatId, replyTo) {
+  const original = findMessage(chatId, replyTo);
+  const who = original ? nameOf(original.sender_id) : 'Earlier message';
+  const what = original ? previewOf(original) : 'not loaded';
+  return h('blockquote', { class: 'reply-quote', 'data-reply-to': replyTo },
+    hidden('In reply to '), h('span', { class: 'reply-who' }, who), h('span', { class: 'reply-what' }, what));
+}
+
+function showPhoto(file) {
+  const image = h('img', { alt: file.name || 'Photo', class: 'photo-full' });
+  const close = h('button', { type: 'button', class: 'button small' }, 'Close');
+  const dialog = h('dialog', { class: 'photo-dialog', 'aria-label': file.name || 'Photo' },
+    h('div', { class: 'photo-dialog-bar' }, h('span', { class: 'photo-name' }, file.name || 'Photo'), close), image);
+  close.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => dialog.remove());
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) dialog.close();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  attachmentUrl(file.id).then((url) => { image.src = url; }, () => { image.alt = 'The photo could not be loaded.'; });
+}
+
+async function download(file, button) {
+  const label = button.textContent;
+  button.disabled = true;
+  try {
+    const url = await attachmentUrl(file.id);
+    const link = h('a', { href: url, download: file.name || 'attachment' });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  } catch {
+    button.title = 'The file could not be downloaded. Try again.';
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}
+
+function attachmentBlock(files) {
+  return h('div', { class: 'attachments' }, files.map((file) => {
+    if (file.kind === 'image' && file.thumbnail) {
+      const img = h('img', {
+        class: 'thumb', alt: file.name || 'Photo', width: file.width || null, height: file.height || null,
+      });
+      attachmentUrl(file.id, { thumbnail: true }).then((url) => { img.src = url; }, () => {
+        img.alt = 'The photo could not be loaded.';
+      });
+      const open = h('button', { type: 'button', class: 'thumb-button', 'aria-label': `Open photo ${file.name || ''}`.trim() }, img);
+      open.addEventListener('click', () => showPhoto(file));
+      return open;
+    }
+    const button = h('button', { type: 'button', class: 'file-chip' },
+      h('span', { 'aria-hidden': 'true' }, '📎 '), file.name || 'File',
+      file.size ? h('span', { class: 'muted' }, ` (${describeSize(file.size)})`) : null);
+    button.addEventListener('click', () => download(file, button));
+    return button;
+  }));
+}
+
+function body(message) {
+  if (message.deleted) return [h('p', { class: 'text deleted-text' }, 'This message was deleted.')];
+  if (typeof message.ciphertext === 'string') {
+    return [h('p', { class: 'text muted' }, '🔒 Encrypted message: open it in an app that holds your keys.')];
+  }
+  const files = Array.isArray(message.attachments) ? message.attachments : [];
+  return [
+    files.length ? attachmentBlock(files) : null,
+    message.text ? h('p', { class: 'text' }, message.text) : null,
+  ];
+}
+
+function reactionList(message, me, actions) {
+  const entries = Object.entries(message.reactions || {}).filter(([, users]) => users.length);
+  if (!entries.length) return null;
+  return h('ul', { class: 'reactions', 'aria-label': 'Reactions' }, entries.map(([emoji, users]) => {
+    const mine = users.includes(me);
+    const who = users.map(nameOf).join(', ');
+    const button = h('button', {
+      type: 'button', class: 'reaction', 'aria-pressed': String(mine), title: who,
+      'aria-label': `${emoji} ${users.length}: ${who}. ${mine ? 'Remove your reaction' : 'React with this too'}`,
+    }, `${emoji} ${users.length}`);
+    button.addEventListener('click', () => actions.react(message, emoji, !mine));
+    return h('li', null, button);
+  }));
+}
+
+/**
+ * The panel of a message's actions. `actions`: {reply, react, edit, remove, toggle}; `view`: {me,
+ * canModerate, panel: null | 'menu' | 'delete'}.
+ */
+function actionPanel(message, view, actions, panelId) {
+  const mine = message.sender_id === view.me;
+  const button = (label, onClick, attrs = {}) => {
+    const b = h('button', { type: 'button', class: 'button small', ...attrs }, label);
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  if (view.panel === 'delete') {
+    const recent = Date.now() / 1000 - (message.created_at || 0) < DELETE_WINDOW_S;
+    return h('div', { class: 'message-actions', id: panelId, role: 'group', 'aria-label': 'Delete this message' },
+      button('Delete for me', () => actions.remove(message, false), { class: 'button small danger' }),
+      (mine && recent) || view.canModerate
+        ? button('Delete for everyone', () => actions.remove(message, true), { class: 'button small danger' }) : null,
+      button('Cancel', () => actions.toggle(message, null)));
+  }
+  return h('div', { class: 'message-actions', id: panelId, role: 'group', 'aria-label': 'Message actions' },
+    h('span', { class: 'quick-reactions' }, QUICK_REACTIONS.map((emoji) => {
+      const already = (message.reactions?.[emoji] || []).includes(view.me);
+      return button(emoji, () => actions.react(message, emoji, !already), {
+        class: 'button small emoji', 'aria-pressed': String(already), 'aria-label': `React with ${emoji}`,
+      });
+    })),
+    button('Reply', () => actions.reply(message)),
+    mine && typeof message.text === 'string' && !message.forward ? button('Edit', () => actions.edit(message)) : null,
+    button('Delete…', () => actions.toggle(message, 'delete')));
+}
+
+/** The <li> of a stored message. */
+export function messageElement(chat, message, view, actions) {
+  const mine = message.sender_id === view.me;
+  const classes = ['message', mine ? 'mine' : 'theirs'];
+  if (message.deleted) classes.push('deleted');
+  const li = h('li', { class: classes.join(' '), 'data-message-id': message.id });
+  const bubble = h('div', { class: 'bubble' });
+  if (!mine) bubble.append(h('p', { class: chat.kind === 'group' ? 'sender' : 'sender visually-hidden' }, nameOf(message.sender_id)));
+  else bubble.append(hidden('You: '));
+  if (message.forward && !message.deleted) {
+    bubble.append(h('p', { class: 'forwarded' }, `Forwarded from ${nameOf(message.forward.sender_id)}`));
+  }
+  if (message.reply_to && !message.deleted) bubble.append(replyQuote(chat.id, message.reply_to));
+  bubble.append(...body(message).filter(Boolean));
+  bubble.append(h('p', { class: 'meta' },
+    shortTime(message.created_at),
+    message.edited && !message.deleted ? h('span', { class: 'edited' }, ' · edited') : null,
+    mine && !message.deleted ? receipt(view.read) : null));
+  li.append(bubble);
+  if (!message.deleted) {
+    const reactions = reactionList(message, view.me, actions);
+    if (reactions) li.append(reactions);
+    const panelId = uid('actions');
+    const open = view.panel !== null;
+    const more = h('button', {
+      type: 'button', class: 'more', 'aria-expanded': String(open), 'aria-controls': panelId,
+      'aria-label': 'Actions for this message',
+    }, '⋯');
+    more.addEventListener('click', () => actions.toggle(message, open ? null : 'menu'));
+    li.append(more);
+    if (open) li.append(actionPanel(message, view, actions, panelId));
+  }
+  return li;
+}
+
+/** The <li> of a message still on its way (or refused), with Retry and Discard when it failed. */
+export function pendingElement(chat, entry, actions) {
+  const failed = entry.state === 'failed';
+  const li = h('li', { class: failed ? 'message mine pending failed' : 'message mine pending', 'data-client-id': entry.client_id });
+  const files = Array.isArray(entry.files) ? entry.files : [];
+  const bubble = h('div', { class: 'bubble' }, hidden('You: '),
+    entry.reply_to ? replyQuote(chat.id, entry.reply_to) : null,
+    files.length ? h('p', { class: 'text muted' }, files.map((f) => `📎 ${f.name || 'File'}`).join(', ')) : null,
+    entry.text ? h('p', { class: 'text' }, entry.text) : null,
+    h('p', { class: 'meta' }, failed
+      ? h('span', { class: 'send-error' }, `Not sent: ${entry.error || 'it was refused.'}`)
+      : h('span', { class: 'receipt sending', title: 'Sending' }, h('span', { 'aria-hidden': 'true' }, '🕓'), hidden('Sending'))));
+  li.append(bubble);
+  if (failed) {
+    const retry = h('button', { type: 'button', class: 'button small' }, 'Try again');
+    retry.addEventListener('click', () => actions.retry(entry));
+    const discard = h('button', { type: 'button', class: 'button small' }, 'Discard');
+    discard.addEventListener('click', () => actions.discard(entry));
+    li.append(h('div', { class: 'message-actions' }, retry, discard));
+  }
+  return li;
+}

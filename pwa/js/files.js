@@ -1,0 +1,79 @@
+// Chat attachments: upload a picked file into a chat, and show files that need the bearer header
+// (fetched, then handed to <img> and <a download> as blob: URLs, which the CSP allows).
+
+import { ApiError, accessTokenForSocket, refresh } from './api.js';
+
+const MAX_CACHED = 300; // the oldest blob: URL is released past this
+const blobUrls = new Map(); // "id" or "id/thumbnail" -> Promise<blob: URL>
+
+async function withBearer(path, init = {}) {
+  const attempt = async () => {
+    const token = await accessTokenForSocket();
+    const headers = { ...(init.headers || {}), Authorization: `Bearer ${token}` };
+    try {
+      return await fetch(path, { ...init, headers, credentials: 'same-origin', cache: 'no-store' });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection and try again.');
+    }
+  };
+  let response = await attempt();
+  if (response.status === 401) {
+    await refresh();
+    response = await attempt();
+  }
+  if (!response.ok) {
+    let error = {};
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === 'object') error = body.error;
+    } catch {
+      // not JSON: the status says enough
+    }
+    throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || '',
+      error.field || null);
+  }
+  return response;
+}
+
+/** Upload `file` into a chat; resolves with the attachment's descriptor (id, kind, mime, name, …). */
+export async function uploadFile(chatId, file, { signal } = {}) {
+  const name = encodeURIComponent(file.name || 'file');
+  const response = await withBearer(`/api/chats/${encodeURIComponent(chatId)}/attachments?name=${name}`, {
+    method: 'POST',
+    body: file,
+    headers: { 'Content-Type': 'application/octet-stream' },
+    signal,
+  });
+  return response.json();
+}
+
+/** A blob: URL for an attachment (or its thumbnail), fetched once per page. */
+export function attachmentUrl(id, { thumbnail = false } = {}) {
+  const key = thumbnail ? `${id}/thumbnail` : id;
+  if (!blobUrls.has(key)) {
+    if (blobUrls.size >= MAX_CACHED) {
+      const [oldest, url] = blobUrls.entries().next().value;
+      blobUrls.delete(oldest);
+      url.then((u) => URL.revokeObjectURL(u), () => {});
+    }
+    const path = `/api/attachments/${encodeURIComponent(id)}${thumbnail ? '/thumbnail' : ''}`;
+    const promise = withBearer(path).then((r) => r.blob()).then((blob) => URL.createObjectURL(blob));
+    promise.catch(() => blobUrls.delete(key));
+    blobUrls.set(key, promise);
+  }
+  return blobUrls.get(key);
+}
+
+/** Release every blob: URL (sign-out). */
+export function forgetFiles() {
+  for (const promise of blobUrls.values()) promise.then((url) => URL.revokeObjectURL(url), () => {});
+  blobUrls.clear();
+}
+
+export function describeSize(bytes) {
+  if (typeof bytes !== 'number') return '';
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

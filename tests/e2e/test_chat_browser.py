@@ -1,0 +1,330 @@
+"""The chat screens in a real browser: two people, two browser contexts, one real server process.
+
+Alice and Bob register through the API and confirm through the real e-mail, then do everything else in the
+web app: sign in, share an id, start a direct chat, talk live (typing, presence, read marks), and Bob comes
+back after being offline to exactly the messages he missed. The other tests: a channel's live chart rides on
+the same WebSocket, the service worker turns a Web Push message into a notification, and a message written
+while the server restarts goes out once after the reconnect.
+Any page error or console error fails a test. Chromium is Debian's (/usr/bin/chromium), driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from server.web import static
+from tests.conftest import Mailbox, link_in
+from tests.e2e.server_process import ServerProcess, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery staple"
+STEP_TIMEOUT_MS = 15_000  # any one wait in the browser
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("CI"),
+        reason="Chromium is not installed (apt-get install chromium); CI installs it",
+    ),
+]
+
+
+def _call(url: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
+    """One JSON request to the server under test (POST when there is a body); returns the decoded answer."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - http://127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        assert response.status in (200, 201, 202), response.status
+        return json.loads(response.read() or b"null")
+
+
+def _verified_account(server: ServerProcess, mailbox: Mailbox, name: str) -> str:
+    """Register through the API and open the link in the real confirmation e-mail; returns the address."""
+    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
+    _call(f"{server.url}/api/auth/register", {"email": email, "password": PASSWORD, "display_name": name})
+    deadline = time.monotonic() + 20
+    while not mailbox.to(email):
+        assert time.monotonic() < deadline, f"no confirmation e-mail for {email}"
+        time.sleep(0.05)
+    with urllib.request.urlopen(server.url + link_in(mailbox.to(email)[0], "/verify-email"), timeout=30) as response:  # noqa: S310
+        assert response.status == 200
+    return email
+
+
+class Problems:
+    """Page errors and console errors of every page, collected so the test can fail on any of them; and the
+    WebSockets each page opened (the app keeps one for everything)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.sockets: dict[str, list[str]] = {}
+
+    def watch(self, page: Page, who: str) -> Page:
+        page.on("pageerror", lambda error: self.seen.append(f"{who}: page error: {error}"))
+        opened = self.sockets.setdefault(who, [])
+        page.on("websocket", lambda ws: opened.append(ws.url))
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type in ("error", "assert"):
+                self.seen.append(f"{who}: console {message.type}: {message.text} at {message.location}")
+
+        page.on("console", console)
+        return page
+
+
+@pytest.fixture(name="server")
+def server_fixture(tmp_path: Path, smtp: tuple[Mailbox, int]) -> Iterator[ServerProcess]:
+    _, smtp_port = smtp
+    env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_FROM": "server@example.test"}
+    with running_server(tmp_path, env=env) as server:
+        yield server
+
+
+@pytest.fixture(name="browser", scope="module")
+def browser_fixture() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("CI is set but /usr/bin/chromium is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def sign_in(page: Page, server: ServerProcess, email: str) -> None:
+    page.goto(f"{server.url}/#/signin")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+
+
+def open_chats(page: Page) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(r"^Chats")).click()
+    expect(page.get_by_role("heading", name="Chats", level=1)).to_be_visible()
+
+
+def texts(page: Page) -> list[str]:
+    return page.locator(".chat-log .message .text").all_inner_texts()
+
+
+def test_two_people_chat_live_and_catch_up_after_being_offline(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp
+    alice_email = _verified_account(server, mailbox, "Alice")
+    bob_email = _verified_account(server, mailbox, "Bob")
+    problems = Problems()
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 800})
+    phone = browser.new_context(viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True)
+    for context in (desk, phone):
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+    alice = problems.watch(desk.new_page(), "alice")
+    bob = problems.watch(phone.new_page(), "bob")
+
+    sign_in(alice, server, alice_email)
+    sign_in(bob, server, bob_email)
+
+    # Bob shares his id (shown on his Chats screen); Alice starts a direct chat with it.
+    open_chats(bob)
+    bob_id = bob.get_by_label("Your user id", exact=True).input_value()
+    assert re.fullmatch(r"[A-Za-z0-9-]{8,64}", bob_id), bob_id
+    open_chats(alice)
+    alice.get_by_role("link", name="New chat").click()
+    alice.get_by_label("Their user id").fill(bob_id)
+    alice.get_by_label("Their name").fill("Bob")
+    alice.get_by_role("button", name="Start chat").click()
+    expect(alice.get_by_role("heading", name="Bob", level=1)).to_be_visible()
+    chat_id = alice.url.split("id=", 1)[1]
+
+    composer = alice.get_by_role("textbox", name="Message")
+    composer.fill("Hello Bob")
+    composer.press("Enter")
+    mine = alice.locator(".message.mine", has_text="Hello Bob")
+    expect(mine.locator(".receipt")).to_have_text("✓Sent")
+
+    # Bob's chat list shows it live: no reload.
+    row = bob.locator(f'a[data-chat-id="{chat_id}"]')
+    expect(row).to_contain_text("Hello Bob")
+    expect(row.locator(".unread-badge")).to_contain_text("1")
+    expect(row).to_contain_text("Alice")  # the name Alice chose, from the server: Bob never named her
+    row.click()
+    expect(bob.locator(".message.theirs", has_text="Hello Bob")).to_be_visible()
+
+    # Alice sees Bob online, his typing, his reply and her message marked read.
+    expect(alice.locator(".chat-subtitle")).to_have_text("online")
+    bob_composer = bob.get_by_role("textbox", name="Message")
+    bob_composer.fill("Hi Alice")
+    expect(alice.locator(".typing")).to_have_text("Bob is typing…")
+    bob_composer.press("Enter")
+    expect(alice.locator(".message.theirs", has_text="Hi Alice")).to_be_visible()
+    expect(alice.locator(".typing")).to_have_text("")
+    expect(mine.locator(".receipt.read")).to_have_text("✓✓Read")
+
+    # Bob goes offline; Alice sends two more.
+    bob.close()
+    expect(alice.locator(".chat-subtitle")).to_contain_text("last seen")
+    for text in ("One", "Two"):
+        composer.fill(text)
+        composer.press("Enter")
+        expect(alice.locator(".message.mine", has_text=text).locator(".receipt")).to_have_text("✓Sent")
+
+    # Bob opens the app again: the two he missed, each exactly once.
+    bob = problems.watch(phone.new_page(), "bob again")
+    bob.goto(f"{server.url}/")
+    expect(bob.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+    expect(bob.locator("#nav-unread")).to_have_text("2")
+    open_chats(bob)
+    row = bob.locator(f'a[data-chat-id="{chat_id}"]')
+    expect(row).to_contain_text("Two")
+    row.click()
+    expect(bob.locator(".message", has_text="Two")).to_be_visible()
+    assert texts(bob) == ["Hello Bob", "Hi Alice", "One", "Two"]
+    ids = bob.locator(".chat-log [data-message-id]").evaluate_all("els => els.map(e => e.dataset.messageId)")
+    assert ids == ["1", "2", "3", "4"]
+    assert bob.locator(".pending-list .message").count() == 0
+
+    # And the conversation carries on live; Alice's last messages are read now.
+    expect(alice.locator(".message.mine", has_text="Two").locator(".receipt.read")).to_be_visible()
+    composer.fill("Welcome back")
+    composer.press("Enter")
+    expect(bob.locator(".message.theirs", has_text="Welcome back")).to_be_visible()
+    assert texts(bob) == ["Hello Bob", "Hi Alice", "One", "Two", "Welcome back"]
+
+    desk.close()
+    phone.close()
+    assert problems.seen == []
+    # One WebSocket per page for everything: chat events, presence, typing.
+    assert {who: len(urls) for who, urls in problems.sockets.items()} == {"alice": 1, "bob": 1, "bob again": 1}
+
+
+@pytest.mark.skipif(
+    not all((static.NODE_MODULES / path).is_file() for path in static.VENDOR.values()) and not os.environ.get("CI"),
+    reason="node_modules/uplot is missing (the channel charts need it): run `npm ci`",
+)
+def test_one_socket_carries_a_live_channel_too_and_pushes_become_notifications(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp
+    email = _verified_account(server, mailbox, "Carol")
+    grant = _call(f"{server.url}/api/auth/login", {"email": email, "password": PASSWORD})
+    user_key = _call(f"{server.url}/api/me/api-key", token=grant["access_token"])["api_key"]
+    channel = _call(f"{server.url}/channels.json", {"api_key": user_key, "name": "Weather", "field1": "Temperature"})
+    write_key = next(k["api_key"] for k in channel["api_keys"] if k["write_flag"])
+    problems = Problems()
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    context.grant_permissions(["notifications"], origin=server.url)
+    page = problems.watch(context.new_page(), "carol")
+    sign_in(page, server, email)
+    open_chats(page)
+
+    # The channel screen follows its entries over the app's socket, not a second one.
+    page.goto(f"{server.url}/#/channel?id={channel['id']}")
+    expect(page.locator(".live-status")).to_have_text("Live: new points appear as they arrive.")
+    with urllib.request.urlopen(f"{server.url}/update?api_key={write_key}&field1=21.5", timeout=30) as response:  # noqa: S310
+        assert response.status == 200
+    expect(page.locator(".chart-latest")).to_contain_text("21.5")
+    open_chats(page)
+    assert len(problems.sockets["carol"]) == 1
+
+    # A Web Push message (delivered through DevTools: no push service here) becomes a notification.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    cdp = context.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + 10
+    while not registrations:
+        assert time.monotonic() < deadline, "the service worker registration was not reported"
+        page.wait_for_timeout(50)
+    for payload in (
+        {"type": "message", "chat_id": "c1", "message_id": 3, "seq": 7, "preview": "Lunch?", "chat_name": "Team"},
+        {"type": "message", "chat_id": "c2", "message_id": 1, "seq": 8},  # an end-to-end chat: no content
+    ):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)},
+        )
+    shown = """navigator.serviceWorker.ready
+        .then((r) => r.getNotifications())
+        .then((ns) => ns.map((n) => [n.title, n.body, n.data.hash]))"""
+    deadline = time.monotonic() + 10
+    while len(page.evaluate(shown)) < 2:
+        assert time.monotonic() < deadline, page.evaluate(shown)
+        page.wait_for_timeout(50)
+    assert sorted(page.evaluate(shown)) == [
+        ["New message", "New message", "#/chat?id=c2"],
+        ["Team", "Lunch?", "#/chat?id=c1"],
+    ]
+    context.close()
+    assert problems.seen == []
+
+
+def test_a_message_written_while_the_server_restarts_goes_out_once_after_the_reconnect(
+    tmp_path: Path, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, smtp_port = smtp
+    env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_FROM": "server@example.test"}
+    problems = Problems()
+    context = browser.new_context(viewport={"width": 800, "height": 700})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    page = problems.watch(context.new_page(), "dave")
+    with running_server(tmp_path, env=env) as server:
+        email = _verified_account(server, mailbox, "Dave")
+        port = server.port
+        sign_in(page, server, email)
+        open_chats(page)
+        page.get_by_role("link", name="New chat").click()
+        page.get_by_label("Group name").fill("Notes")
+        page.get_by_role("button", name="Create group").click()
+        expect(page.get_by_role("heading", name="Notes", level=1)).to_be_visible()
+        chat_id = page.url.split("id=", 1)[1]
+        composer = page.get_by_role("textbox", name="Message")
+        composer.fill("before")
+        composer.press("Enter")
+        expect(page.locator(".message.mine", has_text="before").locator(".receipt")).to_have_text("✓Sent")
+
+    # The server is gone: the message waits in the outbox, and the app says why.
+    expect(page.locator(".conn-status")).to_contain_text("Connection lost")
+    composer.fill("while away")
+    composer.press("Enter")
+    expect(page.locator(".pending-list .message", has_text="while away")).to_contain_text("Sending")
+
+    with running_server(tmp_path, env=env, port=port) as server:
+        expect(page.locator(".message.mine", has_text="while away").locator(".receipt")).to_have_text(
+            "✓Sent", timeout=30_000
+        )
+        expect(page.locator(".conn-status")).to_have_text("")
+        assert texts(page) == ["before", "while away"]
+        grant = _call(f"{server.url}/api/auth/login", {"email": email, "password": PASSWORD})
+        stored = _call(f"{server.url}/api/chats/{chat_id}/messages", token=grant["access_token"])
+        assert [m["text"] for m in stored["messages"]] == ["before", "while away"]
+        context.close()
+    # While the server was down, Chromium logs each refused connection attempt; nothing else is allowed.
+    assert [p for p in problems.seen if "ERR_CONNECTION_REFUSED" not in p] == []
+    assert len(problems.sockets["dave"]) >= 2
