@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,11 @@ class Connection:
             if self.ws.closed:
                 return
             try:
-                await self.ws.send_str(data.decode())
+                await self.ws.send_frame(data, WSMsgType.TEXT)  # orjson's bytes are UTF-8 already
             except (ConnectionError, RuntimeError):
                 return
+            # orjson's result sits in a 4 KB buffer: an idle connection must not keep its last frame alive.
+            del data
 
     async def finish(self) -> None:
         """Run the cleanups and stop the writer (called when the socket's handler ends)."""
