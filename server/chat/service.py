@@ -72,6 +72,7 @@ class ChatService:
         self._clock = clock
         self._names = names
         self._typing: dict[tuple[str, str], float] = {}
+        self._fixed: dict[str, Chat] = {}  # chats by id, for what never changes (kind, e2e)
         # Called with (user_id, frame) for every message event, so push can reach users with no connection.
         self.message_listeners: list[Callable[[str, dict[str, Any]], None]] = []
 
@@ -418,7 +419,10 @@ class ChatService:
             client_id = _client_id(client_id)
         await enforce(self._limiter, self._send_limit, f"chat-send:{user_id}")
         await self._member(user_id, chat_id)  # first: a non-member learns nothing, not even the chat's kind
-        chat = await self._chat(chat_id)
+        chat = self._fixed.get(chat_id) or await self._chat(chat_id)
+        if len(self._fixed) >= 100_000:
+            self._fixed.clear()
+        self._fixed[chat_id] = chat  # its kind and e2e never change, and they are all sending reads of it
         meta: dict[str, Any] = {}
         if forward is not None:
             meta["forward"] = await self._forward_origin(user_id, chat, *forward)

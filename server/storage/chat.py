@@ -40,6 +40,10 @@ MESSAGE_COLUMNS = (
 _SEQ_CHUNK = 500  # user ids per UPDATE ... WHERE user_id IN (...)
 
 
+def _marks(first: int, count: int) -> str:
+    return ", ".join(f"${i}" for i in range(first, first + count))
+
+
 def new_id() -> str:
     return secrets.token_hex(12)
 
@@ -760,16 +764,15 @@ class ChatRepository:
         found: dict[tuple[str, str], Message] = {}
         for start in range(0, len(keys), _SEQ_CHUNK):
             chunk = keys[start : start + _SEQ_CHUNK]
-            pairs = ", ".join(f"(${2 * i + 1}, ${2 * i + 2})" for i in range(len(chunk)))
+            client_ids = sorted({client_id for _, client_id in chunk})
+            # By client_id alone (the index leads with it: one probe each), then matched to the sender here.
             rows = await tx.fetch(
-                f"SELECT * FROM messages WHERE (sender_id, client_id) IN (VALUES {pairs})",
-                *(v for pair in chunk for v in pair),
+                f"SELECT * FROM messages WHERE client_id IN ({_marks(1, len(client_ids))})", *client_ids
             )
+            wanted = set(chunk)
             for row in rows:
-                message = self.message_of(row)
-                assert message.sender_id is not None
-                assert message.client_id is not None
-                found[(message.sender_id, message.client_id)] = message
+                if (row["sender_id"], row["client_id"]) in wanted:
+                    found[(row["sender_id"], row["client_id"])] = self.message_of(row)
         return found
 
     @staticmethod
