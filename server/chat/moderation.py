@@ -83,20 +83,14 @@ class ModerationService:
 
     async def delete_message(self, admin_id: str, chat_id: str, message_id: int) -> None:
         """A server admin deletes a message for everyone, whether or not they are in the chat."""
-        repo = self._chats.repo
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:
-            message = await repo.message(chat_id, message_id, tx)
+            message = await self._chats.repo.message(chat_id, message_id, tx)
             if message is None:
                 raise NotFound("no such message", code="message_not_found")
             if message.deleted_at is not None:
                 return []
-            await repo.delete_message(tx, chat_id, message_id, now)
-            payload = {"message_id": message_id, "by": admin_id, "moderated": True}
-            return [
-                NewEvent(u, "message.deleted", chat_id, message_id, payload=payload)
-                for u in await repo.member_ids(tx, chat_id)
-            ]
+            return await self._chats.erase(tx, chat_id, message_id, now, by=admin_id, moderated=True)
 
         await self._chats.change(work)
 

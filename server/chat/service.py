@@ -555,14 +555,23 @@ class ChatService:
                 raise Forbidden("only the sender (or a group admin) may delete for everyone", code="forbidden")
             if message.sender_id == user_id and not moderator and now - message.created_at > DELETE_WINDOW_SECONDS:
                 raise Forbidden("too late to delete this message for everyone", code="delete_window_over")
-            await self.repo.delete_message(tx, chat_id, message_id, now)
-            payload = {"message_id": message_id, "by": user_id}
-            return [
-                NewEvent(u, "message.deleted", chat_id, message_id, payload=payload)
-                for u in await self.repo.member_ids(tx, chat_id)
-            ]
+            return await self.erase(tx, chat_id, message_id, now, by=user_id)
 
         await self.change(work)
+
+    async def erase(
+        self, tx: Executor, chat_id: str, message_id: int, now: float, *, by: str, moderated: bool = False
+    ) -> list[NewEvent]:
+        """Delete a message for everyone (its content, reactions and attachments go; its id stays), and the
+        events that tell every member. Whoever calls has checked who may."""
+        await self.repo.delete_message(tx, chat_id, message_id, now)
+        payload: dict[str, Any] = {"message_id": message_id, "by": by}
+        if moderated:
+            payload["moderated"] = True
+        return [
+            NewEvent(u, "message.deleted", chat_id, message_id, payload=payload)
+            for u in await self.repo.member_ids(tx, chat_id)
+        ]
 
     async def react(self, user_id: str, chat_id: str, message_id: int, emoji: str, on: bool) -> None:
         if not emoji or len(emoji) > MAX_EMOJI or any(c.isspace() or c.isalnum() for c in emoji):

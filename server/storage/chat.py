@@ -215,18 +215,18 @@ class ChatRepository:
         )
 
     @staticmethod
-    def _member(row: Row) -> Member:
+    def _member(row: Row, prefix: str = "") -> Member:
         return Member(
-            chat_id=row["chat_id"],
-            user_id=row["user_id"],
-            role=row["role"],
-            joined_at=row["joined_at"],
-            joined_message_id=int(row["joined_message_id"]),
-            read_id=int(row["read_id"]),
-            delivered_id=int(row["delivered_id"]),
-            pinned_at=row["pinned_at"],
-            muted_until=row["muted_until"],
-            archived=bool(row["archived"]),
+            chat_id=row[prefix + "chat_id"],
+            user_id=row[prefix + "user_id"],
+            role=row[prefix + "role"],
+            joined_at=row[prefix + "joined_at"],
+            joined_message_id=int(row[prefix + "joined_message_id"]),
+            read_id=int(row[prefix + "read_id"]),
+            delivered_id=int(row[prefix + "delivered_id"]),
+            pinned_at=row[prefix + "pinned_at"],
+            muted_until=row[prefix + "muted_until"],
+            archived=bool(row[prefix + "archived"]),
         )
 
     def message_of(self, row: Row, prefix: str = "") -> Message:
@@ -514,19 +514,7 @@ class ChatRepository:
         last = await self._last_messages(user_id, [r["id"] for r in rows])
         out = []
         for row in rows:
-            member = Member(
-                chat_id=row["cm_chat_id"],
-                user_id=row["cm_user_id"],
-                role=row["cm_role"],
-                joined_at=row["cm_joined_at"],
-                joined_message_id=int(row["cm_joined_message_id"]),
-                read_id=int(row["cm_read_id"]),
-                delivered_id=int(row["cm_delivered_id"]),
-                pinned_at=row["cm_pinned_at"],
-                muted_until=row["cm_muted_until"],
-                archived=bool(row["cm_archived"]),
-            )
-            out.append((self._chat(row), member, last.get(row["id"]), int(row["unread"])))
+            out.append((self._chat(row), self._member(row, "cm_"), last.get(row["id"]), int(row["unread"])))
         return out
 
     async def _last_messages(self, user_id: str, chat_ids: list[str]) -> dict[str, Message]:
