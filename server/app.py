@@ -250,7 +250,9 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     presence.start()
     app[keys.presence_key] = presence
     accounts = app[keys.accounts_key]
-    app[keys.moderation_key] = ModerationService(chat, lambda user_id: accounts.set_suspended(user_id, True))
+    moderation = ModerationService(chat, lambda user_id: accounts.set_suspended(user_id, True))
+    moderation.on_block = presence.recheck
+    app[keys.moderation_key] = moderation
     notifier = PushNotifier(app[keys.push_key], presence, repo, extras)
     notifier.start()
     chat.message_listeners.append(notifier)  # members with no open connection get a Web Push

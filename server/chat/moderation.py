@@ -28,6 +28,7 @@ class ModerationService:
         self._extras = chats.extras
         self._suspend = suspend
         self._clock = clock
+        self.on_block: Callable[[str], None] | None = None
 
     # -- blocks ------------------------------------------------------------------------------------
     async def block(self, user_id: str, other_id: str) -> None:
@@ -36,6 +37,8 @@ class ModerationService:
         if not await self._chats.user_exists(other_id):
             raise NotFound("no such user", code="user_not_found")
         await self._extras.block(user_id, other_id, self._clock())
+        if self.on_block is not None:
+            self.on_block(user_id)  # the blocked user stops seeing this user's presence
 
     async def unblock(self, user_id: str, other_id: str) -> None:
         if not await self._extras.unblock(user_id, other_id[:64]):

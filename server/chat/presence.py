@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 PRESENCE_TTL = 90  # seconds a process's counts live in Redis without renewal
 RENEW_EVERY = 30
 VISIBILITY = ("everyone", "contacts", "nobody")
+RECHECK = "presence.recheck"
 
 
 def presence_topic(user_id: str) -> str:
@@ -138,7 +139,14 @@ class PresenceService:
         if presence not in VISIBILITY:
             raise ValidationError("presence must be everyone, contacts or nobody", field="presence")
         await self._extras.save_settings(user_id, presence, bool(values.get("push_previews", current["push_previews"])))
+        if presence != current["presence"]:
+            self.recheck(user_id)
         return await self.settings(user_id)
+
+    def recheck(self, user_id: str) -> None:
+        """Who may see this user's presence changed (their setting, a block): every follower checks again,
+        and those who may no longer see it stop following. An internal event, never sent to a client."""
+        self._broker.publish(presence_topic(user_id), {"type": RECHECK, "user_id": user_id})
 
     async def _renew(self) -> None:
         assert self._redis is not None

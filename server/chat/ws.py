@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from server.chat.attachments import attachment_ids
-from server.chat.presence import presence_topic
+from server.chat.presence import RECHECK, presence_topic
 from server.chat.service import ChatService
 from server.errors import ValidationError
 from server.keys import broker_key, chat_key, presence_key
@@ -170,25 +171,41 @@ async def follow_presence(request: web.Request, conn: Connection, frame: dict[st
     if len(followed) + len(fresh) > MAX_FOLLOWED:
         raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
     presence, broker, viewer = request.app[presence_key], request.app[broker_key], _user(conn)
+
+    async def recheck(user_id: str) -> None:
+        if (await presence.state(viewer, user_id)).get("hidden") and user_id in followed:
+            _unfollow(conn, user_id)
+            conn.send({"type": "presence", "user_id": user_id, "hidden": True})
+
+    def deliver(event: dict[str, Any]) -> None:
+        if event.get("type") == RECHECK:
+            asyncio.get_running_loop().create_task(recheck(event["user_id"]))
+        else:
+            conn.send(event)
+
     states = []
     for user_id in dict.fromkeys(ids):
         state = await presence.state(viewer, user_id)
         states.append(state)
         if user_id in fresh and not state.get("hidden"):
-            followed[user_id] = await broker.subscribe(presence_topic(user_id), conn.send)
+            followed[user_id] = await broker.subscribe(presence_topic(user_id), deliver)
             conn.cleanups.append(followed[user_id])
     return {"presence": states}
 
 
 async def unfollow_presence(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
     args = _fields(frame, {"user_ids": Field(list)})
-    followed: dict[str, Callable[[], None]] = conn.state.setdefault("presence", {})
     for user_id in args["user_ids"]:
-        stop = followed.pop(user_id, None) if isinstance(user_id, str) else None
-        if stop is not None:
-            stop()
-            conn.cleanups.remove(stop)
-    return {"following": len(followed)}
+        if isinstance(user_id, str):
+            _unfollow(conn, user_id)
+    return {"following": len(conn.state.setdefault("presence", {}))}
+
+
+def _unfollow(conn: Connection, user_id: str) -> None:
+    stop = conn.state.setdefault("presence", {}).pop(user_id, None)
+    if stop is not None:
+        stop()
+        conn.cleanups.remove(stop)
 
 
 def register(commands: CommandTable) -> None:

@@ -276,9 +276,20 @@ async def test_presence_follows_the_privacy_setting(client: TestClient, mail: Ma
     assert (await stranger_ws.ok("presence.follow", user_ids=[uid(bob)]))["presence"] == [
         {"user_id": uid(bob), "hidden": True}
     ]
-    # "nobody": no one sees it, not even contacts.
+    # "nobody": no one sees it, not even contacts; those already following are told, and stop.
     await client.patch("/api/me/chat-settings", json={"presence": "nobody"}, headers=bearer(bob))
+    await watcher.wait_for("presence", user_id=uid(bob), hidden=True)
     assert (await watcher.ok("presence.follow", user_ids=[uid(bob)]))["presence"][0]["hidden"] is True
+
+    def onlines() -> int:
+        return len([p for p in watcher.pushes if p["type"] == "presence" and p.get("online")])
+
+    seen = onlines()
+    await client.patch("/api/me/chat-settings", json={"presence": "everyone"}, headers=bearer(bob))
+    again = await connect(client, bob)
+    await asyncio.sleep(0.2)
+    assert onlines() == seen  # no longer following: it takes a new follow to see it again
+    await again.close()
     bad = await client.patch("/api/me/chat-settings", json={"presence": "friends"}, headers=bearer(bob))
     assert (await bad.json())["error"]["field"] == "presence"
     await watcher.close()
