@@ -75,12 +75,11 @@ from ingest import (  # noqa: E402 - after the path is set
     _busy_now,
     _expect,
     _machine_cpu,
-    _own_cpu,
     _revision,
-    _steal,
     create_admin,
     fresh_postgres,
     profiled,
+    run_and_report_noise,
 )
 
 from tests.e2e.server_process import HOST, running_server  # noqa: E402
@@ -1057,25 +1056,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--group-senders and --group-in-flight 1..{GROUP_MEMBERS}")
     if not 1 <= args.direct_in_flight <= 2 * DIRECT_CHATS:
         parser.error(f"--direct-in-flight 1..{2 * DIRECT_CHATS}")
-    machine0, own0, wall0, steal0 = _machine_cpu(), _own_cpu(), time.monotonic(), _steal()
-    try:
-        code = _run(args)
-    except BenchError as exc:
-        print(f"\nBENCHMARK ERROR: {exc}", file=sys.stderr)
-        return 1
-    others = max(0.0, (_machine_cpu() - machine0) - (_own_cpu() - own0)) / (time.monotonic() - wall0)
-    print(
-        f"\nother processes used {others:.2f} cores on average during the run"
-        + (" (includes the PostgreSQL server)" if args.database == "postgresql" else "")
-        + ("; figures are lower than on an idle machine" if others > 0.1 else "")
-    )
-    steal1 = _steal()
-    stolen = (steal1[0] - steal0[0]) / max(steal1[1] - steal0[1], 1e-9)
-    print(
-        f"CPU steal (the hypervisor running others on our cores): {stolen:.0%} of the run's CPU time"
-        + ("; figures are lower than on a dedicated machine" if stolen > 0.05 else "")
-    )
-    return code
+    return run_and_report_noise(_run, args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -569,13 +569,18 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: install it with `apt-get install -y wrk` (Debian) and run again", file=sys.stderr)
         return 2
+    return run_and_report_noise(_run, args)
+
+
+def run_and_report_noise(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a benchmark, then say how much else the machine did meanwhile (other processes, CPU steal): all of
+    it competed for the same 2 cores. Returns the run's exit code, 1 if it could not measure."""
     machine0, own0, wall0, steal0 = _machine_cpu(), _own_cpu(), time.monotonic(), _steal()
     try:
-        code = _run(args)
+        code = run(args)
     except BenchError as exc:
         print(f"\nBENCHMARK ERROR: {exc}", file=sys.stderr)
         return 1
-    # Everything else the machine did meanwhile competed for the same 2 cores.
     others = max(0.0, (_machine_cpu() - machine0) - (_own_cpu() - own0)) / (time.monotonic() - wall0)
     print(
         f"\nother processes used {others:.2f} cores on average during the run"

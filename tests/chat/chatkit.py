@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
+import os
 import uuid
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestClient
+from PIL import Image
 
 from tests.conftest import Mailbox
 from tests.helpers import bearer, signed_in
@@ -117,3 +120,34 @@ async def direct(client: TestClient, a: dict[str, Any], b: dict[str, Any], **ext
 
 def client_id() -> str:
     return str(uuid.uuid4())
+
+
+# -- attachments ---------------------------------------------------------------------------------------
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def png(size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
+    im = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)) if noise else Image.new("RGB", size, "green")
+    out = io.BytesIO()
+    im.save(out, "PNG")
+    return out.getvalue()
+
+
+async def upload(
+    client: TestClient,
+    grant: dict[str, Any],
+    chat_id: str,
+    data: bytes,
+    name: str = "file.bin",
+    content_type: str = "application/octet-stream",
+) -> aiohttp.ClientResponse:
+    form = aiohttp.FormData(quote_fields=False)  # the name as browsers send it: UTF-8, not percent-encoded
+    form.add_field("file", data, filename=name, content_type=content_type)
+    return await client.post(f"/api/chats/{chat_id}/attachments", data=form, headers=bearer(grant))
+
+
+async def uploaded(client: TestClient, grant: dict[str, Any], chat_id: str, data: bytes, **kw: Any) -> dict[str, Any]:
+    resp = await upload(client, grant, chat_id, data, **kw)
+    assert resp.status == 201, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body

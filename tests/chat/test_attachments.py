@@ -22,7 +22,7 @@ from server.chat import media
 from server.chat.attachments import UNCLAIMED_SECONDS
 from server.config import Settings
 from server.keys import attachments_key, database_key, keyring_key
-from tests.chat.chatkit import client_id, direct, group, uid, users
+from tests.chat.chatkit import PDF, client_id, direct, group, png, uid, upload, uploaded, users
 from tests.conftest import Mailbox
 from tests.helpers import bearer
 
@@ -48,13 +48,6 @@ def photo_with_exif() -> bytes:
     )
     out = io.BytesIO()
     im.save(out, "JPEG", exif=exif, comment=b"secret-comment-Zq81", quality=95)
-    return out.getvalue()
-
-
-def png(size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
-    im = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)) if noise else Image.new("RGB", size, "green")
-    out = io.BytesIO()
-    im.save(out, "PNG")
     return out.getvalue()
 
 
@@ -96,30 +89,7 @@ def png_bomb(side: int = 30_000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk + b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
 # -- talking to the server ---------------------------------------------------------------------------------
-async def upload(
-    client: TestClient,
-    grant: dict[str, Any],
-    chat_id: str,
-    data: bytes,
-    name: str = "file.bin",
-    content_type: str = "application/octet-stream",
-) -> aiohttp.ClientResponse:
-    form = aiohttp.FormData(quote_fields=False)  # the name as browsers send it: UTF-8, not percent-encoded
-    form.add_field("file", data, filename=name, content_type=content_type)
-    return await client.post(f"/api/chats/{chat_id}/attachments", data=form, headers=bearer(grant))
-
-
-async def uploaded(client: TestClient, grant: dict[str, Any], chat_id: str, data: bytes, **kw: Any) -> dict[str, Any]:
-    resp = await upload(client, grant, chat_id, data, **kw)
-    assert resp.status == 201, await resp.text()
-    body: dict[str, Any] = await resp.json()
-    return body
-
-
 async def claim(
     client: TestClient, grant: dict[str, Any], chat_id: str, ids: list[str], *, e2e: bool = False
 ) -> list[dict[str, Any]] | None:
