@@ -1047,6 +1047,12 @@ def main(argv: list[str] | None = None) -> int:
         default=2 * DIRECT_CHATS,
         help="users sending in the direct chats' flat-out step, (c) (default: all 4000)",
     )
+    parser.add_argument(
+        "--only",
+        choices=("idle", "group", "direct"),
+        action="append",
+        help="run only this part (repeatable); the default runs (a), the group and the direct chats",
+    )
     parser.add_argument("--py-spy", metavar="PATH", help="a py-spy binary: profile the server in each window")
     parser.add_argument("--profile-dir", type=Path, default=Path(tempfile.gettempdir()), help="where profiles go")
     args = parser.parse_args(argv)
@@ -1085,7 +1091,7 @@ def _run(args: argparse.Namespace) -> int:
         data_dir = tmp_path / "server" / "data"
         create_admin(data_dir, env, secrets.token_urlsafe(18))  # migrates, and makes the development secrets
         settings = server_settings(data_dir, env)
-        users = max(args.connections, GROUP_MEMBERS + 2 * DIRECT_CHATS)
+        users = max(args.connections if not args.only or "idle" in args.only else 0, GROUP_MEMBERS + 2 * DIRECT_CHATS)
         started = time.monotonic()
         accounts = asyncio.run(make_accounts(settings, users))
         print(f"made {users:,} verified accounts with a session each in {time.monotonic() - started:.1f}s")
@@ -1130,7 +1136,35 @@ def _measure(
     chats: Chats,
     tmp: Path,
 ) -> int:
-    # (a) idle connections.
+    parts = set(args.only or ("idle", "group", "direct"))
+    targets: list[tuple[bool, str, str]] = []
+    row = {"idle conns": "-", "KB/conn": "-", "group deliveries/s flat out": "-", "group p50 / p99 open loop": "-"}
+    row |= {"direct deliveries/s flat out": "-", "direct p50 / p99 open loop": "-", "persisted msg/s": "-"}
+    if "idle" in parts:
+        _idle_part(args, watch, pool, tokens, accounts, targets, row)
+    runs = itertools.count(1)
+    if "group" in parts:
+        _group_part(args, watch, pool, tokens, chats, tmp, runs, targets, row)
+    if "direct" in parts:
+        _direct_part(args, base, watch, pool, tokens, chats, tmp, runs, targets, row)
+    print("\ntargets (set for SQLite)" + ("" if args.database == "sqlite" else "; shown for reference") + ":")
+    for ok, what, measured in targets:
+        print(f"  {_pass(ok)}  {what:<52} ({measured})")
+    print("\n| database | " + " | ".join(row) + " |")
+    print(f"| {args.database} | " + " | ".join(row.values()) + " |")
+    return 0
+
+
+def _idle_part(
+    args: argparse.Namespace,
+    watch: ProcessWatch,
+    pool: Pool,
+    tokens: Tokens,
+    accounts: list[Account],
+    targets: list[tuple[bool, str, str]],
+    row: dict[str, str],
+) -> None:
+    """(a) idle connections."""
     n = args.connections
     wait_idle(watch)
     rss0 = rss_kb(watch.pid)
@@ -1166,10 +1200,26 @@ def _measure(
     if args.idle_seconds < 30:
         print("    note: a hold under 30 s does not wait for the 25 s heartbeat to reach every connection")
     pool.ask_all({"cmd": "close"})
+    targets.append((alive >= TARGET_CONNECTIONS, f"idle connections >= {TARGET_CONNECTIONS:,}", f"{alive:,}"))
+    targets.append(
+        (kb_per_conn <= TARGET_KB_PER_CONNECTION, f"<= {TARGET_KB_PER_CONNECTION:g} KB each", f"{kb_per_conn:.1f} KB")
+    )
+    row["idle conns"], row["KB/conn"] = f"{alive:,}", f"{kb_per_conn:.1f}"
 
+
+def _group_part(
+    args: argparse.Namespace,
+    watch: ProcessWatch,
+    pool: Pool,
+    tokens: Tokens,
+    chats: Chats,
+    tmp: Path,
+    runs: Iterator[int],
+    targets: list[tuple[bool, str, str]],
+    row: dict[str, str],
+) -> None:
+    """(b) a 1,000-member group: flat out (closed loop), then open loop at a load it can take."""
     interval = args.send_interval
-    runs = itertools.count(1)
-    # (b) a 1,000-member group: flat out (closed loop), then open loop at a load it can take.
     members = chats.group
     connect(pool, tokens, members, "(b) group")
     k, flying = args.group_senders, args.group_in_flight
@@ -1185,8 +1235,25 @@ def _measure(
     rate, why = at_load_rate(TARGET_DELIVERIES / fanout, group_max.persisted, 0.9 * k / interval)
     group_steps = latency_steps(args, pool, watch, tmp, "group-at-load", runs, fanout, talkers, rate, why)
     pool.ask_all({"cmd": "close"})
+    targets.append(_delivery_target("group", group_max, group_steps, fanout))
+    row["group deliveries/s flat out"] = f"{group_max.deliveries:,.0f}"
+    row["group p50 / p99 open loop"] = _latencies(group_steps, fanout)
 
-    # (b) and (c): 2,000 direct chats, both members sending: flat out (which is (c)), then at a load.
+
+def _direct_part(
+    args: argparse.Namespace,
+    base: str,
+    watch: ProcessWatch,
+    pool: Pool,
+    tokens: Tokens,
+    chats: Chats,
+    tmp: Path,
+    runs: Iterator[int],
+    targets: list[tuple[bool, str, str]],
+    row: dict[str, str],
+) -> None:
+    """(b) and (c): 2,000 direct chats, both members sending: flat out (which is (c)), then at a load."""
+    interval = args.send_interval
     talkers = [(u.index, chat_id) for chat_id, a, b in chats.direct for u in (a, b)]
     connect(pool, tokens, [u for _, a, b in chats.direct for u in (a, b)], "(b) direct")
     ceiling = len(talkers) / interval
@@ -1218,32 +1285,19 @@ def _measure(
     if persisted.persisted >= 0.9 * cap:
         print(f"    note: near the {cap:,.0f} msg/s the send limit allows {flying:,} senders: raise --direct-in-flight")
 
-    print("\ntargets (set for SQLite)" + ("" if args.database == "sqlite" else "; shown for reference") + ":")
-    targets = [
-        (alive >= TARGET_CONNECTIONS, f"idle connections >= {TARGET_CONNECTIONS:,}", f"{alive:,}"),
-        (kb_per_conn <= TARGET_KB_PER_CONNECTION, f"<= {TARGET_KB_PER_CONNECTION:g} KB each", f"{kb_per_conn:.1f} KB"),
-        _delivery_target("group", group_max, group_steps, fanout),
-        _delivery_target("direct", direct_max, direct_steps, 2),
+    targets.append(_delivery_target("direct", direct_max, direct_steps, 2))
+    targets.append(
         (
             persisted.persisted >= TARGET_PERSISTED,
             f"persisted >= {TARGET_PERSISTED:,} msg/s",
             f"{persisted.persisted:,.0f}",
-        ),
-    ]
-    for ok, what, measured in targets:
-        print(f"  {_pass(ok)}  {what:<52} ({measured})")
-    print(
-        "\n| database | idle conns | KB/conn | group deliveries/s flat out | group p50 / p99 open loop"
-        " | direct deliveries/s flat out | direct p50 / p99 open loop | persisted msg/s |"
+        )
     )
-    print(
-        f"| {args.database} | {alive:,} | {kb_per_conn:.1f} | {group_max.deliveries:,.0f}"
-        f" | {_latencies(group_steps, fanout)} | {direct_max.deliveries:,.0f} | {_latencies(direct_steps, 2)}"
-        f" | {persisted.persisted:,.0f} |"
-    )
+    row["direct deliveries/s flat out"] = f"{direct_max.deliveries:,.0f}"
+    row["direct p50 / p99 open loop"] = _latencies(direct_steps, 2)
+    row["persisted msg/s"] = f"{persisted.persisted:,.0f}"
     if committed < persisted.acked:
         raise BenchError(f"(c) {persisted.acked} sends were acknowledged but the history API holds {committed}")
-    return 0
 
 
 def _latencies(steps: list[tuple[float, Scenario]], fanout: int) -> str:

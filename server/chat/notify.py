@@ -42,7 +42,8 @@ class PushNotifier:
         self._chats = chats
         self._extras = extras
         self._clock = clock
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=max_queued)
+        # One entry per message (its view, and the seq of each member it may push to).
+        self._queue: asyncio.Queue[tuple[dict[str, Any], list[tuple[str, int]]]] = asyncio.Queue(maxsize=max_queued)
         self._workers: list[asyncio.Task[None]] = []
         self.dropped = 0
         self.sent = 0
@@ -50,30 +51,35 @@ class PushNotifier:
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work(), name=f"push-{n}") for n in range(WORKERS)]
 
-    def __call__(self, user_id: str, frame: dict[str, Any]) -> None:
-        """A message event for one member (ChatService.message_listeners)."""
-        message = frame.get("message") or {}
-        if message.get("sender_id") == user_id:
-            return  # your own message never pushes to you
+    def __call__(self, message: dict[str, Any], seqs: dict[str, int]) -> None:
+        """A new message and each member's seq of it (ChatService.message_listeners)."""
+        sender = message.get("sender_id")
+        members = [(user_id, seq) for user_id, seq in seqs.items() if user_id != sender]  # never to yourself
+        if not members:
+            return
         try:
-            self._queue.put_nowait((user_id, frame))
+            self._queue.put_nowait((message, members))
         except asyncio.QueueFull:
-            self.dropped += 1
+            self.dropped += len(members)
 
     async def _work(self) -> None:
         while True:
-            user_id, frame = await self._queue.get()
+            message, members = await self._queue.get()
             try:
-                await self._one(user_id, frame)
+                seqs = dict(members)
+                offline = await self._presence.offline(list(seqs))  # a connection gets the message itself
+                for user_id in offline:
+                    try:
+                        await self._one(user_id, message, seqs[user_id])
+                    except Exception:
+                        log.exception("a message push failed")
             except Exception:
-                log.exception("a message push failed")
+                log.exception("message pushes failed")
             finally:
                 self._queue.task_done()
 
-    async def _one(self, user_id: str, frame: dict[str, Any]) -> None:
-        if await self._presence.online(user_id):
-            return  # a connection gets the message itself
-        message, chat_id = frame["message"], frame["chat_id"]
+    async def _one(self, user_id: str, message: dict[str, Any], seq: int) -> None:
+        chat_id = message["chat_id"]
         member = await self._chats.member(chat_id, user_id)
         chat = await self._chats.chat(chat_id)
         if member is None or chat is None:
@@ -81,12 +87,7 @@ class PushNotifier:
         mentioned = user_id in (message.get("mentions") or [])
         if member.muted_until is not None and member.muted_until > self._clock() and not mentioned:
             return
-        payload: dict[str, Any] = {
-            "type": "message",
-            "chat_id": chat_id,
-            "message_id": message["id"],
-            "seq": frame["seq"],
-        }
+        payload: dict[str, Any] = {"type": "message", "chat_id": chat_id, "message_id": message["id"], "seq": seq}
         if not chat.e2e:
             _, previews, _ = await self._extras.settings(user_id)
             if previews:

@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from server.errors import ValidationError
@@ -105,12 +105,18 @@ class PresenceService:
         )
 
     async def online(self, user_id: str) -> bool:
-        if self._local.get(user_id):
-            return True
-        if self._redis is None:
-            return False
-        counts = await self._redis.hvals(self._key(user_id))
-        return any(int(c) > 0 for c in counts)
+        return not await self.offline([user_id])
+
+    async def offline(self, user_ids: Sequence[str]) -> list[str]:
+        """Those of the users with no open connection on any process (one Redis round trip for all)."""
+        maybe = [u for u in user_ids if not self._local.get(u)]
+        if self._redis is None or not maybe:
+            return maybe
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for user_id in maybe:
+                pipe.hvals(self._key(user_id))
+            counts = await pipe.execute()
+        return [u for u, c in zip(maybe, counts, strict=True) if not any(int(n) > 0 for n in c)]
 
     async def visible_to(self, viewer: str, user_id: str) -> bool:
         """May `viewer` see `user_id`'s presence? Their setting decides; blocking hides it either way."""

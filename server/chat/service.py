@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import orjson
+
 from server.config import RateLimit
 from server.errors import ApiError, Forbidden, NotFound, ValidationError
 from server.realtime.broker import Broker, user_topic
@@ -73,8 +75,9 @@ class ChatService:
         self._names = names
         self._typing: dict[tuple[str, str], float] = {}
         self._fixed: dict[str, Chat] = {}  # chats by id, for what never changes (kind, e2e)
-        # Called with (user_id, frame) for every message event, so push can reach users with no connection.
-        self.message_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # Called once per new message with its view and each member's seq, so push can reach users with no
+        # connection.
+        self.message_listeners: list[Callable[[dict[str, Any], dict[str, int]], None]] = []
 
     # -- access ------------------------------------------------------------------------------------
     async def _member(self, user_id: str, chat_id: str, executor: Executor | None = None) -> Member:
@@ -112,11 +115,14 @@ class ChatService:
 
     def publish_sent(self, sent: Sent, e2e: bool) -> None:
         view = message_view(sent.message, e2e)
+        # The message is serialised once; each member's frame differs only in its seq.
+        encoded = orjson.Fragment(orjson.dumps(view))
+        chat_id = sent.message.chat_id
+        publish = self._broker.publish
         for user_id, seq in sent.seqs.items():
-            frame = {"type": "message.new", "seq": seq, "chat_id": sent.message.chat_id, "message": view}
-            self._broker.publish(user_topic(user_id), frame)
-            for listener in self.message_listeners:
-                listener(user_id, frame)
+            publish(user_topic(user_id), {"type": "message.new", "seq": seq, "chat_id": chat_id, "message": encoded})
+        for listener in self.message_listeners:
+            listener(view, sent.seqs)
 
     # -- chats -------------------------------------------------------------------------------------
     async def create_direct(self, user_id: str, other_id: str, e2e: bool) -> tuple[dict[str, Any], bool]:

@@ -1,11 +1,19 @@
-"""Open WebSocket connections: each with a bounded send queue and its own writer task, so one slow client
-never stalls the others; all closed with GOING_AWAY on shutdown."""
+"""Open WebSocket connections, each with a bounded output buffer, so one slow client never stalls the others;
+all closed with GOING_AWAY on shutdown.
+
+Frames are written straight to the socket, not through a writer task per connection: `send` appends the
+frame to the connection's output, and once per turn of the event loop every connection with output gets
+one write of all of it. A message to a group of a thousand becomes a thousand appends and, however many
+messages the batch held, one write per member. A client whose unsent output (ours and the socket's) passes
+MAX_BUFFERED_BYTES is too slow: it is closed and resyncs when it comes back.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,63 +28,121 @@ CLOSE_TOO_SLOW = 4008  # the client fell too far behind; reconnect and resync
 CLOSE_AUTH_TIMEOUT = 4001  # no successful auth frame in time
 CLOSE_SESSION_ENDED = 4003  # the session was revoked
 
+MAX_BUFFERED_BYTES = 512 * 1024  # unsent output per connection before the client counts as too slow
+
+
+def text_frame_header(size: int) -> bytes:
+    """The header of an unmasked, final, uncompressed text frame (RFC 6455 5.2), as a server sends it."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
+
+
+class _Flusher:
+    """Connections with output waiting, written once the current turn of the event loop is done."""
+
+    def __init__(self) -> None:
+        self._waiting: list[Connection] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, conn: Connection) -> None:
+        loop = asyncio.get_running_loop()
+        if not self._waiting or loop is not self._loop:  # (a loop that ended with output waiting: dropped)
+            self._waiting, self._loop = [], loop
+            loop.call_soon(self.flush)
+        self._waiting.append(conn)
+
+    def flush(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for conn in waiting:
+            conn.flush()
+
+
+_flusher = _Flusher()
+
 
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, *, queue_size: int = 256) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        *,
+        max_buffered: int = MAX_BUFFERED_BYTES,
+    ) -> None:
         self.ws = ws
+        self._socket = transport  # the request's: frames are written to it directly
         self.user_id: str | None = None
         self.session_id: str | None = None
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=queue_size)
-        self._writer = asyncio.create_task(self._write_loop())
+        self._max_buffered = max_buffered
+        self._out: list[bytes] = []  # frames (header, payload, header, ...) not yet written
+        self._out_bytes = 0
         self.closed_reason: str | None = None
         # Run when the connection ends (unsubscribe from the broker, and so on).
         self.cleanups: list[Callable[[], None]] = []
         self.async_cleanups: list[Callable[[], Awaitable[None]]] = []  # awaited after the plain ones
         self.state: dict[str, Any] = {}
 
+    def _transport(self) -> asyncio.Transport | None:
+        transport = self._socket
+        return None if transport is None or transport.is_closing() else transport
+
+    def buffered(self) -> int:
+        """Bytes sent but not yet taken by the client: ours, and those in the socket's buffer."""
+        transport = self._transport()
+        return self._out_bytes + (transport.get_write_buffer_size() if transport is not None else 0)
+
     def send(self, frame: dict[str, Any]) -> bool:
-        """Queue a frame without waiting. A full queue means the client is too slow: it is closed."""
+        """Queue a frame without waiting. Too much unsent output means the client is too slow: it is closed."""
         if self.closed_reason is not None:
             return False
-        try:
-            self._queue.put_nowait(orjson.dumps(frame))
-        except asyncio.QueueFull:
+        data = orjson.dumps(frame)
+        if self.buffered() + len(data) > self._max_buffered:
             self.close_soon(CLOSE_TOO_SLOW, "too slow: reconnect and resync")
             return False
+        if not self._out:
+            _flusher.add(self)
+        self._out.append(text_frame_header(len(data)))
+        self._out.append(data)
+        self._out_bytes += len(data)
         return True
 
     async def send_wait(self, frame: dict[str, Any]) -> None:
-        """Queue a frame, waiting for room: for catching up from the log, where the client is not to blame."""
-        if self.closed_reason is None:
-            await self._queue.put(orjson.dumps(frame))
+        """Send a frame, waiting while the client is behind: for catching up from the log, where the client is
+        not to blame."""
+        if self.closed_reason is not None:
+            return
+        self.flush()
+        if self.ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.send_frame(orjson.dumps(frame), WSMsgType.TEXT)  # waits for the socket to drain
+
+    def flush(self) -> None:
+        """Write the waiting frames in one go (dropped if the socket is closing)."""
+        if not self._out:
+            return
+        out, self._out, self._out_bytes = self._out, [], 0
+        transport = self._transport()
+        if transport is not None and not self.ws.closed:
+            transport.write(b"".join(out))
 
     def close_soon(self, code: int, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
+            self._out, self._out_bytes = [], 0
             asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
 
-    async def _write_loop(self) -> None:
-        while (data := await self._queue.get()) is not None:
-            if self.ws.closed:
-                return
-            try:
-                await self.ws.send_frame(data, WSMsgType.TEXT)  # orjson's bytes are UTF-8 already
-            except (ConnectionError, RuntimeError):
-                return
-            # orjson's result sits in a 4 KB buffer: an idle connection must not keep its last frame alive.
-            del data
-
     async def finish(self) -> None:
-        """Run the cleanups and stop the writer (called when the socket's handler ends)."""
+        """Run the cleanups (called when the socket's handler ends)."""
         for cleanup in self.cleanups:
             try:
                 cleanup()
             except Exception:
                 log.exception("connection cleanup failed")
         self.cleanups.clear()
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        self._out, self._out_bytes = [], 0
         if self.async_cleanups:
             # In a task of its own: aiohttp cancels the handler of a socket that went away, and the cleanups
             # (presence, last seen) must still run to the end.

@@ -65,10 +65,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # Check Origin before the upgrade: a page on another site must not ride on this user's connection.
     if not _origin_allowed(request):
         raise ApiError("this origin may not open a WebSocket here", code="origin_not_allowed", status=403)
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=ABUSIVE_FRAME_BYTES)
+    # No permessage-deflate: a compressor per connection costs far more memory than chat frames save.
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=ABUSIVE_FRAME_BYTES, compress=False)
     await ws.prepare(request)
     registry = request.app[connections_key]
-    conn = Connection(ws)
+    conn = Connection(ws, request.transport)
     registry.add(conn)
 
     def close_if_anonymous() -> None:

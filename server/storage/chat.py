@@ -2,7 +2,8 @@
 
 Every event a user must not miss gets the next number in that user's log (`seq`), reserved with
 UPDATE ... RETURNING on the user's counter row inside the transaction that makes the change, and a row in
-`user_events`. A rolled-back transaction gives its numbers back, so each user's seqs run 1, 2, 3... with no
+`user_events` (a run of messages in one chat written together is one row covering its seqs, see
+_append_message_events). A rolled-back transaction gives its numbers back, so each user's seqs run 1, 2, 3... with no
 gaps; a client that reconnects with the last seq it saw reads exactly what it missed.
 
 Message ids run 1, 2, 3... per chat, reserved on the chat's row the same way. Bodies, names and event
@@ -13,8 +14,8 @@ stored (and encrypted again at rest) without being looked at.
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,6 +27,7 @@ from server.storage.database import Database, Executor, Row
 
 ROLES = ("member", "admin", "owner")  # in rising order of power
 EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
+SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
 MESSAGE_COLUMNS = (
     "chat_id",
     "id",
@@ -38,6 +40,7 @@ MESSAGE_COLUMNS = (
     "created_at",
 )
 _SEQ_CHUNK = 500  # user ids per UPDATE ... WHERE user_id IN (...)
+MAX_SPAN = 1000  # messages one event row may cover
 
 
 def _marks(first: int, count: int) -> str:
@@ -267,11 +270,7 @@ class ChatRepository:
         seqs, one per event. Must run inside the transaction that makes the change the events describe."""
         if not events:
             return []
-        counts: dict[str, int] = defaultdict(int)
-        for event in events:
-            counts[event.user_id] += 1
-        last = await self._reserve(tx, counts)
-        next_seq = {user: last[user] - n + 1 for user, n in counts.items()}
+        next_seq = await self._first_seqs(tx, Counter(event.user_id for event in events))
         seqs, rows = [], []
         for event in events:
             seq = next_seq[event.user_id]
@@ -286,7 +285,36 @@ class ChatRepository:
         await tx.insert_rows("user_events", EVENT_COLUMNS, rows)
         return seqs
 
-    async def _reserve(self, tx: Executor, counts: dict[str, int]) -> dict[str, int]:
+    async def _append_message_events(
+        self, tx: Executor, messages: Sequence[tuple[Message, Sequence[str]]], now: float
+    ) -> list[dict[str, int]]:
+        """`message.new` for every member of each message's chat, in the order given: the same as
+        append_events, without an event object per member (a message to a big group has thousands)."""
+        next_seq = await self._first_seqs(tx, Counter(user for _, members in messages for user in members))
+        out: list[dict[str, int]] = []
+        runs: dict[str, list[Any]] = {}  # user -> their open row: [user, seq, kind, chat, message id, ..., span]
+        rows: list[list[Any]] = []
+        for message, members in messages:
+            seqs = {}
+            for user in members:
+                seq = seqs[user] = next_seq[user]
+                next_seq[user] = seq + 1
+                run = runs.get(user)  # this user's last row: its seqs end just before this one
+                if run is not None and (run[3], run[4] + run[7]) == (message.chat_id, message.id) and run[7] < MAX_SPAN:
+                    run[7] += 1  # the next message of the same chat, and this user's next seq: the run goes on
+                else:
+                    run = runs[user] = [user, seq, "message.new", message.chat_id, message.id, None, now, 1]
+                    rows.append(run)
+            out.append(seqs)
+        await tx.insert_rows("user_events", SPAN_COLUMNS, [tuple(r) for r in rows])
+        return out
+
+    async def _first_seqs(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve `counts[user]` seqs for each user; returns the first of each user's new seqs."""
+        last = await self._reserve(tx, counts)
+        return {user: last[user] - n + 1 for user, n in counts.items()}
+
+    async def _reserve(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
         """Add each user's count to their counter; returns the new last seq per user. Users are locked in id
         order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
         by_count: dict[int, list[str]] = defaultdict(list)
@@ -329,37 +357,55 @@ class ChatRepository:
 
     async def events_after(self, user_id: str, after: int, limit: int, upto: int | None = None) -> list[Event]:
         """The user's events after seq `after` (at most `limit`, and none past `upto`), oldest first. Message
-        events carry the message as it is now, if the user is still a member of its chat."""
+        events carry the message as it is now, if the user is still a member of its chat.
+
+        A row covering a run of messages joins each of the run's messages that falls in the window, so every
+        row read gives at least one event and `limit` rows give at least `limit` events."""
+        upto = upto if upto is not None else 2**62
         rows = await self.db.fetch(
-            "SELECT e.seq, e.kind, e.chat_id, e.message_id, e.payload, e.created_at,"
+            "SELECT e.seq, e.span, e.kind, e.chat_id, e.message_id, e.payload, e.created_at,"
             " m.chat_id AS m_chat_id, m.id AS m_id, m.sender_id AS m_sender_id, m.client_id AS m_client_id,"
             " m.kind AS m_kind, m.body AS m_body, m.reply_to AS m_reply_to, m.meta AS m_meta,"
             " m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted_at AS m_deleted_at"
             " FROM user_events e"
             " LEFT JOIN chat_members cm ON cm.chat_id = e.chat_id AND cm.user_id = e.user_id"
-            " LEFT JOIN messages m ON m.chat_id = cm.chat_id AND m.id = e.message_id"
-            " WHERE e.user_id = $1 AND e.seq > $2 AND e.seq <= $3 ORDER BY e.seq LIMIT $4",
+            " LEFT JOIN messages m ON m.chat_id = cm.chat_id AND m.id >= e.message_id AND m.id < e.message_id + e.span"
+            " AND m.id - e.message_id + e.seq > $2 AND m.id - e.message_id + e.seq <= $3"
+            " WHERE e.user_id = $1 AND e.seq > $5 AND e.seq + e.span > $6 AND e.seq <= $3"
+            " ORDER BY e.seq, m.id LIMIT $4",
             user_id,
             after,
-            upto if upto is not None else 2**62,
+            upto,
             limit,
+            after - MAX_SPAN,
+            after + 1,
         )
-        events = []
+        events: list[Event] = []
         for row in rows:
-            seq = int(row["seq"])
-            events.append(
-                Event(
-                    user_id=user_id,
-                    seq=seq,
-                    kind=row["kind"],
-                    chat_id=row["chat_id"],
-                    message_id=None if row["message_id"] is None else int(row["message_id"]),
-                    payload=self._open_json(row["payload"], "user_events", "payload", f"{user_id}:{seq}"),
-                    created_at=row["created_at"],
-                    message=self.message_of(row, "m_") if row["m_id"] is not None else None,
+            first, base = int(row["seq"]), row["message_id"]
+            covered: list[tuple[int, int | None, Message | None]]
+            if row["m_id"] is not None:  # one message of the run, at its own seq
+                found = self.message_of(row, "m_")
+                covered = [(first + found.id - int(base), found.id, found)]
+            else:  # a plain event, or a run whose chat the user has left (its messages are not theirs now)
+                covered = [
+                    (seq, None if base is None else int(base) + seq - first, None)
+                    for seq in range(max(first, after + 1), min(first + int(row["span"]), upto + 1))
+                ]
+            for seq, message_id, message in covered:
+                events.append(
+                    Event(
+                        user_id=user_id,
+                        seq=seq,
+                        kind=row["kind"],
+                        chat_id=row["chat_id"],
+                        message_id=message_id,
+                        payload=self._open_json(row["payload"], "user_events", "payload", f"{user_id}:{seq}"),
+                        created_at=row["created_at"],
+                        message=message,
+                    )
                 )
-            )
-        return events
+        return events[:limit]
 
     # -- chats and members -------------------------------------------------------------------------
     async def create_chat(
@@ -713,10 +759,8 @@ class ChatRepository:
             newest[send.chat_id] = max(newest.get(send.chat_id, 0.0), send.created_at)
         last = await self._reserve_message_ids(tx, counts, newest)
         next_id = {chat_id: last[chat_id] - n + 1 for chat_id, n in counts.items()}
-        messages: list[Message] = []
-        events: list[NewEvent] = []
-        owners: list[tuple[int, int, int]] = []  # (result index, first event index, event count)
-        for index, send, meta in accepted:
+        messages: list[tuple[Message, Sequence[str]]] = []
+        for _, send, meta in accepted:
             message_id = next_id[send.chat_id]
             next_id[send.chat_id] += 1
             message = Message(
@@ -732,19 +776,13 @@ class ChatRepository:
                 edited_at=None,
                 deleted_at=None,
             )
-            messages.append(message)
+            messages.append((message, list(chats[send.chat_id].members)))
             if send.attachment_ids:
                 await self._attachments.attach(tx, send.chat_id, message_id, send.attachment_ids)
-            members = chats[send.chat_id].members
-            owners.append((index, len(events), len(members)))
-            events.extend(NewEvent(user, "message.new", send.chat_id, message_id) for user in members)
-            results[index] = Sent(message, {})
-        await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._message_row(m) for m in messages])
-        seqs = await self.append_events(tx, events, max(newest.values()))
-        for index, first, count in owners:
-            sent = results[index]
-            assert isinstance(sent, Sent)
-            results[index] = Sent(sent.message, {events[i].user_id: seqs[i] for i in range(first, first + count)})
+        await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._message_row(m) for m, _ in messages])
+        seqs = await self._append_message_events(tx, messages, max(newest.values()))
+        for (index, _, _), (message, _), member_seqs in zip(accepted, messages, seqs, strict=True):
+            results[index] = Sent(message, member_seqs)
 
     async def _originals(self, tx: Executor, sends: list[Send]) -> dict[tuple[str, str], Message]:
         """Messages already stored under the batch's (sender, client_id) pairs."""

@@ -310,7 +310,7 @@ async def test_a_client_that_stops_reading_is_closed_and_others_carry_on(
     await stuck.send_json({"type": "auth", "id": 1, "token": bob["access_token"]})
     await stuck.receive_json()
     (server_end,) = server_side(client, uid(bob))
-    # Small socket buffers on both ends, so the server's queue (256 frames) is what fills, not the kernel's.
+    # Small socket buffers on both ends, so the server's output limit (512 KiB) is what fills, not the kernel's.
     client_transport = stuck._conn.transport
     server_transport = server_end.ws._req.transport
     assert client_transport is not None

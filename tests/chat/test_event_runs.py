@@ -1,0 +1,77 @@
+"""Messages written in one batch are one event row per member and chat (a run of seqs), yet every reader of a
+user's log sees one event per seq: live, in a sync from any seq, in pages of any size, and after leaving."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from server.app import create_app
+from server.keys import chat_key, database_key
+from tests.chat.chatkit import client_id, connect, direct, group, uid, users
+from tests.conftest import Mailbox
+from tests.helpers import bearer
+
+
+async def test_a_batch_of_messages_reads_back_one_event_per_seq(
+    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+) -> None:
+    # A long batch delay, so the sends below are written together.
+    client = await aiohttp_client(create_app(make_settings(batch_max_delay_ms=300)))
+    alice, bob, carol = await users(client, mail, 3)
+    group_id = await group(client, alice, [bob, carol])
+    direct_id = await direct(client, alice, bob)
+    live = await connect(client, bob, after_seq=0)
+    start = max(live.seqs(), default=0)
+    sender = await connect(client, alice, after_seq=0)
+    other = await connect(client, carol, after_seq=0)
+    plan = [(sender, group_id)] * 4 + [(sender, direct_id)] + [(other, group_id)] * 3 + [(sender, group_id)] * 2
+    texts = [f"m{n}" for n in range(len(plan))]
+    await asyncio.gather(
+        *(
+            peer.ok("message.send", chat_id=chat, client_id=client_id(), text=t)
+            for (peer, chat), t in zip(plan, texts, strict=True)
+        )
+    )
+    db = client.app[database_key]
+    assert await db.fetchval("SELECT max(span) FROM user_events") > 1, "the sends were not written as runs"
+
+    # Live: every message once, seqs one after another.
+    pushed = await live.wait_for("message.new", len(plan))
+    assert [p["seq"] for p in pushed] == list(range(start + 1, start + 1 + len(plan)))
+    assert sorted(p["message"]["text"] for p in pushed) == sorted(texts)
+    by_seq = {p["seq"]: (p["chat_id"], p["message"]["id"], p["message"]["text"]) for p in pushed}
+
+    # The log, read from every seq, in pages of every size, up to every bound: the same events.
+    repo = client.app[chat_key].repo
+    last = start + len(plan)
+    for after in range(start, last + 1):
+        for limit in (1, 2, 3, 7, 50):
+            for upto in (None, last - 1, after + 2):
+                events = await repo.events_after(uid(bob), after, limit, upto)
+                end = last if upto is None else min(upto, last)
+                want = list(range(after + 1, end + 1))[:limit]
+                assert [e.seq for e in events] == want, (after, limit, upto)
+                for event in events:
+                    assert event.message is not None
+                    assert (event.chat_id, event.message_id, event.message.body) == by_seq[event.seq]
+
+    # A device that was away syncs from the middle of a run and gets exactly the rest.
+    away = await connect(client, bob, after_seq=start + 2)
+    rest = await away.wait_for("message.new", len(plan) - 2)
+    assert [p["seq"] for p in rest] == list(range(start + 3, last + 1))
+
+    # After leaving, carol's log keeps its seqs (without the messages, which are no longer hers to read).
+    carol_events = await repo.events_after(uid(carol), 0, 1000)
+    carol_seqs = [e.seq for e in carol_events]
+    assert carol_seqs == list(range(1, len(carol_seqs) + 1))
+    resp = await client.post(f"/api/chats/{group_id}/leave", headers=bearer(carol))
+    assert resp.status == 204, await resp.text()
+    after_leaving = await repo.events_after(uid(carol), 0, 1000)
+    assert [e.seq for e in after_leaving][: len(carol_seqs)] == carol_seqs
+    gone = [e for e in after_leaving if e.kind == "message.new" and e.chat_id == group_id]
+    assert len(gone) == len(plan) - 1
+    assert all(e.message is None for e in gone)
+    assert [e.message_id for e in gone] == list(range(1, len(gone) + 1))
+    for peer in (live, sender, other, away):
+        await peer.close()
