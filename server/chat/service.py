@@ -424,22 +424,35 @@ class ChatService:
         if client_id is not None:
             client_id = _client_id(client_id)
         await enforce(self._limiter, self._send_limit, f"chat-send:{user_id}")
-        await self._member(user_id, chat_id)  # first: a non-member learns nothing, not even the chat's kind
-        chat = self._fixed.get(chat_id) or await self._chat(chat_id)
-        if len(self._fixed) >= 100_000:
-            self._fixed.clear()
-        self._fixed[chat_id] = chat  # its kind and e2e never change, and they are all sending reads of it
+        chat = self._fixed.get(chat_id)
+        if chat is None or forward is not None or attachments:
+            # A non-member learns nothing, not even the chat's kind: membership is checked before anything
+            # that depends on the chat. Plain sends to a chat this process has seen skip the read: the batch
+            # checks membership in its transaction, and answers a non-member as if the chat did not exist.
+            await self._member(user_id, chat_id)
+            chat = chat or await self._chat(chat_id)
+            if len(self._fixed) >= 100_000:
+                self._fixed.clear()
+            self._fixed[chat_id] = chat  # its kind and e2e never change
+            checked = True
+        else:
+            checked = False
         meta: dict[str, Any] = {}
-        if forward is not None:
-            meta["forward"] = await self._forward_origin(user_id, chat, *forward)
-            text, ciphertext = meta["forward"].pop("text"), meta["forward"].pop("ciphertext")
-        if attachments and text is None and ciphertext is None and not chat.e2e:
-            text = ""  # a photo needs no caption
-        body = self._body(chat, text, ciphertext, captionless=bool(attachments))
-        if mentions:
-            if chat.e2e:
-                raise ValidationError("mentions are part of the ciphertext in an end-to-end chat", field="mentions")
-            meta["mentions"] = _unique(mentions)[:MAX_MENTIONS]
+        try:
+            if forward is not None:
+                meta["forward"] = await self._forward_origin(user_id, chat, *forward)
+                text, ciphertext = meta["forward"].pop("text"), meta["forward"].pop("ciphertext")
+            if attachments and text is None and ciphertext is None and not chat.e2e:
+                text = ""  # a photo needs no caption
+            body = self._body(chat, text, ciphertext, captionless=bool(attachments))
+            if mentions:
+                if chat.e2e:
+                    raise ValidationError("mentions are part of the ciphertext in an end-to-end chat", field="mentions")
+                meta["mentions"] = _unique(mentions)[:MAX_MENTIONS]
+        except ApiError:
+            if not checked:
+                await self._member(user_id, chat_id)  # a non-member gets chat_not_found, not what was wrong
+            raise
         result = await self._writer.submit(
             Send(
                 chat_id,

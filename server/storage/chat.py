@@ -344,12 +344,14 @@ class ChatRepository:
     @staticmethod
     async def _bump(tx: Executor, users: list[str], n: int) -> dict[str, int]:
         marks = ", ".join(f"${i}" for i in range(2, len(users) + 2))
-        rows = await tx.fetch(
-            f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({marks}) RETURNING user_id, last_seq",
-            n,
+        await tx.execute(f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({marks})", n, *users)
+        # Read back in the same transaction (not RETURNING: fetch_many hands over many rows in one go).
+        rows = await tx.fetch_many(
+            f"SELECT user_id, last_seq FROM user_seq WHERE user_id IN ({_marks(1, len(users))})",
+            ("user_id", "last_seq"),
             *users,
         )
-        return {r["user_id"]: int(r["last_seq"]) for r in rows}
+        return {user_id: int(last_seq) for user_id, last_seq in rows}
 
     async def last_seq(self, user_id: str) -> int:
         value = await self.db.fetchval("SELECT last_seq FROM user_seq WHERE user_id = $1", user_id)
@@ -809,16 +811,17 @@ class ChatRepository:
         for start in range(0, len(ids), _SEQ_CHUNK):
             chunk = ids[start : start + _SEQ_CHUNK]
             marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
-            rows = await tx.fetch(
+            rows = await tx.fetch_many(
                 "SELECT c.id, c.kind, c.last_message_id, cm.user_id, cm.joined_message_id FROM chats c"
                 f" JOIN chat_members cm ON cm.chat_id = c.id WHERE c.id IN ({marks}) ORDER BY c.id, cm.user_id",
+                ("id", "kind", "last_message_id", "user_id", "joined_message_id"),
                 *chunk,
             )
-            for row in rows:
-                info = chats.get(row["id"])
+            for chat_id, kind, last_message_id, user_id, joined_message_id in rows:
+                info = chats.get(chat_id)
                 if info is None:
-                    info = chats[row["id"]] = _ChatInfo(row["kind"], int(row["last_message_id"]), {})
-                info.members[row["user_id"]] = int(row["joined_message_id"])
+                    info = chats[chat_id] = _ChatInfo(kind, int(last_message_id), {})
+                info.members[user_id] = int(joined_message_id)
         return chats
 
     @staticmethod
@@ -837,7 +840,7 @@ class ChatRepository:
 
     @staticmethod
     async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dict[str, float]) -> dict[str, int]:
-        """Add each chat's count to its last message id, in one statement; returns the new last ids."""
+        """Add each chat's count to its last message id (one statement for the batch); returns the new last ids."""
         last: dict[str, int] = {}
         ids = sorted(counts)
         for start in range(0, len(ids), _SEQ_CHUNK):
@@ -849,14 +852,18 @@ class ChatRepository:
             args: list[Any] = []
             for chat_id in chunk:
                 args.extend((chat_id, counts[chat_id], newest[chat_id]))
-            rows = await tx.fetch(
+            await tx.execute(
                 f"WITH v (id, n, at) AS (VALUES {rows_sql})"
-                " UPDATE chats SET last_message_id = last_message_id + (SELECT v.n FROM v WHERE v.id = chats.id),"
-                " last_message_at = (SELECT v.at FROM v WHERE v.id = chats.id)"
-                " WHERE id IN (SELECT v.id FROM v) RETURNING id, last_message_id",
+                " UPDATE chats SET last_message_id = chats.last_message_id + v.n, last_message_at = v.at"
+                " FROM v WHERE chats.id = v.id",
                 *args,
             )
-            last.update({r["id"]: int(r["last_message_id"]) for r in rows})
+            rows = await tx.fetch_many(
+                f"SELECT id, last_message_id FROM chats WHERE id IN ({_marks(1, len(chunk))})",
+                ("id", "last_message_id"),
+                *chunk,
+            )
+            last.update({chat_id: int(last_id) for chat_id, last_id in rows})
         return last
 
 

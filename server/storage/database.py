@@ -5,7 +5,7 @@ SQL is written once with PostgreSQL's `$1, $2` placeholders; the SQLite backend 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -14,6 +14,9 @@ class Row(Protocol):
     """A result row: by column name or position (sqlite3.Row and asyncpg.Record both are)."""
 
     def __getitem__(self, key: str | int) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]:
+        """The values in column order."""
 
     def keys(self) -> Any: ...
 
@@ -27,9 +30,15 @@ class Executor(Protocol):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Insert many rows at once (PostgreSQL: COPY; SQLite: one prepared INSERT run for each row)."""
+        """Insert many rows at once (PostgreSQL: COPY; SQLite: INSERTs of many rows each)."""
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+    async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
+        """The rows of a query that returns many, as tuples of `columns` (names of its result columns; values
+        that JSON carries: numbers, text, null). SQLite hands each row over separately, and the sqlite3 module
+        lets go of the GIL and takes it back for every one, which a busy event loop turns into a wait per row:
+        there the rows come back packed into one JSON value, in one step."""
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None: ...
 

@@ -50,6 +50,9 @@ class _Connection(Executor):
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(str(exc)) from exc
 
+    async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await self.fetch(sql, *args)]
+
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         try:
             row: Row | None = await self.conn.fetchrow(sql, *args)
@@ -99,6 +102,10 @@ class PostgresDatabase:
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self._conn() as conn:
             return await conn.fetch(sql, *args)
+
+    async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
+        async with self._conn() as conn:
+            return await conn.fetch_many(sql, columns, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         async with self._conn() as conn:

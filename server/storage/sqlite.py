@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -12,15 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import orjson
 
 from server.storage.database import Executor, IntegrityError, Row
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+@functools.lru_cache(maxsize=2048)
 def to_sqlite(sql: str) -> str:
-    """Rewrite `$1` placeholders as SQLite's numbered `?1`."""
+    """Rewrite `$1` placeholders as SQLite's numbered `?1` (remembered: the same statements come again)."""
     return _PLACEHOLDER.sub(r"?\1", sql)
+
+
+_MAX_VARIABLES = 32_000  # parameters per statement (SQLite allows 32,766)
+_ROWS_PER_INSERT = 500
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...], count: int) -> str:
+    row = "(" + ", ".join("?" for _ in columns) + ")"
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row] * count)
 
 
 _PRAGMAS = (
@@ -55,14 +68,27 @@ class _Connection(Executor):
             raise IntegrityError(str(exc)) from exc
 
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-        await self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        # Many rows per INSERT: one step of SQLite (and one release of the GIL) for each, not one per row.
+        per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(columns)))
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            try:
+                await self.conn.execute(
+                    _insert_sql(table, tuple(columns), len(chunk)), [value for row in chunk for value in row]
+                )
+            except sqlite3.IntegrityError as exc:
+                raise IntegrityError(str(exc)) from exc
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         try:
             return list(await self.conn.execute_fetchall(to_sqlite(sql), args))
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
+
+    async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
+        names = ", ".join(f'"{name}"' for name in columns)
+        packed = await self.fetchval(f"SELECT json_group_array(json_array({names})) FROM ({sql})", *args)
+        return [tuple(row) for row in orjson.loads(packed)]
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         rows = await self.fetch(sql, *args)
@@ -157,6 +183,10 @@ class SqliteDatabase:
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self._reader() as conn:
             return await conn.fetch(sql, *args)
+
+    async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
+        async with self._reader() as conn:
+            return await conn.fetch_many(sql, columns, *args)
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         async with self._reader() as conn:

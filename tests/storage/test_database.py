@@ -31,6 +31,26 @@ async def test_write_and_read(db: Database) -> None:
     assert await db.execute("UPDATE things SET name = name || $1 WHERE id >= $2", "!", 2) == 2
 
 
+async def test_many_rows_in_and_out(db: Database) -> None:
+    rows = [(n, f"thing {n}", bytes([n % 256])) for n in range(1, 1234)]  # more than one INSERT's worth
+    await db.insert_rows("things", ("id", "name", "data"), rows)
+    got = await db.fetch_many(
+        "SELECT id, name, id * 0.5 AS half, NULL AS missing FROM things WHERE id > $1 ORDER BY id",
+        ("id", "name", "half", "missing"),
+        1000,
+    )
+    assert got == [(n, f"thing {n}", n * 0.5, None) for n in range(1001, 1234)]
+    assert await db.fetch_many("SELECT id FROM things WHERE id < $1", ("id",), 0) == []
+    async with db.transaction() as tx:  # and inside a transaction, seeing its own writes
+        await tx.execute("UPDATE things SET name = $1 WHERE id = $2", "renamed", 7)
+        assert await tx.fetch_many("SELECT name FROM things WHERE id = $1", ("name",), 7) == [("renamed",)]
+    # A clash in any chunk fails the whole insert, the same way on both backends.
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as tx:
+            await tx.insert_rows("things", ("id", "name"), [(n, f"new {n}") for n in range(5000, 5600)] + [(1, "x")])
+    assert await db.fetchval("SELECT count(*) FROM things") == len(rows)
+
+
 async def test_transaction_rolls_back_on_error(db: Database) -> None:
     with pytest.raises(RuntimeError):
         async with db.transaction() as tx:
