@@ -143,6 +143,11 @@ class Connection:
                 log.exception("connection cleanup failed")
         self.cleanups.clear()
         self._out, self._out_bytes = [], 0
+        # What a connection holds refers back to it (its seq stream, the subscriptions' closures): let go of it
+        # here, so a closed connection is freed at once instead of waiting, with everything it holds, for the
+        # cyclic garbage collector, whose full passes over a big heap stall the event loop.
+        self.state.clear()
+        self._socket = None
         if self.async_cleanups:
             # In a task of its own: aiohttp cancels the handler of a socket that went away, and the cleanups
             # (presence, last seen) must still run to the end.
