@@ -1140,13 +1140,10 @@ def _measure(
     targets: list[tuple[bool, str, str]] = []
     row = {"idle conns": "-", "KB/conn": "-", "group deliveries/s flat out": "-", "group p50 / p99 open loop": "-"}
     row |= {"direct deliveries/s flat out": "-", "direct p50 / p99 open loop": "-", "persisted msg/s": "-"}
-    if "idle" in parts:
-        _idle_part(args, watch, pool, tokens, accounts, targets, row)
-    runs = itertools.count(1)
-    if "group" in parts:
-        _group_part(args, watch, pool, tokens, chats, tmp, runs, targets, row)
-    if "direct" in parts:
-        _direct_part(args, base, watch, pool, tokens, chats, tmp, runs, targets, row)
+    run = _Run(args, base, watch, pool, tokens, accounts, chats, tmp, itertools.count(1), targets, row)
+    for part, measure_part in (("idle", _idle_part), ("group", _group_part), ("direct", _direct_part)):
+        if part in parts:
+            measure_part(run)
     print("\ntargets (set for SQLite)" + ("" if args.database == "sqlite" else "; shown for reference") + ":")
     for ok, what, measured in targets:
         print(f"  {_pass(ok)}  {what:<52} ({measured})")
@@ -1155,16 +1152,27 @@ def _measure(
     return 0
 
 
-def _idle_part(
-    args: argparse.Namespace,
-    watch: ProcessWatch,
-    pool: Pool,
-    tokens: Tokens,
-    accounts: list[Account],
-    targets: list[tuple[bool, str, str]],
-    row: dict[str, str],
-) -> None:
+@dataclass
+class _Run:
+    """What every part of the measurement uses, and where each leaves its targets and table cells."""
+
+    args: argparse.Namespace
+    base: str
+    watch: ProcessWatch
+    pool: Pool
+    tokens: Tokens
+    accounts: list[Account]
+    chats: Chats
+    tmp: Path
+    runs: Iterator[int]
+    targets: list[tuple[bool, str, str]]
+    row: dict[str, str]
+
+
+def _idle_part(run: _Run) -> None:
     """(a) idle connections."""
+    args, watch, pool, tokens, accounts = run.args, run.watch, run.pool, run.tokens, run.accounts
+    targets, row = run.targets, run.row
     n = args.connections
     wait_idle(watch)
     rss0 = rss_kb(watch.pid)
@@ -1207,18 +1215,10 @@ def _idle_part(
     row["idle conns"], row["KB/conn"] = f"{alive:,}", f"{kb_per_conn:.1f}"
 
 
-def _group_part(
-    args: argparse.Namespace,
-    watch: ProcessWatch,
-    pool: Pool,
-    tokens: Tokens,
-    chats: Chats,
-    tmp: Path,
-    runs: Iterator[int],
-    targets: list[tuple[bool, str, str]],
-    row: dict[str, str],
-) -> None:
+def _group_part(run: _Run) -> None:
     """(b) a 1,000-member group: flat out (closed loop), then open loop at a load it can take."""
+    args, watch, pool, tokens = run.args, run.watch, run.pool, run.tokens
+    chats, tmp, runs = run.chats, run.tmp, run.runs
     interval = args.send_interval
     members = chats.group
     connect(pool, tokens, members, "(b) group")
@@ -1235,24 +1235,16 @@ def _group_part(
     rate, why = at_load_rate(TARGET_DELIVERIES / fanout, group_max.persisted, 0.9 * k / interval)
     group_steps = latency_steps(args, pool, watch, tmp, "group-at-load", runs, fanout, talkers, rate, why)
     pool.ask_all({"cmd": "close"})
-    targets.append(_delivery_target("group", group_max, group_steps, fanout))
-    row["group deliveries/s flat out"] = f"{group_max.deliveries:,.0f}"
-    row["group p50 / p99 open loop"] = _latencies(group_steps, fanout)
+    run.targets.append(_delivery_target("group", group_max, group_steps, fanout))
+    run.row["group deliveries/s flat out"] = f"{group_max.deliveries:,.0f}"
+    run.row["group p50 / p99 open loop"] = _latencies(group_steps, fanout)
 
 
-def _direct_part(
-    args: argparse.Namespace,
-    base: str,
-    watch: ProcessWatch,
-    pool: Pool,
-    tokens: Tokens,
-    chats: Chats,
-    tmp: Path,
-    runs: Iterator[int],
-    targets: list[tuple[bool, str, str]],
-    row: dict[str, str],
-) -> None:
+def _direct_part(run: _Run) -> None:
     """(b) and (c): 2,000 direct chats, both members sending: flat out (which is (c)), then at a load."""
+    args, watch, pool, tokens = run.args, run.watch, run.pool, run.tokens
+    chats, tmp, runs = run.chats, run.tmp, run.runs
+    base = run.base
     interval = args.send_interval
     talkers = [(u.index, chat_id) for chat_id, a, b in chats.direct for u in (a, b)]
     connect(pool, tokens, [u for _, a, b in chats.direct for u in (a, b)], "(b) direct")
@@ -1285,17 +1277,17 @@ def _direct_part(
     if persisted.persisted >= 0.9 * cap:
         print(f"    note: near the {cap:,.0f} msg/s the send limit allows {flying:,} senders: raise --direct-in-flight")
 
-    targets.append(_delivery_target("direct", direct_max, direct_steps, 2))
-    targets.append(
+    run.targets.append(_delivery_target("direct", direct_max, direct_steps, 2))
+    run.targets.append(
         (
             persisted.persisted >= TARGET_PERSISTED,
             f"persisted >= {TARGET_PERSISTED:,} msg/s",
             f"{persisted.persisted:,.0f}",
         )
     )
-    row["direct deliveries/s flat out"] = f"{direct_max.deliveries:,.0f}"
-    row["direct p50 / p99 open loop"] = _latencies(direct_steps, 2)
-    row["persisted msg/s"] = f"{persisted.persisted:,.0f}"
+    run.row["direct deliveries/s flat out"] = f"{direct_max.deliveries:,.0f}"
+    run.row["direct p50 / p99 open loop"] = _latencies(direct_steps, 2)
+    run.row["persisted msg/s"] = f"{persisted.persisted:,.0f}"
     if committed < persisted.acked:
         raise BenchError(f"(c) {persisted.acked} sends were acknowledged but the history API holds {committed}")
 
