@@ -15,10 +15,13 @@ import contextlib
 import logging
 import struct
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
+
+if TYPE_CHECKING:
+    from server.realtime.seq import SeqStream
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ class Connection:
         self.cleanups: list[Callable[[], None]] = []
         self.async_cleanups: list[Callable[[], Awaitable[None]]] = []  # awaited after the plain ones
         self.state: dict[str, Any] = {}
+        self.seq_stream: SeqStream | None = None  # the user's numbered events, once the client has synced
 
     def _transport(self) -> asyncio.Transport | None:
         transport = self._socket
@@ -147,6 +151,9 @@ class Connection:
         # here, so a closed connection is freed at once instead of waiting, with everything it holds, for the
         # cyclic garbage collector, whose full passes over a big heap stall the event loop.
         self.state.clear()
+        if self.seq_stream is not None:
+            self.seq_stream.stop()
+            self.seq_stream = None
         self._socket = None
         if self.async_cleanups:
             # In a task of its own: aiohttp cancels the handler of a socket that went away, and the cleanups

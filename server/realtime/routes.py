@@ -47,7 +47,7 @@ def _user_events(conn: Connection) -> Callable[[dict[str, Any]], None]:
             if event.get("session_id") in (None, conn.session_id):
                 conn.close_soon(CLOSE_SESSION_ENDED, "session ended: sign in again")
             return
-        stream = conn.state.get("seq_stream")
+        stream = conn.seq_stream
         if stream is not None and "seq" in event:
             stream.live(event)
         else:

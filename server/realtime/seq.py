@@ -53,10 +53,13 @@ class SeqStream:
 
     async def sync(self, after: int, max_events: int) -> bool:
         """Send every event after `after` (up to `max_events`), then carry on live. True if more remain."""
-        if self._filling is not None:
+        # A gap being filled finishes first; a live event arriving meanwhile may start another, so wait until
+        # none runs (nothing awaits between this loop and taking over the buffer below).
+        while self._filling is not None and not self._filling.done():
             await asyncio.gather(self._filling, return_exceptions=True)
         self._pending = []
-        self.last = after
+        # What this connection has sent already reaches the client in order: never send it twice.
+        self.last = after if self.last is None else max(after, self.last)
         sent = 0
         try:
             while sent < max_events:
@@ -74,6 +77,11 @@ class SeqStream:
             self._pending = None
             raise
         return more
+
+    def stop(self) -> None:
+        """The connection ended: stop reading the log for it."""
+        if self._filling is not None:
+            self._filling.cancel()
 
     async def _fill(self) -> None:
         try:
