@@ -98,7 +98,6 @@ def _file_response(served: Served) -> web.FileResponse:
         headers={
             "Content-Type": served.mime,
             "Content-Disposition": content_disposition(served.filename, inline=served.inline),
-            "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private",
             "Content-Security-Policy": _FILE_CSP,
         },

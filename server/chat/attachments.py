@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from server.chat import media
+from server.chat.service import sane_id
 from server.config import RateLimit, Settings
 from server.errors import ApiError, NotFound, ValidationError
 from server.storage.attachments import Attachment, AttachmentRepository, UploadTarget
@@ -171,7 +172,7 @@ class AttachmentService:
     # -- uploading ---------------------------------------------------------------------------------------
     async def start_upload(self, user_id: str, chat_id: str) -> Upload:
         """Check the user may upload to the chat, then open the temporary file the bytes go to."""
-        target = await self.repo.upload_target(user_id, chat_id) if _sane_chat_id(chat_id) else None
+        target = await self.repo.upload_target(user_id, chat_id) if sane_id(chat_id) else None
         if target is None:
             raise NotFound("no such chat", code="chat_not_found")
         await enforce(self._limiter, self._upload_limit, f"chat-upload:{user_id}")
@@ -332,10 +333,6 @@ def _refusal(exc: media.MediaError) -> ApiError:
     if exc.reason == "image_too_large":
         return ApiError(exc.message, code="image_too_large", status=413, field="file")
     return ValidationError(exc.message, code="unreadable_image", field="file")
-
-
-def _sane_chat_id(value: str) -> bool:
-    return 0 < len(value) <= 64 and value.isascii() and value.replace("-", "").isalnum()
 
 
 def _create(path: Path) -> IO[bytes]:

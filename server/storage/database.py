@@ -35,8 +35,9 @@ class Executor(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 
     async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
-        """The rows of a query that returns many, as tuples of `columns` (names of its result columns; values
-        that JSON carries: numbers, text, null). SQLite hands each row over separately, and the sqlite3 module
+        """The rows of a query that returns many, as tuples of `columns` (names of its result columns). For
+        text, integers and nulls only (SQLite hands floats over with 15 digits and cannot pack bytes), and in
+        no promised order. SQLite hands each row over separately, and the sqlite3 module
         lets go of the GIL and takes it back for every one, which a busy event loop turns into a wait per row:
         there the rows come back packed into one JSON value, in one step."""
 

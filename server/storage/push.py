@@ -84,10 +84,6 @@ class PushRepository:
             subscription.created_at,
         )
 
-    async def by_session(self, session_id: str) -> PushSubscription | None:
-        row = await self.db.fetchrow(f"SELECT * FROM {TABLE} WHERE session_id = $1", session_id)
-        return self._subscription(row) if row else None
-
     async def delete_for_session(self, tx: Executor, session_id: str) -> int:
         return await tx.execute(f"DELETE FROM {TABLE} WHERE session_id = $1", session_id)
 

@@ -86,7 +86,7 @@ class _Connection(Executor):
             raise IntegrityError(str(exc)) from exc
 
     async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
-        names = ", ".join(f'"{name}"' for name in columns)
+        names = ", ".join(f"[{name}]" for name in columns)  # (a misspelt "name" would be taken as a string)
         packed = await self.fetchval(f"SELECT json_group_array(json_array({names})) FROM ({sql})", *args)
         return [tuple(row) for row in orjson.loads(packed)]
 
