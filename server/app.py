@@ -244,6 +244,7 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.limiter_key],
         send_limit=settings.rate_chat_send,
         names=app[keys.accounts_key].repo.display_names,
+        active_ids=app[keys.accounts_key].repo.active_ids,
     )
     app[keys.chat_key] = chat
     presence = PresenceService(repo, extras, app[keys.broker_key], app[keys.redis_key])
@@ -255,6 +256,7 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.moderation_key] = moderation
     notifier = PushNotifier(app[keys.push_key], presence, repo, extras)
     notifier.start()
+    app[keys.metrics_key].counters["message_push"] = ("Message pushes since start", notifier.stats)
     chat.message_listeners.append(notifier)  # members with no open connection get a Web Push
     yield
     await writer.close()  # acknowledged messages are committed already; this writes what is still queued
@@ -269,7 +271,7 @@ async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
     bridge = MqttBridge(settings.mqtt_url, app[keys.channels_key], app[keys.feeds_key], share_group=group)
     await bridge.start()
     app[keys.mqtt_key] = bridge
-    app[keys.metrics_key].mqtt = bridge.stats
+    app[keys.metrics_key].counters["mqtt_bridge"] = ("MQTT bridge counters since start", bridge.stats)
     yield
     await bridge.close()
 

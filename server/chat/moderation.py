@@ -72,14 +72,15 @@ class ModerationService:
         report = await self._extras.report_by_id(report_id[:64])
         if report is None:
             raise NotFound("no such report", code="report_not_found")
-        if report.resolved_at is not None:
+        # Claimed first: of two admins acting on one report at once, only one acts.
+        if report.resolved_at is not None or not await self._extras.resolve(report.id, admin_id, action, self._clock()):
             raise ValidationError("this report is already resolved", code="already_resolved")
-        message = await self._chats.repo.message(report.chat_id, report.message_id)
         if action == "delete_message":
             await self.delete_message(admin_id, report.chat_id, report.message_id)
-        elif action == "suspend_sender" and message is not None and message.sender_id is not None:
-            await self._suspend(message.sender_id)
-        await self._extras.resolve(report.id, admin_id, action, self._clock())
+        elif action == "suspend_sender":
+            message = await self._chats.repo.message(report.chat_id, report.message_id)
+            if message is not None and message.sender_id is not None:
+                await self._suspend(message.sender_id)
         resolved = await self._extras.report_by_id(report.id)
         assert resolved is not None
         return _report_view(resolved)

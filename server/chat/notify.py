@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from server.chat.presence import PresenceService
@@ -26,6 +27,15 @@ PREVIEW_CHARS = 100
 WORKERS = 4
 
 
+MAX_QUEUED = 10_000  # messages waiting for their pushes; past this, pushes are dropped (and counted)
+
+
+@dataclass
+class PushStats:
+    sent: int = 0  # pushes a push service accepted
+    dropped: int = 0  # pushes not tried because the queue was full
+
+
 class PushNotifier:
     def __init__(
         self,
@@ -33,8 +43,6 @@ class PushNotifier:
         presence: PresenceService,
         chats: ChatRepository,
         extras: ChatExtrasRepository,
-        *,
-        max_queued: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._push = push
@@ -43,10 +51,9 @@ class PushNotifier:
         self._extras = extras
         self._clock = clock
         # One entry per message (its view, and the seq of each member it may push to).
-        self._queue: asyncio.Queue[tuple[dict[str, Any], list[tuple[str, int]]]] = asyncio.Queue(maxsize=max_queued)
+        self._queue: asyncio.Queue[tuple[dict[str, Any], list[tuple[str, int]]]] = asyncio.Queue(maxsize=MAX_QUEUED)
         self._workers: list[asyncio.Task[None]] = []
-        self.dropped = 0
-        self.sent = 0
+        self.stats = PushStats()
 
     def start(self) -> None:
         self._workers = [asyncio.create_task(self._work(), name=f"push-{n}") for n in range(WORKERS)]
@@ -60,7 +67,7 @@ class PushNotifier:
         try:
             self._queue.put_nowait((message, members))
         except asyncio.QueueFull:
-            self.dropped += len(members)
+            self.stats.dropped += len(members)
 
     async def _work(self) -> None:
         while True:
@@ -98,7 +105,7 @@ class PushNotifier:
             if mentioned:
                 payload["mentioned"] = True
         urgency = "high" if chat.kind == "direct" or mentioned else "normal"
-        self.sent += await self._push.notify(user_id, payload, urgency=urgency)
+        self.stats.sent += await self._push.notify(user_id, payload, urgency=urgency)
 
     async def close(self, timeout: float = 5.0) -> None:
         """Send what is queued (for a while), then stop."""

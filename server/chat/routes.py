@@ -17,6 +17,7 @@ from server.chat.presence import VISIBILITY
 from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, ChatService
 from server.errors import ValidationError
 from server.keys import chat_key, moderation_key, presence_key, settings_key
+from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
 
 routes = web.RouteTableDef()
@@ -376,17 +377,12 @@ async def admin_reports(request: web.Request) -> web.Response:
     state = request.query.get("state", "open")
     if state not in ("open", "all"):
         raise ValidationError("state must be open or all", field="state")
-    limit = _int_param(request, "limit", 50) or 50
-    after = None
-    if "after" in request.query:
-        created, _, report_id = request.query["after"].partition(":")
-        try:
-            after = (float(created), report_id[:64])
-        except ValueError:
-            raise ValidationError("after must be the next cursor of a previous page", field="after") from None
-    reports = await request.app[moderation_key].queue(open_only=state == "open", after=after, limit=min(limit, 100))
-    nxt = f"{reports[-1]['created_at']}:{reports[-1]['id']}" if len(reports) == min(limit, 100) else None
-    return web.json_response({"reports": reports, "next": nxt})
+    limit = page_limit(request)
+    after = decode_cursor(request, lambda v: (float(v[0]), str(v[1])[:64]))
+    reports = await request.app[moderation_key].queue(open_only=state == "open", after=after, limit=limit + 1)
+    page = reports[:limit]
+    nxt = encode_cursor([page[-1]["created_at"], page[-1]["id"]]) if len(reports) > limit else None
+    return web.json_response({"reports": page, "next": nxt})
 
 
 @routes.post("/api/admin/reports/{report_id}/resolve")

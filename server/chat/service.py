@@ -62,6 +62,7 @@ class ChatService:
         *,
         send_limit: RateLimit = SEND_LIMIT,
         names: Callable[[Sequence[str]], Awaitable[dict[str, str]]] | None = None,
+        active_ids: Callable[[Sequence[str]], Awaitable[set[str]]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
@@ -73,6 +74,7 @@ class ChatService:
         self._send_limit = send_limit
         self._clock = clock
         self._names = names
+        self._active_ids = active_ids  # users who exist and are not suspended
         self._typing: dict[tuple[str, str], float] = {}
         self._fixed: dict[str, Chat] = {}  # chats by id, for what never changes (kind, e2e)
         # Called once per new message with its view and each member's seq, so push can reach users with no
@@ -81,7 +83,7 @@ class ChatService:
 
     # -- access ------------------------------------------------------------------------------------
     async def _member(self, user_id: str, chat_id: str, executor: Executor | None = None) -> Member:
-        member = await self.repo.member(chat_id, user_id, executor) if _sane_id(chat_id) else None
+        member = await self.repo.member(chat_id, user_id, executor) if sane_id(chat_id) else None
         if member is None:
             raise NotFound("no such chat", code="chat_not_found")
         return member
@@ -165,7 +167,7 @@ class ChatService:
         others = _unique([m for m in member_ids if m != user_id])
         if len(others) + 1 > MAX_MEMBERS:
             raise ValidationError(f"a group has at most {MAX_MEMBERS} members", field="members")
-        await self._require_users(others)
+        await self._require_users(others, field="members")
         created: list[str] = []
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:
@@ -238,12 +240,13 @@ class ChatService:
 
     async def add_members(self, user_id: str, chat_id: str, new_ids: Sequence[str]) -> dict[str, Any]:
         wanted = _unique(new_ids)
-        await self._require_users(wanted)
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:
+            await self.repo.lock_chat(tx, chat_id)
             member = await self._member(user_id, chat_id, tx)
             chat = await self._chat(chat_id, tx)
             self._require(member, "admin", chat)
+            await self._require_users(wanted)  # (after the role check: only an admin makes us look users up)
             current = set(await self.repo.member_ids(tx, chat_id))
             fresh = [u for u in wanted if u not in current]
             if len(current) + len(fresh) > MAX_MEMBERS:
@@ -262,6 +265,7 @@ class ChatService:
 
     async def remove_member(self, user_id: str, chat_id: str, target: str) -> None:
         async def work(tx: Executor, now: float) -> list[NewEvent]:
+            await self.repo.lock_chat(tx, chat_id)
             member = await self._member(user_id, chat_id, tx)
             chat = await self._chat(chat_id, tx)
             self._require(member, "admin", chat)
@@ -282,6 +286,7 @@ class ChatService:
 
     async def set_role(self, user_id: str, chat_id: str, target: str, role: str) -> None:
         async def work(tx: Executor, now: float) -> list[NewEvent]:
+            await self.repo.lock_chat(tx, chat_id)
             member = await self._member(user_id, chat_id, tx)
             chat = await self._chat(chat_id, tx)
             self._require(member, "owner", chat)
@@ -302,6 +307,7 @@ class ChatService:
 
     async def leave(self, user_id: str, chat_id: str) -> None:
         async def work(tx: Executor, now: float) -> list[NewEvent]:
+            await self.repo.lock_chat(tx, chat_id)
             member = await self._member(user_id, chat_id, tx)
             chat = await self._chat(chat_id, tx)
             if chat.kind != "group":
@@ -388,6 +394,7 @@ class ChatService:
         chat_id = invite.chat_id
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:
+            await self.repo.lock_chat(tx, chat_id)
             if await self.repo.member(chat_id, user_id, tx) is not None:
                 return []  # already in: the link does nothing and is not used up
             current = await self.repo.member_ids(tx, chat_id)
@@ -694,16 +701,15 @@ class ChatService:
 
     # -- helpers -----------------------------------------------------------------------------------
     async def user_exists(self, user_id: str) -> bool:
-        if not _sane_id(user_id):
-            return False
-        return (
-            await self._db.fetchval("SELECT 1 FROM users WHERE id = $1 AND suspended_at IS NULL", user_id) is not None
-        )
+        return user_id in await self._active([user_id])
 
-    async def _require_users(self, user_ids: Sequence[str]) -> None:
-        for other in user_ids:
-            if not await self.user_exists(other):
-                raise NotFound("no such user", code="user_not_found", field="members")
+    async def _active(self, user_ids: Sequence[str]) -> set[str]:
+        sane = [u for u in user_ids if sane_id(u)]
+        return await self._active_ids(sane) if sane else set()
+
+    async def _require_users(self, user_ids: Sequence[str], field: str = "user_ids") -> None:
+        if set(user_ids) - await self._active(user_ids):
+            raise NotFound("no such user", code="user_not_found", field=field)
 
 
 def event_frame(kind: str, seq: int, chat_id: str | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -780,7 +786,8 @@ def message_view(message: Message, e2e: bool) -> dict[str, Any]:
     return view
 
 
-def _sane_id(value: str) -> bool:
+def sane_id(value: str) -> bool:
+    """Could this be an id the server made (chats, users, uploads)? Checked before looking one up."""
     return isinstance(value, str) and 0 < len(value) <= 64 and value.isascii() and value.replace("-", "").isalnum()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from server.realtime.commands import CommandTable
 from server.realtime.connections import Connection
 from server.realtime.seq import SeqStream
 from server.web.validation import Field, validate
+
+log = logging.getLogger(__name__)
 
 MAX_SYNC_EVENTS = 5000  # per sync command; the result says when more remain
 
@@ -53,13 +56,13 @@ async def sync(request: web.Request, conn: Connection, frame: dict[str, Any]) ->
     chat, user_id = _chat(request), _user(conn)
     last = await chat.last_seq(user_id)
     reset = after > last  # the client holds seqs this account never had: it must reload its state
-    stream = conn.state.get("seq_stream")
+    stream = conn.seq_stream
     if stream is None:
 
         async def read(after: int, upto: int | None, limit: int) -> list[dict[str, Any]]:
             return await chat.events_after(user_id, after, limit, upto)
 
-        stream = conn.state["seq_stream"] = SeqStream(conn, read)
+        stream = conn.seq_stream = SeqStream(conn, read)
     more = await stream.sync(last if reset else after, MAX_SYNC_EVENTS)
     return {"last_seq": stream.last, "more": more, "reset": reset}
 
@@ -152,12 +155,14 @@ async def on_auth(request: web.Request, conn: Connection) -> None:
     """The user is online while this socket is open."""
     presence = request.app[presence_key]
     user_id = _user(conn)
-    await presence.connected(user_id)
 
     async def gone() -> None:
         await presence.disconnected(user_id)
 
+    # Registered first: connected() counts the socket before its first await, and if the socket goes while
+    # it waits, the count must still come down.
     conn.async_cleanups.append(gone)
+    await presence.connected(user_id)
 
 
 async def follow_presence(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
@@ -166,6 +171,8 @@ async def follow_presence(request: web.Request, conn: Connection, frame: dict[st
     ids = args["user_ids"]
     if not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids):
         raise ValidationError("user_ids must be a list of user ids", field="user_ids")
+    if len(ids) > MAX_FOLLOWED:
+        raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
     followed: dict[str, Callable[[], None]] = conn.state.setdefault("presence", {})
     fresh = [u for u in dict.fromkeys(ids) if u not in followed]
     if len(followed) + len(fresh) > MAX_FOLLOWED:
@@ -177,9 +184,18 @@ async def follow_presence(request: web.Request, conn: Connection, frame: dict[st
             _unfollow(conn, user_id)
             conn.send({"type": "presence", "user_id": user_id, "hidden": True})
 
+    checks: set[asyncio.Task[None]] = conn.state.setdefault("presence_checks", set())
+
+    def _checked(task: asyncio.Task[None]) -> None:
+        checks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("rechecking presence failed", exc_info=task.exception())
+
     def deliver(event: dict[str, Any]) -> None:
         if event.get("type") == RECHECK:
-            asyncio.get_running_loop().create_task(recheck(event["user_id"]))
+            task = asyncio.get_running_loop().create_task(recheck(event["user_id"]))
+            checks.add(task)  # held until done (the loop keeps only a weak reference)
+            task.add_done_callback(_checked)
         else:
             conn.send(event)
 

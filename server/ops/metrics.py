@@ -47,11 +47,11 @@ class _LiveFigures(Collector):
             last.add_metric([writer.name], writer.stats.last_batch_rows)
             commit.add_metric([writer.name], writer.stats.last_commit_seconds)
         yield from (queued, batches, rows, failed, last, commit)
-        if m.mqtt is not None:
-            mqtt = GaugeMetricFamily("mqtt_bridge", "MQTT bridge counters since start", labels=["figure"])
-            for figure, value in vars(m.mqtt).items():
-                mqtt.add_metric([figure], float(value))
-            yield mqtt
+        for name, (description, counters) in m.counters.items():
+            family = GaugeMetricFamily(name, description, labels=["figure"])
+            for figure, value in vars(counters).items():
+                family.add_metric([figure], float(value))
+            yield family
 
 
 class Metrics:
@@ -73,7 +73,8 @@ class Metrics:
         self.writers: list[BatchWriter[Any, Any]] = []
         self.open_websockets: Callable[[], int] = lambda: 0
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.mqtt: object | None = None  # the MQTT bridge's counters (a dataclass of numbers), when it runs
+        # Counters kept by parts of the server (each a dataclass of numbers), by metric name, with a description.
+        self.counters: dict[str, tuple[str, object]] = {}
         self.registry.register(_LiveFigures(self))
 
     def count(self, method: str, route: str, status: int, seconds: float) -> None:

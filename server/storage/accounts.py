@@ -141,6 +141,17 @@ class AccountRepository:
                 names[row["id"]] = self._dec("users", "display_name", row["id"], row["display_name"]) or ""
         return names
 
+    async def active_ids(self, user_ids: Sequence[str]) -> set[str]:
+        """Those of these ids that belong to a user who exists and is not suspended."""
+        found: set[str] = set()
+        ids = sorted(set(user_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
+            rows = await self.db.fetch(f"SELECT id FROM users WHERE id IN ({marks}) AND suspended_at IS NULL", *chunk)
+            found.update(row["id"] for row in rows)
+        return found
+
     async def user_by_email(self, email: str, tx: Executor | None = None) -> User | None:
         row = await (tx or self.db).fetchrow("SELECT * FROM users WHERE email_index = $1", self.email_index(email))
         return self._user(row) if row else None

@@ -1,7 +1,7 @@
 """Chat storage: chats, members, messages, reactions, and each user's numbered event log.
 
 Every event a user must not miss gets the next number in that user's log (`seq`), reserved with
-UPDATE ... RETURNING on the user's counter row inside the transaction that makes the change, and a row in
+an UPDATE of the user's counter row inside the transaction that makes the change, and a row in
 `user_events` (a run of messages in one chat written together is one row covering its seqs, see
 _append_message_events). A rolled-back transaction gives its numbers back, so each user's seqs run 1, 2, 3... with no
 gaps; a client that reconnects with the last seq it saw reads exactly what it missed.
@@ -17,7 +17,7 @@ import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -40,7 +40,7 @@ MESSAGE_COLUMNS = (
     "created_at",
 )
 _SEQ_CHUNK = 500  # user ids per UPDATE ... WHERE user_id IN (...)
-MAX_SPAN = 1000  # messages one event row may cover
+MAX_SPAN = 1000  # messages one event row may cover (events_after relies on it: never lower it)
 
 
 def _marks(first: int, count: int) -> str:
@@ -315,36 +315,46 @@ class ChatRepository:
         return {user: last[user] - n + 1 for user, n in counts.items()}
 
     async def _reserve(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
-        """Add each user's count to their counter; returns the new last seq per user. Users are locked in id
-        order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
+        """Add each user's count to their counter; returns the new last seq per user. All the counters are
+        locked first, in id order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
+        users = sorted(counts)
+        present: set[str] = set()
+        for start in range(0, len(users), _SEQ_CHUNK):
+            present |= await self._lock_counters(tx, users[start : start + _SEQ_CHUNK])
+        missing = [u for u in users if u not in present]  # a user's first event: their counter is made now
+        for start in range(0, len(missing), _SEQ_CHUNK):
+            chunk = missing[start : start + _SEQ_CHUNK]
+            marks = ", ".join(f"(${i})" for i in range(1, len(chunk) + 1))
+            await tx.execute(f"INSERT INTO user_seq (user_id) VALUES {marks} ON CONFLICT (user_id) DO NOTHING", *chunk)
+            await self._lock_counters(tx, chunk)
         by_count: dict[int, list[str]] = defaultdict(list)
-        for user, n in sorted(counts.items()):
-            by_count[n].append(user)
+        for user in users:
+            by_count[counts[user]].append(user)
         last: dict[str, int] = {}
-        for n, users in by_count.items():
-            for start in range(0, len(users), _SEQ_CHUNK):
-                chunk = users[start : start + _SEQ_CHUNK]
-                await self._lock_counters(tx, chunk)
-                last.update(await self._bump(tx, chunk, n))
-                missing = [u for u in chunk if u not in last]
-                if missing:
-                    marks = ", ".join(f"(${i})" for i in range(1, len(missing) + 1))
-                    await tx.execute(
-                        f"INSERT INTO user_seq (user_id) VALUES {marks} ON CONFLICT (user_id) DO NOTHING", *missing
-                    )
-                    last.update(await self._bump(tx, missing, n))
+        for n, group in by_count.items():
+            for start in range(0, len(group), _SEQ_CHUNK):
+                last.update(await self._bump(tx, group[start : start + _SEQ_CHUNK], n))
         return last
 
-    async def _lock_counters(self, tx: Executor, users: list[str]) -> None:
-        if self.db.backend != "postgresql":
-            return  # SQLite has one writer: nothing else holds these rows
-        marks = ", ".join(f"${i}" for i in range(1, len(users) + 1))
-        await tx.fetch(f"SELECT 1 FROM user_seq WHERE user_id IN ({marks}) ORDER BY user_id FOR UPDATE", *users)
+    async def _lock_counters(self, tx: Executor, users: list[str]) -> set[str]:
+        """Those of the users who have a counter, locked until the transaction ends (PostgreSQL; SQLite has one
+        writer, so nothing else can hold these rows)."""
+        if self.db.backend == "postgresql":
+            rows = await tx.fetch(
+                f"SELECT user_id FROM user_seq WHERE user_id IN ({_marks(1, len(users))}) ORDER BY user_id FOR UPDATE",
+                *users,
+            )
+            return {row["user_id"] for row in rows}
+        found = await tx.fetch_many(
+            f"SELECT user_id FROM user_seq WHERE user_id IN ({_marks(1, len(users))})", ("user_id",), *users
+        )
+        return {user_id for (user_id,) in found}
 
     @staticmethod
     async def _bump(tx: Executor, users: list[str], n: int) -> dict[str, int]:
-        marks = ", ".join(f"${i}" for i in range(2, len(users) + 2))
-        await tx.execute(f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({marks})", n, *users)
+        await tx.execute(
+            f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({_marks(2, len(users))})", n, *users
+        )
         # Read back in the same transaction (not RETURNING: fetch_many hands over many rows in one go).
         rows = await tx.fetch_many(
             f"SELECT user_id, last_seq FROM user_seq WHERE user_id IN ({_marks(1, len(users))})",
@@ -371,7 +381,8 @@ class ChatRepository:
             " m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted_at AS m_deleted_at"
             " FROM user_events e"
             " LEFT JOIN chat_members cm ON cm.chat_id = e.chat_id AND cm.user_id = e.user_id"
-            " LEFT JOIN messages m ON m.chat_id = cm.chat_id AND m.id >= e.message_id AND m.id < e.message_id + e.span"
+            " LEFT JOIN messages m ON e.kind = 'message.new' AND m.chat_id = cm.chat_id"
+            " AND m.id >= e.message_id AND m.id < e.message_id + e.span"
             " AND m.id - e.message_id + e.seq > $2 AND m.id - e.message_id + e.seq <= $3"
             " WHERE e.user_id = $1 AND e.seq > $5 AND e.seq + e.span > $6 AND e.seq <= $3"
             " ORDER BY e.seq, m.id LIMIT $4",
@@ -481,6 +492,12 @@ class ChatRepository:
     async def chat(self, chat_id: str, executor: Executor | None = None) -> Chat | None:
         row = await (executor or self.db).fetchrow("SELECT * FROM chats WHERE id = $1", chat_id)
         return None if row is None else self._chat(row)
+
+    async def lock_chat(self, tx: Executor, chat_id: str) -> None:
+        """Hold the chat's row until the transaction ends (PostgreSQL), so changes to its members happen one at
+        a time: two joins, or two members leaving, each see the other's result. SQLite has one writer."""
+        if self.db.backend == "postgresql":
+            await tx.fetch("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE", chat_id)
 
     async def member(self, chat_id: str, user_id: str, executor: Executor | None = None) -> Member | None:
         row = await (executor or self.db).fetchrow(
@@ -745,7 +762,8 @@ class ChatRepository:
             if results[index] is None and send.client_id is not None:  # a resend within the batch
                 earlier = results[first_of[(send.sender_id, send.client_id)]]
                 results[index] = Sent(earlier.message, {}, duplicate=True) if isinstance(earlier, Sent) else earlier
-        return [r for r in results if r is not None]
+        assert None not in results  # every send got its answer
+        return cast(list[Sent | SendRefused], results)
 
     async def _write_accepted(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 from server.app import create_app
 from server.keys import chat_key, database_key
+from server.storage.chat import NewEvent
 from tests.chat.chatkit import client_id, connect, direct, group, uid, users
 from tests.conftest import Mailbox
 from tests.helpers import bearer
@@ -75,3 +76,26 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(
     assert [e.message_id for e in gone] == list(range(1, len(gone) + 1))
     for peer in (live, sender, other, away):
         await peer.close()
+
+
+async def test_concurrent_changes_to_overlapping_users_keep_each_log_gap_free(
+    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+) -> None:
+    # Two changes at once, each giving some users more events than others: each user's seqs still run 1, 2,
+    # 3... (on PostgreSQL both transactions lock the users' counters, all in one order).
+    client = await aiohttp_client(create_app(make_settings()))
+    a, b, c = (uid(u) for u in await users(client, mail, 3))
+    repo, db = client.app[chat_key].repo, client.app[database_key]
+
+    async def change(plan: list[str]) -> list[int]:
+        async with db.transaction() as tx:
+            events = [NewEvent(user, "chat.settings", None, payload={"n": n}) for n, user in enumerate(plan)]
+            seqs = await repo.append_events(tx, events, 0.0)
+            await asyncio.sleep(0)  # both hold their locks before either commits, if the locks allow it
+            return seqs
+
+    for _ in range(10):
+        await asyncio.gather(change([a, b, b, c]), change([b, c, c]))
+    for user, per_round in ((a, 1), (b, 3), (c, 3)):
+        seqs = [e.seq for e in await repo.events_after(user, 0, 1000)]
+        assert seqs == list(range(1, 10 * per_round + 1))

@@ -13,6 +13,8 @@ from server.web.apidoc.kit import (
     BOOLEAN,
     INTEGER,
     JSON,
+    PAGE_CURSOR,
+    PAGE_LIMIT,
     STRING,
     TIME,
     ApiBook,
@@ -524,11 +526,11 @@ def _moderation(book: ApiBook) -> None:
         auth="admin",
         params=[
             query("state", {"type": "string", "enum": ["open", "all"], "default": "open"}),
-            query("limit", {"type": "integer", "minimum": 0, "default": 50}, "at most 100 are returned"),
-            query("after", STRING, "the `next` of the previous page"),
+            PAGE_LIMIT,
+            PAGE_CURSOR,
         ],
         ok={200: reply("A page of reports.", paged("reports", ref("Report")))},
-        errors={400: "`state`, `limit` or `after` is not valid."},
+        errors={400: "`state`, `limit` or `cursor` is not valid."},
     )
     book.op(
         "POST",
