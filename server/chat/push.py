@@ -12,10 +12,10 @@ import asyncio
 import base64
 import binascii
 import enum
+import functools
 import ipaddress
 import logging
 import math
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -32,10 +32,10 @@ from pywebpush import WebPusher  # type: ignore[import-untyped]
 from server.errors import ValidationError
 from server.storage.database import IntegrityError
 from server.storage.push import PushRepository, PushSubscription
+from server.web.outbound import CheckedResolver, IPAddress, unmapped
 
 if TYPE_CHECKING:
     import aiohttp
-    from aiohttp.abc import ResolveResult
 
     from server.config import Settings
 
@@ -75,9 +75,8 @@ class EndpointRefused(Exception):
     """The endpoint (or an address its host resolves to) is not one the server calls."""
 
 
-def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+def _check_address(address: IPAddress, *, allow_loopback: bool) -> None:
+    address = unmapped(address)
     if address.is_loopback:
         if not allow_loopback:
             raise EndpointRefused("a loopback address")
@@ -180,29 +179,10 @@ def _key(keys: dict[str, Any], name: str) -> bytes:
 def push_client_session(*, allow_loopback: bool, timeout: float = SEND_TIMEOUT) -> aiohttp.ClientSession:
     """The client session pushes go through: every resolved address checked, a total timeout per request."""
     import aiohttp
-    from aiohttp.abc import AbstractResolver
-    from aiohttp.resolver import DefaultResolver
 
-    class CheckedResolver(AbstractResolver):
-        def __init__(self) -> None:
-            self._inner = DefaultResolver()
-
-        async def resolve(
-            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-        ) -> list[ResolveResult]:
-            results = await self._inner.resolve(host, port, family)
-            for result in results:
-                # Raised as an OSError, aiohttp reports it as a connection error like any unreachable host.
-                try:
-                    _check_address(ipaddress.ip_address(result["host"]), allow_loopback=allow_loopback)
-                except EndpointRefused as exc:
-                    raise OSError(f"push endpoint host resolves to {exc}") from None
-            return results
-
-        async def close(self) -> None:
-            await self._inner.close()
-
-    connector = aiohttp.TCPConnector(resolver=CheckedResolver(), limit=100)
+    # Refused as an OSError: aiohttp reports it as a connection error, like any unreachable host.
+    check = functools.partial(_check_address, allow_loopback=allow_loopback)
+    connector = aiohttp.TCPConnector(resolver=CheckedResolver(check, EndpointRefused, OSError), limit=100)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout))
 
 

@@ -8,17 +8,17 @@ those addresses, so a name cannot pass the check and then connect somewhere else
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
+
+from server.web.outbound import CheckedResolver, IPAddress, unmapped
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,8 @@ def check_url(url: Any, *, allow_private: bool) -> str:
     return url
 
 
-def check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_private: bool) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+def check_address(address: IPAddress, *, allow_private: bool) -> None:
+    address = unmapped(address)
     if address.is_multicast or address.is_unspecified or address.is_reserved:
         raise WebhookRefused(f"{address} is not an address a webhook can call")
     if allow_private:
@@ -64,30 +63,6 @@ def check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, all
         raise WebhookRefused(f"{address} is a link-local address")
     if address.is_private or not address.is_global:
         raise WebhookRefused(f"{address} is a private address")
-
-
-class CheckedResolver(AbstractResolver):
-    """Resolves as usual, then refuses the host if any of its addresses is not allowed."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._inner = DefaultResolver()
-        self._allow_private = allow_private
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if not results:
-            raise WebhookRefused(f"{host} does not resolve")
-        for result in results:
-            try:
-                check_address(ipaddress.ip_address(result["host"]), allow_private=self._allow_private)
-            except WebhookRefused as exc:
-                raise WebhookRefused(f"{host} resolves to {exc}") from None
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 @dataclass(frozen=True)
@@ -107,7 +82,11 @@ class WebhookSender:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                resolver=CheckedResolver(self.allow_private), use_dns_cache=False, limit=20
+                resolver=CheckedResolver(
+                    functools.partial(check_address, allow_private=self.allow_private), WebhookRefused, WebhookRefused
+                ),
+                use_dns_cache=False,
+                limit=20,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
