@@ -9,8 +9,8 @@ from server.web.apidoc.kit import (
     BOOLEAN,
     JSON,
     NONE,
-    PAGE_CURSOR,
-    PAGE_LIMIT,
+    PAGE_ERRORS,
+    PAGE_PARAMS,
     STRING,
     TIME,
     ApiBook,
@@ -245,9 +245,9 @@ def _accounts(book: ApiBook) -> None:
         "/api/me/sessions",
         tag="auth",
         summary="This account's live sessions, most recently seen first",
-        params=[PAGE_LIMIT, PAGE_CURSOR],
+        params=PAGE_PARAMS,
         ok={200: reply("A page of sessions.", paged("sessions", ref("Session")))},
-        errors={400: "`limit` or `cursor` is not valid."},
+        errors=PAGE_ERRORS,
     )
     book.op(
         "DELETE",
@@ -266,9 +266,9 @@ def _admin(book: ApiBook) -> None:
         tag="admin",
         summary="Every account, a page at a time",
         auth="admin",
-        params=[PAGE_LIMIT, PAGE_CURSOR],
+        params=PAGE_PARAMS,
         ok={200: reply("A page of accounts.", paged("users", ref("User")))},
-        errors={400: "`limit` or `cursor` is not valid."},
+        errors=PAGE_ERRORS,
     )
     for action, summary, fields in (
         ("role", "Give an account a role", {"role": Field(str, choices=ROLES)}),

@@ -13,8 +13,7 @@ from server.web.apidoc.kit import (
     BOOLEAN,
     INTEGER,
     JSON,
-    PAGE_CURSOR,
-    PAGE_LIMIT,
+    PAGE_PARAMS,
     STRING,
     TIME,
     ApiBook,
@@ -174,6 +173,9 @@ def paths() -> dict[str, dict[str, JSON]]:
 
 
 NOT_MEMBER = "`chat_not_found`: no such chat, or the caller is not a member (answered alike)."
+NO_MEMBER = f"{NOT_MEMBER} Or `member_not_found`."
+ADMIN_ONLY = "`not_a_group`, or the caller is not a group admin."
+WITH_MEMBERS = reply("The chat with its members.", ref("Chat"))
 
 
 def _chats(book: ApiBook) -> None:
@@ -245,7 +247,7 @@ def _chats(book: ApiBook) -> None:
         ok={200: reply("The chat as changed.", ref("Chat"))},
         errors={
             400: "Nothing to change, `avatar_id` not an image the caller uploaded here, or a bad body.",
-            403: "`not_a_group`, or the caller is not a group admin.",
+            403: ADMIN_ONLY,
             404: NOT_MEMBER,
         },
     )
@@ -256,8 +258,8 @@ def _chats(book: ApiBook) -> None:
         summary="Add members to a group (group admins)",
         fields={"user_ids": Field(list)},
         refine={"user_ids": USER_IDS},
-        ok={200: reply("The chat with its members.", ref("Chat"))},
-        errors={403: "`not_a_group`, or the caller is not a group admin.", 404: f"{NOT_MEMBER} Or `user_not_found`."},
+        ok={200: WITH_MEMBERS},
+        errors={403: ADMIN_ONLY, 404: f"{NOT_MEMBER} Or `user_not_found`."},
     )
     book.op(
         "DELETE",
@@ -268,7 +270,7 @@ def _chats(book: ApiBook) -> None:
         errors={
             400: "`use_leave`: the caller names themselves.",
             403: "`not_a_group`, or not allowed to remove this member.",
-            404: f"{NOT_MEMBER} Or `member_not_found`.",
+            404: NO_MEMBER,
         },
     )
     book.op(
@@ -277,8 +279,8 @@ def _chats(book: ApiBook) -> None:
         tag="chat",
         summary="Set a member's role (the group's owner; making another owner hands ownership over)",
         fields={"role": Field(str, choices=CHAT_ROLES)},
-        ok={200: reply("The chat with its members.", ref("Chat"))},
-        errors={403: "`not_a_group`, or the caller is not the owner.", 404: f"{NOT_MEMBER} Or `member_not_found`."},
+        ok={200: WITH_MEMBERS},
+        errors={403: "`not_a_group`, or the caller is not the owner.", 404: NO_MEMBER},
     )
     book.op(
         "POST",
@@ -441,7 +443,6 @@ def _messages(book: ApiBook) -> None:
 
 
 def _invites_and_blocks(book: ApiBook) -> None:
-    admin_only = "`not_a_group`, or the caller is not a group admin."
     book.op(
         "POST",
         "/api/chats/{chat_id}/invites",
@@ -456,7 +457,7 @@ def _invites_and_blocks(book: ApiBook) -> None:
             "max_uses": {"minimum": 1, "maximum": 100_000, "description": "null: unlimited"},
         },
         ok={201: reply("The invite, with its `url`.", ref("Invite"))},
-        errors={403: admin_only, 404: NOT_MEMBER},
+        errors={403: ADMIN_ONLY, 404: NOT_MEMBER},
     )
     book.op(
         "GET",
@@ -464,7 +465,7 @@ def _invites_and_blocks(book: ApiBook) -> None:
         tag="chat",
         summary="A group's invite links (group admins)",
         ok={200: reply("Every invite, whatever its state.", obj({"invites": array(ref("Invite"))}))},
-        errors={403: admin_only, 404: NOT_MEMBER},
+        errors={403: ADMIN_ONLY, 404: NOT_MEMBER},
     )
     book.op(
         "DELETE",
@@ -472,7 +473,7 @@ def _invites_and_blocks(book: ApiBook) -> None:
         tag="chat",
         summary="Revoke an invite link (group admins)",
         ok={204: no_content("Revoked.")},
-        errors={403: admin_only, 404: f"{NOT_MEMBER} Or `invite_not_found` (also when already revoked)."},
+        errors={403: ADMIN_ONLY, 404: f"{NOT_MEMBER} Or `invite_not_found` (also when already revoked)."},
     )
     gone = {404: "`invite_not_found`.", 410: "`invite_expired`: revoked, expired or used up."}
     book.op(
@@ -526,8 +527,7 @@ def _moderation(book: ApiBook) -> None:
         auth="admin",
         params=[
             query("state", {"type": "string", "enum": ["open", "all"], "default": "open"}),
-            PAGE_LIMIT,
-            PAGE_CURSOR,
+            *PAGE_PARAMS,
         ],
         ok={200: reply("A page of reports.", paged("reports", ref("Report")))},
         errors={400: "`state`, `limit` or `cursor` is not valid."},

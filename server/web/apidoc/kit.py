@@ -142,6 +142,8 @@ def digits(maximum_digits: int = 18, description: str = "") -> JSON:
 ATTACHMENT_ID: JSON = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
 PAGE_LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "entries per page")
 PAGE_CURSOR = query("cursor", STRING, "the `next` of the previous page")
+PAGE_PARAMS = [PAGE_LIMIT, PAGE_CURSOR]  # every paged list takes both
+PAGE_ERRORS = {400: "`limit` or `cursor` is not valid."}
 
 
 @dataclass

@@ -14,8 +14,8 @@ from server.web.apidoc.kit import (
     BOOLEAN,
     INTEGER,
     JSON,
-    PAGE_CURSOR,
-    PAGE_LIMIT,
+    PAGE_ERRORS,
+    PAGE_PARAMS,
     STRING,
     TIME,
     ApiBook,
@@ -177,9 +177,9 @@ def _rules(book: ApiBook) -> None:
         "GET",
         rules,
         summary="A channel's rules, a page at a time",
-        params=[PAGE_LIMIT, PAGE_CURSOR],
+        params=PAGE_PARAMS,
         ok={200: reply("A page of rules.", paged("rules", ref("Rule")))},
-        errors={400: "`limit` or `cursor` is not valid.", 404: channel},
+        errors={**PAGE_ERRORS, 404: channel},
         **who,
     )
     book.op("GET", rule, summary="One rule", ok={200: reply("The rule.", ref("Rule"))}, errors=missing, **who)
@@ -213,8 +213,8 @@ def _rules(book: ApiBook) -> None:
         "GET",
         f"{rule}/events",
         summary="What a rule did, newest first, a page at a time",
-        params=[PAGE_LIMIT, PAGE_CURSOR],
+        params=PAGE_PARAMS,
         ok={200: reply("A page of events.", paged("events", ref("RuleEvent")))},
-        errors={400: "`limit` or `cursor` is not valid.", **missing},
+        errors={**PAGE_ERRORS, **missing},
         **who,
     )
