@@ -254,8 +254,6 @@ async def react(request: web.Request) -> web.Response:
 async def mark_read(request: web.Request) -> web.Response:
     principal = await require_user(request)
     body = await read_json(request, {"message_id": Field(int)})
-    if body["message_id"] < 1:
-        raise ValidationError("message_id must be at least 1", field="message_id")
     result = await _chat(request).mark(principal.user.id, request.match_info["chat_id"], body["message_id"], "read")
     return web.json_response(result)
 

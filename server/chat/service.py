@@ -511,10 +511,9 @@ class ChatService:
         return text
 
     async def _forward_origin(self, user_id: str, into: Chat, from_chat: str, message_id: int) -> dict[str, Any]:
-        member = await self._member(user_id, from_chat)
+        _, message = await self._visible(user_id, from_chat, message_id)
         source = await self._chat(from_chat)
-        message = await self.repo.message(from_chat, message_id)
-        if message is None or message.id <= member.joined_message_id or message.deleted_at or message.kind != "text":
+        if message.deleted_at or message.kind != "text":
             raise NotFound("no such message", code="message_not_found")
         if source.e2e or into.e2e:
             raise ValidationError("end-to-end messages are forwarded by the client, re-encrypted", field="forward")
@@ -528,14 +527,13 @@ class ChatService:
 
     async def visible_message(self, user_id: str, chat_id: str, message_id: int) -> dict[str, Any]:
         """A message the user can see (a member since before it), as they see it."""
-        member = await self._member(user_id, chat_id)
-        chat = await self._chat(chat_id)
-        message = await self.repo.message(chat_id, message_id)
-        if message is None or message.id <= member.joined_message_id:
-            raise NotFound("no such message", code="message_not_found")
-        return message_view(message, chat.e2e)
+        _, message = await self._visible(user_id, chat_id, message_id)
+        return message_view(message, (await self._chat(chat_id)).e2e)
 
-    async def _own_message(self, user_id: str, chat_id: str, message_id: int, tx: Executor) -> tuple[Member, Message]:
+    async def _visible(
+        self, user_id: str, chat_id: str, message_id: int, tx: Executor | None = None
+    ) -> tuple[Member, Message]:
+        """The member and a message of their chat they can see (sent after they joined), or message_not_found."""
         member = await self._member(user_id, chat_id, tx)
         message = await self.repo.message(chat_id, message_id, tx)
         if message is None or message.id <= member.joined_message_id:
@@ -551,7 +549,7 @@ class ChatService:
         edited: list[Message] = []
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:
-            _, message = await self._own_message(user_id, chat_id, message_id, tx)
+            _, message = await self._visible(user_id, chat_id, message_id, tx)
             if message.sender_id != user_id:
                 raise Forbidden("only the sender may edit a message", code="forbidden")
             if message.deleted_at is not None:
@@ -569,7 +567,7 @@ class ChatService:
 
     async def delete(self, user_id: str, chat_id: str, message_id: int, *, for_everyone: bool) -> None:
         async def work(tx: Executor, now: float) -> list[NewEvent]:
-            member, message = await self._own_message(user_id, chat_id, message_id, tx)
+            member, message = await self._visible(user_id, chat_id, message_id, tx)
             if not for_everyone:
                 await self.repo.hide_message(tx, user_id, chat_id, message_id)
                 return [NewEvent(user_id, "message.hidden", chat_id, message_id, payload={"message_id": message_id})]
@@ -604,7 +602,7 @@ class ChatService:
             raise ValidationError("emoji must be one emoji", field="emoji")
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:
-            _, message = await self._own_message(user_id, chat_id, message_id, tx)
+            _, message = await self._visible(user_id, chat_id, message_id, tx)
             if message.deleted_at is not None:
                 raise NotFound("no such message", code="message_not_found")
             if not await self.repo.set_reaction(tx, chat_id, message_id, user_id, emoji, on, now):
@@ -619,6 +617,8 @@ class ChatService:
 
     async def mark(self, user_id: str, chat_id: str, message_id: int, pointer: str) -> dict[str, Any]:
         """Move the read (or delivered) pointer up to `message_id`; members hear of it as a receipt."""
+        if message_id < 1:
+            raise ValidationError("message_id must be at least 1", field="message_id")
         column = "read_id" if pointer == "read" else "delivered_id"
 
         async def work(tx: Executor, now: float) -> list[NewEvent]:

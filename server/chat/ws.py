@@ -33,12 +33,6 @@ def _fields(frame: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
     return validate({k: v for k, v in frame.items() if k not in ("type", "id")}, spec)
 
 
-def _positive(value: int, name: str) -> int:
-    if value < 1:
-        raise ValidationError(f"{name} must be at least 1", field=name)
-    return value
-
-
 def _chat(request: web.Request) -> ChatService:
     return request.app[chat_key]
 
@@ -136,8 +130,7 @@ async def react(request: web.Request, conn: Connection, frame: dict[str, Any]) -
 def _pointer(name: str) -> Any:
     async def mark(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
         args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID})
-        message_id = _positive(args["message_id"], "message_id")
-        return await _chat(request).mark(_user(conn), args["chat_id"], message_id, name)
+        return await _chat(request).mark(_user(conn), args["chat_id"], args["message_id"], name)
 
     return mark
 
