@@ -1,16 +1,25 @@
-"""Steps the chat tests share: users, chats, and a WebSocket client that separates replies from pushes."""
+"""Steps the chat tests share: users, chats, a WebSocket client that separates replies from pushes, and a browser
+and push service for Web Push."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import itertools
 import os
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
+import http_ece  # type: ignore[import-untyped]
+import orjson
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
 from tests.conftest import Mailbox
@@ -148,6 +157,81 @@ async def upload(
 
 async def uploaded(client: TestClient, grant: dict[str, Any], chat_id: str, data: bytes, **kw: Any) -> dict[str, Any]:
     resp = await upload(client, grant, chat_id, data, **kw)
+    assert resp.status == 201, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+# -- web push: a browser and a push service ---------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class Browser:
+    """What a browser keeps for one subscription: its P-256 key pair and auth secret (RFC 8291)."""
+
+    endpoint: str
+    private_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    auth: bytes = field(default_factory=lambda: os.urandom(16))
+
+    def subscription(self, **extra: Any) -> dict[str, Any]:
+        point = self.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return {
+            "endpoint": self.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+            **extra,
+        }
+
+    def decrypt(self, body: bytes) -> Any:
+        plain = http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth, version="aes128gcm")
+        return orjson.loads(plain)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class PushEndpoint:
+    """A push service on loopback: records every POST and answers with the status (after the delay) set for
+    its path."""
+
+    def __init__(self) -> None:
+        self.origin = ""
+        self.received: list[Received] = []
+        self.status: dict[str, int] = {}
+        self.delay: dict[str, float] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append(Received(request.path, dict(request.headers), body))
+        await asyncio.sleep(self.delay.get(request.path, 0))
+        return web.Response(status=self.status.get(request.path, 201))
+
+    def browser(self, answer: int = 201, delay: float = 0) -> Browser:
+        path = f"/wpush/{uuid.uuid4().hex}"
+        self.status[path] = answer
+        self.delay[path] = delay
+        return Browser(self.origin + path)
+
+    def to(self, browser: Browser) -> list[Received]:
+        return [r for r in self.received if r.path == urlsplit(browser.endpoint).path]
+
+
+async def subscribe(client: TestClient, grant: dict[str, Any], browser: Browser) -> dict[str, Any]:
+    resp = await client.post("/api/push/subscriptions", json=browser.subscription(), headers=bearer(grant))
     assert resp.status == 201, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body

@@ -14,6 +14,8 @@ from tests.helpers import PASSWORD, bearer, login, new_email, signed_in
 
 async def test_a_pair_has_one_direct_chat(client: TestClient, mail: Mailbox) -> None:
     alice, bob = await users(client, mail, 2)
+    for grant, name in ((alice, "Alice"), (bob, "Bob")):
+        assert (await client.patch("/api/me", json={"display_name": name}, headers=bearer(grant))).status == 200
     first = await client.post("/api/chats", json={"kind": "direct", "user_id": uid(bob)}, headers=bearer(alice))
     assert first.status == 201
     again = await client.post("/api/chats", json={"kind": "direct", "user_id": uid(alice)}, headers=bearer(bob))
@@ -21,9 +23,9 @@ async def test_a_pair_has_one_direct_chat(client: TestClient, mail: Mailbox) -> 
     assert (await again.json())["id"] == (await first.json())["id"]
     # Members see each other's display names; the list says who a direct chat is with.
     view = await again.json()
-    assert {m["display_name"] for m in view["members"]} == {"Ada"}
+    assert {m["user_id"]: m["display_name"] for m in view["members"]} == {uid(alice): "Alice", uid(bob): "Bob"}
     listed = (await (await client.get("/api/chats", headers=bearer(alice))).json())["chats"]
-    assert listed[0]["peer"] == {"user_id": uid(bob), "display_name": "Ada"}
+    assert listed[0]["peer"] == {"user_id": uid(bob), "display_name": "Bob"}
     # Both at once still make one.
     carol, dave = await users(client, mail, 2)
     made = await asyncio.gather(direct(client, carol, dave), direct(client, dave, carol))
@@ -80,8 +82,11 @@ async def test_a_removed_member_stops_receiving_at_once(client: TestClient, mail
     await owner_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="after")
     await owner_ws.ok("chat.typing", chat_id=chat_id)
     await owner_ws.wait_for("message.new", 2)
-    await asyncio.sleep(0.2)
-    assert len([p for p in bob_ws.pushes if p["type"] == "message.new"]) == 1
+    # Bob's events reach him in order: once a later message in another chat is in, anything for the group is too.
+    other_chat = await direct(client, owner, bob)
+    await owner_ws.ok("message.send", chat_id=other_chat, client_id=client_id(), text="marker")
+    await bob_ws.wait_for("message.new", chat_id=other_chat)
+    assert len([p for p in bob_ws.pushes if p["type"] == "message.new" and p["chat_id"] == chat_id]) == 1
     assert not [p for p in bob_ws.pushes if p["type"] == "typing"]
     refused = await bob_ws.call("message.send", chat_id=chat_id, client_id=client_id(), text="let me in")
     assert refused["error"]["code"] == "chat_not_found"
@@ -286,13 +291,15 @@ async def test_presence_follows_the_privacy_setting(client: TestClient, mail: Ma
     seen = onlines()
     await client.patch("/api/me/chat-settings", json={"presence": "everyone"}, headers=bearer(bob))
     again = await connect(client, bob)
-    await asyncio.sleep(0.2)
+    # Presence changes reach the watcher in order: once the stranger's later one is in, Bob's would be too.
+    await watcher.ok("presence.follow", user_ids=[uid(stranger)])
+    await stranger_ws.close()
+    await watcher.wait_for("presence", user_id=uid(stranger), online=False)
     assert onlines() == seen  # no longer following: it takes a new follow to see it again
     await again.close()
     bad = await client.patch("/api/me/chat-settings", json={"presence": "friends"}, headers=bearer(bob))
     assert (await bad.json())["error"]["field"] == "presence"
     await watcher.close()
-    await stranger_ws.close()
 
 
 async def test_a_group_avatar_is_an_uploaded_image_every_member_can_fetch(client: TestClient, mail: Mailbox) -> None:

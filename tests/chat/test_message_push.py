@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.chat.chatkit import client_id, connect, direct, group, uid, users
-from tests.chat.test_push import (  # noqa: F401 (fixtures)
-    Browser,
-    PushEndpoint,
-    push_client_fixture,
-    push_endpoint_fixture,
-    push_settings_fixture,
-    subscribe,
-)
+from tests.chat.chatkit import Browser, PushEndpoint, client_id, connect, direct, group, subscribe, uid, users
 from tests.conftest import Mailbox
 from tests.helpers import bearer
+
+
+@pytest.fixture(name="client")
+def client_fixture(push_client: TestClient) -> TestClient:
+    return push_client  # an app allowed to push to the push service on loopback
 
 
 async def send(client: TestClient, sender: dict[str, Any], chat_id: str, text: str, **extra: Any) -> dict[str, Any]:

@@ -64,7 +64,9 @@ async def test_a_resend_with_the_same_client_id_returns_the_original(client: Tes
     )
     assert racing[0]["id"] == racing[1]["id"]
     await bob_ws.wait_for("message.new", 2)
-    await asyncio.sleep(0.2)
+    # Events reach Bob in seq order: once a later one is in, any third message would be too.
+    await alice_ws.ok("message.react", chat_id=chat_id, message_id=first["id"], emoji="👍")
+    await bob_ws.wait_for("reaction")
     assert len([p for p in bob_ws.pushes if p["type"] == "message.new"]) == 2
     page = await (await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(bob))).json()
     assert [m["text"] for m in page["messages"]] == ["once", "race"]
@@ -187,8 +189,10 @@ async def test_typing_reaches_the_others_throttled_and_without_seq(client: TestC
     assert typing[0]["user_id"] == uid(alice)
     assert typing[0]["expires_in"] > 0
     assert "seq" not in typing[0]
-    await asyncio.sleep(0.1)
-    assert not [p for p in alice_ws.pushes if p["type"] == "typing"]
+    # Typing reaches Alice in order: once Bob's later typing is in, her own would be too.
+    assert (await bob_ws.ok("chat.typing", chat_id=chat_id))["sent"] is True
+    await alice_ws.wait_for("typing", user_id=uid(bob))
+    assert [p["user_id"] for p in alice_ws.pushes if p["type"] == "typing"] == [uid(bob)]
     await alice_ws.close()
     await bob_ws.close()
 

@@ -61,20 +61,19 @@ async def test_sync_replays_the_log_then_live_events_without_duplicates() -> Non
 
 async def test_a_gap_is_read_from_the_log_before_the_later_event() -> None:
     socket = Socket()
-    reads, read = log_of(10)
+    _, read = log_of(10)
     stream = SeqStream(cast(Connection, socket), read)
     await stream.sync(0, 5000)  # the log holds 1..10 now
     assert socket.sent == list(range(1, 11))
-    reads.clear()
     # Event 13 arrives before 11 and 12 (committed by another process, published later).
-    _, read_more = log_of(13)
+    reads, read_more = log_of(13)
     stream._read = read_more
     stream.live(ev(13))
     stream.live(ev(11))
     for _ in range(5):
         await asyncio.sleep(0)
     stream.live(ev(12))
-    await asyncio.sleep(0.01)
+    assert reads == [(11, 12)]  # only the gap, once: 11 came live, 12 from the log, and the live 12 is dropped
     assert socket.sent == list(range(1, 14))
 
 
@@ -86,3 +85,34 @@ async def test_a_long_backlog_comes_in_pages_and_says_more() -> None:
     assert socket.sent == list(range(1, 301))
     assert await stream.sync(300, 300) is False
     assert socket.sent == list(range(1, 451))
+
+
+async def test_a_second_sync_never_resends_what_the_connection_already_sent() -> None:
+    # The first sync stops at its page limit (more: true); a live event fills the gap before the client asks
+    # again from where its page ended. The connection has sent those already: the client gets each once.
+    socket = Socket()
+    _, read = log_of(30)
+    stream = SeqStream(cast(Connection, socket), read)
+    assert await stream.sync(0, 10) is True
+    stream.live(ev(31))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert await stream.sync(10, 10) is False
+    assert socket.sent == list(range(1, 32))
+
+
+async def test_an_event_arriving_as_a_gap_fill_ends_does_not_race_the_sync() -> None:
+    socket = Socket()
+    _, read = log_of(40)
+    stream = SeqStream(cast(Connection, socket), read)
+    await stream.sync(0, 1000)
+    _, read_more = log_of(60)  # 41..60 committed meanwhile; 45 arrives first, so 41..44 are read
+    stream._read = read_more
+    stream.live(ev(45))
+    filling = stream._filling
+    assert filling is not None
+    filling.add_done_callback(lambda _: stream.live(ev(50)))  # the next gap opens just as this one closes
+    await stream.sync(40, 1000)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert socket.sent == list(range(1, 61))

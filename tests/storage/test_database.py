@@ -35,11 +35,14 @@ async def test_many_rows_in_and_out(db: Database) -> None:
     rows = [(n, f"thing {n}", bytes([n % 256])) for n in range(1, 1234)]  # more than one INSERT's worth
     await db.insert_rows("things", ("id", "name", "data"), rows)
     got = await db.fetch_many(
-        "SELECT id, name, id * 0.5 AS half, NULL AS missing FROM things WHERE id > $1 ORDER BY id",
+        "SELECT id, name, CAST(id AS DOUBLE PRECISION) / 2 AS half, NULL AS missing"
+        " FROM things WHERE id > $1 ORDER BY id",
         ("id", "name", "half", "missing"),
         1000,
     )
-    assert got == [(n, f"thing {n}", n * 0.5, None) for n in range(1001, 1234)]
+    assert got == [(n, f"thing {n}", n / 2, None) for n in range(1001, 1234)]
+    assert all(isinstance(half, float) for _, _, half, _ in got)
+    assert bytes(await db.fetchval("SELECT data FROM things WHERE id = $1", 300)) == bytes([300 % 256])
     assert await db.fetch_many("SELECT id FROM things WHERE id < $1", ("id",), 0) == []
     async with db.transaction() as tx:  # and inside a transaction, seeing its own writes
         await tx.execute("UPDATE things SET name = $1 WHERE id = $2", "renamed", 7)

@@ -123,25 +123,34 @@ async def test_chat_answers_fit_their_schemas(client: TestClient, mail: Mailbox)
     grant = await signed_in(client, mail)
     headers = bearer(grant)
     resp = await client.get("/api/me", headers=headers)
+    assert resp.status == 200
     assert_documented(doc, "GET", "/api/me", resp.status, await resp.json())
     resp = await client.post("/api/chats", json={"kind": "group", "name": "Team"}, headers=headers)
+    assert resp.status == 201
     chat = await resp.json()
     assert_documented(doc, "POST", "/api/chats", resp.status, chat)
     messages = f"/api/chats/{chat['id']}/messages"
     sent = {"client_id": str(uuid.uuid4()), "text": "hello"}
     resp = await client.post(messages, json=sent, headers=headers)
+    assert resp.status == 201
     assert_documented(doc, "POST", "/api/chats/{chat_id}/messages", resp.status, await resp.json())
     resp = await client.post(messages, json=sent, headers=headers)  # a resend: 200, the original
+    assert resp.status == 200
     assert_documented(doc, "POST", "/api/chats/{chat_id}/messages", resp.status, await resp.json())
     resp = await client.get(messages, headers=headers)
+    assert resp.status == 200
     assert_documented(doc, "GET", "/api/chats/{chat_id}/messages", resp.status, await resp.json())
     resp = await client.get("/api/chats", headers=headers)
+    assert resp.status == 200
     assert_documented(doc, "GET", "/api/chats", resp.status, await resp.json())
     resp = await client.post(f"/api/chats/{chat['id']}/invites", json={"max_uses": 3}, headers=headers)
+    assert resp.status == 201
     assert_documented(doc, "POST", "/api/chats/{chat_id}/invites", resp.status, await resp.json())
     resp = await client.get("/api/chats/nothing-here", headers=headers)
+    assert resp.status == 404
     assert_documented(doc, "GET", "/api/chats/{chat_id}", resp.status, await resp.json())
     resp = await client.get("/api/chats")
+    assert resp.status == 401
     assert_documented(doc, "GET", "/api/chats", resp.status, await resp.json())
     error = resolve(doc, doc["paths"]["/api/chats"]["get"]["responses"]["401"])
     assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
@@ -151,16 +160,22 @@ async def test_iot_answers_fit_their_schemas(client: TestClient, mail: Mailbox) 
     doc = await document(client)
     channel = await new_channel(client, mail)
     resp = await client.get(f"/channels/{channel['id']}.json", params={"api_key": channel["user_key"]})
+    assert resp.status == 200
     assert_documented(doc, "GET", "/channels/{channel_id}.{fmt}", resp.status, await resp.json())
     resp = await client.post("/update.json", data={"api_key": channel["write_key"], "field1": "21.5"})
+    assert resp.status == 200
     assert_documented(doc, "POST", "/update.{fmt}", resp.status, await resp.json())
     resp = await client.get("/update", params={"api_key": channel["write_key"], "field2": "40"})
+    assert resp.status == 200
     assert_documented(doc, "GET", "/update", resp.status, await resp.text(), "text/plain")
     resp = await client.get(f"/channels/{channel['id']}/feeds.json", params={"api_key": channel["read_key"]})
+    assert resp.status == 200
     assert_documented(doc, "GET", "/channels/{channel_id}/feeds.{fmt}", resp.status, await resp.json())
     resp = await client.get("/update.json", params={"api_key": "WRONG", "field1": "1"})
+    assert resp.status == 401
     assert_documented(doc, "GET", "/update.{fmt}", resp.status, await resp.json())
     resp = await client.get("/update", params={"api_key": "WRONG", "field1": "1"})
+    assert resp.status == 401
     assert_documented(doc, "GET", "/update", resp.status, await resp.text(), "text/plain")
     rule = {
         "name": "too hot",
@@ -170,6 +185,8 @@ async def test_iot_answers_fit_their_schemas(client: TestClient, mail: Mailbox) 
     }
     rules = f"/api/channels/{channel['id']}/rules"
     resp = await client.post(rules, json=rule, headers=bearer(channel["grant"]))
+    assert resp.status == 201
     assert_documented(doc, "POST", "/api/channels/{channel_id}/rules", resp.status, await resp.json())
     resp = await client.get(rules, params={"api_key": channel["user_key"]})
+    assert resp.status == 200
     assert_documented(doc, "GET", "/api/channels/{channel_id}/rules", resp.status, await resp.json())
