@@ -142,6 +142,8 @@ def parse_subscription(data: Any, *, allow_loopback: bool, now: float) -> Subscr
         raise ValidationError(f"unknown field keys.{unknown[0]}", field=f"keys.{unknown[0]}", code="unknown_field")
     p256dh = _key(keys, "p256dh")
     try:
+        if len(p256dh) != 65:  # uncompressed: 0x04, x, y (the curve would take a compressed point too)
+            raise ValueError
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), p256dh)
     except ValueError:
         raise ValidationError("keys.p256dh must be an uncompressed P-256 public key", field="keys.p256dh") from None
