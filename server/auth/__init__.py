@@ -1,1 +1,52 @@
-"""auth."""
+"""The auth domain: accounts, passwords, tokens, sessions, e-mail links and roles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.auth import pages, routes, ws
+from server.auth.appkeys import accounts_key, mailer_key
+from server.auth.mail import LogMailer, Mailer, SmtpMailer
+from server.auth.service import AccountService
+from server.keys import (
+    blind_index_key,
+    database_key,
+    keyring_key,
+    limiter_key,
+    settings_key,
+    ws_authenticate_key,
+    ws_authenticated_key,
+)
+from server.storage.accounts import AccountRepository
+from server.wiring import provide
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes.routes)
+    app.add_routes(pages.routes)
+    app.cleanup_ctx.append(_accounts_ctx)
+    app[ws_authenticated_key].connect(ws.watch_sessions)
+
+
+def _mailer(app: web.Application) -> Mailer:
+    settings = app[settings_key]
+    if settings.smtp_host:
+        return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+    return LogMailer(settings.smtp_from)
+
+
+async def _accounts_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    mailer = provide(app, mailer_key, lambda: _mailer(app))  # other domains (rule alerts) send mail too
+
+    def build() -> AccountService:
+        repo = AccountRepository(app[database_key], app[keyring_key], app[blind_index_key])
+        return AccountService.from_settings(
+            settings, repo, mailer=mailer, limiter=app[limiter_key], blind_index=app[blind_index_key]
+        )
+
+    accounts = provide(app, accounts_key, build)
+    app[ws_authenticate_key] = ws.authenticator(accounts)
+    yield

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth.appkeys import accounts_key, principal_key
 from server.auth.service import Principal
 from server.errors import Forbidden, Unauthorized
-from server.keys import accounts_key, principal_key
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
 from server.auth.service import ROLES, AccountService, Caller
+from server.auth.ws import announce_sessions_ended as _announce
 from server.errors import ValidationError
-from server.keys import accounts_key, broker_key, settings_key
-from server.realtime.routes import sessions_ended
+from server.keys import broker_key, settings_key
 from server.web.client import client_ip, user_agent
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
@@ -31,8 +32,7 @@ def _caller(request: web.Request) -> Caller:
 
 def announce_sessions_ended(request: web.Request, user_id: str, session_id: str | None = None) -> None:
     """Close the WebSockets of an ended session (None: every session of the user), in every process."""
-    topic, event = sessions_ended(user_id, session_id)
-    request.app[broker_key].publish(topic, event)
+    _announce(request.app[broker_key], user_id, session_id)
 
 
 def _accepted() -> web.Response:

@@ -1,1 +1,129 @@
-"""chat."""
+"""The chat domain: chats, members, messages, attachments, presence, push, moderation and the key directory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.auth.appkeys import accounts_key
+from server.chat import attachment_routes, key_routes, push_routes, routes, ws
+from server.chat.appkeys import (
+    attachments_key,
+    chat_key,
+    key_directory_key,
+    moderation_key,
+    presence_key,
+    push_key,
+)
+from server.chat.attachments import AttachmentService
+from server.chat.keydir import KeyDirectory
+from server.chat.moderation import ModerationService
+from server.chat.notify import PushNotifier
+from server.chat.presence import PresenceService
+from server.chat.push import PushService, push_client_session
+from server.chat.service import ChatService
+from server.events.appkeys import event_log_key
+from server.keys import (
+    blind_index_key,
+    broker_key,
+    database_key,
+    keyring_key,
+    limiter_key,
+    metrics_key,
+    redis_key,
+    settings_key,
+    ws_authenticated_key,
+    ws_commands_key,
+)
+from server.storage.attachments import AttachmentRepository
+from server.storage.batch import BatchWriter
+from server.storage.chat import ChatExtrasRepository, ChatRepository, Send, SendRefused, Sent
+from server.storage.keydir import KeyDirectoryRepository
+from server.storage.push import PushRepository
+from server.wiring import provide
+
+
+def setup(app: web.Application) -> None:
+    for table in (push_routes.routes, key_routes.routes, routes.routes, attachment_routes.routes):
+        app.add_routes(table)
+    app[ws_commands_key].add_all(ws.commands)
+    app[ws_authenticated_key].connect(ws.on_authenticated)  # presence: online while a socket is open
+    app.cleanup_ctx.append(_key_directory_ctx)
+    app.cleanup_ctx.append(_push_ctx)  # before chat: messages to users with no connection notify through it
+    app.cleanup_ctx.append(_attachments_ctx)  # before chat: sends take uploads through it
+    app.cleanup_ctx.append(_chat_ctx)  # after the broker and database: messages flush before either closes
+
+
+async def _key_directory_ctx(app: web.Application) -> AsyncIterator[None]:
+    repo = KeyDirectoryRepository(app[database_key])
+    provide(app, key_directory_key, lambda: KeyDirectory(repo, app[limiter_key]))
+    yield
+
+
+async def _push_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    client = push_client_session(allow_loopback=settings.push_allow_loopback)
+    repo = PushRepository(app[database_key], app[keyring_key], app[blind_index_key])
+    provide(app, push_key, lambda: PushService.from_settings(settings, repo, client))
+    yield
+    await client.close()
+
+
+async def _attachments_ctx(app: web.Application) -> AsyncIterator[None]:
+    repo = AttachmentRepository(app[database_key], app[keyring_key])
+    service = provide(
+        app, attachments_key, lambda: AttachmentService.from_settings(app[settings_key], repo, app[limiter_key])
+    )
+    sweeper = asyncio.create_task(service.run_sweeper())
+    yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+
+
+async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    events = app[event_log_key]
+    repo = ChatRepository(
+        app[database_key], app[keyring_key], app[blind_index_key], app[attachments_key].repo, events.repo
+    )
+    writer: BatchWriter[Send, Sent | SendRefused] = BatchWriter(
+        repo.db,
+        repo.write_sends,
+        name="messages",
+        max_rows=settings.batch_max_rows,
+        max_delay_ms=settings.batch_max_delay_ms,
+    )
+    writer.start()
+    app[metrics_key].writers.append(writer)
+    extras = ChatExtrasRepository(repo.db, app[keyring_key], app[blind_index_key])
+    accounts = app[accounts_key]
+    chat = ChatService(
+        repo,
+        extras,
+        writer,
+        events,
+        app[limiter_key],
+        send_limit=settings.rate_chat_send,
+        names=accounts.repo.display_names,
+        active_ids=accounts.repo.active_ids,
+    )
+    events.add_reader("message.new", chat.read_new_messages)
+    app[chat_key] = chat
+    presence = PresenceService(repo, extras, app[broker_key], app[redis_key])
+    presence.start()
+    app[presence_key] = presence
+    moderation = ModerationService(chat, lambda user_id: accounts.set_suspended(user_id, True))
+    moderation.blocked.connect(presence.recheck)
+    app[moderation_key] = moderation
+    notifier = PushNotifier(app[push_key], presence, repo, extras)
+    notifier.start()
+    app[metrics_key].counters["message_push"] = ("Message pushes since start", notifier.stats)
+    chat.message_sent.connect(notifier)  # members with no open connection get a Web Push
+    yield
+    await writer.close()  # acknowledged messages are committed already; this writes what is still queued
+    await notifier.close()
+    await presence.close()

@@ -12,9 +12,9 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from server.auth.guard import require_user
+from server.chat.appkeys import attachments_key
 from server.chat.attachments import AttachmentService, Served, Upload, too_large
 from server.errors import ValidationError
-from server.keys import attachments_key
 
 routes = web.RouteTableDef()
 

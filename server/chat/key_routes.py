@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.guard import require_user
-from server.chat.keys import (
+from server.chat.appkeys import key_directory_key
+from server.chat.keydir import (
     MAX_STORED,
     ClaimedBundle,
     DeviceState,
@@ -20,7 +21,6 @@ from server.chat.keys import (
     one_time_prekeys_of,
     signed_prekey_of,
 )
-from server.keys import key_directory_key
 from server.storage.keydir import Device
 from server.web.validation import Field, read_json
 

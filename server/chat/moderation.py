@@ -13,8 +13,10 @@ from typing import Any
 
 from server.chat.service import ChatService, message_view
 from server.errors import NotFound, ValidationError
-from server.storage.chat import NewEvent, Report
+from server.storage.chat import Report
 from server.storage.database import Executor
+from server.storage.events import NewEvent
+from server.wiring import Signal
 
 MAX_REASON = 1000
 RESOLUTIONS = ("dismiss", "delete_message", "suspend_sender")
@@ -28,7 +30,7 @@ class ModerationService:
         self._extras = chats.extras
         self._suspend = suspend
         self._clock = clock
-        self.on_block: Callable[[str], None] | None = None
+        self.blocked: Signal[[str], None] = Signal("blocked")  # who blocked someone
 
     # -- blocks ------------------------------------------------------------------------------------
     async def block(self, user_id: str, other_id: str) -> None:
@@ -37,8 +39,7 @@ class ModerationService:
         if not await self._chats.user_exists(other_id):
             raise NotFound("no such user", code="user_not_found")
         await self._extras.block(user_id, other_id, self._clock())
-        if self.on_block is not None:
-            self.on_block(user_id)  # the blocked user stops seeing this user's presence
+        self.blocked.send(user_id)  # the blocked user stops seeing this user's presence
 
     async def unblock(self, user_id: str, other_id: str) -> None:
         if not await self._extras.unblock(user_id, other_id[:64]):

@@ -6,8 +6,8 @@ import orjson
 from aiohttp import web
 
 from server.auth.guard import require_user
+from server.chat.appkeys import push_key
 from server.errors import ValidationError
-from server.keys import push_key
 from server.web.validation import read_body
 
 routes = web.RouteTableDef()

@@ -11,12 +11,13 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.guard import require_admin, require_user
+from server.chat.appkeys import chat_key, moderation_key, presence_key
 from server.chat.attachments import attachment_ids
 from server.chat.moderation import MAX_REASON, RESOLUTIONS
 from server.chat.presence import VISIBILITY
 from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, ChatService
 from server.errors import ValidationError
-from server.keys import chat_key, moderation_key, presence_key, settings_key
+from server.keys import settings_key
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
 

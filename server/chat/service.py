@@ -19,7 +19,7 @@ import orjson
 
 from server.config import RateLimit
 from server.errors import ApiError, Forbidden, NotFound, ValidationError
-from server.realtime.broker import Broker, user_topic
+from server.events.log import EventLog, Work, event_frame
 from server.storage.batch import BatchWriter
 from server.storage.chat import (
     Chat,
@@ -28,13 +28,14 @@ from server.storage.chat import (
     Invite,
     Member,
     Message,
-    NewEvent,
     Send,
     SendRefused,
     Sent,
 )
 from server.storage.database import Executor, IntegrityError
+from server.storage.events import LoggedEvent, NewEvent
 from server.web.ratelimit import RateLimiter, enforce
+from server.wiring import Signal
 
 MAX_TEXT = 4000  # characters of a plain message
 MAX_CIPHERTEXT = 48 * 1024  # base64 characters of an end-to-end message (frames are at most 64 KiB)
@@ -57,7 +58,7 @@ class ChatService:
         repo: ChatRepository,
         extras: ChatExtrasRepository,
         writer: BatchWriter[Send, Sent | SendRefused],
-        broker: Broker,
+        events: EventLog,
         limiter: RateLimiter,
         *,
         send_limit: RateLimit = SEND_LIMIT,
@@ -69,7 +70,7 @@ class ChatService:
         self.extras = extras
         self._db = repo.db
         self._writer = writer
-        self._broker = broker
+        self.events = events
         self._limiter = limiter
         self._send_limit = send_limit
         self._clock = clock
@@ -77,9 +78,9 @@ class ChatService:
         self._active_ids = active_ids  # users who exist and are not suspended
         self._typing: dict[tuple[str, str], float] = {}
         self._fixed: dict[str, Chat] = {}  # chats by id, for what never changes (kind, e2e)
-        # Called once per new message with its view and each member's seq, so push can reach users with no
+        # Fired once per new message with its view and each member's seq, so push can reach users with no
         # connection.
-        self.message_listeners: list[Callable[[dict[str, Any], dict[str, int]], None]] = []
+        self.message_sent: Signal[[dict[str, Any], dict[str, int]], None] = Signal("message_sent")
 
     # -- access ------------------------------------------------------------------------------------
     async def _member(self, user_id: str, chat_id: str, executor: Executor | None = None) -> Member:
@@ -102,29 +103,19 @@ class ChatService:
             raise Forbidden(f"only the group's {role}s may do this", code="forbidden")
 
     # -- events ------------------------------------------------------------------------------------
-    async def change(self, work: Callable[[Executor, float], Awaitable[list[NewEvent]]]) -> list[dict[str, Any]]:
+    async def change(self, work: Work) -> list[dict[str, Any]]:
         """Run `work` in a transaction with the events it returns; publish them after the commit."""
-        now = self._clock()
-        async with self._db.transaction() as tx:
-            events = await work(tx, now)
-            seqs = await self.repo.append_events(tx, events, now)
-        frames = []
-        for event, seq in zip(events, seqs, strict=True):
-            frame = event_frame(event.kind, seq, event.chat_id, event.payload)
-            self._broker.publish(user_topic(event.user_id), frame)
-            frames.append(frame)
-        return frames
+        return await self.events.change(work, self._clock())
 
     def publish_sent(self, sent: Sent, e2e: bool) -> None:
         view = message_view(sent.message, e2e)
         # The message is serialised once; each member's frame differs only in its seq.
         encoded = orjson.Fragment(orjson.dumps(view))
         chat_id = sent.message.chat_id
-        publish = self._broker.publish
+        publish = self.events.publish
         for user_id, seq in sent.seqs.items():
-            publish(user_topic(user_id), {"type": "message.new", "seq": seq, "chat_id": chat_id, "message": encoded})
-        for listener in self.message_listeners:
-            listener(view, sent.seqs)
+            publish(user_id, {"type": "message.new", "seq": seq, "chat_id": chat_id, "message": encoded})
+        self.message_sent.send(view, sent.seqs)
 
     # -- chats -------------------------------------------------------------------------------------
     async def create_direct(self, user_id: str, other_id: str, e2e: bool) -> tuple[dict[str, Any], bool]:
@@ -677,27 +668,28 @@ class ChatService:
         frame = {"type": "typing", "chat_id": chat_id, "user_id": user_id, "expires_in": TYPING_SECONDS}
         for member in await self.repo.member_ids(self._db, chat_id):
             if member != user_id:
-                self._broker.publish(user_topic(member), frame)
+                self.events.publish(member, frame)
         return True
 
     # -- the event log -----------------------------------------------------------------------------
-    async def events_after(self, user_id: str, after: int, limit: int, upto: int | None = None) -> list[dict[str, Any]]:
-        chats: dict[str, bool] = {}
+    async def read_new_messages(self, user_id: str, events: list[LoggedEvent]) -> list[dict[str, Any]]:
+        """The frames of `message.new` events read back from a user's log: each carries its message as it is
+        now, or null once the user has left its chat."""
+        ids: dict[str, list[int]] = {}
+        for event in events:
+            if event.chat_id is not None and event.message_id is not None:
+                ids.setdefault(event.chat_id, []).append(event.message_id)
+        found: dict[tuple[str, int], tuple[Message, bool]] = {}
+        for chat_id, message_ids in ids.items():
+            messages = await self.repo.member_messages(user_id, chat_id, message_ids)
+            chat = await self.repo.chat(chat_id) if messages else None
+            found.update(((chat_id, mid), (m, bool(chat and chat.e2e))) for mid, m in messages.items())
         frames = []
-        for event in await self.repo.events_after(user_id, after, limit, upto):
-            if event.kind == "message.new":
-                e2e = chats.get(event.chat_id or "")
-                if e2e is None and event.chat_id is not None:
-                    chat = await self.repo.chat(event.chat_id)
-                    e2e = chats[event.chat_id] = bool(chat and chat.e2e)
-                payload = {"message": message_view(event.message, bool(e2e)) if event.message else None}
-                frames.append(event_frame(event.kind, event.seq, event.chat_id, payload))
-            else:
-                frames.append(event_frame(event.kind, event.seq, event.chat_id, event.payload))
+        for event in events:
+            hit = found.get((event.chat_id or "", event.message_id or 0))
+            payload = {"message": message_view(hit[0], hit[1]) if hit else None}
+            frames.append(event_frame(event.kind, event.seq, event.chat_id, payload))
         return frames
-
-    async def last_seq(self, user_id: str) -> int:
-        return await self.repo.last_seq(user_id)
 
     # -- helpers -----------------------------------------------------------------------------------
     async def user_exists(self, user_id: str) -> bool:
@@ -710,10 +702,6 @@ class ChatService:
     async def _require_users(self, user_ids: Sequence[str], field: str = "user_ids") -> None:
         if set(user_ids) - await self._active(user_ids):
             raise NotFound("no such user", code="user_not_found", field=field)
-
-
-def event_frame(kind: str, seq: int, chat_id: str | None, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": kind, "seq": seq, "chat_id": chat_id, **payload}
 
 
 def chat_summary(chat: Chat) -> dict[str, Any]:

@@ -1,36 +1,33 @@
-"""Chat over the WebSocket: sync (resume from a seq), send, edit, delete, react, receipts, typing."""
+"""Chat over the WebSocket: send, edit, delete, react, receipts, typing, presence. (Sync is the events domain's.)"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from server.chat.appkeys import chat_key, presence_key
 from server.chat.attachments import attachment_ids
 from server.chat.presence import RECHECK, presence_topic
 from server.chat.service import ChatService
 from server.errors import ValidationError
-from server.keys import broker_key, chat_key, presence_key
-from server.realtime.commands import CommandTable
-from server.realtime.connections import Connection
-from server.realtime.seq import SeqStream
+from server.keys import broker_key
+from server.realtime.commands import CommandTableDef
+from server.realtime.connections import Connection, ConnKey
 from server.web.validation import Field, validate
 
 log = logging.getLogger(__name__)
 
-MAX_SYNC_EVENTS = 5000  # per sync command; the result says when more remain
+commands = CommandTableDef()
 
 _CHAT = Field(str, max_length=64)
 _MESSAGE_ID = Field(int)
 _TEXT = Field(str, required=False, strip=False)
 _CIPHERTEXT = Field(str, required=False, strip=False)
-
-
-def _fields(frame: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
-    return validate({k: v for k, v in frame.items() if k not in ("type", "id")}, spec)
+_POINTER = {"chat_id": _CHAT, "message_id": _MESSAGE_ID}
 
 
 def _chat(request: web.Request) -> ChatService:
@@ -42,39 +39,20 @@ def _user(conn: Connection) -> str:
     return conn.user_id
 
 
-async def sync(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(frame, {"after_seq": Field(int)})
-    after = args["after_seq"]
-    if after < 0:
-        raise ValidationError("after_seq must be 0 or more", field="after_seq")
-    chat, user_id = _chat(request), _user(conn)
-    last = await chat.last_seq(user_id)
-    reset = after > last  # the client holds seqs this account never had: it must reload its state
-    stream = conn.seq_stream
-    if stream is None:
-
-        async def read(after: int, upto: int | None, limit: int) -> list[dict[str, Any]]:
-            return await chat.events_after(user_id, after, limit, upto)
-
-        stream = conn.seq_stream = SeqStream(conn, read)
-    more = await stream.sync(last if reset else after, MAX_SYNC_EVENTS)
-    return {"last_seq": stream.last, "more": more, "reset": reset}
-
-
-async def send(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(
-        frame,
-        {
-            "chat_id": _CHAT,
-            "client_id": Field(str, max_length=64),
-            "text": _TEXT,
-            "ciphertext": _CIPHERTEXT,
-            "reply_to": Field(int, required=False, nullable=True),
-            "mentions": Field(list, required=False),
-            "forward": Field(dict, required=False),
-            "attachments": Field(list, required=False),
-        },
-    )
+@commands.command(
+    "message.send",
+    {
+        "chat_id": _CHAT,
+        "client_id": Field(str, max_length=64),
+        "text": _TEXT,
+        "ciphertext": _CIPHERTEXT,
+        "reply_to": Field(int, required=False, nullable=True),
+        "mentions": Field(list, required=False),
+        "forward": Field(dict, required=False),
+        "attachments": Field(list, required=False),
+    },
+)
+async def send(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     mentions = args.get("mentions") or []
     if not all(isinstance(m, str) and len(m) <= 64 for m in mentions):
         raise ValidationError("mentions must be a list of user ids", field="mentions")
@@ -98,45 +76,39 @@ async def send(request: web.Request, conn: Connection, frame: dict[str, Any]) ->
     )
 
 
-async def edit(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID, "text": _TEXT, "ciphertext": _CIPHERTEXT})
+@commands.command("message.edit", {**_POINTER, "text": _TEXT, "ciphertext": _CIPHERTEXT})
+async def edit(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     return await _chat(request).edit(
         _user(conn), args["chat_id"], args["message_id"], args.get("text"), args.get("ciphertext")
     )
 
 
-async def delete(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID, "for_everyone": Field(bool, required=False)})
+@commands.command("message.delete", {**_POINTER, "for_everyone": Field(bool, required=False)})
+async def delete(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     everyone = args.get("for_everyone", False)
     await _chat(request).delete(_user(conn), args["chat_id"], args["message_id"], for_everyone=everyone)
     return {"chat_id": args["chat_id"], "message_id": args["message_id"], "for_everyone": everyone}
 
 
-async def react(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(
-        frame,
-        {
-            "chat_id": _CHAT,
-            "message_id": _MESSAGE_ID,
-            "emoji": Field(str, max_length=16),
-            "on": Field(bool, required=False),
-        },
-    )
+@commands.command("message.react", {**_POINTER, "emoji": Field(str, max_length=16), "on": Field(bool, required=False)})
+async def react(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     on = args.get("on", True)
     await _chat(request).react(_user(conn), args["chat_id"], args["message_id"], args["emoji"], on)
     return {"chat_id": args["chat_id"], "message_id": args["message_id"], "emoji": args["emoji"], "on": on}
 
 
-def _pointer(name: str) -> Any:
-    async def mark(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-        args = _fields(frame, {"chat_id": _CHAT, "message_id": _MESSAGE_ID})
-        return await _chat(request).mark(_user(conn), args["chat_id"], args["message_id"], name)
-
-    return mark
+@commands.command("chat.read", _POINTER)
+async def read(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
+    return await _chat(request).mark(_user(conn), args["chat_id"], args["message_id"], "read")
 
 
-async def typing(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(frame, {"chat_id": _CHAT})
+@commands.command("chat.delivered", _POINTER)
+async def delivered(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
+    return await _chat(request).mark(_user(conn), args["chat_id"], args["message_id"], "delivered")
+
+
+@commands.command("chat.typing", {"chat_id": _CHAT})
+async def typing(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     sent = await _chat(request).typing(_user(conn), args["chat_id"])
     return {"chat_id": args["chat_id"], "sent": sent}
 
@@ -144,7 +116,18 @@ async def typing(request: web.Request, conn: Connection, frame: dict[str, Any]) 
 MAX_FOLLOWED = 500  # users one connection may follow for presence
 
 
-async def on_auth(request: web.Request, conn: Connection) -> None:
+@dataclass
+class _Following:
+    """A connection's presence follows (their subscriptions are the connection's, keyed ("presence", user))."""
+
+    users: set[str] = field(default_factory=set)
+    checks: set[asyncio.Task[None]] = field(default_factory=set)  # rechecks running (held until done)
+
+
+FOLLOWING: ConnKey[_Following] = ConnKey("chat.presence")
+
+
+async def on_authenticated(request: web.Request, conn: Connection) -> None:
     """The user is online while this socket is open."""
     presence = request.app[presence_key]
     user_id = _user(conn)
@@ -158,36 +141,34 @@ async def on_auth(request: web.Request, conn: Connection) -> None:
     await presence.connected(user_id)
 
 
-async def follow_presence(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
+@commands.command("presence.follow", {"user_ids": Field(list)})
+async def follow_presence(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     """Follow users' presence: their current state now, then a `presence` push whenever it changes."""
-    args = _fields(frame, {"user_ids": Field(list)})
     ids = args["user_ids"]
     if not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids):
         raise ValidationError("user_ids must be a list of user ids", field="user_ids")
     if len(ids) > MAX_FOLLOWED:
         raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
-    followed: dict[str, Callable[[], None]] = conn.state.setdefault("presence", {})
-    fresh = [u for u in dict.fromkeys(ids) if u not in followed]
-    if len(followed) + len(fresh) > MAX_FOLLOWED:
+    following = conn.setdefault(FOLLOWING, _Following)
+    fresh = [u for u in dict.fromkeys(ids) if u not in following.users]
+    if len(following.users) + len(fresh) > MAX_FOLLOWED:
         raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
     presence, broker, viewer = request.app[presence_key], request.app[broker_key], _user(conn)
 
     async def recheck(user_id: str) -> None:
-        if (await presence.state(viewer, user_id)).get("hidden") and user_id in followed:
+        if (await presence.state(viewer, user_id)).get("hidden") and user_id in following.users:
             _unfollow(conn, user_id)
             conn.send({"type": "presence", "user_id": user_id, "hidden": True})
 
-    checks: set[asyncio.Task[None]] = conn.state.setdefault("presence_checks", set())
-
     def _checked(task: asyncio.Task[None]) -> None:
-        checks.discard(task)
+        following.checks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("rechecking presence failed", exc_info=task.exception())
 
     def deliver(event: dict[str, Any]) -> None:
         if event.get("type") == RECHECK:
             task = asyncio.get_running_loop().create_task(recheck(event["user_id"]))
-            checks.add(task)  # held until done (the loop keeps only a weak reference)
+            following.checks.add(task)  # held until done (the loop keeps only a weak reference)
             task.add_done_callback(_checked)
         else:
             conn.send(event)
@@ -196,35 +177,23 @@ async def follow_presence(request: web.Request, conn: Connection, frame: dict[st
     for user_id in dict.fromkeys(ids):
         state = await presence.state(viewer, user_id)
         states.append(state)
-        if user_id in fresh and not state.get("hidden"):
-            followed[user_id] = await broker.subscribe(presence_topic(user_id), deliver)
-            conn.cleanups.append(followed[user_id])
+        if user_id in fresh and not state.get("hidden") and user_id not in following.users:
+            conn.subscribe(("presence", user_id), await broker.subscribe(presence_topic(user_id), deliver))
+            following.users.add(user_id)
     return {"presence": states}
 
 
-async def unfollow_presence(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
-    args = _fields(frame, {"user_ids": Field(list)})
+@commands.command("presence.unfollow", {"user_ids": Field(list)})
+async def unfollow_presence(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     for user_id in args["user_ids"]:
         if isinstance(user_id, str):
             _unfollow(conn, user_id)
-    return {"following": len(conn.state.setdefault("presence", {}))}
+    following = conn.get(FOLLOWING)
+    return {"following": len(following.users) if following else 0}
 
 
 def _unfollow(conn: Connection, user_id: str) -> None:
-    stop = conn.state.setdefault("presence", {}).pop(user_id, None)
-    if stop is not None:
-        stop()
-        conn.cleanups.remove(stop)
-
-
-def register(commands: CommandTable) -> None:
-    commands.add("presence.follow", follow_presence)
-    commands.add("presence.unfollow", unfollow_presence)
-    commands.add("sync", sync)
-    commands.add("message.send", send)
-    commands.add("message.edit", edit)
-    commands.add("message.delete", delete)
-    commands.add("message.react", react)
-    commands.add("chat.read", _pointer("read"))
-    commands.add("chat.delivered", _pointer("delivered"))
-    commands.add("chat.typing", typing)
+    following = conn.get(FOLLOWING)
+    if following is not None and user_id in following.users:
+        following.users.discard(user_id)
+        conn.unsubscribe(("presence", user_id))

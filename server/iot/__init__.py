@@ -1,1 +1,104 @@
-"""iot."""
+"""The IoT domain: ThingSpeak-compatible channels, writes, reads, TalkBack, automation rules, live feeds, MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from server.auth.appkeys import accounts_key, mailer_key
+from server.iot import live, read_routes, retention, routes, talkback_routes
+from server.iot.appkeys import (
+    channels_key,
+    feeds_key,
+    mqtt_key,
+    rule_engine_key,
+    rules_key,
+    talkbacks_key,
+    update_received_key,
+)
+from server.iot.channels import ChannelService
+from server.iot.ingest import FeedService
+from server.iot.models import AfterWrite
+from server.iot.mqtt import MqttBridge, share_group_for
+from server.iot.rules import routes as rules_routes
+from server.iot.rules.runtime import Automation
+from server.keys import (
+    blind_index_key,
+    broker_key,
+    database_key,
+    keyring_key,
+    metrics_key,
+    settings_key,
+    ws_commands_key,
+)
+from server.storage.batch import BatchWriter
+from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
+from server.wiring import Signal, provide
+
+
+def setup(app: web.Application) -> None:
+    for table in (routes.routes, read_routes.routes, talkback_routes.routes, rules_routes.routes):
+        app.add_routes(table)
+    app[ws_commands_key].add_all(live.commands)
+    update_received: Signal[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]] = Signal("update_received")
+    app[update_received_key] = update_received
+    update_received.connect(talkback_routes.execute_on_update)  # /update with a talkback_key
+    app.cleanup_ctx.append(_feeds_ctx)  # after the database: its batch writer flushes before the database closes
+    app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes
+    if app[settings_key].mqtt_url is not None:
+        app.cleanup_ctx.append(_mqtt_ctx)  # after the feeds: the bridge hands in its last writes before they flush
+
+
+async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    db = app[database_key]
+    repo = ChannelRepository(db, app[keyring_key], app[blind_index_key])
+    provide(app, channels_key, lambda: ChannelService(repo))
+    writer: BatchWriter[FeedWrite, Written] = BatchWriter(
+        db, write_feeds, name="feeds", max_rows=settings.batch_max_rows, max_delay_ms=settings.batch_max_delay_ms
+    )
+    writer.start()
+    app[metrics_key].writers.append(writer)
+    feeds = provide(app, feeds_key, lambda: FeedService(writer))
+    feeds.written.connect(live.publisher(app[broker_key]))
+    sweeper = asyncio.create_task(retention.run_periodically(repo, settings.retention_sweep_seconds))
+    yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+    await writer.close()  # every acknowledged point is already committed; this writes what is still queued
+
+
+async def _automation_ctx(app: web.Application) -> AsyncIterator[None]:
+    automation = Automation.start(
+        db=app[database_key],
+        keyring=app[keyring_key],
+        blind_index=app[blind_index_key],
+        channels=app[channels_key].repo,
+        accounts=app[accounts_key].repo,
+        feeds=app[feeds_key],
+        broker=app[broker_key],
+        mailer=app[mailer_key],
+        allow_private_webhooks=app[settings_key].webhook_allow_private,
+    )
+    app[talkbacks_key] = automation.talkbacks
+    app[rules_key] = automation.rules
+    app[rule_engine_key] = automation.engine
+    yield
+    await automation.close()  # queued evaluations and their actions finish while the feed writer still runs
+
+
+async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    assert settings.mqtt_url is not None
+    group = share_group_for(app[blind_index_key], settings.database_url)
+    bridge = MqttBridge(settings.mqtt_url, app[channels_key], app[feeds_key], share_group=group)
+    await bridge.start()
+    app[mqtt_key] = bridge
+    app[metrics_key].counters["mqtt_bridge"] = ("MQTT bridge counters since start", bridge.stats)
+    yield
+    await bridge.close()

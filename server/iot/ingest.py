@@ -13,11 +13,11 @@ from server.errors import TooManyRequests
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, parse_time
 from server.storage.batch import BatchWriter, WriterClosedError
 from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, FeedWrite, Point, Written
+from server.wiring import Signal
 
 log = logging.getLogger(__name__)
 
 MAX_BULK = 14_400  # ThingSpeak's limit on points in one bulk update
-Listener = Callable[[Channel, Written], None]
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -192,7 +192,7 @@ class FeedService:
         self._writer = writer
         self._clock = clock
         self._last_accepted: dict[int, float] = {}
-        self.listeners: list[Listener] = []
+        self.written: Signal[[Channel, Written], None] = Signal("points_written")  # after each commit
 
     def now(self) -> float:
         return self._clock()
@@ -227,7 +227,7 @@ class FeedService:
             raise ThingSpeakError(
                 "the points could not be stored just now; send them again", status=503, headers={"Retry-After": "1"}
             ) from None
-        for listener in self.listeners:
+        for listener in self.written:
             try:
                 listener(channel, written)
             except Exception:

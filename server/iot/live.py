@@ -10,16 +10,20 @@ from typing import Any
 from aiohttp import web
 
 from server.errors import ApiError, ValidationError
+from server.iot.appkeys import channels_key
 from server.iot.channels import ChannelService
 from server.iot.thingspeak import entry_dict
-from server.keys import broker_key, channels_key
+from server.keys import broker_key
 from server.realtime.broker import Broker
-from server.realtime.commands import CommandTable
+from server.realtime.commands import CommandTableDef
 from server.realtime.connections import Connection
 from server.storage.channels import FIELDS, Channel, Written
 
 BACKFILL_LIMIT = 8000  # as many as one ThingSpeak read returns
 BACKFILL_PAGE = 500  # entries per frame while catching up
+MAX_FOLLOWED = 50  # channels one connection may follow
+
+commands = CommandTableDef()
 
 
 def topic(channel_id: int) -> str:
@@ -49,6 +53,11 @@ def _int(frame: dict[str, Any], name: str, *, required: bool) -> int | None:
     return value
 
 
+def _following(conn: Connection) -> int:
+    return sum(1 for key in conn.subscriptions if isinstance(key, tuple) and key[0] == "channel")
+
+
+@commands.command("channel.subscribe", anonymous=True)  # public channels need no account
 async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
     channel_id = _int(frame, "channel_id", required=True)
     after = _int(frame, "after_entry_id", required=False)
@@ -64,11 +73,10 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
         raise ApiError(
             "no such channel, or it needs a read key", code="channel_not_readable", field="channel_id"
         ) from exc
-    subscriptions: dict[int, Any] = conn.state.setdefault("channels", {})
-    if channel_id in subscriptions:
+    if ("channel", channel_id) in conn.subscriptions:
         raise ApiError("already subscribed to this channel", code="already_subscribed", field="channel_id")
-    if len(subscriptions) >= 50:
-        raise ApiError("at most 50 channel subscriptions per connection", code="too_many_subscriptions")
+    if _following(conn) >= MAX_FOLLOWED:
+        raise ApiError(f"at most {MAX_FOLLOWED} channel subscriptions per connection", code="too_many_subscriptions")
 
     # Subscribe first, hold live entries back while catching up, then let them through past what was sent.
     held: list[dict[str, Any]] = []
@@ -80,9 +88,7 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
             return
         _forward(conn, channel_id, event, state)
 
-    unsubscribe = await request.app[broker_key].subscribe(topic(channel_id), on_event)
-    subscriptions[channel_id] = unsubscribe
-    conn.cleanups.append(unsubscribe)
+    conn.subscribe(("channel", channel_id), await request.app[broker_key].subscribe(topic(channel_id), on_event))
     if after is not None:
         await _backfill(conn, service, channel_id, after, state)
     state["catching_up"] = False
@@ -145,17 +151,10 @@ def _forward(conn: Connection, channel_id: int, event: dict[str, Any], state: di
     conn.send({"type": "channel.entries", "channel_id": channel_id, "entries": fresh})
 
 
+@commands.command("channel.unsubscribe", anonymous=True)
 async def unsubscribe(request: web.Request, conn: Connection, frame: dict[str, Any]) -> dict[str, Any]:
     channel_id = _int(frame, "channel_id", required=True)
     assert channel_id is not None
-    subscriptions: dict[int, Any] = conn.state.get("channels", {})
-    stop = subscriptions.pop(channel_id, None)
-    if stop is None:
+    if not conn.unsubscribe(("channel", channel_id)):
         raise ApiError("not subscribed to this channel", code="not_subscribed", field="channel_id")
-    stop()
     return {"channel_id": channel_id}
-
-
-def register(commands: CommandTable) -> None:
-    commands.add("channel.subscribe", subscribe, anonymous=True)
-    commands.add("channel.unsubscribe", unsubscribe, anonymous=True)

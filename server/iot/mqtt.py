@@ -227,7 +227,7 @@ class MqttBridge:
 
     async def start(self) -> None:
         """Start connecting (in the background: a broker that is down does not stop the server)."""
-        self._feeds.listeners.append(self._on_written)
+        self._feeds.written.connect(self._on_written)
         self._task = asyncio.create_task(self._run(), name="mqtt-bridge")
 
     async def close(self) -> None:
@@ -242,8 +242,7 @@ class MqttBridge:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._task = None
-        with contextlib.suppress(ValueError):
-            self._feeds.listeners.remove(self._on_written)
+        self._feeds.written.disconnect(self._on_written)
         left = self._outgoing.qsize() + len(self._unsent)
         if left:
             log.info("mqtt: %d live updates were not republished before shutdown", left)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from server.iot.appkeys import channels_key
 from server.iot.reads import (
     Entry,
     FeedReader,
@@ -29,7 +30,7 @@ from server.iot.reads import (
 )
 from server.iot.routes import api_key_of, channel_id_of, optional_owner, reply, thingspeak_errors, tz_of
 from server.iot.thingspeak import ThingSpeakError, channel_dict, csv_line, to_xml, xml_element
-from server.keys import channels_key, database_key
+from server.keys import database_key
 from server.storage.channels import Channel
 from server.storage.feeds import FeedReadRepository
 

@@ -17,12 +17,13 @@ from aiohttp import web
 
 from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
+from server.iot.appkeys import channels_key, feeds_key, update_received_key
 from server.iot.channels import ChannelService
 from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point, require_content
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, error_body, point_entry, to_xml, zone
-from server.keys import channels_key, feeds_key, update_hooks_key
 from server.storage.channels import FIELDS, ApiKey, Point
 from server.web.validation import read_body
+from server.wiring import send_async
 
 routes = web.RouteTableDef()
 
@@ -328,13 +329,6 @@ async def regenerate_my_api_key(request: web.Request) -> web.Response:
 # -- writes -----------------------------------------------------------------------------------------
 
 
-# Hooks other modules add to an update (TalkBack: the next command goes back in the reply). A hook runs before
-# the write, so it can refuse bad input (a wrong talkback_key) while nothing is written yet, and returns what to
-# do once the point is committed (or None): a function giving the fields to add to the reply.
-AfterWrite = Callable[[], Awaitable[dict[str, Any]]]
-UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]]
-
-
 @thingspeak_errors
 async def update(request: web.Request) -> web.Response:
     params = await params_of(request, UPDATE_BODY_LIMIT)
@@ -343,7 +337,7 @@ async def update(request: web.Request) -> web.Response:
     tz = tz_of(params)
     point = parse_point(params, now=feeds.now(), tz=tz)
     require_content(point)
-    after_write = [await hook(request, params) for hook in request.app[update_hooks_key]]
+    after_write = await send_async(request.app[update_received_key], request, params)
     written = await feeds.write(channel, [point])
     extra: dict[str, Any] = {}
     for finish in after_write:

@@ -11,7 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.guard import bearer_token, require_user
-from server.iot.routes import FMT, AfterWrite, Handler, api_key_of, owner_of, params_of, reply, thingspeak_errors
+from server.iot.appkeys import talkbacks_key
+from server.iot.models import AfterWrite
+from server.iot.routes import FMT, Handler, api_key_of, owner_of, params_of, reply, thingspeak_errors
 from server.iot.talkback import (
     MAX_NAME,
     TalkBackService,
@@ -19,7 +21,6 @@ from server.iot.talkback import (
     check_position,
 )
 from server.iot.thingspeak import ThingSpeakError, format_time, zone
-from server.keys import talkbacks_key
 from server.storage.talkback import Command, TalkBack
 
 routes = web.RouteTableDef()

@@ -1,36 +1,77 @@
-"""The WebSocket's command table: each domain registers the frame types it answers."""
+"""The WebSocket's command table: each domain declares the frame types it answers, with their schemas.
+
+A domain collects its commands in a `CommandTableDef` with the `command` decorator, next to each handler (as
+aiohttp's RouteTableDef collects routes), and its `setup(app)` adds them to the app's table. A command with a
+schema gets its frame's fields (all but `type` and `id`) checked against it before the handler runs, so the
+handler receives clean arguments; one without a schema checks its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from server.realtime.connections import Connection
+from server.web.validation import Field, validate
 
-# (request, connection, frame) -> the reply's result; raise ApiError for an error reply.
-# Run once a connection has authenticated (request, connection); it may add connection cleanups.
-WsAuthHook = Callable[[web.Request, Connection], Awaitable[None]]
+# (request, connection, the frame's fields) -> the reply's result; raise ApiError for an error reply.
 CommandHandler = Callable[[web.Request, Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
+RESERVED = ("auth", "ping")  # answered by the socket itself
 
 
 @dataclass(frozen=True)
 class Command:
+    name: str
     handler: CommandHandler
+    schema: dict[str, Field] | None = None  # None: the handler checks its own fields
     # Most commands need a signed-in connection; a few (following a public channel) do not.
     anonymous: bool = False
 
+    def arguments(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """The frame's fields, checked against the schema (ValidationError names the field at fault)."""
+        fields = {k: v for k, v in frame.items() if k not in ("type", "id")}
+        return fields if self.schema is None else validate(fields, self.schema)
+
+
+class CommandTableDef:
+    """A domain's commands, declared with `@commands.command(name, schema)` beside their handlers."""
+
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self._commands)
+
+    def command(
+        self, name: str, schema: dict[str, Field] | None = None, *, anonymous: bool = False
+    ) -> Callable[[CommandHandler], CommandHandler]:
+        def add(handler: CommandHandler) -> CommandHandler:
+            self._commands.append(Command(name, handler, schema, anonymous))
+            return handler
+
+        return add
+
 
 class CommandTable:
+    """Every command the app's WebSocket answers, by frame type."""
+
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
 
-    def add(self, name: str, handler: CommandHandler, *, anonymous: bool = False) -> None:
-        if name in self._commands or name in ("auth", "ping"):
-            raise ValueError(f"command {name!r} is registered twice")
-        self._commands[name] = Command(handler, anonymous)
+    def add(self, command: Command) -> None:
+        if command.name in self._commands or command.name in RESERVED:
+            raise ValueError(f"command {command.name!r} is registered twice")
+        self._commands[command.name] = command
+
+    def add_all(self, commands: Iterable[Command]) -> None:
+        for command in commands:
+            self.add(command)
 
     def get(self, name: str) -> Command | None:
         return self._commands.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._commands)

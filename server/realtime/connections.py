@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-if TYPE_CHECKING:
-    from server.realtime.seq import SeqStream
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,18 @@ def text_frame_header(size: int) -> bytes:
     if size < 1 << 16:
         return struct.pack("!BBH", 0x81, 126, size)
     return struct.pack("!BBQ", 0x81, 127, size)
+
+
+class ConnKey(Generic[T]):
+    """A typed slot on a connection for one domain's state (what web.AppKey is for the app)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<ConnKey {self.name}>"
 
 
 class _Flusher:
@@ -82,11 +93,42 @@ class Connection:
         self._out: list[bytes] = []  # frames (header, payload, header, ...) not yet written
         self._out_bytes = 0
         self.closed_reason: str | None = None
-        # Run when the connection ends (unsubscribe from the broker, and so on).
+        # What this connection follows, by a key its domain chooses (("channel", 7), ("presence", "u1")): each
+        # value stops one subscription. They all stop when the connection ends. As Home Assistant's
+        # ActiveConnection, one registry for every domain.
+        self.subscriptions: dict[Hashable, Callable[[], None]] = {}
+        # Run when the connection ends, after the subscriptions stop.
         self.cleanups: list[Callable[[], None]] = []
         self.async_cleanups: list[Callable[[], Awaitable[None]]] = []  # awaited after the plain ones
-        self.state: dict[str, Any] = {}
-        self.seq_stream: SeqStream | None = None  # the user's numbered events, once the client has synced
+        self._slots: dict[ConnKey[Any], Any] = {}  # each domain's state on this connection, by typed key
+        self._finished = False
+
+    def get(self, key: ConnKey[T]) -> T | None:
+        """The domain state stored under `key`, if any."""
+        return cast("T | None", self._slots.get(key))
+
+    def setdefault(self, key: ConnKey[T], make: Callable[[], T]) -> T:
+        """The domain state under `key`, made and stored by `make()` the first time."""
+        if key not in self._slots:
+            self._slots[key] = make()
+        return cast(T, self._slots[key])
+
+    def subscribe(self, key: Hashable, stop: Callable[[], None]) -> None:
+        """Hold a subscription (its stop function) until `unsubscribe(key)` or the connection ends."""
+        if key in self.subscriptions:
+            raise ValueError(f"{key!r} is subscribed already")
+        if self._finished:  # the socket ended while the subscription was being made: it ends too
+            stop()
+            return
+        self.subscriptions[key] = stop
+
+    def unsubscribe(self, key: Hashable) -> bool:
+        """Stop one subscription; False if there was none under `key`."""
+        stop = self.subscriptions.pop(key, None)
+        if stop is None:
+            return False
+        stop()
+        return True
 
     def _transport(self) -> asyncio.Transport | None:
         transport = self._socket
@@ -139,21 +181,20 @@ class Connection:
             asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
 
     async def finish(self) -> None:
-        """Run the cleanups (called when the socket's handler ends)."""
-        for cleanup in self.cleanups:
+        """Stop the subscriptions and run the cleanups (called when the socket's handler ends)."""
+        self._finished = True
+        subscriptions, self.subscriptions = list(self.subscriptions.values()), {}
+        for cleanup in [*subscriptions, *self.cleanups]:
             try:
                 cleanup()
             except Exception:
                 log.exception("connection cleanup failed")
         self.cleanups.clear()
         self._out, self._out_bytes = [], 0
-        # What a connection holds refers back to it (its seq stream, the subscriptions' closures): let go of it
-        # here, so a closed connection is freed at once instead of waiting, with everything it holds, for the
+        # What a connection holds refers back to it (its domains' state, the subscriptions' closures): let go of
+        # it here, so a closed connection is freed at once instead of waiting, with everything it holds, for the
         # cyclic garbage collector, whose full passes over a big heap stall the event loop.
-        self.state.clear()
-        if self.seq_stream is not None:
-            self.seq_stream.stop()
-            self.seq_stream = None
+        self._slots.clear()
         self._socket = None
         if self.async_cleanups:
             # In a task of its own: aiohttp cancels the handler of a socket that went away, and the cleanups

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,9 +11,9 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
-from server.keys import accounts_key, broker_key, connections_key, settings_key, ws_auth_hooks_key, ws_commands_key
-from server.realtime.broker import user_topic
-from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SESSION_ENDED, Connection
+from server.keys import connections_key, settings_key, ws_authenticate_key, ws_authenticated_key, ws_commands_key
+from server.realtime.connections import CLOSE_AUTH_TIMEOUT, Connection
+from server.wiring import send_async
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -31,29 +30,6 @@ def _origin_allowed(request: web.Request) -> bool:
         return True
     allowed = {urlsplit(request.app[settings_key].public_url).netloc, request.host}
     return urlsplit(origin).netloc in allowed
-
-
-SESSIONS_ENDED = "sessions.ended"  # an internal event on the user topic; never sent to clients
-
-
-def sessions_ended(user_id: str, session_id: str | None) -> tuple[str, dict[str, Any]]:
-    """The topic and event that close the sockets of one ended session (or, with None, of all the user's)."""
-    return user_topic(user_id), {"type": SESSIONS_ENDED, "session_id": session_id}
-
-
-def _user_events(conn: Connection) -> Callable[[dict[str, Any]], None]:
-    def deliver(event: dict[str, Any]) -> None:
-        if event.get("type") == SESSIONS_ENDED:
-            if event.get("session_id") in (None, conn.session_id):
-                conn.close_soon(CLOSE_SESSION_ENDED, "session ended: sign in again")
-            return
-        stream = conn.seq_stream
-        if stream is not None and "seq" in event:
-            stream.live(event)
-        else:
-            conn.send(event)
-
-    return deliver
 
 
 def error_frame(frame_id: Any, code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -73,8 +49,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     registry.add(conn)
 
     def close_if_anonymous() -> None:
-        # Following public channels needs no account; anything else does.
-        if conn.user_id is None and not conn.state.get("channels"):
+        # Following what anonymous commands allow (public channels) needs no account; anything else does.
+        if conn.user_id is None and not conn.subscriptions:
             conn.close_soon(CLOSE_AUTH_TIMEOUT, "auth timeout")
 
     auth_deadline = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_SECONDS, close_if_anonymous)
@@ -122,23 +98,18 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
             conn.send(error_frame(frame_id, "invalid", "auth needs a string token", field="token"))
             return
         try:
-            principal = await request.app[accounts_key].authenticate(token)
+            user_id, session_id = await request.app[ws_authenticate_key](token)
         except ApiError as exc:
             conn.send(error_frame(frame_id, exc.code, exc.message))
             return
-        if conn.user_id is not None and conn.user_id != principal.user.id:
+        if conn.user_id is not None and conn.user_id != user_id:
             conn.send(error_frame(frame_id, "already_authenticated", "this connection belongs to another user"))
             return
-        if conn.user_id is None:
-            # Everything addressed to this user (alerts, and later chat events) reaches all their devices.
-            stop = await request.app[broker_key].subscribe(user_topic(principal.user.id), _user_events(conn))
-            conn.cleanups.append(stop)
         first = conn.user_id is None
-        conn.user_id, conn.session_id = principal.user.id, principal.session_id
-        if first:
-            for hook in request.app[ws_auth_hooks_key]:
-                await hook(request, conn)
-        conn.send({"type": "result", "id": frame_id, "result": {"user_id": principal.user.id}})
+        conn.user_id, conn.session_id = user_id, session_id
+        if first:  # the domains attach what this user's connection hears (their events, presence, ...)
+            await send_async(request.app[ws_authenticated_key], request, conn)
+        conn.send({"type": "result", "id": frame_id, "result": {"user_id": user_id}})
         return
     command = request.app[ws_commands_key].get(kind)
     if command is None:
@@ -148,7 +119,7 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         conn.send(error_frame(frame_id, "unauthorized", "send an auth frame first"))
         return
     try:
-        result = await command.handler(request, conn, frame)
+        result = await command.handler(request, conn, command.arguments(frame))
     except ApiError as exc:
         extra = {"field": exc.field} if exc.field else {}
         conn.send(error_frame(frame_id, exc.code, exc.message, **extra))

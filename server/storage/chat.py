@@ -1,10 +1,5 @@
-"""Chat storage: chats, members, messages, reactions, and each user's numbered event log.
-
-Every event a user must not miss gets the next number in that user's log (`seq`), reserved with
-an UPDATE of the user's counter row inside the transaction that makes the change, and a row in
-`user_events` (a run of messages in one chat written together is one row covering its seqs, see
-_append_message_events). A rolled-back transaction gives its numbers back, so each user's seqs run 1, 2, 3... with no
-gaps; a client that reconnects with the last seq it saw reads exactly what it missed.
+"""Chat storage: chats, members, messages and reactions. Each change's events go to the users' logs
+(server/storage/events.py) in the same transaction.
 
 Message ids run 1, 2, 3... per chat, reserved on the chat's row the same way. Bodies, names and event
 payloads are encrypted with the keyring; in an end-to-end chat the body is the client's ciphertext,
@@ -14,8 +9,8 @@ stored (and encrypted again at rest) without being looked at.
 from __future__ import annotations
 
 import secrets
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -24,10 +19,9 @@ import orjson
 from server.crypto.keyring import BlindIndex, Keyring
 from server.storage.attachments import AttachmentRepository
 from server.storage.database import Database, Executor, Row
+from server.storage.events import EventRepository, RunItem
 
 ROLES = ("member", "admin", "owner")  # in rising order of power
-EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
-SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
 MESSAGE_COLUMNS = (
     "chat_id",
     "id",
@@ -39,8 +33,7 @@ MESSAGE_COLUMNS = (
     "meta",
     "created_at",
 )
-_SEQ_CHUNK = 500  # user ids per UPDATE ... WHERE user_id IN (...)
-MAX_SPAN = 1000  # messages one event row may cover (events_after relies on it: never lower it)
+_SEQ_CHUNK = 500  # ids per statement
 
 
 def _marks(first: int, count: int) -> str:
@@ -100,31 +93,6 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Event:
-    """One entry of a user's log. Message events carry the message (read at the time the log is read)."""
-
-    user_id: str
-    seq: int
-    kind: str
-    chat_id: str | None
-    message_id: int | None
-    payload: dict[str, Any]
-    created_at: float
-    message: Message | None = None
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to append to one user's log."""
-
-    user_id: str
-    kind: str
-    chat_id: str | None
-    message_id: int | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Send:
     """A message to write through the batch writer."""
 
@@ -174,9 +142,15 @@ def _refusal(send: Send, chat: _ChatInfo | None, blocked: set[tuple[str, str]]) 
 
 class ChatRepository:
     def __init__(
-        self, db: Database, keyring: Keyring, blind_index: BlindIndex, attachments: AttachmentRepository
+        self,
+        db: Database,
+        keyring: Keyring,
+        blind_index: BlindIndex,
+        attachments: AttachmentRepository,
+        events: EventRepository,
     ) -> None:
         self.db = db
+        self._events = events
         self._keyring = keyring
         self._blind = blind_index
         self._attachments = attachments
@@ -263,162 +237,6 @@ class ChatRepository:
             self._seal(orjson.dumps(m.meta), "messages", "meta", row_id) if m.meta else None,
             m.created_at,
         )
-
-    # -- the event log -----------------------------------------------------------------------------
-    async def append_events(self, tx: Executor, events: Sequence[NewEvent], now: float) -> list[int]:
-        """Reserve the next seq of each event's user (in the order given) and write the events; returns the
-        seqs, one per event. Must run inside the transaction that makes the change the events describe."""
-        if not events:
-            return []
-        next_seq = await self._first_seqs(tx, Counter(event.user_id for event in events))
-        seqs, rows = [], []
-        for event in events:
-            seq = next_seq[event.user_id]
-            next_seq[event.user_id] = seq + 1
-            seqs.append(seq)
-            payload = (
-                self._seal(orjson.dumps(event.payload), "user_events", "payload", f"{event.user_id}:{seq}")
-                if event.payload
-                else None
-            )
-            rows.append((event.user_id, seq, event.kind, event.chat_id, event.message_id, payload, now))
-        await tx.insert_rows("user_events", EVENT_COLUMNS, rows)
-        return seqs
-
-    async def _append_message_events(
-        self, tx: Executor, messages: Sequence[tuple[Message, Sequence[str]]], now: float
-    ) -> list[dict[str, int]]:
-        """`message.new` for every member of each message's chat, in the order given: the same as
-        append_events, without an event object per member (a message to a big group has thousands)."""
-        next_seq = await self._first_seqs(tx, Counter(user for _, members in messages for user in members))
-        out: list[dict[str, int]] = []
-        runs: dict[str, list[Any]] = {}  # user -> their open row: [user, seq, kind, chat, message id, ..., span]
-        rows: list[list[Any]] = []
-        for message, members in messages:
-            seqs = {}
-            for user in members:
-                seq = seqs[user] = next_seq[user]
-                next_seq[user] = seq + 1
-                run = runs.get(user)  # this user's last row: its seqs end just before this one
-                if run is not None and (run[3], run[4] + run[7]) == (message.chat_id, message.id) and run[7] < MAX_SPAN:
-                    run[7] += 1  # the next message of the same chat, and this user's next seq: the run goes on
-                else:
-                    run = runs[user] = [user, seq, "message.new", message.chat_id, message.id, None, now, 1]
-                    rows.append(run)
-            out.append(seqs)
-        await tx.insert_rows("user_events", SPAN_COLUMNS, [tuple(r) for r in rows])
-        return out
-
-    async def _first_seqs(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
-        """Reserve `counts[user]` seqs for each user; returns the first of each user's new seqs."""
-        last = await self._reserve(tx, counts)
-        return {user: last[user] - n + 1 for user, n in counts.items()}
-
-    async def _reserve(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
-        """Add each user's count to their counter; returns the new last seq per user. All the counters are
-        locked first, in id order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
-        users = sorted(counts)
-        present: set[str] = set()
-        for start in range(0, len(users), _SEQ_CHUNK):
-            present |= await self._lock_counters(tx, users[start : start + _SEQ_CHUNK])
-        missing = [u for u in users if u not in present]  # a user's first event: their counter is made now
-        for start in range(0, len(missing), _SEQ_CHUNK):
-            chunk = missing[start : start + _SEQ_CHUNK]
-            marks = ", ".join(f"(${i})" for i in range(1, len(chunk) + 1))
-            await tx.execute(f"INSERT INTO user_seq (user_id) VALUES {marks} ON CONFLICT (user_id) DO NOTHING", *chunk)
-            await self._lock_counters(tx, chunk)
-        by_count: dict[int, list[str]] = defaultdict(list)
-        for user in users:
-            by_count[counts[user]].append(user)
-        last: dict[str, int] = {}
-        for n, group in by_count.items():
-            for start in range(0, len(group), _SEQ_CHUNK):
-                last.update(await self._bump(tx, group[start : start + _SEQ_CHUNK], n))
-        return last
-
-    async def _lock_counters(self, tx: Executor, users: list[str]) -> set[str]:
-        """Those of the users who have a counter, locked until the transaction ends (PostgreSQL; SQLite has one
-        writer, so nothing else can hold these rows)."""
-        if self.db.backend == "postgresql":
-            rows = await tx.fetch(
-                f"SELECT user_id FROM user_seq WHERE user_id IN ({_marks(1, len(users))}) ORDER BY user_id FOR UPDATE",
-                *users,
-            )
-            return {row["user_id"] for row in rows}
-        found = await tx.fetch_many(
-            f"SELECT user_id FROM user_seq WHERE user_id IN ({_marks(1, len(users))})", ("user_id",), *users
-        )
-        return {user_id for (user_id,) in found}
-
-    @staticmethod
-    async def _bump(tx: Executor, users: list[str], n: int) -> dict[str, int]:
-        await tx.execute(
-            f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({_marks(2, len(users))})", n, *users
-        )
-        # Read back in the same transaction (not RETURNING: fetch_many hands over many rows in one go).
-        rows = await tx.fetch_many(
-            f"SELECT user_id, last_seq FROM user_seq WHERE user_id IN ({_marks(1, len(users))})",
-            ("user_id", "last_seq"),
-            *users,
-        )
-        return {user_id: int(last_seq) for user_id, last_seq in rows}
-
-    async def last_seq(self, user_id: str) -> int:
-        value = await self.db.fetchval("SELECT last_seq FROM user_seq WHERE user_id = $1", user_id)
-        return int(value or 0)
-
-    async def events_after(self, user_id: str, after: int, limit: int, upto: int | None = None) -> list[Event]:
-        """The user's events after seq `after` (at most `limit`, and none past `upto`), oldest first. Message
-        events carry the message as it is now, if the user is still a member of its chat.
-
-        A row covering a run of messages joins each of the run's messages that falls in the window, so every
-        row read gives at least one event and `limit` rows give at least `limit` events."""
-        upto = upto if upto is not None else 2**62
-        rows = await self.db.fetch(
-            "SELECT e.seq, e.span, e.kind, e.chat_id, e.message_id, e.payload, e.created_at,"
-            " m.chat_id AS m_chat_id, m.id AS m_id, m.sender_id AS m_sender_id, m.client_id AS m_client_id,"
-            " m.kind AS m_kind, m.body AS m_body, m.reply_to AS m_reply_to, m.meta AS m_meta,"
-            " m.created_at AS m_created_at, m.edited_at AS m_edited_at, m.deleted_at AS m_deleted_at"
-            " FROM user_events e"
-            " LEFT JOIN chat_members cm ON cm.chat_id = e.chat_id AND cm.user_id = e.user_id"
-            " LEFT JOIN messages m ON e.kind = 'message.new' AND m.chat_id = cm.chat_id"
-            " AND m.id >= e.message_id AND m.id < e.message_id + e.span"
-            " AND m.id - e.message_id + e.seq > $2 AND m.id - e.message_id + e.seq <= $3"
-            " WHERE e.user_id = $1 AND e.seq > $5 AND e.seq + e.span > $6 AND e.seq <= $3"
-            " ORDER BY e.seq, m.id LIMIT $4",
-            user_id,
-            after,
-            upto,
-            limit,
-            after - MAX_SPAN,
-            after + 1,
-        )
-        events: list[Event] = []
-        for row in rows:
-            first, base = int(row["seq"]), row["message_id"]
-            covered: list[tuple[int, int | None, Message | None]]
-            if row["m_id"] is not None:  # one message of the run, at its own seq
-                found = self.message_of(row, "m_")
-                covered = [(first + found.id - int(base), found.id, found)]
-            else:  # a plain event, or a run whose chat the user has left (its messages are not theirs now)
-                covered = [
-                    (seq, None if base is None else int(base) + seq - first, None)
-                    for seq in range(max(first, after + 1), min(first + int(row["span"]), upto + 1))
-                ]
-            for seq, message_id, message in covered:
-                events.append(
-                    Event(
-                        user_id=user_id,
-                        seq=seq,
-                        kind=row["kind"],
-                        chat_id=row["chat_id"],
-                        message_id=message_id,
-                        payload=self._open_json(row["payload"], "user_events", "payload", f"{user_id}:{seq}"),
-                        created_at=row["created_at"],
-                        message=message,
-                    )
-                )
-        return events[:limit]
 
     # -- chats and members -------------------------------------------------------------------------
     async def create_chat(
@@ -640,6 +458,23 @@ class ChatRepository:
         )
         return None if row is None else self.message_of(row)
 
+    async def member_messages(self, user_id: str, chat_id: str, message_ids: Sequence[int]) -> dict[int, Message]:
+        """Those of the messages of a chat, by id, that `user_id` may read now: all of them while a member, none
+        after leaving (what the user's event log shows of the messages it names)."""
+        found: dict[int, Message] = {}
+        ids = sorted(set(message_ids))
+        for start in range(0, len(ids), _SEQ_CHUNK):
+            chunk = ids[start : start + _SEQ_CHUNK]
+            rows = await self.db.fetch(
+                "SELECT m.* FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = $1"
+                f" WHERE m.chat_id = $2 AND m.id IN ({_marks(3, len(chunk))})",
+                user_id,
+                chat_id,
+                *chunk,
+            )
+            found.update((int(row["id"]), self.message_of(row)) for row in rows)
+        return found
+
     async def reactions(self, chat_id: str, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
         if not message_ids:
             return {}
@@ -800,7 +635,8 @@ class ChatRepository:
             if send.attachment_ids:
                 await self._attachments.attach(tx, send.chat_id, message_id, send.attachment_ids)
         await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._message_row(m) for m, _ in messages])
-        seqs = await self._append_message_events(tx, messages, max(newest.values()))
+        items = [RunItem(m.chat_id, m.id, members) for m, members in messages]
+        seqs = await self._events.append_runs(tx, "message.new", items, max(newest.values()))
         for (index, _, _), (message, _), member_seqs in zip(accepted, messages, seqs, strict=True):
             results[index] = Sent(message, member_seqs)
 

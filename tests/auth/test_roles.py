@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.keys import accounts_key
+from server.auth.appkeys import accounts_key
 from tests.conftest import Mailbox
 from tests.helpers import PASSWORD, bearer, login, new_email, signed_in
 

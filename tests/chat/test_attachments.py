@@ -19,9 +19,10 @@ from PIL import ExifTags, Image
 
 from server.app import create_app
 from server.chat import media
+from server.chat.appkeys import attachments_key
 from server.chat.attachments import UNCLAIMED_SECONDS
 from server.config import Settings
-from server.keys import attachments_key, database_key, keyring_key
+from server.keys import database_key, keyring_key
 from tests.chat.chatkit import PDF, client_id, direct, group, png, uid, upload, uploaded, users
 from tests.conftest import Mailbox
 from tests.helpers import bearer

@@ -7,8 +7,9 @@ import asyncio
 from typing import Any
 
 from server.app import create_app
-from server.keys import chat_key, database_key
-from server.storage.chat import NewEvent
+from server.events.appkeys import event_log_key
+from server.keys import database_key
+from server.storage.events import NewEvent
 from tests.chat.chatkit import client_id, connect, direct, group, uid, users
 from tests.conftest import Mailbox
 from tests.helpers import bearer
@@ -44,18 +45,19 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(
     by_seq = {p["seq"]: (p["chat_id"], p["message"]["id"], p["message"]["text"]) for p in pushed}
 
     # The log, read from every seq, in pages of every size, up to every bound: the same events.
-    repo = client.app[chat_key].repo
+    log = client.app[event_log_key]
     last = start + len(plan)
     for after in range(start, last + 1):
         for limit in (1, 2, 3, 7, 50):
             for upto in (None, last - 1, after + 2):
-                events = await repo.events_after(uid(bob), after, limit, upto)
+                frames = await log.frames_after(uid(bob), after, limit, upto)
                 end = last if upto is None else min(upto, last)
                 want = list(range(after + 1, end + 1))[:limit]
-                assert [e.seq for e in events] == want, (after, limit, upto)
-                for event in events:
-                    assert event.message is not None
-                    assert (event.chat_id, event.message_id, event.message.body) == by_seq[event.seq]
+                assert [f["seq"] for f in frames] == want, (after, limit, upto)
+                for frame in frames:
+                    assert frame["message"] is not None
+                    message = frame["message"]
+                    assert (frame["chat_id"], message["id"], message["text"]) == by_seq[frame["seq"]]
 
     # A device that was away syncs from the middle of a run and gets exactly the rest.
     away = await connect(client, bob, after_seq=start + 2)
@@ -63,17 +65,19 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(
     assert [p["seq"] for p in rest] == list(range(start + 3, last + 1))
 
     # After leaving, carol's log keeps its seqs (without the messages, which are no longer hers to read).
-    carol_events = await repo.events_after(uid(carol), 0, 1000)
-    carol_seqs = [e.seq for e in carol_events]
+    carol_events = await log.frames_after(uid(carol), 0, 1000)
+    carol_seqs = [f["seq"] for f in carol_events]
     assert carol_seqs == list(range(1, len(carol_seqs) + 1))
     resp = await client.post(f"/api/chats/{group_id}/leave", headers=bearer(carol))
     assert resp.status == 204, await resp.text()
-    after_leaving = await repo.events_after(uid(carol), 0, 1000)
-    assert [e.seq for e in after_leaving][: len(carol_seqs)] == carol_seqs
-    gone = [e for e in after_leaving if e.kind == "message.new" and e.chat_id == group_id]
+    after_leaving = await log.frames_after(uid(carol), 0, 1000)
+    assert [f["seq"] for f in after_leaving][: len(carol_seqs)] == carol_seqs
+    gone = [f for f in after_leaving if f["type"] == "message.new" and f["chat_id"] == group_id]
     assert len(gone) == len(plan) - 1
-    assert all(e.message is None for e in gone)
-    assert [e.message_id for e in gone] == list(range(1, len(gone) + 1))
+    assert all(f["message"] is None for f in gone)
+    stored = await log.repo.read(uid(carol), 0, 1000)
+    gone_ids = [e.message_id for e in stored if e.kind == "message.new" and e.chat_id == group_id]
+    assert gone_ids == list(range(1, len(gone) + 1))
     for peer in (live, sender, other, away):
         await peer.close()
 
@@ -85,17 +89,17 @@ async def test_concurrent_changes_to_overlapping_users_keep_each_log_gap_free(
     # 3... (on PostgreSQL both transactions lock the users' counters, all in one order).
     client = await aiohttp_client(create_app(make_settings()))
     a, b, c = (uid(u) for u in await users(client, mail, 3))
-    repo, db = client.app[chat_key].repo, client.app[database_key]
+    repo, db = client.app[event_log_key].repo, client.app[database_key]
 
     async def change(plan: list[str]) -> list[int]:
         async with db.transaction() as tx:
             events = [NewEvent(user, "chat.settings", None, payload={"n": n}) for n, user in enumerate(plan)]
-            seqs = await repo.append_events(tx, events, 0.0)
+            seqs = await repo.append(tx, events, 0.0)
             await asyncio.sleep(0)  # both hold their locks before either commits, if the locks allow it
             return seqs
 
     for _ in range(10):
         await asyncio.gather(change([a, b, b, c]), change([b, c, c]))
     for user, per_round in ((a, 1), (b, 3), (c, 3)):
-        seqs = [e.seq for e in await repo.events_after(user, 0, 1000)]
+        seqs = [e.seq for e in await repo.read(user, 0, 1000)]
         assert seqs == list(range(1, 10 * per_round + 1))

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp.test_utils import TestClient
 
-from server.keys import accounts_key
+from server.auth.appkeys import accounts_key
 from tests.chat.chatkit import PDF, client_id, connect, direct, group, png, uid, uploaded, users
 from tests.conftest import Mailbox
 from tests.helpers import PASSWORD, bearer, login, new_email, signed_in

@@ -19,11 +19,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.app import create_app
+from server.chat.appkeys import push_key
 from server.chat.push import MAX_PAYLOAD_BYTES, PushService, push_client_session
 from server.config import SECRETS_FILE, ConfigError, Settings, new_vapid_key
 from server.crypto.keyring import Keyring
 from server.crypto.rotate import rotate
-from server.keys import database_key, keyring_key, push_key
+from server.keys import database_key, keyring_key
 from server.storage.encrypted import ENCRYPTED_COLUMNS
 from tests.chat.chatkit import Browser, PushEndpoint, b64url, subscribe, unb64url
 from tests.conftest import Mailbox, free_port

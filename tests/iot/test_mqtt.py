@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Settings
+from server.iot.appkeys import channels_key, mqtt_key
 from server.iot.mqtt import (
     BadMessageError,
     MqttBridge,
@@ -30,7 +31,7 @@ from server.iot.mqtt import (
     parse_publish_topic,
     redact_topic,
 )
-from server.keys import channels_key, database_key, mqtt_key
+from server.keys import database_key
 from tests.conftest import Mailbox, free_port
 from tests.helpers import new_channel
 

@@ -6,8 +6,9 @@ import time
 
 from aiohttp.test_utils import TestClient
 
+from server.iot.appkeys import channels_key
 from server.iot.retention import sweep
-from server.keys import channels_key, database_key
+from server.keys import database_key
 from tests.conftest import Mailbox
 from tests.helpers import new_channel
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.keys import channels_key, database_key, rule_engine_key
+from server.iot.appkeys import channels_key, rule_engine_key
+from server.keys import database_key
 from tests.conftest import Mailbox
 from tests.helpers import bearer, new_channel, signed_in
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
 from server.config import Settings
-from server.keys import rule_engine_key
+from server.iot.appkeys import rule_engine_key
 from tests.conftest import Mailbox, body_of
 from tests.helpers import new_channel
 from tests.iot.test_rules import create_rule, events, kinds_of, threshold, update

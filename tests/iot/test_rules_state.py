@@ -11,8 +11,8 @@ import pytest
 
 from server.app import create_app
 from server.config import Settings
+from server.iot.appkeys import rule_engine_key
 from server.iot.rules import pid
-from server.keys import rule_engine_key
 from tests.conftest import Mailbox
 from tests.helpers import new_channel
 from tests.iot.test_rules import (

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.keys import channels_key, database_key
+from server.iot.appkeys import channels_key
+from server.keys import database_key
 from tests.conftest import Mailbox
 from tests.helpers import bearer, new_channel, signed_in, user_api_key
 

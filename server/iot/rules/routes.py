@@ -7,10 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from server.iot.appkeys import rules_key
 from server.iot.routes import owner_of
 from server.iot.rules.kinds import KINDS
 from server.iot.rules.service import MAX_NAME, RuleService
-from server.keys import rules_key
 from server.storage.rules import Rule, RuleEvent
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json

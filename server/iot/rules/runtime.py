@@ -64,12 +64,11 @@ class Automation:
             on_change=engine.note_rules,
         )
         engine.start()
-        feeds.listeners.append(engine.on_written)
+        feeds.written.connect(engine.on_written)
         return cls(talkbacks, rules, engine, webhooks, feeds)
 
     async def close(self) -> None:
         """Stop evaluating (what is queued is still evaluated), then close the webhook client."""
-        if self.engine.on_written in self.feeds.listeners:
-            self.feeds.listeners.remove(self.engine.on_written)
+        self.feeds.written.disconnect(self.engine.on_written)
         await self.engine.close()
         await self.webhooks.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.chat.key_routes import BODY_LIMIT as KEYS_BODY_LIMIT
-from server.chat.keys import MAX_DEVICES, MAX_KEY_BYTES, MAX_KEY_ID, MAX_STORED, MAX_UPLOAD, MIN_KEY_BYTES
+from server.chat.keydir import MAX_DEVICES, MAX_KEY_BYTES, MAX_KEY_ID, MAX_STORED, MAX_UPLOAD, MIN_KEY_BYTES
 from server.web.apidoc.kit import (
     INTEGER,
     JSON,

@@ -1,0 +1,17 @@
+"""The auth domain's typed application and request keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from server.auth.mail import Mailer
+    from server.auth.service import AccountService, Principal
+
+accounts_key: web.AppKey[AccountService] = web.AppKey("accounts")
+mailer_key: web.AppKey[Mailer] = web.AppKey("mailer")  # other domains (rule alerts) send mail through it too
+
+# Per request.
+principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

@@ -1,0 +1,73 @@
+"""Small pieces of SQL every repository builds: placeholders, chunks of ids, IN lists, and sealed columns.
+
+Placeholders are `$1, $2, ...` on both backends (the SQLite backend rewrites them). Lists of ids are cut into
+chunks, because both backends cap the parameters of one statement. A sealed column is encrypted with the
+keyring, its additional data naming its table, column and row; `Sealer` checks each (table, column) against
+ENCRYPTED_COLUMNS, so a column that rotate-keys would not walk can never be written encrypted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from server.crypto.keyring import Keyring
+from server.storage.encrypted import ENCRYPTED_COLUMNS
+
+T = TypeVar("T")
+
+CHUNK = 500  # ids per statement: well under both backends' parameter limits
+
+
+def marks(first: int, count: int) -> str:
+    """`$first, ..., $(first + count - 1)`: placeholders for `count` values."""
+    return ", ".join(f"${i}" for i in range(first, first + count))
+
+
+def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """`values` in consecutive lists of at most `size`."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def in_list(column: str, count: int, first: int = 1) -> str:
+    """`column IN ($first, ...)` for `count` values."""
+    return f"{column} IN ({marks(first, count)})"
+
+
+class Sealer:
+    """Encrypts and decrypts the encrypted columns of one table, each value bound to its row."""
+
+    def __init__(self, keyring: Keyring, table: str) -> None:
+        if table not in ENCRYPTED_COLUMNS:
+            raise ValueError(f"{table} has no encrypted columns in ENCRYPTED_COLUMNS")
+        self._keyring = keyring
+        self.table = table
+        self._columns = frozenset(ENCRYPTED_COLUMNS[table][1])
+
+    def _column(self, column: str) -> str:
+        if column not in self._columns:
+            raise ValueError(f"{self.table}.{column} is not listed in ENCRYPTED_COLUMNS")
+        return column
+
+    def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None:
+        if value is None:
+            return None
+        return self._keyring.encrypt(value, table=self.table, column=self._column(column), row_id=row_id)
+
+    def seal_json(self, value: Any, column: str, row_id: str) -> bytes | None:
+        """A JSON value, sealed; an empty or missing value is stored as NULL."""
+        return self.seal(orjson.dumps(value), column, row_id) if value else None
+
+    def open(self, blob: bytes | None, column: str, row_id: str) -> str | None:
+        if blob is None:
+            return None
+        return self._keyring.decrypt(bytes(blob), table=self.table, column=self._column(column), row_id=row_id)
+
+    def open_json(self, blob: bytes | None, column: str, row_id: str) -> dict[str, Any]:
+        """A sealed JSON object; {} when missing (or not an object)."""
+        text = self.open(blob, column, row_id)
+        value = orjson.loads(text) if text else {}
+        return value if isinstance(value, dict) else {}
