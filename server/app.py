@@ -63,12 +63,13 @@ def create_app(settings: Settings, *, overrides: Mapping[web.AppKey[Any], Any] |
     app.cleanup_ctx.append(_database_ctx)
     app.cleanup_ctx.append(_limiter_ctx)
     realtime.setup(app)  # the WebSocket, its command table and the broker
+    openapi.setup(app)  # the API document, which each domain adds its part to
 
     for domain in DOMAINS:
         domain.setup(app)
 
     app.add_routes(health.routes)
-    app.add_routes(openapi.routes)
+    openapi.add_house_part(app)
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
     return app
 

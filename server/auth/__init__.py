@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.auth import pages, routes, ws
+from server.auth import apidoc, pages, routes, ws
 from server.auth.appkeys import accounts_key, mailer_key
 from server.auth.mail import LogMailer, Mailer, SmtpMailer
 from server.auth.service import AccountService
@@ -20,6 +20,7 @@ from server.keys import (
     ws_authenticated_key,
 )
 from server.storage.accounts import AccountRepository
+from server.web.openapi import add_part
 from server.wiring import provide
 
 
@@ -28,6 +29,14 @@ def setup(app: web.Application) -> None:
     app.add_routes(pages.routes)
     app.cleanup_ctx.append(_accounts_ctx)
     app[ws_authenticated_key].connect(ws.watch_sessions)
+    add_part(
+        app,
+        apidoc,
+        tags=[
+            ("auth", "Accounts: registration, e-mail links, sign-in, tokens, sessions, profile"),
+            ("admin", "Server admins: accounts, the report queue, moderation"),
+        ],
+    )
 
 
 def _mailer(app: web.Application) -> Mailer:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key
-from server.chat import attachment_routes, key_routes, push_routes, routes, ws
+from server.chat import apidoc, attachment_routes, key_routes, push_routes, routes, ws
 from server.chat.appkeys import (
     attachments_key,
     chat_key,
@@ -51,6 +51,7 @@ def setup(app: web.Application) -> None:
         app.add_routes(table)
     app[ws_commands_key].add_all(ws.commands)
     app[ws_authenticated_key].connect(ws.on_authenticated)  # presence: online while a socket is open
+    apidoc.document(app)
     app.cleanup_ctx.append(_key_directory_ctx)
     app.cleanup_ctx.append(_push_ctx)  # before chat: messages to users with no connection notify through it
     app.cleanup_ctx.append(_attachments_ctx)  # before chat: sends take uploads through it

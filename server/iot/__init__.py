@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key, mailer_key
-from server.iot import live, read_routes, retention, routes, talkback_routes
+from server.iot import apidoc, live, read_routes, retention, routes, talkback_routes
 from server.iot.appkeys import (
     channels_key,
     feeds_key,
@@ -44,6 +44,7 @@ def setup(app: web.Application) -> None:
     for table in (routes.routes, read_routes.routes, talkback_routes.routes, rules_routes.routes):
         app.add_routes(table)
     app[ws_commands_key].add_all(live.commands)
+    apidoc.document(app)
     update_received: Signal[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]] = Signal("update_received")
     app[update_received_key] = update_received
     update_received.connect(talkback_routes.execute_on_update)  # /update with a talkback_key

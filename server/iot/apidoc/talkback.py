@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.iot.talkback import MAX_COMMAND, MAX_POSITION, MAX_QUEUE, MAX_TALKBACKS
-from server.iot.talkback import MAX_NAME as MAX_TALKBACK_NAME
-from server.iot.talkback_routes import BODY_LIMIT as TALKBACK_BODY_LIMIT
-from server.web.apidoc.kit import INTEGER, JSON, STRING, array, nullable, obj, query, ref
-from server.web.apidoc.thingspeak import (
+from server.iot.apidoc.thingspeak import (
     KEY_MEMBERS,
     PATH_PARAMS,
     TIMESTAMP,
@@ -20,6 +16,10 @@ from server.web.apidoc.thingspeak import (
     body,
     error_content,
 )
+from server.iot.talkback import MAX_COMMAND, MAX_POSITION, MAX_QUEUE, MAX_TALKBACKS
+from server.iot.talkback import MAX_NAME as MAX_TALKBACK_NAME
+from server.iot.talkback_routes import BODY_LIMIT as TALKBACK_BODY_LIMIT
+from server.web.apidoc.kit import INTEGER, JSON, STRING, array, nullable, obj, query, ref
 
 QUEUE_KEY: list[JSON] = [{"talkbackApiKeyQuery": []}, {"talkbackApiKeyHeader": []}, *USER_KEY]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.web.apidoc.chat import NOT_MEMBER
+from server.chat.apidoc.chats import NOT_MEMBER
 from server.web.apidoc.kit import (
     ATTACHMENT_ID,
     BOOLEAN,
