@@ -1,12 +1,12 @@
 // Entry point: starts the router, follows sign-in state, registers the service worker.
 
-import { isSignedIn, onSessionChange } from './js/api.js';
+import { isSignedIn, onSessionChange } from './js/core/api.js';
 import { resetChats, subscribe as followChats, totalUnread } from './js/chatstore.js';
-import { h } from './js/dom.js';
-import { forgetFiles } from './js/files.js';
-import { renewPushSubscription } from './js/push.js';
-import { createRouter } from './js/router.js';
-import { startSocket, stopSocket } from './js/socket.js';
+import { h } from './js/core/dom.js';
+import { forgetFiles } from './js/chat/files.js';
+import { renewPushSubscription } from './js/chat/push.js';
+import { createRouter } from './js/core/router.js';
+import { startSocket, stopSocket } from './js/core/socket.js';
 import { routes, setFlash } from './js/views.js';
 
 const SIGN_OUT_NOTICES = {

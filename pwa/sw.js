@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '3';
+const VERSION = '4';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -12,22 +12,22 @@ const SHELL_URL = '/';
 const PRECACHE = [
   SHELL_URL,
   '/app.js',
-  '/js/api.js',
-  '/js/auth.js',
-  '/js/bubbles.js',
+  '/js/account/auth.js',
+  '/js/account/home.js',
   '/js/channels.js',
-  '/js/chart.js',
   '/js/chat.js',
-  '/js/chats.js',
+  '/js/chat/bubbles.js',
+  '/js/chat/chats.js',
+  '/js/chat/files.js',
+  '/js/chat/push.js',
   '/js/chatstore.js',
-  '/js/dom.js',
-  '/js/files.js',
-  '/js/forms.js',
-  '/js/home.js',
-  '/js/live.js',
-  '/js/push.js',
-  '/js/router.js',
-  '/js/socket.js',
+  '/js/core/api.js',
+  '/js/core/dom.js',
+  '/js/core/forms.js',
+  '/js/core/router.js',
+  '/js/core/socket.js',
+  '/js/iot/chart.js',
+  '/js/iot/live.js',
   '/js/views.js',
   '/manifest.webmanifest',
   '/static/app.css',

@@ -1,11 +1,11 @@
 // The IoT dashboard: the list of my channels (create one, open one) and a channel's screen (live charts,
 // keys, settings, export).
 
-import { api, ApiError } from './api.js';
-import { EntryStore, fieldChart, loadUPlot } from './chart.js';
-import { describeError, h, isAbort, plural, uid, wideScreen } from './dom.js';
-import { actionButton, check, createForm, field, problems } from './forms.js';
-import { followChannel } from './live.js';
+import { api, ApiError } from './core/api.js';
+import { EntryStore, fieldChart, loadUPlot } from './iot/chart.js';
+import { describeError, h, isAbort, plural, uid, wideScreen } from './core/dom.js';
+import { actionButton, check, createForm, field, problems } from './core/forms.js';
+import { followChannel } from './iot/live.js';
 
 const FIELD_NUMBERS = [1, 2, 3, 4, 5, 6, 7, 8];
 const HISTORY_POINTS = 500;

@@ -1,17 +1,17 @@
 // A conversation: the history (older pages load on scrolling up), live messages, receipts, typing and
 // presence, the composer (Enter sends; replies, edits, attachments) and the chat's options.
 
-import { api, ApiError } from './api.js';
-import { messageElement, pendingElement } from './bubbles.js';
+import { api, ApiError } from './core/api.js';
+import { messageElement, pendingElement } from './chat/bubbles.js';
 import {
   changeSettings, chatTitle, deleteMessage, discardSend, editMessage, followPresence, getChat, hasContactName,
   history, loadChat, loadHistory, loadReaders, markRead, membersOf, messagesOf, nameOf, otherMember, pendingIn,
   presenceOf, previewOf, react, readPointer, retrySend, sendMessage, sendTyping, setContactName, subscribe,
   typingIn, whoAmI,
 } from './chatstore.js';
-import { connectionNotice } from './chats.js';
-import { describeError, h, isAbort, relativeTime, uid } from './dom.js';
-import { uploadFile } from './files.js';
+import { connectionNotice } from './chat/chats.js';
+import { describeError, h, isAbort, relativeTime, uid } from './core/dom.js';
+import { uploadFile } from './chat/files.js';
 
 const NEAR_BOTTOM_PX = 80;
 const MUTE_SECONDS = 8 * 3600;

@@ -5,9 +5,9 @@
 // repeat with `duplicate: true`). Events are applied idempotently by (chat_id, message id), so a replay
 // or a duplicate changes nothing. Screens read the state through the getters and follow `subscribe`.
 
-import { api, getUser } from './api.js';
-import { describeError } from './dom.js';
-import { command, isReady, on, onReady } from './socket.js';
+import { api, getUser } from './core/api.js';
+import { describeError } from './core/dom.js';
+import { command, isReady, on, onReady } from './core/socket.js';
 
 const PAGE_SIZE = 50;
 const TYPING_EVERY_MS = 3000;

@@ -1,13 +1,13 @@
 // The signed-out screens (sign in, register, check your e-mail, forgot password) and the route table.
 
-import { ApiError } from './api.js';
-import { register, requestPasswordReset, resendVerification, signIn } from './auth.js';
-import { describeError, h, screen } from './dom.js';
-import { actionButton, check, createForm, field, problems } from './forms.js';
+import { ApiError } from './core/api.js';
+import { register, requestPasswordReset, resendVerification, signIn } from './account/auth.js';
+import { describeError, h, screen } from './core/dom.js';
+import { actionButton, check, createForm, field, problems } from './core/forms.js';
 import { channelsView, channelView } from './channels.js';
 import { chatView } from './chat.js';
-import { chatsView, joinView, newChatView, takePendingJoin } from './chats.js';
-import { homeView } from './home.js';
+import { chatsView, joinView, newChatView, takePendingJoin } from './chat/chats.js';
+import { homeView } from './account/home.js';
 
 // Kept in memory only, so the next screen can prefill or mention the address just typed.
 let rememberedEmail = '';

@@ -1,9 +1,9 @@
 // One message on the conversation screen: its bubble (sender, reply quote, attachments, text, time,
 // receipt, reactions) and its actions (reply, react, edit, delete). Built from data, never from HTML.
 
-import { findMessage, nameOf, previewOf } from './chatstore.js';
+import { findMessage, nameOf, previewOf } from '../chatstore.js';
 import { shortTime } from './chats.js';
-import { h, uid } from './dom.js';
+import { h, uid } from '../core/dom.js';
 import { attachmentUrl, describeSize } from './files.js';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];

@@ -3,7 +3,7 @@
 // After every (re)connect it subscribes again from the last entry id seen: the server backfills what was
 // missed, so the chart has no gaps and no duplicates. See docs/protocol.md.
 
-import { command, on, onReady, onStatus } from './socket.js';
+import { command, on, onReady, onStatus } from '../core/socket.js';
 
 /**
  * Follow channel `channelId`. `onEntries(entries, {backfill})` gets every new entry once; `onStatus(state, detail)`

@@ -1,9 +1,9 @@
 // The signed-in home screen: the profile (editable), the list of signed-in sessions, sign out.
 
-import { ApiError, clearSession } from './api.js';
+import { ApiError, clearSession } from '../core/api.js';
 import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
-import { describeError, describeUserAgent, h, isAbort, timeElement, uid, wideScreen } from './dom.js';
-import { actionButton, check, createForm, field, problems } from './forms.js';
+import { describeError, describeUserAgent, h, isAbort, timeElement, uid, wideScreen } from '../core/dom.js';
+import { actionButton, check, createForm, field, problems } from '../core/forms.js';
 
 export function homeView({ signal }) {
   return wideScreen('Your account',

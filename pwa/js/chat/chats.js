@@ -2,15 +2,15 @@
 // request), starting a direct chat or a group by user id, joining by invite link, and the chat settings
 // of this device (notifications, the user id to share).
 
-import { api, ApiError, isSignedIn } from './api.js';
+import { api, ApiError, isSignedIn } from '../core/api.js';
 import {
   chatList, chatsReady, chatTitle, createDirect, createGroup, joinInvite, loadChats, myId, nameOf, previewOf,
   setContactName, subscribe, whoAmI,
-} from './chatstore.js';
-import { describeError, h, isAbort, uid, wideScreen } from './dom.js';
-import { check, createForm, field, problems } from './forms.js';
+} from '../chatstore.js';
+import { describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
+import { check, createForm, field, problems } from '../core/forms.js';
 import { notificationsControl } from './push.js';
-import { onStatus } from './socket.js';
+import { onStatus } from '../core/socket.js';
 
 const PENDING_JOIN = 'realtime.pending_join';
 
