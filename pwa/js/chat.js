@@ -2,16 +2,19 @@
 // presence, the composer (Enter sends; replies, edits, attachments) and the chat's options.
 
 import { api, ApiError } from './core/api.js';
-import { messageElement, pendingElement } from './chat/bubbles.js';
-import {
-  changeSettings, chatTitle, deleteMessage, discardSend, editMessage, followPresence, getChat, hasContactName,
-  history, loadChat, loadHistory, loadReaders, markRead, membersOf, messagesOf, nameOf, otherMember, pendingIn,
-  presenceOf, previewOf, react, readPointer, retrySend, sendMessage, sendTyping, setContactName, subscribe,
-  typingIn, whoAmI,
-} from './chatstore.js';
-import { connectionNotice } from './chat/chats.js';
 import { describeError, h, isAbort, relativeTime, uid } from './core/dom.js';
+import { messageElement, pendingElement } from './chat/bubbles.js';
+import { connectionNotice } from './chat/chats.js';
 import { uploadFile } from './chat/files.js';
+import { deleteMessage, editMessage, react } from './chat/messages.js';
+import { discardSend, pendingIn, retrySend, sendMessage } from './chat/outbox.js';
+import { followPresence, presenceOf } from './chat/presence.js';
+import { loadReaders, markRead, readPointer } from './chat/receipts.js';
+import {
+  changeSettings, chatTitle, getChat, hasContactName, history, loadChat, loadHistory, membersOf, messagesOf, nameOf,
+  otherMember, previewOf, setContactName, subscribe, whoAmI,
+} from './chat/store.js';
+import { sendTyping, typingIn } from './chat/typing.js';
 
 const NEAR_BOTTOM_PX = 80;
 const MUTE_SECONDS = 8 * 3600;

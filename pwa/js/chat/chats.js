@@ -3,14 +3,14 @@
 // of this device (notifications, the user id to share).
 
 import { api, ApiError, isSignedIn } from '../core/api.js';
+import { describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
+import { check, createForm, field, problems } from '../core/forms.js';
+import { onStatus } from '../core/socket.js';
+import { notificationsControl } from './push.js';
 import {
   chatList, chatsReady, chatTitle, createDirect, createGroup, joinInvite, loadChats, myId, nameOf, previewOf,
   setContactName, subscribe, whoAmI,
-} from '../chatstore.js';
-import { describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
-import { check, createForm, field, problems } from '../core/forms.js';
-import { notificationsControl } from './push.js';
-import { onStatus } from '../core/socket.js';
+} from './store.js';
 
 const PENDING_JOIN = 'realtime.pending_join';
 
