@@ -5,7 +5,7 @@ import { register, requestPasswordReset, resendVerification, signIn } from './ac
 import { describeError, h, screen } from './core/dom.js';
 import { actionButton, check, createForm, field, problems } from './core/forms.js';
 import { channelsView, channelView } from './channels.js';
-import { chatView } from './chat.js';
+import { chatView } from './chat/conversation.js';
 import { chatsView, joinView, newChatView, takePendingJoin } from './chat/chats.js';
 import { homeView } from './account/home.js';
 
