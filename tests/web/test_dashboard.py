@@ -63,7 +63,8 @@ async def test_missing_node_modules_is_a_404(
 @needs_npm
 async def test_every_precached_url_answers(client: TestClient) -> None:
     urls = precached_urls()
-    for url in ("/js/iot/chart.js", "/js/iot/live.js", "/static/vendor/uPlot.iife.min.js"):
+    dashboard = ("/js/iot/channels.js", "/js/iot/channel.js", "/js/iot/chart.js", "/js/iot/live.js")
+    for url in (*dashboard, "/static/vendor/uPlot.iife.min.js"):
         assert url in urls
     for url in urls:
         resp = await client.get(url)

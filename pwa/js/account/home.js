@@ -2,7 +2,7 @@
 
 import { ApiError, clearSession } from '../core/api.js';
 import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
-import { describeError, describeUserAgent, h, isAbort, timeElement, uid, wideScreen } from '../core/dom.js';
+import { card, describeError, describeUserAgent, h, isAbort, timeElement, wideScreen } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
 
 export function homeView({ signal }) {
@@ -12,12 +12,6 @@ export function homeView({ signal }) {
     profileSection(signal),
     sessionsSection(signal),
     signOutSection());
-}
-
-function card(title, ...children) {
-  const id = uid('card');
-  const heading = h('h2', { id, tabindex: '-1' }, title);
-  return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
 }
 
 function chatsSection() {

@@ -3,7 +3,7 @@
 // of this device (notifications, the user id to share).
 
 import { api, ApiError, isSignedIn } from '../core/api.js';
-import { describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
+import { card, describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
 import { check, createForm, field, problems } from '../core/forms.js';
 import { onStatus } from '../core/socket.js';
 import { notificationsControl } from './push.js';
@@ -13,12 +13,6 @@ import {
 } from './store.js';
 
 const PENDING_JOIN = 'realtime.pending_join';
-
-function card(title, ...children) {
-  const id = uid('card');
-  const heading = h('h2', { id, tabindex: '-1' }, title);
-  return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
-}
 
 export function chatPath(chatId) {
   return `/chat?id=${encodeURIComponent(chatId)}`;
