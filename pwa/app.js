@@ -1,16 +1,17 @@
 // Entry point: wires the domains to the event store and the socket, starts the router, follows sign-in
 // state, registers the service worker. Nothing registers itself on import: everything starts from here.
 
+import { setFlash } from './js/account/signed-out.js';
+import { forgetFiles } from './js/chat/files.js';
+import { initChat, resetChats } from './js/chat/init.js';
+import { renewPushSubscription } from './js/chat/push.js';
+import { subscribe as followChats, totalUnread } from './js/chat/store.js';
 import { followOtherWindows, isSignedIn, onSessionChange } from './js/core/api.js';
 import { h } from './js/core/dom.js';
 import { createEvents } from './js/core/events.js';
 import { createRouter } from './js/core/router.js';
 import { command, onPush, onReady, startSocket, stopSocket } from './js/core/socket.js';
-import { forgetFiles } from './js/chat/files.js';
-import { initChat, resetChats } from './js/chat/init.js';
-import { renewPushSubscription } from './js/chat/push.js';
-import { subscribe as followChats, totalUnread } from './js/chat/store.js';
-import { routes, setFlash } from './js/views.js';
+import { routes } from './js/routes.js';
 
 const SIGN_OUT_NOTICES = {
   signed_out: 'You have signed out.',

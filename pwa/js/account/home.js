@@ -1,9 +1,9 @@
 // The signed-in home screen: the profile (editable), the list of signed-in sessions, sign out.
 
 import { ApiError, clearSession } from '../core/api.js';
-import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
 import { card, describeError, describeUserAgent, h, isAbort, timeElement, wideScreen } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
+import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
 
 export function homeView({ signal }) {
   return wideScreen('Your account',

@@ -2,8 +2,8 @@
 // has caught up or starts over, its unnumbered pushes (typing, presence), and whose state it holds.
 // app.js calls initChat once at start and resetChats at sign-out.
 
-import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
 import { applyDeleted, applyHidden, applyMessage, applyReaction } from './messages.js';
+import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
 import { followAgain, forgetPresence, startPresence } from './presence.js';
 import { applyReadEvent, forgetReadPointers, forgetReceipts } from './receipts.js';
 import {

@@ -1,4 +1,4 @@
-// A channel's live entries over the app's one WebSocket (socket.js): channel.subscribe, channel.entries.
+// A channel's live entries over the app's one WebSocket (core/socket.js): channel.subscribe, channel.entries.
 //
 // After every (re)connect it subscribes again from the last entry id seen: the server backfills what was
 // missed, so the chart has no gaps and no duplicates. See docs/protocol.md.
