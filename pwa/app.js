@@ -1,13 +1,17 @@
-// Entry point: starts the router, follows sign-in state, registers the service worker.
+// Entry point: wires the domains to the event store and the socket, starts the router, follows sign-in
+// state, registers the service worker. Nothing registers itself on import: everything starts from here.
 
-import { isSignedIn, onSessionChange } from './js/api.js';
-import { resetChats, subscribe as followChats, totalUnread } from './js/chatstore.js';
-import { h } from './js/dom.js';
-import { forgetFiles } from './js/files.js';
-import { renewPushSubscription } from './js/push.js';
-import { createRouter } from './js/router.js';
-import { startSocket, stopSocket } from './js/socket.js';
-import { routes, setFlash } from './js/views.js';
+import { setFlash } from './js/account/signed-out.js';
+import { forgetFiles } from './js/chat/files.js';
+import { initChat, resetChats } from './js/chat/init.js';
+import { renewPushSubscription } from './js/chat/push.js';
+import { subscribe as followChats, totalUnread } from './js/chat/store.js';
+import { followOtherWindows, isSignedIn, onSessionChange } from './js/core/api.js';
+import { h } from './js/core/dom.js';
+import { createEvents } from './js/core/events.js';
+import { createRouter } from './js/core/router.js';
+import { command, onPush, onReady, startSocket, stopSocket } from './js/core/socket.js';
+import { routes } from './js/routes.js';
 
 const SIGN_OUT_NOTICES = {
   signed_out: 'You have signed out.',
@@ -17,8 +21,15 @@ const SIGN_OUT_NOTICES = {
 
 const outlet = document.getElementById('main');
 const bannerArea = document.getElementById('banner');
+
+// The numbered events: each domain registers the types it handles, then the store syncs after every connect.
+const events = createEvents({ command, onPush, onReady });
+initChat(events);
+events.start();
+
 const router = createRouter({ routes, outlet, isSignedIn });
 
+followOtherWindows();
 onSessionChange(({ signedIn, reason }) => {
   updateNav();
   if (signedIn) startSocket();
@@ -26,6 +37,7 @@ onSessionChange(({ signedIn, reason }) => {
   if (signedIn && reason === 'signed_in') renewPushSubscription().catch(() => {});
   if (!signedIn) {
     stopSocket();
+    events.forget();
     resetChats();
     forgetFiles();
     setFlash(SIGN_OUT_NOTICES[reason] || SIGN_OUT_NOTICES.signed_out, reason === 'expired' ? 'warning' : 'info');

@@ -63,7 +63,8 @@ async def test_missing_node_modules_is_a_404(
 @needs_npm
 async def test_every_precached_url_answers(client: TestClient) -> None:
     urls = precached_urls()
-    for url in ("/js/channels.js", "/js/chart.js", "/js/live.js", "/static/vendor/uPlot.iife.min.js"):
+    dashboard = ("/js/iot/channels.js", "/js/iot/channel.js", "/js/iot/chart.js", "/js/iot/live.js")
+    for url in (*dashboard, "/static/vendor/uPlot.iife.min.js"):
         assert url in urls
     for url in urls:
         resp = await client.get(url)
@@ -71,9 +72,16 @@ async def test_every_precached_url_answers(client: TestClient) -> None:
         assert resp.content_type != "application/octet-stream", url
 
 
+def test_every_module_of_the_app_is_precached() -> None:
+    # A module left out works online but breaks the app offline, where its import fails.
+    modules = {f"/{path.relative_to(ROOT / 'pwa').as_posix()}" for path in (ROOT / "pwa" / "js").rglob("*.js")}
+    assert modules
+    assert modules <= set(precached_urls())
+
+
 def test_the_dashboard_needs_no_inline_script_or_style() -> None:
     # The CSP allows neither: no style attributes, no inline handlers, no HTML parsing in the modules.
-    for path in [*(ROOT / "pwa" / "js").glob("*.js"), ROOT / "pwa" / "app.js"]:
+    for path in [*(ROOT / "pwa" / "js").rglob("*.js"), ROOT / "pwa" / "app.js"]:
         source = path.read_text()
         assert "innerHTML" not in source, path
         assert "'style'" not in source, path

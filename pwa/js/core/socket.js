@@ -1,9 +1,10 @@
 // The app's one WebSocket (/ws), shared by every screen: chat events, presence, live channel entries.
 //
 // While the user is signed in it stays connected: `auth` with the access token, then the ready hooks
-// (chat sync, channel subscriptions) after every (re)connect. Commands return promises; pushes go to
-// the listeners of their type. Reconnects with backoff; an application-level ping finds dead links.
-// See docs/protocol.md.
+// (event sync, channel subscriptions) after every (re)connect. Commands return promises; pushes go to
+// the listeners of their type and to every push listener (the numbered events, core/events.js).
+// Reconnects with backoff; an application-level ping finds dead links. Importing it starts nothing:
+// startSocket() does. See docs/protocol.md.
 
 import { ApiError, accessTokenForSocket, clearSession, refresh } from './api.js';
 
@@ -24,8 +25,10 @@ let pingTimer = 0;
 let nextId = 0;
 let state = 'idle';
 let detail = 0;
+let watching = false;
 const pending = new Map();
 const listeners = new Map();
+const pushListeners = new Set();
 const readyHooks = new Set();
 const statusListeners = new Set();
 
@@ -169,9 +172,8 @@ function receive(raw) {
     else settle(frame.id, frame.result, null);
     return;
   }
-  const handlers = listeners.get(frame.type);
-  if (!handlers) return;
-  for (const handler of [...handlers]) {
+  const handlers = [...(listeners.get(frame.type) || []), ...pushListeners];
+  for (const handler of handlers) {
     try {
       handler(frame);
     } catch (err) {
@@ -212,7 +214,10 @@ function reconnectNow() {
   connect();
 }
 
-if (typeof window !== 'undefined') {
+/** Reconnect as soon as the network is back or the page is shown again (once, at the first start). */
+function watchNetwork() {
+  if (watching || typeof window === 'undefined') return;
+  watching = true;
   window.addEventListener('online', reconnectNow);
   window.addEventListener('offline', () => {
     if (!socket && wanted) setStatus('offline');
@@ -224,6 +229,7 @@ if (typeof window !== 'undefined') {
 
 /** Connect (if not already) and stay connected until stopSocket(). */
 export function startSocket() {
+  watchNetwork();
   wanted = true;
   if (!socket && !timer) connect();
 }
@@ -263,6 +269,15 @@ export function on(type, handler) {
   if (!listeners.has(type)) listeners.set(type, new Set());
   listeners.get(type).add(handler);
   return () => listeners.get(type)?.delete(handler);
+}
+
+/**
+ * Call `handler(frame)` for every push, whatever its type, after the listeners of its type; returns an
+ * unsubscribe function.
+ */
+export function onPush(handler) {
+  pushListeners.add(handler);
+  return () => pushListeners.delete(handler);
 }
 
 /**

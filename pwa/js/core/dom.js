@@ -51,6 +51,13 @@ function screenOf(width, title, children) {
   return h('section', { class: `screen ${width}`, 'aria-labelledby': id }, h('h1', { id }, title), children);
 }
 
+/** A card on a screen: a section labelled by its <h2> (focusable, so a screen can move focus to it). */
+export function card(title, ...children) {
+  const id = uid('card');
+  const heading = h('h2', { id, tabindex: '-1' }, title);
+  return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
+}
+
 const CODE_MESSAGES = {
   invalid_credentials: 'The e-mail address or password is not right.',
   email_not_verified: 'Please confirm your e-mail address first: open the link we sent you.',
@@ -78,6 +85,12 @@ export function describeError(err) {
   }
   if (err.status >= 500) return 'Something went wrong on our side. Please try again in a moment.';
   return CODE_MESSAGES[err.code] || err.serverMessage || 'That did not work. Please check and try again.';
+}
+
+/** An alert with the sentence for a failed call, or null when there is nothing to show (aborted). */
+export function errorNotice(err) {
+  const message = describeError(err);
+  return message ? h('p', { class: 'notice error', role: 'alert' }, message) : null;
 }
 
 export function isAbort(err) {

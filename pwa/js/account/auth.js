@@ -1,6 +1,6 @@
 // Account operations: one function per endpoint of /api/auth and /api/me.
 
-import { api, clearSession, getUser, isSignedIn, setSession, setUser } from './api.js';
+import { api, clearSession, getUser, isSignedIn, setSession, setUser } from '../core/api.js';
 
 export async function signIn(email, password) {
   const data = await api.post('/api/auth/login', { email, password }, { auth: false });

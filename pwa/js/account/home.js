@@ -1,9 +1,9 @@
 // The signed-in home screen: the profile (editable), the list of signed-in sessions, sign out.
 
-import { ApiError, clearSession } from './api.js';
+import { ApiError, clearSession } from '../core/api.js';
+import { card, describeError, describeUserAgent, h, isAbort, timeElement, wideScreen } from '../core/dom.js';
+import { actionButton, check, createForm, field, problems } from '../core/forms.js';
 import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
-import { describeError, describeUserAgent, h, isAbort, timeElement, uid, wideScreen } from './dom.js';
-import { actionButton, check, createForm, field, problems } from './forms.js';
 
 export function homeView({ signal }) {
   return wideScreen('Your account',
@@ -12,12 +12,6 @@ export function homeView({ signal }) {
     profileSection(signal),
     sessionsSection(signal),
     signOutSection());
-}
-
-function card(title, ...children) {
-  const id = uid('card');
-  const heading = h('h2', { id, tabindex: '-1' }, title);
-  return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
 }
 
 function chatsSection() {

@@ -1,28 +1,17 @@
-// The IoT dashboard: the list of my channels (create one, open one) and a channel's screen (live charts,
-// keys, settings, export).
+// One channel of the IoT dashboard: its live charts, its write key with an example request, its read keys
+// and its settings.
 
-import { api, ApiError } from './api.js';
+import { api, ApiError } from '../core/api.js';
+import { card, errorNotice, h, isAbort, plural, uid, wideScreen } from '../core/dom.js';
+import { actionButton, check, createForm, field, problems } from '../core/forms.js';
+import { FIELD_NUMBERS, namedFields } from './channel-fields.js';
 import { EntryStore, fieldChart, loadUPlot } from './chart.js';
-import { describeError, h, isAbort, plural, uid, wideScreen } from './dom.js';
-import { actionButton, check, createForm, field, problems } from './forms.js';
 import { followChannel } from './live.js';
 
-const FIELD_NUMBERS = [1, 2, 3, 4, 5, 6, 7, 8];
 const HISTORY_POINTS = 500;
-
-function card(title, ...children) {
-  const id = uid('card');
-  const heading = h('h2', { id, tabindex: '-1' }, title);
-  return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
-}
 
 function channelPath(id) {
   return `/channels/${encodeURIComponent(id)}`;
-}
-
-/** [[n, name]] for the channel's named fields. */
-function namedFields(channel) {
-  return FIELD_NUMBERS.filter((n) => channel[`field${n}`]).map((n) => [n, channel[`field${n}`]]);
 }
 
 function keysOf(channel) {
@@ -31,11 +20,6 @@ function keysOf(channel) {
     write: keys.find((k) => k.write_flag) || null,
     read: keys.filter((k) => !k.write_flag),
   };
-}
-
-function errorNotice(err) {
-  const message = describeError(err);
-  return message ? h('p', { class: 'notice error', role: 'alert' }, message) : null;
 }
 
 // -- copying ---------------------------------------------------------------------------------------
@@ -91,91 +75,7 @@ function copyable({ label, value, multiline = false, hint = null }) {
   };
 }
 
-// -- the list of channels --------------------------------------------------------------------------
-
-export function channelsView({ signal, navigate }) {
-  return wideScreen('Channels',
-    h('p', { class: 'links' }, h('a', { href: '#/' }, '← Your account')),
-    h('p', { class: 'muted' },
-      'A channel stores the points your devices send: up to eight fields each, written with the channel’s write key.'),
-    channelList(signal),
-    createSection(navigate));
-}
-
-function channelList(signal) {
-  const { element } = card('My channels');
-  const body = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading your channels…'));
-  element.append(body);
-
-  async function load() {
-    body.setAttribute('aria-busy', 'true');
-    try {
-      const channels = await api.get('/channels.json', { signal });
-      if (signal.aborted) return;
-      const list = Array.isArray(channels) ? channels : [];
-      if (!list.length) {
-        body.replaceChildren(h('p', { class: 'muted' }, 'You have no channels yet. Create one below.'));
-        return;
-      }
-      body.replaceChildren(h('ul', { class: 'channel-list' }, list.map(channelItem)));
-    } catch (err) {
-      if (signal.aborted || isAbort(err)) return;
-      const retry = h('button', { type: 'button', class: 'button', onclick: load }, 'Try again');
-      body.replaceChildren(errorNotice(err), retry);
-    } finally {
-      body.removeAttribute('aria-busy');
-    }
-  }
-  load();
-  return element;
-}
-
-function channelItem(channel) {
-  const fields = namedFields(channel).map(([, name]) => name);
-  const entries = channel.last_entry_id ? plural(channel.last_entry_id, 'entry', 'entries') : 'no entries yet';
-  return h('li', { class: 'channel-item' },
-    h('div', { class: 'channel-item-head' },
-      h('a', { href: `#/channel?id=${encodeURIComponent(channel.id)}`, class: 'channel-name' }, channel.name || `Channel ${channel.id}`),
-      h('span', { class: channel.public_flag ? 'badge success' : 'badge' }, channel.public_flag ? 'Public' : 'Private')),
-    channel.description ? h('p', { class: 'channel-description' }, channel.description) : null,
-    h('p', { class: 'channel-meta muted' },
-      `#${channel.id} · ${entries}`, fields.length ? ` · ${fields.join(', ')}` : ''));
-}
-
-/** "Temperature, Humidity" → ['Temperature', 'Humidity'] (field1, field2). */
-function parseFieldNames(text) {
-  return text.split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-function createSection(navigate) {
-  const name = field({ name: 'name', label: 'Name', required: true, maxlength: 255, autocomplete: 'off' });
-  const fields = field({
-    name: 'fields', label: 'Field names', autocomplete: 'off', maxlength: 2000,
-    hint: 'Up to eight, separated by commas: for example “Temperature, Humidity”.',
-  });
-  const form = createForm({
-    fields: [name, fields],
-    submitLabel: 'Create channel',
-    busyLabel: 'Creating…',
-    validate: (v) => {
-      const names = parseFieldNames(v.fields);
-      return problems({
-        name: check.required(v.name, 'Give the channel a name.'),
-        fields: names.length > 8 ? `A channel has at most eight fields (${names.length} given).`
-          : names.some((n) => n.length > 255) ? 'Keep each field name under 255 characters.' : null,
-      });
-    },
-    onSubmit: async (v) => {
-      const body = { name: v.name };
-      parseFieldNames(v.fields).forEach((fieldName, i) => { body[`field${i + 1}`] = fieldName; });
-      const channel = await api.post('/channels.json', body);
-      navigate(`/channel?id=${encodeURIComponent(channel.id)}`);
-    },
-  });
-  return card('New channel', form.form).element;
-}
-
-// -- one channel -----------------------------------------------------------------------------------
+// -- the screen ------------------------------------------------------------------------------------
 
 export function channelView({ params, signal }) {
   const id = params.get('id') || '';

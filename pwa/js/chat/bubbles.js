@@ -1,10 +1,10 @@
 // One message on the conversation screen: its bubble (sender, reply quote, attachments, text, time,
 // receipt, reactions) and its actions (reply, react, edit, delete). Built from data, never from HTML.
 
-import { findMessage, nameOf, previewOf } from './chatstore.js';
+import { h, uid } from '../core/dom.js';
 import { shortTime } from './chats.js';
-import { h, uid } from './dom.js';
 import { attachmentUrl, describeSize } from './files.js';
+import { findMessage, nameOf, previewOf } from './store.js';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
 const DELETE_WINDOW_S = 48 * 3600;

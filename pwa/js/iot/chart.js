@@ -3,7 +3,7 @@
 // uPlot sets element styles through the CSSOM, which the strict CSP allows; its stylesheet is a
 // same-origin file, so nothing here needs 'unsafe-inline'.
 
-import { h, uid } from './dom.js';
+import { h, uid } from '../core/dom.js';
 
 const UPLOT_JS = '/static/vendor/uPlot.iife.min.js';
 const UPLOT_CSS = '/static/vendor/uPlot.min.css';

@@ -1,8 +1,8 @@
 // Web Push for new messages: the permission, this device's PushSubscription (made with the server's
 // VAPID key) and its registration at /api/push/subscriptions. The service worker shows the notifications.
 
-import { api } from './api.js';
-import { describeError, h } from './dom.js';
+import { api } from '../core/api.js';
+import { describeError, h } from '../core/dom.js';
 
 const READY_TIMEOUT_MS = 10_000;
 

@@ -1,13 +1,11 @@
-// The signed-out screens (sign in, register, check your e-mail, forgot password) and the route table.
+// The signed-out screens: sign in, register, check your e-mail, forgot password; and the notice the next
+// screen shows ("You have signed out.").
 
-import { ApiError } from './api.js';
+import { takePendingJoin } from '../chat/chats.js';
+import { ApiError } from '../core/api.js';
+import { describeError, h, screen } from '../core/dom.js';
+import { actionButton, check, createForm, field, problems } from '../core/forms.js';
 import { register, requestPasswordReset, resendVerification, signIn } from './auth.js';
-import { describeError, h, screen } from './dom.js';
-import { actionButton, check, createForm, field, problems } from './forms.js';
-import { channelsView, channelView } from './channels.js';
-import { chatView } from './chat.js';
-import { chatsView, joinView, newChatView, takePendingJoin } from './chats.js';
-import { homeView } from './home.js';
 
 // Kept in memory only, so the next screen can prefill or mention the address just typed.
 let rememberedEmail = '';
@@ -53,7 +51,7 @@ function resendControl(getEmail) {
   return h('div', { class: 'resend' }, button, status);
 }
 
-function signInView({ navigate }) {
+export function signInView({ navigate }) {
   const email = emailField({ autocomplete: 'username' });
   const password = field({
     name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', required: true,
@@ -86,7 +84,7 @@ function signInView({ navigate }) {
     h('p', { class: 'links' }, 'New here? ', link('#/register', 'Create an account')));
 }
 
-function registerView({ navigate }) {
+export function registerView({ navigate }) {
   const displayName = field({
     name: 'display_name', label: 'Display name', autocomplete: 'nickname', required: true, maxlength: 100,
     hint: 'Shown to the people you chat with.',
@@ -116,7 +114,7 @@ function registerView({ navigate }) {
     h('p', { class: 'links' }, 'Already have an account? ', link('#/signin', 'Sign in')));
 }
 
-function checkEmailView() {
+export function checkEmailView() {
   const email = rememberedEmail;
   let resend;
   if (email) {
@@ -147,7 +145,7 @@ function checkEmailView() {
     h('p', { class: 'links' }, link('#/signin', 'Back to sign in')));
 }
 
-function forgotView() {
+export function forgotView() {
   const email = emailField();
   const body = h('div');
   const form = createForm({
@@ -172,17 +170,3 @@ function forgotView() {
     body,
     h('p', { class: 'links' }, link('#/signin', 'Back to sign in')));
 }
-
-export const routes = {
-  '/': { view: homeView, title: 'Your account', access: 'private' },
-  '/channels': { view: channelsView, title: 'Channels', access: 'private' },
-  '/channel': { view: channelView, title: 'Channel', access: 'private' },
-  '/chats': { view: chatsView, title: 'Chats', access: 'private' },
-  '/chats/new': { view: newChatView, title: 'New chat', access: 'private' },
-  '/chat': { view: chatView, title: 'Chat', access: 'private' },
-  '/join': { view: joinView, title: 'Join a chat', access: 'any' },
-  '/signin': { view: signInView, title: 'Sign in', access: 'guest' },
-  '/register': { view: registerView, title: 'Create an account', access: 'guest' },
-  '/check-email': { view: checkEmailView, title: 'Check your e-mail', access: 'guest' },
-  '/forgot': { view: forgotView, title: 'Reset your password', access: 'guest' },
-};

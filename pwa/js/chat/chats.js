@@ -2,23 +2,17 @@
 // request), starting a direct chat or a group by user id, joining by invite link, and the chat settings
 // of this device (notifications, the user id to share).
 
-import { api, ApiError, isSignedIn } from './api.js';
+import { api, ApiError, isSignedIn } from '../core/api.js';
+import { card, describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
+import { check, createForm, field, problems } from '../core/forms.js';
+import { onStatus } from '../core/socket.js';
+import { notificationsControl } from './push.js';
 import {
   chatList, chatsReady, chatTitle, createDirect, createGroup, joinInvite, loadChats, myId, nameOf, previewOf,
   setContactName, subscribe, whoAmI,
-} from './chatstore.js';
-import { describeError, h, isAbort, uid, wideScreen } from './dom.js';
-import { check, createForm, field, problems } from './forms.js';
-import { notificationsControl } from './push.js';
-import { onStatus } from './socket.js';
+} from './store.js';
 
 const PENDING_JOIN = 'realtime.pending_join';
-
-function card(title, ...children) {
-  const id = uid('card');
-  const heading = h('h2', { id, tabindex: '-1' }, title);
-  return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
-}
 
 export function chatPath(chatId) {
   return `/chat?id=${encodeURIComponent(chatId)}`;

@@ -1,7 +1,7 @@
 // Chat attachments: upload a picked file into a chat, and show files that need the bearer header
 // (fetched, then handed to <img> and <a download> as blob: URLs, which the CSP allows).
 
-import { ApiError, accessTokenForSocket, refresh } from './api.js';
+import { ApiError, accessTokenForSocket, refresh } from '../core/api.js';
 
 const MAX_CACHED = 300; // the oldest blob: URL is released past this
 const blobUrls = new Map(); // "id" or "id/thumbnail" -> Promise<blob: URL>

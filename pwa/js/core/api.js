@@ -245,8 +245,8 @@ export const api = {
   delete: (path, options) => request('DELETE', path, options),
 };
 
-// Follow sign-outs and sign-ins made in other windows of this app.
-if (typeof window !== 'undefined') {
+/** Follow sign-outs and sign-ins made in other windows of this app (app.js calls it once, at start). */
+export function followOtherWindows() {
   window.addEventListener('storage', (event) => {
     if (event.key !== REFRESH_KEY && event.key !== null) return;
     const token = readRefreshToken();

@@ -1,9 +1,9 @@
-// A channel's live entries over the app's one WebSocket (socket.js): channel.subscribe, channel.entries.
+// A channel's live entries over the app's one WebSocket (core/socket.js): channel.subscribe, channel.entries.
 //
 // After every (re)connect it subscribes again from the last entry id seen: the server backfills what was
 // missed, so the chart has no gaps and no duplicates. See docs/protocol.md.
 
-import { command, on, onReady, onStatus } from './socket.js';
+import { command, on, onReady, onStatus } from '../core/socket.js';
 
 /**
  * Follow channel `channelId`. `onEntries(entries, {backfill})` gets every new entry once; `onStatus(state, detail)`

@@ -1,0 +1,108 @@
+// A conversation's Options menu: pin, archive, mute; in a direct chat the name this device gives the other
+// person; in a group an invite link and leaving.
+
+import { api } from '../core/api.js';
+import { describeError, h, uid } from '../core/dom.js';
+import { changeSettings, hasContactName, nameOf, otherMember, setContactName } from './store.js';
+
+const MUTE_SECONDS = 8 * 3600;
+
+/**
+ * The Options button and the menu it opens, for chat `chatId`. `getChat()`: the chat as the screen has it
+ * (null until loaded); `status`: the screen's status line; `onContactNamed()` after a name was saved.
+ */
+export function chatOptions({ chatId, getChat, status, navigate, onContactNamed }) {
+  const menuId = uid('chat-menu');
+  const button = h('button', {
+    type: 'button', class: 'button small', 'aria-expanded': 'false', 'aria-controls': menuId,
+  }, 'Options');
+  const menu = h('div', { id: menuId, class: 'chat-menu card', hidden: true });
+
+  function setMenu(open) {
+    menu.hidden = !open;
+    button.setAttribute('aria-expanded', String(open));
+    if (open) {
+      renderMenu();
+      menu.querySelector('button, input')?.focus();
+    }
+  }
+  button.addEventListener('click', () => setMenu(menu.hidden));
+  menu.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      setMenu(false);
+      button.focus();
+    }
+  });
+
+  function menuAction(label, work, attrs = {}, { keepOpen = false } = {}) {
+    const action = h('button', { type: 'button', class: 'button small', ...attrs }, label);
+    action.addEventListener('click', async () => {
+      action.disabled = true;
+      status.textContent = '';
+      try {
+        const message = await work();
+        if (typeof message === 'string') status.textContent = message;
+        if (keepOpen) action.disabled = false;
+        else setMenu(false);
+      } catch (err) {
+        status.textContent = describeError(err) || '';
+        action.disabled = false;
+      }
+    });
+    return action;
+  }
+
+  function renderMenu() {
+    const chat = getChat();
+    if (!chat) return;
+    const settings = chat.me || {};
+    const muted = settings.muted_until && settings.muted_until * 1000 > Date.now();
+    const items = [
+      menuAction(settings.pinned_at ? 'Unpin' : 'Pin to top', () => changeSettings(chatId, { pinned: !settings.pinned_at })
+        .then(() => (settings.pinned_at ? 'Unpinned.' : 'Pinned to the top of your chats.'))),
+      menuAction(settings.archived ? 'Unarchive' : 'Archive', () => changeSettings(chatId, { archived: !settings.archived })
+        .then(() => (settings.archived ? 'Back in your chats.' : 'Archived: find it under “Archived”.'))),
+      menuAction(muted ? 'Unmute' : 'Mute for 8 hours', () => changeSettings(chatId, {
+        muted_until: muted ? null : Date.now() / 1000 + MUTE_SECONDS,
+      }).then(() => (muted ? 'Notifications on.' : 'Muted for 8 hours.'))),
+    ];
+    const extra = [];
+    if (chat.kind === 'direct' && otherMember(chat)) extra.push(contactNameForm(otherMember(chat)));
+    if (chat.kind === 'group') {
+      const invite = h('div', { class: 'invite-result' });
+      items.push(menuAction('Invite link', async () => {
+        const made = await api.post(`/api/chats/${encodeURIComponent(chatId)}/invites`, {});
+        const id = uid('invite');
+        const input = h('input', { id, type: 'text', class: 'mono copy-value', readonly: true, value: made.url });
+        invite.replaceChildren(h('label', { for: id }, 'Invite link: anyone with it can join'), input);
+        input.focus();
+        input.select();
+      }, {}, { keepOpen: true }));
+      items.push(menuAction('Leave group', async () => {
+        await api.post(`/api/chats/${encodeURIComponent(chatId)}/leave`, {});
+        navigate('/chats', { replace: true });
+      }, { class: 'button small danger' }));
+      extra.push(invite);
+    }
+    menu.replaceChildren(h('div', { class: 'actions' }, items), ...extra);
+  }
+
+  function contactNameForm(userId) {
+    const id = uid('contact');
+    const input = h('input', { id, type: 'text', maxlength: 100, value: hasContactName(userId) ? nameOf(userId) : '' });
+    const save = h('button', { type: 'submit', class: 'button small' }, 'Save name');
+    const form = h('form', { class: 'contact-form' },
+      h('label', { for: id }, 'Their name (only you see it)'), h('div', { class: 'copy-row' }, input, save),
+      h('p', { class: 'field-hint' }, `User id: ${userId}`));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      setContactName(userId, input.value);
+      status.textContent = 'Name saved on this device.';
+      setMenu(false);
+      onContactNamed();
+    });
+    return form;
+  }
+
+  return { button, menu };
+}

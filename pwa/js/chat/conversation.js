@@ -1,0 +1,320 @@
+// A conversation: the history (older pages load on scrolling up), live messages, receipts, typing and
+// presence. The composer (chat/composer.js) and the Options menu (chat/chat-options.js) are its parts.
+
+import { ApiError } from '../core/api.js';
+import { describeError, h, isAbort, relativeTime, uid } from '../core/dom.js';
+import { messageElement, pendingElement } from './bubbles.js';
+import { chatOptions } from './chat-options.js';
+import { connectionNotice } from './chats.js';
+import { createComposer } from './composer.js';
+import { deleteMessage, react } from './messages.js';
+import { discardSend, pendingIn, retrySend } from './outbox.js';
+import { followPresence, presenceOf } from './presence.js';
+import { loadReaders, markRead, readPointer } from './receipts.js';
+import {
+  chatTitle, getChat, history, loadChat, loadHistory, membersOf, messagesOf, nameOf, otherMember, previewOf,
+  subscribe, whoAmI,
+} from './store.js';
+import { typingIn } from './typing.js';
+
+const NEAR_BOTTOM_PX = 80;
+
+export function chatView({ params, signal, navigate }) {
+  const chatId = params.get('id') || '';
+  const titleId = uid('title');
+  const heading = h('h1', { id: titleId, class: 'chat-title' }, 'Chat');
+  const subtitle = h('p', { class: 'chat-subtitle' });
+  const status = h('p', { class: 'status', role: 'status' });
+  const options = chatOptions({ chatId, getChat: () => chat, status, navigate, onContactNamed: () => renderHead() });
+  const head = h('div', { class: 'chat-head' },
+    h('a', { class: 'back', href: '#/chats', 'aria-label': 'Back to chats' }, '←'),
+    h('div', { class: 'chat-head-text' }, heading, subtitle),
+    options.button);
+
+  const older = h('button', { type: 'button', class: 'button small older', hidden: true }, 'Load earlier messages');
+  const list = h('ol', { class: 'messages' });
+  const pending = h('ol', { class: 'messages pending-list' });
+  const empty = h('p', { class: 'muted empty-chat', hidden: true }, 'No messages yet. Say hello!');
+  const log = h('div', { class: 'chat-log', role: 'log', tabindex: '0', 'aria-label': 'Messages', 'aria-busy': 'true' },
+    older, empty, list, pending);
+  const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, 'New messages ↓');
+  const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const composer = createComposer({
+    chatId, signal, status, canSend: () => !gone && Boolean(chat), run, scrollToBottom,
+  });
+
+  const section = h('section', { class: 'screen chat-screen', 'aria-labelledby': titleId },
+    head, options.menu, connectionNotice(signal), h('div', { class: 'chat-body' }, log, jump), typingLine, status,
+    composer.form);
+
+  let me = null;
+  let chat = null;
+  let panel = null; // {id, kind: 'menu' | 'delete'} of the message whose actions are open
+  let gone = false;
+  let stopPresence = null;
+  let asked = 0; // the own message whose readers were asked for
+  const elements = new Map(); // message id -> {li, sig}
+  const visible = new Set();
+
+  // -- messages ------------------------------------------------------------------------------------
+
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const id = Number(entry.target.dataset.messageId);
+      if (entry.isIntersecting) visible.add(id);
+      else visible.delete(id);
+    }
+    markVisibleRead();
+  }, { root: log, threshold: 0.5 });
+
+  const topWatcher = new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) loadOlder();
+  }, { root: log });
+  topWatcher.observe(older);
+
+  function markVisibleRead() {
+    if (!visible.size || document.visibilityState !== 'visible' || !chat) return;
+    markRead(chatId, Math.max(...visible));
+  }
+
+  function isRead(message) {
+    if (!chat) return false;
+    if (chat.kind === 'direct') {
+      const other = otherMember(chat);
+      return Boolean(other) && readPointer(chatId, other) >= message.id;
+    }
+    const others = (membersOf(chatId) || []).map((m) => m.user_id).filter((id) => id !== me);
+    return others.some((id) => readPointer(chatId, id) >= message.id);
+  }
+
+  function nearBottom() {
+    return log.scrollHeight - log.scrollTop - log.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  function scrollToBottom() {
+    log.scrollTop = log.scrollHeight;
+    jump.hidden = true;
+  }
+
+  const actions = {
+    toggle(message, kind) {
+      panel = kind ? { id: message.id, kind } : null;
+      renderMessages();
+      const li = elements.get(message.id)?.li;
+      const target = kind ? li?.querySelector('.message-actions button') : li?.querySelector('.more');
+      if (target) target.focus();
+    },
+    reply(message) {
+      panel = null;
+      composer.reply(message);
+      renderMessages();
+      composer.focus();
+    },
+    edit(message) {
+      panel = null;
+      composer.edit(message);
+      renderMessages();
+      composer.focus();
+    },
+    react(message, emoji, on) {
+      panel = null;
+      run(react(chatId, message.id, emoji, on));
+    },
+    remove(message, forEveryone) {
+      panel = null;
+      run(deleteMessage(chatId, message.id, forEveryone).then(() => {
+        status.textContent = forEveryone ? 'Message deleted for everyone.' : 'Message deleted for you.';
+      }));
+    },
+    retry: (entry) => retrySend(entry.client_id),
+    discard: (entry) => discardSend(entry.client_id),
+  };
+
+  function run(promise) {
+    status.textContent = '';
+    promise.catch((err) => {
+      status.textContent = describeError(err) || '';
+    });
+    renderMessages();
+  }
+
+  function renderMessages() {
+    if (!chat) return;
+    const stick = nearBottom();
+    const messages = messagesOf(chatId);
+    const ids = new Set(messages.map((m) => m.id));
+    for (const [id, { li }] of elements) {
+      if (!ids.has(id)) {
+        observer.unobserve(li);
+        visible.delete(id);
+        li.remove();
+        elements.delete(id);
+      }
+    }
+    let cursor = list.firstChild;
+    let added = false;
+    for (const message of messages) {
+      const view = { me, read: message.sender_id === me && isRead(message), panel: panel?.id === message.id ? panel.kind : null,
+        canModerate: chat.kind === 'group' && ['admin', 'owner'].includes(chat.me?.role) };
+      const sig = JSON.stringify([message, view.read, view.panel, nameOf(message.sender_id),
+        message.reply_to ? previewOf(history(chatId)?.byId.get(message.reply_to)) : null]);
+      let known = elements.get(message.id);
+      if (!known || known.sig !== sig) {
+        const li = messageElement(chat, message, view, actions);
+        if (known) {
+          observer.unobserve(known.li);
+          known.li.replaceWith(li);
+          if (cursor === known.li) cursor = li;
+        } else {
+          added = true;
+        }
+        known = { li, sig };
+        elements.set(message.id, known);
+        observer.observe(li);
+      }
+      if (known.li !== cursor) list.insertBefore(known.li, cursor);
+      else cursor = cursor.nextSibling;
+    }
+    pending.replaceChildren(...pendingIn(chatId).map((entry) => pendingElement(chat, entry, actions)));
+    const record = history(chatId);
+    older.hidden = !record || !record.hasMore;
+    empty.hidden = Boolean(messages.length || pending.children.length) || !record?.loaded;
+    if (stick) scrollToBottom();
+    else if (added) jump.hidden = false;
+    askReaders(messages);
+  }
+
+  function askReaders(messages) {
+    // Receipts from before this page: ask once who has read my latest message.
+    const mine = messages.filter((m) => m.sender_id === me && !m.deleted);
+    const latest = mine.length ? mine[mine.length - 1].id : 0;
+    if (latest > asked && !isRead(mine[mine.length - 1])) {
+      asked = latest;
+      loadReaders(chatId, latest).catch(() => {});
+    }
+  }
+
+  let loadingOlder = false;
+  async function loadOlder() {
+    const record = history(chatId);
+    if (loadingOlder || !record || !record.loaded || !record.hasMore) return;
+    loadingOlder = true;
+    older.textContent = 'Loading…';
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    try {
+      await loadHistory(chatId, { older: true, signal });
+      renderMessages();
+      log.scrollTop = log.scrollHeight - fromBottom; // keep the messages in view where they were
+    } catch (err) {
+      if (!isAbort(err)) status.textContent = describeError(err) || '';
+    } finally {
+      loadingOlder = false;
+      older.textContent = 'Load earlier messages';
+    }
+  }
+  older.addEventListener('click', loadOlder);
+  jump.addEventListener('click', scrollToBottom);
+  log.addEventListener('scroll', () => {
+    if (nearBottom()) jump.hidden = true;
+  }, { passive: true });
+
+  // -- header: title, presence, typing ---------------------------------------------------------------
+
+  function renderHead() {
+    if (!chat) return;
+    const title = chatTitle(chat);
+    heading.textContent = title;
+    document.title = `${title} · Realtime`;
+    if (chat.kind === 'group') {
+      const count = (membersOf(chatId) || []).length;
+      subtitle.textContent = count ? `${count} ${count === 1 ? 'member' : 'members'}` : 'Group';
+      return;
+    }
+    const state = presenceOf(otherMember(chat));
+    if (!state || state.hidden) subtitle.textContent = '';
+    else if (state.online) subtitle.textContent = 'online';
+    else if (state.last_seen_at) subtitle.textContent = `last seen ${relativeTime(state.last_seen_at)}`;
+    else subtitle.textContent = '';
+  }
+
+  function renderTyping() {
+    const who = typingIn(chatId).map(nameOf);
+    if (!who.length) typingLine.textContent = '';
+    else if (who.length === 1) typingLine.textContent = `${who[0]} is typing…`;
+    else typingLine.textContent = `${who.slice(0, -1).join(', ')} and ${who[who.length - 1]} are typing…`;
+  }
+
+  const ticker = setInterval(renderHead, 60_000); // "last seen 5 minutes ago" stays true
+
+  // -- wiring --------------------------------------------------------------------------------------
+
+  let frame = 0;
+  function scheduleRender() {
+    if (!frame) frame = requestAnimationFrame(() => { frame = 0; renderMessages(); });
+  }
+
+  const stop = subscribe((change) => {
+    if (change.kind === 'reset') return; // signed out: the router is leaving this screen
+    if (change.kind === 'resync') {
+      for (const { li } of elements.values()) observer.unobserve(li);
+      elements.clear();
+      visible.clear();
+      list.replaceChildren();
+      loadHistory(chatId, { signal }).catch(() => {});
+      return;
+    }
+    if (change.chatId && change.chatId !== chatId && change.kind !== 'presence') return;
+    if (change.kind === 'removed') {
+      gone = true;
+      composer.disable('You are no longer a member of this chat.');
+      status.textContent = 'You are no longer a member of this chat.';
+      return;
+    }
+    if (change.kind === 'chats') {
+      chat = getChat(chatId) || chat;
+      renderHead();
+      return;
+    }
+    if (change.kind === 'presence') renderHead();
+    else if (change.kind === 'typing') renderTyping();
+    else scheduleRender(); // a burst of events (a sync replay) renders once
+  });
+
+  const onVisible = () => {
+    if (document.visibilityState === 'visible') markVisibleRead();
+  };
+  document.addEventListener('visibilitychange', onVisible);
+
+  signal.addEventListener('abort', () => {
+    stop();
+    cancelAnimationFrame(frame);
+    observer.disconnect();
+    topWatcher.disconnect();
+    clearInterval(ticker);
+    document.removeEventListener('visibilitychange', onVisible);
+    if (stopPresence) stopPresence();
+  }, { once: true });
+
+  (async () => {
+    me = await whoAmI({ signal });
+    chat = await loadChat(chatId, { signal });
+    renderHead();
+    if (chat.e2e) composer.disable('End-to-end encrypted chats can be read and written in the mobile app only.');
+    if (chat.kind === 'direct' && otherMember(chat)) stopPresence = followPresence([otherMember(chat)]);
+    await loadHistory(chatId, { signal });
+    log.removeAttribute('aria-busy');
+    renderMessages();
+    renderTyping();
+    scrollToBottom();
+  })().catch((err) => {
+    if (signal.aborted || isAbort(err)) return;
+    log.removeAttribute('aria-busy');
+    const missing = err instanceof ApiError && err.status === 404;
+    section.replaceChildren(head, h('p', { class: 'notice error', role: 'alert' }, missing
+      ? 'This chat does not exist, or you are not a member of it.'
+      : describeError(err) || 'This chat could not be loaded.'),
+    h('p', { class: 'links' }, h('a', { href: '#/chats' }, '← Back to your chats')));
+  });
+
+  return section;
+}

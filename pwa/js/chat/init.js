@@ -1,0 +1,80 @@
+// The chat domain's wiring, in one place: the numbered events it handles, what it does when the event store
+// has caught up or starts over, its unnumbered pushes (typing, presence), and whose state it holds.
+// app.js calls initChat once at start and resetChats at sign-out.
+
+import { applyDeleted, applyHidden, applyMessage, applyReaction } from './messages.js';
+import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
+import { followAgain, forgetPresence, startPresence } from './presence.js';
+import { applyReadEvent, forgetReadPointers, forgetReceipts } from './receipts.js';
+import {
+  applySettings, emit, forgetHistories, getChat, loadChatsOnce, onAccount, refreshMembers, removeChat, resetStore,
+  scheduleReload, useAccount,
+} from './store.js';
+import { forgetTyping, startTyping } from './typing.js';
+
+/** The chat events of docs/protocol.md ("Server pushes"), by type. */
+const HANDLERS = {
+  'message.new': (f) => {
+    if (!f.message) return; // from a chat you have left since
+    acknowledgeIfMine(f.message);
+    applyMessage(f.message, { fresh: true });
+  },
+  'message.edited': (f) => f.message && applyMessage(f.message, { fresh: false }),
+  'message.deleted': (f) => applyDeleted(f.chat_id, f.message_id),
+  'message.hidden': (f) => applyHidden(f.chat_id, f.message_id),
+  reaction: (f) => applyReaction(f.chat_id, f.message_id, f.user_id, f.emoji, f.on),
+  'chat.read': applyReadEvent,
+  'chat.delivered': () => {}, // delivery marks are not shown yet
+  'chat.settings': (f) => applySettings(f.chat_id, f),
+  'chat.created': () => scheduleReload(),
+  'chat.updated': (f) => {
+    const chat = getChat(f.chat_id);
+    if (chat) {
+      if ('name' in f) chat.name = f.name;
+      if ('description' in f) chat.description = f.description;
+      emit({ kind: 'chats' });
+    }
+  },
+  'chat.removed': (f) => removeChat(f.chat_id),
+  'member.added': (f) => refreshMembers(f.chat_id),
+  'member.removed': (f) => refreshMembers(f.chat_id),
+  'member.left': (f) => refreshMembers(f.chat_id),
+  'member.role': (f) => refreshMembers(f.chat_id),
+};
+
+/** Register the chat domain with the event store (core/events.js) and the socket. Call once. */
+export function initChat(events) {
+  for (const [type, handler] of Object.entries(HANDLERS)) events.handle(type, handler);
+
+  // The state beside the store follows whose chats they are: another user's (or nobody's) starts empty.
+  onAccount((userId) => {
+    forgetTyping();
+    forgetReceipts();
+    forgetPresence();
+    useOutboxOf(userId);
+  });
+  events.onAccount((userId) => useAccount(userId));
+
+  events.onReset(() => {
+    forgetHistories();
+    forgetReadPointers();
+    emit({ kind: 'resync' });
+    scheduleReload();
+  });
+
+  // Caught up: resend what waits, follow presence again, and load the list behind the unread counts.
+  events.onSynced(() => {
+    pump();
+    followAgain();
+    loadChatsOnce();
+  });
+
+  startTyping();
+  startPresence();
+}
+
+/** Sign-out: drop everything in memory and this device's unsent messages. */
+export function resetChats() {
+  dropOutbox();
+  resetStore();
+}

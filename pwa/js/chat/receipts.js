@@ -1,0 +1,74 @@
+// Read receipts: how far the other members have read each chat, and marking a chat read as the user reads it.
+
+import { api } from '../core/api.js';
+import { command } from '../core/socket.js';
+import { applySettings, emit, getChat, myId } from './store.js';
+
+const READ_DELAY_MS = 300;
+
+const readPointers = new Map(); // chat id -> Map(user id -> read message id) of the other members
+const readQueue = new Map(); // chat id -> {id, timer}
+
+/** The highest message id `userId` has read in `chatId`, as far as this device knows. */
+export function readPointer(chatId, userId) {
+  return readPointers.get(chatId)?.get(userId) || 0;
+}
+
+function raisePointer(chatId, userId, messageId) {
+  if (!readPointers.has(chatId)) readPointers.set(chatId, new Map());
+  const map = readPointers.get(chatId);
+  if ((map.get(userId) || 0) >= messageId) return false;
+  map.set(userId, messageId);
+  return true;
+}
+
+/** Ask the server who has read `messageId` (the other members' pointers before this page knew them). */
+export async function loadReaders(chatId, messageId) {
+  const answer = await api.get(
+    `/api/chats/${encodeURIComponent(chatId)}/messages/${messageId}/readers`);
+  let changed = false;
+  for (const userId of answer.read_by || []) changed = raisePointer(chatId, userId, messageId) || changed;
+  if (changed) emit({ kind: 'reads', chatId });
+}
+
+/** Mark the chat read up to `messageId` (debounced: the highest id of a burst is sent once). */
+export function markRead(chatId, messageId) {
+  const chat = getChat(chatId);
+  if (chat && (chat.me?.read_id || 0) >= messageId) return;
+  const pending = readQueue.get(chatId);
+  if (pending && pending.id >= messageId) return;
+  if (pending) clearTimeout(pending.timer);
+  const timer = setTimeout(() => {
+    readQueue.delete(chatId);
+    command('chat.read', { chat_id: chatId, message_id: messageId }).then((result) => {
+      applySettings(chatId, { read_id: result.read_id, delivered_id: result.delivered_id });
+    }, () => {
+      // Not connected: the next visit marks it again.
+    });
+  }, READ_DELAY_MS);
+  readQueue.set(chatId, { id: messageId, timer });
+}
+
+/** A `chat.read` event: another member read further, or the user did on another device. */
+export function applyReadEvent(frame) {
+  if (frame.user_id === myId()) {
+    const chat = getChat(frame.chat_id);
+    if (chat && frame.type === 'chat.read') applySettings(frame.chat_id, { read_id: Math.max(chat.me?.read_id || 0, frame.message_id) });
+    return;
+  }
+  if (frame.type === 'chat.read' && raisePointer(frame.chat_id, frame.user_id, frame.message_id)) {
+    emit({ kind: 'reads', chatId: frame.chat_id });
+  }
+}
+
+/** The server said to start over: the pointers are asked for again. */
+export function forgetReadPointers() {
+  readPointers.clear();
+}
+
+/** Another user's chats (or none): no pointers, nothing waiting to be marked read. */
+export function forgetReceipts() {
+  for (const pending of readQueue.values()) clearTimeout(pending.timer);
+  readQueue.clear();
+  readPointers.clear();
+}

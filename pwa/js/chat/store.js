@@ -1,0 +1,378 @@
+// The signed-in user's chats in memory: the chat list, members, names and loaded histories, with the change
+// notifications the screens follow. Events (chat/init.js), sends (chat/outbox.js) and message actions
+// (chat/messages.js) change it; screens read it through the getters and follow `subscribe`.
+
+import { api, getUser } from '../core/api.js';
+import { loadJson, saveJson } from '../core/storage.js';
+
+const PAGE_SIZE = 50;
+const namesKey = (user) => `realtime.chat.names.${user}`;
+
+let me = null;
+let names = {};
+let chatsLoaded = false;
+let chatsLoading = null;
+let reloadAgain = false;
+let reloadTimer = 0;
+const chats = new Map(); // chat id -> summary (GET /api/chats) with `me`, `last_message`, `unread`
+const members = new Map(); // chat id -> [{user_id, display_name, role}] (GET /api/chats/{id}), fetched when needed
+const profiles = new Map(); // user id -> display name, as the server tells members of a shared chat
+const asking = new Set(); // chat ids whose members are being fetched
+const histories = new Map(); // chat id -> {byId: Map, loaded, hasMore, loading}
+const listeners = new Set();
+const accountListeners = new Set();
+
+// -- whose chats -----------------------------------------------------------------------------------
+
+/** Start working for `userId`: its contact names here, its outbox and the rest through `onAccount`. */
+export function useAccount(userId) {
+  if (me === userId) return;
+  forget();
+  me = userId;
+  const storedNames = loadJson(namesKey(userId), {});
+  names = storedNames && typeof storedNames === 'object' ? storedNames : {};
+  tellAccount(userId);
+}
+
+/** Sign-out: drop everything in memory (chat/init.js drops this device's unsent messages first). */
+export function resetStore() {
+  forget();
+  tellAccount(null);
+  emit({ kind: 'reset' });
+}
+
+function forget() {
+  me = null;
+  chatsLoaded = false;
+  chatsLoading = null;
+  names = {};
+  clearTimeout(reloadTimer);
+  for (const map of [chats, members, profiles, asking, histories]) map.clear();
+}
+
+/** `listener(userId)` when the chats change hands (null: signed out), for the state kept beside this store. */
+export function onAccount(listener) {
+  accountListeners.add(listener);
+  return () => accountListeners.delete(listener);
+}
+
+function tellAccount(userId) {
+  for (const listener of [...accountListeners]) listener(userId);
+}
+
+// -- change notifications -------------------------------------------------------------------------
+
+/**
+ * `listener(change)` for every change: {kind: 'chats'} (the list), {kind: 'messages', chatId},
+ * {kind: 'outbox', chatId}, {kind: 'reads', chatId}, {kind: 'typing', chatId}, {kind: 'presence', userId},
+ * {kind: 'removed', chatId}, {kind: 'resync'} (the server said to start over: reload what is shown),
+ * {kind: 'reset'} (signed out). Returns an unsubscribe function.
+ */
+export function subscribe(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Tell every screen that follows the store about `change` (the chat modules call it). */
+export function emit(change) {
+  for (const listener of [...listeners]) {
+    try {
+      listener(change);
+    } catch (err) {
+      console.error(err);
+    }
+  }
+}
+
+// -- who is who ------------------------------------------------------------------------------------
+
+/** The signed-in user's id, loading the profile if this page has not seen it yet. */
+export async function whoAmI({ signal } = {}) {
+  if (me) return me;
+  const user = getUser() || await api.get('/api/me', { signal });
+  useAccount(user.id);
+  return me;
+}
+
+export function myId() {
+  return me;
+}
+
+/** The name to show for a user: "You", the name this user gave them, their display name, or a short id. */
+export function nameOf(userId) {
+  if (!userId) return 'Someone';
+  if (userId === me) return 'You';
+  const given = names[userId];
+  if (typeof given === 'string' && given) return given;
+  return profiles.get(userId) || `User ${userId.slice(0, 8)}`;
+}
+
+function rememberProfiles(list) {
+  for (const person of list || []) {
+    if (person && person.user_id && person.display_name) profiles.set(person.user_id, person.display_name);
+  }
+}
+
+/** Remember a name for a user, on this device only (it wins over the name they chose for themselves). */
+export function setContactName(userId, name) {
+  const clean = (name || '').trim().slice(0, 100);
+  if (clean) names[userId] = clean;
+  else delete names[userId];
+  if (me) saveJson(namesKey(me), names);
+  emit({ kind: 'chats' });
+  emit({ kind: 'presence', userId });
+}
+
+export function hasContactName(userId) {
+  return Boolean(names[userId]);
+}
+
+/** The other member of a direct chat, if known. */
+export function otherMember(chat) {
+  if (!chat || chat.kind !== 'direct') return null;
+  if (chat.peer) return chat.peer.user_id;
+  const list = members.get(chat.id);
+  if (list) return list.map((m) => m.user_id).find((id) => id !== me) || null;
+  return chat.created_by && chat.created_by !== me ? chat.created_by : null;
+}
+
+export function chatTitle(chat) {
+  if (!chat) return 'Chat';
+  if (chat.kind === 'group') return chat.name || 'Group';
+  const other = otherMember(chat);
+  return other ? nameOf(other) : 'Direct chat';
+}
+
+/** A one-line summary of a message for the chat list and replies. */
+export function previewOf(message) {
+  if (!message) return '';
+  if (message.deleted) return 'Message deleted';
+  if (typeof message.ciphertext === 'string') return '🔒 Encrypted message';
+  const text = (message.text || '').trim();
+  if (text) return text.length > 120 ? `${text.slice(0, 120)}…` : text;
+  const files = Array.isArray(message.attachments) ? message.attachments : [];
+  if (files.length) return files[0].kind === 'image' ? '📷 Photo' : `📎 ${files[0].name || 'File'}`;
+  return '';
+}
+
+// -- the chat list ---------------------------------------------------------------------------------
+
+export function chatList() {
+  return [...chats.values()].sort((a, b) => {
+    const pinned = (b.me?.pinned_at || 0) - (a.me?.pinned_at || 0);
+    if (pinned) return pinned;
+    return (b.last_message_at || b.created_at || 0) - (a.last_message_at || a.created_at || 0);
+  });
+}
+
+export function getChat(chatId) {
+  return chats.get(chatId) || null;
+}
+
+export function chatsReady() {
+  return chatsLoaded;
+}
+
+export function totalUnread() {
+  let total = 0;
+  for (const chat of chats.values()) if (!chat.me?.archived) total += chat.unread || 0;
+  return total;
+}
+
+/** Load the chat list from the server (concurrent callers share one request). */
+export function loadChats() {
+  if (chatsLoading) {
+    reloadAgain = true;
+    return chatsLoading;
+  }
+  chatsLoading = (async () => {
+    try {
+      do {
+        reloadAgain = false;
+        const answer = await api.get('/api/chats');
+        mergeChats(Array.isArray(answer?.chats) ? answer.chats : []);
+      } while (reloadAgain);
+    } finally {
+      chatsLoading = null;
+    }
+  })();
+  return chatsLoading;
+}
+
+/** Load the list unless it is loaded or on its way: the navigation's unread count needs it on every screen. */
+export function loadChatsOnce() {
+  if (!chatsLoaded && !chatsLoading) loadChats().catch(() => {});
+}
+
+function mergeChats(list) {
+  const fresh = new Map();
+  rememberProfiles(list.map((chat) => chat.peer));
+  for (const chat of list) {
+    const known = chats.get(chat.id);
+    // An event may have brought a newer last message while the list was on its way.
+    if (known && (known.last_message_id || 0) > (chat.last_message_id || 0)) {
+      fresh.set(chat.id, { ...chat, last_message: known.last_message, last_message_id: known.last_message_id,
+        last_message_at: known.last_message_at, unread: known.unread });
+    } else {
+      fresh.set(chat.id, chat);
+    }
+  }
+  chats.clear();
+  for (const [id, chat] of fresh) chats.set(id, chat);
+  chatsLoaded = true;
+  emit({ kind: 'chats' });
+}
+
+/** Reload the list soon (a burst of events reloads it once), if anybody has looked at it yet. */
+export function scheduleReload() {
+  if (!chatsLoaded && !chatsLoading) return; // nobody looked at the list yet: it loads fresh when they do
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => loadChats().catch(() => {}), 200);
+}
+
+/** GET /api/chats/{id}: the chat with its members; merged into the list. */
+export async function loadChat(chatId, { signal } = {}) {
+  const view = await api.get(`/api/chats/${encodeURIComponent(chatId)}`, { signal });
+  members.set(chatId, Array.isArray(view.members) ? view.members : []);
+  rememberProfiles(view.members);
+  const known = chats.get(chatId);
+  chats.set(chatId, { last_message: null, unread: 0, ...known, ...view, members: undefined });
+  emit({ kind: 'chats' });
+  return chats.get(chatId);
+}
+
+export function membersOf(chatId) {
+  return members.get(chatId) || null;
+}
+
+/** Fetch the members again after a change, if a screen has asked for them (one request at a time). */
+export function refreshMembers(chatId) {
+  if (!members.has(chatId) || asking.has(chatId)) return; // nobody looked at them yet
+  asking.add(chatId);
+  loadChat(chatId).catch(() => {}).finally(() => asking.delete(chatId));
+}
+
+export async function createDirect(userId) {
+  const view = await api.post('/api/chats', { kind: 'direct', user_id: userId });
+  members.set(view.id, view.members || []);
+  rememberProfiles(view.members);
+  chats.set(view.id, { last_message: null, unread: 0, ...chats.get(view.id), ...view, members: undefined });
+  emit({ kind: 'chats' });
+  return view;
+}
+
+export async function createGroup(name, memberIds) {
+  const view = await api.post('/api/chats', { kind: 'group', name, members: memberIds });
+  members.set(view.id, view.members || []);
+  rememberProfiles(view.members);
+  chats.set(view.id, { last_message: null, unread: 0, ...view, members: undefined });
+  emit({ kind: 'chats' });
+  return view;
+}
+
+export async function joinInvite(code) {
+  const view = await api.post(`/api/invites/${encodeURIComponent(code)}/join`, {});
+  scheduleReload();
+  return view;
+}
+
+/** The user left or was removed: nothing of this chat stays here. */
+export function removeChat(chatId) {
+  chats.delete(chatId);
+  histories.delete(chatId);
+  members.delete(chatId);
+  emit({ kind: 'removed', chatId });
+  emit({ kind: 'chats' });
+}
+
+/** Pin, archive or mute: PATCH /api/chats/{id}/settings; the answer (and the event) update the list. */
+export async function changeSettings(chatId, changes) {
+  const result = await api.patch(`/api/chats/${encodeURIComponent(chatId)}/settings`, changes);
+  applySettings(chatId, result);
+  return result;
+}
+
+/** The user's own settings of a chat (role, read and delivery pointers, pin, mute, archive) changed. */
+export function applySettings(chatId, settings) {
+  const chat = chats.get(chatId);
+  if (!chat || !settings) return;
+  const next = { ...chat.me };
+  for (const key of ['role', 'read_id', 'delivered_id', 'pinned_at', 'muted_until', 'archived']) {
+    if (key in settings) next[key] = settings[key];
+  }
+  chat.me = next;
+  recountUnread(chat);
+  emit({ kind: 'chats' });
+}
+
+/** Count the unread messages again, when the loaded history covers everything after the read pointer. */
+export function recountUnread(chat) {
+  const readId = chat.me?.read_id || 0;
+  if (readId >= (chat.last_message_id || 0)) {
+    chat.unread = 0;
+    return;
+  }
+  const record = histories.get(chat.id);
+  if (!record || !record.loaded) return;
+  const ids = [...record.byId.keys()];
+  const covered = !record.hasMore || (ids.length && Math.min(...ids) <= readId + 1);
+  if (!covered) return;
+  chat.unread = [...record.byId.values()]
+    .filter((m) => m.id > readId && !m.deleted && m.sender_id !== me).length;
+}
+
+// -- history ---------------------------------------------------------------------------------------
+
+export function history(chatId) {
+  return histories.get(chatId) || null;
+}
+
+/** The loaded messages of a chat, oldest first. */
+export function messagesOf(chatId) {
+  const record = histories.get(chatId);
+  if (!record) return [];
+  return [...record.byId.values()].sort((a, b) => a.id - b.id);
+}
+
+export function findMessage(chatId, messageId) {
+  return histories.get(chatId)?.byId.get(messageId) || null;
+}
+
+/** Drop every loaded history (the server said to start over): screens load theirs again. */
+export function forgetHistories() {
+  histories.clear();
+}
+
+/** Load the latest page (first time) or the page before the oldest loaded message (`older`). */
+export async function loadHistory(chatId, { older = false, signal } = {}) {
+  let record = histories.get(chatId);
+  if (!record) {
+    record = { byId: new Map(), loaded: false, hasMore: true, loading: null };
+    histories.set(chatId, record);
+  }
+  if (record.loading) return record.loading;
+  if (record.loaded && !older) return record;
+  if (older && !record.hasMore) return record;
+  const oldest = record.loaded ? Math.min(...record.byId.keys()) : null;
+  const query = older && Number.isFinite(oldest) ? `?before=${oldest}&limit=${PAGE_SIZE}` : `?limit=${PAGE_SIZE}`;
+  record.loading = (async () => {
+    try {
+      const page = await api.get(`/api/chats/${encodeURIComponent(chatId)}/messages${query}`, { signal });
+      for (const message of page.messages || []) {
+        // A message already here came from an event, which is at least as new as this page.
+        if (!record.byId.has(message.id)) record.byId.set(message.id, message);
+      }
+      record.hasMore = Boolean(page.has_more);
+      record.loaded = true;
+      const chat = chats.get(chatId);
+      if (chat && typeof page.read_id === 'number') {
+        chat.me = { ...chat.me, read_id: Math.max(chat.me?.read_id || 0, page.read_id) };
+      }
+      emit({ kind: 'messages', chatId });
+      return record;
+    } finally {
+      record.loading = null;
+    }
+  })();
+  return record.loading;
+}

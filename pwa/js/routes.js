@@ -1,0 +1,22 @@
+// The route table: every screen of the app, its title, and who may see it (core/router.js).
+
+import { homeView } from './account/home.js';
+import { checkEmailView, forgotView, registerView, signInView } from './account/signed-out.js';
+import { chatsView, joinView, newChatView } from './chat/chats.js';
+import { chatView } from './chat/conversation.js';
+import { channelView } from './iot/channel.js';
+import { channelsView } from './iot/channels.js';
+
+export const routes = {
+  '/': { view: homeView, title: 'Your account', access: 'private' },
+  '/channels': { view: channelsView, title: 'Channels', access: 'private' },
+  '/channel': { view: channelView, title: 'Channel', access: 'private' },
+  '/chats': { view: chatsView, title: 'Chats', access: 'private' },
+  '/chats/new': { view: newChatView, title: 'New chat', access: 'private' },
+  '/chat': { view: chatView, title: 'Chat', access: 'private' },
+  '/join': { view: joinView, title: 'Join a chat', access: 'any' },
+  '/signin': { view: signInView, title: 'Sign in', access: 'guest' },
+  '/register': { view: registerView, title: 'Create an account', access: 'guest' },
+  '/check-email': { view: checkEmailView, title: 'Check your e-mail', access: 'guest' },
+  '/forgot': { view: forgotView, title: 'Reset your password', access: 'guest' },
+};
