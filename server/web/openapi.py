@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from server.config import Settings
 from server.keys import settings_key
 from server.web.apidoc import accounts, attachments, chat, keys, kit, ops, push, rules, talkback, thingspeak
 from server.web.apidoc.kit import JSON
@@ -91,11 +90,6 @@ SECURITY_SCHEMES: dict[str, JSON] = {
     **_key_schemes("readApiKey", "A channel's read API key"),
     **_key_schemes("talkbackApiKey", "A TalkBack's API key"),
 }
-
-
-def build_document(settings: Settings) -> dict[str, Any]:
-    """The whole document for a deployment: its public URL and upload limits."""
-    return _document(settings.public_url, settings.max_upload_bytes, settings.max_image_upload_bytes)
 
 
 def _document(public_url: str, max_upload: int, max_image: int) -> dict[str, Any]:
