@@ -126,6 +126,12 @@ async def owner_of(request: web.Request, params: Mapping[str, Any]) -> str:
     return await request.app[channels_key].user_of_api_key(api_key_of(request, params))
 
 
+async def params_and_owner(request: web.Request, limit: int) -> tuple[dict[str, Any], str]:
+    """The request's parameters (see `params_of`) and the user it acts for (see `owner_of`)."""
+    params = await params_of(request, limit)
+    return params, await owner_of(request, params)
+
+
 async def optional_owner(request: web.Request, params: Mapping[str, Any]) -> str | None:
     """Like `owner_of`, but None instead of a refusal when the key is no user API key (a public read)."""
     user_id = await signed_in(request)

@@ -19,7 +19,7 @@ from server.iot.http import (
     format_of,
     json_object,
     optional_owner,
-    owner_of,
+    params_and_owner,
     params_of,
     plain,
     reply,
@@ -119,8 +119,7 @@ def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
 @routes.post(f"/channels.{FMT}")
 @thingspeak_errors
 async def create_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channel, keys = await _channels(request).create(owner, channel_values(params))
     return reply(request, channel_dict(channel, tz_of(params), api_keys=key_list(keys), metadata=True), root="channel")
 
@@ -128,8 +127,7 @@ async def create_channel(request: web.Request) -> web.Response:
 @routes.get(f"/channels.{FMT}")
 @thingspeak_errors
 async def list_channels(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channels = await _channels(request).of_owner(owner)
     tz = tz_of(params)
     service = _channels(request)
@@ -175,8 +173,7 @@ async def view_channel(request: web.Request) -> web.Response:
 @routes.put(f"/channels/{{channel_id}}.{FMT}")
 @thingspeak_errors
 async def update_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channel = await _channels(request).update(channel_id_of(request), owner, channel_values(params))
     return reply(request, channel_dict(channel, tz_of(params), metadata=True), root="channel")
 
@@ -184,8 +181,7 @@ async def update_channel(request: web.Request) -> web.Response:
 @routes.delete(f"/channels/{{channel_id}}.{FMT}")
 @thingspeak_errors
 async def delete_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channel = await _channels(request).delete(channel_id_of(request), owner)
     return reply(request, channel_dict(channel, tz_of(params)), root="channel")
 
@@ -193,8 +189,7 @@ async def delete_channel(request: web.Request) -> web.Response:
 @routes.delete(f"/channels/{{channel_id}}/feeds.{FMT}")
 @thingspeak_errors
 async def clear_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    _, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     await _channels(request).clear(channel_id_of(request), owner)
     return reply(request, [], root="feeds")
 
@@ -205,8 +200,7 @@ async def clear_channel(request: web.Request) -> web.Response:
 @routes.post(f"/channels/{{channel_id}}/api_keys/write.{FMT}")
 @thingspeak_errors
 async def regenerate_write_key(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    _, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     key = await _channels(request).regenerate_write_key(channel_id_of(request), owner)
     return reply(request, key_list([key])[0], root="api_key")
 
@@ -214,8 +208,7 @@ async def regenerate_write_key(request: web.Request) -> web.Response:
 @routes.post(f"/channels/{{channel_id}}/api_keys/read.{FMT}")
 @thingspeak_errors
 async def add_read_key(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     note = params.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 255):
         raise ThingSpeakError("note must be a string of at most 255 characters", field="note")
@@ -226,8 +219,7 @@ async def add_read_key(request: web.Request) -> web.Response:
 @routes.delete(f"/channels/{{channel_id}}/api_keys/read/{{key_id}}.{FMT}")
 @thingspeak_errors
 async def delete_read_key(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    _, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     await _channels(request).delete_read_key(channel_id_of(request), owner, request.match_info["key_id"][:64])
     return reply(request, {"deleted": True}, root="result")
 

@@ -15,7 +15,7 @@ from server.iot.http import (
     FMT,
     api_key_of,
     format_of,
-    owner_of,
+    params_and_owner,
     params_of,
     plain,
     reply,
@@ -85,15 +85,17 @@ def _channel_param(params: Mapping[str, Any]) -> int | None:
     return int(text)
 
 
-async def _queue(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
-    """The TalkBack of the route, if the caller holds its key (or owns it)."""
+async def _queue(request: web.Request) -> tuple[dict[str, Any], TalkBack]:
+    """The request's parameters and the TalkBack of the route, if the caller holds its key (or owns it)."""
+    params = await params_of(request, BODY_LIMIT)
     talkback_id = int(request.match_info["talkback_id"])
-    return await _service(request).authorise(talkback_id, api_key_of(request, params), await signed_in(request))
+    return params, await _service(request).authorise(talkback_id, api_key_of(request, params), await signed_in(request))
 
 
-async def _owned(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
-    owner = await owner_of(request, params)
-    return await _service(request).owned(int(request.match_info["talkback_id"]), owner)
+async def _owned(request: web.Request) -> tuple[dict[str, Any], TalkBack]:
+    """The request's parameters and the TalkBack of the route, if the caller owns it."""
+    params, owner = await params_and_owner(request, BODY_LIMIT)
+    return params, await _service(request).owned(int(request.match_info["talkback_id"]), owner)
 
 
 # -- TalkBacks, for their owner (user API key or a signed-in session) ---------------------------------
@@ -103,8 +105,7 @@ async def _owned(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
 @routes.post(f"/talkbacks.{FMT}")
 @thingspeak_errors
 async def create_talkback(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, BODY_LIMIT)
     talkback, key = await _service(request).create(owner, _name(params, "My TalkBack") or "", _channel_param(params))
     return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback", status=201)
 
@@ -113,8 +114,7 @@ async def create_talkback(request: web.Request) -> web.Response:
 @routes.get(f"/talkbacks.{FMT}")
 @thingspeak_errors
 async def list_talkbacks(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, BODY_LIMIT)
     tz = tz_of(params)
     found = await _service(request).of_owner(owner)
     return reply(request, [talkback_dict(t, key, tz) for t, key in found], root="talkbacks")
@@ -124,8 +124,7 @@ async def list_talkbacks(request: web.Request) -> web.Response:
 @routes.get(f"{TALKBACK}.{FMT}")
 @thingspeak_errors
 async def view_talkback(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     key = await _service(request).key_of(talkback.id)
     return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback")
 
@@ -134,8 +133,7 @@ async def view_talkback(request: web.Request) -> web.Response:
 @routes.put(f"{TALKBACK}.{FMT}")
 @thingspeak_errors
 async def update_talkback(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     service = _service(request)
     updated = await service.update(
         talkback.id,
@@ -151,8 +149,7 @@ async def update_talkback(request: web.Request) -> web.Response:
 @routes.delete(f"{TALKBACK}.{FMT}")
 @thingspeak_errors
 async def delete_talkback(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     await _service(request).delete(talkback.id, talkback.owner_id)
     return reply(request, talkback_dict(talkback, "", tz_of(params)) | {"api_key": None}, root="talkback")
 
@@ -161,8 +158,7 @@ async def delete_talkback(request: web.Request) -> web.Response:
 @routes.post(f"{TALKBACK}/api_key.{FMT}")
 @thingspeak_errors
 async def regenerate_talkback_key(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     key = await _service(request).regenerate_key(talkback.id, talkback.owner_id)
     return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback")
 
@@ -174,8 +170,7 @@ async def regenerate_talkback_key(request: web.Request) -> web.Response:
 @routes.post(f"{COMMANDS}.{FMT}")
 @thingspeak_errors
 async def add_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).add_command(
         talkback, check_command_string(params.get("command_string")), check_position(params.get("position"))
     )
@@ -188,8 +183,7 @@ async def add_command(request: web.Request) -> web.Response:
 @routes.get(f"{COMMANDS}.{FMT}")
 @thingspeak_errors
 async def list_commands(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     tz = tz_of(params)
     return reply(request, [command_dict(c, tz) for c in await _service(request).commands(talkback)], root="commands")
 
@@ -198,8 +192,7 @@ async def list_commands(request: web.Request) -> web.Response:
 @routes.delete(f"{COMMANDS}.{FMT}")
 @thingspeak_errors
 async def delete_commands(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    _, talkback = await _queue(request)
     await _service(request).delete_commands(talkback)
     return reply(request, [], root="commands")
 
@@ -210,8 +203,7 @@ async def delete_commands(request: web.Request) -> web.Response:
 @routes.post(f"{COMMANDS}/execute.{FMT}")
 @thingspeak_errors
 async def execute_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).execute_next(talkback)
     if format_of(request) == "text":
         return plain(command.command_string if command else "")
@@ -222,8 +214,7 @@ async def execute_command(request: web.Request) -> web.Response:
 @routes.get(f"{COMMANDS}/last.{FMT}")
 @thingspeak_errors
 async def last_command(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     return _one(request, params, await _service(request).last_executed(talkback))
 
 
@@ -237,8 +228,7 @@ def _one(request: web.Request, params: Mapping[str, Any], command: Command) -> w
 @routes.get(f"{COMMAND}.{FMT}")
 @thingspeak_errors
 async def get_command(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).command(talkback, int(request.match_info["command_id"]))
     return _one(request, params, command)
 
@@ -247,8 +237,7 @@ async def get_command(request: web.Request) -> web.Response:
 @routes.put(f"{COMMAND}.{FMT}")
 @thingspeak_errors
 async def update_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     text = params.get("command_string")
     position = check_position(params.get("position"))
     if text is None and position is None:
@@ -266,8 +255,7 @@ async def update_command(request: web.Request) -> web.Response:
 @routes.delete(f"{COMMAND}.{FMT}")
 @thingspeak_errors
 async def delete_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).delete_command(talkback, int(request.match_info["command_id"]))
     return _one(request, params, command)
 
