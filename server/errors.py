@@ -25,12 +25,6 @@ class ApiError(Exception):
         self.field = field
         self.headers = headers or {}
 
-    def body(self) -> dict[str, dict[str, str]]:
-        error = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            error["field"] = self.field
-        return {"error": error}
-
 
 class ValidationError(ApiError):
     status = 400

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -22,7 +21,7 @@ from server.iot.appkeys import (
 )
 from server.iot.channels import ChannelService
 from server.iot.ingest import FeedService
-from server.iot.models import AfterWrite
+from server.iot.models import UpdateReceived
 from server.iot.mqtt import MqttBridge, share_group_for
 from server.iot.rules import routes as rules_routes
 from server.iot.rules.runtime import Automation
@@ -37,7 +36,7 @@ from server.keys import (
 )
 from server.storage.batch import BatchWriter
 from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
-from server.wiring import Signal, provide
+from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
@@ -45,8 +44,7 @@ def setup(app: web.Application) -> None:
         app.add_routes(table)
     app[ws_commands_key].add_all(live.commands)
     apidoc.document(app)
-    update_received: Signal[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]] = Signal("update_received")
-    app[update_received_key] = update_received
+    app[update_received_key] = update_received = UpdateReceived("update_received")
     update_received.connect(talkback_routes.execute_on_update)  # /update with a talkback_key
     app.cleanup_ctx.append(_feeds_ctx)  # after the database: its batch writer flushes before the database closes
     app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes

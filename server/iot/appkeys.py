@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 if TYPE_CHECKING:
     from server.iot.channels import ChannelService
     from server.iot.ingest import FeedService
-    from server.iot.models import AfterWrite
+    from server.iot.models import UpdateReceived
     from server.iot.mqtt import MqttBridge
     from server.iot.rules.engine import RuleEngine
     from server.iot.rules.service import RuleService
     from server.iot.talkback import TalkBackService
-    from server.wiring import Signal
 
 channels_key: web.AppKey[ChannelService] = web.AppKey("channels")
 feeds_key: web.AppKey[FeedService] = web.AppKey("feeds")
@@ -23,8 +21,4 @@ mqtt_key: web.AppKey[MqttBridge] = web.AppKey("mqtt")  # only when MQTT_URL is s
 talkbacks_key: web.AppKey[TalkBackService] = web.AppKey("talkbacks")
 rules_key: web.AppKey[RuleService] = web.AppKey("rules")
 rule_engine_key: web.AppKey[RuleEngine] = web.AppKey("rule_engine")
-# Fired for each /update with the request and its parameters; a listener may answer with work to run once the
-# points are written (a TalkBack command to hand back).
-update_received_key: web.AppKey[Signal[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]]] = web.AppKey(
-    "update_received"
-)
+update_received_key: web.AppKey[UpdateReceived] = web.AppKey("update_received")

@@ -8,8 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
+from server.wiring import Signal
+
 # What to do once an update's point is committed: gives the fields to add to the reply.
 AfterWrite = Callable[[], Awaitable[dict[str, Any]]]
-# A listener of every /update (TalkBack: the next command goes back in the reply). It runs before the write, so it
-# can refuse bad input (a wrong talkback_key) while nothing is written yet; it returns an AfterWrite, or None.
-UpdateExtra = Callable[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]]
+# Fired for each /update with the request and its parameters (TalkBack: the next command goes back in the reply).
+# Listeners run before the write, so they can refuse bad input (a wrong talkback_key) while nothing is written yet;
+# each returns an AfterWrite, or None.
+UpdateReceived = Signal[[web.Request, Mapping[str, Any]], Awaitable[AfterWrite | None]]

@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from server.iot.appkeys import channels_key
+from server.iot.http import READ_FMT, api_key_of, channel_id_of, optional_owner, reply, thingspeak_errors, tz_of
 from server.iot.reads import (
     Entry,
     FeedReader,
@@ -28,7 +29,6 @@ from server.iot.reads import (
     parse_read,
     shown_fields,
 )
-from server.iot.routes import api_key_of, channel_id_of, optional_owner, reply, thingspeak_errors, tz_of
 from server.iot.thingspeak import ThingSpeakError, channel_dict, csv_line, to_xml, xml_element
 from server.keys import database_key
 from server.storage.channels import Channel
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
-FMT = "{fmt:json|csv|xml}"
 CHUNK_ENTRIES = 250  # entries per write while streaming
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "xml": "application/xml"}
 
@@ -148,19 +147,19 @@ async def _feed(request: web.Request, field: int | None) -> web.StreamResponse:
     )
 
 
-@routes.get(f"/channels/{{channel_id}}/feeds.{FMT}")
+@routes.get(f"/channels/{{channel_id}}/feeds.{READ_FMT}")
 @thingspeak_errors
 async def read_feed(request: web.Request) -> web.StreamResponse:
     return await _feed(request, None)
 
 
-@routes.get(f"/channels/{{channel_id}}/fields/{{field}}.{FMT}")
+@routes.get(f"/channels/{{channel_id}}/fields/{{field}}.{READ_FMT}")
 @thingspeak_errors
 async def read_field(request: web.Request) -> web.StreamResponse:
     return await _feed(request, parse_field(request.match_info["field"]))
 
 
-@routes.get(f"/channels/{{channel_id}}/status.{FMT}")
+@routes.get(f"/channels/{{channel_id}}/status.{READ_FMT}")
 @thingspeak_errors
 async def read_status(request: web.Request) -> web.StreamResponse:
     params = dict(request.query)
@@ -199,7 +198,7 @@ async def _entry_spec(request: web.Request) -> tuple[Channel, FeedReader, ReadSp
     return channel, reader, parse_read(display, _zone(params), now=reader.now())
 
 
-@routes.get(f"/channels/{{channel_id}}/feeds/last.{FMT}")
+@routes.get(f"/channels/{{channel_id}}/feeds/last.{READ_FMT}")
 @thingspeak_errors
 async def read_last(request: web.Request) -> web.Response:
     channel, reader, spec = await _entry_spec(request)
@@ -207,7 +206,7 @@ async def read_last(request: web.Request) -> web.Response:
     return _single(request, await reader.last(channel, spec, fields), spec, fields)
 
 
-@routes.get(f"/channels/{{channel_id}}/fields/{{field}}/last.{FMT}")
+@routes.get(f"/channels/{{channel_id}}/fields/{{field}}/last.{READ_FMT}")
 @thingspeak_errors
 async def read_last_field(request: web.Request) -> web.Response:
     channel, reader, spec = await _entry_spec(request)
@@ -216,19 +215,18 @@ async def read_last_field(request: web.Request) -> web.Response:
     return _single(request, await reader.last(channel, spec, fields, field), spec, fields)
 
 
-async def _by_entry_id(request: web.Request) -> web.Response:
+# The second path is ThingSpeak's own for one entry; digits only, so it never shadows feeds/last.
+@routes.get(f"/channels/{{channel_id}}/feeds/entry/{{entry}}.{READ_FMT}")
+@routes.get(f"/channels/{{channel_id}}/feeds/{{entry:\\d+}}.{READ_FMT}")
+@thingspeak_errors
+async def read_entry(request: web.Request) -> web.Response:
     channel, reader, spec = await _entry_spec(request)
     entry_id = parse_entry_id(request.match_info["entry"])
     fields = shown_fields(channel)
     return _single(request, await reader.entry(channel, entry_id, spec, fields), spec, fields)
 
 
-routes.get(f"/channels/{{channel_id}}/feeds/entry/{{entry}}.{FMT}")(thingspeak_errors(_by_entry_id))
-# ThingSpeak's own path for one entry; digits only, so it never shadows the routes above.
-routes.get(f"/channels/{{channel_id}}/feeds/{{entry:\\d+}}.{FMT}")(thingspeak_errors(_by_entry_id))
-
-
-@routes.get(f"/channels/{{channel_id}}/fields/{{field}}/last_data_age.{FMT}")
+@routes.get(f"/channels/{{channel_id}}/fields/{{field}}/last_data_age.{READ_FMT}")
 @thingspeak_errors
 async def read_last_data_age(request: web.Request) -> web.Response:
     params = dict(request.query)

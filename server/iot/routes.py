@@ -1,26 +1,33 @@
-"""ThingSpeak-compatible HTTP routes: channels, writes (single and bulk), and the user's API key.
-
-Errors on these routes are answered as ThingSpeak answers them: `0` as text, or its JSON / XML error object,
-with the documented HTTP status.
-"""
+"""ThingSpeak-compatible HTTP routes: channels, writes (single and bulk), and the user's API key."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, tzinfo
+from collections.abc import Callable, Mapping
+from datetime import tzinfo
 from typing import Any
-from urllib.parse import parse_qsl
 
-import orjson
 from aiohttp import web
 
-from server.auth.guard import bearer_token, require_user
-from server.errors import ApiError
+from server.auth.guard import require_user
 from server.iot.appkeys import channels_key, feeds_key, update_received_key
 from server.iot.channels import ChannelService
+from server.iot.http import (
+    FMT,
+    api_key_of,
+    channel_id_of,
+    form_of,
+    format_of,
+    json_object,
+    optional_owner,
+    params_and_owner,
+    params_of,
+    plain,
+    reply,
+    thingspeak_errors,
+    tz_of,
+)
 from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point, require_content
-from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, error_body, point_entry, to_xml, zone
+from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, point_entry
 from server.storage.channels import FIELDS, ApiKey, Point
 from server.web.validation import read_body
 from server.wiring import send_async
@@ -30,92 +37,10 @@ routes = web.RouteTableDef()
 UPDATE_BODY_LIMIT = 16 * 1024
 BULK_BODY_LIMIT = 8 << 20
 CHANNEL_BODY_LIMIT = 64 * 1024
-FMT = "{fmt:json|xml}"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _format(request: web.Request) -> str:
-    """text, json or xml: from the route's extension; bulk updates always answer JSON."""
-    fmt = request.match_info.get("fmt")
-    if fmt:
-        return fmt
-    return "json" if "/bulk_update." in request.path else "text"
-
-
-def thingspeak_errors(handler: Handler) -> Handler:
-    """Answer errors in ThingSpeak's shape for the format the route was asked in."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            body, content_type = error_body(exc.status, exc.message, _format(request))
-            return web.Response(text=body, status=exc.status, content_type=content_type, headers=exc.headers)
-
-    return wrapped
-
-
-def reply(request: web.Request, value: Any, *, root: str, status: int = 200) -> web.Response:
-    fmt = _format(request)
-    if fmt == "xml":
-        return web.Response(text=to_xml(root, value), status=status, content_type="application/xml")
-    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
-
-
-def json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ThingSpeakError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ThingSpeakError("the body must be a JSON object")
-    return body
-
-
-async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
-    """Query parameters merged with a form or JSON body (the body wins), as ThingSpeak reads them."""
-    params: dict[str, Any] = dict(request.query)
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        raw = await read_body(request, limit)
-        if raw.strip():
-            if request.content_type == "application/json" or raw.lstrip()[:1] == b"{":
-                params.update(json_object(raw))
-            else:
-                try:
-                    params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
-                except UnicodeDecodeError:
-                    raise ThingSpeakError("the body is not UTF-8", status=422) from None
-    return params
-
-
-def api_key_of(request: web.Request, params: Mapping[str, Any], name: str = "api_key") -> str | None:
-    value = params.get(name) or request.headers.get("THINGSPEAKAPIKEY") or request.headers.get("X-THINGSPEAKAPIKEY")
-    return value if isinstance(value, str) else None
-
-
-def tz_of(params: Mapping[str, Any]) -> tzinfo:
-    value = params.get("timezone")
-    return zone(value) if isinstance(value, str) else UTC
-
-
-def channel_id_of(request: web.Request) -> int:
-    raw = request.match_info["channel_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ThingSpeakError("The channel was not found.", status=404)
-    return int(raw)
 
 
 def _channels(request: web.Request) -> ChannelService:
     return request.app[channels_key]
-
-
-async def owner_of(request: web.Request, params: Mapping[str, Any]) -> str:
-    """The user behind the request: a user API key (ThingSpeak's way) or a signed-in session (the web app)."""
-    if bearer_token(request) is not None:
-        return (await require_user(request)).user.id
-    return await _channels(request).user_of_api_key(api_key_of(request, params))
 
 
 def key_list(keys: list[ApiKey]) -> list[dict[str, Any]]:
@@ -194,8 +119,7 @@ def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
 @routes.post(f"/channels.{FMT}")
 @thingspeak_errors
 async def create_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channel, keys = await _channels(request).create(owner, channel_values(params))
     return reply(request, channel_dict(channel, tz_of(params), api_keys=key_list(keys), metadata=True), root="channel")
 
@@ -203,8 +127,7 @@ async def create_channel(request: web.Request) -> web.Response:
 @routes.get(f"/channels.{FMT}")
 @thingspeak_errors
 async def list_channels(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channels = await _channels(request).of_owner(owner)
     tz = tz_of(params)
     service = _channels(request)
@@ -247,18 +170,10 @@ async def view_channel(request: web.Request) -> web.Response:
     return reply(request, channel_dict(channel, tz_of(params), api_keys=keys, metadata=True), root="channel")
 
 
-async def optional_owner(request: web.Request, params: Mapping[str, Any]) -> str | None:
-    if bearer_token(request) is not None:
-        return (await require_user(request)).user.id
-    key = api_key_of(request, params)
-    return await _channels(request).owner_of_key(key)
-
-
 @routes.put(f"/channels/{{channel_id}}.{FMT}")
 @thingspeak_errors
 async def update_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channel = await _channels(request).update(channel_id_of(request), owner, channel_values(params))
     return reply(request, channel_dict(channel, tz_of(params), metadata=True), root="channel")
 
@@ -266,8 +181,7 @@ async def update_channel(request: web.Request) -> web.Response:
 @routes.delete(f"/channels/{{channel_id}}.{FMT}")
 @thingspeak_errors
 async def delete_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     channel = await _channels(request).delete(channel_id_of(request), owner)
     return reply(request, channel_dict(channel, tz_of(params)), root="channel")
 
@@ -275,8 +189,7 @@ async def delete_channel(request: web.Request) -> web.Response:
 @routes.delete(f"/channels/{{channel_id}}/feeds.{FMT}")
 @thingspeak_errors
 async def clear_channel(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    _, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     await _channels(request).clear(channel_id_of(request), owner)
     return reply(request, [], root="feeds")
 
@@ -287,8 +200,7 @@ async def clear_channel(request: web.Request) -> web.Response:
 @routes.post(f"/channels/{{channel_id}}/api_keys/write.{FMT}")
 @thingspeak_errors
 async def regenerate_write_key(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    _, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     key = await _channels(request).regenerate_write_key(channel_id_of(request), owner)
     return reply(request, key_list([key])[0], root="api_key")
 
@@ -296,8 +208,7 @@ async def regenerate_write_key(request: web.Request) -> web.Response:
 @routes.post(f"/channels/{{channel_id}}/api_keys/read.{FMT}")
 @thingspeak_errors
 async def add_read_key(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     note = params.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 255):
         raise ThingSpeakError("note must be a string of at most 255 characters", field="note")
@@ -308,8 +219,7 @@ async def add_read_key(request: web.Request) -> web.Response:
 @routes.delete(f"/channels/{{channel_id}}/api_keys/read/{{key_id}}.{FMT}")
 @thingspeak_errors
 async def delete_read_key(request: web.Request) -> web.Response:
-    params = await params_of(request, CHANNEL_BODY_LIMIT)
-    owner = await owner_of(request, params)
+    _, owner = await params_and_owner(request, CHANNEL_BODY_LIMIT)
     await _channels(request).delete_read_key(channel_id_of(request), owner, request.match_info["key_id"][:64])
     return reply(request, {"deleted": True}, root="result")
 
@@ -329,6 +239,10 @@ async def regenerate_my_api_key(request: web.Request) -> web.Response:
 # -- writes -----------------------------------------------------------------------------------------
 
 
+@routes.get("/update")
+@routes.post("/update")
+@routes.get(f"/update.{FMT}")
+@routes.post(f"/update.{FMT}")
 @thingspeak_errors
 async def update(request: web.Request) -> web.Response:
     params = await params_of(request, UPDATE_BODY_LIMIT)
@@ -343,21 +257,14 @@ async def update(request: web.Request) -> web.Response:
     for finish in after_write:
         if finish is not None:
             extra.update(await finish())
-    fmt = _format(request)
-    if fmt == "text":
+    if format_of(request) == "text":
         # With a TalkBack key, ThingSpeak answers the next command instead of the entry id.
         text = extra.get("command_string") if "talkback" in extra else str(written.first_entry_id)
-        return web.Response(text=text or "", content_type="text/plain")
+        return plain(text or "")
     entry = {"channel_id": channel.id, **point_entry(written.first_entry_id, written.points[0], tz)}
     if "talkback" in extra:
         entry["command"] = extra["talkback"]
     return reply(request, entry, root="feed")
-
-
-routes.get("/update")(update)
-routes.post("/update")(update)
-routes.get(f"/update.{FMT}")(update)
-routes.post(f"/update.{FMT}")(update)
 
 
 @routes.post("/channels/{channel_id}/bulk_update.json")
@@ -375,11 +282,7 @@ async def bulk_update_json(request: web.Request) -> web.Response:
 @routes.post("/channels/{channel_id}/bulk_update.csv")
 @thingspeak_errors
 async def bulk_update_csv(request: web.Request) -> web.Response:
-    raw = await read_body(request, BULK_BODY_LIMIT)
-    try:
-        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    except UnicodeDecodeError:
-        raise ThingSpeakError("the body is not UTF-8", status=422) from None
+    form = form_of(await read_body(request, BULK_BODY_LIMIT))
     updates, time_format = form.get("updates", ""), form.get("time_format", "")
     return await _bulk(
         request, form.get("write_api_key"), form, lambda now, tz: parse_bulk_csv(updates, time_format, now=now, tz=tz)

@@ -4,23 +4,33 @@ empty body when executing an empty queue. An /update carrying `talkback_key` exe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, tzinfo
 from typing import Any
 
 from aiohttp import web
 
-from server.auth.guard import bearer_token, require_user
 from server.iot.appkeys import talkbacks_key
+from server.iot.http import (
+    FMT,
+    api_key_of,
+    format_of,
+    params_and_owner,
+    params_of,
+    plain,
+    reply,
+    signed_in,
+    thingspeak_errors,
+    tz_of,
+)
 from server.iot.models import AfterWrite
-from server.iot.routes import FMT, Handler, api_key_of, owner_of, params_of, reply, thingspeak_errors
 from server.iot.talkback import (
     MAX_NAME,
     TalkBackService,
     check_command_string,
     check_position,
 )
-from server.iot.thingspeak import ThingSpeakError, format_time, zone
+from server.iot.thingspeak import ThingSpeakError, format_time
 from server.storage.talkback import Command, TalkBack
 
 routes = web.RouteTableDef()
@@ -31,34 +41,8 @@ COMMANDS = TALKBACK + "/commands"
 COMMAND = COMMANDS + r"/{command_id:\d{1,18}}"
 
 
-def _route(method: str, *paths: str) -> Callable[[Handler], Handler]:
-    """Register one handler (with ThingSpeak's error replies) for each path and method."""
-
-    def register(handler: Handler) -> Handler:
-        wrapped = thingspeak_errors(handler)
-        for path in paths:
-            for verb in method.split(","):
-                routes.route(verb, path)(wrapped)
-        return wrapped
-
-    return register
-
-
 def _service(request: web.Request) -> TalkBackService:
     return request.app[talkbacks_key]
-
-
-def tz_of(params: Mapping[str, Any]) -> tzinfo:
-    value = params.get("timezone")
-    return zone(value) if isinstance(value, str) else UTC
-
-
-def _text_format(request: web.Request) -> bool:
-    return not request.match_info.get("fmt")
-
-
-def _text(value: str) -> web.Response:
-    return web.Response(text=value, content_type="text/plain")
 
 
 def command_dict(command: Command, tz: tzinfo = UTC) -> dict[str, Any]:
@@ -91,7 +75,7 @@ def _name(params: Mapping[str, Any], default: str | None) -> str | None:
     return value.strip()
 
 
-def channel_id_of(params: Mapping[str, Any]) -> int | None:
+def _channel_param(params: Mapping[str, Any]) -> int | None:
     value = params.get("channel_id")
     if value is None or value == "":
         return None
@@ -101,73 +85,80 @@ def channel_id_of(params: Mapping[str, Any]) -> int | None:
     return int(text)
 
 
-async def _queue(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
-    """The TalkBack of the route, if the caller holds its key (or owns it)."""
-    user_id = (await require_user(request)).user.id if bearer_token(request) is not None else None
+async def _queue(request: web.Request) -> tuple[dict[str, Any], TalkBack]:
+    """The request's parameters and the TalkBack of the route, if the caller holds its key (or owns it)."""
+    params = await params_of(request, BODY_LIMIT)
     talkback_id = int(request.match_info["talkback_id"])
-    return await _service(request).authorise(talkback_id, api_key_of(request, params), user_id)
+    return params, await _service(request).authorise(talkback_id, api_key_of(request, params), await signed_in(request))
 
 
-async def _owned(request: web.Request, params: Mapping[str, Any]) -> TalkBack:
-    owner = await owner_of(request, params)
-    return await _service(request).owned(int(request.match_info["talkback_id"]), owner)
+async def _owned(request: web.Request) -> tuple[dict[str, Any], TalkBack]:
+    """The request's parameters and the TalkBack of the route, if the caller owns it."""
+    params, owner = await params_and_owner(request, BODY_LIMIT)
+    return params, await _service(request).owned(int(request.match_info["talkback_id"]), owner)
 
 
 # -- TalkBacks, for their owner (user API key or a signed-in session) ---------------------------------
 
 
-@_route("POST", "/talkbacks", f"/talkbacks.{FMT}")
+@routes.post("/talkbacks")
+@routes.post(f"/talkbacks.{FMT}")
+@thingspeak_errors
 async def create_talkback(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    owner = await owner_of(request, params)
-    talkback, key = await _service(request).create(owner, _name(params, "My TalkBack") or "", channel_id_of(params))
+    params, owner = await params_and_owner(request, BODY_LIMIT)
+    talkback, key = await _service(request).create(owner, _name(params, "My TalkBack") or "", _channel_param(params))
     return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback", status=201)
 
 
-@_route("GET", "/talkbacks", f"/talkbacks.{FMT}")
+@routes.get("/talkbacks")
+@routes.get(f"/talkbacks.{FMT}")
+@thingspeak_errors
 async def list_talkbacks(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    owner = await owner_of(request, params)
+    params, owner = await params_and_owner(request, BODY_LIMIT)
     tz = tz_of(params)
     found = await _service(request).of_owner(owner)
     return reply(request, [talkback_dict(t, key, tz) for t, key in found], root="talkbacks")
 
 
-@_route("GET", TALKBACK, f"{TALKBACK}.{FMT}")
+@routes.get(TALKBACK)
+@routes.get(f"{TALKBACK}.{FMT}")
+@thingspeak_errors
 async def view_talkback(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     key = await _service(request).key_of(talkback.id)
     return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback")
 
 
-@_route("PUT", TALKBACK, f"{TALKBACK}.{FMT}")
+@routes.put(TALKBACK)
+@routes.put(f"{TALKBACK}.{FMT}")
+@thingspeak_errors
 async def update_talkback(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     service = _service(request)
     updated = await service.update(
         talkback.id,
         talkback.owner_id,
         name=_name(params, None),
-        channel_id=channel_id_of(params),
+        channel_id=_channel_param(params),
         set_channel="channel_id" in params,
     )
     return reply(request, talkback_dict(updated, await service.key_of(updated.id), tz_of(params)), root="talkback")
 
 
-@_route("DELETE", TALKBACK, f"{TALKBACK}.{FMT}")
+@routes.delete(TALKBACK)
+@routes.delete(f"{TALKBACK}.{FMT}")
+@thingspeak_errors
 async def delete_talkback(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     await _service(request).delete(talkback.id, talkback.owner_id)
     return reply(request, talkback_dict(talkback, "", tz_of(params)) | {"api_key": None}, root="talkback")
 
 
-@_route("POST", f"{TALKBACK}/api_key", f"{TALKBACK}/api_key.{FMT}")
+@routes.post(f"{TALKBACK}/api_key")
+@routes.post(f"{TALKBACK}/api_key.{FMT}")
+@thingspeak_errors
 async def regenerate_talkback_key(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _owned(request, params)
+    params, talkback = await _owned(request)
     key = await _service(request).regenerate_key(talkback.id, talkback.owner_id)
     return reply(request, talkback_dict(talkback, key, tz_of(params)), root="talkback")
 
@@ -175,69 +166,78 @@ async def regenerate_talkback_key(request: web.Request) -> web.Response:
 # -- the command queue (the TalkBack's API key) ------------------------------------------------------
 
 
-@_route("POST", COMMANDS, f"{COMMANDS}.{FMT}")
+@routes.post(COMMANDS)
+@routes.post(f"{COMMANDS}.{FMT}")
+@thingspeak_errors
 async def add_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).add_command(
         talkback, check_command_string(params.get("command_string")), check_position(params.get("position"))
     )
-    if _text_format(request):
-        return _text(str(command.id))
+    if format_of(request) == "text":
+        return plain(str(command.id))
     return reply(request, command_dict(command, tz_of(params)), root="command")
 
 
-@_route("GET", COMMANDS, f"{COMMANDS}.{FMT}")
+@routes.get(COMMANDS)
+@routes.get(f"{COMMANDS}.{FMT}")
+@thingspeak_errors
 async def list_commands(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     tz = tz_of(params)
     return reply(request, [command_dict(c, tz) for c in await _service(request).commands(talkback)], root="commands")
 
 
-@_route("DELETE", COMMANDS, f"{COMMANDS}.{FMT}")
+@routes.delete(COMMANDS)
+@routes.delete(f"{COMMANDS}.{FMT}")
+@thingspeak_errors
 async def delete_commands(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    _, talkback = await _queue(request)
     await _service(request).delete_commands(talkback)
     return reply(request, [], root="commands")
 
 
-@_route("GET,POST", f"{COMMANDS}/execute", f"{COMMANDS}/execute.{FMT}")
+@routes.get(f"{COMMANDS}/execute")
+@routes.post(f"{COMMANDS}/execute")
+@routes.get(f"{COMMANDS}/execute.{FMT}")
+@routes.post(f"{COMMANDS}/execute.{FMT}")
+@thingspeak_errors
 async def execute_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).execute_next(talkback)
-    if _text_format(request):
-        return _text(command.command_string if command else "")
+    if format_of(request) == "text":
+        return plain(command.command_string if command else "")
     return reply(request, command_dict(command, tz_of(params)) if command else {}, root="command")
 
 
-@_route("GET", f"{COMMANDS}/last", f"{COMMANDS}/last.{FMT}")
+@routes.get(f"{COMMANDS}/last")
+@routes.get(f"{COMMANDS}/last.{FMT}")
+@thingspeak_errors
 async def last_command(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     return _one(request, params, await _service(request).last_executed(talkback))
 
 
 def _one(request: web.Request, params: Mapping[str, Any], command: Command) -> web.Response:
-    if _text_format(request):
-        return _text(command.command_string)
+    if format_of(request) == "text":
+        return plain(command.command_string)
     return reply(request, command_dict(command, tz_of(params)), root="command")
 
 
-@_route("GET", COMMAND, f"{COMMAND}.{FMT}")
+@routes.get(COMMAND)
+@routes.get(f"{COMMAND}.{FMT}")
+@thingspeak_errors
 async def get_command(request: web.Request) -> web.Response:
-    params = dict(request.query)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).command(talkback, int(request.match_info["command_id"]))
     return _one(request, params, command)
 
 
-@_route("PUT", COMMAND, f"{COMMAND}.{FMT}")
+@routes.put(COMMAND)
+@routes.put(f"{COMMAND}.{FMT}")
+@thingspeak_errors
 async def update_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     text = params.get("command_string")
     position = check_position(params.get("position"))
     if text is None and position is None:
@@ -251,10 +251,11 @@ async def update_command(request: web.Request) -> web.Response:
     return _one(request, params, command)
 
 
-@_route("DELETE", COMMAND, f"{COMMAND}.{FMT}")
+@routes.delete(COMMAND)
+@routes.delete(f"{COMMAND}.{FMT}")
+@thingspeak_errors
 async def delete_command(request: web.Request) -> web.Response:
-    params = await params_of(request, BODY_LIMIT)
-    talkback = await _queue(request, params)
+    params, talkback = await _queue(request)
     command = await _service(request).delete_command(talkback, int(request.match_info["command_id"]))
     return _one(request, params, command)
 
@@ -263,7 +264,7 @@ async def delete_command(request: web.Request) -> web.Response:
 
 
 async def execute_on_update(request: web.Request, params: Mapping[str, Any]) -> AfterWrite | None:
-    """The /update hook: with `talkback_key`, the next command goes back in the update's reply."""
+    """Listens to update_received: with `talkback_key`, the next command goes back in the update's reply."""
     key = params.get("talkback_key")
     if key is None:
         return None

@@ -8,6 +8,7 @@ from typing import Any
 
 from server.crypto.keyring import BlindIndex, Keyring
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import Sealer, assignments, chunked, in_list
 
 EMAIL_INDEX = "users.email"
 
@@ -56,19 +57,9 @@ class Session:
 class AccountRepository:
     def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
         self.db = db
-        self._keyring = keyring
+        self._users = Sealer(keyring, "users")
+        self._sessions = Sealer(keyring, "sessions")
         self._blind = blind_index
-
-    # -- helpers ------------------------------------------------------------------------------------
-    def _enc(self, table: str, column: str, row_id: str, value: str | None) -> bytes | None:
-        if value is None:
-            return None
-        return self._keyring.encrypt(value, table=table, column=column, row_id=row_id)
-
-    def _dec(self, table: str, column: str, row_id: str, value: bytes | None) -> str | None:
-        if value is None:
-            return None
-        return self._keyring.decrypt(value, table=table, column=column, row_id=row_id)
 
     def email_index(self, email: str) -> bytes:
         return self._blind(normalise_email(email), purpose=EMAIL_INDEX)
@@ -77,9 +68,9 @@ class AccountRepository:
         uid = row["id"]
         return User(
             id=uid,
-            email=self._dec("users", "email", uid, row["email"]) or "",
-            display_name=self._dec("users", "display_name", uid, row["display_name"]) or "",
-            phone=self._dec("users", "phone", uid, row["phone"]),
+            email=self._users.open(row["email"], "email", uid) or "",
+            display_name=self._users.open(row["display_name"], "display_name", uid) or "",
+            phone=self._users.open(row["phone"], "phone", uid),
             role=row["role"],
             password_hash=row["password_hash"],
             email_verified_at=row["email_verified_at"],
@@ -92,8 +83,8 @@ class AccountRepository:
         return Session(
             id=sid,
             user_id=row["user_id"],
-            ip=self._dec("sessions", "ip", sid, row["ip"]),
-            user_agent=self._dec("sessions", "user_agent", sid, row["user_agent"]),
+            ip=self._sessions.open(row["ip"], "ip", sid),
+            user_agent=self._sessions.open(row["user_agent"], "user_agent", sid),
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
             expires_at=row["expires_at"],
@@ -118,8 +109,8 @@ class AccountRepository:
             " email_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8)",
             user_id,
             self.email_index(email),
-            self._enc("users", "email", user_id, normalise_email(email)),
-            self._enc("users", "display_name", user_id, display_name),
+            self._users.seal(normalise_email(email), "email", user_id),
+            self._users.seal(display_name, "display_name", user_id),
             password_hash,
             role,
             now if verified else None,
@@ -133,22 +124,20 @@ class AccountRepository:
     async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
         """The display names of these users (only that column is decrypted)."""
         names: dict[str, str] = {}
-        ids = sorted(set(user_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
-            for row in await self.db.fetch(f"SELECT id, display_name FROM users WHERE id IN ({marks})", *chunk):
-                names[row["id"]] = self._dec("users", "display_name", row["id"], row["display_name"]) or ""
+        for chunk in chunked(sorted(set(user_ids))):
+            for row in await self.db.fetch(
+                f"SELECT id, display_name FROM users WHERE {in_list('id', len(chunk))}", *chunk
+            ):
+                names[row["id"]] = self._users.open(row["display_name"], "display_name", row["id"]) or ""
         return names
 
     async def active_ids(self, user_ids: Sequence[str]) -> set[str]:
         """Those of these ids that belong to a user who exists and is not suspended."""
         found: set[str] = set()
-        ids = sorted(set(user_ids))
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join(f"${i}" for i in range(1, len(chunk) + 1))
-            rows = await self.db.fetch(f"SELECT id FROM users WHERE id IN ({marks}) AND suspended_at IS NULL", *chunk)
+        for chunk in chunked(sorted(set(user_ids))):
+            rows = await self.db.fetch(
+                f"SELECT id FROM users WHERE {in_list('id', len(chunk))} AND suspended_at IS NULL", *chunk
+            )
             found.update(row["id"] for row in rows)
         return found
 
@@ -157,17 +146,15 @@ class AccountRepository:
         return self._user(row) if row else None
 
     async def update_profile(self, tx: Executor, user_id: str, changes: dict[str, str | None], now: float) -> None:
-        sets: list[str] = []
-        args: list[Any] = []
-        for column in ("display_name", "phone"):
-            if column in changes:
-                args.append(self._enc("users", column, user_id, changes[column]))
-                sets.append(f"{column} = ${len(args)}")
-        if not sets:
+        columns = [c for c in ("display_name", "phone") if c in changes]
+        if not columns:
             return
-        args.extend([now, user_id])
+        n = len(columns)
         await tx.execute(
-            f"UPDATE users SET {', '.join(sets)}, updated_at = ${len(args) - 1} WHERE id = ${len(args)}", *args
+            f"UPDATE users SET {assignments(columns)}, updated_at = ${n + 1} WHERE id = ${n + 2}",
+            *[self._users.seal(changes[c], c, user_id) for c in columns],
+            now,
+            user_id,
         )
 
     async def set_password(self, tx: Executor, user_id: str, password_hash: str, now: float) -> None:
@@ -215,8 +202,8 @@ class AccountRepository:
             " VALUES ($1, $2, $3, $4, $5, $5, $6)",
             session_id,
             user_id,
-            self._enc("sessions", "ip", session_id, ip),
-            self._enc("sessions", "user_agent", session_id, user_agent),
+            self._sessions.seal(ip, "ip", session_id),
+            self._sessions.seal(user_agent, "user_agent", session_id),
             now,
             expires_at,
         )
@@ -230,8 +217,8 @@ class AccountRepository:
     ) -> None:
         await tx.execute(
             "UPDATE sessions SET ip = $1, user_agent = $2, last_seen_at = $3, expires_at = $4 WHERE id = $5",
-            self._enc("sessions", "ip", session_id, ip),
-            self._enc("sessions", "user_agent", session_id, user_agent),
+            self._sessions.seal(ip, "ip", session_id),
+            self._sessions.seal(user_agent, "user_agent", session_id),
             now,
             expires_at,
             session_id,

@@ -10,6 +10,7 @@ from typing import Any
 
 from server.crypto.keyring import BlindIndex, Keyring
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import Sealer, assignments, marks
 
 KEY_INDEX = "api_key"
 FIELDS = tuple(f"field{n}" for n in range(1, 9))
@@ -190,7 +191,8 @@ async def _check_unique_times(tx: Executor, channel_id: int, times: list[float])
 class ChannelRepository:
     def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
         self.db = db
-        self._keyring = keyring
+        self._channel_keys = Sealer(keyring, "channel_keys")
+        self._user_keys = Sealer(keyring, "user_api_keys")
         self._blind = blind_index
 
     def key_index(self, api_key: str) -> bytes:
@@ -223,10 +225,9 @@ class ChannelRepository:
     async def create(self, tx: Executor, owner_id: str, values: dict[str, Any], now: float) -> int:
         columns = [c for c in CHANNEL_COLUMNS if c in values]
         args = [values[c] for c in columns]
-        marks = ", ".join(f"${n}" for n in range(1, len(args) + 4))
         new_id = await tx.fetchval(
             f"INSERT INTO channels ({', '.join([*columns, 'owner_id', 'created_at', 'updated_at'])})"
-            f" VALUES ({marks}) RETURNING id",
+            f" VALUES ({marks(1, len(args) + 3)}) RETURNING id",
             *args,
             owner_id,
             now,
@@ -269,9 +270,9 @@ class ChannelRepository:
         columns = [c for c in CHANNEL_COLUMNS if c in values]
         if not columns:
             return
-        sets = ", ".join(f"{c} = ${n}" for n, c in enumerate(columns, start=1))
+        n = len(columns)
         await tx.execute(
-            f"UPDATE channels SET {sets}, updated_at = ${len(columns) + 1} WHERE id = ${len(columns) + 2}",
+            f"UPDATE channels SET {assignments(columns)}, updated_at = ${n + 1} WHERE id = ${n + 2}",
             *[values[c] for c in columns],
             now,
             channel_id,
@@ -297,7 +298,7 @@ class ChannelRepository:
             channel_id,
             kind,
             self.key_index(api_key),
-            self._keyring.encrypt(api_key, table="channel_keys", column="api_key", row_id=key_id),
+            self._channel_keys.seal(api_key, "api_key", key_id),
             note,
             now,
         )
@@ -319,7 +320,7 @@ class ChannelRepository:
                 r["id"],
                 int(r["channel_id"]),
                 r["kind"],
-                self._keyring.decrypt(r["api_key"], table="channel_keys", column="api_key", row_id=r["id"]),
+                self._channel_keys.open(r["api_key"], "api_key", r["id"]),
                 r["note"],
             )
             for r in rows
@@ -339,15 +340,13 @@ class ChannelRepository:
             "INSERT INTO user_api_keys (user_id, key_index, api_key, created_at) VALUES ($1, $2, $3, $4)",
             user_id,
             self.key_index(api_key),
-            self._keyring.encrypt(api_key, table="user_api_keys", column="api_key", row_id=user_id),
+            self._user_keys.seal(api_key, "api_key", user_id),
             now,
         )
 
     async def user_key(self, user_id: str) -> str | None:
         row = await self.db.fetchrow("SELECT api_key FROM user_api_keys WHERE user_id = $1", user_id)
-        if row is None:
-            return None
-        return self._keyring.decrypt(row["api_key"], table="user_api_keys", column="api_key", row_id=user_id)
+        return self._user_keys.open(row["api_key"], "api_key", user_id) if row else None
 
     async def user_of_key(self, api_key: str) -> str | None:
         row = await self.db.fetchrow("SELECT user_id FROM user_api_keys WHERE key_index = $1", self.key_index(api_key))

@@ -49,12 +49,18 @@ class _Args:
         return f"${len(self.values)}"
 
 
-def _recent(window: Window, args: _Args, columns: str) -> str:
+def _in_time(window: Window, args: _Args) -> list[str]:
+    """The conditions for the window's channel and its time span."""
     where = [f"channel_id = {args(window.channel_id)}"]
     if window.start is not None:
         where.append(f"created_at >= {args(float(window.start))}")
     if window.end is not None:
         where.append(f"created_at <= {args(float(window.end))}")
+    return where
+
+
+def _recent(window: Window, args: _Args, columns: str) -> str:
+    where = _in_time(window, args)
     if window.status_only:
         where.append("status IS NOT NULL")
     # The newest `limit` (ThingSpeak's `results` counts raw entries, before any aggregation).
@@ -184,11 +190,7 @@ class FeedReadRepository:
     async def time_range(self, window: Window) -> tuple[float, float] | None:
         """The oldest and newest created_at in the window (to know which time zone rules apply)."""
         args = _Args()
-        where = [f"channel_id = {args(window.channel_id)}"]
-        if window.start is not None:
-            where.append(f"created_at >= {args(float(window.start))}")
-        if window.end is not None:
-            where.append(f"created_at <= {args(float(window.end))}")
+        where = _in_time(window, args)
         row = await self.db.fetchrow(
             f"SELECT min(created_at) AS lo, max(created_at) AS hi FROM feeds WHERE {' AND '.join(where)}", *args.values
         )

@@ -14,6 +14,7 @@ import orjson
 
 from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import Sealer, chunked, in_list
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,14 @@ def _rule(row: Row, actions: list[dict[str, Any]]) -> Rule:
 class RuleRepository:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
-        self._keyring = keyring
+        self._sealed = Sealer(keyring, "rules")
 
     # Actions hold webhook URLs (often with tokens in them) and alert texts: encrypted at rest.
     def _actions_blob(self, rule: Rule) -> bytes:
-        return self._keyring.encrypt(to_json(rule.actions), table="rules", column="actions", row_id=rule.id)
+        return self._sealed.seal(to_json(rule.actions), "actions", rule.id)
 
     def _rule(self, row: Row) -> Rule:
-        plain = self._keyring.decrypt(row["actions"], table="rules", column="actions", row_id=row["id"])
-        return _rule(row, orjson.loads(plain))
+        return _rule(row, orjson.loads(self._sealed.open(row["actions"], "actions", row["id"])))
 
     # -- rules --------------------------------------------------------------------------------------
     async def create(self, tx: Executor, rule: Rule) -> None:
@@ -143,13 +143,14 @@ class RuleRepository:
 
     async def channels_with_rules(self, channel_ids: Sequence[int]) -> set[int]:
         """Which of these channels have an enabled rule (a read: most points have none to run)."""
-        if not channel_ids:
-            return set()
-        marks = ", ".join(f"${n}" for n in range(1, len(channel_ids) + 1))
-        rows = await self.db.fetch(
-            f"SELECT DISTINCT channel_id FROM rules WHERE enabled = 1 AND channel_id IN ({marks})", *channel_ids
-        )
-        return {int(r["channel_id"]) for r in rows}
+        found: set[int] = set()
+        for chunk in chunked(channel_ids):
+            rows = await self.db.fetch(
+                f"SELECT DISTINCT channel_id FROM rules WHERE enabled = 1 AND {in_list('channel_id', len(chunk))}",
+                *chunk,
+            )
+            found.update(int(r["channel_id"]) for r in rows)
+        return found
 
     async def lock_channel_rules(self, tx: Executor, channel_id: int, now: float) -> list[Rule]:
         """The channel's enabled rules, locked until the transaction ends."""

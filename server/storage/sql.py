@@ -1,4 +1,4 @@
-"""Small pieces of SQL every repository builds: placeholders, chunks of ids, IN lists, and sealed columns.
+"""Small pieces of SQL every repository builds: placeholders, SET lists, chunks of ids, IN lists, and sealed columns.
 
 Placeholders are `$1, $2, ...` on both backends (the SQLite backend rewrites them). Lists of ids are cut into
 chunks, because both backends cap the parameters of one statement. A sealed column is encrypted with the
@@ -9,7 +9,7 @@ ENCRYPTED_COLUMNS, so a column that rotate-keys would not walk can never be writ
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import orjson
 
@@ -24,6 +24,11 @@ CHUNK = 500  # ids per statement: well under both backends' parameter limits
 def marks(first: int, count: int) -> str:
     """`$first, ..., $(first + count - 1)`: placeholders for `count` values."""
     return ", ".join(f"${i}" for i in range(first, first + count))
+
+
+def assignments(columns: Sequence[str], first: int = 1) -> str:
+    """`a = $first, b = $(first + 1), ...`: an UPDATE's SET list for these columns, in their order."""
+    return ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, start=first))
 
 
 def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -52,6 +57,11 @@ class Sealer:
             raise ValueError(f"{self.table}.{column} is not listed in ENCRYPTED_COLUMNS")
         return column
 
+    # Overloads: a value that cannot be None seals to bytes and opens to str, so callers need no None checks.
+    @overload
+    def seal(self, value: str | bytes, column: str, row_id: str) -> bytes: ...
+    @overload
+    def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None: ...
     def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None:
         if value is None:
             return None
@@ -61,6 +71,10 @@ class Sealer:
         """A JSON value, sealed; an empty or missing value is stored as NULL."""
         return self.seal(orjson.dumps(value), column, row_id) if value else None
 
+    @overload
+    def open(self, blob: bytes, column: str, row_id: str) -> str: ...
+    @overload
+    def open(self, blob: bytes | None, column: str, row_id: str) -> str | None: ...
     def open(self, blob: bytes | None, column: str, row_id: str) -> str | None:
         if blob is None:
             return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from server.crypto.keyring import BlindIndex, Keyring
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import Sealer
 
 KEY_INDEX = "talkback_key"
 # Executing retries when another executor took the command it picked; this many tries is plenty.
@@ -61,7 +62,7 @@ def _command(row: Row) -> Command:
 class TalkBackRepository:
     def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
         self.db = db
-        self._keyring = keyring
+        self._keys = Sealer(keyring, "talkback_keys")
         self._blind = blind_index
 
     def key_index(self, api_key: str) -> bytes:
@@ -113,15 +114,13 @@ class TalkBackRepository:
             key_id,
             talkback_id,
             self.key_index(api_key),
-            self._keyring.encrypt(api_key, table="talkback_keys", column="api_key", row_id=key_id),
+            self._keys.seal(api_key, "api_key", key_id),
             now,
         )
 
     async def key_of(self, talkback_id: int) -> str | None:
         row = await self.db.fetchrow("SELECT id, api_key FROM talkback_keys WHERE talkback_id = $1", talkback_id)
-        if row is None:
-            return None
-        return self._keyring.decrypt(row["api_key"], table="talkback_keys", column="api_key", row_id=row["id"])
+        return self._keys.open(row["api_key"], "api_key", row["id"]) if row else None
 
     async def talkback_of_key(self, api_key: str) -> int | None:
         row = await self.db.fetchrow(

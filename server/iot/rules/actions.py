@@ -134,6 +134,18 @@ def _values(rule: Rule, firing: Firing) -> dict[str, Any]:
     return values
 
 
+def _about(rule: Rule, firing: Firing) -> dict[str, Any]:
+    """What an alert and a webhook both say about a firing, in the same order."""
+    return {
+        "rule_id": rule.id,
+        "rule": rule.name,
+        "channel_id": rule.channel_id,
+        "event": firing.event,
+        "value": firing.value,
+        "at": firing.at,
+    }
+
+
 class ActionRunner:
     def __init__(
         self,
@@ -208,16 +220,7 @@ class ActionRunner:
         message = render(action["message"], _values(rule, firing))
         self.broker.publish(
             user_topic(rule.owner_id),
-            {
-                "type": "alert",
-                "rule_id": rule.id,
-                "rule": rule.name,
-                "channel_id": rule.channel_id,
-                "event": firing.event,
-                "value": firing.value,
-                "at": firing.at,
-                "message": message,
-            },
+            {"type": "alert", **_about(rule, firing), "message": message},
         )
         if action["email"]:
             background(rule, self._email(rule, firing, message))
@@ -235,12 +238,7 @@ class ActionRunner:
 
     async def _webhook(self, rule: Rule, action: dict[str, Any], firing: Firing) -> list[NewEvent]:
         payload = {
-            "rule_id": rule.id,
-            "rule": rule.name,
-            "channel_id": rule.channel_id,
-            "event": firing.event,
-            "value": firing.value,
-            "at": firing.at,
+            **_about(rule, firing),
             "fields": {f"field{n}": v for n, v in firing.fields.items()},
             "message": f"{rule.name}: {firing.message}",
         }

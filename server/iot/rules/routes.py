@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from server.iot.appkeys import rules_key
-from server.iot.routes import owner_of
+from server.iot.http import owner_of
 from server.iot.rules.kinds import KINDS
 from server.iot.rules.service import MAX_NAME, RuleService
 from server.storage.rules import Rule, RuleEvent
@@ -82,15 +82,13 @@ async def get_rule(request: web.Request) -> web.Response:
     return web.json_response(rule_dict(await service.get(channel_id, owner, request.match_info["rule_id"])))
 
 
+@routes.patch(RULE)
+@routes.put(RULE)
 async def update_rule(request: web.Request) -> web.Response:
     service, channel_id, owner = await _caller(request)
     changes = await read_json(request, _UPDATE, BODY_LIMIT)
     rule = await service.update(channel_id, owner, request.match_info["rule_id"], changes)
     return web.json_response(rule_dict(rule))
-
-
-routes.patch(RULE)(update_rule)
-routes.put(RULE)(update_rule)
 
 
 @routes.delete(RULE)
