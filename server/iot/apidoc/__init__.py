@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.iot.apidoc import rules, talkback, thingspeak
+from server.iot.apidoc import reads, rules, talkback, thingspeak
 from server.web.apidoc.kit import JSON
 from server.web.openapi import add_part
 
@@ -44,5 +44,6 @@ def document(app: web.Application) -> None:
         tags=[("iot", "ThingSpeak-compatible channels, writes and reads")],
         security_schemes=SECURITY_SCHEMES,
     )
+    add_part(app, reads)
     add_part(app, talkback, tags=[("talkback", "ThingSpeak-compatible TalkBack command queues")])
     add_part(app, rules, tags=[("rules", "Automation rules on a channel")])

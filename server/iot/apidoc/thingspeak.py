@@ -1,5 +1,5 @@
-"""The ThingSpeak-compatible routes in the OpenAPI document: channels and writes (server/iot/routes.py) and reads
-(server/iot/read_routes.py); server/web/apidoc/talkback.py uses the same book.
+"""The ThingSpeak-compatible routes in the OpenAPI document: channels and writes (server/iot/routes.py), and the
+book and shapes that reads.py (server/iot/read_routes.py) and talkback.py use too.
 
 They keep ThingSpeak's habits, and the document says so: keys go in an `api_key` parameter (query, form or JSON
 body) or the THINGSPEAKAPIKEY header; a path ending `.json` / `.xml` (`.csv` for reads) picks the answer's format;
@@ -14,7 +14,6 @@ from typing import Any
 
 from server.iot.channels import MAX_READ_KEYS
 from server.iot.ingest import MAX_BULK
-from server.iot.reads import AGGREGATES, BUCKET_MINUTES, DEFAULT_RESULTS, MAX_RESULTS, MAX_ROUND
 from server.iot.routes import BULK_BODY_LIMIT, CHANNEL_BODY_LIMIT, UPDATE_BODY_LIMIT
 from server.iot.thingspeak import ERRORS, MAX_FIELD
 from server.web.apidoc.kit import (
@@ -215,7 +214,6 @@ def paths() -> dict[str, dict[str, JSON]]:
     book = ThingSpeakBook(path_params=PATH_PARAMS, error_content=error_content(WRITE_FORMATS))
     _channels(book)
     _writes(book)
-    _reads(book)
     return book.paths
 
 
@@ -545,115 +543,4 @@ def _writes(book: ThingSpeakBook) -> None:
         },
         ok={202: ("Written.", done)},
         errors=bulk_errors,
-    )
-
-
-# -- reads ------------------------------------------------------------------------------------------------------
-
-_BUCKET: JSON = {"type": "string", "enum": [*(str(m) for m in BUCKET_MINUTES), "daily"], "description": "minutes"}
-_FLAG: JSON = {"type": "string", "enum": ["true", "false"], "default": "false"}
-DISPLAY: dict[str, JSON] = {
-    "status": {**_FLAG, "description": "include each entry's status"},
-    "location": {**_FLAG, "description": "include latitude, longitude and elevation"},
-    "round": {"type": "integer", "minimum": 0, "maximum": MAX_ROUND, "description": "decimals"},
-    "timezone": TIMEZONE,
-    "offset": {"type": "number", "minimum": -12, "maximum": 14, "description": "hours, when no timezone"},
-}
-WINDOW: dict[str, JSON] = {
-    "results": {
-        "type": "integer",
-        "minimum": 0,
-        "maximum": MAX_RESULTS,
-        "description": f"the newest this many entries (default {DEFAULT_RESULTS}, within the last day unless a "
-        "window is given)",
-    },
-    "days": {"type": "integer", "minimum": 1, "maximum": 100 * 366},
-    "minutes": {"type": "integer", "minimum": 1, "maximum": 100 * 366 * 1440},
-    "start": {"type": "string", "description": "ISO 8601, `2014-12-31 23:59:59` or epoch seconds"},
-    "end": {"type": "string", "description": "as start"},
-    "metadata": {**_FLAG, "description": "include the channel's metadata"},
-    "min": {"type": "number", "description": "leave out entries with a shown value below"},
-    "max": {"type": "number", "description": "leave out entries with a shown value above"},
-    **dict.fromkeys(AGGREGATES, _BUCKET),
-    **DISPLAY,
-}
-READ_ERRORS = {
-    400: "A refused parameter; `details` names it.",
-    401: "A private channel, without a valid read key or the owner's credentials.",
-    404: "No such channel.",
-}
-
-
-def _reads(book: ThingSpeakBook) -> None:
-    reads: dict[str, Any] = {"formats": READ_FORMATS, "security": READ_ACCESS}
-    feed = ref("ThingSpeakFeed")
-    entry = ref("ThingSpeakEntry")
-    missing = {**READ_ERRORS, 404: "No such channel, or no such entry."}
-    book.op(
-        "GET",
-        "/channels/{channel_id}/feeds.{fmt}",
-        summary="A channel's points (streamed), with windows, aggregates and filters",
-        params=params(WINDOW),
-        ok={200: ("The channel and its entries, oldest first.", feed)},
-        errors=READ_ERRORS,
-        **reads,
-    )
-    book.op(
-        "GET",
-        "/channels/{channel_id}/fields/{field}.{fmt}",
-        summary="One field's points (streamed)",
-        params=params(WINDOW),
-        ok={200: ("The channel and its entries, oldest first.", feed)},
-        errors={**READ_ERRORS, 400: "`field` is not 1 to 8, or a refused parameter."},
-        **reads,
-    )
-    status_window = {k: WINDOW[k] for k in ("results", "days", "minutes", "start", "end", "timezone", "offset")}
-    book.op(
-        "GET",
-        "/channels/{channel_id}/status.{fmt}",
-        summary="The entries that carry a status (the last day unless a window is given)",
-        params=params(status_window),
-        ok={
-            200: (
-                "The channel's name and location, and its status entries.",
-                obj(
-                    {
-                        "channel": obj({"name": STRING, "latitude": DECIMAL, "longitude": DECIMAL}),
-                        "feeds": array(obj({"created_at": TIMESTAMP, "entry_id": INTEGER, "status": nullable(STRING)})),
-                    }
-                ),
-            )
-        },
-        errors=READ_ERRORS,
-        **reads,
-    )
-    for path, summary in (
-        ("/channels/{channel_id}/feeds/last.{fmt}", "The newest entry"),
-        ("/channels/{channel_id}/fields/{field}/last.{fmt}", "The newest entry with a value in a field"),
-        ("/channels/{channel_id}/feeds/entry/{entry}.{fmt}", "One entry by id"),
-        ("/channels/{channel_id}/feeds/{entry}.{fmt}", "One entry by id (ThingSpeak's own path)"),
-    ):
-        book.op(
-            "GET",
-            path,
-            summary=summary,
-            params=params(DISPLAY),
-            ok={200: ("The entry.", entry)},
-            errors=missing,
-            **reads,
-        )
-    book.op(
-        "GET",
-        "/channels/{channel_id}/fields/{field}/last_data_age.{fmt}",
-        summary="Seconds since a field last had a value",
-        ok={
-            200: (
-                "The age.",
-                obj(
-                    {"last_data_age": {"type": "string", "pattern": "^[0-9]+$"}, "last_data_age_units": {"const": "s"}}
-                ),
-            )
-        },
-        errors={**missing, 404: "No such channel, or the field has no value yet."},
-        **reads,
     )
