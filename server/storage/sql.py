@@ -9,7 +9,7 @@ ENCRYPTED_COLUMNS, so a column that rotate-keys would not walk can never be writ
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import orjson
 
@@ -37,6 +37,12 @@ def in_list(column: str, count: int, first: int = 1) -> str:
     return f"{column} IN ({marks(first, count)})"
 
 
+def assignments(columns: Sequence[str], first: int = 1) -> str:
+    """`a = $first, b = $(first + 1), ...`: an UPDATE's SET list for `columns` (column names the code chose, never
+    input)."""
+    return ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, start=first))
+
+
 class Sealer:
     """Encrypts and decrypts the encrypted columns of one table, each value bound to its row."""
 
@@ -52,6 +58,13 @@ class Sealer:
             raise ValueError(f"{self.table}.{column} is not listed in ENCRYPTED_COLUMNS")
         return column
 
+    # Typed per case: a NOT NULL column's value seals to bytes and opens to str, a missing value stays None.
+    @overload
+    def seal(self, value: str | bytes, column: str, row_id: str) -> bytes: ...
+    @overload
+    def seal(self, value: None, column: str, row_id: str) -> None: ...
+    @overload
+    def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None: ...
     def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None:
         if value is None:
             return None
@@ -61,6 +74,12 @@ class Sealer:
         """A JSON value, sealed; an empty or missing value is stored as NULL."""
         return self.seal(orjson.dumps(value), column, row_id) if value else None
 
+    @overload
+    def open(self, blob: bytes, column: str, row_id: str) -> str: ...
+    @overload
+    def open(self, blob: None, column: str, row_id: str) -> None: ...
+    @overload
+    def open(self, blob: bytes | None, column: str, row_id: str) -> str | None: ...
     def open(self, blob: bytes | None, column: str, row_id: str) -> str | None:
         if blob is None:
             return None
