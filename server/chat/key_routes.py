@@ -1,5 +1,5 @@
 """HTTP routes of the end-to-end key directory, /api/keys/*: a device publishes its public keys, other users
-fetch them and claim one-time prekeys. Every route needs a signed-in user; the rules are in server.chat.keys."""
+fetch them and claim one-time prekeys. Every route needs a signed-in user; the rules are in server/chat/keydir.py."""
 
 from __future__ import annotations
 
