@@ -920,7 +920,7 @@ def connect(pool: Pool, tokens: Tokens, accounts: Sequence[Account], what: str) 
 
 def _default_send_limit() -> Any:
     """The per-user send limit when the settings have none of their own."""
-    from server.chat.service import SEND_LIMIT
+    from server.chat.messages import SEND_LIMIT
 
     return SEND_LIMIT
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 import os
@@ -16,6 +15,8 @@ from urllib.parse import urlsplit
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from server.encoding import Base64Error, decode_base64, decode_base64url, encode_base64, encode_base64url
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +193,8 @@ class Settings:
         return dataclasses.replace(
             self,
             encryption_keys=keys or _parse_keyring(stored["ENCRYPTION_KEYS"], reader),
-            blind_index_key=blind or base64.b64decode(stored["BLIND_INDEX_KEY"]),
-            jwt_secret=jwt_secret or base64.b64decode(stored["JWT_SECRET"]),
+            blind_index_key=blind or _stored_key(stored, "BLIND_INDEX_KEY", self.data_dir),
+            jwt_secret=jwt_secret or _stored_key(stored, "JWT_SECRET", self.data_dir),
             vapid_private_key=vapid or _stored_vapid_key(stored, self.data_dir),
             generated_secrets=tuple(missing),
         )
@@ -214,7 +215,7 @@ def _check_database_url(url: str) -> None:
 
 def new_key() -> str:
     """A fresh 32-byte key, base64-encoded, as the secrets expect."""
-    return base64.b64encode(secrets.token_bytes(32)).decode()
+    return encode_base64(secrets.token_bytes(32))
 
 
 def new_keyring_entry() -> str:
@@ -225,7 +226,7 @@ def new_vapid_key() -> str:
     """A fresh VAPID private key: the P-256 scalar, 32 bytes, base64url without padding (as browsers' tools
     print it)."""
     scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
-    return base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).rstrip(b"=").decode()
+    return encode_base64url(scalar.to_bytes(32, "big"))
 
 
 def _new_dev_secrets() -> dict[str, str]:
@@ -297,15 +298,21 @@ def _parse_keyring(value: str, reader: _Reader) -> tuple[tuple[str, bytes], ...]
 
 def _decode_vapid_key(encoded: str) -> bytes | None:
     """The raw 32-byte P-256 private key from base64url (or base64), if it is one."""
-    text = encoded.strip().replace("+", "-").replace("/", "_").rstrip("=")
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        raw = decode_base64url(encoded.strip())
         if len(raw) != 32:
             return None
         ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())  # refuses 0 and values past the order
     except ValueError:
         return None
     return raw
+
+
+def _stored_key(stored: dict[str, str], name: str, data_dir: Path) -> bytes:
+    key = _decode_key(stored.get(name, ""))
+    if key is None:
+        raise ConfigError(f"{name} in {data_dir / SECRETS_FILE} is not 32 bytes, base64-encoded")
+    return key
 
 
 def _stored_vapid_key(stored: dict[str, str], data_dir: Path) -> bytes:
@@ -329,8 +336,8 @@ def _vapid_subject(reader: _Reader, public_url: str, smtp_from: str) -> str:
 
 def _decode_key(encoded: str) -> bytes | None:
     try:
-        key = base64.b64decode(encoded.strip(), validate=True)
-    except ValueError:
+        key = decode_base64(encoded.strip())
+    except Base64Error:
         return None
     return key if len(key) == 32 else None
 

@@ -9,17 +9,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key
-from server.chat import apidoc, attachment_routes, key_routes, push_routes, routes, ws
+from server.chat import apidoc, attachment_routes, invite_routes, key_routes, push_routes, routes, ws
 from server.chat.appkeys import (
     attachments_key,
     chat_key,
+    invites_key,
     key_directory_key,
+    messages_key,
     moderation_key,
     presence_key,
     push_key,
 )
 from server.chat.attachments import AttachmentService
+from server.chat.invites import InviteService
 from server.chat.keydir import KeyDirectory
+from server.chat.messages import MessageService
 from server.chat.moderation import ModerationService
 from server.chat.notify import PushNotifier
 from server.chat.presence import PresenceService
@@ -40,14 +44,22 @@ from server.keys import (
 )
 from server.storage.attachments import AttachmentRepository
 from server.storage.batch import BatchWriter
-from server.storage.chat import ChatExtrasRepository, ChatRepository, Send, SendRefused, Sent
+from server.storage.chat.blocks import BlockRepository
+from server.storage.chat.chats import ChatRepository
+from server.storage.chat.invites import InviteRepository
+from server.storage.chat.members import MemberRepository
+from server.storage.chat.messages import MessageRepository
+from server.storage.chat.records import Send, SendRefused, Sent
+from server.storage.chat.reports import ReportRepository
+from server.storage.chat.sends import SendRepository
+from server.storage.chat.settings import ChatSettingsRepository
 from server.storage.keydir import KeyDirectoryRepository
 from server.storage.push import PushRepository
 from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
-    for table in (push_routes.routes, key_routes.routes, routes.routes, attachment_routes.routes):
+    for table in (push_routes.routes, key_routes.routes, routes.routes, invite_routes.routes, attachment_routes.routes):
         app.add_routes(table)
     app[ws_commands_key].add_all(ws.commands)
     app[ws_authenticated_key].connect(ws.on_authenticated)  # presence: online while a socket is open
@@ -88,42 +100,48 @@ async def _attachments_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     events = app[event_log_key]
-    repo = ChatRepository(
-        app[database_key], app[keyring_key], app[blind_index_key], app[attachments_key].repo, events.repo
-    )
+    db, keyring, blind_index = app[database_key], app[keyring_key], app[blind_index_key]
+    uploads = app[attachments_key].repo
+    chats = ChatRepository(db, keyring, blind_index, uploads)
+    members = MemberRepository(db)
+    messages = MessageRepository(db, keyring, uploads)
+    blocks = BlockRepository(db)
+    chat_settings = ChatSettingsRepository(db)
+    sends = SendRepository(messages, uploads, events.repo)
     writer: BatchWriter[Send, Sent | SendRefused] = BatchWriter(
-        repo.db,
-        repo.write_sends,
+        db,
+        sends.write_sends,
         name="messages",
         max_rows=settings.batch_max_rows,
         max_delay_ms=settings.batch_max_delay_ms,
     )
     writer.start()
     app[metrics_key].writers.append(writer)
-    extras = ChatExtrasRepository(repo.db, app[keyring_key], app[blind_index_key])
     accounts = app[accounts_key]
     chat = ChatService(
-        repo,
-        extras,
-        writer,
-        events,
-        app[limiter_key],
-        send_limit=settings.rate_chat_send,
-        names=accounts.repo.display_names,
-        active_ids=accounts.repo.active_ids,
+        chats, members, messages, events, names=accounts.repo.display_names, active_ids=accounts.repo.active_ids
     )
-    events.add_reader("message.new", chat.read_new_messages)
     app[chat_key] = chat
-    presence = PresenceService(repo, extras, app[broker_key], app[redis_key])
+    message_service = MessageService(chat, messages, writer, app[limiter_key], send_limit=settings.rate_chat_send)
+    events.add_reader("message.new", message_service.read_new_messages)
+    app[messages_key] = message_service
+    app[invites_key] = InviteService(chat, InviteRepository(db, keyring, blind_index))
+    presence = PresenceService(members, blocks, chat_settings, app[broker_key], app[redis_key])
     presence.start()
     app[presence_key] = presence
-    moderation = ModerationService(chat, lambda user_id: accounts.set_suspended(user_id, True))
+    moderation = ModerationService(
+        chat,
+        message_service,
+        blocks,
+        ReportRepository(db, keyring),
+        lambda user_id: accounts.set_suspended(user_id, True),
+    )
     moderation.blocked.connect(presence.recheck)
     app[moderation_key] = moderation
-    notifier = PushNotifier(app[push_key], presence, repo, extras)
+    notifier = PushNotifier(app[push_key], presence, chats, members, chat_settings)
     notifier.start()
     app[metrics_key].counters["message_push"] = ("Message pushes since start", notifier.stats)
-    chat.message_sent.connect(notifier)  # members with no open connection get a Web Push
+    message_service.message_sent.connect(notifier)  # members with no open connection get a Web Push
     yield
     await writer.close()  # acknowledged messages are committed already; this writes what is still queued
     await notifier.close()

@@ -8,13 +8,17 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from server.chat.attachments import AttachmentService
+    from server.chat.invites import InviteService
     from server.chat.keydir import KeyDirectory
+    from server.chat.messages import MessageService
     from server.chat.moderation import ModerationService
     from server.chat.presence import PresenceService
     from server.chat.push import PushService
     from server.chat.service import ChatService
 
 chat_key: web.AppKey[ChatService] = web.AppKey("chat")
+messages_key: web.AppKey[MessageService] = web.AppKey("messages")
+invites_key: web.AppKey[InviteService] = web.AppKey("invites")
 attachments_key: web.AppKey[AttachmentService] = web.AppKey("attachments")
 presence_key: web.AppKey[PresenceService] = web.AppKey("presence")
 moderation_key: web.AppKey[ModerationService] = web.AppKey("moderation")

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from server.chat import media
-from server.chat.service import sane_id
+from server.chat.views import sane_id
 from server.config import RateLimit, Settings
 from server.errors import ApiError, NotFound, ValidationError
 from server.storage.attachments import Attachment, AttachmentRepository, UploadTarget

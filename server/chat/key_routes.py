@@ -1,5 +1,5 @@
 """HTTP routes of the end-to-end key directory, /api/keys/*: a device publishes its public keys, other users
-fetch them and claim one-time prekeys. Every route needs a signed-in user; the rules are in server.chat.keys."""
+fetch them and claim one-time prekeys. Every route needs a signed-in user; the rules are in server/chat/keydir.py."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from server.chat.keydir import (
     check_user_id,
     decode_key,
     device_ids_of,
-    encode_key,
     one_time_prekeys_of,
     signed_prekey_of,
 )
+from server.encoding import encode_base64
 from server.storage.keydir import Device
 from server.web.validation import Field, read_json
 
@@ -40,11 +40,11 @@ def bundle_dict(device: Device) -> dict[str, Any]:
     signed = device.signed_prekey
     return {
         "device_id": device.id,
-        "identity_key": encode_key(device.identity_key),
+        "identity_key": encode_base64(device.identity_key),
         "signed_prekey": {
             "key_id": signed.key_id,
-            "public_key": encode_key(signed.public_key),
-            "signature": encode_key(signed.signature),
+            "public_key": encode_base64(signed.public_key),
+            "signature": encode_base64(signed.signature),
         },
     }
 
@@ -65,7 +65,7 @@ def claimed_dict(claimed: ClaimedBundle) -> dict[str, Any]:
         **bundle_dict(claimed.device),
         "one_time_prekey": None
         if prekey is None
-        else {"key_id": prekey.key_id, "public_key": encode_key(prekey.public_key)},
+        else {"key_id": prekey.key_id, "public_key": encode_base64(prekey.public_key)},
     }
 
 

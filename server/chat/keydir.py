@@ -25,8 +25,6 @@ Decisions:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import time
 import uuid
@@ -36,6 +34,7 @@ from typing import Any
 
 from server.auth.service import Principal
 from server.config import RateLimit
+from server.encoding import Base64Error, decode_base64_either
 from server.errors import ApiError, NotFound, ValidationError
 from server.storage.database import Executor
 from server.storage.keydir import Device, KeyDirectoryRepository, OneTimePrekey, SignedPrekey
@@ -52,8 +51,6 @@ CLAIMS_PER_USER = RateLimit(20, 3600)  # one claimer, one claimed user
 CLAIMS_PER_CLAIMER = RateLimit(1000, 3600)  # one claimer, every user (a large group's first message)
 
 _MAX_ENCODED = (MAX_KEY_BYTES + 2) // 3 * 4
-_STANDARD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_URL_SAFE = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -66,28 +63,15 @@ def decode_key(value: Any, field: str) -> bytes:
         raise ValidationError(f"{field} must be a base64 string", field=field, code="wrong_type")
     if len(value) > _MAX_ENCODED:
         raise ValidationError(f"{field} is longer than {MAX_KEY_BYTES} bytes", field=field, code="too_long")
-    if _STANDARD.fullmatch(value):
-        altchars = None
-    elif _URL_SAFE.fullmatch(value):
-        altchars = b"-_"
-    else:
-        raise ValidationError(f"{field} is not base64", field=field)
-    bare = value.rstrip("=")
-    if len(bare) % 4 == 1 or (bare != value and len(value) % 4 != 0):
-        raise ValidationError(f"{field} is not base64 (wrong length or padding)", field=field)
     try:
-        decoded = base64.b64decode(bare + "=" * (-len(bare) % 4), altchars=altchars, validate=True)
-    except binascii.Error as exc:
-        raise ValidationError(f"{field} is not base64", field=field) from exc
+        decoded = decode_base64_either(value)
+    except Base64Error as exc:
+        raise ValidationError(f"{field} is {exc}", field=field) from None
     if len(decoded) < MIN_KEY_BYTES:
         raise ValidationError(f"{field} is shorter than {MIN_KEY_BYTES} bytes", field=field, code="too_short")
     if len(decoded) > MAX_KEY_BYTES:
         raise ValidationError(f"{field} is longer than {MAX_KEY_BYTES} bytes", field=field, code="too_long")
     return decoded
-
-
-def encode_key(value: bytes) -> str:
-    return base64.b64encode(value).decode()
 
 
 def key_id_of(value: Any, field: str) -> int:

@@ -19,7 +19,9 @@ from typing import Any
 
 from server.chat.presence import PresenceService
 from server.chat.push import PushService
-from server.storage.chat import ChatExtrasRepository, ChatRepository
+from server.storage.chat.chats import ChatRepository
+from server.storage.chat.members import MemberRepository
+from server.storage.chat.settings import ChatSettingsRepository
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +44,15 @@ class PushNotifier:
         push: PushService,
         presence: PresenceService,
         chats: ChatRepository,
-        extras: ChatExtrasRepository,
+        members: MemberRepository,
+        settings: ChatSettingsRepository,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._push = push
         self._presence = presence
         self._chats = chats
-        self._extras = extras
+        self._members = members
+        self._settings = settings
         self._clock = clock
         # One entry per message (its view, and the seq of each member it may push to).
         self._queue: asyncio.Queue[tuple[dict[str, Any], list[tuple[str, int]]]] = asyncio.Queue(maxsize=MAX_QUEUED)
@@ -59,7 +63,7 @@ class PushNotifier:
         self._workers = [asyncio.create_task(self._work(), name=f"push-{n}") for n in range(WORKERS)]
 
     def __call__(self, message: dict[str, Any], seqs: dict[str, int]) -> None:
-        """A new message and each member's seq of it (ChatService.message_listeners)."""
+        """A new message and each member's seq of it (MessageService.message_sent)."""
         sender = message.get("sender_id")
         members = [(user_id, seq) for user_id, seq in seqs.items() if user_id != sender]  # never to yourself
         if not members:
@@ -87,7 +91,7 @@ class PushNotifier:
 
     async def _one(self, user_id: str, message: dict[str, Any], seq: int) -> None:
         chat_id = message["chat_id"]
-        member = await self._chats.member(chat_id, user_id)
+        member = await self._members.member(chat_id, user_id)
         chat = await self._chats.chat(chat_id)
         if member is None or chat is None:
             return
@@ -96,7 +100,7 @@ class PushNotifier:
             return
         payload: dict[str, Any] = {"type": "message", "chat_id": chat_id, "message_id": message["id"], "seq": seq}
         if not chat.e2e:
-            _, previews, _ = await self._extras.settings(user_id)
+            _, previews, _ = await self._settings.settings(user_id)
             if previews:
                 text = message.get("text") or ""
                 payload["preview"] = text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")

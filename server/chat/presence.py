@@ -19,7 +19,9 @@ from typing import Any
 
 from server.errors import ValidationError
 from server.realtime.broker import Broker
-from server.storage.chat import ChatExtrasRepository, ChatRepository
+from server.storage.chat.blocks import BlockRepository
+from server.storage.chat.members import MemberRepository
+from server.storage.chat.settings import ChatSettingsRepository
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +38,16 @@ def presence_topic(user_id: str) -> str:
 class PresenceService:
     def __init__(
         self,
-        chats: ChatRepository,
-        extras: ChatExtrasRepository,
+        members: MemberRepository,
+        blocks: BlockRepository,
+        settings: ChatSettingsRepository,
         broker: Broker,
         redis: Any | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._chats = chats
-        self._extras = extras
+        self._members = members
+        self._blocks = blocks
+        self._settings = settings
         self._broker = broker
         self._redis = redis
         self._clock = clock
@@ -90,13 +94,13 @@ class PresenceService:
                 await self._redis.hincrby(self._key(user_id), self._process, -1)
         if user_id not in self._local and not await self.online(user_id):
             now = self._clock()
-            await self._extras.seen(user_id, now)
+            await self._settings.seen(user_id, now)
             await self._announce(user_id, False, now)
 
     async def _announce(self, user_id: str, online: bool, last_seen: float | None) -> None:
         if not self._broker.wanted(presence_topic(user_id)):
             return
-        visibility, _, _ = await self._extras.settings(user_id)
+        visibility, _, _ = await self._settings.settings(user_id)
         if visibility == "nobody":
             return  # followers checked the setting when they subscribed; a hidden user announces nothing
         self._broker.publish(
@@ -122,21 +126,21 @@ class PresenceService:
         """May `viewer` see `user_id`'s presence? Their setting decides; blocking hides it either way."""
         if viewer == user_id:
             return True
-        visibility, _, _ = await self._extras.settings(user_id)
+        visibility, _, _ = await self._settings.settings(user_id)
         if visibility == "nobody":
             return False
-        if await self._chats.blocked(self._chats.db, viewer, by=user_id):
+        if await self._blocks.blocked(viewer, by=user_id):
             return False
-        return visibility == "everyone" or await self._extras.share_a_chat(viewer, user_id)
+        return visibility == "everyone" or await self._members.share_a_chat(viewer, user_id)
 
     async def state(self, viewer: str, user_id: str) -> dict[str, Any]:
         if not await self.visible_to(viewer, user_id):
             return {"user_id": user_id, "hidden": True}
-        _, _, last_seen = await self._extras.settings(user_id)
+        _, _, last_seen = await self._settings.settings(user_id)
         return {"user_id": user_id, "online": await self.online(user_id), "last_seen_at": last_seen}
 
     async def settings(self, user_id: str) -> dict[str, Any]:
-        presence, previews, _ = await self._extras.settings(user_id)
+        presence, previews, _ = await self._settings.settings(user_id)
         return {"presence": presence, "push_previews": previews}
 
     async def save_settings(self, user_id: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +148,9 @@ class PresenceService:
         presence = values.get("presence", current["presence"])
         if presence not in VISIBILITY:
             raise ValidationError("presence must be everyone, contacts or nobody", field="presence")
-        await self._extras.save_settings(user_id, presence, bool(values.get("push_previews", current["push_previews"])))
+        await self._settings.save_settings(
+            user_id, presence, bool(values.get("push_previews", current["push_previews"]))
+        )
         if presence != current["presence"]:
             self.recheck(user_id)
         return await self.settings(user_id)

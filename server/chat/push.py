@@ -9,8 +9,6 @@ loopback is allowed only when PUSH_ALLOW_LOOPBACK is on (development, tests).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import enum
 import functools
 import ipaddress
@@ -29,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPusher  # type: ignore[import-untyped]
 
+from server.encoding import Base64Error, decode_base64url, encode_base64url
 from server.errors import ValidationError
 from server.storage.database import IntegrityError
 from server.storage.push import PushRepository, PushSubscription
@@ -49,15 +48,6 @@ MAX_KEY = 200
 SEND_TIMEOUT = 10.0  # seconds for one push service to take a push
 JWT_SECONDS = 12 * 3600  # RFC 8292 allows at most 24 hours
 _LOOPBACK_NAMES = ("localhost", "localhost.")
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64url(text: str) -> bytes:
-    text = text.rstrip("=")
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
 
 
 # -- parsing a browser's PushSubscription ---------------------------------------------------------------
@@ -159,7 +149,7 @@ def parse_subscription(data: Any, *, allow_loopback: bool, now: float) -> Subscr
         expires_at = expiration / 1000  # the browser counts milliseconds
         if expires_at <= now:
             raise ValidationError("expirationTime is in the past", field="expirationTime")
-    return SubscriptionInput(endpoint, _b64url(p256dh), _b64url(auth), expires_at)
+    return SubscriptionInput(endpoint, encode_base64url(p256dh), encode_base64url(auth), expires_at)
 
 
 def _key(keys: dict[str, Any], name: str) -> bytes:
@@ -170,8 +160,8 @@ def _key(keys: dict[str, Any], name: str) -> bytes:
     if len(value) > MAX_KEY:
         raise ValidationError(f"{field} is longer than {MAX_KEY} characters", field=field, code="too_long")
     try:
-        return _unb64url(value)
-    except (binascii.Error, ValueError):
+        return decode_base64url(value)
+    except Base64Error:
         raise ValidationError(f"{field} must be base64url-encoded", field=field) from None
 
 
@@ -216,7 +206,7 @@ class PushService:
         point = self._key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        self.public_key = _b64url(point)  # the applicationServerKey browsers subscribe with
+        self.public_key = encode_base64url(point)  # the applicationServerKey browsers subscribe with
         self._subject = subject
         self.ttl_seconds = ttl_seconds
         self.allow_loopback = allow_loopback

@@ -1,4 +1,5 @@
-"""Chat over HTTP: the chat list, chats and their members, settings, history, and message actions.
+"""Chat over HTTP: the chat list, chats and their members, settings, history, message actions, blocks, reports and
+the admins' report queue (invite links: invite_routes.py).
 
 Every route needs a signed-in user, and a chat the user is not a member of answers 404 exactly like a chat
 that does not exist. The WebSocket carries the same actions for the web app (server/chat/ws.py).
@@ -11,13 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.guard import require_admin, require_user
-from server.chat.appkeys import chat_key, moderation_key, presence_key
+from server.chat.appkeys import chat_key, messages_key, moderation_key, presence_key
 from server.chat.attachments import attachment_ids
+from server.chat.messages import MessageService
 from server.chat.moderation import MAX_REASON, RESOLUTIONS
 from server.chat.presence import VISIBILITY
 from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, ChatService
 from server.errors import ValidationError
-from server.keys import settings_key
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
 
@@ -28,6 +29,10 @@ _USER_IDS = Field(list, required=False)
 
 def _chat(request: web.Request) -> ChatService:
     return request.app[chat_key]
+
+
+def _messages(request: web.Request) -> MessageService:
+    return request.app[messages_key]
 
 
 def _user_ids(value: Any, name: str) -> list[str]:
@@ -181,7 +186,7 @@ async def history(request: web.Request) -> web.Response:
         raise ValidationError("give before or after, not both", field="after")
     limit = _int_param(request, "limit", 50)
     assert limit is not None
-    page = await _chat(request).history(
+    page = await _messages(request).history(
         principal.user.id, request.match_info["chat_id"], before=before, after=after, limit=limit
     )
     return web.json_response(page)
@@ -200,7 +205,7 @@ async def send(request: web.Request) -> web.Response:
             "attachments": Field(list, required=False),
         },
     )
-    view = await _chat(request).send(
+    view = await _messages(request).send(
         principal.user.id,
         request.match_info["chat_id"],
         client_id=body["client_id"],
@@ -219,7 +224,7 @@ async def edit(request: web.Request) -> web.Response:
         request,
         {"text": Field(str, required=False, strip=False), "ciphertext": Field(str, required=False, strip=False)},
     )
-    view = await _chat(request).edit(
+    view = await _messages(request).edit(
         principal.user.id, request.match_info["chat_id"], _message_id(request), body.get("text"), body.get("ciphertext")
     )
     return web.json_response(view)
@@ -231,7 +236,7 @@ async def delete(request: web.Request) -> web.Response:
     scope = request.query.get("for", "me")
     if scope not in ("me", "everyone"):
         raise ValidationError("for must be me or everyone", field="for")
-    await _chat(request).delete(
+    await _messages(request).delete(
         principal.user.id, request.match_info["chat_id"], _message_id(request), for_everyone=scope == "everyone"
     )
     return web.Response(status=204)
@@ -241,7 +246,7 @@ async def delete(request: web.Request) -> web.Response:
 @routes.delete("/api/chats/{chat_id}/messages/{message_id}/reactions/{emoji}")
 async def react(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    await _chat(request).react(
+    await _messages(request).react(
         principal.user.id,
         request.match_info["chat_id"],
         _message_id(request),
@@ -255,66 +260,15 @@ async def react(request: web.Request) -> web.Response:
 async def mark_read(request: web.Request) -> web.Response:
     principal = await require_user(request)
     body = await read_json(request, {"message_id": Field(int)})
-    result = await _chat(request).mark(principal.user.id, request.match_info["chat_id"], body["message_id"], "read")
+    result = await _messages(request).mark(principal.user.id, request.match_info["chat_id"], body["message_id"], "read")
     return web.json_response(result)
 
 
 @routes.get("/api/chats/{chat_id}/messages/{message_id}/readers")
 async def readers(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    result = await _chat(request).readers(principal.user.id, request.match_info["chat_id"], _message_id(request))
+    result = await _messages(request).readers(principal.user.id, request.match_info["chat_id"], _message_id(request))
     return web.json_response(result)
-
-
-# -- invite links ---------------------------------------------------------------------------------------
-
-
-@routes.post("/api/chats/{chat_id}/invites")
-async def create_invite(request: web.Request) -> web.Response:
-    principal = await require_user(request)
-    body = await read_json(
-        request,
-        {
-            "expires_in": Field(int, required=False, nullable=True),
-            "max_uses": Field(int, required=False, nullable=True),
-        },
-    )
-    expires_in, max_uses = body.get("expires_in"), body.get("max_uses")
-    if expires_in is not None and not 60 <= expires_in <= 365 * 86400:
-        raise ValidationError("expires_in must be between 60 seconds and a year", field="expires_in")
-    if max_uses is not None and not 1 <= max_uses <= 100_000:
-        raise ValidationError("max_uses must be between 1 and 100000", field="max_uses")
-    invite = await _chat(request).create_invite(principal.user.id, request.match_info["chat_id"], expires_in, max_uses)
-    invite["url"] = f"{request.app[settings_key].public_url}/#join/{invite['code']}"
-    return web.json_response(invite, status=201)
-
-
-@routes.get("/api/chats/{chat_id}/invites")
-async def list_invites(request: web.Request) -> web.Response:
-    principal = await require_user(request)
-    invites = await _chat(request).invites(principal.user.id, request.match_info["chat_id"])
-    return web.json_response({"invites": invites})
-
-
-@routes.delete("/api/chats/{chat_id}/invites/{invite_id}")
-async def revoke_invite(request: web.Request) -> web.Response:
-    principal = await require_user(request)
-    await _chat(request).revoke_invite(
-        principal.user.id, request.match_info["chat_id"], request.match_info["invite_id"]
-    )
-    return web.Response(status=204)
-
-
-@routes.get("/api/invites/{code}")
-async def invite_preview(request: web.Request) -> web.Response:
-    await require_user(request)
-    return web.json_response(await _chat(request).invite_preview(request.match_info["code"]))
-
-
-@routes.post("/api/invites/{code}/join")
-async def join(request: web.Request) -> web.Response:
-    principal = await require_user(request)
-    return web.json_response(await _chat(request).join(principal.user.id, request.match_info["code"]))
 
 
 # -- blocks, reports, settings ----------------------------------------------------------------------------

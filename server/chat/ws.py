@@ -9,10 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
-from server.chat.appkeys import chat_key, presence_key
+from server.chat.appkeys import messages_key, presence_key
 from server.chat.attachments import attachment_ids
+from server.chat.messages import MessageService
 from server.chat.presence import RECHECK, presence_topic
-from server.chat.service import ChatService
 from server.errors import ValidationError
 from server.keys import broker_key
 from server.realtime.commands import CommandTableDef
@@ -30,8 +30,8 @@ _CIPHERTEXT = Field(str, required=False, strip=False)
 _POINTER = {"chat_id": _CHAT, "message_id": _MESSAGE_ID}
 
 
-def _chat(request: web.Request) -> ChatService:
-    return request.app[chat_key]
+def _messages(request: web.Request) -> MessageService:
+    return request.app[messages_key]
 
 
 def _user(conn: Connection) -> str:
@@ -63,7 +63,7 @@ async def send(request: web.Request, conn: Connection, args: dict[str, Any]) -> 
         if "text" in args or "ciphertext" in args:
             raise ValidationError("a forward carries the original's text, not its own", field="forward")
         origin = (origin_args["chat_id"], origin_args["message_id"])
-    return await _chat(request).send(
+    return await _messages(request).send(
         _user(conn),
         args["chat_id"],
         client_id=args["client_id"],
@@ -78,7 +78,7 @@ async def send(request: web.Request, conn: Connection, args: dict[str, Any]) -> 
 
 @commands.command("message.edit", {**_POINTER, "text": _TEXT, "ciphertext": _CIPHERTEXT})
 async def edit(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await _chat(request).edit(
+    return await _messages(request).edit(
         _user(conn), args["chat_id"], args["message_id"], args.get("text"), args.get("ciphertext")
     )
 
@@ -86,30 +86,30 @@ async def edit(request: web.Request, conn: Connection, args: dict[str, Any]) -> 
 @commands.command("message.delete", {**_POINTER, "for_everyone": Field(bool, required=False)})
 async def delete(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     everyone = args.get("for_everyone", False)
-    await _chat(request).delete(_user(conn), args["chat_id"], args["message_id"], for_everyone=everyone)
+    await _messages(request).delete(_user(conn), args["chat_id"], args["message_id"], for_everyone=everyone)
     return {"chat_id": args["chat_id"], "message_id": args["message_id"], "for_everyone": everyone}
 
 
 @commands.command("message.react", {**_POINTER, "emoji": Field(str, max_length=16), "on": Field(bool, required=False)})
 async def react(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     on = args.get("on", True)
-    await _chat(request).react(_user(conn), args["chat_id"], args["message_id"], args["emoji"], on)
+    await _messages(request).react(_user(conn), args["chat_id"], args["message_id"], args["emoji"], on)
     return {"chat_id": args["chat_id"], "message_id": args["message_id"], "emoji": args["emoji"], "on": on}
 
 
 @commands.command("chat.read", _POINTER)
 async def read(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await _chat(request).mark(_user(conn), args["chat_id"], args["message_id"], "read")
+    return await _messages(request).mark(_user(conn), args["chat_id"], args["message_id"], "read")
 
 
 @commands.command("chat.delivered", _POINTER)
 async def delivered(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    return await _chat(request).mark(_user(conn), args["chat_id"], args["message_id"], "delivered")
+    return await _messages(request).mark(_user(conn), args["chat_id"], args["message_id"], "delivered")
 
 
 @commands.command("chat.typing", {"chat_id": _CHAT})
 async def typing(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
-    sent = await _chat(request).typing(_user(conn), args["chat_id"])
+    sent = await _messages(request).typing(_user(conn), args["chat_id"])
     return {"chat_id": args["chat_id"], "sent": sent}
 
 

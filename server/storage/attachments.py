@@ -8,6 +8,7 @@ from typing import Any
 
 from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import Sealer, in_list
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,10 @@ class UploadTarget:
 class AttachmentRepository:
     def __init__(self, db: Database, keyring: Keyring) -> None:
         self.db = db
-        self._keyring = keyring
+        self._sealed = Sealer(keyring, "attachments")
 
     def _attachment(self, row: Row) -> Attachment:
         aid = row["id"]
-        name = row["name"]
         return Attachment(
             id=aid,
             chat_id=row["chat_id"],
@@ -62,7 +62,7 @@ class AttachmentRepository:
             kind=row["kind"],
             mime=row["mime"],
             size=int(row["size"]),
-            name=None if name is None else self._keyring.decrypt(bytes(name), **_where(aid)),
+            name=self._sealed.open(row["name"], "name", aid),
             width=None if row["width"] is None else int(row["width"]),
             height=None if row["height"] is None else int(row["height"]),
             has_thumbnail=bool(row["has_thumbnail"]),
@@ -82,7 +82,6 @@ class AttachmentRepository:
     async def insert(self, attachment: Attachment) -> bool:
         """Store the row if the uploader is still a member of the chat; False if not (nothing written)."""
         a = attachment
-        sealed = None if a.name is None else self._keyring.encrypt(a.name, **_where(a.id))
         async with self.db.transaction() as tx:
             written = await tx.execute(
                 "INSERT INTO attachments (id, chat_id, uploader_id, kind, mime, size, name, width, height,"
@@ -94,7 +93,7 @@ class AttachmentRepository:
                 a.kind,
                 a.mime,
                 a.size,
-                sealed,
+                self._sealed.seal(a.name, "name", a.id),
                 a.width,
                 a.height,
                 int(a.has_thumbnail),
@@ -122,21 +121,21 @@ class AttachmentRepository:
         # The no-op UPDATE locks the rows (PostgreSQL; SQLite has one writer): a concurrent claim of the same
         # upload waits for this transaction, then sees it taken.
         rows = await tx.fetch(
-            f"UPDATE attachments SET message_id = message_id WHERE id IN ({_marks(1, len(ids))}) RETURNING *", *ids
+            f"UPDATE attachments SET message_id = message_id WHERE {in_list('id', len(ids))} RETURNING *", *ids
         )
         found = {row["id"]: self._attachment(row) for row in rows if row["deleted_at"] is None}
         if len(found) != len(ids) or any(
             a.chat_id != chat_id or a.uploader_id != user_id or a.message_id is not None for a in found.values()
         ):
             return None
-        await tx.execute(f"UPDATE attachments SET message_id = 0 WHERE id IN ({_marks(1, len(ids))})", *ids)
+        await tx.execute(f"UPDATE attachments SET message_id = 0 WHERE {in_list('id', len(ids))}", *ids)
         return [found[i] for i in ids]
 
     async def attach(self, tx: Executor, chat_id: str, message_id: int, ids: Sequence[str]) -> None:
         """Name the message that took the claimed uploads `ids`."""
         await tx.execute(
-            f"UPDATE attachments SET message_id = $1 WHERE chat_id = $2 AND message_id = 0 AND id IN"
-            f" ({_marks(3, len(ids))})",
+            "UPDATE attachments SET message_id = $1 WHERE chat_id = $2 AND message_id = 0"
+            f" AND {in_list('id', len(ids), 3)}",
             message_id,
             chat_id,
             *ids,
@@ -182,11 +181,3 @@ class AttachmentRepository:
                 unclaimed_before,
                 limit,
             )
-
-
-def _marks(first: int, count: int) -> str:
-    return ", ".join(f"${i}" for i in range(first, first + count))
-
-
-def _where(attachment_id: str) -> dict[str, str]:
-    return {"table": "attachments", "column": "name", "row_id": attachment_id}

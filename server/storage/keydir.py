@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import in_list
 
 _LIVE = "JOIN sessions s ON s.id = d.session_id WHERE s.revoked_at IS NULL AND s.expires_at > $1"
 
@@ -157,9 +158,9 @@ class KeyDirectoryRepository:
         """The stored public keys of these key ids (those the device has)."""
         if not key_ids:
             return {}
-        marks = ", ".join(f"${n}" for n in range(2, len(key_ids) + 2))
         rows = await tx.fetch(
-            f"SELECT key_id, public_key FROM e2e_one_time_prekeys WHERE device_id = $1 AND key_id IN ({marks})",
+            "SELECT key_id, public_key FROM e2e_one_time_prekeys WHERE device_id = $1"
+            f" AND {in_list('key_id', len(key_ids), 2)}",
             device_id,
             *key_ids,
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from server.crypto.keyring import BlindIndex, DecryptionError, Keyring
 from server.storage.database import Database, Executor, Row
+from server.storage.sql import Sealer, chunked, in_list
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,11 @@ class UserSubscriptions:
 class PushRepository:
     def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
         self.db = db
-        self._keyring = keyring
+        self._sealed = Sealer(keyring, TABLE)
         self._blind = blind_index
 
     def endpoint_index(self, endpoint: str) -> bytes:
         return self._blind(endpoint, purpose=ENDPOINT_INDEX)
-
-    def _enc(self, column: str, row_id: str, value: str) -> bytes:
-        return self._keyring.encrypt(value, table=TABLE, column=column, row_id=row_id)
-
-    def _dec(self, column: str, row_id: str, value: bytes) -> str:
-        return self._keyring.decrypt(value, table=TABLE, column=column, row_id=row_id)
 
     def _subscription(self, row: Row) -> PushSubscription:
         sid = row["id"]
@@ -56,9 +51,9 @@ class PushRepository:
             id=sid,
             user_id=row["user_id"],
             session_id=row["session_id"],
-            endpoint=self._dec("endpoint", sid, row["endpoint"]),
-            p256dh=self._dec("p256dh", sid, row["p256dh"]),
-            auth=self._dec("auth", sid, row["auth"]),
+            endpoint=self._sealed.open(row["endpoint"], "endpoint", sid),
+            p256dh=self._sealed.open(row["p256dh"], "p256dh", sid),
+            auth=self._sealed.open(row["auth"], "auth", sid),
             expires_at=row["expires_at"],
             created_at=row["created_at"],
         )
@@ -77,9 +72,9 @@ class PushRepository:
             subscription.user_id,
             subscription.session_id,
             index,
-            self._enc("endpoint", sid, subscription.endpoint),
-            self._enc("p256dh", sid, subscription.p256dh),
-            self._enc("auth", sid, subscription.auth),
+            self._sealed.seal(subscription.endpoint, "endpoint", sid),
+            self._sealed.seal(subscription.p256dh, "p256dh", sid),
+            self._sealed.seal(subscription.auth, "auth", sid),
             subscription.expires_at,
             subscription.created_at,
         )
@@ -89,8 +84,8 @@ class PushRepository:
 
     async def delete(self, tx: Executor, ids: Sequence[str]) -> int:
         removed = 0
-        for sid in ids:
-            removed += await tx.execute(f"DELETE FROM {TABLE} WHERE id = $1", sid)
+        for chunk in chunked(ids):
+            removed += await tx.execute(f"DELETE FROM {TABLE} WHERE {in_list('id', len(chunk))}", *chunk)
         return removed
 
     async def for_user(self, user_id: str, now: float) -> UserSubscriptions:

@@ -57,9 +57,11 @@ class Sealer:
             raise ValueError(f"{self.table}.{column} is not listed in ENCRYPTED_COLUMNS")
         return column
 
-    # Overloads: a value that cannot be None seals to bytes and opens to str, so callers need no None checks.
+    # Typed per case: a NOT NULL column's value seals to bytes and opens to str, a missing value stays None.
     @overload
     def seal(self, value: str | bytes, column: str, row_id: str) -> bytes: ...
+    @overload
+    def seal(self, value: None, column: str, row_id: str) -> None: ...
     @overload
     def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None: ...
     def seal(self, value: str | bytes | None, column: str, row_id: str) -> bytes | None:
@@ -73,6 +75,8 @@ class Sealer:
 
     @overload
     def open(self, blob: bytes, column: str, row_id: str) -> str: ...
+    @overload
+    def open(self, blob: None, column: str, row_id: str) -> None: ...
     @overload
     def open(self, blob: bytes | None, column: str, row_id: str) -> str | None: ...
     def open(self, blob: bytes | None, column: str, row_id: str) -> str | None:

@@ -1,13 +1,14 @@
-"""Chat in the OpenAPI document: server/chat/routes.py (chats, members, settings, history, messages, invites, blocks,
-reports, and the admins' report queue). Every route needs a signed-in user."""
+"""Chat in the OpenAPI document: server/chat/routes.py (chats, members, settings, history, messages, blocks, reports,
+and the admins' report queue) and server/chat/invite_routes.py (invites). Every route needs a signed-in user."""
 
 from __future__ import annotations
 
 from server.chat.attachments import MAX_PER_MESSAGE
+from server.chat.messages import HISTORY_MAX, MAX_CIPHERTEXT, MAX_EMOJI, MAX_TEXT
 from server.chat.moderation import MAX_REASON, RESOLUTIONS
 from server.chat.presence import VISIBILITY
-from server.chat.service import HISTORY_MAX, MAX_CIPHERTEXT, MAX_DESCRIPTION, MAX_EMOJI, MAX_MEMBERS, MAX_NAME, MAX_TEXT
-from server.storage.chat import ROLES as CHAT_ROLES
+from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME
+from server.storage.chat.records import ROLES as CHAT_ROLES
 from server.web.apidoc.kit import (
     ATTACHMENT_ID,
     BOOLEAN,

@@ -1,0 +1,126 @@
+"""Chat members: who is in which chat, with what role, where their history starts and how far they have read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from server.storage.chat.records import Member
+from server.storage.database import Database, Executor, Row
+from server.storage.sql import assignments
+
+MEMBER_COLUMNS = ("chat_id", "user_id", "role", "joined_at", "joined_message_id", "read_id")
+
+
+def member_of(row: Row, prefix: str = "") -> Member:
+    """The member in `row` (its columns named with `prefix`, where a query joins them to others)."""
+    return Member(
+        chat_id=row[prefix + "chat_id"],
+        user_id=row[prefix + "user_id"],
+        role=row[prefix + "role"],
+        joined_at=row[prefix + "joined_at"],
+        joined_message_id=int(row[prefix + "joined_message_id"]),
+        read_id=int(row[prefix + "read_id"]),
+        delivered_id=int(row[prefix + "delivered_id"]),
+        pinned_at=row[prefix + "pinned_at"],
+        muted_until=row[prefix + "muted_until"],
+        archived=bool(row[prefix + "archived"]),
+    )
+
+
+async def insert_members(
+    tx: Executor, chat_id: str, members: Iterable[tuple[str, str]], now: float, joined_message_id: int
+) -> None:
+    """Add (user id, role) members whose history starts after `joined_message_id` (read up to it)."""
+    rows = [(chat_id, user, role, now, joined_message_id, joined_message_id) for user, role in members]
+    if rows:
+        await tx.insert_rows("chat_members", MEMBER_COLUMNS, rows)
+
+
+class MemberRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add_members(
+        self, tx: Executor, chat_id: str, members: Iterable[tuple[str, str]], now: float, joined_message_id: int
+    ) -> None:
+        await insert_members(tx, chat_id, members, now, joined_message_id)
+
+    async def member(self, chat_id: str, user_id: str, executor: Executor | None = None) -> Member | None:
+        row = await (executor or self.db).fetchrow(
+            "SELECT * FROM chat_members WHERE chat_id = $1 AND user_id = $2", chat_id, user_id
+        )
+        return None if row is None else member_of(row)
+
+    async def members(self, chat_id: str, executor: Executor | None = None) -> list[Member]:
+        rows = await (executor or self.db).fetch(
+            "SELECT * FROM chat_members WHERE chat_id = $1 ORDER BY joined_at, user_id", chat_id
+        )
+        return [member_of(r) for r in rows]
+
+    async def member_ids(self, executor: Executor, chat_id: str) -> list[str]:
+        rows = await executor.fetch("SELECT user_id FROM chat_members WHERE chat_id = $1", chat_id)
+        return [r["user_id"] for r in rows]
+
+    async def direct_peers(self, user_id: str) -> dict[str, str]:
+        """The other member of each of the user's direct chats, by chat id."""
+        rows = await self.db.fetch(
+            "SELECT o.chat_id, o.user_id FROM chat_members cm JOIN chats c ON c.id = cm.chat_id AND c.kind = 'direct'"
+            " JOIN chat_members o ON o.chat_id = cm.chat_id AND o.user_id <> cm.user_id WHERE cm.user_id = $1",
+            user_id,
+        )
+        return {r["chat_id"]: r["user_id"] for r in rows}
+
+    async def share_a_chat(self, a: str, b: str) -> bool:
+        value = await self.db.fetchval(
+            "SELECT 1 FROM chat_members x JOIN chat_members y ON y.chat_id = x.chat_id AND y.user_id = $2"
+            " WHERE x.user_id = $1 LIMIT 1",
+            a,
+            b,
+        )
+        return value is not None
+
+    async def remove_member(self, tx: Executor, chat_id: str, user_id: str) -> bool:
+        return await tx.execute("DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2", chat_id, user_id) > 0
+
+    async def set_role(self, tx: Executor, chat_id: str, user_id: str, role: str) -> None:
+        await tx.execute(
+            "UPDATE chat_members SET role = $1 WHERE chat_id = $2 AND user_id = $3", role, chat_id, user_id
+        )
+
+    async def set_member_flags(self, tx: Executor, chat_id: str, user_id: str, values: dict[str, Any]) -> None:
+        n = len(values)
+        await tx.execute(
+            f"UPDATE chat_members SET {assignments(list(values))} WHERE chat_id = ${n + 1} AND user_id = ${n + 2}",
+            *values.values(),
+            chat_id,
+            user_id,
+        )
+
+    async def move_pointer(self, tx: Executor, chat_id: str, user_id: str, column: str, message_id: int) -> bool:
+        """Move a read or delivered pointer forward (never back); True if it moved."""
+        assert column in ("read_id", "delivered_id")
+        changed = await tx.execute(
+            f"UPDATE chat_members SET {column} = $1 WHERE chat_id = $2 AND user_id = $3 AND {column} < $1",
+            message_id,
+            chat_id,
+            user_id,
+        )
+        if column == "read_id" and changed:
+            # Reading implies delivery; the delivered pointer never runs behind the read one.
+            await tx.execute(
+                "UPDATE chat_members SET delivered_id = read_id WHERE chat_id = $1 AND user_id = $2"
+                " AND delivered_id < read_id",
+                chat_id,
+                user_id,
+            )
+        return changed > 0
+
+    async def readers(self, chat_id: str, message_id: int) -> list[Row]:
+        """Members whose read or delivered pointer has reached the message."""
+        return await self.db.fetch(
+            "SELECT user_id, read_id, delivered_id FROM chat_members WHERE chat_id = $1 AND"
+            " (read_id >= $2 OR delivered_id >= $2) ORDER BY user_id",
+            chat_id,
+            message_id,
+        )

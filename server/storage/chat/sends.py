@@ -1,0 +1,190 @@
+"""The batch writer's work: a batch of sends written in one transaction, with their events.
+
+Each send is checked (the sender is a member, a reply names an earlier message, no block in a direct chat,
+attachments are the sender's own), then the chats' next message ids and every member's next seq are reserved
+and messages and events inserted together. The checks and reservations are a few statements for the whole
+batch, not a few per message.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from server.storage.attachments import AttachmentRepository
+from server.storage.chat.blocks import blocks_among
+from server.storage.chat.messages import MESSAGE_COLUMNS, MessageRepository
+from server.storage.chat.records import Message, Send, SendRefused, Sent
+from server.storage.database import Executor
+from server.storage.events import EventRepository, RunItem
+from server.storage.sql import chunked, in_list
+
+
+@dataclass
+class _ChatInfo:
+    kind: str
+    last_message_id: int
+    members: dict[str, int]  # user id -> the id after which their history starts
+
+
+def _refusal(send: Send, chat: _ChatInfo | None, blocked: set[tuple[str, str]]) -> SendRefused | None:
+    if chat is None or send.sender_id not in chat.members:
+        return SendRefused("not_found")
+    if send.reply_to is not None and not chat.members[send.sender_id] < send.reply_to <= chat.last_message_id:
+        return SendRefused("bad_reply")
+    if chat.kind == "direct":
+        for other in chat.members:
+            if other != send.sender_id and ((other, send.sender_id) in blocked or (send.sender_id, other) in blocked):
+                return SendRefused("blocked")
+    return None
+
+
+class SendRepository:
+    """Writes sent messages in batches (the work of the messages' BatchWriter)."""
+
+    def __init__(self, messages: MessageRepository, attachments: AttachmentRepository, events: EventRepository) -> None:
+        self.db = messages.db
+        self._messages = messages
+        self._attachments = attachments
+        self._events = events
+
+    async def write_sends(self, tx: Executor, sends: list[Send]) -> list[Sent | SendRefused]:
+        """Write a batch of messages in one transaction: check each sender may post, reserve the chats' next
+        message ids and every member's next seq, then insert messages and events together. A resend (same
+        sender and client_id) returns the original instead of writing it twice."""
+        results: list[Sent | SendRefused | None] = [None] * len(sends)
+        originals = await self._originals(tx, sends)
+        chats = await _chats_of(tx, {s.chat_id for s in sends})
+        blocked = await blocks_among(tx, sorted({u for c in chats.values() if c.kind == "direct" for u in c.members}))
+        accepted: list[tuple[int, Send, dict[str, Any]]] = []
+        first_of: dict[tuple[str, str], int] = {}
+        for index, send in enumerate(sends):
+            if send.client_id is not None:
+                key = (send.sender_id, send.client_id)
+                if key in originals:
+                    results[index] = Sent(originals[key], {}, duplicate=True)
+                    continue
+                if key in first_of:  # sent twice within this batch: the second is the resend
+                    continue
+                first_of[key] = index
+            refused = _refusal(send, chats.get(send.chat_id), blocked)
+            meta = send.meta
+            if refused is None and send.attachment_ids:
+                # Taken before message ids are reserved: a refusal then leaves no gap in the ids.
+                taken = await self._attachments.claim(tx, send.sender_id, send.chat_id, send.attachment_ids)
+                if taken is None:
+                    refused = SendRefused("bad_attachments")
+                else:
+                    meta = {**meta, "attachments": [a.descriptor() for a in taken]}
+            if refused is not None:
+                results[index] = refused
+                continue
+            accepted.append((index, send, meta))
+        if accepted:
+            await self._write_accepted(tx, accepted, chats, results)
+        for index, send in enumerate(sends):
+            if results[index] is None and send.client_id is not None:  # a resend within the batch
+                earlier = results[first_of[(send.sender_id, send.client_id)]]
+                results[index] = Sent(earlier.message, {}, duplicate=True) if isinstance(earlier, Sent) else earlier
+        assert None not in results  # every send got its answer
+        return cast(list[Sent | SendRefused], results)
+
+    async def _write_accepted(
+        self,
+        tx: Executor,
+        accepted: list[tuple[int, Send, dict[str, Any]]],
+        chats: dict[str, _ChatInfo],
+        results: list[Sent | SendRefused | None],
+    ) -> None:
+        counts: dict[str, int] = defaultdict(int)
+        newest: dict[str, float] = {}
+        for _, send, _ in accepted:
+            counts[send.chat_id] += 1
+            newest[send.chat_id] = max(newest.get(send.chat_id, 0.0), send.created_at)
+        last = await _reserve_message_ids(tx, counts, newest)
+        next_id = {chat_id: last[chat_id] - n + 1 for chat_id, n in counts.items()}
+        messages: list[tuple[Message, Sequence[str]]] = []
+        for _, send, meta in accepted:
+            message_id = next_id[send.chat_id]
+            next_id[send.chat_id] += 1
+            message = Message(
+                chat_id=send.chat_id,
+                id=message_id,
+                sender_id=send.sender_id,
+                client_id=send.client_id,
+                kind=send.kind,
+                body=send.body,
+                reply_to=send.reply_to,
+                meta=meta,
+                created_at=send.created_at,
+                edited_at=None,
+                deleted_at=None,
+            )
+            messages.append((message, list(chats[send.chat_id].members)))
+            if send.attachment_ids:
+                await self._attachments.attach(tx, send.chat_id, message_id, send.attachment_ids)
+        await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._messages.message_row(m) for m, _ in messages])
+        items = [RunItem(m.chat_id, m.id, members) for m, members in messages]
+        seqs = await self._events.append_runs(tx, "message.new", items, max(newest.values()))
+        for (index, _, _), (message, _), member_seqs in zip(accepted, messages, seqs, strict=True):
+            results[index] = Sent(message, member_seqs)
+
+    async def _originals(self, tx: Executor, sends: list[Send]) -> dict[tuple[str, str], Message]:
+        """Messages already stored under the batch's (sender, client_id) pairs."""
+        keys = sorted({(s.sender_id, s.client_id) for s in sends if s.client_id is not None})
+        found: dict[tuple[str, str], Message] = {}
+        for chunk in chunked(keys):
+            client_ids = sorted({client_id for _, client_id in chunk})
+            # By client_id alone (the index leads with it: one probe each), then matched to the sender here.
+            rows = await tx.fetch(f"SELECT * FROM messages WHERE {in_list('client_id', len(client_ids))}", *client_ids)
+            wanted = set(chunk)
+            for row in rows:
+                if (row["sender_id"], row["client_id"]) in wanted:
+                    found[(row["sender_id"], row["client_id"])] = self._messages.message_of(row)
+        return found
+
+
+async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
+    """Kind, last message id and members (with where each one's history starts) of the batch's chats."""
+    chats: dict[str, _ChatInfo] = {}
+    for chunk in chunked(sorted(chat_ids)):
+        rows = await tx.fetch_many(
+            "SELECT c.id, c.kind, c.last_message_id, cm.user_id, cm.joined_message_id FROM chats c"
+            f" JOIN chat_members cm ON cm.chat_id = c.id WHERE {in_list('c.id', len(chunk))} ORDER BY c.id, cm.user_id",
+            ("id", "kind", "last_message_id", "user_id", "joined_message_id"),
+            *chunk,
+        )
+        for chat_id, kind, last_message_id, user_id, joined_message_id in rows:
+            info = chats.get(chat_id)
+            if info is None:
+                info = chats[chat_id] = _ChatInfo(kind, int(last_message_id), {})
+            info.members[user_id] = int(joined_message_id)
+    return chats
+
+
+async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dict[str, float]) -> dict[str, int]:
+    """Add each chat's count to its last message id (one statement for the batch); returns the new last ids."""
+    last: dict[str, int] = {}
+    for chunk in chunked(sorted(counts)):
+        rows_sql = ", ".join(
+            f"(${3 * i + 1}, CAST(${3 * i + 2} AS BIGINT), CAST(${3 * i + 3} AS DOUBLE PRECISION))"
+            for i in range(len(chunk))
+        )
+        args: list[Any] = []
+        for chat_id in chunk:
+            args.extend((chat_id, counts[chat_id], newest[chat_id]))
+        await tx.execute(
+            f"WITH v (id, n, at) AS (VALUES {rows_sql})"
+            " UPDATE chats SET last_message_id = chats.last_message_id + v.n, last_message_at = v.at"
+            " FROM v WHERE chats.id = v.id",
+            *args,
+        )
+        rows = await tx.fetch_many(
+            f"SELECT id, last_message_id FROM chats WHERE {in_list('id', len(chunk))}",
+            ("id", "last_message_id"),
+            *chunk,
+        )
+        last.update({chat_id: int(last_id) for chat_id, last_id in rows})
+    return last
