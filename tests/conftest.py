@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import re
@@ -22,6 +21,7 @@ from aiosmtpd.controller import Controller
 
 from server.app import create_app
 from server.config import RateLimit, Settings
+from tests.fakes import Inbox
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -81,29 +81,12 @@ async def database_url_fixture(backend: str, tmp_path: Path) -> AsyncIterator[st
 # -- mail -------------------------------------------------------------------------------------------
 
 
-class Mailbox:
+class Mailbox(Inbox):
     """What a real SMTP server on loopback received."""
 
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
+        self.deliver(message_from_bytes(envelope.content), envelope.rcpt_tos)
         return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if address.lower() in m["X-Envelope-To"].lower()]
-
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> Message:
-        """The `count`-th message to `address` (waits for it to arrive)."""
-        for _ in range(int(timeout / 0.02)):
-            found = self.to(address)
-            if len(found) >= count:
-                return found[count - 1]
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no message #{count} for {address}; got {[m['Subject'] for m in self.messages]}")
 
 
 def body_of(message: Message) -> str:

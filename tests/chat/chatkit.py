@@ -22,8 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from tests.conftest import Mailbox
-from tests.helpers import bearer, signed_in
+from tests.helpers import bearer, verified_user
 
 _ids = itertools.count(1)
 
@@ -100,8 +99,9 @@ async def connect(client: TestClient, grant: dict[str, Any], after_seq: int | No
     return peer
 
 
-async def users(client: TestClient, mail: Mailbox, count: int) -> list[dict[str, Any]]:
-    return [await signed_in(client, mail) for _ in range(count)]
+async def users(client: TestClient, count: int) -> list[dict[str, Any]]:
+    """`count` signed-in users with confirmed addresses (made without mail: the chat tests are not about accounts)."""
+    return [await verified_user(client) for _ in range(count)]
 
 
 def uid(grant: dict[str, Any]) -> str:

@@ -11,16 +11,13 @@ from server.events.appkeys import event_log_key
 from server.keys import database_key
 from server.storage.events import NewEvent
 from tests.chat.chatkit import client_id, connect, direct, group, uid, users
-from tests.conftest import Mailbox
 from tests.helpers import bearer
 
 
-async def test_a_batch_of_messages_reads_back_one_event_per_seq(
-    aiohttp_client: Any, make_settings: Any, mail: Mailbox
-) -> None:
+async def test_a_batch_of_messages_reads_back_one_event_per_seq(aiohttp_client: Any, make_settings: Any) -> None:
     # A long batch delay, so the sends below are written together.
     client = await aiohttp_client(create_app(make_settings(batch_max_delay_ms=300)))
-    alice, bob, carol = await users(client, mail, 3)
+    alice, bob, carol = await users(client, 3)
     group_id = await group(client, alice, [bob, carol])
     direct_id = await direct(client, alice, bob)
     live = await connect(client, bob, after_seq=0)
@@ -83,12 +80,12 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(
 
 
 async def test_concurrent_changes_to_overlapping_users_keep_each_log_gap_free(
-    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+    aiohttp_client: Any, make_settings: Any
 ) -> None:
     # Two changes at once, each giving some users more events than others: each user's seqs still run 1, 2,
     # 3... (on PostgreSQL both transactions lock the users' counters, all in one order).
     client = await aiohttp_client(create_app(make_settings()))
-    a, b, c = (uid(u) for u in await users(client, mail, 3))
+    a, b, c = (uid(u) for u in await users(client, 3))
     repo, db = client.app[event_log_key].repo, client.app[database_key]
 
     async def change(plan: list[str]) -> list[int]:
