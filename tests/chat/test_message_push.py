@@ -29,12 +29,7 @@ async def send(client: TestClient, sender: dict[str, Any], chat_id: str, text: s
 
 async def pushes_to(endpoint: PushEndpoint, browser: Browser, count: int) -> list[Any]:
     """The pushes this browser's endpoint received, decrypted, once there are `count` (10 s at most)."""
-    for _ in range(500):
-        if len(endpoint.to(browser)) >= count:
-            break
-        await asyncio.sleep(0.02)
-    assert len(endpoint.to(browser)) >= count, f"{len(endpoint.to(browser))} pushes, expected {count}"
-    return [browser.decrypt(r.body) for r in endpoint.to(browser)]
+    return [browser.decrypt(r.body) for r in await endpoint.wait_for(browser, count)]
 
 
 async def test_an_offline_member_gets_a_push_without_content_by_default(
