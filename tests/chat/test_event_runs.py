@@ -15,21 +15,22 @@ from tests.helpers import bearer
 
 
 async def test_a_batch_of_messages_reads_back_one_event_per_seq(aiohttp_client: Any, make_settings: Any) -> None:
-    # A long batch delay, so the sends below are written together.
-    client = await aiohttp_client(create_app(make_settings(batch_max_delay_ms=300)))
+    # The ten sends below are written together: a batch is written once it holds ten rows (not after a delay).
+    client = await aiohttp_client(create_app(make_settings(batch_max_rows=10, batch_max_delay_ms=60_000)))
     alice, bob, carol = await users(client, 3)
     group_id = await group(client, alice, [bob, carol])
     direct_id = await direct(client, alice, bob)
     live = await connect(client, bob, after_seq=0)
     start = max(live.seqs(), default=0)
-    sender = await connect(client, alice, after_seq=0)
-    other = await connect(client, carol, after_seq=0)
-    plan = [(sender, group_id)] * 4 + [(sender, direct_id)] + [(other, group_id)] * 3 + [(sender, group_id)] * 2
+    plan = [(alice, group_id)] * 4 + [(alice, direct_id)] + [(carol, group_id)] * 3 + [(alice, group_id)] * 2
+    assert len(plan) == 10
+    # A socket of its own for each send (a socket's commands run one after another), so all ten wait together.
+    senders = [await connect(client, who) for who, _ in plan]
     texts = [f"m{n}" for n in range(len(plan))]
     await asyncio.gather(
         *(
             peer.ok("message.send", chat_id=chat, client_id=client_id(), text=t)
-            for (peer, chat), t in zip(plan, texts, strict=True)
+            for peer, (_, chat), t in zip(senders, plan, texts, strict=True)
         )
     )
     db = client.app[database_key]
@@ -75,7 +76,7 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(aiohttp_client: 
     stored = await log.repo.read(uid(carol), 0, 1000)
     gone_ids = [e.message_id for e in stored if e.kind == "message.new" and e.chat_id == group_id]
     assert gone_ids == list(range(1, len(gone) + 1))
-    for peer in (live, sender, other, away):
+    for peer in (live, away, *senders):
         await peer.close()
 
 
