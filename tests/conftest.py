@@ -9,7 +9,7 @@ import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -78,18 +78,35 @@ async def _migrated_database(name: str) -> None:
         await db.close()
 
 
-@pytest.fixture(name="pg_template", scope="session")
-def pg_template_fixture() -> Iterator[str]:
-    """A PostgreSQL database migrated once per session, which each test's database copies: running the migrations
-    for every test cost more than the rest of its setup. (In a thread of its own: the tests' event loops are
-    pytest-asyncio's.)"""
-    name = f"t_template_{uuid.uuid4().hex[:12]}"
+class PostgresDatabases:
+    """The session's PostgreSQL databases, made and dropped in a thread of their own (the tests' event loops are
+    pytest-asyncio's). The migrations run once, into a template each test's database copies: running them for
+    every test cost more than the rest of its setup. A test's database is dropped while the next test runs
+    (waiting for DROP DATABASE cost as much again); the session waits for every drop at its end."""
+
+    def __init__(self, thread: ThreadPoolExecutor) -> None:
+        self._thread = thread
+        self.template = f"t_template_{uuid.uuid4().hex[:12]}"
+        self._drops: list[Future[None]] = []
+
+    def drop_later(self, name: str) -> None:
+        self._drops.append(self._thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+    def finish(self) -> None:
+        self.drop_later(self.template)
+        for drop in self._drops:
+            drop.result()
+
+
+@pytest.fixture(name="postgres_databases", scope="session")
+def postgres_databases_fixture() -> Iterator[PostgresDatabases]:
     with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, _migrated_database(name)).result()
+        databases = PostgresDatabases(thread)
+        thread.submit(asyncio.run, _migrated_database(databases.template)).result()
         try:
-            yield name
+            yield databases
         finally:
-            thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')).result()
+            databases.finish()
 
 
 @pytest.fixture(name="database_url")
@@ -100,11 +117,11 @@ async def database_url_fixture(backend: str, tmp_path: Path, request: pytest.Fix
         yield f"sqlite:///{tmp_path / 'app.db'}"
         return
     assert TEST_DATABASE_URL
-    template: str = request.getfixturevalue("pg_template")
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{databases.template}"')
     yield _with_database(TEST_DATABASE_URL, name)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    databases.drop_later(name)
 
 
 # -- mail -------------------------------------------------------------------------------------------
