@@ -93,6 +93,8 @@ class Settings:
     max_upload_bytes: int = 25 << 20
     max_image_upload_bytes: int = 10 << 20
     max_image_pixels: int = 40_000_000
+    # Unsent output a WebSocket client may have (ours and its socket's) before it counts as too slow and is closed.
+    ws_max_buffered_bytes: int = 512 << 10
     log_level: str = "INFO"
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
@@ -148,6 +150,7 @@ class Settings:
             "max_upload_bytes": reader.integer("MAX_UPLOAD_BYTES", 25 << 20, 1024, 2 << 30),
             "max_image_upload_bytes": reader.integer("MAX_IMAGE_UPLOAD_BYTES", 10 << 20, 1024, 2 << 30),
             "max_image_pixels": reader.integer("MAX_IMAGE_PIXELS", 40_000_000, 1, 89_000_000),
+            "ws_max_buffered_bytes": reader.integer("WS_MAX_BUFFERED_BYTES", 512 << 10, 1024, 64 << 20),
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
         reader.fail_if_errors()

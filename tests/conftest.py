@@ -9,6 +9,7 @@ import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -22,6 +23,9 @@ from aiosmtpd.controller import Controller
 
 from server.app import create_app
 from server.config import RateLimit, Settings
+from server.storage import database as storage
+from server.storage.migrations import migrate
+from tests.fakes import Inbox
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -57,53 +61,78 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
+async def _admin(sql: str) -> None:
+    admin = await asyncpg.connect(TEST_DATABASE_URL)
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+async def _migrated_database(name: str) -> None:
+    await _admin(f'CREATE DATABASE "{name}"')
+    db = await storage.connect(_with_database(TEST_DATABASE_URL or "", name), readers=1, pool_size=2)
+    try:
+        await migrate(db)
+    finally:
+        await db.close()
+
+
+class PostgresDatabases:
+    """The session's PostgreSQL databases, made and dropped in a thread of their own (the tests' event loops are
+    pytest-asyncio's). The migrations run once, into a template each test's database copies: running them for
+    every test cost more than the rest of its setup. A test's database is dropped while the next test runs
+    (waiting for DROP DATABASE cost as much again); the session waits for every drop at its end."""
+
+    def __init__(self, thread: ThreadPoolExecutor) -> None:
+        self._thread = thread
+        self.template = f"t_template_{uuid.uuid4().hex[:12]}"
+        self._drops: list[Future[None]] = []
+
+    def drop_later(self, name: str) -> None:
+        self._drops.append(self._thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+
+    def finish(self) -> None:
+        self.drop_later(self.template)
+        for drop in self._drops:
+            drop.result()
+
+
+@pytest.fixture(name="postgres_databases", scope="session")
+def postgres_databases_fixture() -> Iterator[PostgresDatabases]:
+    with ThreadPoolExecutor(1) as thread:
+        databases = PostgresDatabases(thread)
+        thread.submit(asyncio.run, _migrated_database(databases.template)).result()
+        try:
+            yield databases
+        finally:
+            databases.finish()
+
+
 @pytest.fixture(name="database_url")
-async def database_url_fixture(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url_fixture(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A database of its own for each test, so tests never see each other's rows. SQLite starts empty (the app
+    migrates it at start); PostgreSQL starts as a copy of the migrated template (the app finds nothing to do)."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'app.db'}"
         return
     assert TEST_DATABASE_URL
-    # A fresh database per test: tests never see each other's rows.
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
     name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(TEST_DATABASE_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{databases.template}"')
     yield _with_database(TEST_DATABASE_URL, name)
-    admin = await asyncpg.connect(TEST_DATABASE_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    databases.drop_later(name)
 
 
 # -- mail -------------------------------------------------------------------------------------------
 
 
-class Mailbox:
+class Mailbox(Inbox):
     """What a real SMTP server on loopback received."""
 
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content)
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.messages.append(message)
+        self.deliver(message_from_bytes(envelope.content), envelope.rcpt_tos)
         return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [m for m in self.messages if address.lower() in m["X-Envelope-To"].lower()]
-
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> Message:
-        """The `count`-th message to `address` (waits for it to arrive)."""
-        for _ in range(int(timeout / 0.02)):
-            found = self.to(address)
-            if len(found) >= count:
-                return found[count - 1]
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no message #{count} for {address}; got {[m['Subject'] for m in self.messages]}")
 
 
 def body_of(message: Message) -> str:

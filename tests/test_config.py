@@ -73,6 +73,7 @@ def test_production_refuses_missing_or_generated_secrets(tmp_path: Path) -> None
         ({"ENCRYPTION_KEYS": "a:c2hvcnQ="}, "must be 32 bytes"),
         ({"ENCRYPTION_KEYS": f"a:{KEY},a:{KEY}"}, "twice"),
         ({"JWT_SECRET": "!!"}, "JWT_SECRET must be 32 bytes"),
+        ({"WS_MAX_BUFFERED_BYTES": "100"}, "WS_MAX_BUFFERED_BYTES must be between 1024"),
     ],
 )
 def test_bad_values_fail_with_a_message_naming_them(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -100,9 +101,11 @@ def test_explicit_values(tmp_path: Path) -> None:
             "ENCRYPTION_KEYS": f"new:{KEY}, old:{base64.b64encode(b'o' * 32).decode()}",
             "BLIND_INDEX_KEY": KEY,
             "JWT_SECRET": KEY,
+            "WS_MAX_BUFFERED_BYTES": "65536",
         }
     )
     assert settings.database_backend == "postgresql"
+    assert settings.ws_max_buffered_bytes == 65536
     assert settings.public_url == "https://chat.example"
     assert settings.turn_urls == ("turn:a", "turns:b")
     assert [kid for kid, _ in settings.encryption_keys] == ["new", "old"]

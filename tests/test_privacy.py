@@ -25,7 +25,7 @@ from server.keys import database_key
 from server.ops.logs import JsonFormatter, quiet_revealing_loggers
 from server.storage.encrypted import ENCRYPTED_COLUMNS
 from tests.conftest import Mailbox
-from tests.helpers import PASSWORD, bearer, login, signed_in
+from tests.helpers import PASSWORD, bearer, login, verified_user
 
 
 @pytest.fixture(name="log_output")
@@ -104,7 +104,7 @@ async def test_canaries_appear_nowhere(
     assert sessions["sessions"][0]["user_agent"] == c["agent"]
     # A failed sign-in is logged too; still no address in the log.
     await client.post("/api/auth/login", json={"email": c["email"], "password": "wrong password"}, headers=headers)
-    invite_code = await _chat_canaries(client, mail, await refreshed.json(), c)
+    invite_code = await _chat_canaries(client, await refreshed.json(), c)
 
     raw_check_extra = [invite_code]
 
@@ -126,9 +126,9 @@ async def test_canaries_appear_nowhere(
     assert grant["access_token"] not in logs
 
 
-async def _chat_canaries(client: TestClient, mail: Mailbox, grant: dict[str, Any], c: dict[str, str]) -> str:
+async def _chat_canaries(client: TestClient, grant: dict[str, Any], c: dict[str, str]) -> str:
     """Chat names, descriptions, message text (sent, edited, replayed), invite codes and report reasons."""
-    friend = await signed_in(client, mail)
+    friend = await verified_user(client)
     made = await client.post(
         "/api/chats",
         json={"kind": "group", "name": c["group"], "description": c["about"], "members": [friend["user"]["id"]]},
@@ -176,11 +176,11 @@ async def _chat_canaries(client: TestClient, mail: Mailbox, grant: dict[str, Any
     return code
 
 
-async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any, mail: Mailbox) -> None:
+async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any) -> None:
     old_key, new_key = os.urandom(32), os.urandom(32)
     old = make_settings(encryption_keys=(("old", old_key),))
     first = await aiohttp_client(create_app(old))
-    grants = [await signed_in(first, mail) for _ in range(6)]
+    grants = [await verified_user(first) for _ in range(6)]
     # Chat rows too: messages and events have two-column keys, which rotation pages over.
     made = await first.post(
         "/api/chats",

@@ -5,7 +5,7 @@ Frames are written straight to the socket, not through a writer task per connect
 frame to the connection's output, and once per turn of the event loop every connection with output gets
 one write of all of it. A message to a group of a thousand becomes a thousand appends and, however many
 messages the batch held, one write per member. A client whose unsent output (ours and the socket's) passes
-MAX_BUFFERED_BYTES is too slow: it is closed and resyncs when it comes back.
+its limit (the setting WS_MAX_BUFFERED_BYTES) is too slow: it is closed and resyncs when it comes back.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ CLOSE_GOING_AWAY = int(WSCloseCode.GOING_AWAY)  # 1001: the server is shutting d
 CLOSE_TOO_SLOW = 4008  # the client fell too far behind; reconnect and resync
 CLOSE_AUTH_TIMEOUT = 4001  # no successful auth frame in time
 CLOSE_SESSION_ENDED = 4003  # the session was revoked
-
-MAX_BUFFERED_BYTES = 512 * 1024  # unsent output per connection before the client counts as too slow
 
 
 def text_frame_header(size: int) -> bytes:
@@ -83,7 +81,7 @@ class Connection:
         ws: web.WebSocketResponse,
         transport: asyncio.Transport | None,
         *,
-        max_buffered: int = MAX_BUFFERED_BYTES,
+        max_buffered: int,
     ) -> None:
         self.ws = ws
         self._socket = transport  # the request's: frames are written to it directly

@@ -45,7 +45,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=ABUSIVE_FRAME_BYTES, compress=False)
     await ws.prepare(request)
     registry = request.app[connections_key]
-    conn = Connection(ws, request.transport)
+    conn = Connection(ws, request.transport, max_buffered=request.app[settings_key].ws_max_buffered_bytes)
     registry.add(conn)
 
     def close_if_anonymous() -> None:

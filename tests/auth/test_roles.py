@@ -1,4 +1,5 @@
-"""Roles: every admin route refuses nobody (401) and a plain user (403); an admin gets through."""
+"""Roles: every admin route refuses nobody (401) and a plain user (403); an admin gets through. Accounts an
+operator vouches for (create-admin, the tests' verified users) start confirmed."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.auth.appkeys import accounts_key
-from tests.conftest import Mailbox
-from tests.helpers import PASSWORD, bearer, login, new_email, signed_in
+from server.errors import ValidationError
+from tests.helpers import PASSWORD, bearer, login, new_email, verified_user
 
 ADMIN_ROUTES = [
     ("GET", "/api/admin/users", None),
@@ -39,9 +40,9 @@ def test_every_admin_route_is_listed(client: TestClient) -> None:
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
 async def test_admin_routes_refuse_nobody_and_plain_users(
-    client: TestClient, mail: Mailbox, method: str, path: str, body: dict[str, str] | None
+    client: TestClient, method: str, path: str, body: dict[str, str] | None
 ) -> None:
-    user = await signed_in(client, mail)
+    user = await verified_user(client)
     url = path.format(id=user["user"]["id"])
     nobody = await client.request(method, url, json=body)
     assert nobody.status == 401
@@ -54,12 +55,12 @@ async def test_admin_routes_refuse_nobody_and_plain_users(
     assert me["suspended"] is False
 
 
-async def test_admin_manages_users(client: TestClient, mail: Mailbox) -> None:
+async def test_admin_manages_users(client: TestClient) -> None:
     service = client.app[accounts_key]
     admin_email = new_email()
     await service.ensure_admin(email=admin_email, password=PASSWORD, display_name="Root")
     admin = await login(client, admin_email)
-    user = await signed_in(client, mail)
+    user = await verified_user(client)
     uid = user["user"]["id"]
 
     listing = await client.get("/api/admin/users?limit=1", headers=bearer(admin))
@@ -92,3 +93,15 @@ async def test_admin_manages_users(client: TestClient, mail: Mailbox) -> None:
     assert (await bad.json())["error"]["field"] == "role"
     missing = await client.post("/api/admin/users/nope/suspend", json={}, headers=bearer(admin))
     assert missing.status == 404
+
+
+async def test_an_account_made_verified_signs_in_at_once_and_keeps_the_rules(client: TestClient) -> None:
+    service = client.app[accounts_key]
+    email = new_email()
+    user = await service.create_verified(email=email, password=PASSWORD, display_name="Ada")
+    me = await (await client.get("/api/me", headers=bearer(await login(client, email)))).json()
+    assert (me["id"], me["email"], me["email_verified"], me["role"]) == (user.id, email, True, "user")
+    with pytest.raises(ValidationError, match="at least 10 characters"):
+        await service.create_verified(email=new_email(), password="short", display_name="Bo")
+    with pytest.raises(ValidationError, match="role must be one of"):
+        await service.create_verified(email=new_email(), password=PASSWORD, display_name="Bo", role="root")

@@ -22,8 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from tests.conftest import Mailbox
-from tests.helpers import bearer, signed_in
+from tests.helpers import bearer, verified_user
 
 _ids = itertools.count(1)
 
@@ -100,8 +99,9 @@ async def connect(client: TestClient, grant: dict[str, Any], after_seq: int | No
     return peer
 
 
-async def users(client: TestClient, mail: Mailbox, count: int) -> list[dict[str, Any]]:
-    return [await signed_in(client, mail) for _ in range(count)]
+async def users(client: TestClient, count: int) -> list[dict[str, Any]]:
+    """`count` signed-in users with confirmed addresses (made without mail: the chat tests are not about accounts)."""
+    return [await verified_user(client) for _ in range(count)]
 
 
 def uid(grant: dict[str, Any]) -> str:
@@ -213,10 +213,12 @@ class PushEndpoint:
         self.received: list[Received] = []
         self.status: dict[str, int] = {}
         self.delay: dict[str, float] = {}
+        self._arrived = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append(Received(request.path, dict(request.headers), body))
+        self._arrived.set()
         await asyncio.sleep(self.delay.get(request.path, 0))
         return web.Response(status=self.status.get(request.path, 201))
 
@@ -228,6 +230,17 @@ class PushEndpoint:
 
     def to(self, browser: Browser) -> list[Received]:
         return [r for r in self.received if r.path == urlsplit(browser.endpoint).path]
+
+    async def wait_for(self, browser: Browser, count: int, timeout: float = 10) -> list[Received]:
+        """What this browser's endpoint received, once there are at least `count`."""
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.to(browser)) < count:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise AssertionError(f"{len(self.to(browser))} pushes, expected {count}") from None
+        return self.to(browser)
 
 
 async def subscribe(client: TestClient, grant: dict[str, Any], browser: Browser) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.chat.chatkit import client_id, connect, group, uid, users
-from tests.conftest import Mailbox
 from tests.helpers import bearer
 
 MISSING = "0123456789abcdef01234567"  # shaped like a chat id, but no chat has it
@@ -74,8 +73,8 @@ def _fill(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-async def test_non_members_learn_nothing_from_any_route(client: TestClient, mail: Mailbox) -> None:
-    owner, member, outsider, other = await users(client, mail, 4)
+async def test_non_members_learn_nothing_from_any_route(client: TestClient) -> None:
+    owner, member, outsider, other = await users(client, 4)
     chat_id = await group(client, owner, [member])
     ws = await connect(client, owner, after_seq=0)
     await ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="private")
@@ -96,8 +95,8 @@ async def test_non_members_learn_nothing_from_any_route(client: TestClient, mail
     await ws.close()
 
 
-async def test_non_members_learn_nothing_from_any_command(client: TestClient, mail: Mailbox) -> None:
-    owner, outsider = await users(client, mail, 2)
+async def test_non_members_learn_nothing_from_any_command(client: TestClient) -> None:
+    owner, outsider = await users(client, 2)
     chat_id = await group(client, owner, [])
     e2e_chat = await group(client, owner, [], e2e=True)  # text would be the wrong field here: still not told
     owner_ws = await connect(client, owner, after_seq=0)
@@ -124,8 +123,8 @@ async def test_non_members_learn_nothing_from_any_command(client: TestClient, ma
     await back.close()
 
 
-async def test_plain_members_cannot_do_what_admins_do(client: TestClient, mail: Mailbox) -> None:
-    owner, member, victim, other = await users(client, mail, 4)
+async def test_plain_members_cannot_do_what_admins_do(client: TestClient) -> None:
+    owner, member, victim, other = await users(client, 4)
     chat_id = await group(client, owner, [member, victim])
     for method, path, body in ADMIN_ONLY:
         names = {"chat": chat_id, "member": uid(victim), "other": uid(other), "cid": client_id()}

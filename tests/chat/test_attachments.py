@@ -24,7 +24,6 @@ from server.chat.attachments import UNCLAIMED_SECONDS
 from server.config import Settings
 from server.keys import database_key, keyring_key
 from tests.chat.chatkit import PDF, client_id, direct, group, png, uid, upload, uploaded, users
-from tests.conftest import Mailbox
 from tests.helpers import bearer
 
 GPS_MAKE = "SpyCam-Zq81"
@@ -122,9 +121,9 @@ def stored_files(settings: Settings) -> list[Path]:
 
 # -- tests ---------------------------------------------------------------------------------------------------
 async def test_a_photo_loses_its_exif_is_turned_upright_and_gets_a_thumbnail(
-    client: TestClient, mail: Mailbox, settings: Settings
+    client: TestClient, settings: Settings
 ) -> None:
-    alice, bob = await users(client, mail, 2)
+    alice, bob = await users(client, 2)
     chat_id = await group(client, alice, [bob])
     original = photo_with_exif()
     view = await uploaded(client, alice, chat_id, original, name="holiday.jpg", content_type="image/jpeg")
@@ -169,8 +168,8 @@ async def test_a_photo_loses_its_exif_is_turned_upright_and_gets_a_thumbnail(
     assert all("holiday" not in str(p) for p in stored_files(settings))
 
 
-async def test_the_content_decides_the_type_not_the_name_or_the_content_type(client: TestClient, mail: Mailbox) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_the_content_decides_the_type_not_the_name_or_the_content_type(client: TestClient) -> None:
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     view = await uploaded(client, alice, chat_id, png(), name="report.pdf", content_type="application/pdf")
     assert (view["kind"], view["mime"], view["name"]) == ("image", "image/png", "report.pdf")
@@ -200,8 +199,8 @@ async def test_the_content_decides_the_type_not_the_name_or_the_content_type(cli
     assert "sandbox" in resp.headers["Content-Security-Policy"]
 
 
-async def test_executables_and_unknown_bytes_are_refused(client: TestClient, mail: Mailbox, settings: Settings) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_executables_and_unknown_bytes_are_refused(client: TestClient, settings: Settings) -> None:
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     samples = {
         "elf": b"\x7fELF\x02\x01\x01" + b"\x00" * 200,
@@ -228,11 +227,11 @@ async def test_executables_and_unknown_bytes_are_refused(client: TestClient, mai
 
 
 async def test_uploads_past_the_limits_get_413_and_leave_nothing_behind(
-    aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox
+    aiohttp_client: Any, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(max_upload_bytes=64 * 1024, max_image_upload_bytes=8 * 1024, max_image_pixels=10_000)
     client: TestClient = await aiohttp_client(create_app(settings))
-    (alice,) = await users(client, mail, 1)
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     big = b"a" * (200 * 1024)
 
@@ -266,8 +265,8 @@ async def test_uploads_past_the_limits_get_413_and_leave_nothing_behind(
     assert view["size"] == 64 * 1024
 
 
-async def test_only_members_reach_a_chats_attachments(client: TestClient, mail: Mailbox) -> None:
-    alice, bob, carol, dave, eve = await users(client, mail, 5)
+async def test_only_members_reach_a_chats_attachments(client: TestClient) -> None:
+    alice, bob, carol, dave, eve = await users(client, 5)
     chat_id = await group(client, alice, [bob])
     other_chat = await direct(client, carol, dave)
     view = await uploaded(client, alice, chat_id, png(), name="team.png")
@@ -321,8 +320,8 @@ async def test_only_members_reach_a_chats_attachments(client: TestClient, mail: 
     assert (await client.get(paths(aid)[0], headers=bearer(bob))).status == 404
 
 
-async def test_an_end_to_end_upload_is_kept_and_served_byte_for_byte(client: TestClient, mail: Mailbox) -> None:
-    alice, bob = await users(client, mail, 2)
+async def test_an_end_to_end_upload_is_kept_and_served_byte_for_byte(client: TestClient) -> None:
+    alice, bob = await users(client, 2)
     chat_id = await group(client, alice, [bob], e2e=True)
     ciphertext = b"\xff\xd8\xff\xe0" + os.urandom(50_000)  # looks like a JPEG: never looked at all the same
     view = await uploaded(client, alice, chat_id, ciphertext, name="blob")
@@ -343,10 +342,8 @@ async def test_an_end_to_end_upload_is_kept_and_served_byte_for_byte(client: Tes
     assert (await client.get(f"/api/attachments/{view['id']}/thumbnail", headers=bearer(bob))).status == 404
 
 
-async def test_names_are_encrypted_at_rest_and_offered_properly_encoded(
-    client: TestClient, mail: Mailbox, settings: Settings
-) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_names_are_encrypted_at_rest_and_offered_properly_encoded(client: TestClient, settings: Settings) -> None:
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     name = 'Übersicht "Q3" – geheim.pdf'
     view = await uploaded(client, alice, chat_id, PDF, name=name)
@@ -396,9 +393,9 @@ async def test_names_are_encrypted_at_rest_and_offered_properly_encoded(
 
 
 async def test_a_message_takes_each_upload_once_and_unused_ones_are_swept(
-    client: TestClient, mail: Mailbox, settings: Settings
+    client: TestClient, settings: Settings
 ) -> None:
-    alice, bob = await users(client, mail, 2)
+    alice, bob = await users(client, 2)
     chat_id = await group(client, alice, [bob])
     first = await uploaded(client, alice, chat_id, png(), name="a.png")
     second = await uploaded(client, alice, chat_id, PDF, name="b.pdf")
@@ -430,8 +427,8 @@ async def test_a_message_takes_each_upload_once_and_unused_ones_are_swept(
     assert stored_files(settings) == []
 
 
-async def test_an_animated_gif_stays_animated_without_its_comment(client: TestClient, mail: Mailbox) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_an_animated_gif_stays_animated_without_its_comment(client: TestClient) -> None:
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     view = await uploaded(client, alice, chat_id, animated_gif(), name="dance.gif")
     assert (view["kind"], view["mime"], view["width"], view["height"]) == ("image", "image/gif", 40, 30)
@@ -443,9 +440,7 @@ async def test_an_animated_gif_stays_animated_without_its_comment(client: TestCl
     assert (await client.get(f"/api/attachments/{view['id']}/thumbnail", headers=bearer(alice))).status == 200
 
 
-async def test_voice_and_video_are_told_apart_by_their_tracks(
-    client: TestClient, mail: Mailbox, tmp_path: Path
-) -> None:
+async def test_voice_and_video_are_told_apart_by_their_tracks(client: TestClient, tmp_path: Path) -> None:
     cases = {
         "voice.webm": (webm(2), "voice", "audio/webm"),
         "clip.webm": (webm(1), "video", "video/webm"),
@@ -470,7 +465,7 @@ async def test_voice_and_video_are_told_apart_by_their_tracks(
         path.write_bytes(data)
         assert media.detect(path) == media.Detected(kind, mime), name
     # And through the upload route.
-    (alice,) = await users(client, mail, 1)
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     view = await uploaded(client, alice, chat_id, webm(2), name="voice.webm", content_type="video/webm")
     assert (view["kind"], view["mime"]) == ("voice", "audio/webm")
@@ -479,8 +474,8 @@ async def test_voice_and_video_are_told_apart_by_their_tracks(
     assert resp.headers["Content-Disposition"].startswith("inline;")
 
 
-async def test_a_form_without_a_file_field_is_refused(client: TestClient, mail: Mailbox) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_a_form_without_a_file_field_is_refused(client: TestClient) -> None:
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     form = aiohttp.FormData(default_to_multipart=True)
     form.add_field("caption", "hello")
@@ -495,8 +490,8 @@ async def test_a_form_without_a_file_field_is_refused(client: TestClient, mail: 
     assert resp.status == 201, await resp.text()
 
 
-async def test_two_messages_racing_for_one_upload_get_it_once(client: TestClient, mail: Mailbox) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_two_messages_racing_for_one_upload_get_it_once(client: TestClient) -> None:
+    (alice,) = await users(client, 1)
     chat_id = await group(client, alice, [])
     view = await uploaded(client, alice, chat_id, PDF, name="once.pdf")
     db, service = client.app[database_key], client.app[attachments_key]

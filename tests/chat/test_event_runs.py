@@ -11,28 +11,26 @@ from server.events.appkeys import event_log_key
 from server.keys import database_key
 from server.storage.events import NewEvent
 from tests.chat.chatkit import client_id, connect, direct, group, uid, users
-from tests.conftest import Mailbox
 from tests.helpers import bearer
 
 
-async def test_a_batch_of_messages_reads_back_one_event_per_seq(
-    aiohttp_client: Any, make_settings: Any, mail: Mailbox
-) -> None:
-    # A long batch delay, so the sends below are written together.
-    client = await aiohttp_client(create_app(make_settings(batch_max_delay_ms=300)))
-    alice, bob, carol = await users(client, mail, 3)
+async def test_a_batch_of_messages_reads_back_one_event_per_seq(aiohttp_client: Any, make_settings: Any) -> None:
+    # The ten sends below are written together: a batch is written once it holds ten rows (not after a delay).
+    client = await aiohttp_client(create_app(make_settings(batch_max_rows=10, batch_max_delay_ms=60_000)))
+    alice, bob, carol = await users(client, 3)
     group_id = await group(client, alice, [bob, carol])
     direct_id = await direct(client, alice, bob)
     live = await connect(client, bob, after_seq=0)
     start = max(live.seqs(), default=0)
-    sender = await connect(client, alice, after_seq=0)
-    other = await connect(client, carol, after_seq=0)
-    plan = [(sender, group_id)] * 4 + [(sender, direct_id)] + [(other, group_id)] * 3 + [(sender, group_id)] * 2
+    plan = [(alice, group_id)] * 4 + [(alice, direct_id)] + [(carol, group_id)] * 3 + [(alice, group_id)] * 2
+    assert len(plan) == 10
+    # A socket of its own for each send (a socket's commands run one after another), so all ten wait together.
+    senders = [await connect(client, who) for who, _ in plan]
     texts = [f"m{n}" for n in range(len(plan))]
     await asyncio.gather(
         *(
             peer.ok("message.send", chat_id=chat, client_id=client_id(), text=t)
-            for (peer, chat), t in zip(plan, texts, strict=True)
+            for peer, (_, chat), t in zip(senders, plan, texts, strict=True)
         )
     )
     db = client.app[database_key]
@@ -78,17 +76,17 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(
     stored = await log.repo.read(uid(carol), 0, 1000)
     gone_ids = [e.message_id for e in stored if e.kind == "message.new" and e.chat_id == group_id]
     assert gone_ids == list(range(1, len(gone) + 1))
-    for peer in (live, sender, other, away):
+    for peer in (live, away, *senders):
         await peer.close()
 
 
 async def test_concurrent_changes_to_overlapping_users_keep_each_log_gap_free(
-    aiohttp_client: Any, make_settings: Any, mail: Mailbox
+    aiohttp_client: Any, make_settings: Any
 ) -> None:
     # Two changes at once, each giving some users more events than others: each user's seqs still run 1, 2,
     # 3... (on PostgreSQL both transactions lock the users' counters, all in one order).
     client = await aiohttp_client(create_app(make_settings()))
-    a, b, c = (uid(u) for u in await users(client, mail, 3))
+    a, b, c = (uid(u) for u in await users(client, 3))
     repo, db = client.app[event_log_key].repo, client.app[database_key]
 
     async def change(plan: list[str]) -> list[int]:

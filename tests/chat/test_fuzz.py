@@ -17,7 +17,6 @@ from server.app import create_app
 from server.config import RateLimit
 from server.keys import database_key
 from tests.chat.chatkit import Peer, group, uid, users
-from tests.conftest import Mailbox
 
 COMMANDS = [
     "sync",
@@ -133,11 +132,11 @@ def frames(chat_id: str, user_id: str) -> st.SearchStrategy[dict[str, Any]]:
 
 @pytest.mark.timeout(300)
 async def test_generated_frames_never_break_the_server(
-    aiohttp_client: Any, make_settings: Any, mail: Mailbox, caplog: pytest.LogCaptureFixture
+    aiohttp_client: Any, make_settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A send limit the fuzzing does not reach, so frames get past it to the checks behind it.
     client: TestClient = await aiohttp_client(create_app(make_settings(rate_chat_send=RateLimit(100_000, 10))))
-    alice, bob = await users(client, mail, 2)
+    alice, bob = await users(client, 2)
     chat_id = await group(client, alice, [bob])
     peer = Peer(await client.ws_connect("/ws"), raw=True)
     await peer.ws.send_json({"type": "auth", "id": "auth", "token": alice["access_token"]})
@@ -190,8 +189,8 @@ async def test_generated_frames_never_break_the_server(
     await peer.close()
 
 
-async def test_oversize_frames_get_an_error_and_abusive_ones_close(client: TestClient, mail: Mailbox) -> None:
-    (alice,) = await users(client, mail, 1)
+async def test_oversize_frames_get_an_error_and_abusive_ones_close(client: TestClient) -> None:
+    (alice,) = await users(client, 1)
     peer = Peer(await client.ws_connect("/ws"), raw=True)
     await peer.ws.send_str('{"type": "ping", "pad": "' + "é" * 40_000 + '"}')  # 80 KB in UTF-8
     error = (await peer.wait_for("error"))[0]

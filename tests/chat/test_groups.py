@@ -8,12 +8,11 @@ from aiohttp.test_utils import TestClient
 
 from server.auth.appkeys import accounts_key
 from tests.chat.chatkit import PDF, client_id, connect, direct, group, png, uid, uploaded, users
-from tests.conftest import Mailbox
-from tests.helpers import PASSWORD, bearer, login, new_email, signed_in
+from tests.helpers import PASSWORD, bearer, login, new_email, verified_user
 
 
-async def test_a_pair_has_one_direct_chat(client: TestClient, mail: Mailbox) -> None:
-    alice, bob = await users(client, mail, 2)
+async def test_a_pair_has_one_direct_chat(client: TestClient) -> None:
+    alice, bob = await users(client, 2)
     for grant, name in ((alice, "Alice"), (bob, "Bob")):
         assert (await client.patch("/api/me", json={"display_name": name}, headers=bearer(grant))).status == 200
     first = await client.post("/api/chats", json={"kind": "direct", "user_id": uid(bob)}, headers=bearer(alice))
@@ -27,7 +26,7 @@ async def test_a_pair_has_one_direct_chat(client: TestClient, mail: Mailbox) -> 
     listed = (await (await client.get("/api/chats", headers=bearer(alice))).json())["chats"]
     assert listed[0]["peer"] == {"user_id": uid(bob), "display_name": "Bob"}
     # Both at once still make one.
-    carol, dave = await users(client, mail, 2)
+    carol, dave = await users(client, 2)
     made = await asyncio.gather(direct(client, carol, dave), direct(client, dave, carol))
     assert made[0] == made[1]
     bad = await client.post("/api/chats", json={"kind": "direct", "user_id": uid(alice)}, headers=bearer(alice))
@@ -37,8 +36,8 @@ async def test_a_pair_has_one_direct_chat(client: TestClient, mail: Mailbox) -> 
     assert unknown.status == 404
 
 
-async def test_roles_members_and_leaving(client: TestClient, mail: Mailbox) -> None:
-    owner, admin, member, extra = await users(client, mail, 4)
+async def test_roles_members_and_leaving(client: TestClient) -> None:
+    owner, admin, member, extra = await users(client, 4)
     chat_id = await group(client, owner, [admin, member], description="plans")
     view = await (await client.get(f"/api/chats/{chat_id}", headers=bearer(owner))).json()
     assert view["name"] == "Team"
@@ -70,8 +69,8 @@ async def test_roles_members_and_leaving(client: TestClient, mail: Mailbox) -> N
     assert (await client.get(f"/api/chats/{chat_id}", headers=bearer(owner))).status == 404
 
 
-async def test_a_removed_member_stops_receiving_at_once(client: TestClient, mail: Mailbox) -> None:
-    owner, bob = await users(client, mail, 2)
+async def test_a_removed_member_stops_receiving_at_once(client: TestClient) -> None:
+    owner, bob = await users(client, 2)
     chat_id = await group(client, owner, [bob])
     owner_ws = await connect(client, owner, after_seq=0)
     bob_ws = await connect(client, bob, after_seq=0)
@@ -95,8 +94,8 @@ async def test_a_removed_member_stops_receiving_at_once(client: TestClient, mail
     await bob_ws.close()
 
 
-async def test_late_joiners_do_not_see_earlier_history(client: TestClient, mail: Mailbox) -> None:
-    owner, late = await users(client, mail, 2)
+async def test_late_joiners_do_not_see_earlier_history(client: TestClient) -> None:
+    owner, late = await users(client, 2)
     chat_id = await group(client, owner, [])
     ws = await connect(client, owner, after_seq=0)
     await ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="before you")
@@ -107,8 +106,8 @@ async def test_late_joiners_do_not_see_earlier_history(client: TestClient, mail:
     await ws.close()
 
 
-async def test_history_pages_both_ways(client: TestClient, mail: Mailbox) -> None:
-    alice, bob = await users(client, mail, 2)
+async def test_history_pages_both_ways(client: TestClient) -> None:
+    alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
     for n in range(7):
         resp = await client.post(
@@ -126,8 +125,8 @@ async def test_history_pages_both_ways(client: TestClient, mail: Mailbox) -> Non
     assert bad.status == 400
 
 
-async def test_invite_links_expire_run_out_and_can_be_revoked(client: TestClient, mail: Mailbox) -> None:
-    owner, member, a, b, c = await users(client, mail, 5)
+async def test_invite_links_expire_run_out_and_can_be_revoked(client: TestClient) -> None:
+    owner, member, a, b, c = await users(client, 5)
     chat_id = await group(client, owner, [member])
     refused = await client.post(f"/api/chats/{chat_id}/invites", json={}, headers=bearer(member))
     assert refused.status == 403
@@ -156,8 +155,8 @@ async def test_invite_links_expire_run_out_and_can_be_revoked(client: TestClient
     assert (await bad.json())["error"]["field"] == "expires_in"
 
 
-async def test_a_use_limit_holds_under_concurrent_joins(client: TestClient, mail: Mailbox) -> None:
-    owner, *joiners = await users(client, mail, 6)
+async def test_a_use_limit_holds_under_concurrent_joins(client: TestClient) -> None:
+    owner, *joiners = await users(client, 6)
     chat_id = await group(client, owner, [])
     invite = await (
         await client.post(f"/api/chats/{chat_id}/invites", json={"max_uses": 2}, headers=bearer(owner))
@@ -170,8 +169,8 @@ async def test_a_use_limit_holds_under_concurrent_joins(client: TestClient, mail
     assert len(view["members"]) == 3
 
 
-async def test_pin_mute_archive_follow_the_user_across_devices(client: TestClient, mail: Mailbox) -> None:
-    alice, bob = await users(client, mail, 2)
+async def test_pin_mute_archive_follow_the_user_across_devices(client: TestClient) -> None:
+    alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
     other_device = await connect(client, alice, after_seq=0)
     resp = await client.patch(
@@ -193,8 +192,8 @@ async def test_pin_mute_archive_follow_the_user_across_devices(client: TestClien
     await other_device.close()
 
 
-async def test_blocking_stops_direct_messages_both_ways(client: TestClient, mail: Mailbox) -> None:
-    alice, bob = await users(client, mail, 2)
+async def test_blocking_stops_direct_messages_both_ways(client: TestClient) -> None:
+    alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
     assert (await client.post("/api/blocks", json={"user_id": uid(bob)}, headers=bearer(alice))).status == 204
     listed = await (await client.get("/api/blocks", headers=bearer(alice))).json()
@@ -212,11 +211,11 @@ async def test_blocking_stops_direct_messages_both_ways(client: TestClient, mail
     assert resp.status == 201
 
 
-async def test_reports_reach_the_admin_queue_and_admins_act(client: TestClient, mail: Mailbox) -> None:
+async def test_reports_reach_the_admin_queue_and_admins_act(client: TestClient) -> None:
     admin_email = new_email()
     await client.app[accounts_key].ensure_admin(email=admin_email, password=PASSWORD, display_name="Root")
     admin = await login(client, admin_email)
-    alice, bob = await users(client, mail, 2)
+    alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
     alice_ws = await connect(client, alice, after_seq=0)
     ids = []
@@ -231,7 +230,7 @@ async def test_reports_reach_the_admin_queue_and_admins_act(client: TestClient, 
         )
         assert resp.status == 201
     # A message you cannot see cannot be reported.
-    outsider = await signed_in(client, mail)
+    outsider = await verified_user(client)
     hidden = await client.post(f"/api/chats/{chat_id}/messages/1/report", json={}, headers=bearer(outsider))
     assert hidden.status == 404
     # Only server admins see the queue, with the reported message.
@@ -261,8 +260,8 @@ async def test_reports_reach_the_admin_queue_and_admins_act(client: TestClient, 
     await alice_ws.close()
 
 
-async def test_presence_follows_the_privacy_setting(client: TestClient, mail: Mailbox) -> None:
-    alice, bob, stranger = await users(client, mail, 3)
+async def test_presence_follows_the_privacy_setting(client: TestClient) -> None:
+    alice, bob, stranger = await users(client, 3)
     await direct(client, alice, bob)
     watcher = await connect(client, alice, after_seq=0)
     followed = await watcher.ok("presence.follow", user_ids=[uid(bob)])
@@ -302,8 +301,8 @@ async def test_presence_follows_the_privacy_setting(client: TestClient, mail: Ma
     await watcher.close()
 
 
-async def test_a_group_avatar_is_an_uploaded_image_every_member_can_fetch(client: TestClient, mail: Mailbox) -> None:
-    owner, member, late = await users(client, mail, 3)
+async def test_a_group_avatar_is_an_uploaded_image_every_member_can_fetch(client: TestClient) -> None:
+    owner, member, late = await users(client, 3)
     chat_id = await group(client, owner, [member])
     photo = await uploaded(client, owner, chat_id, png(), name="team.png")
     document = await uploaded(client, owner, chat_id, PDF, name="notes.pdf")
@@ -315,7 +314,7 @@ async def test_a_group_avatar_is_an_uploaded_image_every_member_can_fetch(client
     await client.post(f"/api/chats/{chat_id}/members", json={"user_ids": [uid(late)]}, headers=bearer(owner))
     for who in (member, late):
         assert (await client.get(f"/api/attachments/{photo['id']}", headers=bearer(who))).status == 200
-    (outsider,) = await users(client, mail, 1)
+    (outsider,) = await users(client, 1)
     assert (await client.get(f"/api/attachments/{photo['id']}", headers=bearer(outsider))).status == 404
     # A new avatar replaces it; the old one goes.
     newer = await uploaded(client, owner, chat_id, png((32, 32)), name="new.png")

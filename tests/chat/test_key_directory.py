@@ -13,8 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.keys import database_key
-from tests.conftest import Mailbox
-from tests.helpers import bearer, login, new_email, signed_in
+from tests.helpers import bearer, login, new_email, verified_user
 
 
 def key(size: int = 33) -> str:
@@ -66,8 +65,8 @@ def public(body: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in ("identity_key", "signed_prekey")}
 
 
-async def test_a_device_publishes_tops_up_replaces_and_removes_its_keys(client: TestClient, mail: Mailbox) -> None:
-    ada = await signed_in(client, mail)
+async def test_a_device_publishes_tops_up_replaces_and_removes_its_keys(client: TestClient) -> None:
+    ada = await verified_user(client)
     resp = await client.get("/api/keys/device", headers=bearer(ada))
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "not_published"
@@ -105,11 +104,11 @@ async def test_a_device_publishes_tops_up_replaces_and_removes_its_keys(client: 
     assert (await client.delete("/api/keys/device", headers=bearer(ada))).status == 204
 
 
-async def test_others_fetch_bundles_and_claim_each_one_time_prekey_once(client: TestClient, mail: Mailbox) -> None:
+async def test_others_fetch_bundles_and_claim_each_one_time_prekey_once(client: TestClient) -> None:
     email = new_email()
-    ada = await signed_in(client, mail, email)
+    ada = await verified_user(client, email)
     ada_phone = await login(client, email)
-    bob = await signed_in(client, mail)
+    bob = await verified_user(client)
     ada_id = ada["user"]["id"]
     laptop = bundle(7, 3)
     phone = bundle()
@@ -142,15 +141,15 @@ async def test_others_fetch_bundles_and_claim_each_one_time_prekey_once(client: 
     assert await devices_of(client, bob, bob["user"]["id"]) == []
 
 
-async def test_concurrent_claims_never_hand_out_a_prekey_twice(client: TestClient, mail: Mailbox) -> None:
+async def test_concurrent_claims_never_hand_out_a_prekey_twice(client: TestClient) -> None:
     email = new_email()
-    ada = await signed_in(client, mail, email)
+    ada = await verified_user(client, email)
     ada_phone = await login(client, email)
     published: dict[str, set[int]] = {}
     for grant, ids in ((ada, range(100, 125)), (ada_phone, range(500, 525))):
         state = await publish(client, grant, bundle(*ids))
         published[state["device_id"]] = set(ids)
-    claimers = [await signed_in(client, mail) for _ in range(4)]
+    claimers = [await verified_user(client) for _ in range(4)]
 
     results = await asyncio.gather(
         *(claim(client, claimer, ada["user"]["id"]) for claimer in claimers for _ in range(15))
@@ -214,8 +213,8 @@ BAD_BUNDLES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-async def test_bad_input_is_refused_by_field_and_stores_nothing(client: TestClient, mail: Mailbox) -> None:
-    ada = await signed_in(client, mail)
+async def test_bad_input_is_refused_by_field_and_stores_nothing(client: TestClient) -> None:
+    ada = await verified_user(client)
     for name, body, field in BAD_BUNDLES:
         resp = await client.put("/api/keys/device", json=body, headers=bearer(ada))
         assert resp.status == 400, name
@@ -262,7 +261,7 @@ async def test_bad_input_is_refused_by_field_and_stores_nothing(client: TestClie
     assert resp.status == 409
     assert (await resp.json())["error"]["code"] == "too_many_prekeys"
 
-    bob = await signed_in(client, mail)
+    bob = await verified_user(client)
     resp = await client.get("/api/keys/users/" + "x" * 65, headers=bearer(bob))
     assert resp.status == 400
     resp = await client.post(
@@ -273,10 +272,10 @@ async def test_bad_input_is_refused_by_field_and_stores_nothing(client: TestClie
     assert (await my_device(client, ada))["one_time_prekey_count"] == 1000
 
 
-async def test_keys_of_ended_sessions_are_neither_listed_nor_claimed(client: TestClient, mail: Mailbox) -> None:
+async def test_keys_of_ended_sessions_are_neither_listed_nor_claimed(client: TestClient) -> None:
     email = new_email()
-    grants = [await signed_in(client, mail, email)] + [await login(client, email) for _ in range(2)]
-    bob = await signed_in(client, mail)
+    grants = [await verified_user(client, email)] + [await login(client, email) for _ in range(2)]
+    bob = await verified_user(client)
     ada_id = grants[0]["user"]["id"]
     device_ids = [(await publish(client, grant, bundle(1, 2)))["device_id"] for grant in grants]
     assert sorted(d["device_id"] for d in await devices_of(client, bob, ada_id)) == sorted(device_ids)
@@ -305,7 +304,7 @@ async def test_keys_of_ended_sessions_are_neither_listed_nor_claimed(client: Tes
     assert [d["device_id"] for d in await devices_of(client, bob, ada_id)] == [new_id]
 
 
-async def test_only_the_device_itself_changes_its_keys(client: TestClient, mail: Mailbox) -> None:
+async def test_only_the_device_itself_changes_its_keys(client: TestClient) -> None:
     for method, path in (
         ("PUT", "/api/keys/device"),
         ("GET", "/api/keys/device"),
@@ -317,8 +316,8 @@ async def test_only_the_device_itself_changes_its_keys(client: TestClient, mail:
         resp = await client.request(method, path, json={})
         assert resp.status == 401, (method, path)
 
-    ada = await signed_in(client, mail)
-    bob = await signed_in(client, mail)
+    ada = await verified_user(client)
+    bob = await verified_user(client)
     ada_state = await publish(client, ada, bundle(1, 2, 3))
     bob_state = await publish(client, bob, bundle(9))
     assert bob_state["device_id"] != ada_state["device_id"]
@@ -332,10 +331,10 @@ async def test_only_the_device_itself_changes_its_keys(client: TestClient, mail:
     assert listed == {k: ada_state[k] for k in ("device_id", "identity_key", "signed_prekey")}
 
 
-async def test_claims_are_rate_limited_per_claimer(client: TestClient, mail: Mailbox) -> None:
-    ada = await signed_in(client, mail)
-    bob = await signed_in(client, mail)
-    carol = await signed_in(client, mail)
+async def test_claims_are_rate_limited_per_claimer(client: TestClient) -> None:
+    ada = await verified_user(client)
+    bob = await verified_user(client)
+    carol = await verified_user(client)
     await publish(client, ada, bundle(*range(40)))
     for _ in range(20):
         await claim(client, bob, ada["user"]["id"])
@@ -352,8 +351,8 @@ async def test_claims_are_rate_limited_per_claimer(client: TestClient, mail: Mai
 
 
 @pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
-async def test_both_base64_alphabets_are_accepted(client: TestClient, mail: Mailbox, encode: Any) -> None:
-    ada = await signed_in(client, mail)
+async def test_both_base64_alphabets_are_accepted(client: TestClient, encode: Any) -> None:
+    ada = await verified_user(client)
     raw = bytes(range(256))[-64:]  # encodes with + and / (or - and _)
     body = bundle()
     body["signed_prekey"]["signature"] = encode(raw).decode()

@@ -10,7 +10,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.chat.chatkit import Browser, PushEndpoint, client_id, connect, direct, group, subscribe, uid, users
-from tests.conftest import Mailbox
 from tests.helpers import bearer
 
 
@@ -30,18 +29,13 @@ async def send(client: TestClient, sender: dict[str, Any], chat_id: str, text: s
 
 async def pushes_to(endpoint: PushEndpoint, browser: Browser, count: int) -> list[Any]:
     """The pushes this browser's endpoint received, decrypted, once there are `count` (10 s at most)."""
-    for _ in range(500):
-        if len(endpoint.to(browser)) >= count:
-            break
-        await asyncio.sleep(0.02)
-    assert len(endpoint.to(browser)) >= count, f"{len(endpoint.to(browser))} pushes, expected {count}"
-    return [browser.decrypt(r.body) for r in endpoint.to(browser)]
+    return [browser.decrypt(r.body) for r in await endpoint.wait_for(browser, count)]
 
 
 async def test_an_offline_member_gets_a_push_without_content_by_default(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
+    client: TestClient, push_endpoint: PushEndpoint
 ) -> None:
-    alice, bob = await users(client, mail, 2)
+    alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
     phone = push_endpoint.browser()
     await subscribe(client, bob, phone)
@@ -61,9 +55,9 @@ async def test_an_offline_member_gets_a_push_without_content_by_default(
 
 
 async def test_previews_only_when_allowed_and_never_in_end_to_end_chats(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
+    client: TestClient, push_endpoint: PushEndpoint
 ) -> None:
-    alice, bob = await users(client, mail, 2)
+    alice, bob = await users(client, 2)
     plain = await group(client, alice, [bob])
     secret = await group(client, alice, [bob], e2e=True)
     phone = push_endpoint.browser()
@@ -86,10 +80,8 @@ async def test_previews_only_when_allowed_and_never_in_end_to_end_chats(
     assert set(payloads[1]) == {"type", "chat_id", "message_id", "seq"}  # nothing about the content
 
 
-async def test_no_push_while_online_or_muted_unless_mentioned(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
-) -> None:
-    alice, bob = await users(client, mail, 2)
+async def test_no_push_while_online_or_muted_unless_mentioned(client: TestClient, push_endpoint: PushEndpoint) -> None:
+    alice, bob = await users(client, 2)
     chat_id = await group(client, alice, [bob])
     phone = push_endpoint.browser()
     await subscribe(client, bob, phone)

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient
 from server.app import create_app
 from server.config import RateLimit, Settings
 from tests.chat.chatkit import client_id, connect, group, uid, users
-from tests.conftest import Mailbox
 
 
 @pytest.fixture(name="two")
@@ -26,9 +25,9 @@ async def two_processes(aiohttp_client: Any, make_settings: Callable[..., Settin
     return await aiohttp_client(create_app(settings)), await aiohttp_client(create_app(settings))
 
 
-async def test_messages_presence_and_typing_cross_processes(two: tuple[TestClient, TestClient], mail: Mailbox) -> None:
+async def test_messages_presence_and_typing_cross_processes(two: tuple[TestClient, TestClient]) -> None:
     a, b = two
-    alice, bob = await users(a, mail, 2)
+    alice, bob = await users(a, 2)
     chat_id = await group(a, alice, [bob])
     alice_ws = await connect(a, alice, after_seq=0)
     followed = await alice_ws.ok("presence.follow", user_ids=[uid(bob)])
@@ -46,11 +45,9 @@ async def test_messages_presence_and_typing_cross_processes(two: tuple[TestClien
     await alice_ws.close()
 
 
-async def test_sends_on_both_processes_reach_a_device_in_seq_order(
-    two: tuple[TestClient, TestClient], mail: Mailbox
-) -> None:
+async def test_sends_on_both_processes_reach_a_device_in_seq_order(two: tuple[TestClient, TestClient]) -> None:
     a, b = two
-    alice, bob, carol = await users(a, mail, 3)
+    alice, bob, carol = await users(a, 3)
     chat_id = await group(a, alice, [bob, carol])
     carol_ws = await connect(b, carol, after_seq=0)
     alice_ws = await connect(a, alice, after_seq=0)

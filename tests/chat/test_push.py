@@ -27,8 +27,8 @@ from server.crypto.rotate import rotate
 from server.keys import database_key, keyring_key
 from server.storage.encrypted import ENCRYPTED_COLUMNS
 from tests.chat.chatkit import Browser, PushEndpoint, b64url, subscribe, unb64url
-from tests.conftest import Mailbox, free_port
-from tests.helpers import bearer, login, signed_in
+from tests.conftest import free_port
+from tests.helpers import bearer, login, verified_user
 
 
 @pytest.fixture(name="client")
@@ -44,9 +44,9 @@ async def stored_count(client: TestClient) -> int:
 
 
 async def test_a_push_arrives_signed_with_vapid_and_encrypted_for_the_browser(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint, push_settings: Settings
+    client: TestClient, push_endpoint: PushEndpoint, push_settings: Settings
 ) -> None:
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     browser = push_endpoint.browser()
     await subscribe(client, grant, browser)
     payload = {"type": "message", "chat_id": "c1", "message_id": 7, "preview": "Grüße, Ada — 👋"}
@@ -83,10 +83,10 @@ async def test_a_push_arrives_signed_with_vapid_and_encrypted_for_the_browser(
 
 
 async def test_the_ttl_defaults_to_the_setting_and_every_device_gets_the_push(
-    aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox, push_endpoint: PushEndpoint
+    aiohttp_client: Any, make_settings: Callable[..., Settings], push_endpoint: PushEndpoint
 ) -> None:
     client = await aiohttp_client(create_app(make_settings(push_allow_loopback=True, push_ttl_seconds=3600)))
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     phone = await login(client, grant["user"]["email"])  # a second device: a second session
     laptop, handset = push_endpoint.browser(), push_endpoint.browser()
     await subscribe(client, grant, laptop)
@@ -102,9 +102,9 @@ async def test_the_ttl_defaults_to_the_setting_and_every_device_gets_the_push(
 
 @pytest.mark.parametrize("status", [404, 410])
 async def test_a_subscription_the_push_service_calls_gone_is_removed(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint, status: int
+    client: TestClient, push_endpoint: PushEndpoint, status: int
 ) -> None:
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     browser = push_endpoint.browser(answer=status)
     await subscribe(client, grant, browser)
 
@@ -116,9 +116,9 @@ async def test_a_subscription_the_push_service_calls_gone_is_removed(
 
 
 async def test_a_failing_push_service_keeps_the_subscription_and_logs_no_token(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint, caplog: pytest.LogCaptureFixture
+    client: TestClient, push_endpoint: PushEndpoint, caplog: pytest.LogCaptureFixture
 ) -> None:
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     broken, working = push_endpoint.browser(answer=500), push_endpoint.browser()
     await subscribe(client, grant, broken)
     second = await login(client, grant["user"]["email"])
@@ -139,9 +139,9 @@ async def test_a_failing_push_service_keeps_the_subscription_and_logs_no_token(
 
 
 async def test_a_slow_or_unreachable_push_service_does_not_hold_up_the_others(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint, caplog: pytest.LogCaptureFixture
+    client: TestClient, push_endpoint: PushEndpoint, caplog: pytest.LogCaptureFixture
 ) -> None:
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     slow, fast = push_endpoint.browser(delay=5), push_endpoint.browser()
     closed = Browser(f"http://127.0.0.1:{free_port()}/wpush/nobody-listens")
     for browser in (slow, fast, closed):
@@ -168,8 +168,8 @@ def new_vapid_key_bytes() -> bytes:
     return unb64url(new_vapid_key())
 
 
-async def test_notify_refuses_what_no_push_service_would_take(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_notify_refuses_what_no_push_service_would_take(client: TestClient) -> None:
+    grant = await verified_user(client)
     service = client.app[push_key]
     with pytest.raises(ValueError, match="at most"):
         await service.notify(grant["user"]["id"], {"preview": "x" * MAX_PAYLOAD_BYTES})
@@ -178,10 +178,8 @@ async def test_notify_refuses_what_no_push_service_would_take(client: TestClient
     assert await service.notify("no-such-user", {"type": "ping"}) == 0
 
 
-async def test_the_largest_payload_still_fits_one_push(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
-) -> None:
-    grant = await signed_in(client, mail)
+async def test_the_largest_payload_still_fits_one_push(client: TestClient, push_endpoint: PushEndpoint) -> None:
+    grant = await verified_user(client)
     browser = push_endpoint.browser()
     await subscribe(client, grant, browser)
     payload = {"preview": "x" * (MAX_PAYLOAD_BYTES - len(b'{"preview":""}'))}
@@ -203,10 +201,8 @@ async def test_the_vapid_public_key_is_public(client: TestClient, push_settings:
     ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), key)
 
 
-async def test_subscriptions_are_stored_as_ciphertext(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
-) -> None:
-    grant = await signed_in(client, mail)
+async def test_subscriptions_are_stored_as_ciphertext(client: TestClient, push_endpoint: PushEndpoint) -> None:
+    grant = await verified_user(client)
     browser = push_endpoint.browser()
     created = await subscribe(client, grant, browser)
     assert set(created) == {"id", "created_at", "expires_at"}
@@ -225,13 +221,13 @@ async def test_subscriptions_are_stored_as_ciphertext(
 
 
 async def test_subscriptions_survive_key_rotation(
-    aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox, push_endpoint: PushEndpoint
+    aiohttp_client: Any, make_settings: Callable[..., Settings], push_endpoint: PushEndpoint
 ) -> None:
     old_key, new_key = os.urandom(32), os.urandom(32)
     first = await aiohttp_client(
         create_app(make_settings(push_allow_loopback=True, encryption_keys=(("old", old_key),)))
     )
-    grant = await signed_in(first, mail)
+    grant = await verified_user(first)
     browser = push_endpoint.browser()
     await subscribe(first, grant, browser)
     await first.close()
@@ -249,9 +245,9 @@ async def test_subscriptions_survive_key_rotation(
 
 
 async def test_a_device_has_one_subscription_and_an_endpoint_one_device(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
+    client: TestClient, push_endpoint: PushEndpoint
 ) -> None:
-    ada = await signed_in(client, mail)
+    ada = await verified_user(client)
     first, second = push_endpoint.browser(), push_endpoint.browser()
     await subscribe(client, ada, first)
     await subscribe(client, ada, second)  # the browser subscribed again: the newest wins
@@ -261,7 +257,7 @@ async def test_a_device_has_one_subscription_and_an_endpoint_one_device(
 
     # Ada signs out; Bob signs in in the same browser, which hands over the same subscription.
     assert (await client.post("/api/auth/logout", headers=bearer(ada))).status == 204
-    bob = await signed_in(client, mail)
+    bob = await verified_user(client)
     await subscribe(client, bob, second)
     assert await stored_count(client) == 1
     assert await client.app[push_key].notify(ada["user"]["id"], {"n": 2}) == 0
@@ -269,8 +265,8 @@ async def test_a_device_has_one_subscription_and_an_endpoint_one_device(
     assert [second.decrypt(r.body) for r in push_endpoint.to(second)] == [{"n": 1}, {"n": 3}]
 
 
-async def test_delete_forgets_this_device_only(client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint) -> None:
-    grant = await signed_in(client, mail)
+async def test_delete_forgets_this_device_only(client: TestClient, push_endpoint: PushEndpoint) -> None:
+    grant = await verified_user(client)
     other = await login(client, grant["user"]["email"])
     mine, theirs = push_endpoint.browser(), push_endpoint.browser()
     await subscribe(client, grant, mine)
@@ -283,9 +279,9 @@ async def test_delete_forgets_this_device_only(client: TestClient, mail: Mailbox
 
 
 async def test_an_ended_session_gets_no_push_and_its_subscription_goes(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
+    client: TestClient, push_endpoint: PushEndpoint
 ) -> None:
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     browser = push_endpoint.browser()
     await subscribe(client, grant, browser)
     assert (await client.post("/api/auth/logout", headers=bearer(grant))).status == 204
@@ -295,10 +291,8 @@ async def test_an_ended_session_gets_no_push_and_its_subscription_goes(
     assert await stored_count(client) == 0
 
 
-async def test_an_expired_subscription_is_not_used(
-    client: TestClient, mail: Mailbox, push_endpoint: PushEndpoint
-) -> None:
-    grant = await signed_in(client, mail)
+async def test_an_expired_subscription_is_not_used(client: TestClient, push_endpoint: PushEndpoint) -> None:
+    grant = await verified_user(client)
     browser = push_endpoint.browser()
     later = (time.time() + 3600) * 1000
     resp = await client.post(
@@ -354,12 +348,11 @@ BAD_SUBSCRIPTIONS: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
 )
 async def test_a_bad_subscription_is_refused_naming_the_field(
     client: TestClient,
-    mail: Mailbox,
     push_endpoint: PushEndpoint,
     change: Callable[[dict[str, Any]], Any],
     field_name: str,
 ) -> None:
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     subscription = push_endpoint.browser().subscription()
     resp = await client.post("/api/push/subscriptions", json=change(subscription), headers=bearer(grant))
     assert resp.status == 400, await resp.text()
@@ -368,8 +361,8 @@ async def test_a_bad_subscription_is_refused_naming_the_field(
     assert await stored_count(client) == 0
 
 
-async def test_malformed_or_oversized_bodies_are_refused(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_malformed_or_oversized_bodies_are_refused(client: TestClient) -> None:
+    grant = await verified_user(client)
     resp = await client.post("/api/push/subscriptions", data=b"{not json", headers=bearer(grant))
     assert resp.status == 400
     assert (await resp.json())["error"]["code"] == "malformed_json"
@@ -378,12 +371,12 @@ async def test_malformed_or_oversized_bodies_are_refused(client: TestClient, mai
 
 
 async def test_loopback_endpoints_only_when_allowed(
-    aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox, push_endpoint: PushEndpoint
+    aiohttp_client: Any, make_settings: Callable[..., Settings], push_endpoint: PushEndpoint
 ) -> None:
     settings = make_settings()  # APP_ENV=test: loopback is off unless asked for
     assert not settings.push_allow_loopback
     client = await aiohttp_client(create_app(settings))
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     for endpoint in (push_endpoint.origin + "/wpush/x", "https://localhost/x", "https://[::1]/x"):
         resp = await client.post(
             "/api/push/subscriptions", json=Browser(endpoint).subscription(), headers=bearer(grant)

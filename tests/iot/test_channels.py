@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import Mailbox
-from tests.helpers import bearer, new_channel, signed_in, user_api_key
+from tests.helpers import bearer, new_channel, user_api_key, verified_user
 
 
-async def test_user_api_key_is_shown_and_regenerable(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_user_api_key_is_shown_and_regenerable(client: TestClient) -> None:
+    grant = await verified_user(client)
     first = await user_api_key(client, grant)
     assert len(first) == 16
     assert await user_api_key(client, grant) == first
@@ -24,10 +23,9 @@ async def test_user_api_key_is_shown_and_regenerable(client: TestClient, mail: M
     assert resp.status == 200
 
 
-async def test_create_view_update_list_delete(client: TestClient, mail: Mailbox) -> None:
+async def test_create_view_update_list_delete(client: TestClient) -> None:
     channel = await new_channel(
         client,
-        mail,
         description="Roof",
         latitude="51.5",
         longitude="-0.12",
@@ -78,9 +76,9 @@ async def test_create_view_update_list_delete(client: TestClient, mail: Mailbox)
     assert (await client.get(f"/update?api_key={channel['write_key']}&field1=1")).status == 401
 
 
-async def test_others_cannot_touch_a_channel(client: TestClient, mail: Mailbox) -> None:
-    channel = await new_channel(client, mail)
-    other = await signed_in(client, mail)
+async def test_others_cannot_touch_a_channel(client: TestClient) -> None:
+    channel = await new_channel(client)
+    other = await verified_user(client)
     other_key = await user_api_key(client, other)
     cid = channel["id"]
     for method, path in (
@@ -104,8 +102,8 @@ async def test_others_cannot_touch_a_channel(client: TestClient, mail: Mailbox) 
     assert view["name"] == "Weather"
 
 
-async def test_keys_regenerate_and_read_keys(client: TestClient, mail: Mailbox) -> None:
-    channel = await new_channel(client, mail)
+async def test_keys_regenerate_and_read_keys(client: TestClient) -> None:
+    channel = await new_channel(client)
     cid, key = channel["id"], channel["user_key"]
     old_write = channel["write_key"]
     assert (await client.get(f"/update?api_key={old_write}&field1=1")).status == 200
@@ -126,16 +124,16 @@ async def test_keys_regenerate_and_read_keys(client: TestClient, mail: Mailbox) 
     assert (await client.get(f"/channels/{cid}.json?api_key={new_write}")).status == 401
 
 
-async def test_bearer_session_manages_channels_too(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_bearer_session_manages_channels_too(client: TestClient) -> None:
+    grant = await verified_user(client)
     resp = await client.post("/channels.json", json={"name": "From the app"}, headers=bearer(grant))
     assert resp.status == 200
     listing = await (await client.get("/channels.json", headers=bearer(grant))).json()
     assert [c["name"] for c in listing] == ["From the app"]
 
 
-async def test_bad_channel_settings_are_refused(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_bad_channel_settings_are_refused(client: TestClient) -> None:
+    grant = await verified_user(client)
     key = await user_api_key(client, grant)
     for body, field in (
         ({"name": "x" * 256}, "name"),
@@ -151,8 +149,8 @@ async def test_bad_channel_settings_are_refused(client: TestClient, mail: Mailbo
     assert await (await client.get(f"/channels.json?api_key={key}")).json() == []
 
 
-async def test_clear_keeps_counting(client: TestClient, mail: Mailbox) -> None:
-    channel = await new_channel(client, mail)
+async def test_clear_keeps_counting(client: TestClient) -> None:
+    channel = await new_channel(client)
     for n in range(3):
         await client.get(f"/update?api_key={channel['write_key']}&field1={n}")
     resp = await client.delete(f"/channels/{channel['id']}/feeds.json", data={"api_key": channel["user_key"]})

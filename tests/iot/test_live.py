@@ -13,7 +13,6 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Settings
-from tests.conftest import Mailbox
 from tests.helpers import new_channel
 
 
@@ -31,8 +30,8 @@ def entry_ids(got: list[dict[str, Any]]) -> list[int]:
     return [e["entry_id"] for f in got if f["type"] == "channel.entries" for e in f["entries"]]
 
 
-async def test_owner_sees_points_as_they_commit(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_owner_sees_points_as_they_commit(client: TestClient) -> None:
+    ch = await new_channel(client)
     async with client.ws_connect("/ws") as ws:
         await ws.send_json({"type": "auth", "id": "a", "token": ch["grant"]["access_token"]})
         await ws.send_json({"type": "channel.subscribe", "id": "s", "channel_id": ch["id"]})
@@ -50,8 +49,8 @@ async def test_owner_sees_points_as_they_commit(client: TestClient, mail: Mailbo
     assert got[0]["entries"][0]["field1"] == "20.5"
 
 
-async def test_resume_from_last_entry_id(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_resume_from_last_entry_id(client: TestClient) -> None:
+    ch = await new_channel(client)
     for n in range(5):
         await client.get(f"/update?api_key={ch['write_key']}&field1={n}")
     async with client.ws_connect("/ws") as ws:
@@ -92,8 +91,8 @@ async def test_resume_from_last_entry_id(client: TestClient, mail: Mailbox) -> N
     assert entry_ids(later) == list(range(6, 26))
 
 
-async def test_private_channel_refuses_and_public_allows(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_private_channel_refuses_and_public_allows(client: TestClient) -> None:
+    ch = await new_channel(client)
     async with client.ws_connect("/ws") as ws:
         for frame in (
             {"channel_id": ch["id"]},
@@ -131,7 +130,7 @@ async def test_bad_frames_get_errors_and_the_socket_stays(client: TestClient, fr
 
 
 async def test_points_reach_subscribers_of_another_process_through_redis(
-    aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox
+    aiohttp_client: Any, make_settings: Callable[..., Settings]
 ) -> None:
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
@@ -139,7 +138,7 @@ async def test_points_reach_subscribers_of_another_process_through_redis(
     settings = make_settings(redis_url=url)
     writer_side = await aiohttp_client(create_app(settings))
     reader_side = await aiohttp_client(create_app(settings))
-    ch = await new_channel(writer_side, mail)
+    ch = await new_channel(writer_side)
     async with reader_side.ws_connect("/ws") as ws:
         await ws.send_json({"type": "channel.subscribe", "id": 1, "channel_id": ch["id"], "api_key": ch["read_key"]})
         await frames(ws, lambda got: any(f.get("id") == 1 for f in got))

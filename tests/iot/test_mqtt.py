@@ -32,7 +32,7 @@ from server.iot.mqtt import (
     redact_topic,
 )
 from server.keys import database_key
-from tests.conftest import Mailbox, free_port
+from tests.conftest import free_port
 from tests.helpers import new_channel
 
 TEST_MQTT_URL = os.environ.get("TEST_MQTT_URL")
@@ -207,9 +207,9 @@ async def mqtt_client_fixture(aiohttp_client: Any, make_settings: Callable[..., 
 
 
 @needs_broker
-async def test_published_point_is_stored_and_republished(mqtt_client: TestClient, mail: Mailbox) -> None:
+async def test_published_point_is_stored_and_republished(mqtt_client: TestClient) -> None:
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client, mail)
+    channel = await new_channel(mqtt_client)
     cid = channel["id"]
     async with subscriber(TEST_MQTT_URL, cid) as inbox:
         await publish(
@@ -235,9 +235,9 @@ async def test_published_point_is_stored_and_republished(mqtt_client: TestClient
 
 
 @needs_broker
-async def test_key_in_topic_and_single_field_forms(mqtt_client: TestClient, mail: Mailbox) -> None:
+async def test_key_in_topic_and_single_field_forms(mqtt_client: TestClient) -> None:
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client, mail)
+    channel = await new_channel(mqtt_client)
     cid, key = channel["id"], channel["write_key"]
     async with subscriber(TEST_MQTT_URL, cid) as inbox:
         await publish(TEST_MQTT_URL, f"channels/{cid}/publish/{key}", "field1=1&field2=2")
@@ -252,9 +252,9 @@ async def test_key_in_topic_and_single_field_forms(mqtt_client: TestClient, mail
 
 
 @needs_broker
-async def test_http_writes_are_republished(mqtt_client: TestClient, mail: Mailbox) -> None:
+async def test_http_writes_are_republished(mqtt_client: TestClient) -> None:
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client, mail)
+    channel = await new_channel(mqtt_client)
     cid = channel["id"]
     async with subscriber(TEST_MQTT_URL, cid) as inbox:
         resp = await mqtt_client.post("/update", data={"api_key": channel["write_key"], "field2": "55", "lat": "1.5"})
@@ -266,12 +266,12 @@ async def test_http_writes_are_republished(mqtt_client: TestClient, mail: Mailbo
 
 @needs_broker
 async def test_bad_keys_and_payloads_store_nothing_and_never_end_the_connection(
-    mqtt_client: TestClient, mail: Mailbox, caplog: pytest.LogCaptureFixture
+    mqtt_client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert TEST_MQTT_URL
     caplog.set_level(logging.DEBUG)
-    channel = await new_channel(mqtt_client, mail)
-    other = await new_channel(mqtt_client, mail)
+    channel = await new_channel(mqtt_client)
+    other = await new_channel(mqtt_client)
     cid, key = channel["id"], channel["write_key"]
     bridge = _bridge(mqtt_client)
     rejected_before = bridge.stats.rejected
@@ -315,11 +315,11 @@ async def test_bad_keys_and_payloads_store_nothing_and_never_end_the_connection(
 
 
 @needs_broker
-async def test_a_message_published_with_retain_is_written_once(mqtt_client: TestClient, mail: Mailbox) -> None:
+async def test_a_message_published_with_retain_is_written_once(mqtt_client: TestClient) -> None:
     # Delivered live it is an ordinary message; only the broker's replays (flagged retained) are ignored, and
     # Mosquitto sends none to shared subscriptions anyway.
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client, mail)
+    channel = await new_channel(mqtt_client)
     cid, key = channel["id"], channel["write_key"]
     topic = f"channels/{cid}/publish/{key}"
     try:
@@ -332,7 +332,7 @@ async def test_a_message_published_with_retain_is_written_once(mqtt_client: Test
 
 @needs_broker
 async def test_several_processes_write_each_message_once(
-    aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox
+    aiohttp_client: Any, make_settings: Callable[..., Settings]
 ) -> None:
     """Two servers of one deployment (same keys, same database) share the subscription: the broker hands
     each message to one of them."""
@@ -342,7 +342,7 @@ async def test_several_processes_write_each_message_once(
     await _start_ids_high(first)
     await _connected(first)
     await _connected(second)
-    channel = await new_channel(first, mail)
+    channel = await new_channel(first)
     cid, key = channel["id"], channel["write_key"]
     for n in range(6):
         await publish(TEST_MQTT_URL, f"channels/{cid}/publish/{key}", f"field1={n}")
@@ -405,13 +405,13 @@ async def private_broker_fixture(tmp_path: Path) -> AsyncIterator[PrivateBroker]
 
 @pytest.mark.slow
 async def test_bridge_survives_a_broker_restart(
-    private_broker: PrivateBroker, aiohttp_client: Any, make_settings: Callable[..., Settings], mail: Mailbox
+    private_broker: PrivateBroker, aiohttp_client: Any, make_settings: Callable[..., Settings]
 ) -> None:
     # The broker fixture comes first: it is set up before the app and torn down after it.
     client: TestClient = await aiohttp_client(create_app(make_settings(mqtt_url=private_broker.url)))
     await _connected(client)
     bridge = _bridge(client)
-    channel = await new_channel(client, mail)
+    channel = await new_channel(client)
     cid, key = channel["id"], channel["write_key"]
 
     async with subscriber(private_broker.url, cid) as inbox:

@@ -11,7 +11,6 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import Mailbox
 from tests.helpers import bearer, new_channel
 
 # A known data set on 2024-03-01 (UTC): field1 numbers, field2 numbers with a gap and a non-number, and an
@@ -48,9 +47,9 @@ async def get_text(client: TestClient, url: str, status: int = 200) -> str:
     return await resp.text()
 
 
-async def weather(client: TestClient, mail: Mailbox, **settings: Any) -> tuple[dict[str, Any], str]:
+async def weather(client: TestClient, **settings: Any) -> tuple[dict[str, Any], str]:
     """A channel holding POINTS, and the start of its URLs."""
-    ch = await new_channel(client, mail, **settings)
+    ch = await new_channel(client, **settings)
     await bulk(client, ch, POINTS)
     return ch, f"/channels/{ch['id']}"
 
@@ -73,8 +72,8 @@ def hours(kind: str) -> list[tuple[str, str | None, str | None]]:
 # -- feeds in three formats -------------------------------------------------------------------------
 
 
-async def test_feed_in_json_csv_and_xml(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_feed_in_json_csv_and_xml(client: TestClient) -> None:
+    ch, base = await weather(client)
     key = ch["read_key"]
     # An entry written later with an earlier time comes in created_at order, as ThingSpeak orders feeds.
     await bulk(client, ch, [{"created_at": "2024-03-01T00:00:30Z", "field1": "9"}])
@@ -121,8 +120,8 @@ async def test_feed_in_json_csv_and_xml(client: TestClient, mail: Mailbox) -> No
     }  # fmt: skip
 
 
-async def test_field_feed(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_field_feed(client: TestClient) -> None:
+    ch, base = await weather(client)
     key = ch["read_key"]
     body = await get_json(client, f"{base}/fields/2.json?api_key={key}&results=3")
     assert body["channel"]["field2"] == "Humidity"
@@ -148,8 +147,8 @@ async def test_field_feed(client: TestClient, mail: Mailbox) -> None:
 # -- aggregates -------------------------------------------------------------------------------------
 
 
-async def test_sums_averages_and_medians_per_hour(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_sums_averages_and_medians_per_hour(client: TestClient) -> None:
+    ch, base = await weather(client)
     key = ch["read_key"]
     for kind in ("sum", "average", "median"):
         body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&{kind}=60")
@@ -174,8 +173,8 @@ async def test_sums_averages_and_medians_per_hour(client: TestClient, mail: Mail
     ]
 
 
-async def test_median_of_many_values_matches_statistics(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_median_of_many_values_matches_statistics(client: TestClient) -> None:
+    ch = await new_channel(client)
     # Odd and even counts per 10 minutes, unsorted, with duplicates, negatives and non-numbers.
     values = [[7, -3, 7, 2.5, 100], [1, 9, 4, 4], [0.125], ["x", 6, "y"]]
     updates = [
@@ -191,8 +190,8 @@ async def test_median_of_many_values_matches_statistics(client: TestClient, mail
     assert [f["created_at"] for f in body["feeds"]] == [f"2024-05-05T10:{m}0:00Z" for m in range(4)]
 
 
-async def test_timescale_gives_the_first_entry_of_each_bucket(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_timescale_gives_the_first_entry_of_each_bucket(client: TestClient) -> None:
+    ch, base = await weather(client)
     key = ch["read_key"]
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&timescale=60")
     assert body["feeds"] == [
@@ -220,8 +219,8 @@ async def test_timescale_gives_the_first_entry_of_each_bucket(client: TestClient
     ]
 
 
-async def test_daily_buckets_start_at_local_midnight(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_daily_buckets_start_at_local_midnight(client: TestClient) -> None:
+    ch = await new_channel(client)
     # New York: EST (-5) until 2024-03-10 02:00 local, EDT (-4) after.
     await bulk(
         client,
@@ -257,8 +256,8 @@ async def test_daily_buckets_start_at_local_midnight(client: TestClient, mail: M
 # -- filters and display ----------------------------------------------------------------------------
 
 
-async def test_min_max_round_and_time_zones(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_min_max_round_and_time_zones(client: TestClient) -> None:
+    ch, base = await weather(client)
     url = f"{base}/feeds.json?api_key={ch['read_key']}&results=100"
     # An entry goes when any shown numeric value is outside; non-numbers and empty values never exclude.
     body = await get_json(client, f"{url}&min=11&max=55")
@@ -290,8 +289,8 @@ async def test_min_max_round_and_time_zones(client: TestClient, mail: Mailbox) -
     assert text.splitlines()[1] == "2024-03-01 08:30:00 +0530,7,-4.25,40"
 
 
-async def test_result_and_time_windows(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_result_and_time_windows(client: TestClient) -> None:
+    ch, base = await weather(client)
     url = f"{base}/feeds.json?api_key={ch['read_key']}"
 
     async def ids(query: str) -> list[int]:
@@ -323,8 +322,8 @@ async def test_result_and_time_windows(client: TestClient, mail: Mailbox) -> Non
 # -- single entries ---------------------------------------------------------------------------------
 
 
-async def test_last_entries_and_entry_lookup(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_last_entries_and_entry_lookup(client: TestClient) -> None:
+    ch, base = await weather(client)
     key = ch["read_key"]
     # The last entry is the newest by entry id, even if its time is earlier.
     await bulk(client, ch, [{"created_at": "2024-02-01T00:00:00Z", "field1": "1.26", "status": "early"}])
@@ -372,14 +371,14 @@ async def test_last_entries_and_entry_lookup(client: TestClient, mail: Mailbox) 
     bad = await get_json(client, f"{base}/feeds/entry/abc.json?api_key={key}", 400)
     assert "entry" in bad["error"]["details"]
 
-    empty = await new_channel(client, mail)
+    empty = await new_channel(client)
     url = f"/channels/{empty['id']}/feeds/last"
     assert (await get_json(client, f"{url}.json?api_key={empty['read_key']}", 404))["status"] == "404"
     assert await get_text(client, f"{url}.csv?api_key={empty['read_key']}", 404) == "-1"
 
 
-async def test_status_feed(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail, latitude=51.5, longitude=-0.125)
+async def test_status_feed(client: TestClient) -> None:
+    ch = await new_channel(client, latitude=51.5, longitude=-0.125)
     now = time.time()
 
     def at(seconds_ago: float) -> str:
@@ -414,8 +413,8 @@ async def test_status_feed(client: TestClient, mail: Mailbox) -> None:
     assert [f.findtext("status") for f in root.findall("feeds/feed")] == ["booting", 'all good, "really"']
 
 
-async def test_last_data_age(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_last_data_age(client: TestClient) -> None:
+    ch = await new_channel(client)
     now = time.time()
     await bulk(
         client,
@@ -442,8 +441,8 @@ async def test_last_data_age(client: TestClient, mail: Mailbox) -> None:
 # -- who may read, and bad input --------------------------------------------------------------------
 
 
-async def test_private_channels_need_a_read_key(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_private_channels_need_a_read_key(client: TestClient) -> None:
+    ch, base = await weather(client)
     paths = [
         "feeds.json?results=1",
         "fields/1.json?results=1",
@@ -470,18 +469,18 @@ async def test_private_channels_need_a_read_key(client: TestClient, mail: Mailbo
     assert error.findtext("error-code") == "error_auth_required"
 
     # Another owner's read key opens nothing here; unknown channels are 404 in every format.
-    other = await new_channel(client, mail)
+    other = await new_channel(client)
     await get_json(client, f"{base}/feeds.json?api_key={other['read_key']}", 401)
     assert (await get_json(client, "/channels/987654321/feeds.json", 404))["status"] == "404"
     assert await get_text(client, "/channels/987654321/fields/1.csv", 404) == "-1"
 
-    _, public_base = await weather(client, mail, public_flag=True)
+    _, public_base = await weather(client, public_flag=True)
     body = await get_json(client, f"{public_base}/feeds.json?results=2")
     assert [f["entry_id"] for f in body["feeds"]] == [6, 7]
 
 
-async def test_bad_parameters_are_refused_naming_them(client: TestClient, mail: Mailbox) -> None:
-    ch, base = await weather(client, mail)
+async def test_bad_parameters_are_refused_naming_them(client: TestClient) -> None:
+    ch, base = await weather(client)
     url = f"{base}/feeds.json?api_key={ch['read_key']}"
     cases = [
         ("results=abc", "results"),
@@ -524,8 +523,8 @@ async def test_bad_parameters_are_refused_naming_them(client: TestClient, mail: 
 # -- streaming --------------------------------------------------------------------------------------
 
 
-async def test_an_export_of_8000_rows_streams_complete_and_in_order(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_an_export_of_8000_rows_streams_complete_and_in_order(client: TestClient) -> None:
+    ch = await new_channel(client)
     start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
     updates = [
         {"created_at": datetime.fromtimestamp(start + 60 * i, UTC).isoformat(), "field1": str(i), "field2": str(-i)}

@@ -9,13 +9,12 @@ from aiohttp.test_utils import TestClient
 from server.iot.appkeys import channels_key
 from server.iot.retention import sweep
 from server.keys import database_key
-from tests.conftest import Mailbox
 from tests.helpers import new_channel
 
 
-async def test_old_points_are_deleted_in_batches(client: TestClient, mail: Mailbox) -> None:
-    kept = await new_channel(client, mail, retention_days="7")
-    untouched = await new_channel(client, mail)
+async def test_old_points_are_deleted_in_batches(client: TestClient) -> None:
+    kept = await new_channel(client, retention_days="7")
+    untouched = await new_channel(client)
     now = time.time()
     old = [{"created_at": int(now - 10 * 86400) + i, "field1": str(i)} for i in range(25)]
     recent = [{"created_at": int(now - 3600) + i, "field1": str(i)} for i in range(5)]

@@ -12,8 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from server.iot.appkeys import channels_key, rule_engine_key
 from server.keys import database_key
-from tests.conftest import Mailbox
-from tests.helpers import bearer, new_channel, signed_in
+from tests.helpers import bearer, new_channel, verified_user
 
 T0 = 1_700_000_000  # points carry explicit times, so durations and dt do not depend on the wall clock
 
@@ -106,8 +105,8 @@ def threshold(field: int = 1, op: str = "above", value: float = 30, clear: float
 # -- the API --------------------------------------------------------------------------------------------
 
 
-async def test_owner_creates_reads_changes_and_deletes_rules(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_owner_creates_reads_changes_and_deletes_rules(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     action = [{"type": "talkback", "talkback_id": tb["id"], "command": "HOT {value}"}]
     rule = await create_rule(client, owner, name="Hot", kind="threshold", config=threshold(), actions=action)
@@ -151,7 +150,7 @@ async def test_owner_creates_reads_changes_and_deletes_rules(client: TestClient,
     assert resp.status == 404
 
     # Nobody else can see or touch them.
-    stranger = await signed_in(client, mail)
+    stranger = await verified_user(client)
     resp = await client.get(base, headers=bearer(stranger))
     assert resp.status == 404
     resp = await client.get(f"{base}/{rule['id']}", headers=bearer(stranger))
@@ -160,9 +159,9 @@ async def test_owner_creates_reads_changes_and_deletes_rules(client: TestClient,
     assert resp.status == 401
 
 
-async def test_bad_rules_get_a_400_that_names_the_problem(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
-    theirs = await new_channel(client, mail)
+async def test_bad_rules_get_a_400_that_names_the_problem(client: TestClient) -> None:
+    owner = await new_channel(client)
+    theirs = await new_channel(client)
     their_talkback = await new_talkback(client, theirs)
     write = [{"type": "write", "channel_id": owner["id"], "field": 2}]
     cases: list[tuple[dict[str, Any], str, str]] = [
@@ -251,10 +250,8 @@ async def test_bad_rules_get_a_400_that_names_the_problem(client: TestClient, ma
 # -- thresholds -----------------------------------------------------------------------------------------
 
 
-async def test_threshold_with_duration_fires_once_per_crossing_and_clears_below_hysteresis(
-    client: TestClient, mail: Mailbox
-) -> None:
-    owner = await new_channel(client, mail)
+async def test_threshold_with_duration_fires_once_per_crossing_and_clears_below_hysteresis(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     rule = await create_rule(
         client,
@@ -284,8 +281,8 @@ async def test_threshold_with_duration_fires_once_per_crossing_and_clears_below_
     assert (await get_rule(client, owner, rule))["state"]["phase"] == "triggered"
 
 
-async def test_threshold_below_without_duration(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_threshold_below_without_duration(client: TestClient) -> None:
+    owner = await new_channel(client)
     target = await another_channel(client, owner)
     rule = await create_rule(
         client,
@@ -303,8 +300,8 @@ async def test_threshold_below_without_duration(client: TestClient, mail: Mailbo
 # -- expressions ----------------------------------------------------------------------------------------
 
 
-async def test_expression_writes_to_another_channel_and_to_its_own(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_expression_writes_to_another_channel_and_to_its_own(client: TestClient) -> None:
+    owner = await new_channel(client)
     target = await another_channel(client, owner)
     fahrenheit = await create_rule(
         client,
@@ -342,8 +339,8 @@ async def test_expression_writes_to_another_channel_and_to_its_own(client: TestC
     assert found[0]["detail"] == {"message": "division by zero", "count": 1}
 
 
-async def test_rules_writing_to_each_other_stop(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_rules_writing_to_each_other_stop(client: TestClient) -> None:
+    owner = await new_channel(client)
     other = await another_channel(client, owner)
     plus_one = {"kind": "expression", "config": {"expression": "field1 + 1"}}
     await create_rule(client, owner, **plus_one, actions=[{"type": "write", "channel_id": other["id"], "field": 1}])
@@ -354,8 +351,8 @@ async def test_rules_writing_to_each_other_stop(client: TestClient, mail: Mailbo
     assert await field_values(client, other["id"]) == ["2"]
 
 
-async def test_a_chain_of_rules_is_capped(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_a_chain_of_rules_is_capped(client: TestClient) -> None:
+    owner = await new_channel(client)
     chain = [owner] + [await another_channel(client, owner, f"C{n}") for n in range(2, 7)]
     rules = []
     for source, target in itertools.pairwise(chain):
@@ -374,8 +371,8 @@ async def test_a_chain_of_rules_is_capped(client: TestClient, mail: Mailbox) -> 
     assert kinds_of(await events(client, chain[4], rules[4])) == ["loop_guard"]
 
 
-async def test_events_page_newest_first(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_events_page_newest_first(client: TestClient) -> None:
+    owner = await new_channel(client)
     target = await another_channel(client, owner)
     rule = await create_rule(
         client,
@@ -401,8 +398,8 @@ async def test_events_page_newest_first(client: TestClient, mail: Mailbox) -> No
     assert resp.status == 400
 
 
-async def test_webhook_urls_are_encrypted_at_rest(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_webhook_urls_are_encrypted_at_rest(client: TestClient) -> None:
+    owner = await new_channel(client)
     secret = "tok-" + uuid.uuid4().hex
     rule = await create_rule(
         client,

@@ -13,7 +13,6 @@ from server.app import create_app
 from server.config import Settings
 from server.iot.appkeys import rule_engine_key
 from server.iot.rules import pid
-from tests.conftest import Mailbox
 from tests.helpers import new_channel
 from tests.iot.test_rules import (
     bulk,
@@ -30,11 +29,9 @@ from tests.iot.test_rules import (
 PID = {"field": 1, "setpoint": 20, "kp": 1, "ki": 0.1, "kd": 0, "output_min": 0, "output_max": 100}
 
 
-async def test_triggered_threshold_stays_triggered_across_a_restart(
-    aiohttp_client: Any, settings: Settings, mail: Mailbox
-) -> None:
+async def test_triggered_threshold_stays_triggered_across_a_restart(aiohttp_client: Any, settings: Settings) -> None:
     client = await aiohttp_client(create_app(settings))
-    owner = await new_channel(client, mail)
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     action = [{"type": "talkback", "talkback_id": tb["id"], "command": "HOT {value}"}]
     rule = await create_rule(client, owner, kind="threshold", config=threshold(), actions=action)
@@ -52,10 +49,10 @@ async def test_triggered_threshold_stays_triggered_across_a_restart(
 
 
 async def test_pid_output_becomes_talkback_commands_and_its_integral_survives_a_restart(
-    aiohttp_client: Any, settings: Settings, mail: Mailbox
+    aiohttp_client: Any, settings: Settings
 ) -> None:
     client = await aiohttp_client(create_app(settings))
-    owner = await new_channel(client, mail)
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     rule = await create_rule(
         client,
@@ -82,13 +79,13 @@ async def test_pid_output_becomes_talkback_commands_and_its_integral_survives_a_
 
 
 async def test_no_data_fires_once_per_silence_and_rearms_when_data_comes(
-    aiohttp_client: Any, settings: Settings, mail: Mailbox
+    aiohttp_client: Any, settings: Settings
 ) -> None:
     client = await aiohttp_client(create_app(settings))
     now = [time.time()]
     engine = client.app[rule_engine_key]
     engine.clock = lambda: now[0]
-    owner = await new_channel(client, mail)
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     rule = await create_rule(
         client,

@@ -10,8 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from server.iot.appkeys import channels_key
 from server.keys import database_key
-from tests.conftest import Mailbox
-from tests.helpers import bearer, new_channel, signed_in, user_api_key
+from tests.helpers import bearer, new_channel, user_api_key, verified_user
 
 
 async def new_talkback(client: TestClient, owner: dict[str, Any], **params: Any) -> dict[str, Any]:
@@ -42,8 +41,8 @@ async def execute(client: TestClient, talkback: dict[str, Any]) -> str:
     return await resp.text()
 
 
-async def test_owner_creates_lists_changes_and_deletes_talkbacks(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_owner_creates_lists_changes_and_deletes_talkbacks(client: TestClient) -> None:
+    owner = await new_channel(client)
     talkback = await new_talkback(client, owner, channel_id=str(owner["id"]))
     assert talkback["name"] == "Door"
     assert talkback["channel_id"] == owner["id"]
@@ -69,7 +68,7 @@ async def test_owner_creates_lists_changes_and_deletes_talkbacks(client: TestCli
     assert old.status == 401
 
     # Someone else sees none of it, and cannot tie a TalkBack to a channel they do not own.
-    stranger = await signed_in(client, mail)
+    stranger = await verified_user(client)
     stranger_key = await user_api_key(client, stranger)
     resp = await client.get(f"/talkbacks/{talkback['id']}.json", params={"api_key": stranger_key})
     assert resp.status == 404
@@ -83,8 +82,8 @@ async def test_owner_creates_lists_changes_and_deletes_talkbacks(client: TestCli
     assert resp.status == 404
 
 
-async def test_queue_add_list_get_update_delete_execute(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_queue_add_list_get_update_delete_execute(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     first = await add(client, tb, "OPENDOOR")
     assert first.isdigit()
@@ -136,8 +135,8 @@ async def test_queue_add_list_get_update_delete_execute(client: TestClient, mail
     assert resp.status == 404
 
 
-async def test_bad_keys_and_bad_commands_are_refused(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_bad_keys_and_bad_commands_are_refused(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     other = await new_talkback(client, owner)
     base = f"/talkbacks/{tb['id']}/commands"
@@ -163,8 +162,8 @@ async def test_bad_keys_and_bad_commands_are_refused(client: TestClient, mail: M
     assert [len(c["command_string"]) for c in await resp.json()] == [255]
 
 
-async def test_two_executes_never_take_the_same_command(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_two_executes_never_take_the_same_command(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     sent = [f"CMD{n}" for n in range(15)]
     for command in sent:
@@ -175,8 +174,8 @@ async def test_two_executes_never_take_the_same_command(client: TestClient, mail
     assert taken.count("") == 10
 
 
-async def test_update_with_talkback_key_writes_and_executes(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_update_with_talkback_key_writes_and_executes(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     await add(client, tb, "TURN_ON")
     await add(client, tb, "TURN_OFF")
@@ -210,8 +209,8 @@ async def test_update_with_talkback_key_writes_and_executes(client: TestClient, 
     assert [r["field1"] for r in rows] == ["1", "2", "3", "4"]
 
 
-async def test_executed_commands_are_logged_to_the_tied_channel(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_executed_commands_are_logged_to_the_tied_channel(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner, channel_id=str(owner["id"]))
     await add(client, tb, "OPENDOOR")
     assert await execute(client, tb) == "OPENDOOR"
@@ -219,8 +218,8 @@ async def test_executed_commands_are_logged_to_the_tied_channel(client: TestClie
     assert [r["status"] for r in rows] == ["OPENDOOR"]
 
 
-async def test_talkback_keys_are_encrypted_at_rest(client: TestClient, mail: Mailbox) -> None:
-    owner = await new_channel(client, mail)
+async def test_talkback_keys_are_encrypted_at_rest(client: TestClient) -> None:
+    owner = await new_channel(client)
     tb = await new_talkback(client, owner)
     row = await client.app[database_key].fetchrow("SELECT api_key, key_index FROM talkback_keys")
     assert row is not None

@@ -11,7 +11,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.keys import database_key
-from tests.conftest import Mailbox
 from tests.helpers import new_channel
 
 
@@ -21,8 +20,8 @@ async def stored(client: TestClient, channel_id: int) -> list[Any]:
     )
 
 
-async def test_update_forms_and_replies(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_update_forms_and_replies(client: TestClient) -> None:
+    ch = await new_channel(client)
     key = ch["write_key"]
     assert await (await client.get(f"/update?api_key={key}&field1=21.5&field2=40")).text() == "1"
     assert await (await client.post("/update", data={"api_key": key, "field1": "22"})).text() == "2"
@@ -51,8 +50,8 @@ async def test_update_forms_and_replies(client: TestClient, mail: Mailbox) -> No
     assert rows[4]["n8"] is None  # "on" is not a number: kept as text, left out of averages
 
 
-async def test_created_at_and_timezone(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_created_at_and_timezone(client: TestClient) -> None:
+    ch = await new_channel(client)
     key = ch["write_key"]
     resp = await client.post(
         "/update.json",
@@ -83,8 +82,8 @@ async def test_created_at_and_timezone(client: TestClient, mail: Mailbox) -> Non
         ("api_key={key}", 400),
     ],
 )
-async def test_bad_updates_store_nothing(client: TestClient, mail: Mailbox, query: str, status: int) -> None:
-    ch = await new_channel(client, mail)
+async def test_bad_updates_store_nothing(client: TestClient, query: str, status: int) -> None:
+    ch = await new_channel(client)
     for suffix in ("", ".json", ".xml"):
         resp = await client.get(f"/update{suffix}?{query.format(key=ch['write_key'])}")
         assert resp.status == status
@@ -106,8 +105,8 @@ async def test_unknown_channel_and_method(client: TestClient) -> None:
     assert (await client.put("/update", data={})).status == 405
 
 
-async def test_minimum_update_interval(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail, min_update_seconds="15")
+async def test_minimum_update_interval(client: TestClient) -> None:
+    ch = await new_channel(client, min_update_seconds="15")
     key = ch["write_key"]
     assert await (await client.get(f"/update?api_key={key}&field1=1")).text() == "1"
     refused = await client.get(f"/update?api_key={key}&field1=2")
@@ -116,13 +115,13 @@ async def test_minimum_update_interval(client: TestClient, mail: Mailbox) -> Non
     assert await refused.text() == "0"
     assert len(await stored(client, ch["id"])) == 1
     # Off by default: another channel takes writes back to back.
-    free = await new_channel(client, mail)
+    free = await new_channel(client)
     for n in range(1, 4):
         assert await (await client.get(f"/update?api_key={free['write_key']}&field1={n}")).text() == str(n)
 
 
-async def test_bulk_json_absolute_and_relative(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_bulk_json_absolute_and_relative(client: TestClient) -> None:
+    ch = await new_channel(client)
     url = f"/channels/{ch['id']}/bulk_update.json"
     resp = await client.post(
         url,
@@ -153,8 +152,8 @@ async def test_bulk_json_absolute_and_relative(client: TestClient, mail: Mailbox
     assert rows[4]["created_at"] - rows[3]["created_at"] == pytest.approx(5)
 
 
-async def test_bulk_csv(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_bulk_csv(client: TestClient) -> None:
+    ch = await new_channel(client)
     url = f"/channels/{ch['id']}/bulk_update.csv"
     resp = await client.post(
         url,
@@ -187,8 +186,8 @@ async def test_bulk_csv(client: TestClient, mail: Mailbox) -> None:
         [],
     ],
 )
-async def test_bulk_with_one_bad_row_stores_nothing(client: TestClient, mail: Mailbox, updates: list[Any]) -> None:
-    ch = await new_channel(client, mail)
+async def test_bulk_with_one_bad_row_stores_nothing(client: TestClient, updates: list[Any]) -> None:
+    ch = await new_channel(client)
     resp = await client.post(
         f"/channels/{ch['id']}/bulk_update.json", json={"write_api_key": ch["write_key"], "updates": updates}
     )
@@ -199,9 +198,9 @@ async def test_bulk_with_one_bad_row_stores_nothing(client: TestClient, mail: Ma
     assert await (await client.get(f"/update?api_key={ch['write_key']}&field1=1")).text() == "1"
 
 
-async def test_bulk_limits_and_key_of_another_channel(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
-    other = await new_channel(client, mail)
+async def test_bulk_limits_and_key_of_another_channel(client: TestClient) -> None:
+    ch = await new_channel(client)
+    other = await new_channel(client)
     resp = await client.post(
         f"/channels/{ch['id']}/bulk_update.json",
         json={"write_api_key": other["write_key"], "updates": [{"delta_t": 0, "field1": "1"}]},
@@ -220,8 +219,8 @@ async def test_bulk_limits_and_key_of_another_channel(client: TestClient, mail: 
     assert (await resp.json())["last_entry_id"] == 14_400
 
 
-async def test_ten_thousand_concurrent_points_have_contiguous_ids(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_ten_thousand_concurrent_points_have_contiguous_ids(client: TestClient) -> None:
+    ch = await new_channel(client)
     key = ch["write_key"]
     gate = asyncio.Semaphore(200)
 
@@ -240,8 +239,8 @@ async def test_ten_thousand_concurrent_points_have_contiguous_ids(client: TestCl
     assert all(by_id[entry_id] == str(n) for n, entry_id in enumerate(ids))
 
 
-async def test_database_trouble_answers_503_to_retry(client: TestClient, mail: Mailbox) -> None:
-    ch = await new_channel(client, mail)
+async def test_database_trouble_answers_503_to_retry(client: TestClient) -> None:
+    ch = await new_channel(client)
     assert await (await client.get(f"/update?api_key={ch['write_key']}&field1=1")).text() == "1"
     await client.app[database_key].close()
     resp = await client.get(f"/update.json?api_key={ch['write_key']}&field1=2")

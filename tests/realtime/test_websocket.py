@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -10,8 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.realtime import routes as ws_routes
-from tests.conftest import Mailbox
-from tests.helpers import bearer, login, new_channel, signed_in
+from tests.helpers import bearer, login, new_channel, verified_user
 
 
 async def authed(client: TestClient, grant: dict[str, Any]) -> aiohttp.ClientWebSocketResponse:
@@ -22,8 +20,8 @@ async def authed(client: TestClient, grant: dict[str, Any]) -> aiohttp.ClientWeb
     return ws
 
 
-async def test_ending_a_session_closes_its_sockets_only(client: TestClient, mail: Mailbox) -> None:
-    phone = await signed_in(client, mail)
+async def test_ending_a_session_closes_its_sockets_only(client: TestClient) -> None:
+    phone = await verified_user(client)
     laptop = await login(client, phone["user"]["email"])
     phone_ws = await authed(client, phone)
     laptop_ws = await authed(client, laptop)
@@ -39,16 +37,16 @@ async def test_ending_a_session_closes_its_sockets_only(client: TestClient, mail
     await laptop_ws.close()
 
 
-async def test_logout_closes_the_sessions_sockets(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_logout_closes_the_sessions_sockets(client: TestClient) -> None:
+    grant = await verified_user(client)
     ws = await authed(client, grant)
     assert (await client.post("/api/auth/logout", headers=bearer(grant))).status == 204
     closing = await ws.receive(timeout=5)
     assert closing.data == 4003
 
 
-async def test_bad_frames_answer_errors_and_keep_the_socket(client: TestClient, mail: Mailbox) -> None:
-    grant = await signed_in(client, mail)
+async def test_bad_frames_answer_errors_and_keep_the_socket(client: TestClient) -> None:
+    grant = await verified_user(client)
     async with client.ws_connect("/ws") as ws:
         await ws.send_str("{not json")
         assert (await ws.receive_json())["error"]["code"] == "malformed_json"
@@ -73,18 +71,19 @@ async def test_foreign_origin_is_refused(client: TestClient) -> None:
 
 
 async def test_anonymous_socket_must_authenticate_unless_it_follows_public_channels(
-    client: TestClient, mail: Mailbox, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ws_routes, "AUTH_TIMEOUT_SECONDS", 1.0)
-    async with client.ws_connect("/ws") as idle:
-        closing = await idle.receive(timeout=5)
-        assert closing.data == 4001
-    ch = await new_channel(client, mail, public_flag="true")
+    ch = await new_channel(client, public_flag="true")
     async with client.ws_connect("/ws") as follower:
         await follower.send_json({"type": "channel.subscribe", "id": 1, "channel_id": ch["id"]})
         assert (await follower.receive_json())["type"] == "result"
-        await asyncio.sleep(1.5)  # past the (shortened) deadline
+        # A socket opened after the follower that does nothing is closed at its deadline: the follower's, which
+        # started first, has passed by then too.
+        async with client.ws_connect("/ws") as idle:
+            closing = await idle.receive(timeout=5)
+            assert closing.data == 4001
         await client.get(f"/update?api_key={ch['write_key']}&field1=5")
-        # Still open well past the deadline, and points still arrive.
+        # Still open past its deadline, and points still arrive.
         frame = await follower.receive_json(timeout=5)
         assert frame["type"] == "channel.entries"

@@ -13,8 +13,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from server.config import Settings
-from tests.conftest import Mailbox
-from tests.helpers import bearer, new_channel, signed_in
+from tests.helpers import bearer, new_channel, verified_user
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
@@ -96,13 +95,13 @@ async def test_every_route_is_documented_and_every_operation_exists(client: Test
             assert named == set(re.findall(r"\{(\w+)\}", path)), (method, path)
 
 
-async def test_chat_kinds_are_those_the_route_takes(client: TestClient, mail: Mailbox) -> None:
+async def test_chat_kinds_are_those_the_route_takes(client: TestClient) -> None:
     doc = await document(client)
     body = doc["paths"]["/api/chats"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     kinds = body["properties"]["kind"]["enum"]
     assert kinds == ["direct", "group"]
     assert body["additionalProperties"] is False
-    headers = bearer(await signed_in(client, mail))
+    headers = bearer(await verified_user(client))
     refused = await client.post("/api/chats", json={"kind": "channel"}, headers=headers)
     assert refused.status == 400
     error = await refused.json()
@@ -118,9 +117,9 @@ async def test_chat_kinds_are_those_the_route_takes(client: TestClient, mail: Ma
     assert (await unknown.json())["error"]["field"] == "colour"
 
 
-async def test_chat_answers_fit_their_schemas(client: TestClient, mail: Mailbox) -> None:
+async def test_chat_answers_fit_their_schemas(client: TestClient) -> None:
     doc = await document(client)
-    grant = await signed_in(client, mail)
+    grant = await verified_user(client)
     headers = bearer(grant)
     resp = await client.get("/api/me", headers=headers)
     assert resp.status == 200
@@ -156,9 +155,9 @@ async def test_chat_answers_fit_their_schemas(client: TestClient, mail: Mailbox)
     assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
 
 
-async def test_iot_answers_fit_their_schemas(client: TestClient, mail: Mailbox) -> None:
+async def test_iot_answers_fit_their_schemas(client: TestClient) -> None:
     doc = await document(client)
-    channel = await new_channel(client, mail)
+    channel = await new_channel(client)
     resp = await client.get(f"/channels/{channel['id']}.json", params={"api_key": channel["user_key"]})
     assert resp.status == 200
     assert_documented(doc, "GET", "/channels/{channel_id}.{fmt}", resp.status, await resp.json())
