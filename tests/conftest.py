@@ -8,7 +8,7 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from email import message_from_bytes
 from email.message import Message
@@ -81,19 +81,32 @@ async def _migrated_database(name: str) -> None:
 class PostgresDatabases:
     """The session's PostgreSQL databases, made and dropped in a thread of their own (the tests' event loops are
     pytest-asyncio's). The migrations run once, into a template each test's database copies: running them for
-    every test cost more than the rest of its setup. A test's database is dropped while the next test runs
-    (waiting for DROP DATABASE cost as much again); the session waits for every drop at its end."""
+    every test cost more than the rest of its setup. A test's database is dropped once all of that test's
+    fixtures are gone (an app may close after the database fixture), in the background while the next test runs:
+    waiting for DROP DATABASE cost as much again. The session waits for every drop at its end."""
 
     def __init__(self, thread: ThreadPoolExecutor) -> None:
         self._thread = thread
         self.template = f"t_template_{uuid.uuid4().hex[:12]}"
+        self._used: list[str] = []
         self._drops: list[Future[None]] = []
 
-    def drop_later(self, name: str) -> None:
-        self._drops.append(self._thread.submit(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    def new(self) -> str:
+        """A new database's name; the databases of the tests before are dropped now."""
+        self._drop_used()
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self._used.append(name)
+        return name
+
+    def _drop_used(self) -> None:
+        for name in self._used:
+            drop = _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._drops.append(self._thread.submit(asyncio.run, drop))
+        self._used.clear()
 
     def finish(self) -> None:
-        self.drop_later(self.template)
+        self._used.append(self.template)
+        self._drop_used()
         for drop in self._drops:
             drop.result()
 
@@ -110,18 +123,16 @@ def postgres_databases_fixture() -> Iterator[PostgresDatabases]:
 
 
 @pytest.fixture(name="database_url")
-async def database_url_fixture(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+async def database_url_fixture(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A database of its own for each test, so tests never see each other's rows. SQLite starts empty (the app
     migrates it at start); PostgreSQL starts as a copy of the migrated template (the app finds nothing to do)."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-        return
+        return f"sqlite:///{tmp_path / 'app.db'}"
     assert TEST_DATABASE_URL
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    name = f"t_{uuid.uuid4().hex[:16]}"
+    name = databases.new()
     await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{databases.template}"')
-    yield _with_database(TEST_DATABASE_URL, name)
-    databases.drop_later(name)
+    return _with_database(TEST_DATABASE_URL, name)
 
 
 # -- mail -------------------------------------------------------------------------------------------
