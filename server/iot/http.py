@@ -20,6 +20,7 @@ from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
 from server.iot.appkeys import channels_key
 from server.iot.thingspeak import ThingSpeakError, error_body, to_xml, zone
+from server.web.params import id_in_path
 from server.web.validation import read_body
 
 FMT = "{fmt:json|xml}"  # the `.json` / `.xml` ending of a route (no ending: text)
@@ -105,10 +106,7 @@ def tz_of(params: Mapping[str, Any]) -> tzinfo:
 
 def channel_id_of(request: web.Request) -> int:
     """The channel id in the route's path; 404 when it cannot be one."""
-    raw = request.match_info["channel_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ThingSpeakError("The channel was not found.", status=404)
-    return int(raw)
+    return id_in_path(request.match_info["channel_id"], "The channel was not found.")
 
 
 async def signed_in(request: web.Request) -> str | None:
