@@ -117,7 +117,7 @@ class MessageService:
             if mentions:
                 if chat.e2e:
                     raise ValidationError("mentions are part of the ciphertext in an end-to-end chat", field="mentions")
-                meta["mentions"] = unique(mentions)[:MAX_MENTIONS]
+                meta["mentions"] = await self._members_only(chat_id, unique(mentions)[:MAX_MENTIONS])
         except ApiError:
             if not checked:
                 await self._chats.member(user_id, chat_id)  # a non-member gets chat_not_found, not what was wrong
@@ -149,6 +149,15 @@ class MessageService:
         view = message_view(result.message, chat.e2e)
         view["duplicate"] = result.duplicate
         return view
+
+    async def _members_only(self, chat_id: str, mentions: list[str]) -> list[str]:
+        """The mentions, when each names a member of the chat: a mention of anyone else is refused (it would
+        push to, and tell the client about, someone who cannot read the message)."""
+        members = {m.user_id for m in await self._members.members(chat_id)}
+        strangers = [m for m in mentions if m not in members]
+        if strangers:
+            raise ValidationError("mentions must name members of the chat", field="mentions")
+        return mentions
 
     @staticmethod
     def _body(chat: Chat, text: str | None, ciphertext: str | None, captionless: bool = False) -> str:
