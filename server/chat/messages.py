@@ -19,9 +19,9 @@ from server.chat.service import ChatService, unique
 from server.chat.views import message_view
 from server.config import RateLimit
 from server.encoding import Base64Error, decode_base64
-from server.errors import ApiError, Forbidden, NotFound, ValidationError
+from server.errors import ApiError, Forbidden, NotFound, Unavailable, ValidationError
 from server.events.log import event_frame
-from server.storage.batch import BatchWriter
+from server.storage.batch import BatchWriter, QueueFullError
 from server.storage.chat.messages import MessageRepository
 from server.storage.chat.records import Chat, Member, Message, Send, SendRefused, Sent
 from server.storage.database import Executor
@@ -122,18 +122,21 @@ class MessageService:
             if not checked:
                 await self._chats.member(user_id, chat_id)  # a non-member gets chat_not_found, not what was wrong
             raise
-        result = await self._writer.submit(
-            Send(
-                chat_id,
-                user_id,
-                client_id,
-                body,
-                self._clock(),
-                reply_to=reply_to,
-                meta=meta,
-                attachment_ids=tuple(attachments),
+        try:
+            result = await self._writer.submit(
+                Send(
+                    chat_id,
+                    user_id,
+                    client_id,
+                    body,
+                    self._clock(),
+                    reply_to=reply_to,
+                    meta=meta,
+                    attachment_ids=tuple(attachments),
+                )
             )
-        )
+        except QueueFullError as exc:  # not queued, so not sent: the client sends it again (same client_id)
+            raise Unavailable("too many messages are being sent just now; send it again", exc.retry_after) from None
         if isinstance(result, SendRefused):
             raise {
                 "not_found": NotFound("no such chat", code="chat_not_found"),

@@ -20,6 +20,7 @@ from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
 from server.iot.appkeys import channels_key
 from server.iot.thingspeak import ThingSpeakError, error_body, to_xml, zone
+from server.web.errors import unavailable
 from server.web.params import id_in_path
 from server.web.validation import read_body
 
@@ -44,9 +45,12 @@ def thingspeak_errors(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except ApiError as exc:
-            body, content_type = error_body(exc.status, exc.message, format_of(request))
-            return web.Response(text=body, status=exc.status, content_type=content_type, headers=exc.headers)
+        except Exception as exc:
+            error = exc if isinstance(exc, ApiError) else unavailable(exc)  # a dependency down: 503, Retry-After
+            if error is None:
+                raise
+            body, content_type = error_body(error.status, error.message, format_of(request))
+            return web.Response(text=body, status=error.status, content_type=content_type, headers=error.headers)
 
     return wrapped
 
