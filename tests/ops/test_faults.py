@@ -66,6 +66,7 @@ def own_redis_fixture() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     process.stdout.close()
 
 
+@pytest.mark.slow  # starts its own redis-server
 async def test_redis_down_answers_503_with_retry_after_and_the_breaker_stops_trying(
     aiohttp_client: Any, make_settings: Callable[..., Settings], own_redis: tuple[int, subprocess.Popen[bytes]]
 ) -> None:
