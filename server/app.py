@@ -28,11 +28,14 @@ from server.keys import (
 from server.ops import health
 from server.ops.metrics import Metrics, metrics_middleware
 from server.storage import database as storage
+from server.storage.guarded import GuardedDatabase
 from server.storage.migrations import migrate
 from server.web import openapi
+from server.web.breaker import CircuitBreaker
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
 from server.web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.web.redis_client import open_redis
 from server.web.request_id import setup_request_id
 from server.web.static import setup_static
 from server.wiring import overrides_key, provide
@@ -80,9 +83,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         app[redis_key] = None
         yield
         return
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(settings.redis_url)
+    breaker = CircuitBreaker("Redis", failures=settings.breaker_failures, cooldown=settings.breaker_cooldown_seconds)
+    client = open_redis(settings.redis_url, breaker, timeout=settings.redis_timeout_seconds)
     await client.ping()
     app[redis_key] = client
     yield
@@ -97,8 +99,11 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await db.close()
         raise
-    app[database_key] = db
-    app[metrics_key].database = db
+    breaker = CircuitBreaker(
+        "the database", failures=settings.breaker_failures, cooldown=settings.breaker_cooldown_seconds
+    )
+    guarded: storage.Database = GuardedDatabase(db, breaker)
+    app[database_key] = app[metrics_key].database = guarded
     yield
     await db.close()
 

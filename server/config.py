@@ -75,6 +75,13 @@ class Settings:
     pg_pool_size: int = 10
     batch_max_rows: int = 1000
     batch_max_delay_ms: float = 2.0
+    # Rows a batch writer holds waiting for their transaction; when full, writes answer 503 with Retry-After.
+    batch_max_pending: int = 100_000
+    # Dependencies that fail: Redis calls give up after this long, and a circuit breaker stops trying Redis or
+    # the database after this many failures in a row, for this many seconds (then one trial call).
+    redis_timeout_seconds: float = 2.0
+    breaker_failures: int = 3
+    breaker_cooldown_seconds: float = 5.0
     max_body_bytes: int = 16 << 20  # the largest any route takes (bulk updates); routes set their own
     shutdown_timeout: float = 10.0
     retention_sweep_seconds: float = 300.0
@@ -139,6 +146,10 @@ class Settings:
             "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),
             "batch_max_rows": reader.integer("BATCH_MAX_ROWS", 1000, 1, 100_000),
             "batch_max_delay_ms": reader.number("BATCH_MAX_DELAY_MS", 2.0, 0.0, 10_000.0),
+            "batch_max_pending": reader.integer("BATCH_MAX_PENDING", 100_000, 1, 10_000_000),
+            "redis_timeout_seconds": reader.number("REDIS_TIMEOUT_SECONDS", 2.0, 0.05, 60.0),
+            "breaker_failures": reader.integer("BREAKER_FAILURES", 3, 1, 1000),
+            "breaker_cooldown_seconds": reader.number("BREAKER_COOLDOWN_SECONDS", 5.0, 0.1, 3600.0),
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
             "webhook_allow_private": reader.choice("WEBHOOK_ALLOW_PRIVATE", "false", ("true", "false", "1", "0"))
             in ("true", "1"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 class ApiError(Exception):
     status = 400
     code = "bad_request"
+    retry_after: int | None = None  # seconds, when the client should try again later (also a Retry-After header)
 
     def __init__(
         self,
@@ -53,4 +54,16 @@ class TooManyRequests(ApiError):
     def __init__(self, retry_after: float, message: str = "too many attempts; try again later") -> None:
         seconds = max(1, int(retry_after + 0.999))
         super().__init__(f"{message} (retry after {seconds} s)", headers={"Retry-After": str(seconds)})
+        self.retry_after = seconds
+
+
+class Unavailable(ApiError):
+    """A dependency the request needs (the database, Redis, a full write queue) cannot serve it just now."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message, headers={"Retry-After": str(seconds)})
         self.retry_after = seconds

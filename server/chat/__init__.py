@@ -114,6 +114,7 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
         name="messages",
         max_rows=settings.batch_max_rows,
         max_delay_ms=settings.batch_max_delay_ms,
+        max_pending=settings.batch_max_pending,
     )
     writer.start()
     app[metrics_key].writers.append(writer)

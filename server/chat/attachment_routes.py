@@ -10,6 +10,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader
 
 from server.auth.guard import require_user
 from server.chat.appkeys import attachments_key
@@ -56,6 +58,14 @@ async def _receive_raw(request: web.Request, incoming: Upload) -> str | None:
 
 
 async def _receive_multipart(request: web.Request, incoming: Upload) -> str | None:
+    try:
+        return await _read_form(request, incoming)
+    except (ValueError, RuntimeError, HttpProcessingError, BadContentDispositionHeader) as exc:
+        # aiohttp's multipart parser answers a malformed body or part header with these; the client gets a 400.
+        raise ValidationError("the multipart body is malformed", field="file", code="malformed_multipart") from exc
+
+
+async def _read_form(request: web.Request, incoming: Upload) -> str | None:
     reader = await request.multipart()
     skipped = 0
     while True:
@@ -73,6 +83,8 @@ async def _receive_multipart(request: web.Request, incoming: Upload) -> str | No
                 raise too_large(incoming.limit)
     while chunk := await part.read_chunk(_CHUNK):
         await incoming.write(chunk)
+    if not part.at_eof():  # the body ended before the part's closing boundary: a cut-off upload
+        raise ValidationError("the multipart body ended inside the file", field="file", code="malformed_multipart")
     name = part.filename
     # Browsers send the name as UTF-8 with only these three escaped (the HTML form encoding).
     return None if name is None else name.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")

@@ -19,9 +19,9 @@ from server.chat.service import ChatService, unique
 from server.chat.views import message_view
 from server.config import RateLimit
 from server.encoding import Base64Error, decode_base64
-from server.errors import ApiError, Forbidden, NotFound, ValidationError
+from server.errors import ApiError, Forbidden, NotFound, Unavailable, ValidationError
 from server.events.log import event_frame
-from server.storage.batch import BatchWriter
+from server.storage.batch import BatchWriter, QueueFullError
 from server.storage.chat.messages import MessageRepository
 from server.storage.chat.records import Chat, Member, Message, Send, SendRefused, Sent
 from server.storage.database import Executor
@@ -117,23 +117,26 @@ class MessageService:
             if mentions:
                 if chat.e2e:
                     raise ValidationError("mentions are part of the ciphertext in an end-to-end chat", field="mentions")
-                meta["mentions"] = unique(mentions)[:MAX_MENTIONS]
+                meta["mentions"] = await self._members_only(chat_id, unique(mentions)[:MAX_MENTIONS])
         except ApiError:
             if not checked:
                 await self._chats.member(user_id, chat_id)  # a non-member gets chat_not_found, not what was wrong
             raise
-        result = await self._writer.submit(
-            Send(
-                chat_id,
-                user_id,
-                client_id,
-                body,
-                self._clock(),
-                reply_to=reply_to,
-                meta=meta,
-                attachment_ids=tuple(attachments),
+        try:
+            result = await self._writer.submit(
+                Send(
+                    chat_id,
+                    user_id,
+                    client_id,
+                    body,
+                    self._clock(),
+                    reply_to=reply_to,
+                    meta=meta,
+                    attachment_ids=tuple(attachments),
+                )
             )
-        )
+        except QueueFullError as exc:  # not queued, so not sent: the client sends it again (same client_id)
+            raise Unavailable("too many messages are being sent just now; send it again", exc.retry_after) from None
         if isinstance(result, SendRefused):
             raise {
                 "not_found": NotFound("no such chat", code="chat_not_found"),
@@ -149,6 +152,15 @@ class MessageService:
         view = message_view(result.message, chat.e2e)
         view["duplicate"] = result.duplicate
         return view
+
+    async def _members_only(self, chat_id: str, mentions: list[str]) -> list[str]:
+        """The mentions, when each names a member of the chat: a mention of anyone else is refused (it would
+        push to, and tell the client about, someone who cannot read the message)."""
+        members = {m.user_id for m in await self._members.members(chat_id)}
+        strangers = [m for m in mentions if m not in members]
+        if strangers:
+            raise ValidationError("mentions must name members of the chat", field="mentions")
+        return mentions
 
     @staticmethod
     def _body(chat: Chat, text: str | None, ciphertext: str | None, captionless: bool = False) -> str:

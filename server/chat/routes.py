@@ -20,6 +20,7 @@ from server.chat.presence import VISIBILITY
 from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, ChatService
 from server.errors import ValidationError
 from server.web.paging import decode_cursor, encode_cursor, page_limit
+from server.web.params import id_in_path, int_param
 from server.web.validation import Field, read_json
 
 routes = web.RouteTableDef()
@@ -43,20 +44,8 @@ def _user_ids(value: Any, name: str) -> list[str]:
     return value
 
 
-def _int_param(request: web.Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValidationError(f"{name} must be a whole number", field=name)
-    return int(raw)
-
-
 def _message_id(request: web.Request) -> int:
-    raw = request.match_info["message_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text="no such message")
-    return int(raw)
+    return id_in_path(request.match_info["message_id"], "no such message")
 
 
 @routes.get("/api/chats")
@@ -181,10 +170,10 @@ async def settings(request: web.Request) -> web.Response:
 @routes.get("/api/chats/{chat_id}/messages")
 async def history(request: web.Request) -> web.Response:
     principal = await require_user(request)
-    before, after = _int_param(request, "before"), _int_param(request, "after")
+    before, after = int_param(request.query.get("before"), "before"), int_param(request.query.get("after"), "after")
     if before is not None and after is not None:
         raise ValidationError("give before or after, not both", field="after")
-    limit = _int_param(request, "limit", 50)
+    limit = int_param(request.query.get("limit"), "limit", default=50)
     assert limit is not None
     page = await _messages(request).history(
         principal.user.id, request.match_info["chat_id"], before=before, after=after, limit=limit

@@ -58,7 +58,12 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     repo = ChannelRepository(db, app[keyring_key], app[blind_index_key])
     provide(app, channels_key, lambda: ChannelService(repo))
     writer: BatchWriter[FeedWrite, Written] = BatchWriter(
-        db, write_feeds, name="feeds", max_rows=settings.batch_max_rows, max_delay_ms=settings.batch_max_delay_ms
+        db,
+        write_feeds,
+        name="feeds",
+        max_rows=settings.batch_max_rows,
+        max_delay_ms=settings.batch_max_delay_ms,
+        max_pending=settings.batch_max_pending,
     )
     writer.start()
     app[metrics_key].writers.append(writer)

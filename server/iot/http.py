@@ -20,6 +20,8 @@ from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
 from server.iot.appkeys import channels_key
 from server.iot.thingspeak import ThingSpeakError, error_body, to_xml, zone
+from server.web.errors import unavailable
+from server.web.params import id_in_path
 from server.web.validation import read_body
 
 FMT = "{fmt:json|xml}"  # the `.json` / `.xml` ending of a route (no ending: text)
@@ -43,9 +45,12 @@ def thingspeak_errors(handler: Handler) -> Handler:
     async def wrapped(request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
-        except ApiError as exc:
-            body, content_type = error_body(exc.status, exc.message, format_of(request))
-            return web.Response(text=body, status=exc.status, content_type=content_type, headers=exc.headers)
+        except Exception as exc:
+            error = exc if isinstance(exc, ApiError) else unavailable(exc)  # a dependency down: 503, Retry-After
+            if error is None:
+                raise
+            body, content_type = error_body(error.status, error.message, format_of(request))
+            return web.Response(text=body, status=error.status, content_type=content_type, headers=error.headers)
 
     return wrapped
 
@@ -105,10 +110,7 @@ def tz_of(params: Mapping[str, Any]) -> tzinfo:
 
 def channel_id_of(request: web.Request) -> int:
     """The channel id in the route's path; 404 when it cannot be one."""
-    raw = request.match_info["channel_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ThingSpeakError("The channel was not found.", status=404)
-    return int(raw)
+    return id_in_path(request.match_info["channel_id"], "The channel was not found.")
 
 
 async def signed_in(request: web.Request) -> str | None:

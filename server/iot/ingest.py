@@ -11,7 +11,7 @@ from typing import Any
 
 from server.errors import TooManyRequests
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, parse_time
-from server.storage.batch import BatchWriter, WriterClosedError
+from server.storage.batch import BatchWriter, QueueFullError, WriterClosedError
 from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, FeedWrite, Point, Written
 from server.wiring import Signal
 
@@ -217,6 +217,12 @@ class FeedService:
             raise ThingSpeakError(str(exc), field="created_at", status=409) from None
         except ChannelGoneError:
             raise ThingSpeakError("The channel was not found.", status=404) from None
+        except QueueFullError as exc:
+            raise ThingSpeakError(
+                "the server is taking too many writes just now; send them again",
+                status=503,
+                headers={"Retry-After": str(round(exc.retry_after) or 1)},
+            ) from None
         except WriterClosedError:
             raise ThingSpeakError(
                 "the server is shutting down; send it again", status=503, headers={"Retry-After": "1"}

@@ -39,6 +39,7 @@ from server.iot.ingest import FeedService, parse_point, require_content
 from server.iot.thingspeak import point_entry, zone
 from server.storage.batch import WriterClosedError
 from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, Point, Written
+from server.web.params import whole_number
 
 log = logging.getLogger(__name__)
 # paho logs every packet's topic at DEBUG, and a publish topic may carry a write key: keep it at WARNING.
@@ -75,9 +76,9 @@ def parse_publish_topic(topic: str) -> PublishTopic:
     if len(levels) < 3 or levels[0] != "channels" or levels[2] != "publish":
         raise BadMessageError("not a channels/{id}/publish topic")
     raw_id = levels[1]
-    if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 18 or int(raw_id) == 0:
+    channel_id, rest = whole_number(raw_id, low=1), levels[3:]
+    if channel_id is None:
         raise BadMessageError("the channel id in the topic is not a positive integer")
-    channel_id, rest = int(raw_id), levels[3:]
     if not rest:
         return PublishTopic(channel_id)
     if rest[0] != "fields":

@@ -217,7 +217,7 @@ async def read_last_field(request: web.Request) -> web.Response:
 
 # The second path is ThingSpeak's own for one entry; digits only, so it never shadows feeds/last.
 @routes.get(f"/channels/{{channel_id}}/feeds/entry/{{entry}}.{READ_FMT}")
-@routes.get(f"/channels/{{channel_id}}/feeds/{{entry:\\d+}}.{READ_FMT}")
+@routes.get(f"/channels/{{channel_id}}/feeds/{{entry:[0-9]+}}.{READ_FMT}")
 @thingspeak_errors
 async def read_entry(request: web.Request) -> web.Response:
     channel, reader, spec = await _entry_spec(request)

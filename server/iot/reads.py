@@ -19,7 +19,6 @@ ThingSpeak behaviour we had to choose, where its documentation and its open-sour
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
@@ -32,6 +31,7 @@ from server.iot.thingspeak import ThingSpeakError, entry_dict, format_time, pars
 from server.storage.channels import Channel, as_number
 from server.storage.database import Row
 from server.storage.feeds import Bounds, FeedReadRepository, Window
+from server.web.params import int_param, require_int, whole_number
 
 MAX_RESULTS = 8000
 DEFAULT_RESULTS = 100
@@ -39,7 +39,6 @@ BUCKET_MINUTES = (10, 15, 20, 30, 60, 240, 720, 1440)
 AGGREGATES = ("timescale", "sum", "average", "median")  # ThingSpeak's precedence when several are given
 MAX_ROUND = 10
 DAY = 86_400
-_INTEGER = re.compile(r"^[+-]?\d{1,12}$")
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 Entry = tuple[float, dict[str, Any]]  # (created_at in epoch seconds, the entry as ThingSpeak shows it)
@@ -79,12 +78,7 @@ def _given(params: Mapping[str, Any], name: str) -> str | None:
 
 
 def _integer(params: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
-    text = _given(params, name)
-    if text is None:
-        return None
-    if not _INTEGER.match(text) or not low <= int(text) <= high:
-        raise ThingSpeakError(f"{name} must be a whole number from {low} to {high}", field=name)
-    return int(text)
+    return int_param(_given(params, name), name, low=low, high=high, signed=True)
 
 
 def _decimal(params: Mapping[str, Any], name: str) -> float | None:
@@ -126,8 +120,8 @@ def _buckets(params: Mapping[str, Any]) -> Buckets | None:
             continue
         if text.lower() == "daily":
             found = Buckets(name, DAY, local_days=True)
-        elif text.isdigit() and int(text) in BUCKET_MINUTES:
-            found = Buckets(name, int(text) * 60, local_days=False)
+        elif (minutes := whole_number(text)) in BUCKET_MINUTES:
+            found = Buckets(name, minutes * 60, local_days=False)
         else:
             allowed = ", ".join(str(m) for m in BUCKET_MINUTES)
             raise ThingSpeakError(f"{name} must be one of {allowed} (minutes) or daily", field=name)
@@ -175,9 +169,7 @@ def parse_read(params: Mapping[str, Any], tz: tzinfo, *, now: float, status_feed
 
 
 def parse_entry_id(value: str) -> int:
-    if not value.isdigit() or len(value) > 18:
-        raise ThingSpeakError("entry must be a positive whole number", field="entry")
-    return int(value)
+    return require_int(value, "entry")
 
 
 def parse_field(value: str) -> int:

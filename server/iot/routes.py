@@ -29,6 +29,7 @@ from server.iot.http import (
 from server.iot.ingest import FeedService, parse_bulk_csv, parse_bulk_json, parse_point, require_content
 from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, channel_dict, point_entry
 from server.storage.channels import FIELDS, ApiKey, Point
+from server.web.params import int_param
 from server.web.validation import read_body
 from server.wiring import send_async
 
@@ -139,14 +140,11 @@ async def list_channels(request: web.Request) -> web.Response:
 @thingspeak_errors
 async def public_channels(request: web.Request) -> web.Response:
     params = dict(request.query)
-    page = params.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 10_000:
-        raise ThingSpeakError("page must be a positive integer", field="page")
+    int_param(params.get("page"), "page", low=1, high=10_000)  # accepted, as ThingSpeak's; `after` pages here
     per_page = 15
-    after = params.get("after", "0")
-    if not after.isdigit():
-        raise ThingSpeakError("after must be a channel id", field="after")
-    channels = await _channels(request).public(tag=params.get("tag"), after=int(after), limit=per_page)
+    after = int_param(params.get("after"), "after", default=0)
+    assert after is not None
+    channels = await _channels(request).public(tag=params.get("tag"), after=after, limit=per_page)
     tz = tz_of(params)
     return reply(
         request,

@@ -13,6 +13,7 @@ from server.iot.ingest import FeedService
 from server.iot.thingspeak import ThingSpeakError
 from server.storage.channels import ChannelRepository, Point
 from server.storage.talkback import Command, TalkBack, TalkBackRepository
+from server.web.params import int_param
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,7 @@ def check_position(value: object) -> int | None:
     """A queue position (1 is first), or None for "at the end"."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ThingSpeakError("position must be a positive integer", field="position")
-    text = str(value)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_POSITION:
-        raise ThingSpeakError(f"position must be an integer from 1 to {MAX_POSITION}", field="position")
-    return int(text)
+    return int_param(value, "position", low=1, high=MAX_POSITION)
 
 
 class TalkBackService:

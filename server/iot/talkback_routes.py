@@ -29,16 +29,19 @@ from server.iot.talkback import (
     TalkBackService,
     check_command_string,
     check_position,
+    command_not_found,
+    talkback_not_found,
 )
 from server.iot.thingspeak import ThingSpeakError, format_time
 from server.storage.talkback import Command, TalkBack
+from server.web.params import ID, int_param, whole_number
 
 routes = web.RouteTableDef()
 
 BODY_LIMIT = 16 * 1024
-TALKBACK = r"/talkbacks/{talkback_id:\d{1,18}}"
+TALKBACK = f"/talkbacks/{{talkback_id:{ID}}}"
 COMMANDS = TALKBACK + "/commands"
-COMMAND = COMMANDS + r"/{command_id:\d{1,18}}"
+COMMAND = COMMANDS + f"/{{command_id:{ID}}}"
 
 
 def _service(request: web.Request) -> TalkBackService:
@@ -76,26 +79,34 @@ def _name(params: Mapping[str, Any], default: str | None) -> str | None:
 
 
 def _channel_param(params: Mapping[str, Any]) -> int | None:
-    value = params.get("channel_id")
-    if value is None or value == "":
-        return None
-    text = str(value)
-    if isinstance(value, bool) or not text.isdigit() or len(text) > 18:
-        raise ThingSpeakError("channel_id must be a channel id", field="channel_id")
-    return int(text)
+    return int_param(params.get("channel_id"), "channel_id")
+
+
+def _talkback_id(request: web.Request) -> int:
+    number = whole_number(request.match_info["talkback_id"])
+    if number is None:  # past a 64-bit integer: no TalkBack has that id
+        raise talkback_not_found()
+    return number
+
+
+def _command_id(request: web.Request) -> int:
+    number = whole_number(request.match_info["command_id"])
+    if number is None:
+        raise command_not_found()
+    return number
 
 
 async def _queue(request: web.Request) -> tuple[dict[str, Any], TalkBack]:
     """The request's parameters and the TalkBack of the route, if the caller holds its key (or owns it)."""
     params = await params_of(request, BODY_LIMIT)
-    talkback_id = int(request.match_info["talkback_id"])
+    talkback_id = _talkback_id(request)
     return params, await _service(request).authorise(talkback_id, api_key_of(request, params), await signed_in(request))
 
 
 async def _owned(request: web.Request) -> tuple[dict[str, Any], TalkBack]:
     """The request's parameters and the TalkBack of the route, if the caller owns it."""
     params, owner = await params_and_owner(request, BODY_LIMIT)
-    return params, await _service(request).owned(int(request.match_info["talkback_id"]), owner)
+    return params, await _service(request).owned(_talkback_id(request), owner)
 
 
 # -- TalkBacks, for their owner (user API key or a signed-in session) ---------------------------------
@@ -229,7 +240,7 @@ def _one(request: web.Request, params: Mapping[str, Any], command: Command) -> w
 @thingspeak_errors
 async def get_command(request: web.Request) -> web.Response:
     params, talkback = await _queue(request)
-    command = await _service(request).command(talkback, int(request.match_info["command_id"]))
+    command = await _service(request).command(talkback, _command_id(request))
     return _one(request, params, command)
 
 
@@ -244,7 +255,7 @@ async def update_command(request: web.Request) -> web.Response:
         raise ThingSpeakError("send command_string or position", field="command_string")
     command = await _service(request).update_command(
         talkback,
-        int(request.match_info["command_id"]),
+        _command_id(request),
         None if text is None else check_command_string(text),
         position,
     )
@@ -256,7 +267,7 @@ async def update_command(request: web.Request) -> web.Response:
 @thingspeak_errors
 async def delete_command(request: web.Request) -> web.Response:
     params, talkback = await _queue(request)
-    command = await _service(request).delete_command(talkback, int(request.match_info["command_id"]))
+    command = await _service(request).delete_command(talkback, _command_id(request))
     return _one(request, params, command)
 
 

@@ -121,7 +121,9 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
     try:
         result = await command.handler(request, conn, command.arguments(frame))
     except ApiError as exc:
-        extra = {"field": exc.field} if exc.field else {}
+        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
+        if exc.retry_after:
+            extra["retry_after"] = exc.retry_after
         conn.send(error_frame(frame_id, exc.code, exc.message, **extra))
         return
     conn.send({"type": "result", "id": frame_id, "result": result})

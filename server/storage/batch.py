@@ -30,11 +30,21 @@ class WriterClosedError(Exception):
     """The writer is shutting down and takes no new rows."""
 
 
+class QueueFullError(Exception):
+    """The writer already holds `max_pending` rows: this one is refused at once (not queued, so not written),
+    and the caller is told to send it again after `retry_after` seconds."""
+
+    def __init__(self, name: str, retry_after: float = 1.0) -> None:
+        super().__init__(f"{name} writer is full")
+        self.retry_after = retry_after
+
+
 @dataclass
 class BatchWriterStats:
     batches: int = 0
     rows: int = 0
     failed_rows: int = 0
+    refused_full: int = 0  # rows refused because the queue was full
     last_batch_rows: int = 0
     last_commit_seconds: float = 0.0
 
@@ -59,26 +69,32 @@ class BatchWriter(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()  # set when a batch's worth is waiting: no need to wait out the delay
-        self._room = asyncio.Event()
-        self._room.set()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._writing = 0
         self.stats = BatchWriterStats()
 
     @property
     def queued(self) -> int:
+        """Rows waiting for a batch (what `max_pending` bounds)."""
         return len(self._pending)
+
+    @property
+    def writing(self) -> int:
+        """Rows in the batch being written now."""
+        return self._writing
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"batch-writer-{self.name}")
 
     async def submit(self, item: T) -> R:
-        """Enqueue one row; returns its result once its transaction has committed."""
-        while len(self._pending) >= self._max_pending and not self._closing:
-            self._room.clear()
-            await self._room.wait()
+        """Enqueue one row; returns its result once its transaction has committed. QueueFullError at once when
+        `max_pending` rows are already waiting (a caller is never left waiting for room)."""
         if self._closing or self._task is None:
             raise WriterClosedError(f"{self.name} writer is not accepting writes")
+        if len(self._pending) >= self._max_pending:
+            self.stats.refused_full += 1
+            raise QueueFullError(self.name)
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._arrived.set()
@@ -89,7 +105,6 @@ class BatchWriter(Generic[T, R]):
     async def close(self) -> None:
         """Refuse new rows, write every row already queued, then stop."""
         self._closing = True
-        self._room.set()
         self._arrived.set()
         self._full.set()
         if self._task is not None:
@@ -112,9 +127,11 @@ class BatchWriter(Generic[T, R]):
                     await asyncio.wait_for(self._full.wait(), self._max_delay)
             batch = self._pending[: self._max_rows]
             del self._pending[: self._max_rows]
-            if len(self._pending) < self._max_pending:
-                self._room.set()
-            await self._commit(batch)
+            self._writing = len(batch)
+            try:
+                await self._commit(batch)
+            finally:
+                self._writing = 0
 
     async def _commit(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         started = time.monotonic()

@@ -74,7 +74,7 @@ def _within(bounds: Bounds, args: _Args, column: str) -> str:
     """The min/max condition on each shown field's `column` (a template with {n}); NULLs always pass."""
     parts: list[str] = []
     for limit, op in ((bounds.minimum, ">="), (bounds.maximum, "<=")):
-        if limit is None:
+        if limit is None or not bounds.fields:  # no field shown: bind nothing, or the placeholders miscount
             continue
         mark = args(float(limit))
         parts += [f"({column.format(n=n)} IS NULL OR {column.format(n=n)} {op} {mark})" for n in bounds.fields]

@@ -9,7 +9,11 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.errors import ApiError
+from server.errors import ApiError, Unavailable
+from server.storage.batch import QueueFullError
+from server.storage.guarded import DatabaseUnavailable
+from server.web.breaker import CircuitOpenError
+from server.web.redis_client import REDIS_DOWN
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,20 @@ def error_response(
     return web.json_response({"error": error}, status=status, headers=headers)
 
 
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """A dependency that could not serve the request, as the 503 (with Retry-After) to answer; else None."""
+    if isinstance(exc, DatabaseUnavailable):
+        return Unavailable("the database is unavailable just now; try again shortly", exc.retry_after)
+    if isinstance(exc, REDIS_DOWN):
+        retry_after = getattr(exc, "retry_after", 5.0)
+        return Unavailable("a service this request needs (Redis) is unavailable; try again shortly", retry_after)
+    if isinstance(exc, CircuitOpenError):
+        return Unavailable(f"{exc.name} is unavailable just now; try again shortly", exc.retry_after)
+    if isinstance(exc, QueueFullError):
+        return Unavailable("the server is taking too many writes just now; send it again shortly", exc.retry_after)
+    return None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -50,7 +68,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 413:
             message = "the request body is too large"
         return error_response(exc.status, _CODES.get(exc.status, "error"), message.lower(), headers)
-    except Exception:
+    except Exception as exc:
+        down = unavailable(exc)
+        if down is not None:
+            log.warning("%s %s: %s (%s)", request.method, request.path, down.message, exc)
+            return error_response(down.status, down.code, down.message, down.headers)
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal", "something went wrong on our side")
 

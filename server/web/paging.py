@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from server.errors import ValidationError
+from server.web.params import require_int
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -20,9 +21,7 @@ def page_limit(request: web.Request, default: int = DEFAULT_LIMIT, maximum: int 
     raw = request.query.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationError(f"limit must be an integer from 1 to {maximum}", field="limit")
-    return int(raw)
+    return require_int(raw, "limit", low=1, high=maximum)
 
 
 def encode_cursor(values: list[Any]) -> str:

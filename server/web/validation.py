@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from server.errors import ApiError, ValidationError
+from server.web.params import INT64_MAX
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$")
 
@@ -37,6 +38,8 @@ def _check(name: str, value: Any, spec: Field) -> Any:
         value = float(value)
     if not isinstance(value, spec.kind) or (spec.kind in (int, float) and isinstance(value, bool)):
         raise ValidationError(f"{name} must be a {_type_name(spec.kind)}", field=name, code="wrong_type")
+    if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ValidationError(f"{name} is out of range (a 64-bit integer)", field=name)
     if isinstance(value, str):
         if spec.strip:
             value = value.strip()

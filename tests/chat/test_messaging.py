@@ -391,3 +391,20 @@ async def test_concurrent_sends_across_chats_keep_ids_and_seqs_gap_free(
         assert len({(p["chat_id"], p["message"]["id"]) for p in got}) == expected
     for peer in peers.values():
         await peer.close()
+
+
+async def test_mentions_name_members_only(client: TestClient) -> None:
+    alice, bob, stranger = await users(client, 3)
+    team = await group(client, alice, [bob])
+    alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
+    for mentions in ([uid(stranger)], [uid(bob), uid(stranger)], ["no-such-user"]):
+        refused = await alice_ws.call("message.send", chat_id=team, client_id=client_id(), text="hi", mentions=mentions)
+        assert refused["error"]["field"] == "mentions", refused
+    # Nothing was sent: Bob's first message is the one with a member's mention.
+    sent = await alice_ws.ok("message.send", chat_id=team, client_id=client_id(), text="@bob", mentions=[uid(bob)])
+    assert sent["mentions"] == [uid(bob)]
+    got = await bob_ws.wait_for("message.new")
+    assert [f["message"]["text"] for f in got] == ["@bob"]
+    await alice_ws.close()
+    await bob_ws.close()

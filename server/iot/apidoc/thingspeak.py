@@ -201,6 +201,22 @@ class ThingSpeakBook(PathBook):
         if "fmt" in path and "csv" in formats:
             more.setdefault("path_params", _READ_FMT)
         self.add(method, path, tag=tag, summary=summary, ok=replies, errors=errors, **more)
+        if "{fmt}" in path:
+            self._unknown_ending(self.paths[path][method.lower()]["responses"])
+
+    @staticmethod
+    def _unknown_ending(responses: JSON) -> None:
+        """A path with an ending other than those listed matches no route: the API's own 404 (`Error`) answers."""
+        note = "An ending other than the listed formats matches no route: the API's plain 404 (`Error`)."
+        found = responses.get("404")
+        if found is None:
+            responses["404"] = {"description": note, "content": {"application/json": {"schema": ref("Error")}}}
+            return
+        content = dict(found["content"])  # shared between operations: changed as a copy
+        given = content.get("application/json")
+        schema = {"anyOf": [given["schema"], ref("Error")]} if given else ref("Error")
+        content["application/json"] = {"schema": schema}
+        responses["404"] = {**found, "description": f"{found['description']} {note}", "content": content}
 
     def variants(self, method: str, path: str, *, text: JSON | None = None, **kwargs: Any) -> None:
         """A TalkBack route with `.json` / `.xml`, and without an extension: that one answers plain text where `text`

@@ -12,6 +12,7 @@ from typing import Any
 from server.errors import ValidationError
 from server.iot.rules import expr, pid
 from server.storage.rules import NewEvent
+from server.web.params import whole_number
 
 KINDS = ("threshold", "no_data", "expression", "pid")
 MAX_NUMBER = 1e15
@@ -73,7 +74,7 @@ def _field(config: Mapping[str, Any]) -> int:
     value = config.get("field")
     if isinstance(value, str) and value.startswith("field"):
         value = value.removeprefix("field")
-        value = int(value) if value.isdigit() else None
+        value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 8:
         raise _invalid("field", "must be a field number from 1 to 8")
     return value

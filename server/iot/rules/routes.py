@@ -13,12 +13,13 @@ from server.iot.rules.kinds import KINDS
 from server.iot.rules.service import MAX_NAME, RuleService
 from server.storage.rules import Rule, RuleEvent
 from server.web.paging import decode_cursor, encode_cursor, page_limit
+from server.web.params import ID, id_in_path
 from server.web.validation import Field, read_json
 
 routes = web.RouteTableDef()
 
 BODY_LIMIT = 16 * 1024
-RULES = r"/api/channels/{channel_id:\d{1,18}}/rules"
+RULES = f"/api/channels/{{channel_id:{ID}}}/rules"
 RULE = RULES + r"/{rule_id:[0-9a-f]{32}}"
 
 _CREATE = {
@@ -55,7 +56,7 @@ def event_dict(event: RuleEvent) -> dict[str, Any]:
 
 async def _caller(request: web.Request) -> tuple[RuleService, int, str]:
     owner = await owner_of(request, request.query)
-    return request.app[rules_key], int(request.match_info["channel_id"]), owner
+    return request.app[rules_key], id_in_path(request.match_info["channel_id"], "no such channel"), owner
 
 
 @routes.post(RULES)

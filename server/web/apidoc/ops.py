@@ -34,15 +34,23 @@ def _ops(book: ApiBook) -> None:
         "GET",
         "/readyz",
         tag="ops",
-        summary="Readiness: the database answers within 2 s",
+        summary="Readiness: every configured dependency answers within 2 s",
+        description="Checks the database; Redis when `REDIS_URL` is set; the MQTT bridge's connection when "
+        "`MQTT_URL` is set. `checks` says which answered.",
         auth="none",
         ok={
             200: reply(
                 "Ready.",
-                obj({"status": {"const": "ready"}, "database": {"type": "string", "enum": ["sqlite", "postgresql"]}}),
+                obj(
+                    {
+                        "status": {"const": "ready"},
+                        "database": {"type": "string", "enum": ["sqlite", "postgresql"]},
+                        "checks": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                    }
+                ),
             )
         },
-        errors={503: "`not_ready`: the database is not reachable."},
+        errors={503: "`not_ready`: a dependency is not reachable (the message names it)."},
     )
     book.op(
         "GET",

@@ -1,0 +1,139 @@
+"""The database behind a circuit breaker: when it cannot be reached, callers get `DatabaseUnavailable` at once
+(the web layer answers 503 with Retry-After) instead of each waiting on a dead server or a closed pool."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from server.storage.database import Database, Executor, Row
+from server.web.breaker import CircuitBreaker, CircuitOpenError
+
+T = TypeVar("T")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached just now (down, closed, or its breaker is open)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("the database is unavailable")
+        self.retry_after = retry_after
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached, rather than that a statement was wrong."""
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+        return True
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "unable to open" in str(exc) or "disk i/o" in str(exc).lower()
+    return False
+
+
+class GuardedDatabase:
+    """A `Database` whose every use goes through `breaker`; anything else is passed through unchanged."""
+
+    def __init__(self, db: Database, breaker: CircuitBreaker) -> None:
+        self.inner = db
+        self.breaker = breaker
+        self.backend = db.backend
+
+    @property
+    def closed(self) -> bool:
+        return self.inner.closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self.inner.closed = value
+
+    def _before(self) -> None:
+        if self.inner.closed:
+            raise DatabaseUnavailable(self.breaker.retry_after())
+        try:
+            self.breaker.before()
+        except CircuitOpenError as exc:
+            raise DatabaseUnavailable(exc.retry_after) from None
+
+    def _failed(self, exc: BaseException) -> None:
+        if lost_connection(exc) or (isinstance(exc, ValueError) and self.inner.closed):
+            self.breaker.failed()
+            raise DatabaseUnavailable(self.breaker.retry_after()) from exc
+        self.breaker.succeeded()  # it answered, if only to refuse the statement
+
+    async def _call(self, work: Awaitable[T]) -> T:
+        try:
+            result = await work
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        self.breaker.succeeded()
+        return result
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        self._before()
+        return await self._call(self.inner.execute(sql, *args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._before()
+        await self._call(self.inner.executemany(sql, rows))
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._before()
+        await self._call(self.inner.insert_rows(table, columns, rows))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        self._before()
+        return await self._call(self.inner.fetch(sql, *args))
+
+    async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
+        self._before()
+        return await self._call(self.inner.fetch_many(sql, columns, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        self._before()
+        return await self._call(self.inner.fetchrow(sql, *args))
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self._before()
+        return await self._call(self.inner.fetchval(sql, *args))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Executor]:
+        self._before()
+        try:
+            async with self.inner.transaction() as tx:
+                yield tx
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        self.breaker.succeeded()
+
+    async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
+        self._before()
+        try:
+            async for row in self.inner.stream(sql, *args, batch=batch):
+                yield row
+        except Exception as exc:
+            self._failed(exc)
+            raise
+
+    async def ping(self) -> bool:
+        if self.inner.closed:
+            return False
+        ok = await self.inner.ping()
+        if ok:
+            self.breaker.succeeded()
+        return ok
+
+    def stats(self) -> dict[str, float]:
+        return self.inner.stats()
+
+    async def close(self) -> None:
+        await self.inner.close()
