@@ -1,4 +1,4 @@
-"""Liveness, readiness and the metrics endpoint."""
+"""Liveness and readiness. (Metrics are on a listener of their own: server/ops/metrics.py.)"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from server.keys import database_key, metrics_key
+from server.keys import database_key
 
 routes = web.RouteTableDef()
 
@@ -27,9 +27,3 @@ async def readyz(request: web.Request) -> web.Response:
             {"error": {"code": "not_ready", "message": "the database is not reachable"}}, status=503
         )
     return web.json_response({"status": "ready", "database": request.app[database_key].backend})
-
-
-@routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
-    body = request.app[metrics_key].exposition()
-    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

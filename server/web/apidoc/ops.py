@@ -1,11 +1,10 @@
-"""Operations in the OpenAPI document: health and metrics (server/ops/health.py), the WebSocket's upgrade
+"""Operations in the OpenAPI document: health (server/ops/health.py), the WebSocket's upgrade
 (server/realtime/routes.py; its protocol is docs/protocol.md) and this document (server/web/openapi.py)."""
 
 from __future__ import annotations
 
 from server.web.apidoc.kit import (
     JSON,
-    STRING,
     ApiBook,
     no_content,
     obj,
@@ -43,14 +42,6 @@ def _ops(book: ApiBook) -> None:
             )
         },
         errors={503: "`not_ready`: the database is not reachable."},
-    )
-    book.op(
-        "GET",
-        "/metrics",
-        tag="ops",
-        summary="Prometheus metrics",
-        auth="none",
-        ok={200: reply("The exposition format.", content={"text/plain": {"schema": STRING}})},
     )
     book.op(
         "GET",
