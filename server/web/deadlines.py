@@ -19,6 +19,7 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -86,8 +87,7 @@ class DeadlineProtocol(asyncio.Protocol):
     # -- asyncio.Protocol, passed through ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # (uvloop's transports are not its subclasses)
         self._inner.connection_made(transport)
         self._start_head()
 
