@@ -15,7 +15,10 @@ from aiohttp import web
 
 from server.app import create_app
 from server.config import ConfigError, Settings
+from server.keys import metrics_key
 from server.ops.logs import setup_logging
+from server.ops.metrics import metrics_app
+from server.web.deadlines import listen, setup_deadlines
 
 log = logging.getLogger("server")
 
@@ -29,8 +32,9 @@ def bind(host: str, port: int) -> socket.socket:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-async def serve(settings: Settings, sock: socket.socket) -> int:
+async def serve(settings: Settings, sock: socket.socket, metrics_sock: socket.socket | None = None) -> int:
     app = create_app(settings)
+    setup_deadlines(app)  # the head-read deadline learns from it when each request starts and ends
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     try:
         await runner.setup()  # opens the database and runs migrations
@@ -38,7 +42,14 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
         print(f"cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
         await runner.cleanup()
         return 1
-    await web.SockSite(runner, sock).start()
+    # Each connection with the deadlines aiohttp lacks: a request head within HEADER_READ_TIMEOUT, and no write
+    # waiting more than WRITE_TIMEOUT for a client that stopped reading.
+    server = await listen(runner, sock, head_timeout=settings.header_read_timeout, write_timeout=settings.write_timeout)
+    metrics_runner = None
+    if metrics_sock is not None:  # Prometheus's own listener (METRICS_HOST:METRICS_PORT), not the public one
+        metrics_runner = web.AppRunner(metrics_app(app[metrics_key]), access_log=None)
+        await metrics_runner.setup()
+        await web.SockSite(metrics_runner, metrics_sock).start()
     # The cyclic garbage collector stops the event loop while it walks the heap, and with thousands of
     # connections a full pass takes most of a second (measured with bench/chat.py: 0.6 to 0.9 s with 10,000
     # connections' worth of objects). Everything made so far (modules, the app, its services) lives as long as
@@ -49,6 +60,8 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     gc.set_threshold(*GC_THRESHOLDS)
     host, port = sock.getsockname()[:2]
     log.info("listening on http://%s:%s (%s database)", host, port, settings.database_backend)
+    if metrics_sock is not None:
+        log.info("metrics on http://%s:%s/metrics", *metrics_sock.getsockname()[:2])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -57,6 +70,9 @@ async def serve(settings: Settings, sock: socket.socket) -> int:
     log.info("stopping: finishing requests, closing WebSockets, flushing writers")
     # Stops accepting, closes WebSockets (on_shutdown), waits for requests in flight, then closes
     # resources in reverse order: batch writers flush before the database closes.
+    server.close()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await runner.cleanup()
     log.info("stopped")
     return 0
@@ -72,13 +88,18 @@ def main() -> int:
     logging.getLogger().setLevel(settings.log_level)
     for name in settings.generated_secrets:
         log.warning("%s is not set; using a development value generated into %s", name, settings.data_dir)
-    try:
-        sock = bind(settings.host, settings.port)
-    except OSError as exc:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        print(f"cannot listen on {settings.host}:{settings.port}: {reason}", file=sys.stderr)
-        return 1
-    return uvloop.run(serve(settings, sock))
+    listeners = [(settings.host, settings.port)]
+    if settings.metrics_port is not None:
+        listeners.append((settings.metrics_host, settings.metrics_port))
+    socks: list[socket.socket] = []
+    for host, port in listeners:
+        try:
+            socks.append(bind(host, port))
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+            return 1
+    return uvloop.run(serve(settings, *socks))
 
 
 if __name__ == "__main__":

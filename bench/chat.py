@@ -82,7 +82,7 @@ from ingest import (  # noqa: E402 - after the path is set
     run_and_report_noise,
 )
 
-from tests.e2e.server_process import HOST, running_server  # noqa: E402
+from tests.e2e.server_process import HOST, free_port, running_server  # noqa: E402
 
 GROUP_MEMBERS = 1000
 DIRECT_CHATS = 2000
@@ -836,10 +836,10 @@ def measure(
     for worker, plan in zip(pool.workers, plans, strict=True):
         worker.send(plan)
     time.sleep(max(0.0, (t_start - time.monotonic_ns()) / 1e9))
-    server0, machine0, writer0 = watch.cpu_seconds(), _machine_cpu(), writer_stats(args.base)
+    server0, machine0, writer0 = watch.cpu_seconds(), _machine_cpu(), writer_stats(args.metrics_base)
     with profiled(args.py_spy, watch.pid, args.duration, _profile_path(args, name)):
         time.sleep(max(0.0, (t_end - time.monotonic_ns()) / 1e9))
-        server1, machine1, writer1 = watch.cpu_seconds(), _machine_cpu(), writer_stats(args.base)
+        server1, machine1, writer1 = watch.cpu_seconds(), _machine_cpu(), writer_stats(args.metrics_base)
     answers = [worker.receive() for worker in pool.workers]
     seconds = args.duration
 
@@ -1096,6 +1096,7 @@ def _run(args: argparse.Namespace) -> int:
         accounts = asyncio.run(make_accounts(settings, users))
         print(f"made {users:,} verified accounts with a session each in {time.monotonic() - started:.1f}s")
         tokens = Tokens(settings)
+        env["METRICS_PORT"] = str(free_port())  # GET /metrics is served on this listener only
         server = stack.enter_context(running_server(tmp_path / "server", env=env))
         watch = ProcessWatch(server.proc.pid)
         print(f"the server's open files limit: {_open_files_limit(server.proc.pid)}")
@@ -1117,6 +1118,7 @@ def _run(args: argparse.Namespace) -> int:
             workers.append(worker)
         pool = Pool(workers)
         args.base = server.url
+        args.metrics_base = f"http://{HOST}:{env['METRICS_PORT']}"
         limit = getattr(settings, "rate_chat_send", None) or _default_send_limit()
         args.send_interval = limit.seconds / limit.count * 1.03  # a little under the limit: the clocks differ
         print(

@@ -641,6 +641,8 @@ def _run(args: argparse.Namespace) -> int:
             password = secrets.token_urlsafe(18)
             data_dir = tmp_path / "server" / "data"
             create_admin(data_dir, env, password)
+            env["METRICS_PORT"] = str(free_port())  # GET /metrics is served on this listener only
+            args.metrics_base = f"http://{HOST}:{env['METRICS_PORT']}"
             server = stack.enter_context(running_server(tmp_path / "server", env=env))
             watch = ProcessWatch(server.proc.pid)
             watch.start()
@@ -707,12 +709,12 @@ def _measure(
     script.write_text(lua_post(f"api_key={write_key}&{form}"))
     warm = run_wrk(base + "/update", script, min(WARMUP_SECONDS, duration), connections)
     _check_wrk("update warm-up", warm)
-    before = asyncio.run(writer_stats(base))
+    before = asyncio.run(writer_stats(args.metrics_base))
     cpu0 = watch.cpu_seconds()
     with profiled(args.py_spy, watch.pid, duration, _profile_path(args, "update")):
         update = run_wrk(base + "/update", script, duration, connections)
     update_cpu = watch.cpu_seconds() - cpu0
-    after = asyncio.run(writer_stats(base))
+    after = asyncio.run(writer_stats(args.metrics_base))
     _check_wrk("update", update)
     committed = asyncio.run(last_entry_id(base, channel_id, setup.user_key))
     acknowledged = warm.requests + update.requests

@@ -102,6 +102,15 @@ class Settings:
     max_image_pixels: int = 40_000_000
     # Unsent output a WebSocket client may have (ours and its socket's) before it counts as too slow and is closed.
     ws_max_buffered_bytes: int = 512 << 10
+    # A WebSocket close handshake gets this long; then the connection is reset, whether the client reads or not.
+    ws_close_timeout: float = 5.0
+    # Connection deadlines aiohttp lacks: the request head must arrive within `header_read_timeout` (slowloris),
+    # and a write may wait at most `write_timeout` for a client that stopped reading; past either it is reset.
+    header_read_timeout: float = 10.0
+    write_timeout: float = 30.0
+    # Prometheus metrics on a listener of their own (never the public one); no port: no metrics listener.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
     log_level: str = "INFO"
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
@@ -162,6 +171,11 @@ class Settings:
             "max_image_upload_bytes": reader.integer("MAX_IMAGE_UPLOAD_BYTES", 10 << 20, 1024, 2 << 30),
             "max_image_pixels": reader.integer("MAX_IMAGE_PIXELS", 40_000_000, 1, 89_000_000),
             "ws_max_buffered_bytes": reader.integer("WS_MAX_BUFFERED_BYTES", 512 << 10, 1024, 64 << 20),
+            "ws_close_timeout": reader.number("WS_CLOSE_TIMEOUT", 5.0, 0.1, 60.0),
+            "header_read_timeout": reader.number("HEADER_READ_TIMEOUT", 10.0, 0.1, 300.0),
+            "write_timeout": reader.number("WRITE_TIMEOUT", 30.0, 0.1, 3600.0),
+            "metrics_host": reader.text("METRICS_HOST", "127.0.0.1"),
+            "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
         reader.fail_if_errors()

@@ -1,4 +1,4 @@
-"""Liveness, readiness and the metrics endpoint.
+"""Liveness and readiness. (Metrics are on a listener of their own: server/ops/metrics.py.)
 
 /readyz answers 200 only when every configured dependency answers: the database always, Redis when REDIS_URL
 is set (fan-out, presence and rate limits need it), and the MQTT bridge when MQTT_URL is set (devices publishing
@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from server.iot.appkeys import mqtt_key
-from server.keys import database_key, metrics_key, redis_key, settings_key
+from server.keys import database_key, redis_key, settings_key
 
 routes = web.RouteTableDef()
 CHECK_SECONDS = 2.0
@@ -62,9 +62,3 @@ async def readyz(request: web.Request) -> web.Response:
             headers={"Retry-After": "5"},
         )
     return web.json_response({"status": "ready", "database": request.app[database_key].backend, "checks": found})
-
-
-@routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
-    body = request.app[metrics_key].exposition()
-    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -1,4 +1,8 @@
-"""Prometheus metrics: requests and latency by route and status, open WebSockets, database and batch writers."""
+"""Prometheus metrics: requests and latency by route and status, open WebSockets, database and batch writers.
+
+They are served by an application of their own (`metrics_app`), on the METRICS_HOST:METRICS_PORT listener, never
+on the public one: figures about the traffic and the load are for the operator, not the world.
+"""
 
 from __future__ import annotations
 
@@ -108,3 +112,16 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
             metrics.count(request.method, route, status, time.perf_counter() - started)
 
     return middleware
+
+
+def metrics_app(metrics: Metrics) -> web.Application:
+    """The application of the metrics listener: `GET /metrics` in Prometheus's text format, nothing else."""
+
+    async def exposition(request: web.Request) -> web.Response:
+        return web.Response(
+            body=metrics.exposition(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", exposition)
+    return app

@@ -6,12 +6,15 @@ frame to the connection's output, and once per turn of the event loop every conn
 one write of all of it. A message to a group of a thousand becomes a thousand appends and, however many
 messages the batch held, one write per member. A client whose unsent output (ours and the socket's) passes
 its limit (the setting WS_MAX_BUFFERED_BYTES) is too slow: it is closed and resyncs when it comes back.
+
+Every close (auth timeout, too slow, session ended, shutdown, the handler ending) ends within WS_CLOSE_TIMEOUT
+seconds, whatever the client does: the close handshake is tried for that long, then the connection is reset, so
+a client that never reads cannot keep its socket, nor our buffered bytes, alive.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import struct
 from collections.abc import Awaitable, Callable, Hashable
@@ -19,6 +22,8 @@ from typing import Any, Generic, TypeVar, cast
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from server.web.deadlines import abort_transport
 
 T = TypeVar("T")
 
@@ -29,6 +34,7 @@ CLOSE_GOING_AWAY = int(WSCloseCode.GOING_AWAY)  # 1001: the server is shutting d
 CLOSE_TOO_SLOW = 4008  # the client fell too far behind; reconnect and resync
 CLOSE_AUTH_TIMEOUT = 4001  # no successful auth frame in time
 CLOSE_SESSION_ENDED = 4003  # the session was revoked
+CLOSE_SERVER_ERROR = int(WSCloseCode.INTERNAL_ERROR)  # 1011: the handler ended without a close
 
 
 def text_frame_header(size: int) -> bytes:
@@ -38,6 +44,11 @@ def text_frame_header(size: int) -> bytes:
     if size < 1 << 16:
         return struct.pack("!BBH", 0x81, 126, size)
     return struct.pack("!BBQ", 0x81, 127, size)
+
+
+def _pong_frame(payload: bytes) -> bytes:
+    """An unmasked pong (RFC 6455 5.5.3); a ping's payload, and so the pong's, is at most 125 bytes."""
+    return bytes((0x8A, len(payload))) + payload
 
 
 class ConnKey(Generic[T]):
@@ -82,12 +93,17 @@ class Connection:
         transport: asyncio.Transport | None,
         *,
         max_buffered: int,
+        close_timeout: float = 5.0,
+        write_timeout: float = 30.0,
     ) -> None:
         self.ws = ws
         self._socket = transport  # the request's: frames are written to it directly
         self.user_id: str | None = None
         self.session_id: str | None = None
         self._max_buffered = max_buffered
+        self._close_timeout = close_timeout
+        self._write_timeout = write_timeout
+        self._closing: asyncio.Task[None] | None = None
         self._out: list[bytes] = []  # frames (header, payload, header, ...) not yet written
         self._out_bytes = 0
         self.closed_reason: str | None = None
@@ -142,26 +158,43 @@ class Connection:
         if self.closed_reason is not None:
             return False
         data = orjson.dumps(frame)
-        if self.buffered() + len(data) > self._max_buffered:
+        return self._queue(text_frame_header(len(data)), data)
+
+    def pong(self, payload: bytes) -> bool:
+        """Answer a WebSocket ping. Queued like any frame, so a client that pings without reading the answers
+        reaches its limit as one that falls behind does."""
+        if self.closed_reason is not None:
+            return False
+        return self._queue(_pong_frame(payload), b"")
+
+    def _queue(self, header: bytes, data: bytes) -> bool:
+        size = len(header) + len(data)
+        if self.buffered() + size > self._max_buffered:
             self.close_soon(CLOSE_TOO_SLOW, "too slow: reconnect and resync")
             return False
         if not self._out:
             _flusher.add(self)
-        self._out.append(text_frame_header(len(data)))
-        self._out.append(data)
-        self._out_bytes += len(data)
+        self._out.append(header)
+        if data:
+            self._out.append(data)
+        self._out_bytes += size
         return True
 
     async def send_wait(self, frame: dict[str, Any]) -> None:
         """Send a frame, waiting while the client is behind: for catching up from the log, where the client is
-        not to blame."""
+        not to blame. A client that takes nothing for WRITE_TIMEOUT seconds is too slow all the same."""
         if self.closed_reason is not None:
             return
         self.flush()
         if self.ws.closed:
             return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_frame(orjson.dumps(frame), WSMsgType.TEXT)  # waits for the socket to drain
+        try:
+            async with asyncio.timeout(self._write_timeout):
+                await self.ws.send_frame(orjson.dumps(frame), WSMsgType.TEXT)  # waits for the socket to drain
+        except TimeoutError:
+            self.close_soon(CLOSE_TOO_SLOW, "too slow: reconnect and resync")
+        except (ConnectionError, RuntimeError):
+            pass
 
     def flush(self) -> None:
         """Write the waiting frames in one go (dropped if the socket is closing)."""
@@ -173,10 +206,37 @@ class Connection:
             transport.write(b"".join(out))
 
     def close_soon(self, code: int, reason: str) -> None:
+        """Start closing (see `close`) without waiting for it."""
+        if self._closing is None:
+            self._start_close(code, reason)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the socket: the close handshake for at most WS_CLOSE_TIMEOUT seconds, then a reset if the client
+        has not taken everything. Returns when the socket is closed; a second call waits for the first."""
+        closing = self._closing or self._start_close(code, reason)
+        await asyncio.shield(closing)
+
+    def _start_close(self, code: int, reason: str) -> asyncio.Task[None]:
         if self.closed_reason is None:
             self.closed_reason = reason
-            self._out, self._out_bytes = [], 0
-            asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
+        self._out, self._out_bytes = [], 0
+        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+        return self._closing
+
+    async def _close(self, code: int, reason: str) -> None:
+        transport = self._socket
+        in_time = False
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await self.ws.close(code=code, message=reason.encode())  # waits for the client to drain and answer
+                in_time = True
+        except TimeoutError:
+            pass
+        except Exception:  # whatever went wrong, the socket is reset below
+            log.debug("websocket close failed", exc_info=True)
+        # aiohttp closes the transport, but a transport closes only once the client took all we wrote.
+        if transport is not None and (not in_time or transport.get_write_buffer_size() > 0):
+            abort_transport(transport)
 
     async def finish(self) -> None:
         """Stop the subscriptions and run the cleanups (called when the socket's handler ends)."""
@@ -223,9 +283,10 @@ class ConnectionRegistry:
         self._connections.discard(conn)
 
     async def close_all(self) -> None:
-        """Shutdown: tell every client to go away (and come back to another process)."""
+        """Shutdown: tell every client to go away (and come back to another process); within the close deadline,
+        however many do not read."""
         conns = list(self._connections)
         await asyncio.gather(
-            *(c.ws.close(code=CLOSE_GOING_AWAY, message=b"server shutting down") for c in conns),
+            *(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in conns),
             return_exceptions=True,
         )

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
 from server.keys import connections_key, settings_key, ws_authenticate_key, ws_authenticated_key, ws_commands_key
-from server.realtime.connections import CLOSE_AUTH_TIMEOUT, Connection
+from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SERVER_ERROR, Connection
 from server.wiring import send_async
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,26 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # Check Origin before the upgrade: a page on another site must not ride on this user's connection.
     if not _origin_allowed(request):
         raise ApiError("this origin may not open a WebSocket here", code="origin_not_allowed", status=403)
-    # No permessage-deflate: a compressor per connection costs far more memory than chat frames save.
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=ABUSIVE_FRAME_BYTES, compress=False)
+    settings = request.app[settings_key]
+    # No permessage-deflate: a compressor per connection costs far more memory than chat frames save. Pings are
+    # answered here, not by aiohttp, so the pongs count against the client's output limit like any frame.
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT_SECONDS,
+        max_msg_size=ABUSIVE_FRAME_BYTES,
+        compress=False,
+        autoping=False,
+        timeout=settings.ws_close_timeout,
+    )
     await ws.prepare(request)
     registry = request.app[connections_key]
-    conn = Connection(ws, request.transport, max_buffered=request.app[settings_key].ws_max_buffered_bytes)
-    registry.add(conn)
+    conn = Connection(
+        ws,
+        request.transport,
+        max_buffered=settings.ws_max_buffered_bytes,
+        close_timeout=settings.ws_close_timeout,
+        write_timeout=settings.write_timeout,
+    )
+    registry.add(conn)  # counted (websocket_connections) from here until its socket is closed
 
     def close_if_anonymous() -> None:
         # Following what anonymous commands allow (public channels) needs no account; anything else does.
@@ -62,14 +76,21 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                     conn.send(error_frame(None, "frame_too_large", f"a frame is at most {MAX_FRAME_BYTES} bytes"))
                     continue
                 await _handle(request, conn, data)
+            elif message.type == WSMsgType.PING:
+                conn.pong(message.data)
             elif message.type == WSMsgType.BINARY:
                 conn.send(error_frame(None, "binary_not_supported", "send JSON text frames"))
             elif message.type == WSMsgType.ERROR:
                 break
     finally:
         auth_deadline.cancel()
-        registry.discard(conn)
-        await conn.finish()
+        try:
+            # Usually closed already (by the client, a close_soon, the heartbeat); if not, closed here, within
+            # the close deadline, rather than by aiohttp after we return, which would wait for the client forever.
+            await conn.close(CLOSE_SERVER_ERROR, "server error")
+        finally:
+            registry.discard(conn)
+            await conn.finish()
     return ws
 
 

@@ -2,30 +2,44 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self' ws: wss:; worker-src 'self'; manifest-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), payment=()",
-}
+from server.keys import settings_key
 
 
-async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith("/api/"):
-        # API answers carry tokens and personal data: never cached by the browser or a proxy.
-        response.headers.setdefault("Cache-Control", "no-store")
+def content_security_policy(public_url: str) -> str:
+    """The CSP: everything from this site only. `connect-src` allows this origin ('self', which CSP 3 browsers
+    extend to its ws:/wss: form) and the WebSocket URL of PUBLIC_URL spelled out, for browsers that do not."""
+    parts = urlsplit(public_url)
+    socket_origin = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"media-src 'self' blob:; connect-src 'self' {socket_origin}; worker-src 'self'; manifest-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def security_headers(public_url: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": content_security_policy(public_url),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), payment=()",
+    }
 
 
 def setup_security_headers(app: web.Application) -> None:
-    app.on_response_prepare.append(_add_headers)
+    headers = security_headers(app[settings_key].public_url)
+
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            # API answers carry tokens and personal data: never cached by the browser or a proxy.
+            response.headers.setdefault("Cache-Control", "no-store")
+
+    app.on_response_prepare.append(add_headers)

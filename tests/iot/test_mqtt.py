@@ -31,7 +31,7 @@ from server.iot.mqtt import (
     parse_publish_topic,
     redact_topic,
 )
-from server.keys import database_key
+from server.keys import database_key, metrics_key
 from tests.conftest import free_port
 from tests.helpers import new_channel
 
@@ -230,7 +230,7 @@ async def test_published_point_is_stored_and_republished(mqtt_client: TestClient
 
     resp = await mqtt_client.get(f"/channels/{cid}.json", params={"api_key": channel["read_key"]})
     assert (await resp.json())["last_entry_id"] == 1
-    metrics = await (await mqtt_client.get("/metrics")).text()
+    metrics = mqtt_client.app[metrics_key].exposition().decode()  # (served on the metrics listener only)
     assert 'mqtt_bridge{figure="written"} 1.0' in metrics
 
 

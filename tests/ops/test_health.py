@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp.test_utils import TestClient
 
-from server.keys import database_key
+from server.keys import database_key, metrics_key
+from server.ops.metrics import metrics_app
 
 
 async def test_healthz_and_readyz(client: TestClient) -> None:
@@ -22,13 +25,17 @@ async def test_readyz_fails_when_database_is_gone(client: TestClient) -> None:
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_metrics(client: TestClient) -> None:
+async def test_metrics_are_served_on_their_own_listener_only(client: TestClient, aiohttp_client: Any) -> None:
+    metrics = await aiohttp_client(metrics_app(client.app[metrics_key]))
     await client.get("/healthz")
     await client.get("/api/missing")
+    assert (await client.get("/metrics")).status == 404  # the public listener has no metrics
     async with client.ws_connect("/ws") as ws:
         await ws.send_json({"type": "ping", "id": 1})
         await ws.receive_json()
-        text = await (await client.get("/metrics")).text()
+        answer = await metrics.get("/metrics")
+        assert answer.status == 200
+        text = await answer.text()
     assert 'http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz"}' in text

@@ -21,6 +21,9 @@ async def test_security_headers(client: TestClient) -> None:
         csp = resp.headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp
         assert "script-src 'self'" in csp
+        # Scripts may connect to this site only (its WebSocket included), not to any ws:/wss: host.
+        connect = next(d.split()[1:] for d in csp.split(";") if d.split()[0] == "connect-src")
+        assert connect == ["'self'", "ws://testserver.local"]
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Referrer-Policy"] == "no-referrer"
 

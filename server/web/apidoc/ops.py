@@ -1,11 +1,10 @@
-"""Operations in the OpenAPI document: health and metrics (server/ops/health.py), the WebSocket's upgrade
+"""Operations in the OpenAPI document: health (server/ops/health.py), the WebSocket's upgrade
 (server/realtime/routes.py; its protocol is docs/protocol.md) and this document (server/web/openapi.py)."""
 
 from __future__ import annotations
 
 from server.web.apidoc.kit import (
     JSON,
-    STRING,
     ApiBook,
     no_content,
     obj,
@@ -51,14 +50,6 @@ def _ops(book: ApiBook) -> None:
             )
         },
         errors={503: "`not_ready`: a dependency is not reachable (the message names it)."},
-    )
-    book.op(
-        "GET",
-        "/metrics",
-        tag="ops",
-        summary="Prometheus metrics",
-        auth="none",
-        ok={200: reply("The exposition format.", content={"text/plain": {"schema": STRING}})},
     )
     book.op(
         "GET",
