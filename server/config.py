@@ -87,6 +87,11 @@ class Settings:
     retention_sweep_seconds: float = 300.0
     # Rule webhooks may call private, loopback and link-local addresses (off: only public ones).
     webhook_allow_private: bool = False
+    # Outbound calls (webhooks, pushes): the most of an answer read, and how many run at once, overall (for each
+    # kind) and per user. Calls beyond that wait, up to 16 times as many; past that they fail as busy.
+    outbound_max_reply_bytes: int = 16 << 10
+    outbound_max_in_flight: int = 64
+    outbound_max_in_flight_per_user: int = 4
     # Web Push (VAPID): the application server's P-256 private key (the raw 32 bytes), the contact it signs
     # with (mailto: or https:), and how long a push service keeps a push the device has not fetched yet.
     vapid_private_key: bytes = b""
@@ -162,6 +167,9 @@ class Settings:
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
             "webhook_allow_private": reader.choice("WEBHOOK_ALLOW_PRIVATE", "false", ("true", "false", "1", "0"))
             in ("true", "1"),
+            "outbound_max_reply_bytes": reader.integer("OUTBOUND_MAX_REPLY_BYTES", 16 << 10, 0, 1 << 20),
+            "outbound_max_in_flight": reader.integer("OUTBOUND_MAX_IN_FLIGHT", 64, 1, 10_000),
+            "outbound_max_in_flight_per_user": reader.integer("OUTBOUND_MAX_IN_FLIGHT_PER_USER", 4, 1, 1000),
             "push_ttl_seconds": reader.integer("PUSH_TTL_SECONDS", 86400, 0, 2_419_200),
             "push_allow_loopback": reader.choice(
                 "PUSH_ALLOW_LOOPBACK", "true" if app_env == "development" else "false", ("true", "false", "1", "0")

@@ -3,7 +3,9 @@ devices (RFC 8030 delivery, RFC 8291 aes128gcm encryption by pywebpush, RFC 8292
 
 Endpoints are https URLs of public hosts. Every address a host name resolves to is checked when connecting, and
 redirects are not followed, so a subscription cannot make the server call into its own network; plain http on
-loopback is allowed only when PUSH_ALLOW_LOOPBACK is on (development, tests).
+loopback is allowed only when PUSH_ALLOW_LOOPBACK is on (development, tests). Only a 2xx answer is a delivery (a
+redirect is a failure); at most OUTBOUND_MAX_REPLY_BYTES of an answer are read; pushes run through an
+`OutboundLimiter` (so many at once per recipient and overall), and one it refuses is not sent ("busy").
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from server.encoding import Base64Error, decode_base64url, encode_base64url
 from server.errors import ValidationError
 from server.storage.database import IntegrityError
 from server.storage.push import PushRepository, PushSubscription
-from server.web.outbound import CheckedResolver, IPAddress, unmapped
+from server.web import outbound
+from server.web.outbound import CheckedResolver, IPAddress, OutboundBusy, OutboundLimiter, post_bounded
 
 if TYPE_CHECKING:
     import aiohttp
@@ -66,13 +69,10 @@ class EndpointRefused(Exception):
 
 
 def _check_address(address: IPAddress, *, allow_loopback: bool) -> None:
-    address = unmapped(address)
-    if address.is_loopback:
-        if not allow_loopback:
-            raise EndpointRefused("a loopback address")
-        return
-    if not address.is_global or address.is_multicast or address.is_reserved or address.is_unspecified:
-        raise EndpointRefused("a private or reserved address")
+    try:
+        outbound.check_address(address, allow_loopback=allow_loopback)
+    except outbound.AddressRefused as exc:
+        raise EndpointRefused(str(exc)) from None
 
 
 def check_endpoint(endpoint: str, *, allow_loopback: bool) -> None:
@@ -175,7 +175,10 @@ def push_client_session(*, allow_loopback: bool, timeout: float = SEND_TIMEOUT) 
     # Refused as an OSError: aiohttp reports it as a connection error, like any unreachable host.
     check = functools.partial(_check_address, allow_loopback=allow_loopback)
     connector = aiohttp.TCPConnector(resolver=CheckedResolver(check, EndpointRefused, OSError), limit=100)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout))
+    # No decompression: the reply cap counts bytes as sent, so no compressed bomb hides behind it.
+    return aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=False
+    )
 
 
 # -- the service ----------------------------------------------------------------------------------------
@@ -185,6 +188,7 @@ class Outcome(enum.Enum):
     DELIVERED = "delivered"
     GONE = "gone"  # 404 or 410: the browser unsubscribed or the subscription expired
     FAILED = "failed"
+    BUSY = "busy"  # not sent: too many pushes to this user, or overall, already running and waiting
 
 
 class PushService:
@@ -197,6 +201,8 @@ class PushService:
         subject: str,
         ttl_seconds: int,
         allow_loopback: bool,
+        limiter: OutboundLimiter | None = None,
+        max_reply_bytes: int = outbound.MAX_REPLY_BYTES,
         timeout: float = SEND_TIMEOUT,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -210,6 +216,8 @@ class PushService:
         self._subject = subject
         self.ttl_seconds = ttl_seconds
         self.allow_loopback = allow_loopback
+        self.limiter = limiter or OutboundLimiter()
+        self._max_reply_bytes = max_reply_bytes
         self._timeout = timeout
         self._clock = clock
 
@@ -222,6 +230,10 @@ class PushService:
             subject=settings.vapid_subject,
             ttl_seconds=settings.push_ttl_seconds,
             allow_loopback=settings.push_allow_loopback,
+            limiter=OutboundLimiter(
+                total=settings.outbound_max_in_flight, per_user=settings.outbound_max_in_flight_per_user
+            ),
+            max_reply_bytes=settings.outbound_max_reply_bytes,
         )
 
     # -- subscriptions ----------------------------------------------------------------------------------
@@ -313,14 +325,17 @@ class PushService:
                 "Content-Encoding": "aes128gcm",
                 "Content-Type": "application/octet-stream",
             }
-            async with (
-                asyncio.timeout(self._timeout),
-                self._client.post(
-                    subscription.endpoint, data=encrypted, headers=headers, allow_redirects=False
-                ) as response,
-            ):
-                await response.content.read(4096)  # a short answer body lets the connection be reused
-                status = response.status
+            async with self.limiter.slot(subscription.user_id), asyncio.timeout(self._timeout):
+                reply = await post_bounded(
+                    self._client,
+                    subscription.endpoint,
+                    data=encrypted,
+                    headers=headers,
+                    max_reply_bytes=self._max_reply_bytes,
+                )
+        except OutboundBusy as exc:
+            log.warning("push subscription %s not sent: %s", sid, exc)
+            return Outcome.BUSY
         except EndpointRefused as exc:
             log.warning("push subscription %s not sent: its endpoint is %s", sid, exc)
             return Outcome.FAILED
@@ -330,10 +345,10 @@ class PushService:
         except Exception as exc:  # noqa: BLE001 -- one device's failure must not stop the others
             log.warning("push subscription %s: sending failed (%s)", sid, type(exc).__name__)
             return Outcome.FAILED
-        if 200 <= status < 300:
+        if reply.failure is None:
             return Outcome.DELIVERED
-        if status in (404, 410):
-            log.info("push subscription %s is gone (%d); removed", sid, status)
+        if reply.status in (404, 410):
+            log.info("push subscription %s is gone (%d); removed", sid, reply.status)
             return Outcome.GONE
-        log.warning("push subscription %s: the push service answered %d", sid, status)
+        log.warning("push subscription %s: the push service %s", sid, reply.failure)
         return Outcome.FAILED

@@ -36,6 +36,7 @@ from server.keys import (
 )
 from server.storage.batch import BatchWriter
 from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
+from server.web.outbound import OutboundLimiter
 from server.wiring import provide
 
 
@@ -88,6 +89,10 @@ async def _automation_ctx(app: web.Application) -> AsyncIterator[None]:
         broker=app[broker_key],
         mailer=app[mailer_key],
         allow_private_webhooks=app[settings_key].webhook_allow_private,
+        webhook_limiter=OutboundLimiter(
+            total=app[settings_key].outbound_max_in_flight, per_user=app[settings_key].outbound_max_in_flight_per_user
+        ),
+        max_reply_bytes=app[settings_key].outbound_max_reply_bytes,
     )
     app[talkbacks_key] = automation.talkbacks
     app[rules_key] = automation.rules

@@ -10,7 +10,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from server.errors import TooManyRequests
-from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, parse_time
+from server.iot.thingspeak import MAX_FIELD, ThingSpeakError, check_text, parse_time
 from server.storage.batch import BatchWriter, QueueFullError, WriterClosedError
 from server.storage.channels import Channel, ChannelGoneError, DuplicateTimestampError, FeedWrite, Point, Written
 from server.wiring import Signal
@@ -32,8 +32,7 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
         raise ThingSpeakError(f"{name} must be a string or a number", field=name)
     if len(value) > MAX_FIELD:
         raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
-    if "\x00" in value:
-        raise ThingSpeakError(f"{name} must not contain NUL characters", field=name)
+    check_text(value, name)
     return value
 
 
@@ -187,6 +186,17 @@ def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = U
     return points
 
 
+def _check_values(points: Sequence[Point]) -> None:
+    many = len(points) > 1
+    for index, point in enumerate(points):
+        where = f"updates[{index}]: " if many else ""
+        for n, value in enumerate(point.fields, start=1):
+            if value:
+                check_text(value, f"{where}field{n}")
+        if point.status:
+            check_text(point.status, f"{where}status")
+
+
 class FeedService:
     def __init__(self, writer: BatchWriter[FeedWrite, Written], clock: Callable[[], float] = time.time) -> None:
         self._writer = writer
@@ -209,7 +219,9 @@ class FeedService:
         self._last_accepted[channel.id] = now
 
     async def write(self, channel: Channel, points: Sequence[Point]) -> Written:
-        """Write points to a channel, all or none; returns once they are committed, with their entry ids."""
+        """Write points to a channel, all or none; returns once they are committed, with their entry ids. A
+        value with a control character is refused here, whoever writes it (devices, MQTT, rules, TalkBack)."""
+        _check_values(points)
         self._hold_interval(channel)
         try:
             written = await self._writer.submit(FeedWrite(channel.id, points))

@@ -1,4 +1,12 @@
-"""ThingSpeak's wire formats: timestamps, entries and channels as JSON, XML and CSV, and its error bodies."""
+"""ThingSpeak's wire formats: timestamps, entries and channels as JSON, XML and CSV, and its error bodies.
+
+Exports cannot be turned against their readers. Control characters (other than tab, line feed and carriage
+return) are refused when points are written (`check_text`), and any that still reach an XML document (older
+rows, other text) are replaced by U+FFFD, so every XML document is well-formed. A CSV cell that a spreadsheet
+would run as a formula (starting with =, +, -, @, tab or carriage return, and not a plain number such as
+-12.5) gets a leading apostrophe when exported (OWASP's CSV injection advice); the stored value, and every
+other format, stays as written.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,11 @@ from server.storage.channels import FIELDS, Channel, Point
 
 MAX_FIELD = 255  # ThingSpeak's limit for a field value and for status
 _EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+# What XML 1.0 cannot carry, and DEL: C0 controls but tab, line feed and carriage return; lone surrogates;
+# U+FFFE and U+FFFF.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 # ThingSpeak's documented error codes, by HTTP status.
 ERRORS = {
@@ -34,6 +47,22 @@ ERRORS = {
 
 class ThingSpeakError(ApiError):
     """An error answered the way ThingSpeak answers it (see `error_body`)."""
+
+
+def check_text(value: str, name: str) -> None:
+    """Refuse a value with a control character (tab, line feed and carriage return are fine): exports carry
+    values as they are, and XML cannot carry those at all."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise ThingSpeakError(f"{name} must not contain control characters (found U+{ord(found[0]):04X})", field=name)
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: text a spreadsheet would take for a formula gets a leading apostrophe (OWASP);
+    plain numbers, negative ones included, stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and _PLAIN_NUMBER.fullmatch(value) is None:
+        return "'" + value
+    return value
 
 
 def zone(name: str | None) -> tzinfo:
@@ -194,13 +223,16 @@ def _xml(name: str, value: Any) -> str:
         return f'<{tag} type="array">' + "".join(_xml(singular, v) for v in value) + f"</{tag}>"
     text = str(value)
     kind = ' type="dateTime"' if name in ("created_at", "updated_at") else ""
+    text = _CONTROL.sub("\ufffd", text)  # stored before values were checked, or text from elsewhere
     return f"<{tag}{kind}>{escape(text)}</{tag}>"
 
 
 def csv_line(values: Iterable[Any]) -> str:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(["" if v is None else v for v in values])
-    return out.getvalue()
+    # Written with \r\n so that a cell with either character is quoted (a bare \r would otherwise split the row
+    # for some readers); lines end in \n.
+    csv.writer(out, lineterminator="\r\n").writerow(["" if v is None else csv_cell(v) for v in values])
+    return out.getvalue().removesuffix("\r\n") + "\n"
 
 
 def error_body(status: int, details: str, fmt: str) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from server.storage.encrypted import ENCRYPTED_COLUMNS
 from tests.chat.chatkit import Browser, PushEndpoint, b64url, subscribe, unb64url
 from tests.conftest import free_port
 from tests.helpers import bearer, login, verified_user
+from tests.web.test_outbound import HugeAnswer, huge_server
 
 
 @pytest.fixture(name="client")
@@ -162,6 +163,30 @@ async def test_a_slow_or_unreachable_push_service_does_not_hold_up_the_others(
     assert await stored_count(client) == 3  # a timeout or a refused connection is no reason to forget a device
     assert "did not answer" in caplog.text
     assert "sending failed (ClientConnectorError)" in caplog.text
+
+
+async def test_a_redirect_is_not_a_delivery_and_keeps_the_subscription(
+    client: TestClient, push_endpoint: PushEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    grant = await verified_user(client)
+    moved = push_endpoint.browser(answer=307)
+    await subscribe(client, grant, moved)
+    assert await client.app[push_key].notify(grant["user"]["id"], {"type": "ping"}) == 0
+    assert len(push_endpoint.to(moved)) == 1
+    assert await stored_count(client) == 1
+    assert "answered 307, a redirect" in caplog.text
+
+
+async def test_a_push_service_answering_a_huge_body_is_read_only_up_to_the_cap(
+    client: TestClient, aiohttp_server: Any
+) -> None:
+    grant = await verified_user(client)
+    huge = HugeAnswer(status=201)
+    await subscribe(client, grant, Browser(await huge_server(aiohttp_server, huge)))
+    assert await client.app[push_key].notify(grant["user"]["id"], {"type": "ping"}) == 1
+    await huge.wait()
+    assert huge.hung_up  # the connection was closed, not drained
+    assert huge.sent < huge.total // 2
 
 
 def new_vapid_key_bytes() -> bytes:

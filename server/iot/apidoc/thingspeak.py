@@ -60,7 +60,11 @@ READ_ACCESS: list[JSON] = [
     {"bearerAuth": []},
 ]
 
-VALUE: JSON = {"type": ["string", "number", "boolean"], "maxLength": MAX_FIELD}
+VALUE: JSON = {
+    "type": ["string", "number", "boolean"],
+    "maxLength": MAX_FIELD,
+    "description": "no control characters other than tab, line feed and carriage return (a 400 names the field)",
+}
 TIMESTAMP: JSON = {"type": "string", "description": "ISO 8601 (`2014-02-26T12:42:01Z`, or with the zone's offset)"}
 DECIMAL: JSON = nullable({"type": "string", "description": "a decimal number, as text"})
 TIMEZONE: JSON = {"type": "string", "description": "an IANA time zone name (`Europe/Berlin`); UTC when absent"}
@@ -146,7 +150,16 @@ SCHEMAS: dict[str, JSON] = {
 }
 
 _FORMAT_TYPES = {"json": "application/json", "xml": "application/xml", "csv": "text/csv", "text": "text/plain"}
-_XML: JSON = {"type": "string", "description": "the same as XML, ThingSpeak's way (dashes in names, type attributes)"}
+_XML: JSON = {
+    "type": "string",
+    "description": "the same as XML, ThingSpeak's way (dashes in names, type attributes); always well-formed: a "
+    "character XML cannot carry is shown as U+FFFD",
+}
+_CSV: JSON = {
+    "type": "string",
+    "description": "a header line, then rows; a cell that a spreadsheet would run as a formula (text starting with "
+    "=, +, -, @, tab or carriage return that is not a plain number such as -12.5) starts with an apostrophe",
+}
 _ERROR_TEXT: JSON = {"type": "string", "enum": ["0", "-1"], "description": "`-1` for 404, `0` otherwise"}
 
 
@@ -159,7 +172,7 @@ def content(schema: JSON, formats: Iterable[str], text: JSON | None = None) -> J
         elif fmt == "xml":
             out[_FORMAT_TYPES[fmt]] = {"schema": _XML}
         elif fmt == "csv":
-            out[_FORMAT_TYPES[fmt]] = {"schema": {"type": "string", "description": "a header line, then rows"}}
+            out[_FORMAT_TYPES[fmt]] = {"schema": _CSV}
         else:
             out[_FORMAT_TYPES[fmt]] = {"schema": text or STRING}
     return out

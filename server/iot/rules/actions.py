@@ -243,7 +243,7 @@ class ActionRunner:
             "message": f"{rule.name}: {firing.message}",
         }
         try:
-            delivery = await self.webhooks.post(action["url"], payload)
+            delivery = await self.webhooks.post(action["url"], payload, user=rule.owner_id)
         except WebhookRefused as exc:
             return [NewEvent(firing.at, "action_failed", {"type": "webhook", "error": f"refused: {exc}"})]
         except WebhookFailed as exc:

@@ -18,6 +18,7 @@ from server.storage.channels import ChannelRepository
 from server.storage.database import Database
 from server.storage.rules import RuleRepository
 from server.storage.talkback import TalkBackRepository
+from server.web.outbound import MAX_REPLY_BYTES, OutboundLimiter
 
 
 @dataclass
@@ -41,11 +42,15 @@ class Automation:
         broker: Broker,
         mailer: Mailer,
         allow_private_webhooks: bool,
+        webhook_limiter: OutboundLimiter | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> Automation:
         talkback_repo = TalkBackRepository(db, keyring, blind_index)
         talkbacks = TalkBackService(talkback_repo, channels, feeds)
         rule_repo = RuleRepository(db, keyring)
-        webhooks = WebhookSender(allow_private=allow_private_webhooks)
+        webhooks = WebhookSender(
+            allow_private=allow_private_webhooks, limiter=webhook_limiter, max_reply_bytes=max_reply_bytes
+        )
         runner = ActionRunner(
             talkbacks=talkbacks,
             feeds=feeds,

@@ -1,5 +1,7 @@
 """Webhook calls for rule actions: http(s) only, a timeout, a few retries with backoff, no redirects, and no
-private, loopback or link-local destinations unless WEBHOOK_ALLOW_PRIVATE is set.
+private, loopback or link-local destinations (nor IPv6 addresses that carry one) unless WEBHOOK_ALLOW_PRIVATE is
+set. Only a 2xx answer is a delivery; at most OUTBOUND_MAX_REPLY_BYTES of it are read. Calls run through an
+`OutboundLimiter` (so many at once per rule owner and overall); a call it refuses fails as busy.
 
 The host name is resolved by a resolver that checks every address it returns, and the connection uses only
 those addresses, so a name cannot pass the check and then connect somewhere else (DNS rebinding).
@@ -18,7 +20,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from server.web.outbound import CheckedResolver, IPAddress, unmapped
+from server.web import outbound
+from server.web.outbound import CheckedResolver, IPAddress, OutboundBusy, OutboundLimiter, post_bounded
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +55,10 @@ def check_url(url: Any, *, allow_private: bool) -> str:
 
 
 def check_address(address: IPAddress, *, allow_private: bool) -> None:
-    address = unmapped(address)
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        raise WebhookRefused(f"{address} is not an address a webhook can call")
-    if allow_private:
-        return
-    if address.is_loopback:
-        raise WebhookRefused(f"{address} is a loopback address")
-    if address.is_link_local:
-        raise WebhookRefused(f"{address} is a link-local address")
-    if address.is_private or not address.is_global:
-        raise WebhookRefused(f"{address} is a private address")
+    try:
+        outbound.check_address(address, allow_private=allow_private)
+    except outbound.AddressRefused as exc:
+        raise WebhookRefused(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -72,8 +68,19 @@ class Delivery:
 
 
 class WebhookSender:
-    def __init__(self, *, allow_private: bool, timeout: float = 5.0, attempts: int = 3, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        limiter: OutboundLimiter | None = None,
+        max_reply_bytes: int = outbound.MAX_REPLY_BYTES,
+        timeout: float = 5.0,
+        attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
         self.allow_private = allow_private
+        self.limiter = limiter or OutboundLimiter()
+        self.max_reply_bytes = max_reply_bytes
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff  # seconds before the 2nd attempt; doubles after that
@@ -92,31 +99,44 @@ class WebhookSender:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 headers={"User-Agent": USER_AGENT},
+                auto_decompress=False,  # the cap counts bytes as sent: no compressed bomb behind it
             )
         return self._session
 
-    async def post(self, url: str, payload: dict[str, Any]) -> Delivery:
-        """POST the payload as JSON; retries network errors and 5xx answers. Raises on final failure."""
+    async def post(self, url: str, payload: dict[str, Any], *, user: str) -> Delivery:
+        """POST the payload as JSON on behalf of `user` (the rule's owner); retries network errors and 5xx
+        answers. Raises WebhookRefused for a refused address, WebhookFailed on final failure (a redirect, a 4xx,
+        the last 5xx or error, or busy: too many calls of this user or overall already running and waiting)."""
         check_url(url, allow_private=self.allow_private)
-        body = orjson.dumps(payload)
+        try:
+            async with self.limiter.slot(user):
+                return await self._post(url, orjson.dumps(payload))
+        except OutboundBusy as exc:
+            raise WebhookFailed(str(exc), 0) from None
+
+    async def _post(self, url: str, body: bytes) -> Delivery:
         last_error = "no attempt"
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 2))
             try:
-                async with self._client().post(
-                    url, data=body, headers={"Content-Type": "application/json"}, allow_redirects=False
-                ) as response:
-                    await response.read()
-                    if response.status < 500:
-                        if response.status >= 400:
-                            raise WebhookFailed(f"the webhook answered {response.status}", attempt)
-                        return Delivery(response.status, attempt)
-                    last_error = f"the webhook answered {response.status}"
+                reply = await post_bounded(
+                    self._client(),
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                    max_reply_bytes=self.max_reply_bytes,
+                )
             except WebhookRefused:
                 raise
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            if reply.failure is None:
+                return Delivery(reply.status, attempt)
+            last_error = f"the webhook {reply.failure}"
+            if reply.status < 500:  # a redirect or a 4xx: trying again would get the same answer
+                raise WebhookFailed(last_error, attempt)
         raise WebhookFailed(last_error, self.attempts)
 
     async def close(self) -> None:
