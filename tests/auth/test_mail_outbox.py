@@ -234,3 +234,25 @@ def test_backoff_doubles_up_to_its_cap_with_jitter(jitter: float) -> None:
     for wait, cap in zip(waits, full, strict=True):
         assert cap / 2 <= wait <= cap
         assert wait == pytest.approx(cap / 2 + jitter * cap / 2)
+
+
+async def test_two_senders_never_claim_one_mail(client: TestClient) -> None:
+    """Several processes share one outbox: each due mail is leased to one sender only."""
+    outbox = client.app[outbox_key]
+    await outbox.stop()  # this test claims by hand
+    repo = outbox.repo
+    db = client.app[database_key]
+    async with db.transaction() as tx:
+        queued = {await repo.add(tx, f"u{n}@example.test", "s", "t", 0.0) for n in range(40)}
+
+    async def sender(owner: str) -> list[str]:
+        claimed: list[str] = []
+        while mails := await repo.claim(owner, 1.0, 60.0, 3):
+            claimed += [m.id for m in mails]
+        return claimed
+
+    claims = await asyncio.gather(*(sender(f"process-{n}") for n in range(4)))
+    every = [mail_id for claimed in claims for mail_id in claimed]
+    assert sorted(every) == sorted(queued)  # each once
+    assert await repo.claim("late", 2.0, 60.0, 10) == []  # all leased
+    assert {m.id for m in await repo.claim("late", 61.5, 60.0, 100)} == queued  # leases run out: due again
