@@ -97,22 +97,18 @@ class MailOutboxRepository:
 
     async def retry(self, mail_id: str, owner: str, *, due_at: float, error: str) -> None:
         """One more attempt used; try again at `due_at`."""
-        await self.db.execute(
-            f"UPDATE {TABLE} SET attempts = attempts + 1, due_at = $1, last_error = $2, lease_until = NULL,"
-            " lease_owner = NULL WHERE id = $3 AND lease_owner = $4",
-            due_at,
-            error,
-            mail_id,
-            owner,
-        )
+        await self._attempted(mail_id, owner, PENDING, due_at, error)
 
     async def fail(self, mail_id: str, owner: str, *, error: str, now: float) -> None:
         """No more attempts: kept as failed (`due_at` then says when it failed)."""
+        await self._attempted(mail_id, owner, FAILED, now, error)
+
+    async def _attempted(self, mail_id: str, owner: str, state: str, due_at: float, error: str) -> None:
         await self.db.execute(
             f"UPDATE {TABLE} SET attempts = attempts + 1, state = $1, due_at = $2, last_error = $3,"
             " lease_until = NULL, lease_owner = NULL WHERE id = $4 AND lease_owner = $5",
-            FAILED,
-            now,
+            state,
+            due_at,
             error,
             mail_id,
             owner,
