@@ -46,6 +46,10 @@ class Settings:
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "noreply@localhost"
+    # The mail outbox: attempts per mail before it is kept as failed, and the wait after the first failed
+    # attempt (doubling after each one, up to an hour, with jitter).
+    mail_max_attempts: int = 10
+    mail_retry_seconds: float = 30.0
     public_url: str = ""
     app_env: str = "development"
     # Keyring: key id -> 32-byte key; the first listed is primary.
@@ -151,6 +155,8 @@ class Settings:
             "smtp_host": reader.optional("SMTP_HOST"),
             "smtp_port": reader.integer("SMTP_PORT", 25, 1, 65535),
             "smtp_from": reader.text("SMTP_FROM", "noreply@localhost"),
+            "mail_max_attempts": reader.integer("MAIL_MAX_ATTEMPTS", 10, 1, 100),
+            "mail_retry_seconds": reader.number("MAIL_RETRY_SECONDS", 30.0, 0.01, 86400.0),
             "public_url": reader.text("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
             "app_env": app_env,
             "turn_secret": reader.optional("TURN_SECRET"),

@@ -18,13 +18,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
+from server.auth.appkeys import outbox_key
 from server.config import Settings
 from server.crypto.keyring import Keyring
 from server.crypto.rotate import rotate
 from server.keys import database_key
 from server.ops.logs import JsonFormatter, quiet_revealing_loggers
 from server.storage.encrypted import ENCRYPTED_COLUMNS
-from tests.conftest import Mailbox
+from tests.conftest import Mailbox, free_port
 from tests.helpers import PASSWORD, bearer, login, verified_user
 
 
@@ -236,3 +237,44 @@ async def test_rotate_keys_while_serving(aiohttp_client: Any, make_settings: Any
         fresh = await login(only_new, grant["user"]["email"])
         me = await (await only_new.get("/api/me", headers=bearer(fresh))).json()
         assert me["email"] == grant["user"]["email"]
+
+
+async def test_queued_mail_is_sealed_and_rotates(
+    aiohttp_client: Any, make_settings: Any, settings: Settings, database_url: str, log_output: io.StringIO
+) -> None:
+    """Mail waiting in the outbox (here: kept after its one attempt failed) holds the address, the name and the
+    link only as ciphertext; the log names none of them; rotate-keys re-encrypts it."""
+    c = canaries()
+    old_key, new_key = os.urandom(32), os.urandom(32)
+    dead = make_settings(encryption_keys=(("old", old_key),), smtp_port=free_port(), mail_max_attempts=1)
+    client = await aiohttp_client(create_app(dead))
+    resp = await client.post(
+        "/api/auth/register", json={"email": c["email"], "password": PASSWORD, "display_name": c["name"]}
+    )
+    assert resp.status == 202
+    outbox = client.app[outbox_key]
+    await asyncio.wait_for(outbox.drained(), 10)
+    assert await outbox.repo.counts() == {"failed": 1}
+    db = client.app[database_key]
+    row = await db.fetchrow("SELECT id, recipient, subject, body FROM mail_outbox")
+    assert row is not None
+
+    raw = _database_bytes(settings, database_url)
+    logs = log_output.getvalue()
+    assert "given up" in logs  # the log was captured
+    for name in ("email", "name"):
+        for form in _forms(c[name]):
+            assert form not in raw, f"{name} found in the database"
+        assert c[name] not in logs, f"{name} found in the log"
+        assert c[name].lower() not in logs, f"{name} found in the log"
+    assert b"verify-email?token=" not in raw
+
+    keyring = Keyring((("new", new_key), ("old", old_key)))
+    done = await rotate(db, keyring, {"mail_outbox": ENCRYPTED_COLUMNS["mail_outbox"]})
+    assert done == {"mail_outbox": 3}
+    rotated = await db.fetchrow("SELECT recipient, body FROM mail_outbox")
+    assert rotated is not None
+    assert keyring.key_id_of(rotated["recipient"]) == "new"
+    opened = keyring.decrypt(rotated["body"], table="mail_outbox", column="body", row_id=row["id"])
+    assert c["name"] in opened
+    assert "/verify-email?token=" in opened

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.auth import apidoc, pages, routes, ws
-from server.auth.appkeys import accounts_key, mailer_key
+from server.auth.appkeys import accounts_key, mailer_key, outbox_key
 from server.auth.mail import LogMailer, Mailer, SmtpMailer
+from server.auth.outbox import MailOutbox
 from server.auth.service import AccountService
 from server.keys import (
     blind_index_key,
@@ -49,13 +50,18 @@ def _mailer(app: web.Application) -> Mailer:
 async def _accounts_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     mailer = provide(app, mailer_key, lambda: _mailer(app))  # other domains (rule alerts) send mail too
+    outbox = provide(
+        app, outbox_key, lambda: MailOutbox.from_settings(settings, app[database_key], app[keyring_key], mailer)
+    )
 
     def build() -> AccountService:
         repo = AccountRepository(app[database_key], app[keyring_key], app[blind_index_key])
         return AccountService.from_settings(
-            settings, repo, mailer=mailer, limiter=app[limiter_key], blind_index=app[blind_index_key]
+            settings, repo, outbox=outbox, limiter=app[limiter_key], blind_index=app[blind_index_key]
         )
 
     accounts = provide(app, accounts_key, build)
     app[ws_authenticate_key] = ws.authenticator(accounts)
+    outbox.start()  # mail queued before a restart goes out now
     yield
+    await outbox.stop()  # what is not sent stays queued

@@ -8,10 +8,12 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from server.auth.mail import Mailer
+    from server.auth.outbox import MailOutbox
     from server.auth.service import AccountService, Principal
 
 accounts_key: web.AppKey[AccountService] = web.AppKey("accounts")
 mailer_key: web.AppKey[Mailer] = web.AppKey("mailer")  # other domains (rule alerts) send mail through it too
+outbox_key: web.AppKey[MailOutbox] = web.AppKey("mail_outbox")  # account mail, queued and sent in the background
 
 # Per request.
 principal_key: web.RequestKey[Principal] = web.RequestKey("principal")

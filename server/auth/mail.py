@@ -24,6 +24,23 @@ def _message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
     return message
 
 
+def permanent_failure(exc: BaseException) -> bool:
+    """Whether the mail server refused for good (a 5xx answer), so trying again cannot help."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= r.code < 600 for r in exc.recipients) if exc.recipients else False
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and 500 <= exc.code < 600
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong, for the log and the outbox: the kind of error and the SMTP code, never the message text
+    (a server's refusal often quotes the address)."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        return f"{type(exc).__name__} {exc.recipients[0].code}"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"{type(exc).__name__} {exc.code}"
+    return type(exc).__name__
+
+
 class SmtpMailer:
     def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
         self._host, self._port, self._sender, self._timeout = host, port, sender, timeout

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from server.auth.mail import Mailer
+from server.auth.outbox import MailOutbox
 from server.auth.passwords import PasswordHasher
 from server.auth.tokens import AccessClaims, AccessTokens, new_secret, secret_hash
 from server.config import Settings
@@ -70,7 +70,7 @@ class AccountService:
         settings: Settings,
         hasher: PasswordHasher,
         tokens: AccessTokens,
-        mailer: Mailer,
+        outbox: MailOutbox,
         limiter: RateLimiter,
         blind_index: BlindIndex,
         clock: Callable[[], float] = time.time,
@@ -80,7 +80,7 @@ class AccountService:
         self._settings = settings
         self._hasher = hasher
         self._tokens = tokens
-        self._mailer = mailer
+        self._outbox = outbox
         self._limiter = limiter
         self._blind = blind_index
         self._clock = clock
@@ -91,7 +91,7 @@ class AccountService:
         settings: Settings,
         repo: AccountRepository,
         *,
-        mailer: Mailer,
+        outbox: MailOutbox,
         limiter: RateLimiter,
         blind_index: BlindIndex,
     ) -> AccountService:
@@ -100,7 +100,7 @@ class AccountService:
             settings=settings,
             hasher=PasswordHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib),
             tokens=AccessTokens(settings.jwt_secret, settings.access_token_seconds),
-            mailer=mailer,
+            outbox=outbox,
             limiter=limiter,
             blind_index=blind_index,
         )
@@ -123,8 +123,9 @@ class AccountService:
 
     # -- registration and verification --------------------------------------------------------------
     async def register(self, *, email: str, password: str, display_name: str, caller: Caller) -> None:
-        """Create an unverified account and send its verification link. An address already registered gets a
-        notice instead, and the caller sees the same answer either way (no account enumeration)."""
+        """Create an unverified account and queue its verification link. An address already registered gets a
+        notice instead, and the caller sees the same answer, after the same work, either way (no account
+        enumeration): a hash, one transaction of three writes, a queued mail."""
         s = self._settings
         await enforce(
             self._limiter, s.rate_register, self._ip_key("register", caller), self._account_key("register", email)
@@ -134,71 +135,103 @@ class AccountService:
         now = self._clock()
         user_id = uuid.uuid4().hex
         token = new_secret()
+        verification = self._verification_mail(display_name, token)
         try:
             async with self._db.transaction() as tx:
-                await self.repo.create_user(
-                    tx,
-                    user_id=user_id,
-                    email=email,
-                    display_name=display_name,
-                    password_hash=password_hash,
-                    role="user",
-                    now=now,
-                )
-                await self.repo.add_email_token(
-                    tx,
-                    token_hash=secret_hash(token),
-                    user_id=user_id,
-                    purpose="verify",
-                    now=now,
-                    expires_at=now + s.email_token_hours * 3600,
-                )
-        except IntegrityError:
-            await self._send(
-                email,
-                "Someone tried to register with your address",
-                "Someone (perhaps you) tried to create an account with this e-mail address, "
-                "which already has one.\n\nIf it was you, sign in, or reset your password here:\n"
-                f"{s.public_url}/#/forgot\n\nIf it was not you, you can ignore this message.\n",
-            )
-            return
-        await self._send_verification(email, display_name, token)
+                if await self.repo.user_by_email(email, tx) is not None:
+                    await self._outbox.add(tx, email, *self._taken_mail())
+                    await self._outbox.add_nothing(tx, email, *verification)
+                else:
+                    await self.repo.create_user(
+                        tx,
+                        user_id=user_id,
+                        email=email,
+                        display_name=display_name,
+                        password_hash=password_hash,
+                        role="user",
+                        now=now,
+                    )
+                    await self.repo.add_email_token(
+                        tx,
+                        token_hash=secret_hash(token),
+                        user_id=user_id,
+                        purpose="verify",
+                        now=now,
+                        expires_at=now + s.email_token_hours * 3600,
+                    )
+                    await self._outbox.add(tx, email, *verification)
+        except IntegrityError:  # registered by a request running beside this one
+            async with self._db.transaction() as tx:
+                await self._outbox.add(tx, email, *self._taken_mail())
+        self._outbox.wake()
 
-    async def _send_verification(self, email: str, display_name: str, token: str) -> None:
+    def _taken_mail(self) -> tuple[str, str]:
+        return (
+            "Someone tried to register with your address",
+            "Someone (perhaps you) tried to create an account with this e-mail address, "
+            "which already has one.\n\nIf it was you, sign in, or reset your password here:\n"
+            f"{self._settings.public_url}/#/forgot\n\nIf it was not you, you can ignore this message.\n",
+        )
+
+    def _verification_mail(self, display_name: str, token: str) -> tuple[str, str]:
         link = f"{self._settings.public_url}/verify-email?{urlencode({'token': token})}"
-        await self._send(
-            email,
+        return (
             "Confirm your e-mail address",
             f"Hello {display_name},\n\nconfirm your e-mail address by opening this link:\n{link}\n\n"
             f"It works once and expires in {self._settings.email_token_hours} hours.\n"
             "If you did not register, ignore this message.\n",
         )
 
-    async def _send(self, to: str, subject: str, text: str) -> None:
-        try:
-            await self._mailer.send(to, subject, text)
-        except Exception as exc:  # noqa: BLE001 - mail trouble must not lose the account; the user can ask again
-            log.error("could not send e-mail (%s): %s", subject, type(exc).__name__)
+    def _reset_mail(self, display_name: str, token: str) -> tuple[str, str]:
+        link = f"{self._settings.public_url}/reset-password?{urlencode({'token': token})}"
+        return (
+            "Reset your password",
+            f"Hello {display_name},\n\nto choose a new password, open this link:\n{link}\n\n"
+            "It works once and expires in one hour. If you did not ask for it, ignore this message;"
+            " your password stays as it is.\n",
+        )
+
+    async def _mail_token(
+        self,
+        *,
+        user: User | None,
+        email: str,
+        purpose: str,
+        lifetime: float,
+        compose: Callable[[str, str], tuple[str, str]],
+    ) -> None:
+        """Retire `user`'s live `purpose` links, issue a new one and queue the mail that carries it. Without a
+        user, the same statements run and nothing is sent: an unknown address costs what a known one does."""
+        now = self._clock()
+        token = new_secret()
+        subject, text = compose(user.display_name if user else "", token)
+        async with self._db.transaction() as tx:
+            await self.repo.expire_email_tokens(tx, user.id if user else uuid.uuid4().hex, purpose, now)
+            if user is None:
+                await self._outbox.add_nothing(tx, email, subject, text)
+            else:
+                await self.repo.add_email_token(
+                    tx,
+                    token_hash=secret_hash(token),
+                    user_id=user.id,
+                    purpose=purpose,
+                    now=now,
+                    expires_at=now + lifetime,
+                )
+                await self._outbox.add(tx, user.email, subject, text)
+        self._outbox.wake()
 
     async def resend_verification(self, *, email: str, caller: Caller) -> None:
         s = self._settings
         await enforce(self._limiter, s.rate_verify, self._ip_key("verify", caller), self._account_key("verify", email))
         user = await self.repo.user_by_email(email)
-        if user is None or user.email_verified_at is not None:
-            return
-        now = self._clock()
-        token = new_secret()
-        async with self._db.transaction() as tx:
-            await self.repo.expire_email_tokens(tx, user.id, "verify", now)
-            await self.repo.add_email_token(
-                tx,
-                token_hash=secret_hash(token),
-                user_id=user.id,
-                purpose="verify",
-                now=now,
-                expires_at=now + s.email_token_hours * 3600,
-            )
-        await self._send_verification(user.email, user.display_name, token)
+        await self._mail_token(
+            user=user if user is not None and user.email_verified_at is None else None,
+            email=email,
+            purpose="verify",
+            lifetime=s.email_token_hours * 3600,
+            compose=self._verification_mail,
+        )
 
     async def verify_email(self, *, token: str, caller: Caller) -> User:
         await enforce(self._limiter, self._settings.rate_verify, self._ip_key("verify", caller))
@@ -318,23 +351,7 @@ class AccountService:
         s = self._settings
         await enforce(self._limiter, s.rate_reset, self._ip_key("reset", caller), self._account_key("reset", email))
         user = await self.repo.user_by_email(email)
-        if user is None:
-            return
-        now = self._clock()
-        token = new_secret()
-        async with self._db.transaction() as tx:
-            await self.repo.expire_email_tokens(tx, user.id, "reset", now)
-            await self.repo.add_email_token(
-                tx, token_hash=secret_hash(token), user_id=user.id, purpose="reset", now=now, expires_at=now + 3600
-            )
-        link = f"{s.public_url}/reset-password?{urlencode({'token': token})}"
-        await self._send(
-            user.email,
-            "Reset your password",
-            f"Hello {user.display_name},\n\nto choose a new password, open this link:\n{link}\n\n"
-            "It works once and expires in one hour. If you did not ask for it, ignore this message;"
-            " your password stays as it is.\n",
-        )
+        await self._mail_token(user=user, email=email, purpose="reset", lifetime=3600, compose=self._reset_mail)
 
     async def reset_password(self, *, token: str, password: str, caller: Caller) -> User:
         """Set a new password from a reset link; every session of the account ends."""

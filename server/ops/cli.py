@@ -10,6 +10,7 @@ import os
 import sys
 
 from server.auth.mail import LogMailer
+from server.auth.outbox import MailOutbox
 from server.auth.service import AccountService
 from server.config import (
     ConfigError,
@@ -71,9 +72,11 @@ async def _create_admin(settings: Settings, email: str, name: str) -> int:
     try:
         await migrate(db)
         blind = BlindIndex(settings.blind_index_key)
-        repo = AccountRepository(db, Keyring(settings.encryption_keys), blind)
+        keyring = Keyring(settings.encryption_keys)
+        repo = AccountRepository(db, keyring, blind)
+        outbox = MailOutbox.from_settings(settings, db, keyring, LogMailer(settings.smtp_from))  # never started
         service = AccountService.from_settings(
-            settings, repo, mailer=LogMailer(settings.smtp_from), limiter=MemoryRateLimiter(), blind_index=blind
+            settings, repo, outbox=outbox, limiter=MemoryRateLimiter(), blind_index=blind
         )
         password = None if await repo.user_by_email(email) else _admin_password()
         user, created = await service.ensure_admin(email=email, password=password, display_name=name)

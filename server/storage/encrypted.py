@@ -18,4 +18,5 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "user_events": (("user_id", "seq"), ("payload",)),
     "chat_invites": ("id", ("code",)),
     "message_reports": ("id", ("reason",)),
+    "mail_outbox": ("id", ("recipient", "subject", "body")),
 }
