@@ -21,6 +21,7 @@ _EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
 ERRORS = {
     400: ("error_bad_request", "Bad Request"),
     401: ("error_auth_required", "Authorization Required"),
+    403: ("error_forbidden", "Forbidden"),  # a suspended account's keys
     404: ("error_resource_not_found", "Resource Not Found"),
     405: ("error_method_invalid", "Method Not Allowed"),
     409: ("error_conflict", "Conflict"),
