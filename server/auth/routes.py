@@ -65,8 +65,12 @@ async def resend_verification(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
-    body = await read_json(request, {"email": EMAIL, "password": PASSWORD})
-    grant = await _service(request).login(email=body["email"], password=body["password"], caller=_caller(request))
+    body = await read_json(
+        request, {"email": EMAIL, "password": PASSWORD, "device_token": Field(str, required=False, max_length=200)}
+    )
+    grant = await _service(request).login(
+        email=body["email"], password=body["password"], caller=_caller(request), device_token=body.get("device_token")
+    )
     return web.json_response(grant.public())
 
 
