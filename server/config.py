@@ -70,7 +70,12 @@ class Settings:
     argon2_memory_kib: int = 65536
     # Abuse limits, per IP and per account.
     rate_register: RateLimit = RateLimit(5, 3600)
-    rate_login: RateLimit = RateLimit(10, 300)
+    # Sign-in throttling (README, "Sign-in throttling"): failures only are counted, never successes.
+    rate_login: RateLimit = RateLimit(10, 900)  # failures per account and address pair
+    rate_login_address: RateLimit = RateLimit(100, 900)  # failures per address, any account (an office NAT fits)
+    login_slowdown: RateLimit = RateLimit(5, 3600)  # an account's failures (any address) before attempts wait
+    login_slowdown_max_seconds: float = 60.0  # the longest wait between attempts on a slowed-down account
+    login_device_days: int = 180  # how long a device that signed in is known (and skips the slowdown)
     rate_verify: RateLimit = RateLimit(20, 3600)
     rate_reset: RateLimit = RateLimit(5, 3600)
     rate_chat_send: RateLimit = RateLimit(30, 10)  # messages per user

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.auth import apidoc, pages, routes, ws
-from server.auth.appkeys import accounts_key, mailer_key, outbox_key
+from server.auth.appkeys import accounts_key, mailer_key, outbox_key, suspension_changed_key
 from server.auth.mail import LogMailer, Mailer, SmtpMailer
 from server.auth.outbox import MailOutbox
 from server.auth.service import AccountService
 from server.keys import (
     blind_index_key,
+    broker_key,
     database_key,
     keyring_key,
     limiter_key,
@@ -22,12 +23,13 @@ from server.keys import (
 )
 from server.storage.accounts import AccountRepository
 from server.web.openapi import add_part
-from server.wiring import provide
+from server.wiring import Signal, provide
 
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes.routes)
     app.add_routes(pages.routes)
+    app[suspension_changed_key] = Signal[[str], None]("suspension_changed")
     app.cleanup_ctx.append(_accounts_ctx)
     app[ws_authenticated_key].connect(ws.watch_sessions)
     add_part(
@@ -63,5 +65,13 @@ async def _accounts_ctx(app: web.Application) -> AsyncIterator[None]:
     accounts = provide(app, accounts_key, build)
     app[ws_authenticate_key] = ws.authenticator(accounts)
     outbox.start()  # mail queued before a restart goes out now
+    changed = app[suspension_changed_key]
+
+    def on_suspension(event: dict[str, object]) -> None:
+        if isinstance(user_id := event.get("user_id"), str):
+            changed.send(user_id)
+
+    unsubscribe = await app[broker_key].subscribe(ws.SUSPENSIONS_TOPIC, on_suspension)
     yield
+    unsubscribe()
     await outbox.stop()  # what is not sent stays queued

@@ -49,7 +49,13 @@ SCHEMAS: dict[str, JSON] = {
             "expires_in": {"type": "integer", "description": "seconds the access token lives"},
             "refresh_token": {"type": "string", "description": "one use: /api/auth/refresh swaps it for a new pair"},
             "user": ref("User"),
-        }
+            "device_token": {
+                "type": "string",
+                "description": "sign-in only: keep it on this device and send it with the next sign-in, which then"
+                " skips the account's slowdown (see /api/auth/login)",
+            },
+        },
+        required=["access_token", "token_type", "expires_in", "refresh_token", "user"],
     ),
     "Session": obj(
         {
@@ -126,13 +132,23 @@ def _accounts(book: ApiBook) -> None:
         "/api/auth/login",
         tag="auth",
         summary="Sign in: an access token and a refresh token",
+        description=(
+            "Throttling counts failures only, never successes. Failures are counted per account and address"
+            " (10 in 15 minutes, then that address waits for that account) and per address over all accounts"
+            " (100 in 15 minutes: an office behind one NAT fits; a password spray does not). After 5 failures in an"
+            " hour from anywhere, the account slows down: each attempt waits 1, 2, 4... seconds (at most 60) after"
+            " the latest failure, answered 429 with `Retry-After`; the owner is never locked out. A sign-in answers a"
+            " `device_token`: sent back with a later sign-in to the same account, it skips these limits (its own"
+            " failures are limited to 10 in 15 minutes, after which it counts as an unknown device)."
+        ),
         auth="none",
-        fields={"email": EMAIL, "password": PASSWORD},
+        fields={"email": EMAIL, "password": PASSWORD, "device_token": Field(str, required=False, max_length=200)},
         ok={200: reply("Signed in; a new session.", ref("Grant"))},
         errors={
             401: "`invalid_credentials`: the address or the password is wrong (one answer for both).",
             403: "`email_not_verified` or `account_suspended`.",
-            **limited,
+            429: "Too many failed sign-ins from this address, or for this account (it is slowed down); see"
+            " `Retry-After`.",
         },
     )
     book.op(

@@ -8,6 +8,7 @@ from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
 from server.auth.service import ROLES, AccountService, Caller
 from server.auth.ws import announce_sessions_ended as _announce
+from server.auth.ws import announce_suspension
 from server.errors import ValidationError
 from server.keys import broker_key, settings_key
 from server.web.client import client_ip, user_agent
@@ -64,8 +65,12 @@ async def resend_verification(request: web.Request) -> web.Response:
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
-    body = await read_json(request, {"email": EMAIL, "password": PASSWORD})
-    grant = await _service(request).login(email=body["email"], password=body["password"], caller=_caller(request))
+    body = await read_json(
+        request, {"email": EMAIL, "password": PASSWORD, "device_token": Field(str, required=False, max_length=200)}
+    )
+    grant = await _service(request).login(
+        email=body["email"], password=body["password"], caller=_caller(request), device_token=body.get("device_token")
+    )
     return web.json_response(grant.public())
 
 
@@ -189,6 +194,7 @@ async def admin_suspend(request: web.Request) -> web.Response:
     await read_json(request, {})
     user = await _service(request).set_suspended(request.match_info["user_id"][:64], True)
     announce_sessions_ended(request, user.id)
+    announce_suspension(request.app[broker_key], user.id)
     return web.json_response(user.public())
 
 
@@ -197,6 +203,7 @@ async def admin_unsuspend(request: web.Request) -> web.Response:
     await require_admin(request)
     await read_json(request, {})
     user = await _service(request).set_suspended(request.match_info["user_id"][:64], False)
+    announce_suspension(request.app[broker_key], user.id)
     return web.json_response(user.public())
 
 

@@ -3,11 +3,12 @@ password reset, profile and roles. No aiohttp here: callers pass in who is calli
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from server.auth.passwords import PasswordHasher
 from server.auth.tokens import AccessClaims, AccessTokens, new_secret, secret_hash
 from server.config import Settings
 from server.crypto.keyring import BlindIndex
-from server.errors import ApiError, Forbidden, NotFound, Unauthorized, ValidationError
+from server.errors import ApiError, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationError
 from server.storage.accounts import AccountRepository, Session, User
 from server.storage.database import IntegrityError
 from server.web.ratelimit import RateLimiter, enforce
@@ -51,15 +52,29 @@ class Grant:
     refresh_token: str
     expires_in: int
     user: User
+    device_token: str | None = None  # sign-in only: present it at the next sign-in to skip the slowdown
 
     def public(self) -> dict[str, Any]:
-        return {
+        body = {
             "access_token": self.access_token,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
             "refresh_token": self.refresh_token,
             "user": self.user.public(),
         }
+        if self.device_token is not None:
+            body["device_token"] = self.device_token
+        return body
+
+
+@dataclass(frozen=True)
+class _LoginKeys:
+    """Where one sign-in attempt's failures are counted."""
+
+    address: str  # the caller's address, any account
+    pair: str  # this account from this address
+    account: str  # this account, any address
+    device: str | None  # the device token presented, if any
 
 
 class AccountService:
@@ -248,13 +263,28 @@ class AccountService:
         return user
 
     # -- sign-in and tokens -------------------------------------------------------------------------
-    async def login(self, *, email: str, password: str, caller: Caller) -> Grant:
+    async def login(self, *, email: str, password: str, caller: Caller, device_token: str | None = None) -> Grant:
+        """Sign in, throttled as README's "Sign-in throttling" says: failures only are counted, per account and
+        address and per address; an account with many recent failures slows down (each attempt waits longer) rather
+        than locking its owner out, and a device that signed in to this account before is let through."""
         s = self._settings
-        await enforce(self._limiter, s.rate_login, self._ip_key("login", caller), self._account_key("login", email))
+        now = self._clock()
         user = await self.repo.user_by_email(email)
+        keys = _LoginKeys(
+            address=self._ip_key("login", caller),
+            pair=f"{self._account_key('login', email)}:{self._ip_key('', caller)}",
+            account=self._account_key("login", email),
+            device=self._device_key(device_token) if device_token else None,
+        )
+        known = user is not None and await self._known_device(user.id, device_token, keys.device, now)
+        await self._throttle(keys, known, now)
         # Unknown address and wrong password: same check, same time, same answer.
         if not await self._hasher.verify(user.password_hash if user else None, password) or user is None:
+            await self._count_failure(keys, now)
             raise Unauthorized(_INVALID_CREDENTIALS, code="invalid_credentials")
+        await self._limiter.forget(keys.pair)  # a success is never counted, and clears this address's typos
+        if keys.device is not None:
+            await self._limiter.forget(keys.device)
         if user.email_verified_at is None:
             raise Forbidden("confirm your e-mail address first; we sent you a link", code="email_not_verified")
         if user.suspended_at is not None:
@@ -275,7 +305,63 @@ class AccountService:
             await self.repo.add_refresh_token(tx, secret_hash(refresh), session_id, now)
             if self._hasher.needs_rehash(user.password_hash):
                 await self.repo.set_password(tx, user.id, await self._hasher.hash(password), now)
-        return self._grant(user, session_id, refresh, now)
+        grant = self._grant(user, session_id, refresh, now)
+        return replace(grant, device_token=self._device_token(user.id, now))
+
+    # -- sign-in throttling -------------------------------------------------------------------------
+    async def _throttle(self, keys: _LoginKeys, known_device: bool, now: float) -> None:
+        """Refuse (429 with Retry-After) an attempt that is over a failure budget. A known device skips them all:
+        its own failures are limited instead (see `_known_device`)."""
+        if known_device:
+            return
+        s = self._settings
+        limiter = self._limiter
+        for key, budget in ((keys.address, s.rate_login_address), (keys.pair, s.rate_login)):
+            failures = await limiter.failures(key, now)
+            if failures.count >= budget.count:
+                raise TooManyRequests(failures.expires_in)
+        # The account slows down: past the free failures, each attempt waits 1, 2, 4... seconds (up to the maximum)
+        # after the latest failure. Its owner gets in after the wait; a guesser gets few guesses an hour.
+        failures = await limiter.failures(keys.account, now)
+        over = failures.count - s.login_slowdown.count
+        if over >= 0:
+            wait = failures.last_at + min(2.0**over, s.login_slowdown_max_seconds) - now
+            if wait > 0:
+                raise TooManyRequests(wait, "too many failed sign-ins for this account; wait a little")
+
+    async def _count_failure(self, keys: _LoginKeys, now: float) -> None:
+        s = self._settings
+        await self._limiter.fail(keys.address, s.rate_login_address.seconds, now)
+        await self._limiter.fail(keys.pair, s.rate_login.seconds, now)
+        await self._limiter.fail(keys.account, s.login_slowdown.seconds, now)
+        if keys.device is not None:
+            await self._limiter.fail(keys.device, s.rate_login.seconds, now)
+
+    def _device_key(self, token: str) -> str:
+        return f"login:device:{self._blind(token[:200], purpose='ratelimit.device').hex()[:32]}"
+
+    def _device_mac(self, user_id: str, issued: int, nonce: str) -> str:
+        return self._blind(f"{user_id}:{issued}:{nonce}", purpose="login.device").hex()[:32]
+
+    def _device_token(self, user_id: str, now: float) -> str:
+        """Proof that this device signed in to this account (OWASP's "device cookie"); nothing is stored."""
+        issued, nonce = int(now), new_secret()[:22]
+        return f"{issued}.{nonce}.{self._device_mac(user_id, issued, nonce)}"
+
+    async def _known_device(self, user_id: str, token: str | None, key: str | None, now: float) -> bool:
+        """True for a device token this account issued, not expired, and not over its own failure budget."""
+        if not token or key is None:
+            return False
+        issued_text, _, rest = token.partition(".")
+        nonce, _, mac = rest.partition(".")
+        if not issued_text.isascii() or not issued_text.isdigit() or len(issued_text) > 12 or not nonce:
+            return False
+        issued = int(issued_text)
+        if not issued <= now < issued + self._settings.login_device_days * 86400:
+            return False
+        if not hmac.compare_digest(mac, self._device_mac(user_id, issued, nonce)):
+            return False
+        return (await self._limiter.failures(key, now)).count < self._settings.rate_login.count
 
     def _grant(self, user: User, session_id: str, refresh: str, now: float) -> Grant:
         access = self._tokens.issue(user_id=user.id, session_id=session_id, role=user.role, now=now)

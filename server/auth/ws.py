@@ -22,6 +22,14 @@ def announce_sessions_ended(broker: Broker, user_id: str, session_id: str | None
     broker.publish(_session_topic(user_id), {"session_id": session_id})
 
 
+SUSPENSIONS_TOPIC = "auth.suspensions"  # a user id was suspended or unsuspended (never sent to clients)
+
+
+def announce_suspension(broker: Broker, user_id: str) -> None:
+    """Tell every process that this account was suspended or unsuspended."""
+    broker.publish(SUSPENSIONS_TOPIC, {"user_id": user_id})
+
+
 def authenticator(accounts: AccountService) -> Callable[[str], Awaitable[tuple[str, str | None]]]:
     """What the WebSocket's auth frame calls: token -> (user id, session id), or ApiError."""
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.auth.appkeys import accounts_key, mailer_key
+from server.auth.appkeys import accounts_key, mailer_key, suspension_changed_key
 from server.iot import apidoc, live, read_routes, retention, routes, talkback_routes
 from server.iot.appkeys import (
     channels_key,
@@ -47,6 +47,8 @@ def setup(app: web.Application) -> None:
     apidoc.document(app)
     app[update_received_key] = update_received = UpdateReceived("update_received")
     update_received.connect(talkback_routes.execute_on_update)  # /update with a talkback_key
+    # A suspension (in any process) drops that account's cached write keys here at once.
+    app[suspension_changed_key].connect(lambda user_id: app[channels_key].forget_owner(user_id))
     app.cleanup_ctx.append(_feeds_ctx)  # after the database: its batch writer flushes before the database closes
     app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes
     if app[settings_key].mqtt_url is not None:

@@ -27,8 +27,24 @@ def unauthorized(details: str = "Please make sure that your API key is correct."
     return ThingSpeakError(details, code="error_auth_required", status=401)
 
 
+def suspended() -> ThingSpeakError:
+    """Every credential of a suspended account (user API key, channel write and read keys, TalkBack keys, and so MQTT
+    writes) is refused with this: 403, ThingSpeak's error shape on its routes, `account_suspended` in JSON."""
+    return ThingSpeakError("This account is suspended.", code="account_suspended", status=403)
+
+
 def not_found() -> ThingSpeakError:
     return ThingSpeakError("The channel was not found.", code="error_resource_not_found", status=404)
+
+
+async def key_user(repo: ChannelRepository, api_key: str) -> str | None:
+    """The one place a user API key is looked up: its user, None if unknown, refused if the account is suspended."""
+    found = await repo.user_of_key(api_key)
+    if found is None:
+        return None
+    if found.suspended:
+        raise suspended()
+    return found.user_id
 
 
 class ChannelService:
@@ -53,17 +69,21 @@ class ChannelService:
         return key
 
     async def owner_of_key(self, api_key: str | None) -> str | None:
-        """The user whose user API key this is, or None (no refusal: the caller may be reading a public channel)."""
+        """The user whose user API key this is, or None (no refusal: the caller may be reading a public channel).
+        A suspended account's key is refused."""
         if not api_key or len(api_key) > 64:
             return None
-        return await self.repo.user_of_key(api_key)
+        return await self._key_user(api_key)
+
+    async def _key_user(self, api_key: str) -> str | None:
+        return await key_user(self.repo, api_key)
 
     async def entries_after(self, channel_id: int, after_entry_id: int, limit: int) -> list[Row]:
         """Stored points of a channel after an entry id, oldest first (callers checked read access)."""
         return await self.repo.entries_after(channel_id, after_entry_id, limit)
 
     async def user_of_api_key(self, api_key: str | None) -> str:
-        user_id = await self.repo.user_of_key(api_key) if api_key else None
+        user_id = await self._key_user(api_key) if api_key and len(api_key) <= 64 else None
         if user_id is None:
             raise unauthorized()
         return user_id
@@ -149,11 +169,14 @@ class ChannelService:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        found = await self.repo.find_key(api_key)
-        channel = await self.repo.get(found[0]) if found and found[1] == "write" else None
-        if channel is None:
+        found = await self.repo.channel_of_key(api_key)
+        if found is None or found.kind != "write":
             self._write_keys.pop(api_key, None)
             raise unauthorized()
+        if found.owner_suspended:  # never cached: unsuspending restores the key at once
+            self._write_keys.pop(api_key, None)
+            raise suspended()
+        channel = found.channel
         if len(self._write_keys) > 100_000:
             self._write_keys.clear()
         self._write_keys[api_key] = (channel, now + KEY_CACHE_SECONDS)
@@ -168,12 +191,19 @@ class ChannelService:
         if channel.public or (user_id is not None and channel.owner_id == user_id):
             return channel
         if api_key and len(api_key) <= 64:
-            found = await self.repo.find_key(api_key)
-            if found is not None and found == (channel_id, "read"):
+            found = await self.repo.channel_of_key(api_key)
+            if found is not None and found.channel.id == channel_id and found.kind == "read":
+                if found.owner_suspended:
+                    raise suspended()
                 return channel
-            if await self.repo.user_of_key(api_key) == channel.owner_id:
+            if await self._key_user(api_key) == channel.owner_id:
                 return channel
         raise unauthorized()
+
+    def forget_owner(self, user_id: str) -> None:
+        """Drop the cached write keys of one user's channels (their account was suspended or unsuspended)."""
+        for key in [k for k, (c, _) in self._write_keys.items() if c.owner_id == user_id]:
+            del self._write_keys[key]
 
     def _forget(self, channel_id: int) -> None:
         for key in [k for k, (c, _) in self._write_keys.items() if c.id == channel_id]:

@@ -69,6 +69,8 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
     try:
         channel = await service.for_read(channel_id, api_key, conn.user_id)
     except ApiError as exc:
+        if exc.code == "account_suspended":  # the key is right; its account is suspended: say so
+            raise ApiError("this account is suspended", code="account_suspended", field="api_key") from exc
         # Over the socket, "no such channel" and "not yours" read the same: nothing leaks.
         raise ApiError(
             "no such channel, or it needs a read key", code="channel_not_readable", field="channel_id"

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from server.errors import ApiError
-from server.iot.channels import new_api_key, unauthorized
+from server.iot.channels import key_user, new_api_key, suspended, unauthorized
 from server.iot.ingest import FeedService
 from server.iot.thingspeak import ThingSpeakError
 from server.storage.channels import ChannelRepository, Point
@@ -138,17 +138,28 @@ class TalkBackService:
         if user_id is not None and user_id == talkback.owner_id:
             return talkback
         if api_key and len(api_key) <= 64:
-            if await self.repo.talkback_of_key(api_key) == talkback_id:
+            found = await self._by_key(api_key)
+            if found is not None and found.id == talkback_id:
                 return talkback
-            if await self._channels.user_of_key(api_key) == talkback.owner_id:
+            if await key_user(self._channels, api_key) == talkback.owner_id:
                 return talkback
         raise unauthorized()
 
     async def by_key(self, api_key: str | None) -> TalkBack:
-        found = await self.repo.talkback_of_key(api_key) if api_key and len(api_key) <= 64 else None
-        talkback = await self.repo.get(found) if found is not None else None
+        talkback = await self._by_key(api_key) if api_key and len(api_key) <= 64 else None
         if talkback is None:
             raise unauthorized("Please make sure that your TalkBack API key is correct.")
+        return talkback
+
+    async def _by_key(self, api_key: str) -> TalkBack | None:
+        """The one place a TalkBack key is looked up: its TalkBack, None if unknown, refused if its owner is
+        suspended."""
+        found = await self.repo.talkback_of_key(api_key)
+        if found is None:
+            return None
+        talkback, owner_suspended = found
+        if owner_suspended:
+            raise suspended()
         return talkback
 
     # -- commands -----------------------------------------------------------------------------------

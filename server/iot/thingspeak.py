@@ -34,6 +34,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 ERRORS = {
     400: ("error_bad_request", "Bad Request"),
     401: ("error_auth_required", "Authorization Required"),
+    403: ("error_forbidden", "Forbidden"),  # a suspended account's keys
     404: ("error_resource_not_found", "Resource Not Found"),
     405: ("error_method_invalid", "Method Not Allowed"),
     409: ("error_conflict", "Conflict"),

@@ -81,6 +81,23 @@ class ApiKey:
     note: str | None
 
 
+@dataclass(frozen=True)
+class KeyedChannel:
+    """What a channel API key leads to."""
+
+    channel: Channel
+    kind: str  # "write" or "read"
+    owner_suspended: bool
+
+
+@dataclass(frozen=True)
+class KeyUser:
+    """What a user API key leads to."""
+
+    user_id: str
+    suspended: bool
+
+
 @dataclass
 class Point:
     """One feed entry before it is written. `explicit_time`: the sender gave created_at (it must be unique)."""
@@ -326,12 +343,17 @@ class ChannelRepository:
             for r in rows
         ]
 
-    async def find_key(self, api_key: str) -> tuple[int, str] | None:
-        """(channel id, kind) of a channel API key."""
+    async def channel_of_key(self, api_key: str) -> KeyedChannel | None:
+        """The channel a channel API key belongs to, the key's kind, and whether the channel's owner is suspended:
+        one query (the write path runs it on every cache miss)."""
         row = await self.db.fetchrow(
-            "SELECT channel_id, kind FROM channel_keys WHERE key_index = $1", self.key_index(api_key)
+            "SELECT c.*, k.kind AS key_kind, u.suspended_at AS owner_suspended_at FROM channel_keys k"
+            " JOIN channels c ON c.id = k.channel_id LEFT JOIN users u ON u.id = c.owner_id WHERE k.key_index = $1",
+            self.key_index(api_key),
         )
-        return (int(row["channel_id"]), str(row["kind"])) if row else None
+        if row is None:
+            return None
+        return KeyedChannel(self._channel(row), str(row["key_kind"]), row["owner_suspended_at"] is not None)
 
     # -- the user's API key -------------------------------------------------------------------------
     async def set_user_key(self, tx: Executor, user_id: str, api_key: str, now: float) -> None:
@@ -348,9 +370,14 @@ class ChannelRepository:
         row = await self.db.fetchrow("SELECT api_key FROM user_api_keys WHERE user_id = $1", user_id)
         return self._user_keys.open(row["api_key"], "api_key", user_id) if row else None
 
-    async def user_of_key(self, api_key: str) -> str | None:
-        row = await self.db.fetchrow("SELECT user_id FROM user_api_keys WHERE key_index = $1", self.key_index(api_key))
-        return str(row["user_id"]) if row else None
+    async def user_of_key(self, api_key: str) -> KeyUser | None:
+        """The user a user API key belongs to, and whether that account is suspended."""
+        row = await self.db.fetchrow(
+            "SELECT k.user_id, u.suspended_at FROM user_api_keys k LEFT JOIN users u ON u.id = k.user_id"
+            " WHERE k.key_index = $1",
+            self.key_index(api_key),
+        )
+        return KeyUser(str(row["user_id"]), row["suspended_at"] is not None) if row else None
 
     # -- feed rows ----------------------------------------------------------------------------------
     async def entries_after(self, channel_id: int, after_entry_id: int, limit: int) -> list[Row]:

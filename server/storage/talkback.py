@@ -122,11 +122,14 @@ class TalkBackRepository:
         row = await self.db.fetchrow("SELECT id, api_key FROM talkback_keys WHERE talkback_id = $1", talkback_id)
         return self._keys.open(row["api_key"], "api_key", row["id"]) if row else None
 
-    async def talkback_of_key(self, api_key: str) -> int | None:
+    async def talkback_of_key(self, api_key: str) -> tuple[TalkBack, bool] | None:
+        """The TalkBack a TalkBack API key belongs to, and whether its owner is suspended (one query)."""
         row = await self.db.fetchrow(
-            "SELECT talkback_id FROM talkback_keys WHERE key_index = $1", self.key_index(api_key)
+            "SELECT t.*, u.suspended_at AS owner_suspended_at FROM talkback_keys k"
+            " JOIN talkbacks t ON t.id = k.talkback_id LEFT JOIN users u ON u.id = t.owner_id WHERE k.key_index = $1",
+            self.key_index(api_key),
         )
-        return int(row["talkback_id"]) if row else None
+        return (_talkback(row), row["owner_suspended_at"] is not None) if row else None
 
     # -- commands -----------------------------------------------------------------------------------
     async def queued_count(self, tx: Executor, talkback_id: int) -> int:

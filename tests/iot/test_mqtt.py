@@ -447,3 +447,29 @@ async def test_server_starts_and_stops_while_the_broker_is_down(
     resp = await client.get("/healthz")
     assert resp.status in (200, 503)
     assert not _bridge(client).connected
+
+
+@needs_broker
+async def test_a_suspended_accounts_write_key_writes_nothing_over_mqtt(mqtt_client: TestClient) -> None:
+    from tests.iot.test_suspension import admin_of, set_suspended
+
+    assert TEST_MQTT_URL
+    channel = await new_channel(mqtt_client)
+    cid, key, owner = channel["id"], channel["write_key"], channel["grant"]["user"]["id"]
+    admin = await admin_of(mqtt_client)
+    bridge = _bridge(mqtt_client)
+    await publish(TEST_MQTT_URL, f"channels/{cid}/publish/{key}", "field1=before")  # the key is now cached
+    await _stored(mqtt_client, cid, 1)
+
+    await set_suspended(mqtt_client, admin, owner, True)
+    rejected_before = bridge.stats.rejected
+    await publish(TEST_MQTT_URL, f"channels/{cid}/publish/{key}", "field1=suspended")
+
+    async def rejected() -> bool:
+        return bridge.stats.rejected > rejected_before
+
+    await _until(rejected, "the suspended account's message rejected")
+    await set_suspended(mqtt_client, admin, owner, False)
+    await publish(TEST_MQTT_URL, f"channels/{cid}/publish/{key}", "field1=after")
+    rows = await _stored(mqtt_client, cid, 2)
+    assert [r["field1"] for r in rows] == ["before", "after"]
