@@ -2,8 +2,30 @@
 
 import { api, clearSession, getUser, isSignedIn, setSession, setUser } from '../core/api.js';
 
+// The server's token for this device: presented at the next sign-in, it lets the owner through while someone
+// else's wrong guesses slow their account down. It outlives sign-out (it names the device, not a session).
+const DEVICE_KEY = 'realtime.device_token';
+
+function deviceToken() {
+  try {
+    return localStorage.getItem(DEVICE_KEY);
+  } catch {
+    return null;
+  }
+}
+
 export async function signIn(email, password) {
-  const data = await api.post('/api/auth/login', { email, password }, { auth: false });
+  const body = { email, password };
+  const known = deviceToken();
+  if (known) body.device_token = known;
+  const data = await api.post('/api/auth/login', body, { auth: false });
+  if (data.device_token) {
+    try {
+      localStorage.setItem(DEVICE_KEY, data.device_token);
+    } catch {
+      // Storage refused (private mode): sign-in works the same, without the known-device allowance.
+    }
+  }
   setSession(data);
   return data.user;
 }
