@@ -119,7 +119,8 @@ def sign_in(page: Page, server: ServerProcess, email: str) -> None:
     expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
     # The device keeps the server's device token, so its next sign-in counts as a known device's.
     token = page.evaluate("localStorage.getItem('realtime.device_token')")
-    assert isinstance(token, str) and token, "the sign-in did not keep a device token"
+    assert isinstance(token, str), "the sign-in did not keep a device token"
+    assert token
 
 
 def open_chats(page: Page) -> None:
