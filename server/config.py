@@ -58,6 +58,7 @@ class Settings:
     jwt_secret: bytes = b""
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
+    turn_ttl_seconds: int = 6 * 3600  # how long a TURN credential from /api/calls/ice-servers is good for
     mqtt_url: str | None = None
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Tokens.
@@ -166,6 +167,7 @@ class Settings:
             "app_env": app_env,
             "turn_secret": reader.optional("TURN_SECRET"),
             "turn_urls": reader.csv("TURN_URLS"),
+            "turn_ttl_seconds": reader.integer("TURN_TTL_SECONDS", 6 * 3600, 60, 7 * 86400),
             "mqtt_url": reader.url("MQTT_URL", ("mqtt", "mqtts")),
             "trusted_proxies": reader.csv("TRUSTED_PROXIES", ("127.0.0.1", "::1")),
             "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),

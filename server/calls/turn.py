@@ -1,0 +1,61 @@
+"""TURN credentials in coturn's REST-API form (`use-auth-secret`): short-lived, made from the secret coturn shares.
+
+The username is `expiry:user_id` (expiry in Unix seconds) and the password base64(HMAC-SHA1(secret, username)), so
+coturn checks them without asking us, and refuses them once `expiry` has passed. Without a secret there is no
+TURN: clients get the STUN URLs (if any) and gather host candidates.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_TTL_SECONDS = 6 * 3600  # long enough for a call's renegotiations; clients fetch anew for each call
+
+
+@dataclass(frozen=True)
+class TurnCredential:
+    username: str
+    credential: str
+    expires_at: int
+
+
+def issue_turn_credentials(secret: str, user_id: str, now: float, ttl_seconds: int) -> TurnCredential:
+    """A credential for `user_id` that coturn accepts until `now + ttl_seconds`."""
+    expires_at = int(now) + ttl_seconds
+    username = f"{expires_at}:{user_id}"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return TurnCredential(username, base64.b64encode(digest).decode(), expires_at)
+
+
+def stun_urls(turn_urls: tuple[str, ...]) -> list[str]:
+    """The STUN URL of each TURN server (coturn answers STUN on its TURN ports), once each, in order."""
+    found: dict[str, None] = {}
+    for url in turn_urls:
+        scheme, _, rest = url.partition(":")
+        if scheme not in ("turn", "turns"):
+            continue
+        hostport = rest.split("?", 1)[0]
+        if scheme == "turns":  # STUN is not spoken over TLS here: the plain port of the same host
+            host = urlsplit(f"//{hostport}").hostname or hostport
+            hostport = f"[{host}]" if ":" in host else host
+        found[f"stun:{hostport}"] = None
+    return list(found)
+
+
+def ice_servers(
+    secret: str | None, turn_urls: tuple[str, ...], user_id: str, now: float, ttl_seconds: int
+) -> dict[str, Any]:
+    """What RTCPeerConnection's `iceServers` takes, and how long it is good for."""
+    servers: list[dict[str, Any]] = []
+    stun = stun_urls(turn_urls)
+    if stun:
+        servers.append({"urls": stun})
+    if secret and turn_urls:
+        turn = issue_turn_credentials(secret, user_id, now, ttl_seconds)
+        servers.append({"urls": list(turn_urls), "username": turn.username, "credential": turn.credential})
+    return {"ice_servers": servers, "ttl": ttl_seconds, "expires_at": int(now) + ttl_seconds}
