@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from server import auth, calls, chat, events, iot, realtime
+from server.breaker import CircuitBreaker
 from server.config import Settings
 from server.crypto.keyring import BlindIndex, Keyring
 from server.keys import (
@@ -31,7 +32,6 @@ from server.storage import database as storage
 from server.storage.guarded import GuardedDatabase
 from server.storage.migrations import migrate
 from server.web import openapi
-from server.web.breaker import CircuitBreaker
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
 from server.web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter

@@ -72,6 +72,3 @@ class CommandTable:
 
     def get(self, name: str) -> Command | None:
         return self._commands.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._commands)

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 from server.errors import ApiError
 from server.keys import connections_key, settings_key, ws_authenticate_key, ws_authenticated_key, ws_commands_key
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SERVER_ERROR, Connection
+from server.web.errors import ANSWERED_ERRORS, unavailable
 from server.wiring import send_async
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         try:
             # Usually closed already (by the client, a close_soon, the heartbeat); if not, closed here, within
             # the close deadline, rather than by aiohttp after we return, which would wait for the client forever.
+            # Even when aiohttp counts the socket closed (a missed heartbeat), its transport may still wait on a
+            # client that does not read, so this runs every time.
             await conn.close(CLOSE_SERVER_ERROR, "server error")
         finally:
             registry.discard(conn)
@@ -120,8 +123,8 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
             return
         try:
             user_id, session_id = await request.app[ws_authenticate_key](token)
-        except ApiError as exc:
-            conn.send(error_frame(frame_id, exc.code, exc.message))
+        except ANSWERED_ERRORS as exc:
+            conn.send(_error_reply(frame_id, exc))
             return
         if conn.user_id is not None and conn.user_id != user_id:
             conn.send(error_frame(frame_id, "already_authenticated", "this connection belongs to another user"))
@@ -141,10 +144,18 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         return
     try:
         result = await command.handler(request, conn, command.arguments(frame))
-    except ApiError as exc:
-        extra: dict[str, Any] = {"field": exc.field} if exc.field else {}
-        if exc.retry_after:
-            extra["retry_after"] = exc.retry_after
-        conn.send(error_frame(frame_id, exc.code, exc.message, **extra))
+    except ANSWERED_ERRORS as exc:
+        conn.send(_error_reply(frame_id, exc))
         return
     conn.send({"type": "result", "id": frame_id, "result": result})
+
+
+def _error_reply(frame_id: Any, exc: BaseException) -> dict[str, Any]:
+    """The error frame for a failed command: its ApiError, or `unavailable` (with retry_after) when a dependency
+    (the database, Redis, a full write queue) could not serve it, as HTTP answers 503."""
+    error = exc if isinstance(exc, ApiError) else unavailable(exc)
+    assert error is not None  # every DEPENDENCY_ERRORS kind has its answer
+    extra: dict[str, Any] = {"field": error.field} if error.field else {}
+    if error.retry_after:
+        extra["retry_after"] = error.retry_after
+    return error_frame(frame_id, error.code, error.message, **extra)

@@ -25,7 +25,6 @@ from server.storage.sql import Sealer, chunked, marks
 EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
 SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
 MAX_SPAN = 1000  # seqs one row may cover (read relies on it: never lower it)
-_CHUNK = 500  # user ids per UPDATE ... WHERE user_id IN (...)
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,10 @@ class EventRepository:
         locked first, in id order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
         users = sorted(counts)
         present: set[str] = set()
-        for chunk in chunked(users, _CHUNK):
+        for chunk in chunked(users):
             present |= await self._lock_counters(tx, chunk)
         missing = [u for u in users if u not in present]  # a user's first event: their counter is made now
-        for chunk in chunked(missing, _CHUNK):
+        for chunk in chunked(missing):
             values = ", ".join(f"(${i})" for i in range(1, len(chunk) + 1))
             await tx.execute(f"INSERT INTO user_seq (user_id) VALUES {values} ON CONFLICT (user_id) DO NOTHING", *chunk)
             await self._lock_counters(tx, chunk)
@@ -126,7 +125,7 @@ class EventRepository:
             by_count[counts[user]].append(user)
         last: dict[str, int] = {}
         for n, group in by_count.items():
-            for chunk in chunked(group, _CHUNK):
+            for chunk in chunked(group):
                 last.update(await self._bump(tx, chunk, n))
         return last
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from server.breaker import CircuitBreaker, CircuitOpenError
 from server.storage.database import Database, Executor, Row
-from server.web.breaker import CircuitBreaker, CircuitOpenError
 
 T = TypeVar("T")
 
@@ -26,19 +26,18 @@ def lost_connection(exc: BaseException) -> bool:
     """Whether `exc` says the database could not be reached, rather than that a statement was wrong."""
     if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
         return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "unable to open" in str(exc) or "disk i/o" in str(exc).lower()
     try:
         import asyncpg
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         return False
-    if isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        return "unable to open" in str(exc) or "disk i/o" in str(exc).lower()
-    return False
+    return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError))
 
 
 class GuardedDatabase:
-    """A `Database` whose every use goes through `breaker`; anything else is passed through unchanged."""
+    """A `Database` whose every use goes through `breaker`. It implements the Database interface method by method:
+    a method added to Database must be added here too (mypy says so where the app stores it as a Database)."""
 
     def __init__(self, db: Database, breaker: CircuitBreaker) -> None:
         self.inner = db
@@ -123,6 +122,7 @@ class GuardedDatabase:
         except Exception as exc:
             self._failed(exc)
             raise
+        self.breaker.succeeded()
 
     async def ping(self) -> bool:
         if self.inner.closed:

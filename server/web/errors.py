@@ -9,10 +9,10 @@ from http import HTTPStatus
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from server.breaker import CircuitOpenError
 from server.errors import ApiError, Unavailable
 from server.storage.batch import QueueFullError
 from server.storage.guarded import DatabaseUnavailable
-from server.web.breaker import CircuitOpenError
 from server.web.redis_client import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,12 @@ def error_response(
     if field is not None:
         error["field"] = field
     return web.json_response({"error": error}, status=status, headers=headers)
+
+
+# What `unavailable` turns into a 503: a dependency that could not serve the request.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (DatabaseUnavailable, *REDIS_DOWN, CircuitOpenError, QueueFullError)
+# ApiError and those: what a WebSocket command's failure is answered with (anything else is a bug).
+ANSWERED_ERRORS: tuple[type[Exception], ...] = (ApiError, *DEPENDENCY_ERRORS)
 
 
 def unavailable(exc: BaseException) -> Unavailable | None:

@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from server.web.breaker import CircuitBreaker, CircuitOpenError
+from server.breaker import CircuitBreaker, CircuitOpenError
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)  # what a Redis call raises when Redis cannot answer
 

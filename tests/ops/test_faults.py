@@ -128,6 +128,20 @@ async def test_database_down_answers_thingspeaks_503_on_update_and_json_503_else
     assert ready.status == 503
 
 
+async def test_database_down_answers_a_websocket_command_with_an_unavailable_frame(client: TestClient) -> None:
+    # A command whose service cannot reach the database gets an error reply, as HTTP gets its 503; the socket stays.
+    (alice,) = await users(client, 1)
+    peer = await connect(client, alice, after_seq=0)
+    await client.app[database_key].close()
+    reply = await peer.call("sync", after_seq=0)
+    assert reply["type"] == "error"
+    assert reply["error"]["code"] == "unavailable"
+    assert reply["error"]["retry_after"] >= 1
+    pong = await peer.call("ping")
+    assert pong["type"] == "pong"
+    await peer.close()
+
+
 def _writer(client: TestClient, name: str) -> BatchWriter[Any, Any]:
     return next(w for w in client.app[metrics_key].writers if w.name == name)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from server.breaker import CircuitBreaker
 from server.storage.guarded import DatabaseUnavailable, GuardedDatabase
-from server.web.breaker import CircuitBreaker
 
 
 class FlakyDatabase:
