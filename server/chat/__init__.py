@@ -119,26 +119,36 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
     writer.start()
     app[metrics_key].writers.append(writer)
     accounts = app[accounts_key]
-    chat = ChatService(
-        chats, members, messages, events, names=accounts.repo.display_names, active_ids=accounts.repo.active_ids
+    chat = provide(
+        app,
+        chat_key,
+        lambda: ChatService(
+            chats, members, messages, events, names=accounts.repo.display_names, active_ids=accounts.repo.active_ids
+        ),
     )
-    app[chat_key] = chat
-    message_service = MessageService(chat, messages, writer, app[limiter_key], send_limit=settings.rate_chat_send)
+    message_service = provide(
+        app,
+        messages_key,
+        lambda: MessageService(chat, messages, writer, app[limiter_key], send_limit=settings.rate_chat_send),
+    )
     events.add_reader("message.new", message_service.read_new_messages)
-    app[messages_key] = message_service
-    app[invites_key] = InviteService(chat, InviteRepository(db, keyring, blind_index))
-    presence = PresenceService(members, blocks, chat_settings, app[broker_key], app[redis_key])
+    provide(app, invites_key, lambda: InviteService(chat, InviteRepository(db, keyring, blind_index)))
+    presence = provide(
+        app, presence_key, lambda: PresenceService(members, blocks, chat_settings, app[broker_key], app[redis_key])
+    )
     presence.start()
-    app[presence_key] = presence
-    moderation = ModerationService(
-        chat,
-        message_service,
-        blocks,
-        ReportRepository(db, keyring),
-        lambda user_id: accounts.set_suspended(user_id, True),
+    moderation = provide(
+        app,
+        moderation_key,
+        lambda: ModerationService(
+            chat,
+            message_service,
+            blocks,
+            ReportRepository(db, keyring),
+            lambda user_id: accounts.set_suspended(user_id, True),
+        ),
     )
     moderation.blocked.connect(presence.recheck)
-    app[moderation_key] = moderation
     notifier = PushNotifier(app[push_key], presence, chats, members, chat_settings)
     notifier.start()
     app[metrics_key].counters["message_push"] = ("Message pushes since start", notifier.stats)

@@ -24,7 +24,6 @@ const HANDLERS = {
   'message.hidden': (f) => applyHidden(f.chat_id, f.message_id),
   reaction: (f) => applyReaction(f.chat_id, f.message_id, f.user_id, f.emoji, f.on),
   'chat.read': applyReadEvent,
-  'chat.delivered': () => {}, // delivery marks are not shown yet
   'chat.settings': (f) => applySettings(f.chat_id, f),
   'chat.created': () => scheduleReload(),
   'chat.updated': (f) => {

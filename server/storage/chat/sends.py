@@ -56,6 +56,12 @@ class SendRepository:
         sender and client_id) returns the original instead of writing it twice."""
         results: list[Sent | SendRefused | None] = [None] * len(sends)
         originals = await self._originals(tx, sends)
+        if self.db.backend == "postgresql":
+            # Hold the chats' rows first, in id order, as member changes do (lock_chat): a member removed by a
+            # transaction that commits meanwhile is then either already gone here or still a member when its
+            # removal runs after this batch, never sent to after leaving.
+            for chunk in chunked(sorted({s.chat_id for s in sends})):
+                await tx.fetch(f"SELECT id FROM chats WHERE {in_list('id', len(chunk))} ORDER BY id FOR UPDATE", *chunk)
         chats = await _chats_of(tx, {s.chat_id for s in sends})
         blocked = await blocks_among(tx, sorted({u for c in chats.values() if c.kind == "direct" for u in c.members}))
         accepted: list[tuple[int, Send, dict[str, Any]]] = []
