@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-DEFAULT_TTL_SECONDS = 6 * 3600  # long enough for a call's renegotiations; clients fetch anew for each call
-
 
 @dataclass(frozen=True)
 class TurnCredential:
@@ -33,18 +31,21 @@ def issue_turn_credentials(secret: str, user_id: str, now: float, ttl_seconds: i
 
 
 def stun_urls(turn_urls: tuple[str, ...]) -> list[str]:
-    """The STUN URL of each TURN server (coturn answers STUN on its TURN ports), once each, in order."""
-    found: dict[str, None] = {}
+    """The STUN URL of each TURN server (coturn answers STUN on its plain TURN port), once per host, in order. A
+    `turns:` URL alone stands for its host's default port (STUN is not spoken over TLS here)."""
+    plain: dict[str, str] = {}  # host -> its stun: URL
     for url in turn_urls:
         scheme, _, rest = url.partition(":")
         if scheme not in ("turn", "turns"):
             continue
         hostport = rest.split("?", 1)[0]
-        if scheme == "turns":  # STUN is not spoken over TLS here: the plain port of the same host
-            host = urlsplit(f"//{hostport}").hostname or hostport
-            hostport = f"[{host}]" if ":" in host else host
-        found[f"stun:{hostport}"] = None
-    return list(found)
+        host = urlsplit(f"//{hostport}").hostname or hostport
+        bracketed = f"[{host}]" if ":" in host else host
+        if scheme == "turn":
+            plain[host] = f"stun:{hostport}"
+        else:
+            plain.setdefault(host, f"stun:{bracketed}")
+    return list(dict.fromkeys(plain.values()))
 
 
 def ice_servers(

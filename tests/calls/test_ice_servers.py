@@ -35,7 +35,7 @@ async def test_signed_in_users_get_turn_credentials_coturn_can_check(
     )
     after = int(time.time())
     stun, turn = body["ice_servers"]
-    assert stun == {"urls": ["stun:turn.example.test:3478", "stun:turn.example.test"]}
+    assert stun == {"urls": ["stun:turn.example.test:3478"]}
     assert turn["urls"] == list(TURN_URLS)
     expiry, _, user_id = turn["username"].partition(":")
     assert user_id == grant["user"]["id"]
@@ -48,7 +48,7 @@ async def test_signed_in_users_get_turn_credentials_coturn_can_check(
 
 async def test_without_a_secret_there_is_no_turn(aiohttp_client: Any, make_settings: Callable[..., Settings]) -> None:
     body, _ = await _ice(aiohttp_client, make_settings(turn_urls=TURN_URLS))
-    assert body["ice_servers"] == [{"urls": ["stun:turn.example.test:3478", "stun:turn.example.test"]}]
+    assert body["ice_servers"] == [{"urls": ["stun:turn.example.test:3478"]}]
     body, _ = await _ice(aiohttp_client, make_settings())
     assert body["ice_servers"] == []  # host candidates only
 
@@ -62,6 +62,9 @@ async def test_ice_servers_need_a_signed_in_user(aiohttp_client: Any, settings: 
 
 def test_stun_urls_follow_the_turn_servers() -> None:
     assert stun_urls(("turn:[2001:db8::1]:3478", "turns:[2001:db8::1]:5349", "stun:other:3478")) == [
-        "stun:[2001:db8::1]:3478",
-        "stun:[2001:db8::1]",
+        "stun:[2001:db8::1]:3478"
+    ]
+    assert stun_urls(("turns:turn.example.test:5349", "turns:[2001:db8::2]:5349")) == [
+        "stun:turn.example.test",
+        "stun:[2001:db8::2]",
     ]

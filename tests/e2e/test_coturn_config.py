@@ -6,13 +6,12 @@ import re
 import socket
 import ssl
 import struct
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.server_process import stop_process, tail
+from tests.e2e.server_process import tail
 from tests.e2e.turn_kit import (
     ALLOCATE_ERROR,
     ALLOCATE_REQUEST,
@@ -25,11 +24,11 @@ from tests.e2e.turn_kit import (
     CONF,
     HOST,
     parse_stun,
+    running_turnserver,
     skip_without_turnserver,
     stun_message,
     turnserver_command,
     udp_request,
-    wait_listening,
 )
 
 # Lines that mean the file was not understood or something failed to start.
@@ -43,11 +42,7 @@ def test_turnserver_starts_with_project_config(tmp_path: Path) -> None:
     command, port = turnserver_command(tmp_path, "test-secret", "test.invalid")
     tls_port = int(next(a for a in command if a.startswith("--tls-listening-port=")).partition("=")[2])
     log_path = tmp_path / "turnserver.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_listening(port, proc)
-        assert proc.poll() is None, f"turnserver exited with {proc.returncode}:\n{tail(log_path)}"
+    with running_turnserver(tmp_path, command, port) as proc:
         time.sleep(1.0)  # let it finish starting and log everything it is going to complain about
 
         # TCP: plain and TLS listeners accept connections.
@@ -74,8 +69,6 @@ def test_turnserver_starts_with_project_config(tmp_path: Path) -> None:
         assert error[2] * 100 + error[3] == 401
         assert attributes[ATTR_REALM] == b"test.invalid"
         assert proc.poll() is None, f"turnserver died:\n{tail(log_path)}"
-    finally:
-        stop_process(proc)
 
     text = log_path.read_text(errors="replace")
     bad = [line for line in text.splitlines() if BAD_LOG.search(line)]

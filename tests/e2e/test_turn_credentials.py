@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import socket
 import struct
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 from server.app import create_app
 from server.calls.turn import issue_turn_credentials
 from server.config import Settings
-from tests.e2e.server_process import stop_process, tail
 from tests.e2e.turn_kit import (
     ALLOCATE_REQUEST,
     ALLOCATE_SUCCESS,
@@ -31,10 +29,10 @@ from tests.e2e.turn_kit import (
     HOST,
     attribute,
     parse_stun,
+    running_turnserver,
     skip_without_turnserver,
     stun_message,
     turnserver_command,
-    wait_listening,
 )
 from tests.helpers import bearer, verified_user
 
@@ -47,15 +45,8 @@ REALM = "turn.test.invalid"
 @pytest.fixture(name="turn_port")
 def turn_port_fixture(tmp_path: Path) -> Iterator[int]:
     command, port = turnserver_command(tmp_path, SECRET, REALM)
-    log_path = tmp_path / "turnserver.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        wait_listening(port, proc)
-        assert proc.poll() is None, f"turnserver exited with {proc.returncode}:\n{tail(log_path)}"
+    with running_turnserver(tmp_path, command, port):
         yield port
-    finally:
-        stop_process(proc)
 
 
 def _allocate(port: int, username: str, password: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import secrets
@@ -10,11 +11,12 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.server_process import REPO_ROOT, free_port, free_udp_port
+from tests.e2e.server_process import REPO_ROOT, free_port, free_udp_port, stop_process, tail
 
 CONF = REPO_ROOT / "coturn" / "turnserver.conf"
 TURNSERVER = shutil.which("turnserver")
@@ -102,6 +104,21 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 10
                 return
         except OSError:
             time.sleep(0.1)
+    pytest.fail(f"turnserver did not listen on port {port} within {timeout} s")
+
+
+@contextlib.contextmanager
+def running_turnserver(tmp_path: Path, command: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """coturn started with `command` (its output in tmp_path/turnserver.log), listening; stopped afterwards."""
+    log_path = tmp_path / "turnserver.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_listening(port, proc)
+        assert proc.poll() is None, f"turnserver exited with {proc.returncode}:\n{tail(log_path)}"
+        yield proc
+    finally:
+        stop_process(proc)
 
 
 def turnserver_command(tmp_path: Path, secret: str, realm: str) -> tuple[list[str], int]:
