@@ -64,7 +64,6 @@ async def _accounts_ctx(app: web.Application) -> AsyncIterator[None]:
 
     accounts = provide(app, accounts_key, build)
     app[ws_authenticate_key] = ws.authenticator(accounts)
-    outbox.start()  # mail queued before a restart goes out now
     changed = app[suspension_changed_key]
 
     def on_suspension(event: dict[str, object]) -> None:
@@ -72,6 +71,7 @@ async def _accounts_ctx(app: web.Application) -> AsyncIterator[None]:
             changed.send(user_id)
 
     unsubscribe = await app[broker_key].subscribe(ws.SUSPENSIONS_TOPIC, on_suspension)
+    outbox.start()  # mail queued before a restart goes out now
     yield
     unsubscribe()
     await outbox.stop()  # what is not sent stays queued

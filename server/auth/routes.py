@@ -8,7 +8,7 @@ from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
 from server.auth.service import ROLES, AccountService, Caller
 from server.auth.ws import announce_sessions_ended as _announce
-from server.auth.ws import announce_suspension
+from server.auth.ws import set_suspended_everywhere
 from server.errors import ValidationError
 from server.keys import broker_key, settings_key
 from server.web.client import client_ip, user_agent
@@ -192,9 +192,9 @@ async def admin_set_role(request: web.Request) -> web.Response:
 async def admin_suspend(request: web.Request) -> web.Response:
     await require_admin(request)
     await read_json(request, {})
-    user = await _service(request).set_suspended(request.match_info["user_id"][:64], True)
-    announce_sessions_ended(request, user.id)
-    announce_suspension(request.app[broker_key], user.id)
+    user = await set_suspended_everywhere(
+        _service(request), request.app[broker_key], request.match_info["user_id"][:64], True
+    )
     return web.json_response(user.public())
 
 
@@ -202,8 +202,9 @@ async def admin_suspend(request: web.Request) -> web.Response:
 async def admin_unsuspend(request: web.Request) -> web.Response:
     await require_admin(request)
     await read_json(request, {})
-    user = await _service(request).set_suspended(request.match_info["user_id"][:64], False)
-    announce_suspension(request.app[broker_key], user.id)
+    user = await set_suspended_everywhere(
+        _service(request), request.app[broker_key], request.match_info["user_id"][:64], False
+    )
     return web.json_response(user.public())
 
 

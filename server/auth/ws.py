@@ -10,6 +10,7 @@ from server.auth.service import AccountService
 from server.keys import broker_key
 from server.realtime.broker import Broker
 from server.realtime.connections import CLOSE_SESSION_ENDED, Connection
+from server.storage.accounts import User
 
 
 def _session_topic(user_id: str) -> str:
@@ -28,6 +29,16 @@ SUSPENSIONS_TOPIC = "auth.suspensions"  # a user id was suspended or unsuspended
 def announce_suspension(broker: Broker, user_id: str) -> None:
     """Tell every process that this account was suspended or unsuspended."""
     broker.publish(SUSPENSIONS_TOPIC, {"user_id": user_id})
+
+
+async def set_suspended_everywhere(accounts: AccountService, broker: Broker, user_id: str, suspended: bool) -> User:
+    """Suspend (or restore) an account and tell every process: a suspension also ends its sessions, closing its
+    WebSockets, and every process drops what it cached of the account's credentials."""
+    user = await accounts.set_suspended(user_id, suspended)
+    if suspended:
+        announce_sessions_ended(broker, user.id)
+    announce_suspension(broker, user.id)
+    return user
 
 
 def authenticator(accounts: AccountService) -> Callable[[str], Awaitable[tuple[str, str | None]]]:

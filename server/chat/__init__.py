@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key
+from server.auth.ws import set_suspended_everywhere
 from server.chat import apidoc, attachment_routes, invite_routes, key_routes, push_routes, routes, ws
 from server.chat.appkeys import (
     attachments_key,
@@ -145,7 +146,7 @@ async def _chat_ctx(app: web.Application) -> AsyncIterator[None]:
             message_service,
             blocks,
             ReportRepository(db, keyring),
-            lambda user_id: accounts.set_suspended(user_id, True),
+            lambda user_id: set_suspended_everywhere(accounts, app[broker_key], user_id, True),
         ),
     )
     moderation.blocked.connect(presence.recheck)

@@ -86,6 +86,11 @@ class Peer:
     def seqs(self) -> list[int]:
         return [p["seq"] for p in self.pushes if "seq" in p]
 
+    async def closed_by_server(self, timeout: float = 10) -> int | None:
+        """Wait until the server closes this socket; returns its close code."""
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.ws.close_code
+
     async def close(self) -> None:
         await self.ws.close()
         self._reader.cancel()

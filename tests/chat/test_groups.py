@@ -218,6 +218,7 @@ async def test_reports_reach_the_admin_queue_and_admins_act(client: TestClient) 
     alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
     alice_ws = await connect(client, alice, after_seq=0)
+    bob_ws = await connect(client, bob, after_seq=0)
     ids = []
     for text in ("spam spam", "more spam"):
         resp = await client.post(
@@ -252,6 +253,7 @@ async def test_reports_reach_the_admin_queue_and_admins_act(client: TestClient) 
     )
     assert resp.status == 200
     assert (await client.get("/api/me", headers=bearer(bob))).status == 401  # suspended: sessions ended
+    assert await bob_ws.closed_by_server() == 4003  # and the open socket closes as a signed-out one
     assert (await (await client.get("/api/admin/reports", headers=bearer(admin))).json())["reports"] == []
     again = await client.post(
         f"/api/admin/reports/{second['id']}/resolve", json={"action": "dismiss"}, headers=bearer(admin)
