@@ -13,7 +13,8 @@ from aiohttp import web
 
 from server.calls import apidoc, routes, ws
 from server.calls.appkeys import call_history_key, calls_key, decline_links_key
-from server.calls.direct import DirectCalls
+from server.calls.cluster import CallRouter
+from server.calls.direct import DirectCalls, RedisLedger
 from server.calls.gate import ChatGate
 from server.calls.history import CallHistory, DeclineLinks
 from server.calls.service import CallService
@@ -23,6 +24,7 @@ from server.keys import (
     broker_key,
     database_key,
     limiter_key,
+    redis_key,
     settings_key,
     ws_authenticated_key,
     ws_commands_key,
@@ -61,8 +63,15 @@ async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
     async def invite_limit(user_id: str) -> None:
         await enforce(limiter, limit, f"call-invite:{user_id}")
 
-    direct = DirectCalls(gate, presence, ws.publisher(app[broker_key]), history, enforce_invite_limit=invite_limit)
-    service = provide(app, calls_key, lambda: CallService(direct, gate))
+    redis = app[redis_key]
+    ledger = RedisLedger(redis) if redis is not None else None
+    direct = DirectCalls(
+        gate, presence, ws.publisher(app[broker_key]), history, ledger=ledger, enforce_invite_limit=invite_limit
+    )
+    service = CallService(direct, gate)
+    router = provide(app, calls_key, lambda: CallRouter(service, app[broker_key], redis))
+    await router.start()
     yield
+    await router.close()
     await service.close()
     await history.close()

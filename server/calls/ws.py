@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from server.calls.appkeys import calls_key
+from server.calls.cluster import CallRouter
 from server.calls.model import (
     MEDIA,
     check_candidates,
@@ -25,7 +26,6 @@ from server.calls.model import (
     check_reason,
     check_streams,
 )
-from server.calls.service import CallService
 from server.errors import ValidationError
 from server.keys import broker_key
 from server.realtime.broker import Broker
@@ -70,7 +70,7 @@ def publisher(broker: Broker) -> Any:
     return send
 
 
-def _service(request: web.Request) -> CallService:
+def _service(request: web.Request) -> CallRouter:
     return request.app[calls_key]
 
 
