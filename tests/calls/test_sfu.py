@@ -8,9 +8,10 @@ import logging
 import time
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from server.calls.sfu import InvalidSdp, NotInRoom, RoomFull, SfuFull
-from tests.calls.peers import FPS, HEIGHT, WIDTH, Client, Room, wait_for
+from tests.calls.peers import FPS, HEIGHT, WIDTH, Client, Room, SyntheticVideo, wait_for
 
 
 @pytest.fixture(name="room")
@@ -141,3 +142,33 @@ async def test_subscribers_see_the_sfus_ids_for_each_person_and_never_their_own_
     msids = [t.receiver.track.id for t in bob.subscribe_pc.getTransceivers()]
     assert ids["alice"].video_track_id in msids
     assert f"msid:{ids['alice'].stream_id} " in bob.subscribe_pc.remoteDescription.sdp
+
+
+async def test_the_participant_who_speaks_becomes_the_active_speaker(room: Room) -> None:
+    await room.join("quiet", video=False)
+    await room.join("talker", video=False, tone=True)
+    assert await wait_for(lambda: room.sfu.state("room").active_speaker == "talker", timeout=10)
+    assert room.states[-1].to_dict()["active_speaker"] == "talker"
+
+
+async def test_a_screen_share_added_later_reaches_the_others_as_a_stream_of_its_own(room: Room) -> None:
+    sharer = await room.join("sharer", video=False)
+    viewer = await room.join("viewer", video=False)
+    assert await wait_for(lambda: viewer.frames("audio") > 0, timeout=15)
+
+    screen = SyntheticVideo()
+    transceiver = sharer.publish_pc.addTransceiver(screen, direction="sendonly")
+    transceiver.sender._stream_id = "my-screen"
+    await sharer.publish_pc.setLocalDescription(await sharer.publish_pc.createOffer())
+    streams = {**sharer.streams, "my-screen": "screenshare"}
+    answer = await room.sfu.publish("room", "sharer", sharer.publish_pc.localDescription.sdp, streams)
+    await sharer.publish_pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    state = room.states[-1].participant("sharer")
+    assert state is not None
+    assert state.screen_sharing
+    assert not state.has_video
+    share = next(s for s in state.streams if s.purpose == "screenshare")
+    assert await wait_for(lambda: share.video_track_id in viewer.received, timeout=10)
+    assert await wait_for(lambda: viewer.received[share.video_track_id].frames > 0, timeout=15)
+    assert viewer.received[share.video_track_id].sizes == {(WIDTH, HEIGHT)}
