@@ -35,13 +35,20 @@ from aiortc.rtp import RtpPacket
 
 from server.calls.sfu.errors import InvalidSdp
 from server.calls.sfu.media import ForwardedTrack, Source
-from server.calls.sfu.seam import on_keyframe_request, send_pli, tap_encoded_frames, watch_rtp
+from server.calls.sfu.seam import (
+    grow_receive_buffers,
+    on_keyframe_request,
+    send_pli,
+    tap_encoded_frames,
+    watch_rtp,
+)
 from server.calls.sfu.state import PURPOSES, ParticipantState, StreamState
 
 log = logging.getLogger(__name__)
 
 SDP_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError)
 NEGOTIATION_ERRORS = (*SDP_ERRORS, InternalError, InvalidAccessError, InvalidStateError, OperationError)
+RECEIVE_BUFFER = 4 << 20  # bytes per UDP socket: a second of a few video streams, where the kernel allows it
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 
@@ -163,6 +170,7 @@ class Participant:
             await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
             self._tap_new_receivers(pc)  # before the connection task starts them: no await in between
             await pc.setLocalDescription(await pc.createAnswer())
+            grow_receive_buffers(pc, RECEIVE_BUFFER)
         except NEGOTIATION_ERRORS as exc:
             raise InvalidSdp(f"the offer cannot be answered: {exc or type(exc).__name__}", field="sdp") from exc
         self._update_sources(offered)
@@ -259,6 +267,7 @@ class Participant:
         pc = self._subscribe_pc
         assert pc is not None
         await pc.setLocalDescription(await pc.createOffer())
+        grow_receive_buffers(pc, RECEIVE_BUFFER)  # RTCP from subscribers (NACKs, PLIs) arrives here
         return str(pc.localDescription.sdp)
 
     async def take_answer(self, answer_sdp: str) -> None:

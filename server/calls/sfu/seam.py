@@ -13,6 +13,10 @@ aiortc has no public way to receive encoded frames or to hear a subscriber's key
   `self._send_keyframe()` on PLI and FIR, which only flags its own encoder (useless on the `pack()` path); an
   instance attribute replaces it with the SFU's callback.
 - **Keyframe requests upstream**: `RTCRtpReceiver._send_rtcp_pli(media_ssrc)` (called, not replaced).
+- **UDP receive buffers** (`grow_receive_buffers`): aioice opens its sockets with the system's default receive
+  buffer (often 208 KiB), which a busy process overflows with video bursts: every lost packet then stalls
+  aiortc's jitter buffer until a retransmission or a keyframe. The SFU sets SO_RCVBUF on its own connections'
+  sockets (`RTCIceTransport._connection._protocols`, capped by net.core.rmem_max).
 
 Sending encoded frames needs no seam: `RTCRtpSender` packs whatever non-`Frame` a track's `recv()` returns through
 the codec's `pack()` (the path `MediaPlayer(decode=False)` uses). `check_aiortc()` verifies all of this against
@@ -23,16 +27,19 @@ from __future__ import annotations
 
 import inspect
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aioice
 import av
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc import rtcrtpreceiver as receiver_module
 from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcicetransport import RTCIceGatherer
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
@@ -101,6 +108,15 @@ async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
     await receiver._send_rtcp_pli(media_ssrc)
 
 
+def grow_receive_buffers(pc: RTCPeerConnection, size: int) -> None:
+    """Ask for `size` bytes of receive buffer on each UDP socket `pc` gathered (after setLocalDescription)."""
+    for transceiver in pc.getTransceivers():
+        for protocol in transceiver.receiver.transport.transport.iceGatherer._connection._protocols:
+            sock = protocol.transport.get_extra_info("socket")
+            if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < size:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
 def _require(condition: bool, what: str) -> None:
     if not condition:
         raise AiortcSeamError(
@@ -156,3 +172,9 @@ def check_aiortc() -> None:
     for encoder in (Vp8Encoder, OpusEncoder):
         _require(_params(encoder.pack) == ["self", "packet"], f"{encoder.__name__}.pack(packet) changed")
     _require(hasattr(av, "Packet"), "av.Packet is gone")
+    gather_src = inspect.getsource(RTCIceGatherer.__init__)
+    _require("self._connection = Connection(" in gather_src, "RTCIceGatherer no longer keeps its aioice Connection")
+    _require(
+        "self._protocols" in inspect.getsource(aioice.Connection.__init__),
+        "aioice's Connection no longer keeps its sockets' protocols in _protocols",
+    )
