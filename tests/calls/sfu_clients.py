@@ -1,5 +1,6 @@
-"""SFU test clients: aiortc peers that publish synthetic media to the SFU and count what they receive (the 1:1 peer kit is peers.py)."""
-silent or tone audio, encoded by aiortc) and a subscribe connection that DECODES what the SFU sends it."""
+"""Real aiortc peers for the SFU's tests (the 1:1 peer kit is peers.py): a client with a publish
+connection (synthetic 320x240 video at 30 fps, silent or tone audio, encoded by aiortc) and a subscribe
+connection that DECODES what the SFU sends it."""
 
 from __future__ import annotations
 
