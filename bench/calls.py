@@ -44,6 +44,7 @@ import av
 import orjson
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs.vpx import Vp8Encoder, vp8_depayload
+from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamTrack
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -391,8 +392,8 @@ async def run(args: argparse.Namespace) -> int:
     async def on_offer(participant_id: str, sdp: str) -> None:
         person = people.get(participant_id)
         if person is not None:
-            answer = await person.answer_offer(sdp)
-            with contextlib.suppress(BenchError):  # it left meanwhile
+            with contextlib.suppress(BenchError, InvalidStateError):  # it left meanwhile
+                answer = await person.answer_offer(sdp)
                 await sfu.call("answer", room=person.room, participant_id=participant_id, sdp=answer)
 
     sfu = SfuProcess(on_offer)
