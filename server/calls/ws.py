@@ -232,6 +232,30 @@ async def resume(request: web.Request, conn: Connection, args: dict[str, Any]) -
     return await _holding(conn, party_id, step)
 
 
+@commands.command(
+    "call.join",
+    {
+        "chat_id": Field(str, max_length=64),
+        "party_id": Field(str, max_length=64),
+        "offer": _DESCRIPTION,
+        "media": Field(str, choices=MEDIA),
+        "streams": Field(dict, required=False),
+    },
+)
+async def join(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
+    party_id = check_id(args["party_id"], "party_id")
+    step = _service(request).join(
+        _user(conn),
+        _state(conn).token,
+        chat_id=args["chat_id"],
+        party_id=party_id,
+        offer=check_description(args["offer"], "offer", kind="offer"),
+        media=args["media"],
+        streams=check_streams(args.get("streams")),
+    )
+    return await _holding(conn, party_id, step)
+
+
 @commands.command("call.status", {"chat_id": Field(str, max_length=64)})
 async def status(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     if not args["chat_id"]:

@@ -189,6 +189,8 @@ class Sfu:
         room.speakers.forget(participant.participant_id)
         if not room.participants and self._rooms.get(room.room_id) is room:
             del self._rooms[room.room_id]
+            if not self._closed:
+                self._on_state(room.room_id, room.state())  # the room is empty, and gone
         await participant.close()
 
     def _tracks_changed(self, room: Room) -> None:
