@@ -134,7 +134,7 @@ class DirectCalls:
         self._callee_candidates: dict[str, list[dict[str, Any]]] = {}
 
     # -- looking calls up ---------------------------------------------------------------------------------
-    def _call(self, user_id: str, call_id: str) -> DirectCall:
+    def find(self, user_id: str, call_id: str) -> DirectCall:
         """The live call, if this user is in it; an ended one is call_ended; anything else call_not_found."""
         call = self.calls.get(call_id)
         if call is not None and user_id in call.users():
@@ -234,7 +234,7 @@ class DirectCalls:
     async def select_answer(
         self, user_id: str, conn: str, call_id: str, party_id: str, selected: str
     ) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         party = self._bound_party(call, user_id, party_id, conn)
         if party is not call.caller:
             raise invalid_state("only the caller selects an answer")
@@ -246,7 +246,7 @@ class DirectCalls:
     async def answer(
         self, user_id: str, conn: str, call_id: str, party_id: str, answer: dict[str, str]
     ) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         if user_id != call.callee_id:
             raise invalid_state("you cannot answer your own call")
         if call.state != "ringing":
@@ -279,7 +279,7 @@ class DirectCalls:
         return {"call_id": call_id, "state": "connected"}
 
     async def reject(self, user_id: str, conn: str, call_id: str, party_id: str) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         if user_id != call.callee_id:
             raise invalid_state("only the callee rejects; the caller hangs up")
         if call.state != "ringing":
@@ -303,7 +303,7 @@ class DirectCalls:
     async def candidates(
         self, user_id: str, conn: str, call_id: str, party_id: str, candidates: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         party = self._bound_party(call, user_id, party_id, conn)
         frame = {"type": "call.candidates", "call_id": call_id, "party_id": party_id, "candidates": candidates}
         if party is call.caller:
@@ -323,7 +323,7 @@ class DirectCalls:
     async def negotiate(
         self, user_id: str, conn: str, call_id: str, party_id: str, description: dict[str, str]
     ) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         party = self._bound_party(call, user_id, party_id, conn)
         other = call.other(party)
         if call.state != "connected" or other is None:
@@ -335,7 +335,7 @@ class DirectCalls:
     async def media(
         self, user_id: str, conn: str, call_id: str, party_id: str, changes: dict[str, Any]
     ) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         party = self._bound_party(call, user_id, party_id, conn)
         state = call.media_state.setdefault(party_id, MediaState())
         state.update(changes)
@@ -346,7 +346,7 @@ class DirectCalls:
         return {"call_id": call_id, **state.to_dict()}
 
     async def hangup(self, user_id: str, conn: str, call_id: str, party_id: str, reason: str) -> dict[str, Any]:
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         if call.state == "ringing" and user_id == call.callee_id:
             if party_id == call.caller.party_id:
                 raise not_a_party()
@@ -362,7 +362,7 @@ class DirectCalls:
     # -- devices coming and going ---------------------------------------------------------------------------
     async def resume(self, user_id: str, conn: str, call_id: str, party_id: str) -> dict[str, Any]:
         """A device that lost its socket is back: it holds its party again, and the other side is told."""
-        call = self._call(user_id, call_id)
+        call = self.find(user_id, call_id)
         party = call.party(party_id)
         if party is None or party.user_id != user_id:
             raise not_a_party()

@@ -124,6 +124,7 @@ class CallService:
                 user_id, conn, call_id, party_id, description, target=target, streams=streams or {}
             )
         if target is not None:
+            self.direct.find(user_id, call_id)  # an unknown call is call_not_found first
             raise invalid_state("target is for group calls")
         return await self.direct.negotiate(user_id, conn, call_id, party_id, description)
 

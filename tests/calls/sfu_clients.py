@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from aiortc.rtcconfiguration import RTCConfiguration
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
@@ -84,7 +84,7 @@ class Client:
 
     def __init__(self, sfu: Sfu, room_id: str, participant_id: str, *, video: bool = True, tone: bool = False):
         self.sfu, self.room_id, self.participant_id = sfu, room_id, participant_id
-        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.subscribe_pc: RTCPeerConnection | None = None
         self.video = SyntheticVideo() if video else None
         self.audio: MediaStreamTrack = ToneAudio() if tone else AudioStreamTrack()
@@ -124,7 +124,9 @@ class Client:
         """The SFU's offer for this client's subscribe connection: answer it as a browser would."""
         self.offers += 1
         if self.subscribe_pc is None:
-            self.subscribe_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            self.subscribe_pc = RTCPeerConnection(
+                RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+            )
             self.subscribe_pc.on("track", self._on_track)
         await self.subscribe_pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         await self.subscribe_pc.setLocalDescription(await self.subscribe_pc.createAnswer())

@@ -21,6 +21,9 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 VIDEO_QUEUE = 16  # frames: half a second at 30 fps
 AUDIO_QUEUE = 25  # frames: half a second of 20 ms Opus frames
 PLI_INTERVAL = 0.5  # seconds between two keyframe requests to one publisher
+# A new subscriber's first keyframe can be lost while its connection settles (a receiver not yet listening, a
+# full socket buffer); one more keyframe this long after it attached costs little and saves a frozen picture.
+SECOND_KEYFRAME_AFTER = 1.0
 CLOCK_RATES = {"audio": Fraction(1, 48000), "video": Fraction(1, 90000)}
 
 
@@ -117,6 +120,7 @@ class Source:
         self._tracks: set[ForwardedTrack] = set()
         self._last_pli = 0.0
         self._pli_wanted = False
+        self._again_at: float | None = None
         self._clock = CLOCK_RATES[kind]
 
     @property
@@ -127,6 +131,7 @@ class Source:
         self._tracks.add(track)
         if track.held:
             self.request_keyframe()
+            self._again_at = time.monotonic() + SECOND_KEYFRAME_AFTER
 
     def detach(self, track: ForwardedTrack) -> None:
         self._tracks.discard(track)
@@ -163,5 +168,10 @@ class Source:
 
     def tick(self) -> None:
         """Called a few times a second: ask again for a keyframe still wanted (a PLI may be lost, as UDP is)."""
-        if self.kind == "video" and self.enabled and (self._pli_wanted or any(t.held for t in self._tracks)):
+        if self.kind != "video" or not self.enabled:
+            return
+        again = self._again_at is not None and time.monotonic() >= self._again_at
+        if again:
+            self._again_at = None
+        if again or self._pli_wanted or any(t.held for t in self._tracks):
             self.request_keyframe()
