@@ -62,6 +62,9 @@ class Settings:
     rate_call_invite: RateLimit = RateLimit(10, 60)  # call invites per user (no ring spam)
     call_max_participants: int = 8  # in one group call on the SFU
     call_max_rooms: int = 20  # group calls one process carries at once
+    # The TURN URL the SFU itself allocates relays on (default: the first of TURN_URLS), as the server reaches
+    # coturn (in docker-compose, the host's address on the app's network).
+    sfu_turn_url: str | None = None
     mqtt_url: str | None = None
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Tokens.
@@ -173,6 +176,7 @@ class Settings:
             "turn_ttl_seconds": reader.integer("TURN_TTL_SECONDS", 6 * 3600, 60, 7 * 86400),
             "call_max_participants": reader.integer("CALL_MAX_PARTICIPANTS", 8, 2, 64),
             "call_max_rooms": reader.integer("CALL_MAX_ROOMS", 20, 0, 10_000),
+            "sfu_turn_url": reader.optional("SFU_TURN_URL"),
             "mqtt_url": reader.url("MQTT_URL", ("mqtt", "mqtts")),
             "trusted_proxies": reader.csv("TRUSTED_PROXIES", ("127.0.0.1", "::1")),
             "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),

@@ -8,9 +8,11 @@ chat's history, and rings devices with no socket by Web Push (`history.py`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiortc import RTCIceServer
 
 from server.calls import apidoc, routes, ws
 from server.calls.appkeys import call_history_key, calls_key, decline_links_key
@@ -20,6 +22,7 @@ from server.calls.gate import ChatGate
 from server.calls.history import CallHistory, DeclineLinks
 from server.calls.rooms import GroupRooms
 from server.calls.service import CallService
+from server.calls.turn import sfu_ice_servers
 from server.chat.appkeys import chat_key, messages_key, presence_key, push_key
 from server.keys import (
     blind_index_key,
@@ -72,12 +75,19 @@ async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     rooms = None
     if settings.call_max_rooms > 0:
+        turn_url = settings.sfu_turn_url or next((u for u in settings.turn_urls if u.startswith("turn:")), None)
+
+        def sfu_ice() -> list[RTCIceServer]:
+            fresh = sfu_ice_servers(settings.turn_secret, turn_url, time.time(), settings.turn_ttl_seconds)
+            return [RTCIceServer(urls=s["urls"], username=s["username"], credential=s["credential"]) for s in fresh]
+
         rooms = GroupRooms(
             gate,
             ws.publisher(app[broker_key]),
             history,
             max_rooms=settings.call_max_rooms,
             max_participants=settings.call_max_participants,
+            ice_servers=sfu_ice,
         )
     service = CallService(direct, gate, rooms)
     router = provide(app, calls_key, lambda: CallRouter(service, app[broker_key], redis))

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiortc import RTCIceServer
+
 from server.calls.direct import Send
 from server.calls.model import DEFAULT_LIFETIME_MS, call_not_found, invalid_state, not_a_party
 from server.calls.sfu import RoomState, Sfu
@@ -97,7 +99,7 @@ class GroupRooms:
         *,
         max_rooms: int,
         max_participants: int,
-        ice_servers: list[Any] | None = None,
+        ice_servers: list[RTCIceServer] | Callable[[], list[RTCIceServer]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._members = members

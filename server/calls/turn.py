@@ -60,3 +60,12 @@ def ice_servers(
         turn = issue_turn_credentials(secret, user_id, now, ttl_seconds)
         servers.append({"urls": list(turn_urls), "username": turn.username, "credential": turn.credential})
     return {"ice_servers": servers, "ttl": ttl_seconds, "expires_at": int(now) + ttl_seconds}
+
+
+def sfu_ice_servers(secret: str | None, turn_url: str | None, now: float, ttl_seconds: int) -> list[dict[str, Any]]:
+    """The ICE servers for one of the SFU's own peer connections: TURN at `turn_url` with a fresh credential (as
+    user `sfu`), so its media can meet clients through coturn; none without a secret or URL (host candidates)."""
+    if not secret or not turn_url:
+        return []
+    turn = issue_turn_credentials(secret, "sfu", now, ttl_seconds)
+    return [{"urls": [turn_url], "username": turn.username, "credential": turn.credential}]

@@ -53,12 +53,14 @@ class Sfu:
         max_participants: int,
         on_offer: OfferCallback,
         on_state: StateCallback,
-        ice_servers: list[RTCIceServer] | None = None,
+        ice_servers: list[RTCIceServer] | Callable[[], list[RTCIceServer]] | None = None,
     ) -> None:
         check_aiortc()
         self.max_rooms = max_rooms
         self.max_participants = max_participants
-        self._ice_servers = list(ice_servers or [])  # aiortc would otherwise ask Google's STUN server
+        # A list, or a function giving a fresh one for each participant (TURN credentials expire); empty by
+        # default, as aiortc would otherwise ask Google's STUN server.
+        self._ice_servers = ice_servers if callable(ice_servers) else (lambda fixed=list(ice_servers or []): fixed)
         self._on_offer = on_offer
         self._on_state = on_state
         self._rooms: dict[str, Room] = {}
@@ -87,7 +89,7 @@ class Sfu:
         participant = Participant(
             participant_id,
             user_id,
-            ice_servers=self._ice_servers,
+            ice_servers=self._ice_servers(),
             spawn=self._spawn,
             on_level=lambda level: room.speakers.add_level(participant_id, level),
             on_failed=lambda: self._spawn(self.leave(room_id, participant_id)),
