@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from tests.chat.chatkit import Peer, connect
+from tests.helpers import bearer
 
 # A session description that parses (what the server checks); the peers in test_peers.py send real ones.
 SDP = (
@@ -57,3 +59,16 @@ async def device(client: TestClient, grant: dict[str, Any], party_id: str | None
 async def invite(caller: Device, chat_id: str, call_id: str | None = None, **extra: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {"chat_id": chat_id, "call_id": call_id or new_id(), "offer": OFFER, "media": "video"}
     return await caller.ok("call.invite", **{**fields, **extra})
+
+
+async def call_entries(client: TestClient, grant: dict[str, Any], chat_id: str, count: int = 1) -> list[dict[str, Any]]:
+    """The chat's call entries, once there are `count` (they are written just after the call ends)."""
+    entries: list[dict[str, Any]] = []
+    for _ in range(100):
+        resp = await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(grant))
+        assert resp.status == 200
+        entries = [m for m in (await resp.json())["messages"] if m["kind"] == "call"]
+        if len(entries) >= count:
+            return entries
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{len(entries)} call entries, expected {count}")

@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.calls.callkit import device, invite, new_id
-from tests.calls.test_signalling import history
+from tests.calls.callkit import call_entries, device, invite, new_id
 from tests.chat.chatkit import PushEndpoint, direct, subscribe, uid, users
 
 pytestmark = pytest.mark.timeout(60)
@@ -52,7 +51,7 @@ async def test_an_offline_callee_is_rung_by_push_and_can_decline_from_it(
     rejected = await caller.wait_for("call.reject", call_id=call_id)
     assert rejected["user_id"] == uid(bob)
     await caller.wait_for("call.hangup", call_id=call_id, reason="user_declined")
-    (entry,) = await history(client, alice, chat_id)
+    (entry,) = await call_entries(client, alice, chat_id)
     assert entry["call"]["outcome"] == "declined"
     again = await client.post(path)
     assert again.status == 409
@@ -92,6 +91,6 @@ async def test_an_online_callee_gets_no_push(push_client: TestClient, push_endpo
     await invite(caller, chat_id, call_id)
     await online.wait_for("call.invite", call_id=call_id)
     await caller.ok("call.hangup", call_id=call_id)
-    await history(client, bob, chat_id)
+    await call_entries(client, bob, chat_id)
     await asyncio.sleep(0.3)
     assert push_endpoint.to(phone) == []

@@ -12,23 +12,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.calls.callkit import ANSWER, CANDIDATE, OFFER, SDP, Device, device, invite, new_id
+from tests.calls.callkit import ANSWER, CANDIDATE, OFFER, SDP, Device, call_entries, device, invite, new_id
 from tests.chat.chatkit import Peer, connect, direct, group, uid, users
 from tests.helpers import bearer
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def history(client: TestClient, grant: dict[str, Any], chat_id: str, count: int = 1) -> list[dict[str, Any]]:
-    """The chat's call entries, once there are `count` (they are written just after the call ends)."""
-    for _ in range(100):
-        resp = await client.get(f"/api/chats/{chat_id}/messages", headers=bearer(grant))
-        assert resp.status == 200
-        entries = [m for m in (await resp.json())["messages"] if m["kind"] == "call"]
-        if len(entries) >= count:
-            return entries
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{len(entries)} call entries, expected {count}")
 
 
 @pytest.fixture(name="pair")
@@ -171,7 +159,7 @@ async def test_hangup_ends_it_for_both_and_the_chat_records_an_answered_call(cli
         assert frame["party_id"] == phone.party_id
         assert frame["user_id"] == uid(bob)
 
-    (entry,) = await history(client, alice, chat_id)
+    (entry,) = await call_entries(client, alice, chat_id)
     assert entry["sender_id"] == uid(alice)
     assert entry["text"] is None
     assert entry["call"]["outcome"] == "answered"
@@ -191,7 +179,7 @@ async def test_hangup_ends_it_for_both_and_the_chat_records_an_answered_call(cli
         assert error["code"] == "call_ended", (kind, error)
     # Ending twice writes one entry.
     await asyncio.sleep(0.2)
-    assert len(await history(client, bob, chat_id)) == 1
+    assert len(await call_entries(client, bob, chat_id)) == 1
 
 
 async def test_reject_declines_and_the_caller_cancelling_is_a_missed_call(client: TestClient, pair: Any) -> None:
@@ -216,7 +204,7 @@ async def test_reject_declines_and_the_caller_cancelling_is_a_missed_call(client
     await caller.ok("call.hangup", call_id=cancelled)
     await laptop.wait_for("call.hangup", call_id=cancelled, reason="user_hangup")
 
-    entries = await history(client, bob, chat_id, 2)
+    entries = await call_entries(client, bob, chat_id, 2)
     assert [e["call"]["outcome"] for e in entries] == ["declined", "missed"]
 
 
@@ -229,7 +217,7 @@ async def test_an_unanswered_invite_times_out_as_missed(client: TestClient, pair
         hangup = (await each.peer.wait_for("call.hangup", call_id=call_id, timeout=15))[-1]
         assert hangup["reason"] == "invite_timeout"
         assert hangup["party_id"] is None
-    (entry,) = await history(client, bob, chat_id)
+    (entry,) = await call_entries(client, bob, chat_id)
     assert entry["call"]["outcome"] == "missed"
     assert entry["call"]["reason"] == "invite_timeout"
     late = await phone.error("call.answer", call_id=call_id, party_id=phone.party_id, answer=ANSWER)
@@ -261,7 +249,7 @@ async def test_glare_keeps_the_lower_call_id_and_replaces_the_other(
     assert status["call"]["state"] == "connected"
     assert status["call"]["call_id"] == low
     await asyncio.sleep(0.2)
-    entries = await history(client, alice, chat_id, 0)
+    entries = await call_entries(client, alice, chat_id, 0)
     assert entries == []  # the replaced call leaves no entry; the one that went on is not over yet
 
 
@@ -276,7 +264,7 @@ async def test_a_callee_in_another_call_on_every_device_is_busy(client: TestClie
     busy = await invite(a, with_alice)
     assert busy["state"] == "ended"
     assert busy["reason"] == "user_busy"
-    (entry,) = await history(client, alice, with_alice)
+    (entry,) = await call_entries(client, alice, with_alice)
     assert entry["call"]["outcome"] == "busy"
 
     # With a second device free, Bob's other device rings instead.
@@ -378,7 +366,7 @@ async def test_a_device_that_drops_comes_back_into_the_call(client: TestClient, 
     await phone.close()
     hangup = (await back.peer.wait_for("call.hangup", call_id=call_id, timeout=15))[-1]
     assert hangup["reason"] == "connection_lost"
-    (entry,) = await history(client, alice, chat_id)
+    (entry,) = await call_entries(client, alice, chat_id)
     assert entry["call"]["outcome"] == "answered"
 
 
