@@ -22,6 +22,7 @@ const PRECACHE = [
   '/js/calls/group.js',
   '/js/calls/header.js',
   '/js/calls/history.js',
+  '/js/calls/icons.js',
   '/js/calls/in-call.js',
   '/js/calls/incoming.js',
   '/js/calls/init.js',

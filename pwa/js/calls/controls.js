@@ -2,23 +2,24 @@
 // Built once per call and updated in place, so focus stays on the button just pressed.
 
 import { h, uid } from '../core/dom.js';
+import { icon } from './icons.js';
 import { listDevices } from './media.js';
 
-function control(label, icon, className = '') {
+function control(label, glyph, className = '') {
   return h('button', { type: 'button', class: `call-button ${className}`.trim() },
-    h('span', { class: 'call-icon', 'aria-hidden': 'true' }, icon), h('span', { class: 'call-button-label' }, label));
+    h('span', { class: 'call-icon' }, icon(glyph)), h('span', { class: 'call-button-label' }, label));
 }
 
 /** {element, panel, hangUp, update(call)} for `call` (a DirectCall or GroupCall). */
 export function callControls(call) {
-  const mute = control('Mute', '🎤');
-  const camera = control('Camera off', '🎥');
-  const share = control('Share screen', '🖥');
+  const mute = control('Mute', 'mic');
+  const camera = control('Camera off', 'video');
+  const share = control('Share screen', 'screen');
   const panelId = uid('devices');
-  const devices = control('Devices', '⚙');
+  const devices = control('Devices', 'devices');
   devices.setAttribute('aria-controls', panelId);
   devices.setAttribute('aria-expanded', 'false');
-  const hangUp = control(call.kind === 'group' ? 'Leave' : 'Hang up', '✕', 'hang-up');
+  const hangUp = control(call.kind === 'group' ? 'Leave' : 'Hang up', 'hangUp', 'hang-up');
   const canShare = Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   share.hidden = !canShare;
 
@@ -75,11 +76,11 @@ export function callControls(call) {
   function update() {
     const live = call.state !== 'ended' && call.state !== 'starting';
     mute.setAttribute('aria-pressed', String(call.audioMuted));
-    mute.querySelector('.call-icon').textContent = call.audioMuted ? '🔇' : '🎤';
+    mute.querySelector('.call-icon').replaceChildren(icon(call.audioMuted ? 'micOff' : 'mic'));
     const cameraOff = call.videoMuted || !call.hasCamera();
     camera.setAttribute('aria-pressed', String(cameraOff));
     camera.querySelector('.call-button-label').textContent = cameraOff ? 'Camera on' : 'Camera off';
-    camera.querySelector('.call-icon').textContent = cameraOff ? '📷' : '🎥';
+    camera.querySelector('.call-icon').replaceChildren(icon(cameraOff ? 'videoOff' : 'video'));
     // Renegotiating needs an answered call: the camera of an audio call and the screen wait until then.
     camera.disabled = !live || (!call.hasCamera() && !call.answeredAt);
     share.disabled = !live || !call.answeredAt;

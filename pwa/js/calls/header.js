@@ -6,11 +6,12 @@ import { h, plural } from '../core/dom.js';
 import { onReady } from '../core/socket.js';
 import { nameOf } from '../chat/store.js';
 import { checkRoom, startCall } from './actions.js';
+import { icon } from './icons.js';
 import { currentCall, roomOf, subscribe } from './store.js';
 
-function callButton(label, icon, onClick) {
+function callButton(label, glyph, onClick) {
   return h('button', { type: 'button', class: 'icon-button call-start', 'aria-label': label, title: label, onclick: onClick },
-    h('span', { 'aria-hidden': 'true' }, icon));
+    icon(glyph));
 }
 
 /** The header part for one conversation screen: {actions, banner, update(chat)}. */
@@ -19,8 +20,8 @@ export function callHeaderPart({ chatId, signal }) {
   const start = (media) => () => {
     startCall(chatId, media).catch((err) => console.warn('The call could not start:', err));
   };
-  const audio = callButton('Audio call', '📞', start('audio'));
-  const video = callButton('Video call', '🎥', start('video'));
+  const audio = callButton('Audio call', 'phone', start('audio'));
+  const video = callButton('Video call', 'video', start('video'));
   const actions = h('div', { class: 'call-actions', hidden: true }, audio, video);
 
   const join = h('button', { type: 'button', class: 'button small primary', onclick: start('video') }, 'Join');

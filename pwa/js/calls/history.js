@@ -3,6 +3,7 @@
 
 import { h } from '../core/dom.js';
 import { shortTime } from '../chat/chats.js';
+import { icon } from './icons.js';
 import { duration } from './people.js';
 
 /** The words for a call entry, as `me` (the signed-in user) sees it. */
@@ -36,7 +37,7 @@ export function callEntryElement(chat, message, view) {
   const video = message.call?.media === 'video';
   return h('li', { class: `message call-entry ${tone}`, 'data-message-id': message.id, 'data-outcome': message.call?.outcome || '' },
     h('p', { class: 'call-entry-body' },
-      h('span', { class: 'call-entry-icon', 'aria-hidden': 'true' }, video ? '🎥' : '📞'),
+      h('span', { class: 'call-entry-icon' }, icon(video ? 'video' : 'phone')),
       h('span', { class: 'visually-hidden' }, chat.kind === 'group' ? '' : outgoing ? 'Outgoing: ' : 'Incoming: '),
       h('span', { class: 'call-entry-text' }, text),
       h('span', { class: 'meta' }, ' · ', shortTime(message.created_at))));

@@ -7,6 +7,7 @@
 import { h, uid } from '../core/dom.js';
 import { nameOf } from '../chat/store.js';
 import { callControls } from './controls.js';
+import { icon } from './icons.js';
 import { avatar, callTitle, duration, show, videoElement } from './people.js';
 
 const QUALITY = { good: 'Good connection', fair: 'Fair connection', poor: 'Poor connection' };
@@ -26,7 +27,7 @@ function stateLine(call, title) {
 function tile(name, { self = false } = {}) {
   const video = videoElement('tile-video');
   const audio = self ? null : h('audio', { class: 'tile-audio', autoplay: true });
-  const badge = h('span', { class: 'tile-muted', hidden: true }, h('span', { 'aria-hidden': 'true' }, '🔇'),
+  const badge = h('span', { class: 'tile-muted', hidden: true }, icon('micOff'),
     h('span', { class: 'visually-hidden' }, ' muted'));
   const label = h('span', { class: 'tile-name' }, name, badge);
   const element = h('figure', { class: self ? 'tile self' : 'tile' }, avatar(name, { size: 'big' }), video, audio,

@@ -3,6 +3,7 @@
 
 import { h, uid } from '../core/dom.js';
 import { answerCall, declineCall } from './actions.js';
+import { icon } from './icons.js';
 import { avatar, callTitle } from './people.js';
 
 /** The screen for `invite` (a call.invite frame); `focusFirst` is the button to focus when it opens. */
@@ -10,15 +11,15 @@ export function incomingView(invite) {
   const titleId = uid('call-title');
   const who = callTitle(invite.chat_id, invite.caller_id);
   const video = invite.media === 'video';
-  const button = (label, className, icon, onClick) => h('button', {
+  const button = (label, className, glyph, onClick) => h('button', {
     type: 'button', class: `call-button ${className}`, onclick: onClick,
-  }, h('span', { class: 'call-icon', 'aria-hidden': 'true' }, icon), h('span', { class: 'call-button-label' }, label));
+  }, h('span', { class: 'call-icon' }, icon(glyph)), h('span', { class: 'call-button-label' }, label));
 
   const answerVideo = video
-    ? button('Answer with video', 'answer', '🎥', () => answerCall(invite.call_id, 'video')) : null;
-  const answerAudio = button(video ? 'Answer with audio' : 'Answer', 'answer', '📞',
+    ? button('Answer with video', 'answer', 'video', () => answerCall(invite.call_id, 'video')) : null;
+  const answerAudio = button(video ? 'Answer with audio' : 'Answer', 'answer', 'phone',
     () => answerCall(invite.call_id, 'audio'));
-  const decline = button('Decline', 'hang-up', '✕', () => declineCall(invite.call_id));
+  const decline = button('Decline', 'hang-up', 'hangUp', () => declineCall(invite.call_id));
 
   const element = h('div', { class: 'call-screen incoming', 'aria-labelledby': titleId, 'data-call-id': invite.call_id },
     h('div', { class: 'call-caller' },
