@@ -11,6 +11,7 @@ Any page error or console error fails a test. Chromium is Debian's (/usr/bin/chr
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -222,4 +223,56 @@ def test_three_people_in_a_group_call(server: ServerProcess, browser: Browser, s
         p.page.get_by_role("button", name="Leave").click()
     for context in contexts:
         context.close()
+    assert problems.seen == []
+
+
+def test_call_pushes_become_notifications_with_answer_and_decline(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp
+    carol = person(server, mailbox, "Carol")
+    problems = Problems()
+    context = open_in_browser(browser, server, problems, carol, viewport={"width": 800, "height": 700})
+    context.grant_permissions(["notifications"], origin=server.url)
+    page = carol.page
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    cdp = context.new_cdp_session(page)
+    registrations: list[dict[str, object]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    deadline = time.monotonic() + 10
+    while not registrations:
+        assert time.monotonic() < deadline, "the service worker registration was not reported"
+        page.wait_for_timeout(50)
+    ringing = {
+        "type": "call", "call_id": "k1", "chat_id": "c1", "caller_id": "u1", "caller_name": "Dave", "media": "video",
+        "expires_at": time.time() + 60, "decline_url": "/api/calls/k1/decline?token=t",
+    }  # fmt: skip
+    missed = {"type": "call.missed", "call_id": "k0", "chat_id": "c1", "caller_id": "u1", "media": "audio"}
+    message = {"type": "message", "chat_id": "c2", "message_id": 1, "seq": 3, "preview": "Hi", "chat_name": "Team"}
+    for payload in (ringing, missed, message):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)},
+        )
+    shown = """navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({
+        title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
+        actions: n.actions.map((a) => a.title), data: n.data})))"""
+    deadline = time.monotonic() + 10
+    while len(notes := page.evaluate(shown)) < 3:
+        assert time.monotonic() < deadline, notes
+        page.wait_for_timeout(50)
+    by_tag = {note["tag"]: note for note in notes}
+    call = by_tag["call-k1"]
+    assert (call["title"], call["body"], call["sticky"], call["actions"]) == (
+        "Dave",
+        "Incoming video call",
+        True,
+        ["Answer", "Decline"],
+    )
+    assert call["data"]["answer"] == "#/call?id=k1"
+    assert call["data"]["decline"] == "/api/calls/k1/decline?token=t"
+    assert (by_tag["call-missed-k0"]["title"], by_tag["call-missed-k0"]["body"]) == ("Missed call", "Missed audio call")
+    assert (by_tag["chat-c2"]["title"], by_tag["chat-c2"]["body"]) == ("Team", "Hi")
+    context.close()
     assert problems.seen == []
