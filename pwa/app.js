@@ -26,7 +26,7 @@ const bannerArea = document.getElementById('banner');
 // The numbered events: each domain registers the types it handles, then the store syncs after every connect.
 const events = createEvents({ command, onPush, onReady });
 initChat(events);
-initCalls(events);
+initCalls(); // call pushes have no seq: they come from the socket, not the event store
 events.start();
 
 const router = createRouter({ routes, outlet, isSignedIn });

@@ -3,6 +3,7 @@
 // call notification's Answer opens. app.js calls initCalls once at start and resetCalls at sign-out.
 
 import { h, wideScreen } from '../core/dom.js';
+import { isReady, on, onReady } from '../core/socket.js';
 import { addHeaderPart, addMessageKind } from '../chat/extend.js';
 import { myId } from '../chat/store.js';
 import { CALL_HANDLERS, answerCall, hangUpEverything } from './actions.js';
@@ -15,9 +16,24 @@ import {
 
 const ARRIVAL_TIMEOUT_MS = 20_000;
 
-/** Register the calls domain with the event store (core/events.js) and the chat screens. Call once. */
-export function initCalls(events) {
-  for (const [type, handler] of Object.entries(CALL_HANDLERS)) events.handle(type, handler);
+/**
+ * Register the calls domain with the socket and the chat screens. Call once.
+ *
+ * Call pushes carry no seq, so they go straight from the socket (core/socket.js `on`), not through the event
+ * store: the server replays a device's calls (call.state, call.invite) as it signs in, before the `auth` result,
+ * when the event store does not yet know whose device this is. What they start (call.resume, an answer) needs
+ * the connection ready, so pushes that come before that wait for it.
+ */
+export function initCalls() {
+  const waiting = [];
+  const deliver = (handler) => (frame) => {
+    if (isReady()) handler(frame);
+    else waiting.push(() => handler(frame));
+  };
+  for (const [type, handler] of Object.entries(CALL_HANDLERS)) on(type, deliver(handler));
+  onReady(() => {
+    for (const run of waiting.splice(0)) run();
+  });
   addHeaderPart(callHeaderPart);
   addMessageKind('call', { element: callEntryElement, preview: (message) => callEntryPreview(message, myId()) });
   startCallScreen();
