@@ -79,7 +79,6 @@ export function callControls(call) {
     mute.querySelector('.call-icon').replaceChildren(icon(call.audioMuted ? 'micOff' : 'mic'));
     const cameraOff = call.videoMuted || !call.hasCamera();
     camera.setAttribute('aria-pressed', String(cameraOff));
-    camera.querySelector('.call-button-label').textContent = cameraOff ? 'Camera on' : 'Camera off';
     camera.querySelector('.call-icon').replaceChildren(icon(cameraOff ? 'videoOff' : 'video'));
     // Renegotiating needs an answered call: the camera of an audio call and the screen wait until then.
     camera.disabled = !live || (!call.hasCamera() && !call.answeredAt);
