@@ -59,6 +59,9 @@ class Settings:
     turn_secret: str | None = None
     turn_urls: tuple[str, ...] = ()
     turn_ttl_seconds: int = 6 * 3600  # how long a TURN credential from /api/calls/ice-servers is good for
+    rate_call_invite: RateLimit = RateLimit(10, 60)  # call invites per user (no ring spam)
+    call_max_participants: int = 8  # in one group call on the SFU
+    call_max_rooms: int = 20  # group calls one process carries at once
     mqtt_url: str | None = None
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Tokens.
@@ -168,6 +171,8 @@ class Settings:
             "turn_secret": reader.optional("TURN_SECRET"),
             "turn_urls": reader.csv("TURN_URLS"),
             "turn_ttl_seconds": reader.integer("TURN_TTL_SECONDS", 6 * 3600, 60, 7 * 86400),
+            "call_max_participants": reader.integer("CALL_MAX_PARTICIPANTS", 8, 2, 64),
+            "call_max_rooms": reader.integer("CALL_MAX_ROOMS", 20, 0, 10_000),
             "mqtt_url": reader.url("MQTT_URL", ("mqtt", "mqtts")),
             "trusted_proxies": reader.csv("TRUSTED_PROXIES", ("127.0.0.1", "::1")),
             "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),

@@ -1,13 +1,68 @@
-"""The calls domain: audio and video calls over WebRTC. So far: TURN credentials for coturn (`turn.py`)."""
+"""The calls domain: audio and video calls over WebRTC.
+
+1:1 calls are peer to peer, signalled over the WebSocket (`direct.py`, `ws.py`), with TURN credentials for
+coturn (`turn.py`); every call ends as an entry in its chat's history, and rings devices with no socket by Web
+Push (`history.py`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
-from server.calls import apidoc, routes
+from server.calls import apidoc, routes, ws
+from server.calls.appkeys import call_history_key, calls_key, decline_links_key
+from server.calls.direct import DirectCalls
+from server.calls.gate import ChatGate
+from server.calls.history import CallHistory, DeclineLinks
+from server.calls.service import CallService
+from server.chat.appkeys import chat_key, messages_key, presence_key, push_key
+from server.keys import (
+    blind_index_key,
+    broker_key,
+    database_key,
+    limiter_key,
+    settings_key,
+    ws_authenticated_key,
+    ws_commands_key,
+)
+from server.storage.chat.blocks import BlockRepository
 from server.web.openapi import add_part
+from server.web.ratelimit import enforce
+from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes.routes)
-    add_part(app, apidoc, tags=[("calls", "Audio and video calls: ICE servers and TURN credentials")])
+    app[ws_commands_key].add_all(ws.commands)
+    app[ws_authenticated_key].connect(ws.on_authenticated)  # hear the user's calls; replay them on reconnect
+    add_part(app, apidoc, tags=[("calls", "Audio and video calls: ICE servers, TURN credentials, declining")])
+    app.cleanup_ctx.append(_calls_ctx)
+
+
+async def _calls_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    blind_index = app[blind_index_key]
+    links = provide(
+        app,
+        decline_links_key,
+        lambda: DeclineLinks(lambda v: blind_index(v, purpose="call.decline"), settings.public_url),
+    )
+    presence, accounts_names = app[presence_key], app[chat_key].names
+    history = provide(
+        app,
+        call_history_key,
+        lambda: CallHistory(app[messages_key], app[push_key], presence, links, names=accounts_names),
+    )
+    gate = ChatGate(app[chat_key], BlockRepository(app[database_key]))
+    limiter, limit = app[limiter_key], settings.rate_call_invite
+
+    async def invite_limit(user_id: str) -> None:
+        await enforce(limiter, limit, f"call-invite:{user_id}")
+
+    direct = DirectCalls(gate, presence, ws.publisher(app[broker_key]), history, enforce_invite_limit=invite_limit)
+    service = provide(app, calls_key, lambda: CallService(direct, gate))
+    yield
+    await service.close()
+    await history.close()

@@ -153,6 +153,19 @@ class MessageService:
         view["duplicate"] = result.duplicate
         return view
 
+    async def record(self, chat_id: str, sender_id: str, client_id: str, meta: dict[str, Any]) -> bool:
+        """A system message another domain writes into a chat's history (a call's entry, `meta` = `{"call":
+        {...}}`): no text, delivered like any message. `client_id` makes a repeat a no-op. False when the chat
+        refused it (gone, or the sender is no longer a member)."""
+        chat = await self._chats.chat(chat_id)
+        send = Send(chat_id, sender_id, str(uuid.UUID(client_id)), "", self._clock(), meta=meta, kind="system")
+        result = await self._writer.submit(send)
+        if isinstance(result, SendRefused):
+            return False
+        if not result.duplicate:
+            self.publish_sent(result, chat.e2e)
+        return True
+
     async def _members_only(self, chat_id: str, mentions: list[str]) -> list[str]:
         """The mentions, when each names a member of the chat: a mention of anyone else is refused (it would
         push to, and tell the client about, someone who cannot read the message)."""

@@ -122,6 +122,13 @@ class PresenceService:
             counts = await pipe.execute()
         return [u for u, c in zip(maybe, counts, strict=True) if not any(int(n) > 0 for n in c)]
 
+    async def devices(self, user_id: str) -> int:
+        """How many connections the user has open, in every process."""
+        if self._redis is None:
+            return self._local.get(user_id, 0)
+        counts = await self._redis.hvals(self._key(user_id))
+        return sum(max(0, int(n)) for n in counts)
+
     async def visible_to(self, viewer: str, user_id: str) -> bool:
         """May `viewer` see `user_id`'s presence? Their setting decides; blocking hides it either way."""
         if viewer == user_id:

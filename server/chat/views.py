@@ -61,15 +61,16 @@ def message_view(message: Message, e2e: bool) -> dict[str, Any]:
         "id": message.id,
         "sender_id": message.sender_id,
         "client_id": message.client_id,
-        "kind": message.kind,
+        # A call's entry is stored as a system message whose meta holds the call (no schema change needed).
+        "kind": "call" if message.kind == "system" and "call" in message.meta else message.kind,
         "reply_to": message.reply_to,
         "created_at": message.created_at,
         "edited": message.edited_at is not None,
         "edited_at": message.edited_at,
         "deleted": message.deleted_at is not None,
     }
-    view["ciphertext" if e2e else "text"] = message.body
-    for key in ("mentions", "forward", "attachments"):
+    view["ciphertext" if e2e else "text"] = message.body if message.kind == "text" else None
+    for key in ("mentions", "forward", "attachments", "call"):
         if key in message.meta:
             view[key] = message.meta[key]
     if message.reactions:

@@ -121,14 +121,34 @@ def running_turnserver(tmp_path: Path, command: list[str], port: int) -> Iterato
         stop_process(proc)
 
 
-def turnserver_command(tmp_path: Path, secret: str, realm: str) -> tuple[list[str], int]:
-    """The command that starts coturn with the project's file on loopback ports, and its UDP/TCP port."""
+def free_udp_range(count: int, attempts: int = 50) -> int:
+    """The first of `count` consecutive UDP ports on loopback that nobody is bound to right now."""
+    for _ in range(attempts):
+        first = free_udp_port()
+        if first + count > 65536:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    sock.bind((HOST, port))
+            except OSError:
+                continue
+            return first
+    pytest.fail(f"no {count} consecutive free UDP ports on {HOST}")
+
+
+def turnserver_command(
+    tmp_path: Path, secret: str, realm: str, relay_ports: int = 1, extra: tuple[str, ...] = ()
+) -> tuple[list[str], int]:
+    """The command that starts coturn with the project's file on loopback ports, and its UDP/TCP port. Each
+    allocation takes one of `relay_ports` relay ports; `extra` options come last, so they override the file."""
     cert, key = write_self_signed(tmp_path)
     port = free_port()
     tls_port = free_port()
     while tls_port == port:
         tls_port = free_port()
-    relay = free_udp_port()  # the relay range must be free on loopback; one port is enough for one test
+    relay = free_udp_range(relay_ports)  # the relay range must be free on loopback
     command = [
         require_turnserver(),
         "-c", str(CONF),
@@ -138,12 +158,13 @@ def turnserver_command(tmp_path: Path, secret: str, realm: str) -> tuple[list[st
         f"--tls-listening-port={tls_port}",
         f"--relay-ip={HOST}",
         f"--min-port={relay}",
-        f"--max-port={relay}",
+        f"--max-port={relay + relay_ports - 1}",
         f"--cert={cert}",
         f"--pkey={key}",
         f"--pidfile={tmp_path / 'turnserver.pid'}",
         f"--db={tmp_path / 'turndb'}",
         f"--realm={realm}",
+        *extra,
     ]  # fmt: skip
     return command, port
 

@@ -69,7 +69,7 @@ _MESSAGE = {
     "id": INTEGER,
     "sender_id": nullable(STRING),
     "client_id": nullable(STRING),
-    "kind": {"type": "string", "enum": ["text", "system"]},
+    "kind": {"type": "string", "enum": ["text", "system", "call"]},
     "reply_to": nullable(INTEGER),
     "created_at": TIME,
     "edited": BOOLEAN,
@@ -83,6 +83,20 @@ _MESSAGE_EXTRAS = {
     "forward": obj({"sender_id": nullable(STRING), "created_at": TIME}),
     "attachments": array(ref("AttachmentRef")),
     "reactions": {"type": "object", "additionalProperties": array(STRING), "description": "emoji -> user ids"},
+    "call": {
+        **obj(
+            {
+                "call_id": STRING,
+                "media": {"type": "string", "enum": ["audio", "video"]},
+                "outcome": {"type": "string", "enum": ["answered", "missed", "declined", "busy"]},
+                "duration": {"type": "number", "description": "seconds from answer to hangup (0 unless answered)"},
+                "reason": STRING,
+                "participants": INTEGER,
+            },
+            required=["call_id", "media", "outcome", "duration", "reason"],
+        ),
+        "description": "kind call: a call in this chat (who called is sender_id)",
+    },
 }
 _REPORT = {
     "id": STRING,
