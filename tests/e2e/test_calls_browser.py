@@ -241,7 +241,8 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
     context = open_in_browser(browser, server, problems, carol, viewport={"width": 800, "height": 700})
     context.grant_permissions(["notifications"], origin=server.url)
     page = carol.page
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # The worker must be active (its precache done) before a push can reach it.
+    page.wait_for_function("navigator.serviceWorker.controller !== null")  # activated: it took this page
     cdp = context.new_cdp_session(page)
     registrations: list[dict[str, object]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
@@ -264,7 +265,7 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
     shown = """navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({
         title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
         actions: n.actions.map((a) => a.title), data: n.data})))"""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while len(notes := page.evaluate(shown)) < 3:
         assert time.monotonic() < deadline, notes
         page.wait_for_timeout(50)
