@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
 
 from server.calls import ws as calls_ws
 from tests.conftest import Mailbox
@@ -162,6 +162,50 @@ def test_a_video_call_between_two_people(server: ServerProcess, browser: Browser
         expect(entry).to_have_attribute("data-outcome", "answered")
         expect(entry).to_contain_text(re.compile(r"Video call · 0:\d\d"))
 
+    desk.close()
+    phone.close()
+    assert problems.seen == []
+
+
+def test_a_call_goes_on_after_the_socket_drops(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp
+    alice, bob = person(server, mailbox, "Alice"), person(server, mailbox, "Bob")
+    chat = _call(f"{server.url}/api/chats", {"kind": "direct", "user_id": bob.user_id}, token=alice.token)
+    problems = Problems()
+    sockets: list[WebSocketRoute] = []
+
+    def through(route: WebSocketRoute) -> None:  # Alice's socket passes through a route the test can cut
+        route.connect_to_server()
+        sockets.append(route)
+
+    desk = browser.new_context(viewport={"width": 1024, "height": 768})
+    desk.route_web_socket(re.compile(r"/ws$"), through)
+    desk.set_default_timeout(STEP_TIMEOUT_MS)
+    desk.grant_permissions(["camera", "microphone"], origin=server.url)
+    alice.page = problems.watch(desk.new_page(), "alice")
+    sign_in(alice.page, server, alice.email)
+    phone = open_in_browser(browser, server, problems, bob, viewport={"width": 390, "height": 844})
+    open_chat(alice.page, server, chat["id"], "Bob")
+
+    alice.page.get_by_role("button", name="Video call").click()
+    bob.page.get_by_role("button", name="Answer with video").click()
+    alice_call, bob_call = (p.locator(".call-screen.in-call") for p in (alice.page, bob.page))
+    expect(alice_call).to_have_attribute("data-call-state", "connected", timeout=MEDIA_TIMEOUT_MS)
+    video_advances(bob_call.locator(".tile:not(.self) video"))
+
+    # Alice's socket drops: Bob is told, Alice's app reconnects and resumes the call (ICE restarted).
+    sockets[-1].close()
+    expect(bob_call.locator(".call-state")).to_contain_text("Reconnecting")
+    expect(bob_call.locator(".call-state")).to_have_text("Connected", timeout=MEDIA_TIMEOUT_MS)
+    assert len(sockets) == 2
+    video_advances(bob_call.locator(".tile:not(.self) video"))
+    video_advances(alice_call.locator(".tile:not(.self) video"))
+    alice.page.get_by_role("button", name="Mute").click()
+    expect(bob_call).to_have_attribute("data-remote-muted", "true")  # signalling works on the new socket
+    bob.page.get_by_role("button", name="Hang up").click()
+    expect(alice.page.get_by_role("dialog").get_by_role("heading", name="Call ended")).to_be_visible()
     desk.close()
     phone.close()
     assert problems.seen == []
