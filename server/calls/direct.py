@@ -85,6 +85,27 @@ class LocalLedger:
         return len(self._parties.get(user_id, ()))
 
 
+class RedisLedger:
+    """The ledger in Redis, so a user in a call on one process is busy to callers on every other."""
+
+    TTL = 6 * 3600
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+
+    async def add(self, user_id: str, party_id: str) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(f"calls:parties:{user_id}", party_id)
+            pipe.expire(f"calls:parties:{user_id}", self.TTL)
+            await pipe.execute()
+
+    async def remove(self, user_id: str, party_id: str) -> None:
+        await self._redis.srem(f"calls:parties:{user_id}", party_id)
+
+    async def count(self, user_id: str) -> int:
+        return int(await self._redis.scard(f"calls:parties:{user_id}"))
+
+
 class DirectCalls:
     def __init__(
         self,

@@ -107,6 +107,32 @@ class CallHistory:
     def ended(self, call: DirectCall) -> None:
         self._spawn(self._record(call), "the call's history entry")
 
+    def group_ended(
+        self,
+        *,
+        chat_id: str,
+        call_id: str,
+        started_by: str,
+        media: str,
+        started_at: float,
+        ended_at: float,
+        participants: int,
+    ) -> None:
+        entry = {
+            "call_id": call_id,
+            "media": media,
+            "outcome": "answered" if participants > 1 else "missed",
+            "duration": round(max(0.0, ended_at - started_at), 1),
+            "reason": "user_hangup",
+            "participants": participants,
+        }
+        self._spawn(self._record_group(chat_id, started_by, entry), "the group call's history entry")
+
+    async def _record_group(self, chat_id: str, started_by: str, entry: dict[str, Any]) -> None:
+        client_id = record_client_id(entry["call_id"], chat_id)
+        if not await self._recorder.record(chat_id, started_by, client_id, {"call": entry}):
+            log.info("calls: the chat refused the entry of group call %s", entry["call_id"])
+
     async def _push_invite(self, call: DirectCall) -> None:
         payload: dict[str, Any] = {
             "type": "call",

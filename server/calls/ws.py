@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from server.calls.appkeys import calls_key
+from server.calls.cluster import CallRouter
 from server.calls.model import (
     MEDIA,
     check_candidates,
@@ -25,7 +26,6 @@ from server.calls.model import (
     check_reason,
     check_streams,
 )
-from server.calls.service import CallService
 from server.errors import ValidationError
 from server.keys import broker_key
 from server.realtime.broker import Broker
@@ -70,7 +70,7 @@ def publisher(broker: Broker) -> Any:
     return send
 
 
-def _service(request: web.Request) -> CallService:
+def _service(request: web.Request) -> CallRouter:
     return request.app[calls_key]
 
 
@@ -229,6 +229,30 @@ async def hangup(request: web.Request, conn: Connection, args: dict[str, Any]) -
 async def resume(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     call_id, party_id = _ids(args)
     step = _service(request).resume(_user(conn), _state(conn).token, call_id, party_id)
+    return await _holding(conn, party_id, step)
+
+
+@commands.command(
+    "call.join",
+    {
+        "chat_id": Field(str, max_length=64),
+        "party_id": Field(str, max_length=64),
+        "offer": _DESCRIPTION,
+        "media": Field(str, choices=MEDIA),
+        "streams": Field(dict, required=False),
+    },
+)
+async def join(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
+    party_id = check_id(args["party_id"], "party_id")
+    step = _service(request).join(
+        _user(conn),
+        _state(conn).token,
+        chat_id=args["chat_id"],
+        party_id=party_id,
+        offer=check_description(args["offer"], "offer", kind="offer"),
+        media=args["media"],
+        streams=check_streams(args.get("streams")),
+    )
     return await _holding(conn, party_id, step)
 
 
