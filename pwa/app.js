@@ -2,6 +2,7 @@
 // state, registers the service worker. Nothing registers itself on import: everything starts from here.
 
 import { setFlash } from './js/account/signed-out.js';
+import { initCalls, resetCalls } from './js/calls/init.js';
 import { forgetFiles } from './js/chat/files.js';
 import { initChat, resetChats } from './js/chat/init.js';
 import { renewPushSubscription } from './js/chat/push.js';
@@ -25,6 +26,7 @@ const bannerArea = document.getElementById('banner');
 // The numbered events: each domain registers the types it handles, then the store syncs after every connect.
 const events = createEvents({ command, onPush, onReady });
 initChat(events);
+initCalls(); // call pushes have no seq: they come from the socket, not the event store
 events.start();
 
 const router = createRouter({ routes, outlet, isSignedIn });
@@ -36,6 +38,7 @@ onSessionChange(({ signedIn, reason }) => {
   // Each sign-in (and each page load: its first token refresh) re-registers this device's push subscription.
   if (signedIn && reason === 'signed_in') renewPushSubscription().catch(() => {});
   if (!signedIn) {
+    resetCalls(); // hangs up first, while the socket can still say so
     stopSocket();
     events.forget();
     resetChats();
@@ -61,7 +64,7 @@ function updateNav() {
   if (!nav) return;
   nav.hidden = !isSignedIn();
   const path = (location.hash.replace(/^#/, '').split('?')[0]) || '/';
-  const section = path === '/chat' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'
+  const section = path === '/chat' || path === '/call' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'
     : path.startsWith('/channel') ? '/channels' : path;
   for (const link of nav.querySelectorAll('a[data-nav]')) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');

@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '6';
+const VERSION = '7';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -15,11 +15,28 @@ const PRECACHE = [
   '/js/account/auth.js',
   '/js/account/home.js',
   '/js/account/signed-out.js',
+  '/js/calls/actions.js',
+  '/js/calls/call-base.js',
+  '/js/calls/controls.js',
+  '/js/calls/direct.js',
+  '/js/calls/group.js',
+  '/js/calls/header.js',
+  '/js/calls/history.js',
+  '/js/calls/icons.js',
+  '/js/calls/in-call.js',
+  '/js/calls/incoming.js',
+  '/js/calls/init.js',
+  '/js/calls/media.js',
+  '/js/calls/peer.js',
+  '/js/calls/people.js',
+  '/js/calls/screen.js',
+  '/js/calls/store.js',
   '/js/chat/bubbles.js',
   '/js/chat/chat-options.js',
   '/js/chat/chats.js',
   '/js/chat/composer.js',
   '/js/chat/conversation.js',
+  '/js/chat/extend.js',
   '/js/chat/files.js',
   '/js/chat/init.js',
   '/js/chat/messages.js',
@@ -44,6 +61,7 @@ const PRECACHE = [
   '/js/routes.js',
   '/manifest.webmanifest',
   '/static/app.css',
+  '/static/calls.css',
   '/static/chat.css',
   '/static/vendor/uPlot.iife.min.js',
   '/static/vendor/uPlot.min.css',
@@ -133,9 +151,12 @@ function isStorable(response) {
   return !/no-store/i.test(cacheControl);
 }
 
-// -- Web Push: a message arrived while the app was closed ------------------------------------------
-// The payload (server/chat/notify.py): {type, chat_id, message_id, seq, preview?, chat_name?, mentioned?};
-// no preview in end-to-end chats or when the user turned previews off.
+// -- Web Push: a message arrived, or a call rings, while the app was closed ----------------------------
+// Messages (server/chat/notify.py): {type, chat_id, message_id, seq, preview?, chat_name?, mentioned?}; no preview
+// in end-to-end chats or when the user turned previews off. Calls (docs/protocol.md, "Web Push"): {type: "call",
+// call_id, chat_id, caller_id, caller_name?, media, expires_at, decline_url} and {type: "call.missed", ...}.
+
+const ICON = '/static/icons/icon-192.png';
 
 self.addEventListener('push', (event) => {
   let data = {};
@@ -145,31 +166,97 @@ self.addEventListener('push', (event) => {
     data = {};
   }
   if (!data || typeof data !== 'object') data = {};
-  const title = typeof data.chat_name === 'string' && data.chat_name ? data.chat_name : 'New message';
-  const body = typeof data.preview === 'string' && data.preview ? data.preview : 'New message';
+  if (data.type === 'call') event.waitUntil(showCall(data));
+  else if (data.type === 'call.missed') event.waitUntil(showMissedCall(data));
+  else event.waitUntil(showMessage(data));
+});
+
+function text(value, fallback) {
+  return typeof value === 'string' && value ? value : fallback;
+}
+
+function chatHash(chatId) {
+  return typeof chatId === 'string' ? `#/chat?id=${encodeURIComponent(chatId)}` : '#/chats';
+}
+
+function showMessage(data) {
   const chatId = typeof data.chat_id === 'string' ? data.chat_id : null;
-  event.waitUntil(self.registration.showNotification(title, {
-    body,
-    icon: '/static/icons/icon-192.png',
-    badge: '/static/icons/icon-192.png',
+  return self.registration.showNotification(text(data.chat_name, 'New message'), {
+    body: text(data.preview, 'New message'),
+    icon: ICON,
+    badge: ICON,
     tag: chatId ? `chat-${chatId}` : 'chat',
     renotify: true,
-    data: { hash: chatId ? `#/chat?id=${encodeURIComponent(chatId)}` : '#/chats' },
-  }));
-});
+    data: { hash: chatHash(chatId) },
+  });
+}
+
+function showCall(data) {
+  const callId = text(data.call_id, '');
+  const video = data.media === 'video';
+  const expiresAt = typeof data.expires_at === 'number' ? data.expires_at * 1000 : Date.now() + 60_000;
+  if (!callId || expiresAt < Date.now()) return Promise.resolve();
+  const url = data.decline_url;
+  const decline = (typeof url === 'string' && url.startsWith('/') && !url.startsWith('//')) || sameOrigin(url) ? url : null;
+  return self.registration.showNotification(text(data.caller_name, 'Incoming call'), {
+    body: video ? 'Incoming video call' : 'Incoming audio call',
+    icon: ICON,
+    badge: ICON,
+    tag: `call-${callId}`,
+    renotify: true,
+    requireInteraction: true,
+    vibrate: [400, 200, 400, 200, 400],
+    actions: [{ action: 'answer', title: 'Answer' }, { action: 'decline', title: 'Decline' }],
+    data: {
+      call: callId, decline, expiresAt,
+      answer: `#/call?id=${encodeURIComponent(callId)}`, // signs in, gets the invite again, answers it
+      hash: chatHash(data.chat_id), // a tap on the notification itself: the app, where the call rings
+    },
+  });
+}
+
+async function showMissedCall(data) {
+  const callId = text(data.call_id, '');
+  // The call rang here: the missed call takes the ringing notification's place.
+  for (const ringing of await self.registration.getNotifications({ tag: `call-${callId}` })) ringing.close();
+  return self.registration.showNotification('Missed call', {
+    body: data.media === 'video' ? 'Missed video call' : 'Missed audio call',
+    icon: ICON,
+    badge: ICON,
+    tag: `call-missed-${callId}`,
+    data: { hash: chatHash(data.chat_id) },
+  });
+}
+
+function sameOrigin(url) {
+  try {
+    return typeof url === 'string' && new URL(url).origin === self.location.origin;
+  } catch {
+    return false;
+  }
+}
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
   const data = event.notification.data || {};
-  const hash = typeof data.hash === 'string' && data.hash.startsWith('#/') ? data.hash : '#/chats';
-  event.waitUntil((async () => {
-    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
-    if (open) {
-      await open.focus();
-      open.postMessage({ type: 'open', hash }); // app.js follows it to the chat
-      return;
-    }
-    await self.clients.openWindow(`/${hash}`);
-  })());
+  if (event.action === 'decline') {
+    // A link that works without signing in, for this call and this user only.
+    if (data.decline) event.waitUntil(fetch(data.decline, { method: 'POST' }).catch(() => {}));
+    return;
+  }
+  if (data.call && data.expiresAt && data.expiresAt < Date.now()) return; // rang out meanwhile
+  const wanted = event.action === 'answer' ? data.answer : data.hash;
+  const hash = typeof wanted === 'string' && wanted.startsWith('#/') ? wanted : '#/chats';
+  event.waitUntil(openApp(hash));
 });
+
+async function openApp(hash) {
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
+  if (open) {
+    await open.focus();
+    open.postMessage({ type: 'open', hash }); // app.js follows it: the chat, or #/call which answers
+    return;
+  }
+  await self.clients.openWindow(`/${hash}`);
+}

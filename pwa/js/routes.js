@@ -2,6 +2,7 @@
 
 import { homeView } from './account/home.js';
 import { checkEmailView, forgotView, registerView, signInView } from './account/signed-out.js';
+import { callView } from './calls/init.js';
 import { chatsView, joinView, newChatView } from './chat/chats.js';
 import { chatView } from './chat/conversation.js';
 import { channelView } from './iot/channel.js';
@@ -14,6 +15,7 @@ export const routes = {
   '/chats': { view: chatsView, title: 'Chats', access: 'private' },
   '/chats/new': { view: newChatView, title: 'New chat', access: 'private' },
   '/chat': { view: chatView, title: 'Chat', access: 'private' },
+  '/call': { view: callView, title: 'Call', access: 'private' },
   '/join': { view: joinView, title: 'Join a chat', access: 'any' },
   '/signin': { view: signInView, title: 'Sign in', access: 'guest' },
   '/register': { view: registerView, title: 'Create an account', access: 'guest' },

@@ -3,6 +3,7 @@
 
 import { h, uid } from '../core/dom.js';
 import { shortTime } from './chats.js';
+import { messageKind } from './extend.js';
 import { attachmentUrl, describeSize } from './files.js';
 import { findMessage, nameOf, previewOf } from './store.js';
 
@@ -141,6 +142,8 @@ function actionPanel(message, view, actions, panelId) {
 
 /** The <li> of a stored message. */
 export function messageElement(chat, message, view, actions) {
+  const kind = message.kind && message.kind !== 'text' && !message.deleted ? messageKind(message.kind) : null;
+  if (kind) return kind.element(chat, message, view);
   const mine = message.sender_id === view.me;
   const classes = ['message', mine ? 'mine' : 'theirs'];
   if (message.deleted) classes.push('deleted');

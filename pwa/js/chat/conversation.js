@@ -7,6 +7,7 @@ import { messageElement, pendingElement } from './bubbles.js';
 import { chatOptions } from './chat-options.js';
 import { connectionNotice } from './chats.js';
 import { createComposer } from './composer.js';
+import { buildHeaderParts } from './extend.js';
 import { deleteMessage, react } from './messages.js';
 import { discardSend, pendingIn, retrySend } from './outbox.js';
 import { followPresence, presenceOf } from './presence.js';
@@ -26,10 +27,12 @@ export function chatView({ params, signal, navigate }) {
   const subtitle = h('p', { class: 'chat-subtitle' });
   const status = h('p', { class: 'status', role: 'status' });
   const options = chatOptions({ chatId, getChat: () => chat, status, navigate, onContactNamed: () => renderHead() });
+  // Other domains' parts (calls: the call buttons, the "join the call" banner), from chat/extend.js.
+  const parts = buildHeaderParts({ chatId, signal });
   const head = h('div', { class: 'chat-head' },
     h('a', { class: 'back', href: '#/chats', 'aria-label': 'Back to chats' }, '←'),
     h('div', { class: 'chat-head-text' }, heading, subtitle),
-    options.button);
+    parts.map((part) => part.actions), options.button);
 
   const older = h('button', { type: 'button', class: 'button small older', hidden: true }, 'Load earlier messages');
   const list = h('ol', { class: 'messages' });
@@ -44,7 +47,7 @@ export function chatView({ params, signal, navigate }) {
   });
 
   const section = h('section', { class: 'screen chat-screen', 'aria-labelledby': titleId },
-    head, options.menu, connectionNotice(signal), h('div', { class: 'chat-body' }, log, jump), typingLine, status,
+    head, options.menu, parts.map((part) => part.banner), connectionNotice(signal), h('div', { class: 'chat-body' }, log, jump), typingLine, status,
     composer.form);
 
   let me = null;
@@ -222,6 +225,7 @@ export function chatView({ params, signal, navigate }) {
 
   function renderHead() {
     if (!chat) return;
+    for (const part of parts) part.update?.(chat);
     const title = chatTitle(chat);
     heading.textContent = title;
     document.title = `${title} · Realtime`;

@@ -4,6 +4,7 @@
 
 import { api, getUser } from '../core/api.js';
 import { loadJson, saveJson } from '../core/storage.js';
+import { messageKind } from './extend.js';
 
 const PAGE_SIZE = 50;
 const namesKey = (user) => `realtime.chat.names.${user}`;
@@ -148,6 +149,8 @@ export function previewOf(message) {
   if (!message) return '';
   if (message.deleted) return 'Message deleted';
   if (typeof message.ciphertext === 'string') return '🔒 Encrypted message';
+  const kind = message.kind && message.kind !== 'text' ? messageKind(message.kind) : null;
+  if (kind) return kind.preview(message);
   const text = (message.text || '').trim();
   if (text) return text.length > 120 ? `${text.slice(0, 120)}…` : text;
   const files = Array.isArray(message.attachments) ? message.attachments : [];

@@ -1,0 +1,188 @@
+// What a 1:1 call (calls/direct.js) and a group call (calls/group.js) share: this device's camera, microphone and
+// screen share (mute, camera off, switch device, share), `call.media` to tell the others, the call's duration and
+// quality, and how it ends. The kinds differ in how a new track reaches the other side (`sendTrack`).
+
+import { command } from '../core/socket.js';
+import { openScreen, openTrack, stopStream, stopTone } from './media.js';
+import { qualityMeter } from './peer.js';
+import { emit, finishCurrent, partyId } from './store.js';
+
+/** What the end of a call is called, in plain words (hangup reasons of docs/protocol.md). */
+export const ENDINGS = {
+  user_hangup: 'Call ended',
+  left: 'You left the call',
+  invite_timeout: 'No answer',
+  user_declined: 'Declined',
+  user_busy: 'Busy',
+  answered_elsewhere: 'Answered on another device',
+  connection_lost: 'Connection lost',
+  ice_failed: 'The connection failed',
+  user_media_failed: 'The camera or microphone could not be used',
+  call_ended: 'Call ended',
+  unknown_error: 'Call ended',
+};
+
+export class CallBase {
+  constructor({ kind, chatId, callId, media }) {
+    this.kind = kind;
+    this.chatId = chatId;
+    this.callId = callId;
+    this.media = media;
+    this.partyId = partyId();
+    this.state = 'starting'; // starting | ringing | connecting | connected | ended
+    this.notice = ''; // a passing problem: "Reconnecting…", a device that could not be switched
+    this.local = null; // MediaStream: microphone (and camera)
+    this.screen = null; // MediaStream of the shared screen
+    this.audioMuted = false;
+    this.videoMuted = media !== 'video';
+    this.answeredAt = null; // Date.now() when the call was answered: the duration counts from it
+    this.stats = { quality: null, framesDecoded: 0 };
+    this.devices = { audio: null, video: null }; // the chosen device ids
+    this.senders = new Map(); // local track -> RTCRtpSender
+    this.meter = qualityMeter();
+  }
+
+  changed() {
+    emit();
+  }
+
+  /** The ids the server checks on every command of this call. */
+  ids() {
+    return { call_id: this.callId, party_id: this.partyId };
+  }
+
+  hasCamera() {
+    return Boolean(this.local && this.local.getVideoTracks().length);
+  }
+
+  sendMedia() {
+    if (!this.callId || this.state === 'ended') return;
+    command('call.media', {
+      ...this.ids(), audio_muted: this.audioMuted, video_muted: this.videoMuted || !this.hasCamera(),
+      screenshare: Boolean(this.screen),
+    }).catch(() => {});
+  }
+
+  toggleAudio() {
+    this.audioMuted = !this.audioMuted;
+    for (const track of this.local?.getAudioTracks() || []) track.enabled = !this.audioMuted;
+    this.sendMedia();
+    this.changed();
+  }
+
+  /** Camera off or on; in an audio call the first "on" adds the camera (a renegotiation). */
+  async toggleVideo() {
+    const track = this.local?.getVideoTracks()[0];
+    if (track) {
+      this.videoMuted = !this.videoMuted;
+      track.enabled = !this.videoMuted;
+    } else {
+      const camera = await this.tryDevice(() => openTrack('video', this.devices.video));
+      if (!camera) return;
+      this.local.addTrack(camera);
+      this.videoMuted = false;
+      await this.sendTrack(camera, this.local, 'usermedia');
+    }
+    this.sendMedia();
+    this.changed();
+  }
+
+  async toggleScreen() {
+    if (this.screen) {
+      await this.stopScreen();
+      return;
+    }
+    const stream = await this.tryDevice(() => openScreen());
+    if (!stream) return;
+    this.screen = stream;
+    const [track] = stream.getVideoTracks();
+    track.addEventListener('ended', () => this.stopScreen()); // the browser's own "Stop sharing"
+    this.changed();
+    await this.sendTrack(track, stream, 'screenshare');
+    this.sendMedia();
+  }
+
+  async stopScreen() {
+    if (!this.screen) return;
+    const stream = this.screen;
+    this.screen = null;
+    const [track] = stream.getVideoTracks();
+    stopStream(stream);
+    this.changed();
+    if (this.state !== 'ended') {
+      await this.dropTrack(track);
+      this.sendMedia();
+    }
+  }
+
+  /** Use another microphone or camera: the new track replaces the old one on the same sender. */
+  async switchDevice(kind, deviceId) {
+    const old = kind === 'audio' ? this.local?.getAudioTracks()[0] : this.local?.getVideoTracks()[0];
+    const track = await this.tryDevice(() => openTrack(kind, deviceId));
+    if (!track) return;
+    this.devices[kind] = deviceId;
+    if (old) {
+      track.enabled = old.enabled;
+      const sender = this.senders.get(old);
+      if (sender) {
+        await sender.replaceTrack(track);
+        this.senders.delete(old);
+        this.senders.set(track, sender);
+      }
+      this.local.removeTrack(old);
+      old.stop();
+    }
+    this.local.addTrack(track);
+    if (!old) await this.sendTrack(track, this.local, 'usermedia');
+    this.changed();
+  }
+
+  async tryDevice(open) {
+    try {
+      this.notice = '';
+      return await open();
+    } catch (err) {
+      this.notice = err.message || 'That device could not be used.';
+      this.changed();
+      return null;
+    }
+  }
+
+  /** Read the connection's quality (the call screen asks every two seconds). */
+  async measure() {
+    if (this.state === 'ended') return;
+    try {
+      this.stats = await this.meter(this.peerConnections(), { expectVideo: this.expectsVideo() });
+    } catch {
+      return; // closed meanwhile
+    }
+    this.changed();
+  }
+
+  /** Stop everything of this device and leave the ending for the call screen to show. */
+  finish(reason, { problem = null } = {}) {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    stopTone();
+    this.release();
+    for (const pc of this.peerConnections()) {
+      if (pc) pc.close();
+    }
+    stopStream(this.local);
+    stopStream(this.screen);
+    this.screen = null;
+    finishCurrent(this, { reason, text: problem || ENDINGS[reason] || ENDINGS.user_hangup, kind: this.kind });
+  }
+
+  // Each kind of call provides these: its peer connections, whether video should be arriving, what to stop at
+  // the end, and how a track of this device reaches the others or stops reaching them.
+  peerConnections() { return []; }
+
+  expectsVideo() { return false; }
+
+  release() {}
+
+  async sendTrack() {}
+
+  async dropTrack() {}
+}

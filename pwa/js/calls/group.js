@@ -1,0 +1,205 @@
+// A group chat's call, through the server's SFU (docs/protocol.md, "A group call"): two peer connections, one
+// publishing this device's tracks (our offers, `target: "publish"`), one receiving everyone else's (the server's
+// offers, `target: "subscribe"`). Candidates are gathered before each description goes (the SFU does not
+// trickle). `call.room` says who is in, which track is whose, who is muted and who speaks.
+
+import { command } from '../core/socket.js';
+import { CallBase, ENDINGS } from './call-base.js';
+import { openUserMedia } from './media.js';
+import { description, gathered } from './peer.js';
+import { iceServers, setCurrent, setRoom } from './store.js';
+import { describeFailure } from './direct.js';
+
+export class GroupCall extends CallBase {
+  constructor({ chatId, media }) {
+    super({ kind: 'group', chatId, callId: null, media });
+    this.publisher = null;
+    this.subscriber = null;
+    this.participants = []; // the others, from call.room: {party_id, user_id, audio_muted, video_muted, screenshare, tracks}
+    this.activeSpeaker = null;
+    this.tracks = new Map(); // incoming track id -> MediaStreamTrack
+    this.streams = new Map(); // `${party_id}/${purpose}` -> the MediaStream shown for it (kept: no flicker)
+    this.chain = Promise.resolve(); // descriptions are exchanged one at a time
+    this.purposes = {}; // our MediaStream id -> 'usermedia' | 'screenshare'
+  }
+
+  /** Camera and microphone, the publishing offer (with its candidates), `call.join`. */
+  async join() {
+    setCurrent(this);
+    try {
+      this.local = await openUserMedia(this.media);
+    } catch (err) {
+      this.finish('user_media_failed', { problem: err.message });
+      return;
+    }
+    this.state = 'connecting';
+    this.changed();
+    const servers = await iceServers().catch(() => []);
+    this.publisher = new RTCPeerConnection({ iceServers: servers });
+    this.servers = servers;
+    this.publisher.addEventListener('connectionstatechange', () => this.connectionChanged());
+    this.purposes[this.local.id] = 'usermedia';
+    for (const track of this.local.getTracks()) {
+      this.senders.set(track, this.publisher.addTransceiver(track, { direction: 'sendonly', streams: [this.local] }).sender);
+    }
+    this.chain = this.chain.then(async () => {
+      await this.publisher.setLocalDescription(await this.publisher.createOffer());
+      await gathered(this.publisher);
+      if (this.state === 'ended') return;
+      const result = await command('call.join', {
+        chat_id: this.chatId, party_id: this.partyId, offer: description(this.publisher.localDescription),
+        media: this.media, streams: this.purposes,
+      });
+      this.callId = result.call_id;
+      this.answeredAt = Date.now();
+      if (this.state === 'ended') {
+        command('call.hangup', this.ids()).catch(() => {});
+        return;
+      }
+      await this.publisher.setRemoteDescription(result.answer);
+      this.applyRoom(result.room);
+      this.sendMedia();
+    }).catch((err) => {
+      const problem = err && err.code === 'room_full' ? 'This call is full.'
+        : err && err.code === 'calls_unavailable' ? 'Calls are busy on the server. Please try again in a minute.'
+          : describeFailure(err);
+      this.finish('unknown_error', { problem });
+    });
+    await this.chain;
+  }
+
+  /** The server's offer for what we receive: answer it with our candidates gathered. */
+  onNegotiate(frame) {
+    if (frame.target && frame.target !== 'subscribe') return;
+    this.chain = this.chain.then(async () => {
+      if (this.state === 'ended') return;
+      const pc = this.subscriberConnection();
+      await pc.setRemoteDescription(frame.description);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      await command('call.negotiate', {
+        ...this.ids(), target: 'subscribe', description: description(pc.localDescription),
+      });
+    }).catch((err) => console.warn('The subscription could not be renegotiated:', err));
+  }
+
+  subscriberConnection() {
+    if (this.subscriber) return this.subscriber;
+    const pc = new RTCPeerConnection({ iceServers: this.servers || [] });
+    this.subscriber = pc;
+    pc.addEventListener('track', (event) => {
+      this.tracks.set(event.track.id, event.track);
+      event.track.addEventListener('ended', () => {
+        this.tracks.delete(event.track.id);
+        this.changed();
+      });
+      this.changed();
+    });
+    pc.addEventListener('connectionstatechange', () => this.connectionChanged());
+    return pc;
+  }
+
+  /** A call.room frame (or the room in call.join's result). */
+  applyRoom(room) {
+    if (!room) return;
+    setRoom(this.chatId, room);
+    if (room.state === 'ended') {
+      this.finish('call_ended');
+      return;
+    }
+    this.participants = (room.participants || []).filter((p) => p.party_id !== this.partyId);
+    this.activeSpeaker = room.active_speaker || null;
+    this.changed();
+  }
+
+  /**
+   * The others as the grid shows them: {partyId, userId, stream (camera and microphone), screen, audioMuted,
+   * videoMuted, screenshare, speaking}, each incoming track matched by its id to whose it is.
+   */
+  tiles() {
+    return this.participants.map((p) => {
+      const tracks = p.tracks || {};
+      const stream = this.streamFor(p.party_id, 'usermedia', [tracks.audio, tracks.video]);
+      const screen = p.screenshare && tracks.screenshare ? this.streamFor(p.party_id, 'screenshare', [tracks.screenshare]) : null;
+      return {
+        partyId: p.party_id, userId: p.user_id, stream, screen, audioMuted: Boolean(p.audio_muted),
+        videoMuted: Boolean(p.video_muted) || !stream.getVideoTracks().length, screenshare: Boolean(screen),
+        speaking: p.party_id === this.activeSpeaker,
+      };
+    });
+  }
+
+  streamFor(partyId, purpose, ids) {
+    const key = `${partyId}/${purpose}`;
+    let stream = this.streams.get(key);
+    if (!stream) {
+      stream = new MediaStream();
+      this.streams.set(key, stream);
+    }
+    const wanted = ids.map((id) => id && this.tracks.get(id)).filter(Boolean);
+    for (const track of stream.getTracks()) if (!wanted.includes(track)) stream.removeTrack(track);
+    for (const track of wanted) if (!stream.getTracks().includes(track)) stream.addTrack(track);
+    return stream;
+  }
+
+  connectionChanged() {
+    const states = [this.publisher, this.subscriber].filter(Boolean).map((pc) => pc.connectionState);
+    if (states.includes('failed')) {
+      this.hangup('ice_failed');
+      return;
+    }
+    if (states.every((s) => s === 'connected')) {
+      this.state = 'connected';
+      this.notice = '';
+    } else if (states.includes('disconnected')) {
+      this.notice = 'Reconnecting…';
+    }
+    this.changed();
+  }
+
+  /** Publish a new track (a screen, a camera in an audio call): a new offer with `target: "publish"`. */
+  async sendTrack(track, stream, purpose) {
+    this.purposes[stream.id] = purpose;
+    this.senders.set(track, this.publisher.addTransceiver(track, { direction: 'sendonly', streams: [stream] }).sender);
+    await this.publish();
+  }
+
+  async dropTrack(track) {
+    const sender = this.senders.get(track);
+    if (!sender) return;
+    this.senders.delete(track);
+    this.publisher.removeTrack(sender);
+    await this.publish();
+  }
+
+  publish() {
+    this.chain = this.chain.then(async () => {
+      if (this.state === 'ended' || !this.callId) return;
+      await this.publisher.setLocalDescription(await this.publisher.createOffer());
+      await gathered(this.publisher);
+      const result = await command('call.negotiate', {
+        ...this.ids(), target: 'publish', description: description(this.publisher.localDescription), streams: this.purposes,
+      });
+      await this.publisher.setRemoteDescription(result.description);
+    }).catch((err) => {
+      console.warn('Publishing failed:', err);
+      this.notice = 'Your change could not be sent to the call.';
+      this.changed();
+    });
+    return this.chain;
+  }
+
+  hangup(reason = 'user_hangup') {
+    if (this.state === 'ended') return;
+    if (this.callId) command('call.hangup', { ...this.ids(), reason }).catch(() => {});
+    this.finish(reason === 'user_hangup' ? 'left' : reason, { problem: reason === 'user_hangup' ? ENDINGS.left : null });
+  }
+
+  peerConnections() {
+    return [this.publisher, this.subscriber];
+  }
+
+  expectsVideo() {
+    return this.state === 'connected' && this.tiles().some((t) => !t.videoMuted);
+  }
+}
