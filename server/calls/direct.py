@@ -129,6 +129,7 @@ class DirectCalls:
         self._by_chat: dict[str, str] = {}  # chat_id -> its live call
         self._ended: OrderedDict[str, DirectCall] = OrderedDict()
         self._bound: dict[tuple[str, str], str] = {}  # (call_id, party_id) -> the connection holding it
+        self._held: dict[str, set[tuple[str, str]]] = {}  # connection -> the (call_id, party_id) it holds
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._answers: dict[str, dict[str, Any]] = {}  # call_id -> the answer, for a caller that resumes
         self._callee_candidates: dict[str, list[dict[str, Any]]] = {}
@@ -207,7 +208,7 @@ class DirectCalls:
             raise invalid_state("this chat has a call going on already")
         self.calls[call_id] = call
         self._by_chat[chat_id] = call_id
-        self._bound[(call_id, party_id)] = conn
+        self._bind(call_id, party_id, conn)
         call.media_state[party_id] = MediaState(video_muted=media == "audio")
         await self._ledger.add(user_id, party_id)
         self._timer(call_id, lifetime_ms / 1000, self._expire)
@@ -257,7 +258,7 @@ class DirectCalls:
         call.state, call.answered_at = "connected", now
         call.callee = Party(party_id, user_id)
         call.media_state[party_id] = MediaState(video_muted=call.media == "audio")
-        self._bound[(call_id, party_id)] = conn
+        self._bind(call_id, party_id, conn)
         self._answers[call_id] = answer
         self._cancel_timer(call_id)
         await self._ledger.add(user_id, party_id)
@@ -366,7 +367,7 @@ class DirectCalls:
         party = call.party(party_id)
         if party is None or party.user_id != user_id:
             raise not_a_party()
-        self._bound[(call_id, party_id)] = conn
+        self._bind(call_id, party_id, conn)
         result: dict[str, Any] = {"call_id": call_id, "state": call.state, "call": call.view()}
         if party is call.caller and call_id in self._answers:
             result["answer"] = self._answers[call_id]
@@ -386,9 +387,8 @@ class DirectCalls:
 
     async def connection_closed(self, user_id: str, conn: str) -> None:
         """A socket closed: each party it held is lost, and the call ends unless it comes back in time."""
-        held = [(call_id, party_id) for (call_id, party_id), c in self._bound.items() if c == conn]
-        for call_id, party_id in held:
-            del self._bound[(call_id, party_id)]
+        for call_id, party_id in list(self._held.get(conn, ())):
+            self._unbind(call_id, party_id)
             call = self.calls.get(call_id)
             party = call.party(party_id) if call else None
             if call is None or party is None or party.user_id != user_id or not party.connected:
@@ -447,7 +447,7 @@ class DirectCalls:
         by_user = None
         for party in (call.caller, call.callee):
             if party is not None:
-                self._bound.pop((call.call_id, party.party_id), None)
+                self._unbind(call.call_id, party.party_id)
                 await self._ledger.remove(party.user_id, party.party_id)
                 if party.party_id == by_party:
                     by_user = party.user_id
@@ -474,6 +474,21 @@ class DirectCalls:
         self._ended[call.call_id] = call
         while len(self._ended) > ENDED_KEPT:
             self._ended.popitem(last=False)
+
+    # -- which connection holds which party -----------------------------------------------------------------
+    def _bind(self, call_id: str, party_id: str, conn: str) -> None:
+        self._unbind(call_id, party_id)
+        self._bound[(call_id, party_id)] = conn
+        self._held.setdefault(conn, set()).add((call_id, party_id))
+
+    def _unbind(self, call_id: str, party_id: str) -> None:
+        conn = self._bound.pop((call_id, party_id), None)
+        if conn is None:
+            return
+        held = self._held.get(conn, set())
+        held.discard((call_id, party_id))
+        if not held:
+            self._held.pop(conn, None)
 
     # -- timers -------------------------------------------------------------------------------------------
     def _timer(self, call_id: str, delay: float, callback: Callable[[str], None]) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from server.chat.service import ChatService
-from server.errors import ApiError
-from server.storage.chat.blocks import BlockRepository
+from server.errors import ApiError, NotFound
+from server.storage.chat.blocks import BlockRepository, blocks_among
+
+PEERS_KEPT = 100_000  # direct chats whose two members are remembered
+PEERS_TTL = 60.0  # seconds (a direct chat cannot be left, but an account can be deleted)
 
 
 def not_a_direct_chat() -> ApiError:
@@ -16,20 +22,31 @@ def not_a_group() -> ApiError:
 
 
 class ChatGate:
-    def __init__(self, chat: ChatService, blocks: BlockRepository) -> None:
+    def __init__(self, chat: ChatService, blocks: BlockRepository, clock: Callable[[], float] = time.monotonic) -> None:
         self._chat = chat
         self._blocks = blocks
+        self._clock = clock
+        self._pairs: dict[str, tuple[frozenset[str], float]] = {}  # direct chat -> its two members, read at
 
     async def direct_peer(self, user_id: str, chat_id: str) -> str:
-        """The other member of a direct chat of this user's; chat_not_found for a non-member."""
-        await self._chat.member(user_id, chat_id)
-        chat = await self._chat.chat(chat_id)
-        if chat.kind != "direct":
-            raise not_a_direct_chat()
-        others = [m.user_id for m in await self._chat.members.members(chat_id) if m.user_id != user_id]
-        if len(others) != 1:
-            raise ApiError("this direct chat has nobody else in it", code="invalid_state", status=409)
-        return others[0]
+        """The other member of a direct chat of this user's; chat_not_found for a non-member. A direct chat's two
+        members never change (it cannot be left), so they are remembered for a while: a call rings after one
+        read (the blocks), not five."""
+        kept = self._pairs.get(chat_id)
+        if kept is None or self._clock() - kept[1] > PEERS_TTL:
+            await self._chat.member(user_id, chat_id)
+            chat = await self._chat.chat(chat_id)
+            if chat.kind != "direct":
+                raise not_a_direct_chat()
+            members = frozenset(m.user_id for m in await self._chat.members.members(chat_id))
+            if len(members) != 2:
+                raise ApiError("this direct chat has nobody else in it", code="invalid_state", status=409)
+            if len(self._pairs) >= PEERS_KEPT:
+                self._pairs.clear()
+            kept = self._pairs[chat_id] = (members, self._clock())
+        if user_id not in kept[0]:
+            raise NotFound("no such chat", code="chat_not_found")
+        return next(m for m in kept[0] if m != user_id)
 
     async def group_members(self, user_id: str, chat_id: str) -> list[str]:
         """The members of a group chat of this user's; chat_not_found for a non-member."""
@@ -47,4 +64,6 @@ class ChatGate:
         return True
 
     async def blocked_between(self, user_id: str, other_id: str) -> bool:
-        return await self._blocks.blocked(user_id, by=other_id) or await self._blocks.blocked(other_id, by=user_id)
+        """Has either blocked the other? One read."""
+        pairs = await blocks_among(self._blocks.db, [user_id, other_id])
+        return (user_id, other_id) in pairs or (other_id, user_id) in pairs

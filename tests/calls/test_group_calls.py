@@ -18,9 +18,8 @@ from aiortc import RTCSessionDescription
 
 from server.app import create_app
 from server.config import Settings
-from tests.calls.callkit import OFFER, Device, device
+from tests.calls.callkit import OFFER, Device, call_entries, device
 from tests.calls.sfu_clients import HEIGHT, WIDTH, Client, wait_for
-from tests.calls.test_signalling import history
 from tests.chat.chatkit import direct, group, uid, users
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
@@ -167,7 +166,7 @@ async def test_three_members_see_each_other_through_the_sfu(room_client: TestCli
             assert left["state"] == "left"
         ended = await watcher.wait_for("call.room", state="ended")
         assert ended["participants"] == []
-        (entry,) = await history(client, dan, chat_id)
+        (entry,) = await call_entries(client, dan, chat_id)
         assert entry["call"]["participants"] == 3
         assert entry["call"]["outcome"] == "answered"
         assert (await watcher.peer.ok("call.status", chat_id=chat_id))["call"] is None

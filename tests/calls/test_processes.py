@@ -12,8 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import Settings
-from tests.calls.callkit import ANSWER, CANDIDATE, Device, device, invite, new_id
-from tests.calls.test_signalling import history
+from tests.calls.callkit import ANSWER, CANDIDATE, Device, call_entries, device, invite, new_id
 from tests.chat.chatkit import connect, direct, users
 
 
@@ -66,5 +65,5 @@ async def test_a_call_between_devices_on_two_processes(two: tuple[TestClient, Te
     await caller.peer.wait_for("call.party", connected=True)
     await back.ok("call.hangup", call_id=call_id)
     await caller.wait_for("call.hangup", call_id=call_id)
-    entries = await history(a, alice, chat_id)
+    entries = await call_entries(a, alice, chat_id)
     assert entries[0]["call"]["outcome"] == "answered"
