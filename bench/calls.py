@@ -1,7 +1,10 @@
-"""Calls benchmark, (a) SFU capacity: one SFU process, one room of N participants, each publishing 640x480 VP8 at
-30 fps and receiving everyone else's video (N x (N-1) forwarded streams), for N in --sizes (2,4,6,8).
+"""Calls benchmark: (a) SFU capacity, then (b) signalling (bench/calls_signalling.py: 1,000 concurrent 1:1 calls
+rung, answered and hung up through the real server; its options after `--`).
 
-    .venv/bin/python bench/calls.py [--sizes 2,4,6,8] [--duration 10] [--bitrate 800000]
+    .venv/bin/python bench/calls.py [--only sfu|signalling] [--sizes 2,4,6,8] [--duration 10] [-- --calls 1000]
+
+(a) SFU capacity: one SFU process, one room of N participants, each publishing 640x480 VP8 at 30 fps and
+receiving everyone else's video (N x (N-1) forwarded streams), for N in --sizes (2,4,6,8).
 
 The SFU (server/calls/sfu) runs in a process of its own (this script with --sfu-process, on uvloop, as the server
 runs), driven over its stdin/stdout by JSON lines, so its CPU (getrusage in that process: every thread of it) is
@@ -458,12 +461,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip-frames", type=int, default=60, help="frames in the looped clip (default 60)")
     parser.add_argument("--sample", type=int, default=30, help="frames per subscriber decoded to check (default 30)")
     parser.add_argument("--sfu-process", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parser.add_argument("--only", choices=("sfu", "signalling"), help="run one part only (default: both)")
+    argv = sys.argv[1:] if argv is None else argv
+    signalling_argv = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     import uvloop
 
     if args.sfu_process:
         uvloop.run(sfu_main())
         return 0
+    status = 0 if args.only == "signalling" else _sfu_capacity(args)
+    if args.only != "sfu":
+        import calls_signalling
+
+        print("\n(b) signalling:", flush=True)
+        status = calls_signalling.main(signalling_argv) or status
+    return status
+
+
+def _sfu_capacity(args: argparse.Namespace) -> int:
+    import uvloop
+
     args.sizes = [int(n) for n in args.sizes.split(",")]
     busy, steal = _busy_now()
     print(f"machine: {os.cpu_count()} cores, {busy:.2f} busy before the run (steal {steal:.0%})")

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from server.chat.service import ChatService
+from server.chat.views import sane_id
 from server.errors import ApiError, NotFound
 from server.storage.chat.blocks import BlockRepository, blocks_among
 
@@ -31,14 +32,15 @@ class ChatGate:
     async def direct_peer(self, user_id: str, chat_id: str) -> str:
         """The other member of a direct chat of this user's; chat_not_found for a non-member. A direct chat's two
         members never change (it cannot be left), so they are remembered for a while: a call rings after one
-        read (the blocks), not five."""
+        read (the blocks), and the first call in a chat after two."""
         kept = self._pairs.get(chat_id)
         if kept is None or self._clock() - kept[1] > PEERS_TTL:
-            await self._chat.member(user_id, chat_id)
-            chat = await self._chat.chat(chat_id)
-            if chat.kind != "direct":
+            found = await self._chat.members.kind_and_members(chat_id) if sane_id(chat_id) else None
+            if found is None or user_id not in found[1]:
+                raise NotFound("no such chat", code="chat_not_found")  # a non-member learns nothing of it
+            if found[0] != "direct":
                 raise not_a_direct_chat()
-            members = frozenset(m.user_id for m in await self._chat.members.members(chat_id))
+            members = frozenset(found[1])
             if len(members) != 2:
                 raise ApiError("this direct chat has nobody else in it", code="invalid_state", status=409)
             if len(self._pairs) >= PEERS_KEPT:

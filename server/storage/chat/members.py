@@ -71,6 +71,13 @@ class MemberRepository:
         )
         return {r["chat_id"]: r["user_id"] for r in rows}
 
+    async def kind_and_members(self, chat_id: str) -> tuple[str, list[str]] | None:
+        """A chat's kind and its members' ids, in one read; None for no such chat (or one with nobody left)."""
+        rows = await self.db.fetch(
+            "SELECT c.kind, m.user_id FROM chats c JOIN chat_members m ON m.chat_id = c.id WHERE c.id = $1", chat_id
+        )
+        return (rows[0]["kind"], [r["user_id"] for r in rows]) if rows else None
+
     async def share_a_chat(self, a: str, b: str) -> bool:
         value = await self.db.fetchval(
             "SELECT 1 FROM chat_members x JOIN chat_members y ON y.chat_id = x.chat_id AND y.user_id = $2"
