@@ -69,6 +69,8 @@ class GroupCall:
                     "audio_muted": p.audio_muted,
                     "video_muted": p.video_muted,
                     "screenshare": p.screen_sharing,
+                    "has_audio": p.has_audio,
+                    "has_video": p.has_video,
                     "tracks": {
                         "audio": usermedia.audio_track_id if usermedia else None,
                         "video": usermedia.video_track_id if usermedia else None,
