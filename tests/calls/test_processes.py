@@ -11,9 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
+from server.calls.appkeys import calls_key
 from server.config import Settings
 from tests.calls.callkit import ANSWER, CANDIDATE, Device, call_entries, device, invite, new_id
-from tests.chat.chatkit import connect, direct, users
+from tests.chat.chatkit import connect, direct, group, users
 
 
 @pytest.fixture(name="two")
@@ -67,3 +68,39 @@ async def test_a_call_between_devices_on_two_processes(two: tuple[TestClient, Te
     await caller.wait_for("call.hangup", call_id=call_id)
     entries = await call_entries(a, alice, chat_id)
     assert entries[0]["call"]["outcome"] == "answered"
+
+
+async def test_a_group_call_lives_in_one_process_and_the_other_forwards_to_it(
+    two: tuple[TestClient, TestClient],
+) -> None:
+    from tests.calls.sfu_clients import wait_for
+    from tests.calls.test_group_calls import Participant
+
+    a, b = two
+    ann, ben = await users(a, 2)
+    chat_id = await group(a, ann, [ben])
+    here, there = Participant(await device(a, ann)), Participant(await device(b, ben))
+    try:
+        first = await here.join_call(chat_id)
+        joined = await there.join_call(chat_id)  # on the other process: forwarded to the room's
+        assert joined["call_id"] == first["call_id"]
+
+        def both_see_video() -> bool:
+            return all(p.video_frames_from_each() and min(p.video_frames_from_each()) >= 10 for p in (here, there))
+
+        assert await wait_for(both_see_video, 30), [p.video_frames_from_each() for p in (here, there)]
+        rooms_a = a.app[calls_key].local.rooms
+        rooms_b = b.app[calls_key].local.rooms
+        assert rooms_a is not None
+        assert rooms_b is not None
+        assert first["call_id"] in rooms_a.calls
+        assert not rooms_b.calls  # the room lives in one process only
+        await there.dev.ok("call.media", call_id=first["call_id"], video_muted=True)
+        await here.dev.wait_for("call.room", call_id=first["call_id"])
+        for person in (there, here):
+            await person.dev.ok("call.hangup", call_id=first["call_id"])
+        entries = await call_entries(a, ann, chat_id)
+        assert entries[0]["call"]["participants"] == 2
+    finally:
+        for person in (here, there):
+            await person.close()
