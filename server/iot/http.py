@@ -49,7 +49,7 @@ def thingspeak_errors(handler: Handler) -> Handler:
             error = exc if isinstance(exc, ApiError) else unavailable(exc)  # a dependency down: 503, Retry-After
             if error is None:
                 raise
-            body, content_type = error_body(error.status, error.message, format_of(request))
+            body, content_type = error_body(error.status, error.message, format_of(request), error.field)
             return web.Response(text=body, status=error.status, content_type=content_type, headers=error.headers)
 
     return wrapped

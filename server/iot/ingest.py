@@ -4,6 +4,7 @@ writer (acknowledged after commit), then tell listeners (live subscribers, MQTT,
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, tzinfo
@@ -18,6 +19,9 @@ from server.wiring import Signal
 log = logging.getLogger(__name__)
 
 MAX_BULK = 14_400  # ThingSpeak's limit on points in one bulk update
+# How far ahead of the server's clock a created_at may be: a device's clock a little fast, or local time sent
+# without its offset (up to UTC+14), but not a wrong year or milliseconds taken for seconds.
+MAX_AHEAD = 24 * 3600
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -71,9 +75,29 @@ def parse_point(params: Mapping[str, Any], *, now: float, tz: tzinfo = UTC, allo
         point.status = _text(params, "status")
     created = _text(params, "created_at") if "created_at" in params else None
     if created and allow_time:
-        point.created_at = parse_time(created, tz)
+        point.created_at = write_time(created, tz, now=now)
         point.explicit_time = True
     return point
+
+
+def write_time(value: str, tz: tzinfo, *, now: float) -> float:
+    """A point's created_at (see `parse_time`): since 1970, and at most `MAX_AHEAD` past the server's clock."""
+    created = parse_time(value, tz)
+    if created > now + MAX_AHEAD:
+        ahead = (created - now) / 3600
+        raise ThingSpeakError(
+            f"created_at: {value[:40]!r} is {ahead:,.0f} hours ahead of the server's clock "
+            f"(at most {MAX_AHEAD // 3600} accepted); is the device's clock or time zone set?",
+            field="created_at",
+        )
+    return created
+
+
+def in_row(exc: ThingSpeakError, where: str) -> ThingSpeakError:
+    """`exc` about one update of several: `field2 is ...` becomes `updates[3].field2 is ...`, and so its field."""
+    if exc.field and exc.message.startswith(exc.field):
+        return ThingSpeakError(f"{where}.{exc.message}", field=f"{where}.{exc.field}", status=exc.status)
+    return ThingSpeakError(f"{where}: {exc.message.removeprefix(where + ': ')}", field=where, status=exc.status)
 
 
 def require_content(point: Point) -> None:
@@ -105,7 +129,7 @@ def parse_bulk_json(updates: Any, *, now: float, tz: tzinfo = UTC) -> list[Point
             point = parse_point(update, now=now, tz=tz)
             delta = _text(update, "delta_t")
         except ThingSpeakError as exc:
-            raise ThingSpeakError(f"{where}: {exc.message}", field=where) from None
+            raise in_row(exc, where) from None
         if point.explicit_time == (delta is not None):
             raise ThingSpeakError(f"{where} needs either created_at or delta_t", field=where)
         deltas.append(_delta(delta, where, first=index == 0) if delta is not None else None)
@@ -128,12 +152,13 @@ _BULK_KEYS = {
 
 
 def _delta(raw: str, where: str, *, first: bool) -> float:
+    field = f"{where}.delta_t"
     try:
         value = float(raw)
     except ValueError:
-        raise ThingSpeakError(f"{where}: delta_t must be a number of seconds", field=where) from None
-    if value < 0 or (value == 0 and not first) or value != value:
-        raise ThingSpeakError(f"{where}: delta_t must be positive (zero only first)", field=where)
+        raise ThingSpeakError(f"{field} must be a number of seconds", field=field) from None
+    if not math.isfinite(value) or value < 0 or (value == 0 and not first):
+        raise ThingSpeakError(f"{field} must be a positive number of seconds (zero only first)", field=field)
     return value
 
 
@@ -141,10 +166,14 @@ def _place_relative(points: list[Point], deltas: list[float | None], now: float)
     if all(d is None for d in deltas):
         return
     if any(d is None for d in deltas):
-        raise ThingSpeakError("use created_at in every update or delta_t in every update, not both", field="updates")
+        raise ThingSpeakError(
+            "updates: use created_at in every update or delta_t in every update, not both", field="updates"
+        )
     offsets = [0.0]
     for delta in deltas[1:]:
         offsets.append(offsets[-1] + float(delta or 0))
+    if offsets[-1] > now:
+        raise ThingSpeakError("updates: the delta_t values add up to a first update before 1970", field="updates")
     for point, offset in zip(points, offsets, strict=True):
         point.created_at = now - offsets[-1] + offset
         point.explicit_time = True
@@ -174,13 +203,13 @@ def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = U
         try:
             point = parse_point(params, now=now, tz=tz)
             if time_format == "absolute":
-                point.created_at = parse_time(stamp, tz)
+                point.created_at = write_time(stamp, tz, now=now)
                 point.explicit_time = True
                 deltas.append(None)
             else:
                 deltas.append(_delta(stamp, where, first=index == 0))
         except ThingSpeakError as exc:
-            raise ThingSpeakError(f"{where}: {exc.message.removeprefix(where + ': ')}", field=where) from None
+            raise in_row(exc, where) from None
         points.append(point)
     _place_relative(points, deltas, now)
     return points
@@ -189,12 +218,14 @@ def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = U
 def _check_values(points: Sequence[Point]) -> None:
     many = len(points) > 1
     for index, point in enumerate(points):
-        where = f"updates[{index}]: " if many else ""
-        for n, value in enumerate(point.fields, start=1):
-            if value:
-                check_text(value, f"{where}field{n}")
-        if point.status:
-            check_text(point.status, f"{where}status")
+        try:
+            for n, value in enumerate(point.fields, start=1):
+                if value:
+                    check_text(value, f"field{n}")
+            if point.status:
+                check_text(point.status, "status")
+        except ThingSpeakError as exc:
+            raise in_row(exc, f"updates[{index}]") if many else exc from None
 
 
 class FeedService:

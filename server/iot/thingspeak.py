@@ -14,7 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +23,17 @@ from server.errors import ApiError
 from server.storage.channels import FIELDS, Channel, Point
 
 MAX_FIELD = 255  # ThingSpeak's limit for a field value and for status
-_EPOCH = re.compile(r"^\d{9,11}(\.\d+)?$")
+_EPOCH = re.compile(r"\d{9,11}(\.\d+)?")  # 1973 to 5138; shorter numbers are more likely a mistake
+_EPOCH_MILLIS = re.compile(r"\d{12,14}(\.\d+)?")
+_LAST_YEAR = 2200
+# A date and time as ThingSpeak writes it (Ruby's `2018-03-07 10:26:02 UTC`, `2018-01-30 10:26:02 -0500`), as
+# ISO 8601 does (`2018-03-07T10:26:02.5Z`, `+05:30`), and as firmware prints it without zero padding
+# (`2018-3-7 9:26:2`). A space before two or four digits is a `+` offset that came unencoded in a query string.
+_DATE_TIME = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:T|\s+)(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d+))?)?"
+    r"\s*(?:(Z|UTC|GMT)|([+\- ])\s*(\d{2})(?::?(\d{2}))?)?",
+    re.IGNORECASE,
+)
 # What XML 1.0 cannot carry, and DEL: C0 controls but tab, line feed and carriage return; lone surrogates;
 # U+FFFE and U+FFFF.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -77,26 +87,52 @@ def zone(name: str | None) -> tzinfo:
 
 
 def parse_time(value: str, tz: tzinfo = UTC, *, name: str = "created_at") -> float:
-    """Seconds since the epoch from ISO 8601, MySQL (`2014-12-31 23:59:59`) or epoch seconds.
-
-    A time without an offset is read in `tz`.
-    """
+    """Seconds since the epoch from a time as people and firmware write it (see `_DATE_TIME`), any other ISO 8601
+    form Python reads, or epoch seconds. A time without an offset is read in `tz`; 1970 to 2200 only."""
     text = value.strip()
-    if _EPOCH.match(text):
+    if _EPOCH.fullmatch(text):
         return float(text)
-    candidate = text.replace(" ", "T", 1) if " " in text and "T" not in text else text
-    candidate = candidate.replace(" ", "")  # "2014-12-31T23:59:59 +02:00"
-    if candidate.endswith(("Z", "z")):
-        candidate = candidate[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(candidate)
-    except ValueError as exc:
-        raise ThingSpeakError(f"{name} is not a date and time: {value[:40]!r}", field=name) from exc
+    if _EPOCH_MILLIS.fullmatch(text):
+        raise ThingSpeakError(f"{name}: {text[:40]!r} looks like milliseconds since 1970; send seconds", field=name)
+    moment = _date_time(text)
+    if moment is None:
+        raise ThingSpeakError(
+            f"{name}: not a date and time: {value[:40]!r} (send 2018-03-07T10:26:02Z, 2018-03-07 10:26:02 UTC, "
+            "2018-01-30 10:26:02 -0500 or seconds since 1970)",
+            field=name,
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    if not 1990 <= moment.year <= 2200:
-        raise ThingSpeakError(f"{name} is out of range: {value[:40]!r}", field=name)
-    return moment.timestamp()
+    epoch = moment.timestamp()
+    if epoch < 0:
+        raise ThingSpeakError(f"{name}: {value[:40]!r} is before 1970", field=name)
+    if moment.year > _LAST_YEAR:
+        raise ThingSpeakError(f"{name}: {value[:40]!r} is after {_LAST_YEAR}", field=name)
+    return epoch
+
+
+def _date_time(text: str) -> datetime | None:
+    """`text` as a datetime (naive when it names no offset), or None when it is none."""
+    match = _DATE_TIME.fullmatch(text)
+    if match is None:
+        try:
+            return datetime.fromisoformat(text)  # other ISO 8601 forms: a date alone, the basic format
+        except ValueError:
+            return None
+    year, month, day, hour, minute, second, fraction, utc, sign, off_hours, off_minutes = match.groups()
+    offset: tzinfo | None = None
+    if utc:
+        offset = UTC
+    elif off_hours:
+        minutes = int(off_hours) * 60 + int(off_minutes or 0)
+        offset = timezone(timedelta(minutes=-minutes if sign == "-" else minutes)) if minutes < 24 * 60 else None
+        if offset is None:
+            return None
+    micro = int(fraction[:6].ljust(6, "0")) if fraction else 0
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micro, tzinfo=offset)
+    except ValueError:  # month 13, day 31 in April, hour 24...
+        return None
 
 
 def format_time(epoch: float, tz: tzinfo = UTC) -> str:
@@ -236,13 +272,17 @@ def csv_line(values: Iterable[Any]) -> str:
     return out.getvalue().removesuffix("\r\n") + "\n"
 
 
-def error_body(status: int, details: str, fmt: str) -> tuple[str, str]:
-    """(body, content type) of an error in ThingSpeak's shape for the format asked: text, json or xml."""
+def error_body(status: int, details: str, fmt: str, field: str | None = None) -> tuple[str, str]:
+    """(body, content type) of an error in ThingSpeak's shape for the format asked: text, json or xml. JSON adds
+    the `field` at fault (`updates[3].created_at`) when there is one, for scripts to point at."""
     code, message = ERRORS.get(status, ("error_bad_request", "Bad Request"))
     if fmt == "json":
         import orjson
 
-        body = {"status": str(status), "error": {"error_code": code, "message": message, "details": details}}
+        error = {"error_code": code, "message": message, "details": details}
+        if field:
+            error["field"] = field
+        body = {"status": str(status), "error": error}
         return orjson.dumps(body).decode(), "application/json"
     if fmt == "xml":
         return (to_xml("error", {"error_code": code, "message": message, "details": details}), "application/xml")

@@ -34,7 +34,7 @@ async def test_a_value_with_a_control_character_is_refused_and_nothing_is_writte
         },
     )
     assert resp.status == 400
-    assert "updates[1]: field2 must not contain control characters" in await resp.text()
+    assert "updates[1].field2 must not contain control characters" in await resp.text()
     assert (await get_json(client, f"/channels/{ch['id']}/feeds.json?api_key={ch['read_key']}"))["feeds"] == []
 
 
