@@ -1,4 +1,5 @@
-"""The project's caddy/Caddyfile in front of the real server: headers, compression, WebSocket."""
+"""The project's caddy/Caddyfile in front of the real server: headers, compression, WebSocket, and the raw HTTP
+that device sketches write by hand (bare line feeds, HTTP/1.0, no version at all)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from tests.e2e.server_process import (
     ServerProcess,
     free_port,
     running_server,
+    server_env,
     stop_process,
     tail,
     wait_for_http,
@@ -32,6 +36,8 @@ CADDYFILE = REPO_ROOT / "caddy" / "Caddyfile"
 CADDY = shutil.which("caddy")
 HOST = "127.0.0.1"
 START_TIMEOUT = 20.0
+ADMIN_EMAIL = "admin@example.test"
+ADMIN_PASSWORD = "a long admin password"
 
 pytestmark = [
     pytest.mark.slow,
@@ -91,7 +97,17 @@ def _config_for_this_caddy(caddy: str, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_server(tmp_path_factory.mktemp("app")) as server:
+    tmp_path = tmp_path_factory.mktemp("app")
+    # An account to own a channel for the raw writes, made the way an operator makes the first one.
+    subprocess.run(
+        [sys.executable, "-m", "server", "create-admin", "--email", ADMIN_EMAIL],
+        cwd=REPO_ROOT,
+        env=server_env(tmp_path, free_port(), {"ADMIN_PASSWORD": ADMIN_PASSWORD}),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with running_server(tmp_path) as server:
         yield server
 
 
@@ -204,3 +220,137 @@ def test_websocket_round_trip_through_caddy(caddy: Caddy) -> None:
     frame = asyncio.run(_ping_over_websocket(f"ws://{HOST}:{caddy.port}/ws"))
     assert frame.get("type") == "pong", frame
     assert frame.get("id") == "1", frame
+
+
+# -- raw HTTP as Arduino sketches write it ------------------------------------------------------------------
+
+
+def _json_request(method: str, url: str, body: dict[str, object], token: str | None = None) -> dict[str, object]:
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method=method)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - http://127.0.0.1 only
+        answer: dict[str, object] = json.loads(response.read())
+        return answer
+
+
+@pytest.fixture(scope="module")
+def channel(caddy: Caddy) -> tuple[int, str, str]:
+    """(id, write key, read key) of a channel owned by the admin."""
+    grant = _json_request("POST", f"{caddy.url}/api/auth/login", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    token = grant["access_token"]
+    assert isinstance(token, str)
+    made = _json_request("POST", f"{caddy.url}/channels.json", {"name": "sketch", "field1": "Reading"}, token)
+    keys = made["api_keys"]
+    assert isinstance(keys, list)
+    write = next(k["api_key"] for k in keys if k["write_flag"])
+    read = next(k["api_key"] for k in keys if not k["write_flag"])
+    channel_id = made["id"]
+    assert isinstance(channel_id, int)
+    return channel_id, write, read
+
+
+def _raw(port: int, request: bytes) -> tuple[str, bytes]:
+    """Send `request` as it is over a new TCP connection; (status line, body) of the answer."""
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if length is None:  # no length: the body runs to the end of the connection
+            while chunk := sock.recv(65536):
+                body += chunk
+        while length is not None and len(body) < int(length[1]):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return head.split(b"\r\n", 1)[0].decode(), body
+
+
+def _stored(caddy: Caddy, channel: tuple[int, str, str]) -> list[str]:
+    channel_id, _, read_key = channel
+    _, _, body = _get(f"{caddy.url}/channels/{channel_id}/feeds.json?api_key={read_key}&results=100")
+    return [entry["field1"] for entry in json.loads(body)["feeds"]]
+
+
+# (name, request with {key} and {value}, Caddy's status line, whether the app got it and stored the value)
+RAW_FORMS = [
+    (
+        "crlf HTTP/1.1",
+        b"GET /update?api_key={key}&field1={value} HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        "HTTP/1.1 200 OK",
+        True,
+    ),
+    (
+        "bare LF HTTP/1.1",
+        b"GET /update?api_key={key}&field1={value} HTTP/1.1\nHost: {host}\n\n",
+        "HTTP/1.1 200 OK",
+        True,
+    ),
+    (
+        "bare LF HTTP/1.0",
+        b"GET /update?api_key={key}&field1={value} HTTP/1.0\nHost: {host}\n\n",
+        "HTTP/1.0 200 OK",
+        True,
+    ),
+    (
+        "bare LF POST",
+        b"POST /update HTTP/1.1\nHost: {host}\nContent-Type: application/x-www-form-urlencoded\n"
+        b"Content-Length: {length}\n\n{body}",
+        "HTTP/1.1 200 OK",
+        True,
+    ),
+    (
+        "CRLF and LF mixed",
+        b"GET /update?api_key={key}&field1={value} HTTP/1.1\r\nHost: {host}\n\r\n",
+        "HTTP/1.1 200 OK",
+        True,
+    ),
+    # No version (HTTP/0.9): Go's HTTP server, so Caddy, refuses it before the app sees anything.
+    ("no version, LF", b"GET /update?api_key={key}&field1={value}\n\n", "HTTP/1.1 400 Bad Request", False),
+    ("no version, CRLF", b"GET /update?api_key={key}&field1={value}\r\n\r\n", "HTTP/1.1 400 Bad Request", False),
+    # HTTP/1.1 without Host is refused; HTTP/1.0 without Host matches no site: Caddy answers an empty 200 itself.
+    (
+        "HTTP/1.1 without Host",
+        b"GET /update?api_key={key}&field1={value} HTTP/1.1\n\n",
+        "HTTP/1.1 400 Bad Request: missing required Host header",
+        False,
+    ),
+    ("HTTP/1.0 without Host", b"GET /update?api_key={key}&field1={value} HTTP/1.0\n\n", "HTTP/1.0 200 OK", False),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "status_line", "reaches_app"), RAW_FORMS, ids=[f[0] for f in RAW_FORMS])
+def test_raw_sketch_http_through_caddy(
+    caddy: Caddy, channel: tuple[int, str, str], name: str, template: bytes, status_line: str, reaches_app: bool
+) -> None:
+    _, write_key, _ = channel
+    value = name.replace(" ", "-").replace(",", "").replace("/", "")
+    body = f"api_key={write_key}&field1={value}"
+    request = (
+        template.replace(b"{key}", write_key.encode())
+        .replace(b"{value}", value.encode())
+        .replace(b"{host}", HOST.encode())
+        .replace(b"{length}", str(len(body)).encode())
+        .replace(b"{body}", body.encode())
+    )
+    got_status, got_body = _raw(caddy.port, request)
+    assert got_status == status_line
+    if reaches_app:
+        assert got_body.isdigit(), got_body  # the app's answer: the new entry's id
+        assert value in _stored(caddy, channel)
+    else:
+        assert not got_body.isdigit(), got_body
+        assert value not in _stored(caddy, channel)
+
+
+def test_the_app_alone_refuses_bare_line_feeds(app: ServerProcess, channel: tuple[int, str, str]) -> None:
+    # Why the README sends such sketches through Caddy (or tells them to write CRLF).
+    _, write_key, _ = channel
+    status_line, _ = _raw(app.port, f"GET /update?api_key={write_key}&field1=1 HTTP/1.1\nHost: {HOST}\n\n".encode())
+    assert status_line.split()[1] == "400"
