@@ -328,6 +328,13 @@ RAW_FORMS = [
         b"400 Bad Request: missing required Host header",
     ),
     ("HTTP/1.0 without Host", b"GET /update?api_key={key}&field1={value} HTTP/1.0\n\n", "HTTP/1.0 200 OK", b""),
+    # A ThingSpeak sketch's Host left as it was: no site matches either.
+    (
+        "ThingSpeak's Host",
+        b"GET /update?api_key={key}&field1={value} HTTP/1.1\nHost: api.thingspeak.com\nConnection: close\n\n",
+        "HTTP/1.1 200 OK",
+        b"",
+    ),
 ]
 
 
@@ -336,7 +343,7 @@ def test_raw_sketch_http_through_caddy(
     caddy: Caddy, channel: tuple[int, str, str], name: str, template: bytes, status_line: str, caddy_body: bytes | None
 ) -> None:
     _, write_key, _ = channel
-    value = name.replace(" ", "-").replace(",", "").replace("/", "")
+    value = re.sub(r"[^A-Za-z0-9.-]+", "-", name)
     body = f"api_key={write_key}&field1={value}"
     request = (
         template.replace(b"{key}", write_key.encode())
