@@ -80,7 +80,12 @@ SCHEMAS: dict[str, JSON] = {
                     "error_code": {"type": "string", "enum": _ERROR_CODES},
                     "message": STRING,
                     "details": {"type": "string", "description": "what was wrong"},
-                }
+                    "field": {
+                        "type": "string",
+                        "description": "the parameter at fault: `created_at`, `updates[3].field2`",
+                    },
+                },
+                required=["error_code", "message", "details"],
             ),
         }
     ),
@@ -298,7 +303,12 @@ POINT: dict[str, JSON] = {
     "longitude": {"type": ["number", "string"], "minimum": -180, "maximum": 180},
     "elevation": {"type": ["number", "string"], "minimum": -20_000, "maximum": 100_000},
     "status": {"type": "string", "maxLength": MAX_FIELD},
-    "created_at": {"type": ["string", "number"], "description": "ISO 8601, `2014-12-31 23:59:59` or epoch seconds"},
+    "created_at": {
+        "type": ["string", "number"],
+        "description": "ISO 8601 (`2018-03-07T10:26:02Z`), ThingSpeak's `2018-03-07 10:26:02 UTC` or "
+        "`2018-01-30 10:26:02 -0500` (one-digit parts too), `2018-03-07 10:26:02` (in `timezone`), or epoch "
+        "seconds; from 1970 to 24 hours ahead of the server's clock",
+    },
 }
 UPDATE = {
     **POINT,
