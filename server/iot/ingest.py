@@ -95,6 +95,8 @@ def write_time(value: str, tz: tzinfo, *, now: float) -> float:
 
 def in_row(exc: ThingSpeakError, where: str) -> ThingSpeakError:
     """`exc` about one update of several: `field2 is ...` becomes `updates[3].field2 is ...`, and so its field."""
+    if exc.field and (exc.field == where or exc.field.startswith(where + ".")):
+        return exc  # names the update already
     if exc.field and exc.message.startswith(exc.field):
         return ThingSpeakError(f"{where}.{exc.message}", field=f"{where}.{exc.field}", status=exc.status)
     return ThingSpeakError(f"{where}: {exc.message.removeprefix(where + ': ')}", field=where, status=exc.status)

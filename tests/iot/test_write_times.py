@@ -204,3 +204,16 @@ async def test_bad_relative_times_name_the_update(client: TestClient, updates: l
     assert error["field"] == field
     assert error["details"].startswith(field)
     assert await stored_times(client, ch["id"]) == []
+
+
+async def test_bad_relative_time_in_a_bulk_csv_names_the_update(client: TestClient) -> None:
+    ch = await new_channel(client)
+    resp = await client.post(
+        f"/channels/{ch['id']}/bulk_update.csv",
+        data={"write_api_key": ch["write_key"], "time_format": "relative", "updates": "0,1|5,2|-1,3"},
+    )
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert error["field"] == "updates[2].delta_t"
+    assert error["details"].startswith("updates[2].delta_t must be")
+    assert await stored_times(client, ch["id"]) == []
