@@ -95,18 +95,37 @@ async def test_the_arduino_library_reads_byte_for_byte(client: TestClient) -> No
     assert json_value(text, "field1") == ""  # null in the newest entry: the library's empty string
     assert json_value(text, "created_at") == "2030-01-01T00:00:00Z"
     # readStatus and readCreatedAt.
-    status, text = await library_request(client, read_raw(cid, "/feeds/1.json?status=true&location=true", read_key))
-    assert json_value(text, "status") == "warm"
-    assert json_value(text, "latitude") == "1.5"
     status, text = await library_request(client, read_raw(cid, "/feeds/last.txt?status=true", read_key))
     assert status == 200
     assert json_value(text, "status") == ""  # the newest entry has none
     status, text = await library_request(client, read_raw(cid, "/feeds/last.txt", read_key))
     assert json_value(text, "created_at") == "2030-01-01T00:00:00Z"
+    # A newer entry with everything in it, written as writeFields writes it, read back as readMultipleFields reads.
+    body = "field1=-3.25000&field2=text&field3=unnamed&lat=51.50000&long=-0.12500&elevation=12.00000&status=all%20good"
+    status, entry = await library_request(client, write_fields(write_key, body))
+    assert entry == "3"
+    status, text = await library_request(client, read_raw(cid, "/feeds/last.txt?status=true&location=true", read_key))
+    got = {k: json_value(text, k) for k in ("field1", "field2", "field3", "latitude", "longitude", "elevation")}
+    assert got == {
+        "field1": "-3.25000",
+        "field2": "text",
+        "field3": "",  # a field the channel has not named is not shown, as ThingSpeak's feeds
+        "latitude": "51.5",
+        "longitude": "-0.125",
+        "elevation": "12",
+    }
+    assert to_float(got["field1"]) == -3.25
+    assert json_value(text, "status") == "all good"  # readStatus
+    status, text = await library_request(client, read_raw(cid, "/feeds/last.txt?status=true", read_key))
+    assert json_value(text, "status") == "all good"
+    status, text = await library_request(client, read_raw(cid, "/fields/2/last", read_key))
+    assert text == "text"
+    assert to_float(text) == 0  # readFloatField of text: 0, as the library answers
+    assert (await library_request(client, read_raw(cid, "/fields/3/last", read_key)))[1] == "unnamed"
     # readRaw with any suffix.
     status, text = await library_request(client, read_raw(cid, "/feeds.json?results=2", read_key))
     assert status == 200
-    assert [f["entry_id"] for f in orjson.loads(text)["feeds"]] == [1, 2]
+    assert [f["entry_id"] for f in orjson.loads(text)["feeds"]] == [3, 2]  # in created_at order
     # Without a key the private channel is refused; the library reports the status.
     assert (await library_request(client, read_raw(cid, "/fields/1/last", None)))[0] == 401
     assert (await library_request(client, read_raw(cid, "/fields/7/last", read_key)))[0] == 404
@@ -133,6 +152,7 @@ async def test_text_reads_without_an_ending_and_with_txt(client: TestClient) -> 
         assert await get_text(client, f"{base}/fields/5/last{ending}?api_key={key}", 404) == "-1"
         assert await get_text(client, f"{base}/feeds/last{ending}?api_key=WRONG", 401) == "-1"
         assert await get_text(client, f"{base}/fields/5/last_data_age{ending}?api_key={key}", 404) == "-1"
+        assert await get_text(client, f"{base}/status{ending}?api_key=WRONG", 401) == "-1"
         assert await get_text(client, f"/channels/987654/fields/1/last{ending}", 404) == "-1"
         assert await get_text(client, f"{base}/fields/9/last{ending}?api_key={key}", 400) == "0"
 

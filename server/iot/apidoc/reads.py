@@ -52,9 +52,8 @@ WINDOW: dict[str, JSON] = {
     "results": {
         "type": "integer",
         "minimum": 0,
-        "maximum": MAX_RESULTS,
         "description": f"the newest this many entries (default {DEFAULT_RESULTS}, within the last day unless a "
-        "window is given)",
+        f"window is given); more than {MAX_RESULTS} is read as {MAX_RESULTS}, as ThingSpeak does",
     },
     "days": {"type": "integer", "minimum": 1, "maximum": 100 * 366},
     "minutes": {"type": "integer", "minimum": 1, "maximum": 100 * 366 * 1440},
