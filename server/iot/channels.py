@@ -114,6 +114,10 @@ class ChannelService:
     async def public(self, *, tag: str | None, after: int, limit: int) -> list[Channel]:
         return await self.repo.public(tag=tag, after=after, limit=limit)
 
+    async def public_page(self, *, tag: str | None, page: int, per_page: int) -> tuple[list[Channel], int]:
+        """Page `page` (from 1) of the public channels, and how many there are in all."""
+        return await self.repo.public_page(tag=tag, offset=(page - 1) * per_page, limit=per_page)
+
     async def update(self, channel_id: int, owner_id: str, values: dict[str, Any]) -> Channel:
         await self.owned(channel_id, owner_id)
         async with self._db.transaction() as tx:
@@ -183,8 +187,8 @@ class ChannelService:
         return channel
 
     async def for_read(self, channel_id: int, api_key: str | None, user_id: str | None = None) -> Channel:
-        """The channel if the caller may read it: public, its owner (session or user API key), or one of its
-        read keys. A write key does not read. Missing or wrong keys get 401, as ThingSpeak answers."""
+        """The channel if the caller may read it: public, its owner (session or user API key), one of its read keys
+        or its write key (ThingSpeak lets a write key read). Missing or wrong keys get 401, as ThingSpeak answers."""
         channel = await self.repo.get(channel_id)
         if channel is None:
             raise not_found()
@@ -192,7 +196,7 @@ class ChannelService:
             return channel
         if api_key and len(api_key) <= 64:
             found = await self.repo.channel_of_key(api_key)
-            if found is not None and found.channel.id == channel_id and found.kind == "read":
+            if found is not None and found.channel.id == channel_id and found.kind in ("read", "write"):
                 if found.owner_suspended:
                     raise suspended()
                 return channel

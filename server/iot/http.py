@@ -8,6 +8,7 @@ with the documented HTTP status.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, tzinfo
 from typing import Any
@@ -26,6 +27,10 @@ from server.web.validation import read_body
 
 FMT = "{fmt:json|xml}"  # the `.json` / `.xml` ending of a route (no ending: text)
 READ_FMT = "{fmt:json|csv|xml}"  # reads answer CSV too
+TXT = "{fmt:txt}"  # `.txt`: the same plain text as no ending, on the reads that answer one value
+KEY_NAMES = ("api_key", "key", "apikey")  # where devices put a key, ThingSpeak's name first
+MAX_CALLBACK = 64
+_CALLBACK = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,12 +39,13 @@ def format_of(request: web.Request) -> str:
     """text, json, xml or csv: from the route's ending; bulk updates always answer JSON."""
     fmt = request.match_info.get("fmt")
     if fmt:
-        return fmt
+        return "text" if fmt == "txt" else fmt
     return "json" if "/bulk_update." in request.path else "text"
 
 
-def thingspeak_errors(handler: Handler) -> Handler:
-    """Answer errors in ThingSpeak's shape for the format the route was asked in."""
+def thingspeak_errors(handler: Handler, *, read: bool = False) -> Handler:
+    """Answer errors in ThingSpeak's shape for the format the route was asked in (`read`: a read route, whose text
+    and CSV answers say `-1` for no access and nothing found, as ThingSpeak's read documentation says)."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -49,22 +55,58 @@ def thingspeak_errors(handler: Handler) -> Handler:
             error = exc if isinstance(exc, ApiError) else unavailable(exc)  # a dependency down: 503, Retry-After
             if error is None:
                 raise
-            body, content_type = error_body(error.status, error.message, format_of(request), error.field)
-            return web.Response(text=body, status=error.status, content_type=content_type, headers=error.headers)
+            body, content_type = error_body(error.status, error.message, format_of(request), error.field, read=read)
+            response = web.Response(text=body, status=error.status, content_type=content_type, headers=error.headers)
+            response.charset = "utf-8"
+            return response
 
     return wrapped
 
 
-def reply(request: web.Request, value: Any, *, root: str, status: int = 200) -> web.Response:
-    """`value` as XML (under `root`) when the route ends in .xml, else as JSON."""
+def read_errors(handler: Handler) -> Handler:
+    """`thingspeak_errors` for a read route."""
+    return thingspeak_errors(handler, read=True)
+
+
+def jsonp_callback(request: web.Request) -> str | None:
+    """The `callback` of a JSON read (JSONP), or None; a name that is not a dotted JavaScript identifier is a 400."""
+    value = request.query.get("callback")
+    if value is None or request.method != "GET" or format_of(request) != "json":
+        return None
+    if len(value) > MAX_CALLBACK or _CALLBACK.fullmatch(value) is None:
+        raise ThingSpeakError(
+            f"callback must be a JavaScript name (letters, digits, _ and $, dotted), at most {MAX_CALLBACK} characters",
+            field="callback",
+        )
+    return value
+
+
+def json_response(request: web.Request, body: bytes, *, status: int = 200, jsonp: bool = False) -> web.Response:
+    """JSON bytes as a reply, or (on a read: `jsonp`) wrapped in the request's JSONP callback."""
+    callback = jsonp_callback(request) if jsonp else None
+    if callback is None:
+        response = web.Response(body=body, status=status, content_type="application/json")
+    else:
+        # The comment in front is Rails' (ThingSpeak's): it keeps a callback name from starting the body.
+        wrapped = b"/**/" + callback.encode() + b"(" + body + b");"
+        response = web.Response(body=wrapped, status=status, content_type="application/javascript")
+    response.charset = "utf-8"
+    return response
+
+
+def reply(request: web.Request, value: Any, *, root: str, status: int = 200, jsonp: bool = False) -> web.Response:
+    """`value` as XML (under `root`) when the route ends in .xml, else as JSON (`jsonp`: a read, where a `callback`
+    makes it JSONP; callers check the callback with `jsonp_callback` before they read anything)."""
     if format_of(request) == "xml":
         return web.Response(text=to_xml(root, value), status=status, content_type="application/xml")
-    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")
+    return json_response(request, orjson.dumps(value), status=status, jsonp=jsonp)
 
 
 def plain(text: str) -> web.Response:
     """A text reply, as ThingSpeak gives on routes without an ending."""
-    return web.Response(text=text, content_type="text/plain")
+    response = web.Response(text=text, content_type="text/plain")
+    response.charset = "utf-8"
+    return response
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
@@ -99,7 +141,10 @@ async def params_of(request: web.Request, limit: int) -> dict[str, Any]:
 
 
 def api_key_of(request: web.Request, params: Mapping[str, Any], name: str = "api_key") -> str | None:
-    value = params.get(name) or request.headers.get("THINGSPEAKAPIKEY") or request.headers.get("X-THINGSPEAKAPIKEY")
+    """The key in `name` (for `api_key`: or `key` or `apikey`, as devices send it), or in ThingSpeak's header."""
+    names = KEY_NAMES if name == "api_key" else (name,)
+    value = next((params[n] for n in names if params.get(n)), None)
+    value = value or request.headers.get("THINGSPEAKAPIKEY") or request.headers.get("X-THINGSPEAKAPIKEY")
     return value if isinstance(value, str) else None
 
 

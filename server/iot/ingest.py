@@ -34,6 +34,8 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
         value = repr(value) if isinstance(value, float) else str(value)
     elif not isinstance(value, str):
         raise ThingSpeakError(f"{name} must be a string or a number", field=name)
+    else:
+        value = value.rstrip("\r\n")  # sketches end their bodies with a line break: not part of the value
     if len(value) > MAX_FIELD:
         raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
     check_text(value, name)

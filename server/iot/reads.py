@@ -8,9 +8,14 @@ ThingSpeak behaviour we had to choose, where its documentation and its open-sour
   even with `results` (its documentation says to pass `days` for more).
 - `results` counts raw entries, newest first, before aggregation and min/max (documented: fewer may return).
 - Aggregates: with several of timescale / sum / average / median, the first in that order wins (as ThingSpeak's
-  server). Buckets with no entries are left out rather than filled with empty entries, so the answer never
-  grows beyond `results`. Aggregated entries have no entry_id. Averages and medians use numeric values only.
-- min / max drop a whole entry when any shown field's numeric value is outside (applied after aggregation).
+  server). Buckets with no entries between the first and the last are filled with empty entries (created_at and
+  null fields), as ThingSpeak's server fills them, at most MAX_RESULTS of them in one answer. Timescale entries
+  carry the entry_id of their bucket's first entry (null when empty); sums, averages and medians have none.
+  Sums and medians use numeric values only; an average divides by all the bucket's entries, so a value that is
+  no number counts as 0 (the Read Data documentation: "NaN values are interpreted as 0").
+- `results` above 8000 is read as 8000, as ThingSpeak does, rather than refused.
+- min / max drop a whole entry when any shown field's numeric value is outside (applied after aggregation; a
+  bucket dropped so shows as an empty one when it lies between others).
 - `offset` (hours) is used only when `timezone` is absent.
 - fields/{n} shows field n even when the channel has not named it; feeds show the named fields only.
 - The status feed lists only entries that carry a status.
@@ -31,7 +36,7 @@ from server.iot.thingspeak import ThingSpeakError, entry_dict, format_time, pars
 from server.storage.channels import Channel, as_number
 from server.storage.database import Row
 from server.storage.feeds import Bounds, FeedReadRepository, Window
-from server.web.params import int_param, require_int, whole_number
+from server.web.params import INT64_MAX, int_param, require_int, whole_number
 
 MAX_RESULTS = 8000
 DEFAULT_RESULTS = 100
@@ -131,7 +136,9 @@ def _buckets(params: Mapping[str, Any]) -> Buckets | None:
 
 def parse_read(params: Mapping[str, Any], tz: tzinfo, *, now: float, status_feed: bool = False) -> ReadSpec:
     """A read's parameters, checked; bad ones are refused naming the parameter (see the module for choices)."""
-    results = _integer(params, "results", 0, MAX_RESULTS)
+    results = _integer(params, "results", 0, INT64_MAX)
+    if results is not None:
+        results = min(results, MAX_RESULTS)
     minutes = _integer(params, "minutes", 1, 100 * 366 * 1440)
     days = _integer(params, "days", 1, 100 * 366)
     start = end = None
@@ -188,7 +195,8 @@ def shown_fields(channel: Channel, field: int | None = None) -> tuple[int, ...]:
 def feed_columns(spec: ReadSpec, fields: tuple[int, ...]) -> list[str]:
     """The names of an entry's members, in order: the CSV header."""
     if spec.buckets is not None:
-        return ["created_at", *(f"field{n}" for n in fields)]
+        first = ["entry_id"] if spec.buckets.kind == "timescale" else []
+        return ["created_at", *first, *(f"field{n}" for n in fields)]
     columns = ["created_at", "entry_id", *(f"field{n}" for n in fields)]
     if spec.location:
         columns += ["latitude", "longitude", "elevation"]
@@ -304,15 +312,30 @@ class FeedReader:
                     return
                 offsets = utc_offsets(spec.tz, *span)
         rows = self.repo.buckets(window, bounds, kind=buckets.kind, seconds=buckets.seconds, offsets=offsets)
+        previous: int | None = None
+        empties = MAX_RESULTS
         async with aclosing(rows):
             async for row in rows:
-                start = bucket_start(int(row["bucket"]), buckets, spec.tz)
-                body: dict[str, Any] = {"created_at": format_time(start, spec.tz)}
-                for n in fields:
-                    value = row[f"v{n}"]
-                    timescale = buckets.kind == "timescale"
-                    body[f"field{n}"] = rounded(value, spec.digits) if timescale else computed(value, spec.digits)
-                yield start, body
+                key = int(row["bucket"])
+                if previous is not None:
+                    for gap in range(previous + 1, min(key, previous + 1 + empties)):
+                        empties -= 1
+                        yield self._bucket(gap, buckets, spec, fields, None)
+                previous = key
+                yield self._bucket(key, buckets, spec, fields, row)
+
+    @staticmethod
+    def _bucket(key: int, buckets: Buckets, spec: ReadSpec, fields: tuple[int, ...], row: Row | None) -> Entry:
+        """One aggregated entry; `row` None: an empty bucket, as ThingSpeak shows one (null values)."""
+        start = bucket_start(key, buckets, spec.tz)
+        body: dict[str, Any] = {"created_at": format_time(start, spec.tz)}
+        timescale = buckets.kind == "timescale"
+        if timescale:
+            body["entry_id"] = None if row is None else int(row["entry_id"])
+        for n in fields:
+            value = None if row is None else row[f"v{n}"]
+            body[f"field{n}"] = rounded(value, spec.digits) if timescale else computed(value, spec.digits)
+        return start, body
 
     async def statuses(self, channel: Channel, spec: ReadSpec) -> AsyncGenerator[Entry, None]:
         """Entries that carry a status (ThingSpeak's status feed), oldest first."""

@@ -18,10 +18,12 @@ from server.iot.http import (
     form_of,
     format_of,
     json_object,
+    jsonp_callback,
     optional_owner,
     params_and_owner,
     params_of,
     plain,
+    read_errors,
     reply,
     thingspeak_errors,
     tz_of,
@@ -80,7 +82,7 @@ _TEXT_LIMITS = {
     **dict.fromkeys(FIELDS, MAX_FIELD),
 }
 _SETTINGS = {*_TEXT_LIMITS, "latitude", "longitude", "elevation", "public_flag", "retention_days", "min_update_seconds"}
-_IGNORED = {"api_key", "timezone"}
+_IGNORED = {"api_key", "key", "apikey", "timezone"}
 
 
 def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,32 +142,42 @@ async def list_channels(request: web.Request) -> web.Response:
 @thingspeak_errors
 async def public_channels(request: web.Request) -> web.Response:
     params = dict(request.query)
-    int_param(params.get("page"), "page", low=1, high=10_000)  # accepted, as ThingSpeak's; `after` pages here
-    per_page = 15
-    after = int_param(params.get("after"), "after", default=0)
-    assert after is not None
-    channels = await _channels(request).public(tag=params.get("tag"), after=after, limit=per_page)
+    jsonp_callback(request)
+    page = int_param(params.get("page"), "page", low=1, high=10_000, default=1)
+    after = int_param(params.get("after"), "after")
+    assert page is not None
+    per_page, tag, service = 15, params.get("tag"), _channels(request)
+    channels, total = await service.public_page(tag=tag, page=page, per_page=per_page)
+    if after is not None:  # our own cursor, kept for callers that page with it: `page` does not apply
+        channels = await service.public(tag=tag, after=after, limit=per_page)
     tz = tz_of(params)
+    pagination = {"current_page": page, "per_page": per_page, "total_entries": total}
     return reply(
         request,
         {
-            "pagination": {"per_page": per_page, "next_after": channels[-1].id if channels else None},
+            "pagination": {**pagination, "next_after": channels[-1].id if channels else None},
             "channels": [channel_dict(c, tz) for c in channels],
         },
         root="response",
+        jsonp=True,
     )
 
 
 @routes.get(f"/channels/{{channel_id}}.{FMT}")
-@thingspeak_errors
+@routes.get("/channels/{channel_id:[0-9]+}")  # without an ending (and with a slash): JSON, as ThingSpeak's API
+@routes.get("/channels/{channel_id:[0-9]+}/")
+@read_errors
 async def view_channel(request: web.Request) -> web.Response:
     params = dict(request.query)
+    jsonp_callback(request)
     service = _channels(request)
     channel_id = channel_id_of(request)
     user_id = await optional_owner(request, params)
     channel = await service.for_read(channel_id, api_key_of(request, params), user_id)
     keys = key_list(await service.keys(channel.id)) if user_id == channel.owner_id else None
-    return reply(request, channel_dict(channel, tz_of(params), api_keys=keys, metadata=True), root="channel")
+    return reply(
+        request, channel_dict(channel, tz_of(params), api_keys=keys, metadata=True), root="channel", jsonp=True
+    )
 
 
 @routes.put(f"/channels/{{channel_id}}.{FMT}")

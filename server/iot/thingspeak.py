@@ -11,8 +11,10 @@ other format, stays as written.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
+import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -195,6 +197,31 @@ def point_entry(entry_id: int, point: Point, tz: tzinfo = UTC, *, only: Iterable
     )
 
 
+def ranking(channel: Channel) -> int:
+    """ThingSpeak's completeness score of a channel: name 15, description 20, location 15, url 15, tags 20 (its
+    other 15, for a video, has no counterpart here)."""
+    return (
+        15 * bool(channel.name)
+        + 20 * bool(channel.description)
+        + 15 * (channel.latitude is not None and channel.longitude is not None)
+        + 15 * bool(channel.url)
+        + 20 * bool(tag_list(channel))
+    )
+
+
+def tag_list(channel: Channel) -> list[dict[str, Any]]:
+    """A channel's tags as ThingSpeak shows them, `{id, name}`. Tags are stored as text here, so a tag's id is a
+    number made from its name: the same tag has the same id on every channel."""
+    names = [t.strip() for t in (channel.tags or "").split(",") if t.strip()]
+    return [{"id": zlib.crc32(name.lower().encode()) & 0x7FFFFFFF, "name": name} for name in names]
+
+
+def username(channel: Channel) -> str:
+    """The owner's public name on a channel. ThingSpeak shows the owner's login; names are personal data here, so a
+    pseudonym stands in: stable for one owner, and telling nothing else about them."""
+    return "user-" + hashlib.sha256(b"channel-owner:" + channel.owner_id.encode()).hexdigest()[:12]
+
+
 def channel_dict(
     channel: Channel, tz: tzinfo = UTC, *, api_keys: list[dict[str, Any]] | None = None, metadata: bool = False
 ) -> dict[str, Any]:
@@ -217,7 +244,9 @@ def channel_dict(
             "last_entry_id": channel.last_entry_id or None,
             "public_flag": channel.public,
             "url": channel.url,
-            "tags": [{"name": t.strip()} for t in (channel.tags or "").split(",") if t.strip()],
+            "tags": tag_list(channel),
+            "ranking": ranking(channel),
+            "username": username(channel),
         }
     )
     if metadata:
@@ -272,9 +301,10 @@ def csv_line(values: Iterable[Any]) -> str:
     return out.getvalue().removesuffix("\r\n") + "\n"
 
 
-def error_body(status: int, details: str, fmt: str, field: str | None = None) -> tuple[str, str]:
+def error_body(status: int, details: str, fmt: str, field: str | None = None, *, read: bool = False) -> tuple[str, str]:
     """(body, content type) of an error in ThingSpeak's shape for the format asked: text, json or xml. JSON adds
-    the `field` at fault (`updates[3].created_at`) when there is one, for scripts to point at."""
+    the `field` at fault (`updates[3].created_at`) when there is one, for scripts to point at. As text, `-1`
+    when nothing was found, and on reads (`read`) also when the caller may not read; else `0`."""
     code, message = ERRORS.get(status, ("error_bad_request", "Bad Request"))
     if fmt == "json":
         import orjson
@@ -286,4 +316,4 @@ def error_body(status: int, details: str, fmt: str, field: str | None = None) ->
         return orjson.dumps(body).decode(), "application/json"
     if fmt == "xml":
         return (to_xml("error", {"error_code": code, "message": message, "details": details}), "application/xml")
-    return "0" if status != 404 else "-1", "text/plain"
+    return "-1" if status == 404 or (read and status in (401, 403)) else "0", "text/plain"

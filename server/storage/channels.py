@@ -283,6 +283,23 @@ class ChannelRepository:
             after = channels[-1].id
         return found[:limit]
 
+    async def public_page(self, *, tag: str | None, offset: int, limit: int) -> tuple[list[Channel], int]:
+        """A page of public channels (with `tag`, if given) in id order, and how many there are in all."""
+        if not tag:
+            row = await self.db.fetchrow("SELECT count(*) AS n FROM channels WHERE public = 1")
+            rows = await self.db.fetch(
+                "SELECT * FROM channels WHERE public = 1 ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+            )
+            return [self._channel(r) for r in rows], int(row["n"]) if row else 0
+        # LIKE narrows it down in SQL (ids and tags only); the exact match on whole tags is made here.
+        wanted = tag.strip().lower()
+        rows = await self.db.fetch(
+            "SELECT id, tags FROM channels WHERE public = 1 AND lower(tags) LIKE $1 ORDER BY id", f"%{wanted}%"
+        )
+        ids = [r["id"] for r in rows if wanted in [t.strip().lower() for t in (r["tags"] or "").split(",")]]
+        found = [await self.get(int(i)) for i in ids[offset : offset + limit]]
+        return [c for c in found if c is not None], len(ids)
+
     async def update(self, tx: Executor, channel_id: int, values: dict[str, Any], now: float) -> None:
         columns = [c for c in CHANNEL_COLUMNS if c in values]
         if not columns:

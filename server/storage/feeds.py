@@ -134,7 +134,8 @@ class FeedReadRepository:
 
         A bucket is floor((created_at + local offset) / seconds): buckets align to the epoch, or to local
         midnights when `offsets` (see `_shift`) are given with a day's seconds. `timescale` gives the first
-        entry's text of each bucket, `sum` / `average` / `median` numbers over the numeric values only.
+        entry's text of each bucket (and its `entry_id`), `sum` and `median` numbers over the numeric values only,
+        `average` their sum over all the bucket's entries.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown aggregate {kind!r}")
@@ -146,13 +147,14 @@ class FeedReadRepository:
         ctes = [f"recent AS ({recent})", f"bucketed AS (SELECT {key} AS bucket, recent.* FROM recent)"]
         if kind == "timescale":
             ctes.append(
-                "firsts AS (SELECT bucket"
+                "firsts AS (SELECT bucket, entry_id"
                 + _columns("v", fields, "field{n}")
                 + _columns("n", fields, "n{n}")
                 + ", ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY created_at, entry_id) AS rn FROM bucketed)"
             )
             values = "".join(f", v{n}" for n in fields)
-            sql = f"SELECT bucket{values} FROM firsts WHERE rn = 1 AND {_within(bounds, args, 'n{n}')} ORDER BY bucket"
+            within = _within(bounds, args, "n{n}")
+            sql = f"SELECT bucket, entry_id{values} FROM firsts WHERE rn = 1 AND {within} ORDER BY bucket"
         else:
             ctes += self._totals(kind, fields)
             values = "".join(f", v{n}" for n in fields)
@@ -164,10 +166,9 @@ class FeedReadRepository:
     def _totals(self, kind: str, fields: Sequence[int]) -> list[str]:
         """CTEs ending in `totals (bucket, v1..)` for sum, average or median."""
         if kind in ("sum", "average"):
-            function = "SUM" if kind == "sum" else "AVG"
-            return [
-                f"totals AS (SELECT bucket{_columns('v', fields, function + '(n{n})')} FROM bucketed GROUP BY bucket)"
-            ]
+            # ThingSpeak's average divides by every entry in the bucket: a value that is no number counts as 0.
+            total = "SUM(n{n})" if kind == "sum" else "SUM(n{n}) * 1.0 / COUNT(*)"
+            return [f"totals AS (SELECT bucket{_columns('v', fields, total)} FROM bucketed GROUP BY bucket)"]
         if self.db.backend == "postgresql":
             median = "percentile_cont(0.5) WITHIN GROUP (ORDER BY n{n})"
             return [f"totals AS (SELECT bucket{_columns('v', fields, median)} FROM bucketed GROUP BY bucket)"]

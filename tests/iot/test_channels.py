@@ -120,8 +120,9 @@ async def test_keys_regenerate_and_read_keys(client: TestClient) -> None:
     resp = await client.delete(f"/channels/{cid}/api_keys/read/{extra['id']}.json", data={"api_key": key})
     assert resp.status == 200
     assert (await client.get(f"/channels/{cid}.json?api_key={extra['api_key']}")).status == 401
-    # A write key is not a read key.
-    assert (await client.get(f"/channels/{cid}.json?api_key={new_write}")).status == 401
+    # The channel's write key reads it too (ThingSpeak allows it); the replaced one no longer does.
+    assert (await client.get(f"/channels/{cid}.json?api_key={new_write}")).status == 200
+    assert (await client.get(f"/channels/{cid}.json?api_key={old_write}")).status == 401
 
 
 async def test_bearer_session_manages_channels_too(client: TestClient) -> None:

@@ -96,7 +96,7 @@ async def test_private_channel_refuses_and_public_allows(client: TestClient) -> 
     async with client.ws_connect("/ws") as ws:
         for frame in (
             {"channel_id": ch["id"]},
-            {"channel_id": ch["id"], "api_key": ch["write_key"]},
+            {"channel_id": ch["id"], "api_key": "WRONGKEY00000000"},
             {"channel_id": 987654},
         ):
             await ws.send_json({"type": "channel.subscribe", "id": 1, **frame})
@@ -107,6 +107,16 @@ async def test_private_channel_refuses_and_public_allows(client: TestClient) -> 
         assert (await ws.receive_json())["type"] == "result"
         await ws.send_json({"type": "channel.subscribe", "id": 3, "channel_id": ch["id"]})
         assert (await ws.receive_json())["error"]["code"] == "already_subscribed"
+    # A channel's write key reads it, here as on HTTP (ThingSpeak allows it).
+    private = await new_channel(client)
+    async with client.ws_connect("/ws") as ws:
+        await ws.send_json(
+            {"type": "channel.subscribe", "id": 1, "channel_id": private["id"], "api_key": ch["write_key"]}
+        )
+        assert (await ws.receive_json())["error"]["code"] == "channel_not_readable"  # another channel's key
+        frame = {"type": "channel.subscribe", "id": 2, "channel_id": private["id"], "api_key": private["write_key"]}
+        await ws.send_json(frame)
+        assert (await ws.receive_json())["type"] == "result"
 
 
 @pytest.mark.parametrize(

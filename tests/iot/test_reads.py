@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from server.iot.reads import MAX_RESULTS, parse_read
 from tests.helpers import bearer, new_channel
 
 # A known data set on 2024-03-01 (UTC): field1 numbers, field2 numbers with a gap and a non-number, and an
@@ -56,17 +57,21 @@ async def weather(client: TestClient, **settings: Any) -> tuple[dict[str, Any], 
 
 def hours(kind: str) -> list[tuple[str, str | None, str | None]]:
     """The expected `kind` per hour of POINTS (created_at, field1, field2), computed from the data set by hand."""
-    groups: dict[str, tuple[list[float], list[float]]] = {
-        "2024-03-01T00:00:00Z": ([10, 20, 15, 12.5], [50, 55, 60]),  # field2's "n/a" is not a number
-        "2024-03-01T01:00:00Z": ([30, 31], []),
-        "2024-03-01T03:00:00Z": ([-4.25], [40]),
+    groups: dict[str, tuple[int, list[float], list[float]]] = {  # entries in the hour, field1's and field2's numbers
+        "2024-03-01T00:00:00Z": (4, [10, 20, 15, 12.5], [50, 55, 60]),  # field2's "n/a" is not a number
+        "2024-03-01T01:00:00Z": (2, [30, 31], []),
+        "2024-03-01T02:00:00Z": (0, [], []),  # no entry: an empty bucket, as ThingSpeak fills it
+        "2024-03-01T03:00:00Z": (1, [-4.25], [40]),
     }
-    compute = {"sum": sum, "average": statistics.mean, "median": statistics.median}[kind]
 
-    def written(values: list[float]) -> str | None:
-        return repr(float(compute(values))) if values else None  # ThingSpeak writes floats as `55.0`
+    def written(values: list[float], entries: int) -> str | None:
+        if not values:
+            return None
+        # An average counts every entry of the hour: "NaN values are interpreted as 0" (the Read Data doc).
+        compute = {"sum": sum, "average": lambda v: sum(v) / entries, "median": statistics.median}[kind]
+        return repr(float(compute(values)))  # ThingSpeak writes floats as `55.0`
 
-    return [(at, written(field1), written(field2)) for at, (field1, field2) in groups.items()]
+    return [(at, written(f1, count), written(f2, count)) for at, (count, f1, f2) in groups.items()]
 
 
 # -- feeds in three formats -------------------------------------------------------------------------
@@ -152,14 +157,15 @@ async def test_sums_averages_and_medians_per_hour(client: TestClient) -> None:
     key = ch["read_key"]
     for kind in ("sum", "average", "median"):
         body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&{kind}=60")
-        # Buckets without entries (02:00) are left out.
+        # The bucket without entries (02:00) is there, empty.
         assert [(f["created_at"], f["field1"], f["field2"]) for f in body["feeds"]] == hours(kind), kind
         assert all("entry_id" not in f for f in body["feeds"])
     # Spelled out once, so the numbers above are plainly right.
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&median=60")
     assert body["feeds"][0] == {"created_at": "2024-03-01T00:00:00Z", "field1": "13.75", "field2": "55.0"}
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&average=60&round=2")
-    assert [f["field1"] for f in body["feeds"]] == ["14.38", "30.50", "-4.25"]
+    assert [f["field1"] for f in body["feeds"]] == ["14.38", "30.50", None, "-4.25"]
+    assert body["feeds"][0]["field2"] == "41.25"  # (50 + 55 + 60 + 0) / 4: the "n/a" counts as 0
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&sum=daily")
     assert body["feeds"] == [{"created_at": "2024-03-01T00:00:00Z", "field1": "114.25", "field2": "205.0"}]
     # One field, in CSV: no entry_id column once entries are aggregated.
@@ -169,6 +175,7 @@ async def test_sums_averages_and_medians_per_hour(client: TestClient) -> None:
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&results=3&sum=60")
     assert [(f["created_at"], f["field1"]) for f in body["feeds"]] == [
         ("2024-03-01T01:00:00Z", "61.0"),
+        ("2024-03-01T02:00:00Z", None),
         ("2024-03-01T03:00:00Z", "-4.25"),
     ]
 
@@ -194,10 +201,19 @@ async def test_timescale_gives_the_first_entry_of_each_bucket(client: TestClient
     ch, base = await weather(client)
     key = ch["read_key"]
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&timescale=60")
-    assert body["feeds"] == [
-        {"created_at": "2024-03-01T00:00:00Z", "field1": "10", "field2": "50"},
-        {"created_at": "2024-03-01T01:00:00Z", "field1": "30", "field2": None},
-        {"created_at": "2024-03-01T03:00:00Z", "field1": "-4.25", "field2": "40"},
+    assert body["feeds"] == [  # with the first entry's id, as ThingSpeak's timescale shows it
+        {"created_at": "2024-03-01T00:00:00Z", "entry_id": 1, "field1": "10", "field2": "50"},
+        {"created_at": "2024-03-01T01:00:00Z", "entry_id": 5, "field1": "30", "field2": None},
+        {"created_at": "2024-03-01T02:00:00Z", "entry_id": None, "field1": None, "field2": None},  # empty
+        {"created_at": "2024-03-01T03:00:00Z", "entry_id": 7, "field1": "-4.25", "field2": "40"},
+    ]
+    text = await get_text(client, f"{base}/fields/1.csv?api_key={key}&{DAY_WINDOW}&timescale=60")
+    assert text.splitlines() == [
+        "created_at,entry_id,field1",
+        "2024-03-01 00:00:00 UTC,1,10",
+        "2024-03-01 01:00:00 UTC,5,30",
+        "2024-03-01 02:00:00 UTC,,",
+        "2024-03-01 03:00:00 UTC,7,-4.25",
     ]
     body = await get_json(client, f"{base}/feeds.json?api_key={key}&{DAY_WINDOW}&timescale=30")
     assert [(f["created_at"][11:16], f["field1"], f["field2"]) for f in body["feeds"]] == [
@@ -205,6 +221,8 @@ async def test_timescale_gives_the_first_entry_of_each_bucket(client: TestClient
         ("00:30", "15", "n/a"),  # the first entry as it was written, even when not a number
         ("01:00", "30", None),
         ("01:30", "31", None),
+        ("02:00", None, None),
+        ("02:30", None, None),
         ("03:00", "-4.25", "40"),
     ]
     # Buckets align to the epoch, not to the first entry: 00:05 falls in the 00:00 bucket of 20 minutes.
@@ -215,6 +233,7 @@ async def test_timescale_gives_the_first_entry_of_each_bucket(client: TestClient
         ("00:40", "15.0"),
         ("01:00", "30.0"),
         ("01:20", "31.0"),
+        *((at, None) for at in ("01:40", "02:00", "02:20", "02:40")),
         ("03:00", "-4.2"),  # -4.25 to one place, as printf rounds it
     ]
 
@@ -266,7 +285,13 @@ async def test_min_max_round_and_time_zones(client: TestClient) -> None:
     assert [f["field1"] for f in body["feeds"]] == ["20", "15", "12.5", "30"]
     # Applied to the averages (14.375, 30.5, -4.25), not to the entries averaged.
     body = await get_json(client, f"{base}/fields/1.json?api_key={ch['read_key']}&results=100&average=60&max=30")
-    assert [f["created_at"][11:13] for f in body["feeds"]] == ["00", "03"]
+    # A bucket left out shows as an empty one, as do buckets without entries, between the first and the last.
+    assert [(f["created_at"][11:13], f["field1"]) for f in body["feeds"]] == [
+        ("00", "14.375"),
+        ("01", None),
+        ("02", None),
+        ("03", "-4.25"),
+    ]
 
     body = await get_json(client, f"{url}&round=1")
     assert [(f["field1"], f["field2"]) for f in body["feeds"][:4]] == [
@@ -317,6 +342,10 @@ async def test_result_and_time_windows(client: TestClient) -> None:
     body = await get_json(client, f"{base}/feeds.json?api_key={ch['read_key']}")
     assert [f["entry_id"] for f in body["feeds"]] == [10, 11]
     assert await ids("results=4") == [8, 9, 10, 11]
+    # Above 8000, `results` is read as 8000 (ThingSpeak's cap), not refused.
+    assert await ids("results=8001") == list(range(1, 12))
+    assert await ids("results=99999999999") == list(range(1, 12))
+    assert parse_read({"results": "123456"}, UTC, now=now).limit == MAX_RESULTS
 
 
 # -- single entries ---------------------------------------------------------------------------------
@@ -441,7 +470,7 @@ async def test_last_data_age(client: TestClient) -> None:
 # -- who may read, and bad input --------------------------------------------------------------------
 
 
-async def test_private_channels_need_a_read_key(client: TestClient) -> None:
+async def test_private_channels_need_a_read_or_write_key(client: TestClient) -> None:
     ch, base = await weather(client)
     paths = [
         "feeds.json?results=1",
@@ -453,18 +482,22 @@ async def test_private_channels_need_a_read_key(client: TestClient) -> None:
         "status.json",
     ]
     for path in paths:
-        for key in ("", "&api_key=WRONGKEY00000000", f"&api_key={ch['write_key']}"):
+        for key in ("", "&api_key=WRONGKEY00000000", "&key=WRONGKEY00000000"):
             url = f"{base}/{path}{'&' if '?' in path else '?'}{key.lstrip('&')}"
             body = await get_json(client, url, 401)
             assert body["error"]["error_code"] == "error_auth_required", url
         sep = "&" if "?" in path else "?"
         await get_json(client, f"{base}/{path}{sep}api_key={ch['read_key']}")
+        # ThingSpeak lets a channel's write key read it, and devices put keys in `key` or `apikey` too.
+        await get_json(client, f"{base}/{path}{sep}api_key={ch['write_key']}")
+        await get_json(client, f"{base}/{path}{sep}key={ch['read_key']}")
+        await get_json(client, f"{base}/{path}{sep}apikey={ch['write_key']}")
         await get_json(client, f"{base}/{path}{sep}api_key={ch['user_key']}")  # the owner's user API key
         resp = await client.get(f"{base}/{path}", headers={"THINGSPEAKAPIKEY": ch["read_key"]})
         assert resp.status == 200, path
         resp = await client.get(f"{base}/{path}", headers=bearer(ch["grant"]))  # the owner, signed in
         assert resp.status == 200, path
-    assert await get_text(client, f"{base}/feeds.csv", 401) == "0"
+    assert await get_text(client, f"{base}/feeds.csv", 401) == "-1"  # the Read Data doc's answer without access
     error = ET.fromstring(await get_text(client, f"{base}/feeds.xml", 401))
     assert error.findtext("error-code") == "error_auth_required"
 
@@ -484,7 +517,6 @@ async def test_bad_parameters_are_refused_naming_them(client: TestClient) -> Non
     url = f"{base}/feeds.json?api_key={ch['read_key']}"
     cases = [
         ("results=abc", "results"),
-        ("results=8001", "results"),
         ("results=-1", "results"),
         ("days=two", "days"),
         ("minutes=0", "minutes"),

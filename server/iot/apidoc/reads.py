@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.iot.apidoc.thingspeak import (
+    _READ_FMT,
     DECIMAL,
     PATH_PARAMS,
     READ_ACCESS,
@@ -39,14 +40,20 @@ DISPLAY: dict[str, JSON] = {
     "round": {"type": "integer", "minimum": 0, "maximum": MAX_ROUND, "description": "decimals"},
     "timezone": TIMEZONE,
     "offset": {"type": "number", "minimum": -12, "maximum": 14, "description": "hours, when no timezone"},
+    "callback": {
+        "type": "string",
+        "pattern": r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$",
+        "maxLength": 64,
+        "description": "JSON reads only: answer JSONP, `/**/callback(...);` as application/javascript; another "
+        "name is a 400",
+    },
 }
 WINDOW: dict[str, JSON] = {
     "results": {
         "type": "integer",
         "minimum": 0,
-        "maximum": MAX_RESULTS,
         "description": f"the newest this many entries (default {DEFAULT_RESULTS}, within the last day unless a "
-        "window is given)",
+        f"window is given); more than {MAX_RESULTS} is read as {MAX_RESULTS}, as ThingSpeak does",
     },
     "days": {"type": "integer", "minimum": 1, "maximum": 100 * 366},
     "minutes": {"type": "integer", "minimum": 1, "maximum": 100 * 366 * 1440},
@@ -88,29 +95,8 @@ def _reads(book: ThingSpeakBook) -> None:
         errors={**READ_ERRORS, 400: "`field` is not 1 to 8, or a refused parameter."},
         **reads,
     )
-    status_window = {k: WINDOW[k] for k in ("results", "days", "minutes", "start", "end", "timezone", "offset")}
-    book.op(
-        "GET",
-        "/channels/{channel_id}/status.{fmt}",
-        summary="The entries that carry a status (the last day unless a window is given)",
-        params=params(status_window),
-        ok={
-            200: (
-                "The channel's name and location, and its status entries.",
-                obj(
-                    {
-                        "channel": obj({"name": STRING, "latitude": DECIMAL, "longitude": DECIMAL}),
-                        "feeds": array(obj({"created_at": TIMESTAMP, "entry_id": INTEGER, "status": nullable(STRING)})),
-                    }
-                ),
-            )
-        },
-        errors=READ_ERRORS,
-        **reads,
-    )
+    _plain_reads(book, reads, feed, entry, missing)
     for path, summary in (
-        ("/channels/{channel_id}/feeds/last.{fmt}", "The newest entry"),
-        ("/channels/{channel_id}/fields/{field}/last.{fmt}", "The newest entry with a value in a field"),
         ("/channels/{channel_id}/feeds/entry/{entry}.{fmt}", "One entry by id"),
         ("/channels/{channel_id}/feeds/{entry}.{fmt}", "One entry by id (ThingSpeak's own path)"),
     ):
@@ -123,18 +109,123 @@ def _reads(book: ThingSpeakBook) -> None:
             errors=missing,
             **reads,
         )
+
+
+_TEXT_FMT = {"fmt": {**_READ_FMT["fmt"], "enum": ["json", "csv", "xml", "txt"]}}
+_NUMBER_TEXT: JSON = {"type": "string", "pattern": "^[0-9]+$", "description": "seconds"}
+_VALUE_TEXT: JSON = {"type": "string", "description": "the value as stored; empty when it is null"}
+_ENTRY_TEXT: JSON = {"type": "string", "description": "the entry's JSON, as plain text (what ThingSpeak answers)"}
+_FEED_TEXT: JSON = {"type": "string", "description": "the answer's JSON, as plain text"}
+
+
+def _slash_variant(book: ThingSpeakBook, path: str) -> None:
+    """The same operation with a trailing slash, under its own operationId."""
+    operation = dict(book.paths[path]["get"])
+    operation["operationId"] += "_slash"
+    book.paths[f"{path}/"] = {"get": operation}
+
+
+def _plain_reads(book: ThingSpeakBook, reads: dict[str, Any], feed: JSON, entry: JSON, missing: Any) -> None:
+    """The reads a device makes: with `.txt` or without an ending they answer plain text, as ThingSpeak's."""
+    age = obj({"last_data_age": {"type": "string", "pattern": "^[0-9]+$"}, "last_data_age_units": {"const": "s"}})
+    no_value = {**missing, 404: "No such channel, or the field has no value yet."}
+    access = reads["security"]
+    for path, summary, schema, text, errors, query in (
+        ("feeds/last", "The newest entry", entry, _ENTRY_TEXT, missing, DISPLAY),
+        ("fields/{field}/last", "The newest entry with a value in a field", entry, _VALUE_TEXT, missing, DISPLAY),
+        ("fields/{field}/last_data_age", "Seconds since a field last had a value", age, _NUMBER_TEXT, no_value, {}),
+    ):
+        full = f"/channels/{{channel_id}}/{path}"
+        kinds = ["json", "csv", "xml", "text"]
+        ok = {200: ("The entry, or (`.txt`) its text.", schema)}
+        book.op(
+            "GET",
+            f"{full}.{{fmt}}",
+            summary=summary,
+            params=params(query),
+            ok=ok,
+            errors=errors,
+            formats=kinds,
+            text=text,
+            security=access,
+            path_params=_TEXT_FMT,
+            error_formats=["json", "xml", "text"],
+        )
+        book.op(
+            "GET",
+            full,
+            summary=f"{summary}, as plain text",
+            params=params(query),
+            ok={200: ("The text.", schema)},
+            formats=["text"],
+            text=text,
+            security=access,
+            errors=errors,
+            error_formats=["text"],
+        )
+        _slash_variant(book, full)
+    status_window = {k: WINDOW[k] for k in ("results", "days", "minutes", "start", "end", "timezone", "offset")}
+    status = obj(
+        {
+            "channel": obj({"name": STRING, "latitude": DECIMAL, "longitude": DECIMAL}),
+            "feeds": array(obj({"created_at": TIMESTAMP, "entry_id": INTEGER, "status": nullable(STRING)})),
+        }
+    )
     book.op(
         "GET",
-        "/channels/{channel_id}/fields/{field}/last_data_age.{fmt}",
-        summary="Seconds since a field last had a value",
-        ok={
-            200: (
-                "The age.",
-                obj(
-                    {"last_data_age": {"type": "string", "pattern": "^[0-9]+$"}, "last_data_age_units": {"const": "s"}}
-                ),
-            )
-        },
-        errors={**missing, 404: "No such channel, or the field has no value yet."},
+        "/channels/{channel_id}/status.{fmt}",
+        params=params({**status_window, "callback": DISPLAY["callback"]}),
+        summary="The entries that carry a status (the last day unless a window is given)",
+        ok={200: ("The channel's name and location, and its status entries.", status)},
+        errors=READ_ERRORS,
+        formats=["json", "csv", "xml", "text"],
+        text=_FEED_TEXT,
+        security=access,
+        path_params=_TEXT_FMT,
+        error_formats=["json", "xml", "text"],
+    )
+    book.op(
+        "GET",
+        "/channels/{channel_id}/status",
+        params=params(status_window),
+        summary="The status entries as JSON",
+        ok={200: ("The status entries.", status)},
+        errors=READ_ERRORS,
+        formats=["json"],
+        security=access,
+        error_formats=["text"],
+    )
+    _slash_variant(book, "/channels/{channel_id}/status")
+    book.op(
+        "GET",
+        "/channels/{channel_id}/feeds",
+        params=params(WINDOW),
+        summary="A channel's points as JSON",
+        ok={200: ("The channel and its entries, oldest first.", feed)},
+        errors=READ_ERRORS,
+        formats=["json"],
+        security=access,
+        error_formats=["text"],
+    )
+    _slash_variant(book, "/channels/{channel_id}/feeds")
+    book.op(
+        "GET",
+        "/channels/{channel_id}/feed.{fmt}",
+        params=params(WINDOW),
+        summary="`feeds`, by its older name",
+        ok={200: ("The channel and its entries, oldest first.", feed)},
+        errors=READ_ERRORS,
         **reads,
     )
+    book.op(
+        "GET",
+        "/channels/{channel_id}",
+        params=params({"timezone": DISPLAY["timezone"]}),
+        summary="One channel as JSON (the channel view)",
+        ok={200: ("The channel.", ref("ThingSpeakChannel"))},
+        errors=READ_ERRORS,
+        formats=["json"],
+        security=access,
+        error_formats=["text"],
+    )
+    _slash_variant(book, "/channels/{channel_id}")

@@ -104,7 +104,9 @@ SCHEMAS: dict[str, JSON] = {
             "last_entry_id": nullable(INTEGER),
             "public_flag": BOOLEAN,
             "url": nullable(STRING),
-            "tags": array(obj({"name": STRING})),
+            "tags": array(obj({"id": INTEGER, "name": STRING})),
+            "ranking": {"type": "integer", "minimum": 0, "maximum": 100, "description": "ThingSpeak's completeness"},
+            "username": {"type": "string", "description": "the owner's pseudonym (stable per owner)"},
             "metadata": {**nullable(STRING), "description": "on single channels, and with `metadata=true` on feeds"},
             "api_keys": {**array(ref("ThingSpeakApiKey")), "description": "for the channel's owner only"},
             "retention_days": {**nullable(INTEGER), "description": "for the owner only"},
@@ -128,7 +130,7 @@ SCHEMAS: dict[str, JSON] = {
     "ThingSpeakEntry": obj(
         {
             "created_at": TIMESTAMP,
-            "entry_id": {"type": "integer", "description": "absent from aggregated entries"},
+            "entry_id": {"type": ["integer", "null"], "description": "absent from sums, averages and medians"},
             **{name: {**nullable(STRING), "description": _SOME_FIELDS} for name in FIELDS},
             "latitude": {**DECIMAL, "description": "with location=true"},
             "longitude": {**DECIMAL, "description": "with location=true"},
@@ -165,7 +167,7 @@ _CSV: JSON = {
     "description": "a header line, then rows; a cell that a spreadsheet would run as a formula (text starting with "
     "=, +, -, @, tab or carriage return that is not a plain number such as -12.5) starts with an apostrophe",
 }
-_ERROR_TEXT: JSON = {"type": "string", "enum": ["0", "-1"], "description": "`-1` for 404, `0` otherwise"}
+_ERROR_TEXT: JSON = {"type": "string", "enum": ["0", "-1"], "description": "`-1`: not found (on reads: or no access)"}
 
 
 def content(schema: JSON, formats: Iterable[str], text: JSON | None = None) -> JSON:
@@ -366,7 +368,7 @@ def _channels(book: ThingSpeakBook) -> None:
         params=[
             query("tag", STRING),
             query("after", digits(18), "the `next_after` of the previous page"),
-            query("page", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1}, "checked, not used"),
+            query("page", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1}, "ThingSpeak's pages"),
             *tz,
         ],
         ok={
@@ -374,7 +376,14 @@ def _channels(book: ThingSpeakBook) -> None:
                 "A page of channels.",
                 obj(
                     {
-                        "pagination": obj({"per_page": {"const": 15}, "next_after": nullable(INTEGER)}),
+                        "pagination": obj(
+                            {
+                                "current_page": INTEGER,
+                                "per_page": {"const": 15},
+                                "total_entries": INTEGER,
+                                "next_after": nullable(INTEGER),
+                            }
+                        ),
                         "channels": array(channel),
                     }
                 ),
