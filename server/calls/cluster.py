@@ -28,8 +28,9 @@ from server.realtime.broker import Broker
 log = logging.getLogger(__name__)
 
 FORWARD_TIMEOUT = 5.0  # seconds a forwarded command may take
-OWNER_TTL = 6 * 3600  # seconds an owner key lives (renewed while its calls go on)
-ENDED_TTL = 600  # seconds the call key outlives its call
+OWNER_TTL = 6 * 3600  # seconds a call key lives (it outlives its call, so late commands hear call_ended)
+CHAT_TTL = 120  # seconds a chat's owner key lives unless its owner renews it (a dead owner frees it soon)
+RENEW_EVERY = 30.0
 
 # Commands keyed by the call they are about (the others by its chat).
 _BY_CALL = ("answer", "select_answer", "reject", "candidates", "negotiate", "media", "hangup", "resume", "decline")
@@ -53,6 +54,27 @@ class CallRouter:
             return
         self._stops.append(await self._broker.subscribe(f"calls:node:{self.node}", self._request))
         self._stops.append(await self._broker.subscribe(f"calls:reply:{self.node}", self._reply))
+        renewer = asyncio.get_running_loop().create_task(self._renew())
+
+        def stop_renewing() -> None:
+            renewer.cancel()
+
+        self._stops.append(stop_renewing)
+
+    async def _renew(self) -> None:
+        """Keep the owner keys of the chats whose calls live here, however long the calls last."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            chats = {c.chat_id for c in self.local.direct.calls.values()}
+            if self.local.rooms is not None:
+                chats |= self.local.rooms.chats()
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:  # type: ignore[union-attr]
+                    for chat_id in chats:
+                        pipe.set(f"calls:chat:{chat_id}", self.node, ex=CHAT_TTL)
+                    await pipe.execute()
+            except Exception:  # noqa: BLE001 -- tried again on the next round
+                log.warning("calls: renewing %d chat owner keys failed", len(chats))
 
     async def close(self) -> None:
         for stop in self._stops:
@@ -129,10 +151,12 @@ class CallRouter:
 
     async def replay_frames(self, user_id: str) -> list[dict[str, Any]]:
         frames = await self.local.replay_frames(user_id)
-        for node in await self._other_nodes(user_id):
-            try:
-                reply = await self._forward(node, "replay", user_id, "", {}, timeout=1.0)
-            except ApiError:
+        nodes = await self._other_nodes(user_id)
+        replies = await asyncio.gather(
+            *(self._forward(node, "replay", user_id, "", {}, timeout=1.0) for node in nodes), return_exceptions=True
+        )
+        for node, reply in zip(nodes, replies, strict=True):
+            if isinstance(reply, BaseException):
                 await self._forget_node(user_id, node)  # that process is gone: its calls ended with it
                 continue
             frames.extend(reply["frames"])
@@ -140,10 +164,12 @@ class CallRouter:
 
     async def connection_closed(self, user_id: str, conn: str) -> None:
         await self.local.connection_closed(user_id, conn)
-        for node in await self._other_nodes(user_id):
-            try:
-                await self._forward(node, "closed", user_id, conn, {}, timeout=1.0)
-            except ApiError:
+        nodes = await self._other_nodes(user_id)
+        replies = await asyncio.gather(
+            *(self._forward(node, "closed", user_id, conn, {}, timeout=1.0) for node in nodes), return_exceptions=True
+        )
+        for node, reply in zip(nodes, replies, strict=True):
+            if isinstance(reply, BaseException):
                 await self._forget_node(user_id, node)
 
     async def _forget_node(self, user_id: str, node: str) -> None:
@@ -157,13 +183,17 @@ class CallRouter:
     ) -> dict[str, Any]:
         node = await self._owner(key, claim=op in ("invite", "join"))
         if node is None or node == self.node:
-            if op == "invite" and self._redis is not None:
-                # Named before it rings, so the callee's answer, from any process, finds it here.
-                await self._redis.set(f"calls:call:{args['call_id']}", self.node, ex=OWNER_TTL)
             result = await self._local(op, user_id, conn, args)
             await self._remember(op, user_id, result)
             return result
-        return await self._forward(node, op, user_id, conn, args)
+        try:
+            return await self._forward(node, op, user_id, conn, args)
+        except Unavailable:
+            if op not in ("invite", "join", "status") or self._redis is None:
+                raise
+            # The chat's owner does not answer: it is gone, and its calls with it. Take the chat over.
+            await self._redis.delete(f"calls:{key[0]}:{key[1]}")
+            return await self._run(op, key, user_id, conn, args)
 
     async def _local(self, op: str, user_id: str, conn: str, args: dict[str, Any]) -> dict[str, Any]:
         service = self.local
@@ -174,6 +204,14 @@ class CallRouter:
             return {}
         if op == "status":
             return await service.status(user_id, args["chat_id"])
+        if op == "invite" and self._redis is not None:
+            # Named before it rings, so an answer from any process finds it here; a call_id another process
+            # holds is refused.
+            name = f"calls:call:{args['call_id']}"
+            if not await self._redis.set(name, self.node, nx=True, ex=OWNER_TTL):
+                owner = await self._redis.get(name)
+                if (owner.decode() if isinstance(owner, bytes) else owner) != self.node:
+                    raise ApiError("a call with this call_id exists already", code="call_exists", status=409)
         if op in ("invite", "join"):
             return dict(await getattr(service, op)(user_id, conn, **args))
         if op == "decline":
@@ -188,7 +226,7 @@ class CallRouter:
         kind, value = key
         name = f"calls:{kind}:{value}"
         if claim:
-            await self._redis.set(name, self.node, nx=True, ex=OWNER_TTL)
+            await self._redis.set(name, self.node, nx=True, ex=CHAT_TTL if kind == "chat" else OWNER_TTL)
         owner = await self._redis.get(name)
         if owner is None:
             return None

@@ -204,13 +204,14 @@ class DirectCalls:
             self._remember_ended(call)
             self._hooks.ended(call)
             return {"call_id": call_id, "state": "ended", "reason": "user_busy"}
-        if call_id in self.calls or self.call_in_chat(chat_id) is not None:  # another invite won meanwhile
+        await self._ledger.add(user_id, party_id)  # before the call exists: nothing to undo if it fails
+        if call_id in self.calls or call_id in self._ended or self.call_in_chat(chat_id) is not None:
+            await self._ledger.remove(user_id, party_id)  # another invite won meanwhile
             raise invalid_state("this chat has a call going on already")
         self.calls[call_id] = call
         self._by_chat[chat_id] = call_id
         self._bind(call_id, party_id, conn)
         call.media_state[party_id] = MediaState(video_muted=media == "audio")
-        await self._ledger.add(user_id, party_id)
         self._timer(call_id, lifetime_ms / 1000, self._expire)
         self._send(callee_id, self._invite_frame(call))
         self._send(user_id, {"type": "call.state", **call.view()}, skip_party=party_id)
@@ -254,6 +255,11 @@ class DirectCalls:
             raise ApiError("another device answered this call", code="already_answered", status=409)
         if party_id == call.caller.party_id:
             raise not_a_party()
+        await self._ledger.add(user_id, party_id)  # before the state changes: nothing to undo if it fails
+        if self.calls.get(call_id) is not call or call.state != "ringing":  # ended or answered meanwhile
+            await self._ledger.remove(user_id, party_id)
+            self.find(user_id, call_id)  # call_ended if it ended
+            raise ApiError("another device answered this call", code="already_answered", status=409)
         now = self._clock()
         call.state, call.answered_at = "connected", now
         call.callee = Party(party_id, user_id)
@@ -261,7 +267,8 @@ class DirectCalls:
         self._bind(call_id, party_id, conn)
         self._answers[call_id] = answer
         self._cancel_timer(call_id)
-        await self._ledger.add(user_id, party_id)
+        if not call.caller.connected:  # the caller must come back in time, or the call ends
+            self._timer(call_id, call.lifetime_ms / 1000, self._lost)
         self._send(
             call.caller_id,
             {"type": "call.answer", "call_id": call_id, "party_id": party_id, "answer": answer},
@@ -421,14 +428,19 @@ class DirectCalls:
 
     # -- ending -------------------------------------------------------------------------------------------
     def _expire(self, call_id: str) -> None:
-        call = self.calls.get(call_id)
-        if call is not None and call.state == "ringing":
-            asyncio.get_running_loop().create_task(self._end(call, "invite_timeout", None))
+        asyncio.get_running_loop().create_task(self._end_if(call_id, "invite_timeout"))
 
     def _lost(self, call_id: str) -> None:
+        asyncio.get_running_loop().create_task(self._end_if(call_id, "connection_lost"))
+
+    async def _end_if(self, call_id: str, reason: str) -> None:
+        """A timer's end, checked when it runs: an answer or a resume may have come in just before."""
         call = self.calls.get(call_id)
-        if call is not None and any(p is not None and not p.connected for p in (call.caller, call.callee)):
-            asyncio.get_running_loop().create_task(self._end(call, "connection_lost", None))
+        if call is None:
+            return
+        lost = any(p is not None and not p.connected for p in (call.caller, call.callee))
+        if (reason == "invite_timeout" and call.state == "ringing") or (reason == "connection_lost" and lost):
+            await self._end(call, reason, None)
 
     async def _end(self, call: DirectCall, reason: str, by_party: str | None, replaced_by: str | None = None) -> None:
         if self.calls.pop(call.call_id, None) is None:
@@ -448,7 +460,6 @@ class DirectCalls:
         for party in (call.caller, call.callee):
             if party is not None:
                 self._unbind(call.call_id, party.party_id)
-                await self._ledger.remove(party.user_id, party.party_id)
                 if party.party_id == by_party:
                     by_user = party.user_id
         if by_party is not None and by_user is None:
@@ -469,6 +480,16 @@ class DirectCalls:
         self._remember_ended(call)
         if reason != "replaced":  # a replaced call lives on in the one that replaced it
             self._hooks.ended(call)
+        await self._leave_ledger(call)
+
+    async def _leave_ledger(self, call: DirectCall) -> None:
+        """Its parties are no longer busy (last: a failure here must not keep the call's end from being told)."""
+        for party in (call.caller, call.callee):
+            if party is not None:
+                try:
+                    await self._ledger.remove(party.user_id, party.party_id)
+                except Exception:  # noqa: BLE001 -- the entry expires with its set's TTL
+                    log.warning("calls: could not clear the busy entry of a party of call %s", call.call_id)
 
     def _remember_ended(self, call: DirectCall) -> None:
         self._ended[call.call_id] = call
@@ -504,3 +525,5 @@ class DirectCalls:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        for call in list(self.calls.values()):  # they end with this process: nobody stays busy because of them
+            await self._leave_ledger(call)

@@ -20,8 +20,6 @@ from server.encoding import encode_base64url
 
 log = logging.getLogger(__name__)
 
-_RECORD_NAMESPACE = uuid.UUID("5f1d7c2e-1b7a-4d0e-9a51-6c3f1e0b9d21")  # call entries' client ids
-
 
 class Recorder(Protocol):
     async def record(self, chat_id: str, sender_id: str, client_id: str, meta: dict[str, Any]) -> bool: ...
@@ -37,9 +35,10 @@ class Online(Protocol):
     async def offline(self, user_ids: list[str]) -> list[str]: ...
 
 
-def record_client_id(call_id: str, chat_id: str) -> str:
-    """The same call's entry always has the same client id, so it is written once however often it ends."""
-    return str(uuid.uuid5(_RECORD_NAMESPACE, f"{chat_id}/{call_id}"))
+def record_client_id(sign: Callable[[str], bytes], call_id: str, chat_id: str) -> str:
+    """The same call's entry always has the same client id, so it is written once however often it ends; keyed
+    with the server's secret, so no client can send a message under it first and keep the entry out."""
+    return str(uuid.UUID(bytes=sign(f"call-entry\n{chat_id}\n{call_id}")[:16], version=4))
 
 
 def call_entry(call: DirectCall) -> dict[str, Any]:
@@ -59,11 +58,11 @@ class DeclineLinks:
     """A link that declines one ringing call for one user, without signing in: HMAC(call_id, user_id)."""
 
     def __init__(self, sign: Callable[[str], bytes], public_url: str) -> None:
-        self._sign = sign
+        self.sign = sign
         self._base = public_url.rstrip("/")
 
     def token(self, call_id: str, user_id: str) -> str:
-        return encode_base64url(self._sign(f"{call_id}\n{user_id}")[:18])
+        return encode_base64url(self.sign(f"{call_id}\n{user_id}")[:18])
 
     def url(self, call_id: str, user_id: str) -> str:
         return f"{self._base}/api/calls/{call_id}/decline?user={user_id}&token={self.token(call_id, user_id)}"
@@ -129,7 +128,7 @@ class CallHistory:
         self._spawn(self._record_group(chat_id, started_by, entry), "the group call's history entry")
 
     async def _record_group(self, chat_id: str, started_by: str, entry: dict[str, Any]) -> None:
-        client_id = record_client_id(entry["call_id"], chat_id)
+        client_id = record_client_id(self._links.sign, entry["call_id"], chat_id)
         if not await self._recorder.record(chat_id, started_by, client_id, {"call": entry}):
             log.info("calls: the chat refused the entry of group call %s", entry["call_id"])
 
@@ -152,7 +151,10 @@ class CallHistory:
     async def _record(self, call: DirectCall) -> None:
         entry = call_entry(call)
         written = await self._recorder.record(
-            call.chat_id, call.caller_id, record_client_id(call.call_id, call.chat_id), {"call": entry}
+            call.chat_id,
+            call.caller_id,
+            record_client_id(self._links.sign, call.call_id, call.chat_id),
+            {"call": entry},
         )
         if not written:
             log.info("calls: the chat refused the entry of call %s", call.call_id)

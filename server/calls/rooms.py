@@ -22,7 +22,7 @@ from aiortc import RTCIceServer
 
 from server.calls.direct import Send
 from server.calls.model import DEFAULT_LIFETIME_MS, call_not_found, invalid_state, not_a_party
-from server.calls.sfu import RoomState, Sfu
+from server.calls.sfu import AlreadyJoined, RoomState, Sfu
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,10 @@ class GroupRooms:
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def chats(self) -> set[str]:
+        """The chats whose calls are rooms here."""
+        return set(self._by_chat)
+
     def holds(self, call_id: str) -> bool:
         return call_id in self.calls
 
@@ -148,6 +152,8 @@ class GroupRooms:
             self._by_chat[chat_id] = call.call_id
         else:
             call.members = set(members)  # membership may have changed since the call started
+        if party_id in call.parties:  # never touch another's seat (party ids are visible in call.room)
+            raise AlreadyJoined("this party_id is in the room already")
         call.parties[party_id] = user_id
         self._bound[(call.call_id, party_id)] = conn
         try:
@@ -267,6 +273,9 @@ class GroupRooms:
         for party_id in [p for p in call.parties if p not in present]:  # its connection failed: it is out
             self._unbind(call, party_id)
         ended = not state.participants
+        if ended and not call.everyone:  # nobody ever got in (a first join the SFU refused): no call happened
+            self._forget(call)
+            return
         view = call.view(state, active=not ended)
         frame = {"type": "call.room", **view}
         before = {p["party_id"] for p in call.last["participants"]} if call.last else set()

@@ -21,6 +21,8 @@ class Rooms(Protocol):
 
     def holds(self, call_id: str) -> bool: ...
 
+    def chats(self) -> set[str]: ...
+
     async def join(
         self,
         user_id: str,

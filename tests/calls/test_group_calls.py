@@ -189,3 +189,32 @@ async def test_who_may_join_a_group_call(client: TestClient) -> None:
     assert (await a.peer.ok("call.status", chat_id=team))["call"] is None  # nothing started
     unknown = await a.error("call.negotiate", call_id="nope", party_id=a.party_id, description=OFFER, target="publish")
     assert unknown["code"] == "call_not_found"
+
+
+async def test_a_seat_cannot_be_taken_and_a_refused_first_join_leaves_no_trace(client: TestClient) -> None:
+    ann, ben, cat = await users(client, 3)
+    team = await group(client, ann, [ben, cat])
+    watcher = await device(client, cat)
+    bad = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"}
+    b = await device(client, ben)
+    for _ in range(2):  # a first join the SFU refuses: no call happened
+        assert (await b.error("call.join", chat_id=team, party_id=b.party_id, offer=bad, media="audio"))["code"] == (
+            "invalid_sdp"
+        )
+    await asyncio.sleep(0.3)
+    assert not watcher.saw("call.room")
+    assert await call_entries(client, cat, team, 0) == []
+
+    alice = Participant(await device(client, ann))
+    try:
+        joined = await alice.join_call(team)
+        thief = Participant(b)
+        offer = {"type": "offer", "sdp": await thief.publish_offer()}
+        taken = await b.error("call.join", chat_id=team, party_id=alice.dev.party_id, offer=offer, media="audio")
+        assert taken["code"] == "already_joined"
+        await thief.close()
+        muted = await alice.dev.ok("call.media", call_id=joined["call_id"], audio_muted=True)  # still hers
+        assert muted["audio_muted"] is True
+        await alice.dev.ok("call.hangup", call_id=joined["call_id"])
+    finally:
+        await alice.close()

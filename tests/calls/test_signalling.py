@@ -396,3 +396,18 @@ async def test_a_stranger_learns_nothing_of_a_call(client: TestClient, pair: Any
     assert status["call"]["state"] == "ringing"  # still ringing: nothing above changed it
     unused: Peer = e.peer
     assert unused.pushes == []
+
+
+async def test_a_call_answered_while_the_caller_is_away_ends_if_it_does_not_come_back(
+    client: TestClient, pair: Any
+) -> None:
+    alice, bob, chat_id = pair
+    caller, phone = await device(client, alice), await device(client, bob)
+    call_id = new_id()
+    await invite(caller, chat_id, call_id, lifetime=5000)
+    await caller.close()
+    await phone.ok("call.answer", call_id=call_id, answer=ANSWER)
+    away = await phone.wait_for("call.party", call_id=call_id)
+    assert away["connected"] is False
+    hangup = (await phone.peer.wait_for("call.hangup", call_id=call_id, timeout=15))[-1]
+    assert hangup["reason"] == "connection_lost"
