@@ -163,8 +163,12 @@ export const CALL_HANDLERS = {
   'call.room': (f) => {
     const call = currentCall();
     if (call && call.kind === 'group' && call.chatId === f.chat_id && call.state !== 'ended'
-      && (!call.callId || call.callId === f.call_id)) call.applyRoom(f);
-    else setRoom(f.chat_id, f);
+      && (!call.callId || call.callId === f.call_id)) {
+      // Signed in again (the replay): the room still holds our party, so take it back with call.resume.
+      const inRoom = (f.participants || []).some((p) => p.party_id === call.partyId);
+      if (f.replayed && call.callId && inRoom) call.resume();
+      call.applyRoom(f);
+    } else setRoom(f.chat_id, f);
     emit();
   },
 };

@@ -68,13 +68,36 @@ export class GroupCall extends CallBase {
     await this.chain;
   }
 
+  /** Signed in again while in the room: hold our party again (the server then offers what we receive afresh). */
+  async resume() {
+    try {
+      await command('call.resume', this.ids());
+    } catch (err) {
+      this.finish(err && err.code === 'call_ended' ? 'call_ended' : 'connection_lost');
+      return;
+    }
+    this.resumed = true;
+  }
+
   /** The server's offer for what we receive: answer it with our candidates gathered. */
   onNegotiate(frame) {
     if (frame.target && frame.target !== 'subscribe') return;
     this.chain = this.chain.then(async () => {
       if (this.state === 'ended') return;
-      const pc = this.subscriberConnection();
-      await pc.setRemoteDescription(frame.description);
+      let pc = this.subscriberConnection();
+      try {
+        await pc.setRemoteDescription(frame.description);
+      } catch (err) {
+        if (!this.resumed) throw err;
+        // After a resume the server's offer may be for a new connection: start the receiving side afresh.
+        pc.close();
+        this.subscriber = null;
+        this.tracks.clear();
+        pc = this.subscriberConnection();
+        await pc.setRemoteDescription(frame.description);
+      }
+      this.resumed = false;
+      if (this.state === 'ended') return;
       await pc.setLocalDescription(await pc.createAnswer());
       await gathered(pc);
       await command('call.negotiate', {
