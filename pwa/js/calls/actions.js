@@ -91,7 +91,8 @@ function ring(frame) {
     answerCall(frame.call_id);
     return;
   }
-  if (busy()) return; // in a call here: another device of ours may take it, or it times out
+  // Kept even while in a call here (the call screen shows it only once no call is on): on glare our own start()
+  // is still running, and the invite result's `replaced_by` answers this invite.
   addRinging(invite);
   clearTimeout(timers.get(frame.call_id));
   const left = frame.expires_at ? frame.expires_at * 1000 - Date.now() : frame.lifetime || 60_000;
