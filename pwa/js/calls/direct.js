@@ -43,16 +43,17 @@ export class DirectCall extends CallBase {
   async start() {
     setCurrent(this);
     try {
-      this.local = await openUserMedia(this.media);
+      if (!this.takeLocal(await openUserMedia(this.media))) return null; // hung up while the browser asked
     } catch (err) {
       this.finish('user_media_failed', { problem: err.message });
       return null;
     }
     try {
       await this.connect();
+      if (this.abandoned()) return null;
       this.addLocalTracks();
       await this.pc.setLocalDescription(await this.pc.createOffer());
-      if (this.state === 'ended') return null;
+      if (this.abandoned()) return null;
       this.invited = true;
       const result = await command('call.invite', {
         chat_id: this.chatId, ...this.ids(), offer: description(this.pc.localDescription), media: this.media,
@@ -77,22 +78,24 @@ export class DirectCall extends CallBase {
   async answer(invite, media) {
     this.remotePartyId = invite.party_id;
     this.state = 'connecting';
+    this.videoMuted = media !== 'video';
     setCurrent(this);
     try {
-      this.local = await openUserMedia(media);
+      if (!this.takeLocal(await openUserMedia(media))) return; // hung up while the browser asked
     } catch (err) {
       command('call.hangup', { ...this.ids(), reason: 'user_media_failed' }).catch(() => {});
       this.finish('user_media_failed', { problem: err.message });
       return;
     }
-    this.videoMuted = media !== 'video';
     try {
       await this.connect();
+      if (this.abandoned()) return;
       await this.pc.setRemoteDescription(invite.offer);
       this.receiver.ready();
       this.receiver.add(invite.candidates);
       this.addLocalTracks();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
+      if (this.abandoned()) return; // ended meanwhile: no call.answer for it
       await command('call.answer', { ...this.ids(), answer: description(this.pc.localDescription) });
       this.answeredAt = Date.now();
       this.negotiating = true;
@@ -100,6 +103,7 @@ export class DirectCall extends CallBase {
       this.sendMedia();
       this.changed();
     } catch (err) {
+      if (this.abandoned()) return;
       if (err && err.code === 'already_answered') this.finish('answered_elsewhere');
       else if (err && err.code === 'call_ended') this.finish('call_ended');
       else {

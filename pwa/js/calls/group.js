@@ -27,7 +27,7 @@ export class GroupCall extends CallBase {
   async join() {
     setCurrent(this);
     try {
-      this.local = await openUserMedia(this.media);
+      if (!this.takeLocal(await openUserMedia(this.media))) return; // left while the browser asked
     } catch (err) {
       this.finish('user_media_failed', { problem: err.message });
       return;
@@ -35,6 +35,7 @@ export class GroupCall extends CallBase {
     this.state = 'connecting';
     this.changed();
     const servers = await iceServers().catch(() => []);
+    if (this.abandoned()) return;
     this.publisher = new RTCPeerConnection({ iceServers: servers });
     this.servers = servers;
     this.publisher.addEventListener('connectionstatechange', () => this.connectionChanged());
@@ -45,14 +46,14 @@ export class GroupCall extends CallBase {
     this.chain = this.chain.then(async () => {
       await this.publisher.setLocalDescription(await this.publisher.createOffer());
       await gathered(this.publisher);
-      if (this.state === 'ended') return;
+      if (this.abandoned()) return;
       const result = await command('call.join', {
         chat_id: this.chatId, party_id: this.partyId, offer: description(this.publisher.localDescription),
         media: this.media, streams: this.purposes,
       });
       this.callId = result.call_id;
       this.answeredAt = Date.now();
-      if (this.state === 'ended') {
+      if (this.abandoned()) {
         command('call.hangup', this.ids()).catch(() => {});
         return;
       }
