@@ -22,6 +22,7 @@ export class DirectCall extends CallBase {
     this.negotiating = false; // renegotiation starts once the call is answered
     this.failTimer = 0;
     this.invited = false;
+    this.early = []; // the other side's candidates that came before our peer connection
   }
 
   async connect() {
@@ -29,6 +30,7 @@ export class DirectCall extends CallBase {
     this.pc = pc;
     this.sender = candidateSender(pc, () => this.ids());
     this.receiver = candidateReceiver(pc);
+    this.receiver.add(this.early.splice(0));
     pc.addEventListener('track', (event) => this.gotTrack(event));
     pc.addEventListener('connectionstatechange', () => this.connectionChanged());
     pc.addEventListener('negotiationneeded', () => this.renegotiate());
@@ -130,9 +132,10 @@ export class DirectCall extends CallBase {
   }
 
   onCandidates(frame) {
-    if (frame.party_id === this.partyId || !this.receiver) return;
+    if (frame.party_id === this.partyId) return;
     if (this.remotePartyId && frame.party_id !== this.remotePartyId) return;
-    this.receiver.add(frame.candidates);
+    if (this.receiver) this.receiver.add(frame.candidates);
+    else this.early.push(...(frame.candidates || [])); // still answering: they wait for the peer connection
   }
 
   /** Perfect negotiation: on an offer collision the impolite side (the caller) ignores the other's offer. */
