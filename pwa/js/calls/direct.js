@@ -124,7 +124,13 @@ export class DirectCall extends CallBase {
     this.state = 'connecting';
     this.answeredAt = Date.now();
     this.changed();
-    await this.pc.setRemoteDescription(frame.answer);
+    try {
+      await this.pc.setRemoteDescription(frame.answer);
+    } catch (err) {
+      console.warn('The answer could not be used:', err);
+      this.hangup('unknown_error');
+      return;
+    }
     this.receiver.ready();
     this.negotiating = true;
     command('call.select_answer', { ...this.ids(), selected_party_id: frame.party_id }).catch(() => {});
@@ -172,12 +178,20 @@ export class DirectCall extends CallBase {
 
   /** This device signed in again while the call goes on: take the call back, then restart ICE. */
   async resume() {
+    let result;
     try {
-      await command('call.resume', this.ids());
+      result = await command('call.resume', this.ids());
     } catch (err) {
       this.finish(err && err.code === 'call_ended' ? 'call_ended' : 'connection_lost');
       return;
     }
+    if (this.state === 'ended') return;
+    // Answered while we were away: the result holds the answer (and the callee's candidates) we missed.
+    if (result && result.answer && !this.remotePartyId && result.call) {
+      await this.onAnswer({ party_id: result.call.callee_party_id, answer: result.answer });
+      if (this.state === 'ended') return;
+    }
+    if (result && result.candidates && this.receiver) this.receiver.add(result.candidates);
     this.sender.open();
     if (this.pc && this.negotiating) this.pc.restartIce();
   }
