@@ -208,7 +208,9 @@ export class CallBase {
     stopStream(this.local);
     stopStream(this.screen);
     this.screen = null;
-    finishCurrent(this, { reason, text: problem || ENDINGS[reason] || ENDINGS.user_hangup, kind: this.kind });
+    // An ending with a problem (the camera that could not be used) stays until closed: there is something to read.
+    const lasting = Boolean(problem) && reason !== 'left';
+    finishCurrent(this, { reason, text: problem || ENDINGS[reason] || ENDINGS.user_hangup, kind: this.kind, lasting });
   }
 
   // Each kind of call provides these: its peer connections, whether video should be arriving, what to stop at

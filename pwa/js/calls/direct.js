@@ -83,7 +83,7 @@ export class DirectCall extends CallBase {
     this.videoMuted = media !== 'video';
     setCurrent(this);
     try {
-      if (!this.takeLocal(await openUserMedia(media))) return; // hung up while the browser asked
+      if (!this.takeLocal(await this.openAnswering(media))) return; // hung up while the browser asked
     } catch (err) {
       command('call.hangup', { ...this.ids(), reason: 'user_media_failed' }).catch(() => {});
       this.finish('user_media_failed', { problem: err.message });
@@ -112,6 +112,19 @@ export class DirectCall extends CallBase {
         command('call.hangup', { ...this.ids(), reason: 'unknown_error' }).catch(() => {});
         this.finish('unknown_error', { problem: describeFailure(err) });
       }
+    }
+  }
+
+  /** Camera and microphone to answer with; with no camera to be had, the microphone alone and a notice. */
+  async openAnswering(media) {
+    try {
+      return await openUserMedia(media);
+    } catch (err) {
+      if (media !== 'video' || err.code === 'unsupported' || this.state === 'ended') throw err;
+      const stream = await openUserMedia('audio');
+      this.videoMuted = true;
+      this.notice = 'Your camera could not be used: you answered with sound only.';
+      return stream;
     }
   }
 
@@ -247,7 +260,7 @@ export class DirectCall extends CallBase {
       clearTimeout(this.failTimer);
       this.failTimer = 0;
       this.state = 'connected';
-      this.notice = '';
+      if (this.notice === 'Reconnecting…') this.notice = ''; // a notice of the answer (no camera) stays
     } else if (state === 'disconnected') {
       this.notice = 'Reconnecting…';
     } else if (state === 'failed' && !this.failTimer) {
