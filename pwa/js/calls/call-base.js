@@ -121,6 +121,7 @@ export class CallBase {
   }
 
   async toggleScreen() {
+    if (!this.local) return; // still setting up: nothing to send a screen with yet
     if (this.screen) {
       await this.stopScreen();
       return;

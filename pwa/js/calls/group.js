@@ -72,13 +72,12 @@ export class GroupCall extends CallBase {
 
   /** Signed in again while in the room: hold our party again (the server then offers what we receive afresh). */
   async resume() {
+    this.resumed = true; // the server's next subscribe offer may come before the result
     try {
       await command('call.resume', this.ids());
     } catch (err) {
       this.finish(err && err.code === 'call_ended' ? 'call_ended' : 'connection_lost');
-      return;
     }
-    this.resumed = true;
   }
 
   /** The server's offer for what we receive: answer it with our candidates gathered. */
