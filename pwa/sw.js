@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '7';
+const VERSION = '8';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -195,9 +195,9 @@ function showCall(data) {
   const callId = text(data.call_id, '');
   const video = data.media === 'video';
   const expiresAt = typeof data.expires_at === 'number' ? data.expires_at * 1000 : Date.now() + 60_000;
-  if (!callId || expiresAt < Date.now()) return Promise.resolve();
-  const url = data.decline_url;
-  const decline = (typeof url === 'string' && url.startsWith('/') && !url.startsWith('//')) || sameOrigin(url) ? url : null;
+  if (!callId) return Promise.resolve();
+  if (expiresAt < Date.now()) return showMissedCall(data); // it stopped ringing before the push came
+  const decline = sameOriginUrl(data.decline_url);
   return self.registration.showNotification(text(data.caller_name, 'Incoming call'), {
     body: video ? 'Incoming video call' : 'Incoming audio call',
     icon: ICON,
@@ -228,11 +228,14 @@ async function showMissedCall(data) {
   });
 }
 
-function sameOrigin(url) {
+/** `url` resolved against this origin, if it stays on it ('/\\evil.com/x' does not); null otherwise. */
+function sameOriginUrl(url) {
+  if (typeof url !== 'string') return null;
   try {
-    return typeof url === 'string' && new URL(url).origin === self.location.origin;
+    const u = new URL(url, self.location.origin);
+    return u.origin === self.location.origin ? u.href : null;
   } catch {
-    return false;
+    return null;
   }
 }
 

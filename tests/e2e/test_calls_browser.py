@@ -299,9 +299,12 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
         "type": "call", "call_id": "k1", "chat_id": "c1", "caller_id": "u1", "caller_name": "Dave", "media": "video",
         "expires_at": time.time() + 60, "decline_url": "/api/calls/k1/decline?token=t",
     }  # fmt: skip
+    # A decline_url that leaves the origin is dropped; a push after the call stopped ringing is a missed call.
+    elsewhere = {**ringing, "call_id": "k2", "decline_url": "/\\evil.example/x"}
+    late = {**ringing, "call_id": "k3", "expires_at": time.time() - 5}
     missed = {"type": "call.missed", "call_id": "k0", "chat_id": "c1", "caller_id": "u1", "media": "audio"}
     message = {"type": "message", "chat_id": "c2", "message_id": 1, "seq": 3, "preview": "Hi", "chat_name": "Team"}
-    for payload in (ringing, missed, message):
+    for payload in (ringing, elsewhere, late, missed, message):
         cdp.send(
             "ServiceWorker.deliverPushMessage",
             {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)},
@@ -310,7 +313,7 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
         title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
         actions: n.actions.map((a) => a.title), data: n.data})))"""
     deadline = time.monotonic() + 20
-    while len(notes := page.evaluate(shown)) < 3:
+    while len(notes := page.evaluate(shown)) < 5:
         assert time.monotonic() < deadline, notes
         page.wait_for_timeout(50)
     by_tag = {note["tag"]: note for note in notes}
@@ -322,7 +325,9 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
         ["Answer", "Decline"],
     )
     assert call["data"]["answer"] == "#/call?id=k1"
-    assert call["data"]["decline"] == "/api/calls/k1/decline?token=t"
+    assert call["data"]["decline"] == server.url.rstrip("/") + "/api/calls/k1/decline?token=t"
+    assert by_tag["call-k2"]["data"]["decline"] is None
+    assert (by_tag["call-missed-k3"]["title"], by_tag["call-missed-k3"]["body"]) == ("Missed call", "Missed video call")
     assert (by_tag["call-missed-k0"]["title"], by_tag["call-missed-k0"]["body"]) == ("Missed call", "Missed audio call")
     assert (by_tag["chat-c2"]["title"], by_tag["chat-c2"]["body"]) == ("Team", "Hi")
     context.close()

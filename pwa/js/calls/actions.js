@@ -91,7 +91,8 @@ function ring(frame) {
     answerCall(frame.call_id);
     return;
   }
-  if (busy()) return; // in a call here: another device of ours may take it, or it times out
+  // Kept even while in a call here (the call screen shows it only once no call is on): on glare our own start()
+  // is still running, and the invite result's `replaced_by` answers this invite.
   addRinging(invite);
   clearTimeout(timers.get(frame.call_id));
   const left = frame.expires_at ? frame.expires_at * 1000 - Date.now() : frame.lifetime || 60_000;
@@ -163,8 +164,12 @@ export const CALL_HANDLERS = {
   'call.room': (f) => {
     const call = currentCall();
     if (call && call.kind === 'group' && call.chatId === f.chat_id && call.state !== 'ended'
-      && (!call.callId || call.callId === f.call_id)) call.applyRoom(f);
-    else setRoom(f.chat_id, f);
+      && (!call.callId || call.callId === f.call_id)) {
+      // Signed in again (the replay): the room still holds our party, so take it back with call.resume.
+      const inRoom = (f.participants || []).some((p) => p.party_id === call.partyId);
+      if (f.replayed && call.callId && inRoom) call.resume();
+      call.applyRoom(f);
+    } else setRoom(f.chat_id, f);
     emit();
   },
 };

@@ -8,6 +8,12 @@ import { qualityMeter } from './peer.js';
 import { emit, finishCurrent, partyId } from './store.js';
 
 /** What the end of a call is called, in plain words (hangup reasons of docs/protocol.md). */
+/** Stop a MediaStream or a MediaStreamTrack. */
+function stopMedia(media) {
+  if (media instanceof MediaStream) stopStream(media);
+  else if (media) media.stop();
+}
+
 export const ENDINGS = {
   user_hangup: 'Call ended',
   left: 'You left the call',
@@ -51,6 +57,28 @@ export class CallBase {
     return { call_id: this.callId, party_id: this.partyId };
   }
 
+  /**
+   * This device's camera and microphone are open (`stream`): keep them, with mute and camera-off pressed meanwhile
+   * applied. False when the call ended while they opened (they are stopped then, and so is all else of it).
+   */
+  takeLocal(stream) {
+    if (this.abandoned(stream)) return false;
+    this.local = stream;
+    for (const track of stream.getAudioTracks()) track.enabled = !this.audioMuted;
+    for (const track of stream.getVideoTracks()) track.enabled = !this.videoMuted;
+    return true;
+  }
+
+  /** After an await while setting up: if the call ended meanwhile, stop `extra` and what the call holds. */
+  abandoned(extra = null) {
+    if (this.state !== 'ended') return false;
+    stopMedia(extra);
+    for (const pc of this.peerConnections()) if (pc) pc.close();
+    stopStream(this.local);
+    stopStream(this.screen);
+    return true;
+  }
+
   hasCamera() {
     return Boolean(this.local && this.local.getVideoTracks().length);
   }
@@ -73,6 +101,11 @@ export class CallBase {
   /** Camera off or on; in an audio call the first "on" adds the camera (a renegotiation). */
   async toggleVideo() {
     const track = this.local?.getVideoTracks()[0];
+    if (!this.local) {
+      this.videoMuted = !this.videoMuted; // still opening the camera: applied once it is open
+      this.changed();
+      return;
+    }
     if (track) {
       this.videoMuted = !this.videoMuted;
       track.enabled = !this.videoMuted;
@@ -88,6 +121,7 @@ export class CallBase {
   }
 
   async toggleScreen() {
+    if (!this.local) return; // still setting up: nothing to send a screen with yet
     if (this.screen) {
       await this.stopScreen();
       return;
@@ -117,15 +151,18 @@ export class CallBase {
 
   /** Use another microphone or camera: the new track replaces the old one on the same sender. */
   async switchDevice(kind, deviceId) {
-    const old = kind === 'audio' ? this.local?.getAudioTracks()[0] : this.local?.getVideoTracks()[0];
+    if (!this.local) return;
+    const old = kind === 'audio' ? this.local.getAudioTracks()[0] : this.local.getVideoTracks()[0];
     const track = await this.tryDevice(() => openTrack(kind, deviceId));
     if (!track) return;
     this.devices[kind] = deviceId;
+    // A camera added from the selector in an audio call stays as the camera button says (off).
+    track.enabled = old ? old.enabled : !(kind === 'audio' ? this.audioMuted : this.videoMuted);
     if (old) {
-      track.enabled = old.enabled;
       const sender = this.senders.get(old);
       if (sender) {
         await sender.replaceTrack(track);
+        if (this.abandoned(track)) return;
         this.senders.delete(old);
         this.senders.set(track, sender);
       }
@@ -140,7 +177,8 @@ export class CallBase {
   async tryDevice(open) {
     try {
       this.notice = '';
-      return await open();
+      const opened = await open();
+      return this.abandoned(opened) ? null : opened; // hung up while the browser asked
     } catch (err) {
       this.notice = err.message || 'That device could not be used.';
       this.changed();
@@ -171,7 +209,9 @@ export class CallBase {
     stopStream(this.local);
     stopStream(this.screen);
     this.screen = null;
-    finishCurrent(this, { reason, text: problem || ENDINGS[reason] || ENDINGS.user_hangup, kind: this.kind });
+    // An ending with a problem (the camera that could not be used) stays until closed: there is something to read.
+    const lasting = Boolean(problem) && reason !== 'left';
+    finishCurrent(this, { reason, text: problem || ENDINGS[reason] || ENDINGS.user_hangup, kind: this.kind, lasting });
   }
 
   // Each kind of call provides these: its peer connections, whether video should be arriving, what to stop at

@@ -22,6 +22,7 @@ export class DirectCall extends CallBase {
     this.negotiating = false; // renegotiation starts once the call is answered
     this.failTimer = 0;
     this.invited = false;
+    this.early = []; // the other side's candidates that came before our peer connection
   }
 
   async connect() {
@@ -29,6 +30,7 @@ export class DirectCall extends CallBase {
     this.pc = pc;
     this.sender = candidateSender(pc, () => this.ids());
     this.receiver = candidateReceiver(pc);
+    this.receiver.add(this.early.splice(0));
     pc.addEventListener('track', (event) => this.gotTrack(event));
     pc.addEventListener('connectionstatechange', () => this.connectionChanged());
     pc.addEventListener('negotiationneeded', () => this.renegotiate());
@@ -43,16 +45,17 @@ export class DirectCall extends CallBase {
   async start() {
     setCurrent(this);
     try {
-      this.local = await openUserMedia(this.media);
+      if (!this.takeLocal(await openUserMedia(this.media))) return null; // hung up while the browser asked
     } catch (err) {
       this.finish('user_media_failed', { problem: err.message });
       return null;
     }
     try {
       await this.connect();
+      if (this.abandoned()) return null;
       this.addLocalTracks();
       await this.pc.setLocalDescription(await this.pc.createOffer());
-      if (this.state === 'ended') return null;
+      if (this.abandoned()) return null;
       this.invited = true;
       const result = await command('call.invite', {
         chat_id: this.chatId, ...this.ids(), offer: description(this.pc.localDescription), media: this.media,
@@ -77,22 +80,24 @@ export class DirectCall extends CallBase {
   async answer(invite, media) {
     this.remotePartyId = invite.party_id;
     this.state = 'connecting';
+    this.videoMuted = media !== 'video';
     setCurrent(this);
     try {
-      this.local = await openUserMedia(media);
+      if (!this.takeLocal(await this.openAnswering(media))) return; // hung up while the browser asked
     } catch (err) {
       command('call.hangup', { ...this.ids(), reason: 'user_media_failed' }).catch(() => {});
       this.finish('user_media_failed', { problem: err.message });
       return;
     }
-    this.videoMuted = media !== 'video';
     try {
       await this.connect();
+      if (this.abandoned()) return;
       await this.pc.setRemoteDescription(invite.offer);
       this.receiver.ready();
       this.receiver.add(invite.candidates);
       this.addLocalTracks();
       await this.pc.setLocalDescription(await this.pc.createAnswer());
+      if (this.abandoned()) return; // ended meanwhile: no call.answer for it
       await command('call.answer', { ...this.ids(), answer: description(this.pc.localDescription) });
       this.answeredAt = Date.now();
       this.negotiating = true;
@@ -100,12 +105,26 @@ export class DirectCall extends CallBase {
       this.sendMedia();
       this.changed();
     } catch (err) {
+      if (this.abandoned()) return;
       if (err && err.code === 'already_answered') this.finish('answered_elsewhere');
       else if (err && err.code === 'call_ended') this.finish('call_ended');
       else {
         command('call.hangup', { ...this.ids(), reason: 'unknown_error' }).catch(() => {});
         this.finish('unknown_error', { problem: describeFailure(err) });
       }
+    }
+  }
+
+  /** Camera and microphone to answer with; with no camera to be had, the microphone alone and a notice. */
+  async openAnswering(media) {
+    try {
+      return await openUserMedia(media);
+    } catch (err) {
+      if (media !== 'video' || err.code === 'unsupported' || this.state === 'ended') throw err;
+      const stream = await openUserMedia('audio');
+      this.videoMuted = true;
+      this.notice = 'Your camera could not be used: you answered with sound only.';
+      return stream;
     }
   }
 
@@ -118,7 +137,13 @@ export class DirectCall extends CallBase {
     this.state = 'connecting';
     this.answeredAt = Date.now();
     this.changed();
-    await this.pc.setRemoteDescription(frame.answer);
+    try {
+      await this.pc.setRemoteDescription(frame.answer);
+    } catch (err) {
+      console.warn('The answer could not be used:', err);
+      this.hangup('unknown_error');
+      return;
+    }
     this.receiver.ready();
     this.negotiating = true;
     command('call.select_answer', { ...this.ids(), selected_party_id: frame.party_id }).catch(() => {});
@@ -126,9 +151,10 @@ export class DirectCall extends CallBase {
   }
 
   onCandidates(frame) {
-    if (frame.party_id === this.partyId || !this.receiver) return;
+    if (frame.party_id === this.partyId) return;
     if (this.remotePartyId && frame.party_id !== this.remotePartyId) return;
-    this.receiver.add(frame.candidates);
+    if (this.receiver) this.receiver.add(frame.candidates);
+    else this.early.push(...(frame.candidates || [])); // still answering: they wait for the peer connection
   }
 
   /** Perfect negotiation: on an offer collision the impolite side (the caller) ignores the other's offer. */
@@ -165,12 +191,20 @@ export class DirectCall extends CallBase {
 
   /** This device signed in again while the call goes on: take the call back, then restart ICE. */
   async resume() {
+    let result;
     try {
-      await command('call.resume', this.ids());
+      result = await command('call.resume', this.ids());
     } catch (err) {
       this.finish(err && err.code === 'call_ended' ? 'call_ended' : 'connection_lost');
       return;
     }
+    if (this.state === 'ended') return;
+    // Answered while we were away: the result holds the answer (and the callee's candidates) we missed.
+    if (result && result.answer && !this.remotePartyId && result.call) {
+      await this.onAnswer({ party_id: result.call.callee_party_id, answer: result.answer });
+      if (this.state === 'ended') return;
+    }
+    if (result && result.candidates && this.receiver) this.receiver.add(result.candidates);
     this.sender.open();
     if (this.pc && this.negotiating) this.pc.restartIce();
   }
@@ -226,7 +260,7 @@ export class DirectCall extends CallBase {
       clearTimeout(this.failTimer);
       this.failTimer = 0;
       this.state = 'connected';
-      this.notice = '';
+      if (this.notice === 'Reconnecting…') this.notice = ''; // a notice of the answer (no camera) stays
     } else if (state === 'disconnected') {
       this.notice = 'Reconnecting…';
     } else if (state === 'failed' && !this.failTimer) {

@@ -18,6 +18,7 @@ export class GroupCall extends CallBase {
     this.participants = []; // the others, from call.room: {party_id, user_id, audio_muted, video_muted, screenshare, tracks}
     this.activeSpeaker = null;
     this.tracks = new Map(); // incoming track id -> MediaStreamTrack
+    this.trackStreams = new Map(); // incoming track id -> the id of the stream it came in (RTCTrackEvent.streams[0])
     this.streams = new Map(); // `${party_id}/${purpose}` -> the MediaStream shown for it (kept: no flicker)
     this.chain = Promise.resolve(); // descriptions are exchanged one at a time
     this.purposes = {}; // our MediaStream id -> 'usermedia' | 'screenshare'
@@ -27,7 +28,7 @@ export class GroupCall extends CallBase {
   async join() {
     setCurrent(this);
     try {
-      this.local = await openUserMedia(this.media);
+      if (!this.takeLocal(await openUserMedia(this.media))) return; // left while the browser asked
     } catch (err) {
       this.finish('user_media_failed', { problem: err.message });
       return;
@@ -35,6 +36,7 @@ export class GroupCall extends CallBase {
     this.state = 'connecting';
     this.changed();
     const servers = await iceServers().catch(() => []);
+    if (this.abandoned()) return;
     this.publisher = new RTCPeerConnection({ iceServers: servers });
     this.servers = servers;
     this.publisher.addEventListener('connectionstatechange', () => this.connectionChanged());
@@ -45,14 +47,14 @@ export class GroupCall extends CallBase {
     this.chain = this.chain.then(async () => {
       await this.publisher.setLocalDescription(await this.publisher.createOffer());
       await gathered(this.publisher);
-      if (this.state === 'ended') return;
+      if (this.abandoned()) return;
       const result = await command('call.join', {
         chat_id: this.chatId, party_id: this.partyId, offer: description(this.publisher.localDescription),
         media: this.media, streams: this.purposes,
       });
       this.callId = result.call_id;
       this.answeredAt = Date.now();
-      if (this.state === 'ended') {
+      if (this.abandoned()) {
         command('call.hangup', this.ids()).catch(() => {});
         return;
       }
@@ -68,13 +70,36 @@ export class GroupCall extends CallBase {
     await this.chain;
   }
 
+  /** Signed in again while in the room: hold our party again (the server then offers what we receive afresh). */
+  async resume() {
+    this.resumed = true; // the server's next subscribe offer may come before the result
+    try {
+      await command('call.resume', this.ids());
+    } catch (err) {
+      this.finish(err && err.code === 'call_ended' ? 'call_ended' : 'connection_lost');
+    }
+  }
+
   /** The server's offer for what we receive: answer it with our candidates gathered. */
   onNegotiate(frame) {
     if (frame.target && frame.target !== 'subscribe') return;
     this.chain = this.chain.then(async () => {
       if (this.state === 'ended') return;
-      const pc = this.subscriberConnection();
-      await pc.setRemoteDescription(frame.description);
+      let pc = this.subscriberConnection();
+      try {
+        await pc.setRemoteDescription(frame.description);
+      } catch (err) {
+        if (!this.resumed) throw err;
+        // After a resume the server's offer may be for a new connection: start the receiving side afresh.
+        pc.close();
+        this.subscriber = null;
+        this.tracks.clear();
+        this.trackStreams.clear();
+        pc = this.subscriberConnection();
+        await pc.setRemoteDescription(frame.description);
+      }
+      this.resumed = false;
+      if (this.state === 'ended') return;
       await pc.setLocalDescription(await pc.createAnswer());
       await gathered(pc);
       await command('call.negotiate', {
@@ -89,8 +114,10 @@ export class GroupCall extends CallBase {
     this.subscriber = pc;
     pc.addEventListener('track', (event) => {
       this.tracks.set(event.track.id, event.track);
+      if (event.streams[0]) this.trackStreams.set(event.track.id, event.streams[0].id);
       event.track.addEventListener('ended', () => {
         this.tracks.delete(event.track.id);
+        this.trackStreams.delete(event.track.id);
         this.changed();
       });
       this.changed();
@@ -114,13 +141,13 @@ export class GroupCall extends CallBase {
 
   /**
    * The others as the grid shows them: {partyId, userId, stream (camera and microphone), screen, audioMuted,
-   * videoMuted, screenshare, speaking}, each incoming track matched by its id to whose it is.
+   * videoMuted, screenshare, speaking}, each incoming track matched to whose it is by its stream's id (or its own).
    */
   tiles() {
     return this.participants.map((p) => {
-      const tracks = p.tracks || {};
-      const stream = this.streamFor(p.party_id, 'usermedia', [tracks.audio, tracks.video]);
-      const screen = p.screenshare && tracks.screenshare ? this.streamFor(p.party_id, 'screenshare', [tracks.screenshare]) : null;
+      const stream = this.streamFor(p.party_id, 'usermedia', this.tracksOf(p, 'usermedia'));
+      const shared = p.screenshare ? this.tracksOf(p, 'screenshare') : [];
+      const screen = shared.length ? this.streamFor(p.party_id, 'screenshare', shared) : null;
       return {
         partyId: p.party_id, userId: p.user_id, stream, screen, audioMuted: Boolean(p.audio_muted),
         videoMuted: Boolean(p.video_muted) || !stream.getVideoTracks().length, screenshare: Boolean(screen),
@@ -129,14 +156,25 @@ export class GroupCall extends CallBase {
     });
   }
 
-  streamFor(partyId, purpose, ids) {
+  /** The incoming tracks of participant `p`'s `purpose`: by `streams[].stream_id`, else by `tracks`' ids. */
+  tracksOf(p, purpose) {
+    const entry = (p.streams || []).find((s) => s.purpose === purpose && s.stream_id);
+    if (entry) {
+      const found = [...this.tracks.values()].filter((t) => this.trackStreams.get(t.id) === entry.stream_id);
+      if (found.length) return found;
+    }
+    const tracks = p.tracks || {};
+    const ids = purpose === 'screenshare' ? [tracks.screenshare] : [tracks.audio, tracks.video];
+    return ids.map((id) => id && this.tracks.get(id)).filter(Boolean);
+  }
+
+  streamFor(partyId, purpose, wanted) {
     const key = `${partyId}/${purpose}`;
     let stream = this.streams.get(key);
     if (!stream) {
       stream = new MediaStream();
       this.streams.set(key, stream);
     }
-    const wanted = ids.map((id) => id && this.tracks.get(id)).filter(Boolean);
     for (const track of stream.getTracks()) if (!wanted.includes(track)) stream.removeTrack(track);
     for (const track of wanted) if (!stream.getTracks().includes(track)) stream.addTrack(track);
     return stream;

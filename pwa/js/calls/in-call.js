@@ -29,7 +29,9 @@ function tile(name, { self = false } = {}) {
   const audio = self ? null : h('audio', { class: 'tile-audio', autoplay: true });
   const badge = h('span', { class: 'tile-muted', hidden: true }, icon('micOff'),
     h('span', { class: 'visually-hidden' }, ' muted'));
-  const label = h('span', { class: 'tile-name' }, name, badge);
+  // Who speaks is marked by more than the tile's colour: screen readers get the word.
+  const speakingText = h('span', { class: 'visually-hidden', hidden: true }, ' speaking');
+  const label = h('span', { class: 'tile-name' }, name, badge, speakingText);
   const element = h('figure', { class: self ? 'tile self' : 'tile' }, avatar(name, { size: 'big' }), video, audio,
     h('figcaption', null, label));
   return {
@@ -39,6 +41,7 @@ function tile(name, { self = false } = {}) {
       if (audio) show(audio, stream);
       element.classList.toggle('has-video', Boolean(videoOn));
       element.classList.toggle('speaking', speaking);
+      speakingText.hidden = !speaking;
       badge.hidden = !muted;
       if (frames !== null) video.dataset.framesDecoded = String(frames);
     },

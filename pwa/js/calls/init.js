@@ -15,6 +15,7 @@ import {
 } from './store.js';
 
 const ARRIVAL_TIMEOUT_MS = 20_000;
+const waiting = []; // call pushes that came before the connection was ready
 
 /**
  * Register the calls domain with the socket and the chat screens. Call once.
@@ -25,10 +26,11 @@ const ARRIVAL_TIMEOUT_MS = 20_000;
  * the connection ready, so pushes that come before that wait for it.
  */
 export function initCalls() {
-  const waiting = [];
+  // A frame that comes before the connection is ready is a replay of signing in (again): marked `replayed`, so a
+  // group call this device is in knows to send call.resume.
   const deliver = (handler) => (frame) => {
     if (isReady()) handler(frame);
-    else waiting.push(() => handler(frame));
+    else waiting.push(() => handler({ ...frame, replayed: true }));
   };
   for (const [type, handler] of Object.entries(CALL_HANDLERS)) on(type, deliver(handler));
   onReady(() => {
@@ -41,6 +43,7 @@ export function initCalls() {
 
 /** Sign-out: leave any call, stop ringing, forget the rooms. */
 export function resetCalls() {
+  waiting.length = 0;
   hangUpEverything();
   resetCallsStore();
 }

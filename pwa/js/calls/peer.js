@@ -103,6 +103,7 @@ export function qualityMeter() {
     let received = 0;
     let lost = 0;
     let frames = 0;
+    let inbound = false; // anything arriving at all (alone in a group call, nothing does)
     const byTrack = {}; // incoming video track id -> frames decoded
     for (const pc of pcs) {
       if (!pc || pc.connectionState === 'closed') continue;
@@ -111,6 +112,7 @@ export function qualityMeter() {
         if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && typeof s.currentRoundTripTime === 'number') {
           rtt = Math.max(rtt || 0, s.currentRoundTripTime);
         } else if (s.type === 'inbound-rtp') {
+          inbound = true;
           received += s.packetsReceived || 0;
           lost += Math.max(0, s.packetsLost || 0);
           if (s.kind === 'video') {
@@ -126,8 +128,8 @@ export function qualityMeter() {
     const stalled = expectVideo && frames <= last.frames;
     last = { received, lost, frames };
     let quality = null;
-    if (rtt !== null || dReceived > 0) {
-      if ((rtt !== null && rtt > POOR_RTT_S) || loss > 0.1 || dReceived === 0) quality = 'poor';
+    if (rtt !== null || inbound) {
+      if ((rtt !== null && rtt > POOR_RTT_S) || (inbound && (loss > 0.1 || dReceived === 0))) quality = 'poor';
       else if ((rtt !== null && rtt > FAIR_RTT_S) || loss > 0.03 || stalled) quality = 'fair';
       else quality = 'good';
     }

@@ -57,7 +57,7 @@ function render() {
     clearInterval(tick);
     tick = call ? setInterval(() => everySecond(call), TICK_MS) : 0;
     clearTimeout(endedTimer);
-    if (ended) endedTimer = setTimeout(dismissEnded, ENDED_SHOWN_MS);
+    if (ended && !ended.lasting) endedTimer = setTimeout(dismissEnded, ENDED_SHOWN_MS);
   } else if (shown.view.update) {
     shown.view.update();
   }
