@@ -23,6 +23,7 @@ from aiortc import RTCIceServer
 from server.calls.direct import Send
 from server.calls.model import DEFAULT_LIFETIME_MS, call_not_found, invalid_state, not_a_party
 from server.calls.sfu import AlreadyJoined, RoomState, Sfu
+from server.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,9 @@ class GroupRooms:
         timer = self._timers.pop((call_id, party_id), None)
         if timer is not None:
             timer.cancel()
-        return {"call_id": call_id, "state": "joined", "call": call.view(self.sfu.state(call_id))}
+        result = {"call_id": call_id, "state": "joined", "call": call.view(self.sfu.state(call_id))}
+        self._spawn(self.sfu.reoffer(call_id, party_id))  # an offer sent while it was away, after this result
+        return result
 
     async def connection_closed(self, user_id: str, conn: str) -> None:
         held = [key for key, c in self._bound.items() if c == conn]
@@ -321,7 +324,15 @@ class GroupRooms:
             del self._by_chat[call.chat_id]
 
     def _spawn(self, work: Any) -> None:
-        task = asyncio.get_running_loop().create_task(work)
+        async def run() -> None:
+            try:
+                await work
+            except ApiError:
+                pass  # the participant left meanwhile (not_in_room): nothing to do
+            except Exception:
+                log.exception("calls: a room task failed")
+
+        task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

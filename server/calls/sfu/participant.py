@@ -263,6 +263,13 @@ class Participant:
             changed = True
         return changed
 
+    def pending_offer(self) -> str | None:
+        """The offer sent and not yet answered, if any."""
+        pc = self._subscribe_pc
+        if not self.offer_outstanding or pc is None or pc.localDescription is None:
+            return None
+        return str(pc.localDescription.sdp) if pc.signalingState == "have-local-offer" else None
+
     async def make_offer(self) -> str:
         pc = self._subscribe_pc
         assert pc is not None

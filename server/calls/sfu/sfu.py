@@ -129,6 +129,14 @@ class Sfu:
             participant.renegotiate_wanted = False
             self._spawn(self._negotiate(room, participant))
 
+    async def reoffer(self, room_id: str, participant_id: str) -> None:
+        """Send again the offer a participant has not answered (its signalling dropped and came back): the SFU
+        still waits for the answer to that very offer."""
+        room, participant = self._find(room_id, participant_id)
+        offer = participant.pending_offer()
+        if offer is not None:
+            await self._on_offer(room.room_id, participant.participant_id, offer)
+
     def set_media(
         self, room_id: str, participant_id: str, *, audio_muted: bool | None = None, video_muted: bool | None = None
     ) -> None:
