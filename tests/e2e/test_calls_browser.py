@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
@@ -304,18 +305,24 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
     late = {**ringing, "call_id": "k3", "expires_at": time.time() - 5}
     missed = {"type": "call.missed", "call_id": "k0", "chat_id": "c1", "caller_id": "u1", "media": "audio"}
     message = {"type": "message", "chat_id": "c2", "message_id": 1, "seq": 3, "preview": "Hi", "chat_name": "Team"}
+    shown = """navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({
+        title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
+        actions: n.actions.map((a) => a.title), data: n.data})))"""
+    expected = {"k1": "call-k1", "k2": "call-k2", "k3": "call-missed-k3", "k0": "call-missed-k0"}
+    notes: list[dict[str, Any]] = []
     for payload in (ringing, elsewhere, late, missed, message):
+        # One at a time: each push's notification is shown before the next push is sent.
         cdp.send(
             "ServiceWorker.deliverPushMessage",
             {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)},
         )
-    shown = """navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => ({
-        title: n.title, body: n.body, tag: n.tag, sticky: n.requireInteraction,
-        actions: n.actions.map((a) => a.title), data: n.data})))"""
-    deadline = time.monotonic() + 20
-    while len(notes := page.evaluate(shown)) < 5:
-        assert time.monotonic() < deadline, notes
-        page.wait_for_timeout(50)
+        tag = expected.get(str(payload.get("call_id")), "chat-c2")
+        deadline = time.monotonic() + 10
+        notes = page.evaluate(shown)
+        while tag not in {note["tag"] for note in notes}:
+            assert time.monotonic() < deadline, (tag, notes)
+            page.wait_for_timeout(50)
+            notes = page.evaluate(shown)
     by_tag = {note["tag"]: note for note in notes}
     call = by_tag["call-k1"]
     assert (call["title"], call["body"], call["sticky"], call["actions"]) == (
