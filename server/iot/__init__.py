@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key, mailer_key, suspension_changed_key
-from server.iot import apidoc, live, read_routes, retention, routes, talkback_routes
+from server.iot import apidoc, live, mqtt_device_routes, read_routes, retention, routes, talkback_routes
 from server.iot.appkeys import (
     channels_key,
     feeds_key,
+    mqtt_devices_key,
     mqtt_key,
     rule_engine_key,
     rules_key,
@@ -20,9 +21,11 @@ from server.iot.appkeys import (
     update_received_key,
 )
 from server.iot.channels import ChannelService
+from server.iot.dynsec import DynSecProvisioner
 from server.iot.ingest import FeedService
 from server.iot.models import UpdateReceived
 from server.iot.mqtt import MqttBridge, share_group_for
+from server.iot.mqtt_devices import MqttDeviceService
 from server.iot.rules import routes as rules_routes
 from server.iot.rules.runtime import Automation
 from server.keys import (
@@ -36,12 +39,14 @@ from server.keys import (
 )
 from server.storage.batch import BatchWriter
 from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
+from server.storage.mqtt_devices import MqttDeviceRepository
 from server.web.outbound import OutboundLimiter
 from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
-    for table in (routes.routes, read_routes.routes, talkback_routes.routes, rules_routes.routes):
+    tables = (routes.routes, read_routes.routes, talkback_routes.routes, rules_routes.routes, mqtt_device_routes.routes)
+    for table in tables:
         app.add_routes(table)
     app[ws_commands_key].add_all(live.commands)
     apidoc.document(app)
@@ -60,6 +65,8 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     db = app[database_key]
     repo = ChannelRepository(db, app[keyring_key], app[blind_index_key])
     provide(app, channels_key, lambda: ChannelService(repo))
+    devices = MqttDeviceRepository(db, app[keyring_key])
+    provide(app, mqtt_devices_key, lambda: MqttDeviceService(devices, repo))
     writer: BatchWriter[FeedWrite, Written] = BatchWriter(
         db,
         write_feeds,
@@ -107,9 +114,32 @@ async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     assert settings.mqtt_url is not None
     group = share_group_for(app[blind_index_key], settings.database_url)
-    bridge = MqttBridge(settings.mqtt_url, app[channels_key], app[feeds_key], share_group=group)
+    admin = (
+        (settings.mqtt_admin_username, settings.mqtt_admin_password)
+        if settings.mqtt_admin_username and settings.mqtt_admin_password
+        else None
+    )
+    bridge = MqttBridge(
+        settings.mqtt_url, app[channels_key], app[feeds_key], share_group=group, brokered=admin is not None, login=admin
+    )
+    provisioner: DynSecProvisioner | None = None
+    if admin is not None:
+        devices = app[mqtt_devices_key]
+        provisioner = DynSecProvisioner(
+            bridge.host,
+            bridge.port,
+            username=admin[0],
+            password=admin[1],
+            tls=bridge.tls,
+            devices=devices.everything,
+        )
+        devices.provisioner = provisioner
+        await provisioner.start()
     await bridge.start()
     app[mqtt_key] = bridge
     app[metrics_key].counters["mqtt_bridge"] = ("MQTT bridge counters since start", bridge.stats)
     yield
     await bridge.close()
+    if provisioner is not None:
+        app[mqtt_devices_key].provisioner = None
+        await provisioner.close()

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from server.iot.ingest import FeedService
     from server.iot.models import UpdateReceived
     from server.iot.mqtt import MqttBridge
+    from server.iot.mqtt_devices import MqttDeviceService
     from server.iot.rules.engine import RuleEngine
     from server.iot.rules.service import RuleService
     from server.iot.talkback import TalkBackService
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 channels_key: web.AppKey[ChannelService] = web.AppKey("channels")
 feeds_key: web.AppKey[FeedService] = web.AppKey("feeds")
 mqtt_key: web.AppKey[MqttBridge] = web.AppKey("mqtt")  # only when MQTT_URL is set
+mqtt_devices_key: web.AppKey[MqttDeviceService] = web.AppKey("mqtt_devices")
 talkbacks_key: web.AppKey[TalkBackService] = web.AppKey("talkbacks")
 rules_key: web.AppKey[RuleService] = web.AppKey("rules")
 rule_engine_key: web.AppKey[RuleEngine] = web.AppKey("rule_engine")
