@@ -23,7 +23,8 @@ PLUGIN_GLOBS = (
     "/usr/lib/mosquitto_dynamic_security.so",
     "/usr/local/lib/mosquitto_dynamic_security.so",
 )
-ADMIN = "admin"
+ADMIN = "admin"  # as mosquitto/entrypoint.sh makes it
+PROJECT_CONF = Path(__file__).resolve().parents[2] / "mosquitto" / "mosquitto.conf"
 
 
 def _programs() -> tuple[str, str, str] | None:
@@ -56,9 +57,12 @@ class DynSecBroker:
         self.state = state = tmp_path / "dynamic-security.json"
         self.reset_state()
         self.config = tmp_path / "mosquitto.conf"
+        # docker-compose's file, with what is about this machine replaced.
+        replaced = ("listener", "persistence", "plugin", "log_")
+        kept = [ln for ln in PROJECT_CONF.read_text().splitlines() if not ln.startswith(replaced)]
         lines = [
+            *kept,
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",  # anonymous clients get the anonymous group's rights, which the server sets
             "persistence false",
             f"plugin {plugin}",
             f"plugin_opt_config_file {state}",
