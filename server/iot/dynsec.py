@@ -71,6 +71,10 @@ def device_acls(grants: Iterable[ChannelGrant]) -> list[Command]:
     return acls
 
 
+def _acl_set(acls: Iterable[Command]) -> set[tuple[str, str, bool, int]]:
+    return {(a["acltype"], a["topic"], bool(a.get("allow")), int(a.get("priority", 0))) for a in acls}
+
+
 def device_role(device_id: str) -> str:
     return DEVICE_ROLE + device_id
 
@@ -249,21 +253,51 @@ class DynSecProvisioner:
                 self._replies.put_nowait(list(orjson.loads(message.payload).get("responses", [])))
 
     async def _sync(self, client: aiomqtt.Client) -> None:
-        """Bring the broker in step with the database: base roles, every device, and no device it no longer has."""
+        """Bring the broker in step with the database: base roles, every device, and no device it no longer has.
+        A device the broker already holds as it should is left alone (changing it would disconnect it)."""
         await self._send(client, base_commands())
         devices = await self._devices()
+        roles, clients = await self._send(
+            client,
+            [
+                {"command": "listRoles", "verbose": True, "count": -1},
+                {"command": "listClients", "verbose": True, "count": -1},
+            ],
+        )
+        held_roles = {r["rolename"]: _acl_set(r.get("acls", [])) for r in roles.get("data", {}).get("roles", [])}
+        held_clients = {
+            c["username"]: (c.get("clientid"), [r.get("rolename") for r in c.get("roles", [])])
+            for c in clients.get("data", {}).get("clients", [])
+        }
         known = {device_role(d.id) for d, _ in devices}
-        [listed] = await self._send(client, [{"command": "listClients", "verbose": True, "count": -1}])
-        stale = [
-            c["username"]
-            for c in listed.get("data", {}).get("clients", [])
-            if any(r.get("rolename", "").startswith(DEVICE_ROLE) and r["rolename"] not in known for r in c["roles"])
+        commands: list[Command] = [
+            {"command": "deleteClient", "username": name}
+            for name, (_, held) in held_clients.items()
+            if any(r.startswith(DEVICE_ROLE) and r not in known for r in held)
         ]
-        commands = [{"command": "deleteClient", "username": name} for name in stale]
+        commands += [
+            {"command": "deleteRole", "rolename": name}
+            for name in held_roles
+            if name.startswith(DEVICE_ROLE) and name not in known
+        ]
+        changed = 0
         for device, password in devices:
+            role = device_role(device.id)
+            if held_roles.get(role) == _acl_set(device_acls(device.channels)) and held_clients.get(device.username) == (
+                device.client_id,
+                [role],
+            ):
+                continue
             commands += device_commands(device, password)
+            changed += 1
         await self._send(client, commands)
-        log.info("mqtt dynsec: broker %s:%d provisioned with %d devices", self._host, self._port, len(devices))
+        log.info(
+            "mqtt dynsec: broker %s:%d in step: %d devices (%d provisioned now)",
+            self._host,
+            self._port,
+            len(devices),
+            changed,
+        )
 
     async def _give_admin_the_bridge_role(self, client: aiomqtt.Client) -> bool:
         """True if the admin client (the one the bridge logs in with) had to be given the bridge's role."""

@@ -51,6 +51,12 @@ class Device:
     def __init__(self, client: aiomqtt.Client) -> None:
         self.client = client
         self.messages: list[tuple[str, bytes]] = []
+        self.reader: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Still connected: the broker has not disconnected it."""
+        return self.reader is not None and not self.reader.done()
 
     async def subscribe(self, topic: str) -> bool:
         """True if the broker granted the subscription."""
@@ -80,7 +86,7 @@ async def connected(broker: DynSecBroker, creds: dict[str, Any] | None = None) -
                 assert isinstance(message.payload, bytes)
                 device.messages.append((message.topic.value, message.payload))
 
-        task = asyncio.create_task(collect())
+        task = device.reader = asyncio.create_task(collect())
         try:
             yield device
         finally:
@@ -254,6 +260,36 @@ async def test_bulk_updates_are_not_republished(app_client: TestClient, broker: 
         await asyncio.sleep(QUIET)
         assert [orjson.loads(p)["entry_id"] for p in device.on(f"channels/{cid}/subscribe")] == [3]
         assert device.on(f"channels/{cid}/subscribe/fields/field1") == [b"single"]
+
+
+async def test_another_server_process_starting_leaves_connected_devices_alone(
+    app_client: TestClient, broker: DynSecBroker, aiohttp_client: Any, make_settings: Callable[..., Settings]
+) -> None:
+    channel = await new_channel(app_client)
+    cid = channel["id"]
+    creds = await _device(app_client, channel, [{"channel_id": cid, "publish": True, "subscribe": True}])
+    async with connected(broker, creds) as device:
+        assert await device.subscribe(f"channels/{cid}/subscribe/#")
+        settings = make_settings(
+            mqtt_url=broker.url, mqtt_admin_username=ADMIN, mqtt_admin_password=broker.admin_password
+        )
+        second: TestClient = await aiohttp_client(create_app(settings))  # same database, same broker
+        provisioner = second.app[mqtt_devices_key].provisioner
+        assert provisioner is not None
+
+        async def synced() -> bool:
+            return provisioner.synced.is_set()
+
+        await _until(synced, "the second process in step with the broker")
+        await device.publish(f"channels/{cid}/publish", "field1=still here")
+        [row] = await _stored(app_client, cid, 1)
+        assert row["field1"] == "still here"
+
+        async def heard() -> bool:
+            return bool(device.on(f"channels/{cid}/subscribe"))
+
+        await _until(heard, "the point republished to the device")
+        assert device.alive
 
 
 @pytest.mark.slow
