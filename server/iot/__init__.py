@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key, mailer_key, suspension_changed_key
 from server.iot import apidoc, live, mqtt_device_routes, read_routes, retention, routes, talkback_routes
 from server.iot.appkeys import (
+    background_key,
     channels_key,
     feeds_key,
     mqtt_devices_key,
@@ -54,10 +56,21 @@ def setup(app: web.Application) -> None:
     update_received.connect(talkback_routes.execute_on_update)  # /update with a talkback_key
     # A suspension (in any process) drops that account's cached write keys here at once.
     app[suspension_changed_key].connect(lambda user_id: app[channels_key].forget_owner(user_id))
+    app[suspension_changed_key].connect(
+        lambda user_id: _in_background(app, app[mqtt_devices_key].owner_suspension_changed(user_id))
+    )
+    app[background_key] = set()
     app.cleanup_ctx.append(_feeds_ctx)  # after the database: its batch writer flushes before the database closes
     app.cleanup_ctx.append(_automation_ctx)  # after the feeds: rules finish their writes before the writer flushes
     if app[settings_key].mqtt_url is not None:
         app.cleanup_ctx.append(_mqtt_ctx)  # after the feeds: the bridge hands in its last writes before they flush
+
+
+def _in_background(app: web.Application, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` without waiting for it (a signal's listener may not wait); kept until done."""
+    task = asyncio.create_task(work)
+    app[background_key].add(task)
+    task.add_done_callback(app[background_key].discard)
 
 
 async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -81,6 +94,9 @@ async def _feeds_ctx(app: web.Application) -> AsyncIterator[None]:
     feeds.written.connect(live.publisher(app[broker_key]))
     sweeper = asyncio.create_task(retention.run_periodically(repo, settings.retention_sweep_seconds))
     yield
+    for task in app[background_key]:
+        task.cancel()
+    await asyncio.gather(*app[background_key], return_exceptions=True)
     sweeper.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await sweeper

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -24,3 +25,4 @@ talkbacks_key: web.AppKey[TalkBackService] = web.AppKey("talkbacks")
 rules_key: web.AppKey[RuleService] = web.AppKey("rules")
 rule_engine_key: web.AppKey[RuleEngine] = web.AppKey("rule_engine")
 update_received_key: web.AppKey[UpdateReceived] = web.AppKey("update_received")
+background_key: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("iot_background")  # work a signal started

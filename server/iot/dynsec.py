@@ -94,7 +94,13 @@ def device_commands(device: MqttDevice, password: str) -> list[Command]:
             "textname": "thingspeak device",
             "roles": [{"rolename": role}],
         },
+        *([{"command": "disableClient", "username": device.username}] if device.suspended else []),
     ]
+
+
+def suspension_commands(devices: Iterable[MqttDevice]) -> list[Command]:
+    """A suspended account's devices may not connect (a connected one is disconnected); unsuspended, they may."""
+    return [{"command": "disableClient" if d.suspended else "enableClient", "username": d.username} for d in devices]
 
 
 def removal_commands(device: MqttDevice) -> list[Command]:
@@ -266,13 +272,13 @@ class DynSecProvisioner:
         )
         held_roles = {r["rolename"]: _acl_set(r.get("acls", [])) for r in roles.get("data", {}).get("roles", [])}
         held_clients = {
-            c["username"]: (c.get("clientid"), [r.get("rolename") for r in c.get("roles", [])])
+            c["username"]: (c.get("clientid"), [r.get("rolename") for r in c.get("roles", [])], bool(c.get("disabled")))
             for c in clients.get("data", {}).get("clients", [])
         }
         known = {device_role(d.id) for d, _ in devices}
         commands: list[Command] = [
             {"command": "deleteClient", "username": name}
-            for name, (_, held) in held_clients.items()
+            for name, (_, held, _) in held_clients.items()
             if any(r.startswith(DEVICE_ROLE) and r not in known for r in held)
         ]
         commands += [
@@ -283,9 +289,10 @@ class DynSecProvisioner:
         changed = 0
         for device, password in devices:
             role = device_role(device.id)
-            if held_roles.get(role) == _acl_set(device_acls(device.channels)) and held_clients.get(device.username) == (
-                device.client_id,
-                [role],
+            wanted = (device.client_id, [role], device.suspended)
+            if (
+                held_roles.get(role) == _acl_set(device_acls(device.channels))
+                and held_clients.get(device.username) == wanted
             ):
                 continue
             commands += device_commands(device, password)

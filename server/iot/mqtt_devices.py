@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from server.errors import NotFound, ValidationError
-from server.iot.dynsec import DynSecProvisioner, device_commands, removal_commands
+from server.iot.dynsec import DynSecProvisioner, device_commands, removal_commands, suspension_commands
 from server.storage.channels import ChannelRepository
 from server.storage.mqtt_devices import ChannelGrant, MqttDevice, MqttDeviceRepository
 
@@ -126,6 +126,12 @@ class MqttDeviceService:
         async with self._db.transaction() as tx:
             await self.repo.delete(tx, device_id)
         return await self._tell_broker(removal_commands(device))
+
+    async def owner_suspension_changed(self, user_id: str) -> None:
+        """Tell the broker: a suspended account's devices are refused, an unsuspended one's let in again."""
+        devices = await self.repo.all_of_user(user_id)
+        if devices:
+            await self._tell_broker(suspension_commands(devices))
 
     async def everything(self) -> list[tuple[MqttDevice, str]]:
         return await self.repo.everything()

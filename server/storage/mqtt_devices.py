@@ -27,6 +27,10 @@ class MqttDevice:
     created_at: float
     updated_at: float
     channels: tuple[ChannelGrant, ...]
+    suspended: bool = False  # its user's account is suspended: the broker refuses the device
+
+
+_SELECT = "SELECT d.*, u.suspended_at AS owner_suspended_at FROM mqtt_devices d LEFT JOIN users u ON u.id = d.user_id"
 
 
 class MqttDeviceRepository:
@@ -75,7 +79,7 @@ class MqttDeviceRepository:
         await tx.execute("DELETE FROM mqtt_devices WHERE id = $1", device_id)
 
     async def get(self, device_id: str, tx: Executor | None = None) -> MqttDevice | None:
-        row = await (tx or self.db).fetchrow("SELECT * FROM mqtt_devices WHERE id = $1", device_id)
+        row = await (tx or self.db).fetchrow(f"{_SELECT} WHERE d.id = $1", device_id)
         if row is None:
             return None
         [device] = await self._with_channels([row], tx)
@@ -84,12 +88,12 @@ class MqttDeviceRepository:
     async def of_user(self, user_id: str, after: tuple[float, str] | None, limit: int) -> list[MqttDevice]:
         if after is None:
             rows = await self.db.fetch(
-                "SELECT * FROM mqtt_devices WHERE user_id = $1 ORDER BY created_at, id LIMIT $2", user_id, limit
+                f"{_SELECT} WHERE d.user_id = $1 ORDER BY d.created_at, d.id LIMIT $2", user_id, limit
             )
         else:
             rows = await self.db.fetch(
-                "SELECT * FROM mqtt_devices WHERE user_id = $1 AND (created_at > $2 OR (created_at = $2 AND id > $3))"
-                " ORDER BY created_at, id LIMIT $4",
+                f"{_SELECT} WHERE d.user_id = $1 AND (d.created_at > $2 OR (d.created_at = $2 AND d.id > $3))"
+                " ORDER BY d.created_at, d.id LIMIT $4",
                 user_id,
                 after[0],
                 after[1],
@@ -97,12 +101,15 @@ class MqttDeviceRepository:
             )
         return await self._with_channels(rows)
 
+    async def all_of_user(self, user_id: str) -> list[MqttDevice]:
+        return await self._with_channels(await self.db.fetch(f"{_SELECT} WHERE d.user_id = $1", user_id))
+
     async def count_of_user(self, user_id: str) -> int:
         return int(await self.db.fetchval("SELECT COUNT(*) FROM mqtt_devices WHERE user_id = $1", user_id))
 
     async def everything(self) -> list[tuple[MqttDevice, str]]:
         """Every device with its password: what a broker needs to be provisioned from nothing."""
-        rows = await self.db.fetch("SELECT * FROM mqtt_devices ORDER BY created_at, id")
+        rows = await self.db.fetch(f"{_SELECT} ORDER BY d.created_at, d.id")
         devices = await self._with_channels(rows)
         return [
             (device, self._sealer.open(bytes(row["password"]), "password", device.id))
@@ -137,6 +144,7 @@ class MqttDeviceRepository:
                 created_at=float(row["created_at"]),
                 updated_at=float(row["updated_at"]),
                 channels=tuple(grants[row["id"]]),
+                suspended=row["owner_suspended_at"] is not None,
             )
             for row in rows
         ]

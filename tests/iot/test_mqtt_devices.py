@@ -292,6 +292,40 @@ async def test_another_server_process_starting_leaves_connected_devices_alone(
         assert device.alive
 
 
+async def test_a_suspended_accounts_devices_cannot_connect_until_it_is_unsuspended(
+    app_client: TestClient, broker: DynSecBroker
+) -> None:
+    from tests.iot.test_suspension import admin_of, set_suspended
+
+    channel = await new_channel(app_client)
+    cid, owner = channel["id"], channel["grant"]["user"]["id"]
+    creds = await _device(app_client, channel, [{"channel_id": cid, "publish": True, "subscribe": True}])
+    admin = await admin_of(app_client)
+    async with connected(broker, creds) as device:
+        await set_suspended(app_client, admin, owner, True)
+
+        async def dropped() -> bool:
+            return not device.alive
+
+        await _until(dropped, "the broker disconnected the suspended account's device")
+    with pytest.raises(aiomqtt.MqttError):
+        async with connected(broker, creds):
+            pass
+
+    await set_suspended(app_client, admin, owner, False)
+
+    async def let_in() -> bool:
+        with contextlib.suppress(aiomqtt.MqttError):
+            async with connected(broker, creds) as device:
+                await device.publish(f"channels/{cid}/publish", "field1=back")
+                return True
+        return False
+
+    await _until(let_in, "the device let in again")
+    [row] = await _stored(app_client, cid, 1)
+    assert row["field1"] == "back"
+
+
 @pytest.mark.slow
 async def test_a_broker_that_lost_its_state_is_provisioned_again(
     app_client: TestClient, broker: DynSecBroker, tmp_path: Path
