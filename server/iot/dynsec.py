@@ -197,11 +197,14 @@ class DynSecProvisioner:
         self._task = None
 
     async def apply(self, commands: Sequence[Command]) -> bool:
-        """Send commands now; False if the broker is not reachable (the next connection's full sync sends them)."""
-        if self._client is None or not self.synced.is_set():
+        """Send commands now; False if the broker is not reachable (the next connection's full sync sends them).
+        While a sync is under way (it may have read the database before this change) they wait for it to end."""
+        client = self._client
+        if client is None:
             return False
         try:
-            await self._send(self._client, commands)
+            await asyncio.wait_for(self.synced.wait(), REPLY_TIMEOUT * 2)
+            await self._send(client, commands)
         except (aiomqtt.MqttError, TimeoutError, DynSecError) as exc:
             log.warning("mqtt dynsec: a change did not reach the broker (%s); it is sent on the next connection", exc)
             return False
@@ -225,6 +228,7 @@ class DynSecProvisioner:
                 ) as client:
                     await client.subscribe(RESPONSE_TOPIC, qos=1)
                     reader = asyncio.create_task(self._read(client))
+                    self._client = client  # changes made from now on wait for the sync, then go out
                     try:
                         if await self._give_admin_the_bridge_role(client):
                             # The broker disconnects a client whose roles change, this one too: wait for it.
@@ -232,7 +236,6 @@ class DynSecProvisioner:
                                 await asyncio.wait_for(reader, REPLY_TIMEOUT)
                             raise DynSecError("the admin client was given the bridge role; reconnecting")
                         await self._sync(client)
-                        self._client = client
                         self.synced.set()
                         self.syncs += 1
                         delay = self._backoff[0]

@@ -117,6 +117,8 @@ class MqttDeviceService:
             device = await self.repo.get(device_id, tx)
         if device is None:  # deleted meanwhile
             raise not_found()
+        if grants is None:  # a new name: nothing the broker holds (re-provisioning would disconnect the device)
+            return device, self.provisioner is not None and self.provisioner.synced.is_set()
         password = await self.repo.password(device_id)
         provisioned = password is not None and await self._tell_broker(device_commands(device, password))
         return device, provisioned

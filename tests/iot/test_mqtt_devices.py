@@ -291,6 +291,15 @@ async def test_another_server_process_starting_leaves_connected_devices_alone(
         await _until(heard, "the point republished to the device")
         assert device.alive
 
+        # A new name changes nothing the broker holds: the device stays connected.
+        resp = await app_client.patch(
+            f"/api/mqtt/devices/{creds['id']}", json={"name": "porch"}, headers=bearer(channel["grant"])
+        )
+        assert (await resp.json())["name"] == "porch"
+        await device.publish(f"channels/{cid}/publish", "field1=after rename")
+        await _stored(app_client, cid, 2)
+        assert device.alive
+
 
 async def test_a_suspended_accounts_devices_cannot_connect_until_it_is_unsuspended(
     app_client: TestClient, broker: DynSecBroker
