@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '7';
+const VERSION = '8';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -57,6 +57,7 @@ const PRECACHE = [
   '/js/iot/channel.js',
   '/js/iot/channels.js',
   '/js/iot/chart.js',
+  '/js/iot/devices.js',
   '/js/iot/live.js',
   '/js/routes.js',
   '/manifest.webmanifest',
