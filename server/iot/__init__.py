@@ -148,6 +148,7 @@ async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
             password=admin[1],
             tls=bridge.tls,
             devices=devices.everything,
+            bridge_username=bridge.login_name,
         )
         devices.provisioner = provisioner
         await provisioner.start()

@@ -135,6 +135,8 @@ def base_commands() -> list[Command]:
             [
                 _acl("publishClientSend", "channels/+/subscribe/#"),
                 _acl("subscribePattern", "channels/+/publish/#"),
+                # Mosquitto checks a shared subscription with its $share/{group}/ prefix.
+                _acl("subscribePattern", "$share/+/channels/+/publish/#"),
                 _acl("publishClientReceive", "channels/+/publish/#"),
             ],
         ),
@@ -170,10 +172,12 @@ class DynSecProvisioner:
         password: str,
         tls: bool,
         devices: DeviceSource,
+        bridge_username: str | None = None,
         backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
     ) -> None:
         self._host, self._port, self._tls = host, port, tls
         self._username, self._password = username, password
+        self._bridge_username = bridge_username if bridge_username != username else None
         self._devices = devices
         self._backoff = backoff
         self._client: aiomqtt.Client | None = None
@@ -265,6 +269,8 @@ class DynSecProvisioner:
         """Bring the broker in step with the database: base roles, every device, and no device it no longer has.
         A device the broker already holds as it should is left alone (changing it would disconnect it)."""
         await self._send(client, base_commands())
+        if self._bridge_username is not None:
+            await self._give_bridge_user_its_role(client, self._bridge_username)
         devices = await self._devices()
         roles, clients = await self._send(
             client,
@@ -319,6 +325,15 @@ class DynSecProvisioner:
         command = {"command": "addClientRole", "username": self._username, "rolename": BRIDGE_ROLE}
         await client.publish(CONTROL_TOPIC, orjson.dumps({"commands": [command]}), qos=0)  # no answer comes
         return True
+
+    async def _give_bridge_user_its_role(self, client: aiomqtt.Client, username: str) -> None:
+        """The bridge logs in as a user of its own (MQTT_URL names one): it needs the bridge's role too."""
+        [found] = await self._send(client, [{"command": "getClient", "username": username}])
+        if "data" not in found:
+            log.warning("mqtt dynsec: the bridge's user (from MQTT_URL) is not a client of the broker")
+            return
+        if not any(r.get("rolename") == BRIDGE_ROLE for r in found["data"].get("client", {}).get("roles", [])):
+            await self._send(client, [{"command": "addClientRole", "username": username, "rolename": BRIDGE_ROLE}])
 
     async def _send(self, client: aiomqtt.Client, commands: Sequence[Command]) -> list[Command]:
         """Send commands in messages of COMMANDS_PER_MESSAGE; the broker's answers, in order."""

@@ -234,6 +234,10 @@ class MqttBridge:
         self.stats = BridgeStats()
 
     @property
+    def login_name(self) -> str | None:
+        return self._username
+
+    @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"  # never the URL: it may hold a password
 

@@ -80,6 +80,17 @@ class DynSecBroker:
             [self._ctrl, "dynsec", "init", str(self.state), ADMIN, self.admin_password], check=True, capture_output=True
         )
 
+    def create_client(self, username: str, password: str) -> None:
+        """A client made by hand, as an operator would with mosquitto_ctrl (the broker must be running)."""
+        subprocess.run(
+            [
+                *(self._ctrl, "-h", "127.0.0.1", "-p", str(self.port), "-u", ADMIN, "-P", self.admin_password),
+                *("dynsec", "createClient", username, "-p", password),
+            ],
+            check=True,
+            capture_output=True,
+        )
+
     async def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(

@@ -195,6 +195,34 @@ async def test_a_device_publishes_and_subscribes_where_allowed_and_nowhere_else(
     assert [r["field1"] for r in await _entries(app_client, cid)] == ["21.5", None, "legacy", None]
 
 
+async def test_a_bridge_with_a_user_of_its_own_is_given_the_bridge_role(
+    broker: DynSecBroker, aiohttp_client: Any, make_settings: Callable[..., Settings]
+) -> None:
+    broker.create_client("bridge", "bridge-password")
+    url = f"mqtt://bridge:bridge-password@127.0.0.1:{broker.port}"
+    settings = make_settings(mqtt_url=url, mqtt_admin_username=ADMIN, mqtt_admin_password=broker.admin_password)
+    client: TestClient = await aiohttp_client(create_app(settings))
+
+    async def ready() -> bool:
+        provisioner = client.app[mqtt_devices_key].provisioner
+        return provisioner is not None and provisioner.synced.is_set() and client.app[mqtt_key].connected
+
+    await _until(ready, "the broker provisioned and the bridge subscribed", timeout=20)
+    channel = await new_channel(client)
+    cid = channel["id"]
+    creds = await _device(client, channel, [{"channel_id": cid, "publish": True, "subscribe": True}])
+    async with connected(broker, creds) as device:
+        assert await device.subscribe(f"channels/{cid}/subscribe/#")
+        await device.publish(f"channels/{cid}/publish", "field1=via its own bridge")
+        [row] = await _stored(client, cid, 1)
+        assert row["field1"] == "via its own bridge"
+
+        async def heard() -> bool:
+            return bool(device.on(f"channels/{cid}/subscribe"))
+
+        await _until(heard, "the point republished by the bridge")
+
+
 async def test_wrong_or_deleted_credentials_cannot_connect(app_client: TestClient, broker: DynSecBroker) -> None:
     channel = await new_channel(app_client)
     creds = await _device(app_client, channel, [{"channel_id": channel["id"], "publish": True, "subscribe": False}])
