@@ -57,6 +57,7 @@ const PRECACHE = [
   '/js/iot/channel.js',
   '/js/iot/channels.js',
   '/js/iot/chart.js',
+  '/js/iot/devices.js',
   '/js/iot/live.js',
   '/js/routes.js',
   '/manifest.webmanifest',

@@ -66,6 +66,10 @@ class Settings:
     # coturn (in docker-compose, the host's address on the app's network).
     sfu_turn_url: str | None = None
     mqtt_url: str | None = None
+    # The broker's dynamic-security admin: set, the server provisions MQTT devices on the broker (and the bridge
+    # logs in with it unless MQTT_URL carries a user); unset, devices are stored but no broker enforces them.
+    mqtt_admin_username: str | None = None
+    mqtt_admin_password: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Tokens.
     access_token_seconds: int = 900
@@ -178,6 +182,8 @@ class Settings:
             "call_max_rooms": reader.integer("CALL_MAX_ROOMS", 20, 0, 10_000),
             "sfu_turn_url": reader.optional("SFU_TURN_URL"),
             "mqtt_url": reader.url("MQTT_URL", ("mqtt", "mqtts")),
+            "mqtt_admin_username": reader.optional("MQTT_ADMIN_USERNAME"),
+            "mqtt_admin_password": reader.optional("MQTT_ADMIN_PASSWORD"),
             "trusted_proxies": reader.csv("TRUSTED_PROXIES", ("127.0.0.1", "::1")),
             "password_min_length": reader.integer("PASSWORD_MIN_LENGTH", 10, 8, 128),
             "batch_max_rows": reader.integer("BATCH_MAX_ROWS", 1000, 1, 100_000),
@@ -208,6 +214,8 @@ class Settings:
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
+        if (values["mqtt_admin_username"] is None) != (values["mqtt_admin_password"] is None):
+            reader.errors.append("MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together: set both or neither")
         reader.fail_if_errors()
         secrets_given = {
             k: v

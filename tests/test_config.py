@@ -68,6 +68,8 @@ def test_production_refuses_missing_or_generated_secrets(tmp_path: Path) -> None
         ({"DATABASE_URL": "sqlite:data.db"}, "sqlite:///"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL must start with redis://"),
         ({"MQTT_URL": "tcp://x"}, "MQTT_URL must start with mqtt://"),
+        ({"MQTT_ADMIN_USERNAME": "admin"}, "MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together"),
+        ({"MQTT_ADMIN_PASSWORD": "secret"}, "MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together"),
         ({"SMTP_PORT": "0"}, "SMTP_PORT must be between"),
         ({"ENCRYPTION_KEYS": "nocolon"}, "keyid:base64key"),
         ({"ENCRYPTION_KEYS": "a:c2hvcnQ="}, "must be 32 bytes"),
@@ -79,6 +81,13 @@ def test_production_refuses_missing_or_generated_secrets(tmp_path: Path) -> None
 def test_bad_values_fail_with_a_message_naming_them(tmp_path: Path, env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({"DATA_DIR": str(tmp_path), **env})
+
+
+def test_the_mqtt_admin_password_is_read_but_never_shown(tmp_path: Path) -> None:
+    env = {"DATA_DIR": str(tmp_path), "MQTT_ADMIN_USERNAME": "admin", "MQTT_ADMIN_PASSWORD": "s3cret-pw"}
+    settings = Settings.from_env(env)
+    assert (settings.mqtt_admin_username, settings.mqtt_admin_password) == ("admin", "s3cret-pw")
+    assert "s3cret-pw" not in repr(settings)
 
 
 def test_several_problems_are_named_together(tmp_path: Path) -> None:

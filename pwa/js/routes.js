@@ -7,11 +7,13 @@ import { chatsView, joinView, newChatView } from './chat/chats.js';
 import { chatView } from './chat/conversation.js';
 import { channelView } from './iot/channel.js';
 import { channelsView } from './iot/channels.js';
+import { devicesView } from './iot/devices.js';
 
 export const routes = {
   '/': { view: homeView, title: 'Your account', access: 'private' },
   '/channels': { view: channelsView, title: 'Channels', access: 'private' },
   '/channel': { view: channelView, title: 'Channel', access: 'private' },
+  '/mqtt-devices': { view: devicesView, title: 'MQTT devices', access: 'private' },
   '/chats': { view: chatsView, title: 'Chats', access: 'private' },
   '/chats/new': { view: newChatView, title: 'New chat', access: 'private' },
   '/chat': { view: chatView, title: 'Chat', access: 'private' },

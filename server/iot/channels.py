@@ -186,6 +186,16 @@ class ChannelService:
         self._write_keys[api_key] = (channel, now + KEY_CACHE_SECONDS)
         return channel
 
+    async def for_brokered_write(self, channel_id: int) -> Channel:
+        """The channel an MQTT device publishes to without a key: the broker already checked the device may; this
+        checks the channel is still there and its owner not suspended."""
+        found = await self.repo.with_owner_state(channel_id)
+        if found is None:
+            raise not_found()
+        if found[1]:
+            raise suspended()
+        return found[0]
+
     async def for_read(self, channel_id: int, api_key: str | None, user_id: str | None = None) -> Channel:
         """The channel if the caller may read it: public, its owner (session or user API key), one of its read keys
         or its write key (ThingSpeak lets a write key read). Missing or wrong keys get 401, as ThingSpeak answers."""

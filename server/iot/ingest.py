@@ -3,6 +3,7 @@ writer (acknowledged after commit), then tell listeners (live subscribers, MQTT,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -253,9 +254,10 @@ class FeedService:
             raise TooManyRequests(interval - (now - last), f"this channel takes one update per {interval:g} s")
         self._last_accepted[channel.id] = now
 
-    async def write(self, channel: Channel, points: Sequence[Point]) -> Written:
+    async def write(self, channel: Channel, points: Sequence[Point], *, bulk: bool = False) -> Written:
         """Write points to a channel, all or none; returns once they are committed, with their entry ids. A
-        value with a control character is refused here, whoever writes it (devices, MQTT, rules, TalkBack)."""
+        value with a control character is refused here, whoever writes it (devices, MQTT, rules, TalkBack).
+        `bulk`: a bulk update, which listeners may treat apart (MQTT does not republish it)."""
         _check_values(points)
         self._hold_interval(channel)
         try:
@@ -280,6 +282,8 @@ class FeedService:
             raise ThingSpeakError(
                 "the points could not be stored just now; send them again", status=503, headers={"Retry-After": "1"}
             ) from None
+        if bulk:
+            written = dataclasses.replace(written, bulk=True)
         for listener in self.written:
             try:
                 listener(channel, written)

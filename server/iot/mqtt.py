@@ -2,15 +2,21 @@
 and every committed point (from any source) is republished on ThingSpeak's subscribe topics.
 
 Topics read (payloads as ThingSpeak documents them):
-  channels/{id}/publish                         form-encoded `api_key=...&field1=...&status=...`
-  channels/{id}/publish/{write_key}             the same, the key in the topic (ThingSpeak's older form)
-  channels/{id}/publish/fields/field{n}/{key}   the payload is field n's value
-  channels/{id}/publish/fields/field{n}         ThingSpeak authenticates these by broker login, which we do not
-                                                see: dropped with a line saying to put the key in the topic
+  channels/{id}/publish                         form-encoded `field1=...&status=...`, with `api_key=...` unless the
+                                                broker authorised the device (below)
+  channels/{id}/publish/fields/field{n}         the payload is field n's value (a device the broker authorised)
+  channels/{id}/publish/{write_key}             form-encoded, the key in the topic (ThingSpeak's older forms)
+  channels/{id}/publish/fields/field{n}/{key}   field n's value, the key in the topic
 Topics written (QoS 0, not retained):
   channels/{id}/subscribe                       the entry as JSON, as ThingSpeak's subscribe format shows it
   channels/{id}/subscribe/fields/field{n}       the field's value, for each field the point carries
-Who may read the subscribe topics (private channels too) is the broker's ACL's business, not ours.
+
+`brokered` (MQTT_ADMIN_USERNAME set): the broker runs the dynamic-security plugin the server provisions
+(server/iot/dynsec.py). Only MQTT devices allowed a channel can publish to its keyless topics, so a keyless
+message there is the device's, authorised; anyone may publish the key-in-topic forms (the key is checked here);
+only devices allowed to read a channel may subscribe to its topics. Not brokered, we cannot know who publishes or
+who subscribes: keyless messages are dropped, and private channels' points are not republished at all.
+Bulk updates are never republished, as on ThingSpeak.
 """
 
 from __future__ import annotations
@@ -90,7 +96,7 @@ def parse_publish_topic(topic: str) -> PublishTopic:
     if not (name.startswith("field") and number in {str(n) for n in range(1, 9)}):
         raise BadMessageError("the field in the topic must be field1 to field8")
     if len(rest) == 2:
-        raise BadMessageError("a single-field publish needs the write key in the topic: .../fields/fieldN/KEY")
+        return PublishTopic(channel_id, field=int(number))
     if len(rest) == 3 and rest[2]:
         return PublishTopic(channel_id, field=int(number), api_key=rest[2])
     raise BadMessageError("unknown publish topic form")
@@ -194,17 +200,22 @@ class MqttBridge:
         feeds: FeedService,
         *,
         share_group: str | None = None,
+        brokered: bool = False,
+        login: tuple[str, str] | None = None,
         backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
         republish_queue: int = REPUBLISH_QUEUE,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("MQTT_URL must look like mqtt://[user:password@]host[:port]")
-        self._host = parts.hostname
-        self._port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        self.host = parts.hostname
+        self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
-        self._tls = parts.scheme == "mqtts"
+        if login is not None and self._username is None:
+            self._username, self._password = login
+        self._brokered = brokered
+        self.tls = parts.scheme == "mqtts"
         self._channels = channels
         self._feeds = feeds
         # A shared subscription: with several server processes, each message is written once, not once each.
@@ -223,8 +234,12 @@ class MqttBridge:
         self.stats = BridgeStats()
 
     @property
+    def login_name(self) -> str | None:
+        return self._username
+
+    @property
     def where(self) -> str:
-        return f"{self._host}:{self._port}"  # never the URL: it may hold a password
+        return f"{self.host}:{self.port}"  # never the URL: it may hold a password
 
     async def start(self) -> None:
         """Start connecting (in the background: a broker that is down does not stop the server)."""
@@ -255,8 +270,8 @@ class MqttBridge:
         # and go. What devices publish while the bridge is disconnected is lost, as with ThingSpeak's own
         # broker, which asks devices for CleanSession=1 and QoS 0.
         return aiomqtt.Client(
-            self._host,
-            self._port,
+            self.host,
+            self.port,
             username=self._username,
             password=self._password,
             identifier=f"thingspeak-bridge-{uuid.uuid4().hex[:12]}",
@@ -265,7 +280,7 @@ class MqttBridge:
             timeout=CLOSE_TIMEOUT,
             max_queued_incoming_messages=INCOMING_QUEUE,
             max_queued_outgoing_messages=PAHO_QUEUE,
-            tls_context=ssl.create_default_context() if self._tls else None,
+            tls_context=ssl.create_default_context() if self.tls else None,
             logger=_client_log,
         )
 
@@ -352,9 +367,14 @@ class MqttBridge:
             log.exception("mqtt: failed to write a message on %s", redact_topic(topic))
 
     async def _write(self, topic: PublishTopic, payload: bytes) -> None:
-        """Check the key and write the point exactly as the HTTP update does."""
+        """Check the key (unless the broker authorised the device) and write the point as the HTTP update does."""
         api_key, params = message_params(topic, payload)
-        channel = await self._channels.for_write(api_key)
+        if api_key is None:
+            if not self._brokered:
+                raise BadMessageError("no write key: put it in the topic (.../publish/KEY) or the payload (api_key=)")
+            channel = await self._channels.for_brokered_write(topic.channel_id)
+        else:
+            channel = await self._channels.for_write(api_key)
         if channel.id != topic.channel_id:
             raise unauthorized("this write key belongs to another channel")
         tz = zone(params["timezone"]) if params.get("timezone") else UTC
@@ -365,6 +385,8 @@ class MqttBridge:
     # -- outgoing -----------------------------------------------------------------------------------
     def _on_written(self, channel: Channel, written: Written) -> None:
         """FeedService listener: queue each committed point for republishing; never waits, never raises."""
+        if written.bulk or not (channel.public or self._brokered):
+            return
         for index, point in enumerate(written.points):
             try:
                 self._outgoing.put_nowait((channel, written.first_entry_id + index, point))

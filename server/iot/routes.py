@@ -307,7 +307,7 @@ async def _bulk(
         raise ThingSpeakError("this write key belongs to another channel", status=401)
     feeds: FeedService = request.app[feeds_key]
     points = parse(feeds.now(), tz_of(params))
-    written = await feeds.write(channel, points)
+    written = await feeds.write(channel, points, bulk=True)
     return web.json_response(
         {
             "success": True,

@@ -124,6 +124,7 @@ class Written:
     channel_id: int
     first_entry_id: int
     points: Sequence[Point]
+    bulk: bool = False  # a bulk update: not republished over MQTT (ThingSpeak does not)
 
     @property
     def last_entry_id(self) -> int:
@@ -371,6 +372,15 @@ class ChannelRepository:
         if row is None:
             return None
         return KeyedChannel(self._channel(row), str(row["key_kind"]), row["owner_suspended_at"] is not None)
+
+    async def with_owner_state(self, channel_id: int) -> tuple[Channel, bool] | None:
+        """A channel and whether its owner is suspended, in one query (keyless MQTT writes check this)."""
+        row = await self.db.fetchrow(
+            "SELECT c.*, u.suspended_at AS owner_suspended_at FROM channels c"
+            " LEFT JOIN users u ON u.id = c.owner_id WHERE c.id = $1",
+            channel_id,
+        )
+        return None if row is None else (self._channel(row), row["owner_suspended_at"] is not None)
 
     # -- the user's API key -------------------------------------------------------------------------
     async def set_user_key(self, tx: Executor, user_id: str, api_key: str, now: float) -> None:

@@ -19,4 +19,5 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "chat_invites": ("id", ("code",)),
     "message_reports": ("id", ("reason",)),
     "mail_outbox": ("id", ("recipient", "subject", "body")),
+    "mqtt_devices": ("id", ("password",)),
 }

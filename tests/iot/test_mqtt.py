@@ -1,5 +1,7 @@
-"""The MQTT bridge against a real Mosquitto: devices publish on ThingSpeak's topics, points are stored, and every
-committed point is republished on the subscribe topics; the bridge rides out a broker restart."""
+"""The MQTT bridge against a real Mosquitto without dynamic security: devices publish on ThingSpeak's topics with
+their write key, points are stored, and every committed point of a public channel is republished on the subscribe
+topics (a private channel's are not: anyone may subscribe on such a broker); the bridge rides out a broker restart.
+MQTT devices on a broker the server provisions are in test_mqtt_devices.py."""
 
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ def test_publish_topic_forms() -> None:
     assert parse_publish_topic("channels/12/publish") == PublishTopic(12)
     assert parse_publish_topic("channels/12/publish/KEY123") == PublishTopic(12, api_key="KEY123")
     assert parse_publish_topic("channels/12/publish/fields/field3/KEY") == PublishTopic(12, field=3, api_key="KEY")
+    # No key: only a device the broker authorised (MQTT devices, dynamic security) may publish there.
+    assert parse_publish_topic("channels/12/publish/fields/field1") == PublishTopic(12, field=1)
 
 
 @pytest.mark.parametrize(
@@ -57,7 +61,6 @@ def test_publish_topic_forms() -> None:
         "channels/12/subscribe",
         "channels/12/publish/",
         "channels/12/publish/fields/field9/KEY",
-        "channels/12/publish/fields/field1",  # ThingSpeak authenticates this one by broker login, we cannot
         "channels/12/publish/fields/field1/KEY/more",
         "channels/12/publish/KEY/more",
         "other/12/publish",
@@ -209,7 +212,7 @@ async def mqtt_client_fixture(aiohttp_client: Any, make_settings: Callable[..., 
 @needs_broker
 async def test_published_point_is_stored_and_republished(mqtt_client: TestClient) -> None:
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client)
+    channel = await new_channel(mqtt_client, public_flag=True)
     cid = channel["id"]
     async with subscriber(TEST_MQTT_URL, cid) as inbox:
         await publish(
@@ -237,7 +240,7 @@ async def test_published_point_is_stored_and_republished(mqtt_client: TestClient
 @needs_broker
 async def test_key_in_topic_and_single_field_forms(mqtt_client: TestClient) -> None:
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client)
+    channel = await new_channel(mqtt_client, public_flag=True)
     cid, key = channel["id"], channel["write_key"]
     async with subscriber(TEST_MQTT_URL, cid) as inbox:
         await publish(TEST_MQTT_URL, f"channels/{cid}/publish/{key}", "field1=1&field2=2")
@@ -254,7 +257,7 @@ async def test_key_in_topic_and_single_field_forms(mqtt_client: TestClient) -> N
 @needs_broker
 async def test_http_writes_are_republished(mqtt_client: TestClient) -> None:
     assert TEST_MQTT_URL
-    channel = await new_channel(mqtt_client)
+    channel = await new_channel(mqtt_client, public_flag=True)
     cid = channel["id"]
     async with subscriber(TEST_MQTT_URL, cid) as inbox:
         resp = await mqtt_client.post("/update", data={"api_key": channel["write_key"], "field2": "55", "lat": "1.5"})
@@ -262,6 +265,27 @@ async def test_http_writes_are_republished(mqtt_client: TestClient) -> None:
         assert await inbox.wait_for(f"channels/{cid}/subscribe/fields/field2") == [b"55"]
         [entry] = [orjson.loads(p) for p in await inbox.wait_for(f"channels/{cid}/subscribe")]
         assert (entry["entry_id"], entry["field2"], entry["latitude"]) == (1, "55", "1.5")
+
+
+@needs_broker
+async def test_private_and_bulk_points_are_not_republished_where_anyone_may_subscribe(mqtt_client: TestClient) -> None:
+    assert TEST_MQTT_URL
+    private = await new_channel(mqtt_client)
+    public = await new_channel(mqtt_client, public_flag=True)
+    async with subscriber(TEST_MQTT_URL, private["id"]) as overheard, subscriber(TEST_MQTT_URL, public["id"]) as inbox:
+        await publish(TEST_MQTT_URL, f"channels/{private['id']}/publish/{private['write_key']}", "field1=secret")
+        [row] = await _stored(mqtt_client, private["id"], 1)  # written, not announced
+        assert row["field1"] == "secret"
+        bulk = [{"delta_t": 0, "field1": "a"}, {"delta_t": 1, "field1": "b"}]
+        resp = await mqtt_client.post(
+            f"/channels/{public['id']}/bulk_update.json", json={"write_api_key": public["write_key"], "updates": bulk}
+        )
+        assert resp.status == 202, await resp.text()
+        await publish(TEST_MQTT_URL, f"channels/{public['id']}/publish/{public['write_key']}", "field1=single")
+        [entry] = [orjson.loads(p) for p in await inbox.wait_for(f"channels/{public['id']}/subscribe")]
+        await asyncio.sleep(0.3)  # anything else would have come by now
+        assert (entry["entry_id"], inbox.on(f"channels/{public['id']}/subscribe/fields/field1")) == (3, [b"single"])
+        assert overheard.messages == []
 
 
 @needs_broker
@@ -411,7 +435,7 @@ async def test_bridge_survives_a_broker_restart(
     client: TestClient = await aiohttp_client(create_app(make_settings(mqtt_url=private_broker.url)))
     await _connected(client)
     bridge = _bridge(client)
-    channel = await new_channel(client)
+    channel = await new_channel(client, public_flag=True)
     cid, key = channel["id"], channel["write_key"]
 
     async with subscriber(private_broker.url, cid) as inbox:

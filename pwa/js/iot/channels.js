@@ -7,7 +7,7 @@ import { namedFields } from './channel-fields.js';
 
 export function channelsView({ signal, navigate }) {
   return wideScreen('Channels',
-    h('p', { class: 'links' }, h('a', { href: '#/' }, '← Your account')),
+    h('p', { class: 'links' }, h('a', { href: '#/' }, '← Your account'), ' · ', h('a', { href: '#/mqtt-devices' }, 'MQTT devices')),
     h('p', { class: 'muted' },
       'A channel stores the points your devices send: up to eight fields each, written with the channel’s write key.'),
     channelList(signal),
