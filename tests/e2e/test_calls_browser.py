@@ -287,7 +287,11 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
     context.grant_permissions(["notifications"], origin=server.url)
     page = carol.page
     # The worker must be active (its precache done) before a push can reach it.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")  # activated: it took this page
+    # Activated: it took this page. Polled from here: the page's CSP forbids the string eval wait_for_function uses.
+    deadline = time.monotonic() + 15
+    while not page.evaluate("navigator.serviceWorker.controller !== null"):
+        assert time.monotonic() < deadline, "the service worker did not take the page"
+        page.wait_for_timeout(50)
     cdp = context.new_cdp_session(page)
     registrations: list[dict[str, object]] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))

@@ -68,6 +68,8 @@ _TB_ERRORS = {
 _QUEUE_ERRORS = {**_TB_ERRORS, 404: "No such TalkBack (or command)."}
 _TALKBACK_TEXT = "Without an extension the answer is still JSON; only errors are text (`0`, or `-1` for 404)."
 _COMMAND_TEXT = {"type": "string", "description": "the command string"}
+# A command id of `last` or `execute` names another route of the queue, which takes other methods.
+_SIBLING = "The command id is `last` or `execute`: another route of the queue, which does not take this method."
 
 
 def _talkbacks(book: ThingSpeakBook) -> None:
@@ -230,3 +232,7 @@ def _commands(book: ThingSpeakBook) -> None:
         errors=_QUEUE_ERRORS,
         **queue,
     )
+    for method in ("put", "delete"):  # a command id of `last` or `execute` is another route's: the API's 405
+        for path in (f"{COMMAND}.{{fmt}}", COMMAND):
+            responses = book.paths[path][method]["responses"]
+            responses["405"] = {"description": _SIBLING, "content": {"application/json": {"schema": ref("Error")}}}
