@@ -26,6 +26,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
+    RTCDataChannel,
     RTCIceServer,
     RTCIceTransport,
     RTCIceTransportPolicy,
@@ -284,3 +285,23 @@ def selected_pairs(pc: RTCPeerConnection) -> list[SelectedPair]:
 def local_candidate_types(pc: RTCPeerConnection) -> set[str]:
     """The types of the candidates `pc` gathered (after setLocalDescription)."""
     return {candidate.type for t in _ice_transports(pc) for candidate in t.iceGatherer.getLocalCandidates()}
+
+
+def echo_channel(offerer: RTCPeerConnection, answerer: RTCPeerConnection, text: str) -> asyncio.Future[str]:
+    """A data channel the offerer opens and sends `text` on; the answerer echoes it back as `echo <text>`. Set up
+    before `connect`; the future holds the echo once it came back."""
+    channel = offerer.createDataChannel("chat")
+    echoed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @channel.on("message")
+    def on_message(message: str) -> None:
+        if not echoed.done():
+            echoed.set_result(message)
+
+    channel.on("open", lambda: channel.send(text))
+
+    @answerer.on("datachannel")
+    def on_datachannel(remote: RTCDataChannel) -> None:
+        remote.on("message", lambda message: remote.send(f"echo {message}"))
+
+    return echoed

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from aiortc import RTCDataChannel
-
 from tests.calls.peers import (
     SyntheticAudioTrack,
     SyntheticVideoTrack,
     connect,
+    echo_channel,
     local_candidate_types,
     make_peer,
     on_track_frames,
@@ -26,20 +25,7 @@ async def test_two_peers_exchange_video_audio_and_data_over_host_candidates() ->
     try:
         offerer.addTrack(SyntheticVideoTrack(160, 120, fps=30))
         offerer.addTransceiver("audio", direction="recvonly")
-        channel = offerer.createDataChannel("chat")
-        echoed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        @channel.on("message")
-        def on_message(message: str) -> None:
-            if not echoed.done():
-                echoed.set_result(message)
-
-        channel.on("open", lambda: channel.send("ping"))
-
-        @answerer.on("datachannel")
-        def on_datachannel(remote: RTCDataChannel) -> None:
-            remote.on("message", lambda message: remote.send(f"echo {message}"))
-
+        echoed = echo_channel(offerer, answerer, "ping")
         video = on_track_frames(answerer, "video")
         audio = on_track_frames(offerer, "audio")
         await connect(offerer, answerer, answerer_tracks=[SyntheticAudioTrack(frequency=440)])

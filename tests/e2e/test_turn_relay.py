@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from aiortc import RTCDataChannel
 
 from server.app import create_app
 from server.calls.turn import issue_turn_credentials
@@ -23,6 +22,7 @@ from server.config import Settings
 from tests.calls.peers import (
     SyntheticVideoTrack,
     connect,
+    echo_channel,
     local_candidate_types,
     make_peer,
     on_track_frames,
@@ -71,20 +71,7 @@ async def test_two_relay_only_peers_call_through_coturn_with_the_routes_credenti
     callee = make_peer(rtc_ice_servers([await _turn_server(client, "Bob")]), relay_only=True)
     try:
         caller.addTrack(SyntheticVideoTrack(320, 240, fps=15))
-        channel = caller.createDataChannel("chat")
-        reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        @channel.on("message")
-        def on_reply(message: str) -> None:
-            if not reply.done():
-                reply.set_result(message)
-
-        channel.on("open", lambda: channel.send("hello"))
-
-        @callee.on("datachannel")
-        def on_datachannel(remote: RTCDataChannel) -> None:
-            remote.on("message", lambda message: remote.send(f"got {message}"))
-
+        reply = echo_channel(caller, callee, "hello")
         video = on_track_frames(callee, "video")
         await connect(caller, callee)
         assert local_candidate_types(caller) == {"relay"}
@@ -95,7 +82,7 @@ async def test_two_relay_only_peers_call_through_coturn_with_the_routes_credenti
         received = await asyncio.wait_for(video, WAIT)
         await received.wait_for(10, timeout=WAIT)
         assert (received.width, received.height) == (320, 240)
-        assert await asyncio.wait_for(reply, WAIT) == "got hello"  # and data the other way
+        assert await asyncio.wait_for(reply, WAIT) == "echo hello"  # and data the other way
 
         # Each side sends from its coturn allocation to the other's: media really went through the relay.
         for pc in (caller, callee):
