@@ -10,8 +10,8 @@ $(STAMP): requirements.txt requirements-dev.txt package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	@if command -v npm >/dev/null 2>&1; then npm ci --omit=dev --no-audit --no-fund; \
-	else echo "npm not found: the IoT charts need uPlot; install Node.js (with npm), then run: npm ci --omit=dev"; fi
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund; \
+	else echo "npm not found: the IoT charts need uPlot; install Node.js (with npm), then run: npm ci"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,14 +10,18 @@ import { subscribe as followChats, totalUnread } from './js/chat/store.js';
 import { followOtherWindows, isSignedIn, onSessionChange } from './js/core/api.js';
 import { h } from './js/core/dom.js';
 import { createEvents } from './js/core/events.js';
+import { addStrings, t } from './js/core/i18n.js';
 import { createRouter } from './js/core/router.js';
 import { command, onPush, onReady, startSocket, stopSocket } from './js/core/socket.js';
 import { routes } from './js/routes.js';
+import { catalogues } from './js/strings.js';
+
+for (const strings of catalogues) addStrings(strings);
 
 const SIGN_OUT_NOTICES = {
-  signed_out: 'You have signed out.',
-  expired: 'Your session has ended. Please sign in again.',
-  signed_out_elsewhere: 'You signed out in another window.',
+  signed_out: 'shell.signed_out',
+  expired: 'shell.expired',
+  signed_out_elsewhere: 'shell.signed_out_elsewhere',
 };
 
 const outlet = document.getElementById('main');
@@ -43,7 +47,7 @@ onSessionChange(({ signedIn, reason }) => {
     events.forget();
     resetChats();
     forgetFiles();
-    setFlash(SIGN_OUT_NOTICES[reason] || SIGN_OUT_NOTICES.signed_out, reason === 'expired' ? 'warning' : 'info');
+    setFlash(t(SIGN_OUT_NOTICES[reason] || SIGN_OUT_NOTICES.signed_out), reason === 'expired' ? 'warning' : 'info');
     router.go('/signin', { replace: true });
   } else if (reason === 'signed_in_elsewhere') {
     router.refresh(); // a signed-out screen redirects itself to the home screen
@@ -92,7 +96,7 @@ function hideBanner(key) {
 function watchConnection() {
   const update = () => {
     if (navigator.onLine) hideBanner('offline');
-    else showBanner('offline', h('p', null, 'You are offline. Changes cannot be saved until the connection is back.'));
+    else showBanner('offline', h('p', null, t('shell.offline')));
   };
   window.addEventListener('online', update);
   window.addEventListener('offline', update);

@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '8';
+const VERSION = '9';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -50,9 +50,11 @@ const PRECACHE = [
   '/js/core/dom.js',
   '/js/core/events.js',
   '/js/core/forms.js',
+  '/js/core/i18n.js',
   '/js/core/router.js',
   '/js/core/socket.js',
   '/js/core/storage.js',
+  '/js/core/strings.js',
   '/js/iot/channel-fields.js',
   '/js/iot/channel.js',
   '/js/iot/channels.js',
@@ -60,6 +62,7 @@ const PRECACHE = [
   '/js/iot/devices.js',
   '/js/iot/live.js',
   '/js/routes.js',
+  '/js/strings.js',
   '/manifest.webmanifest',
   '/static/app.css',
   '/static/calls.css',

@@ -26,7 +26,9 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocke
 from server.calls import ws as calls_ws
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess, running_server
-from tests.e2e.test_chat_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Problems, _call, _verified_account, sign_in
+from tests.e2e.webapp import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Problems, sign_in
+from tests.e2e.webapp import call as _call
+from tests.e2e.webapp import verified_account as _verified_account
 
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 STEP_TIMEOUT_MS = 15_000  # any one wait in the browser

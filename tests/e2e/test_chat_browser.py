@@ -15,112 +15,30 @@ import os
 import re
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from server.web import static
-from tests.conftest import Mailbox, link_in
+from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess, running_server
+from tests.e2e.webapp import (
+    BROWSER_MARKS,
+    PASSWORD,
+    STEP_TIMEOUT_MS,
+    Problems,
+    browser_fixture,
+    server_fixture,
+    sign_in,
+)
+from tests.e2e.webapp import call as _call
+from tests.e2e.webapp import verified_account as _verified_account
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-PASSWORD = "correct horse battery staple"
-STEP_TIMEOUT_MS = 15_000  # any one wait in the browser
+__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and not os.environ.get("CI"),
-        reason="Chromium is not installed (apt-get install chromium); CI installs it",
-    ),
-]
-
-
-def _call(url: str, body: dict[str, Any] | None = None, token: str | None = None) -> Any:
-    """One JSON request to the server under test (POST when there is a body); returns the decoded answer."""
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers)  # noqa: S310 - http://127.0.0.1 only
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        assert response.status in (200, 201, 202), response.status
-        return json.loads(response.read() or b"null")
-
-
-def _verified_account(server: ServerProcess, mailbox: Mailbox, name: str) -> str:
-    """Register through the API and open the link in the real confirmation e-mail; returns the address."""
-    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
-    _call(f"{server.url}/api/auth/register", {"email": email, "password": PASSWORD, "display_name": name})
-    message = mailbox.wait_for_blocking(email, timeout=20)
-    with urllib.request.urlopen(server.url + link_in(message, "/verify-email"), timeout=30) as response:  # noqa: S310
-        assert response.status == 200
-    return email
-
-
-class Problems:
-    """Page errors and console errors of every page, collected so the test can fail on any of them; and the
-    WebSockets each page opened (the app keeps one for everything)."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.sockets: dict[str, list[str]] = {}
-
-    def watch(self, page: Page, who: str) -> Page:
-        page.on("pageerror", lambda error: self.seen.append(f"{who}: page error: {error}"))
-        opened = self.sockets.setdefault(who, [])
-        page.on("websocket", lambda ws: opened.append(ws.url))
-
-        def console(message: ConsoleMessage) -> None:
-            if message.type in ("error", "assert"):
-                self.seen.append(f"{who}: console {message.type}: {message.text} at {message.location}")
-
-        page.on("console", console)
-        return page
-
-
-@pytest.fixture(name="server")
-def server_fixture(tmp_path: Path, smtp: tuple[Mailbox, int]) -> Iterator[ServerProcess]:
-    _, smtp_port = smtp
-    env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_FROM": "server@example.test"}
-    with running_server(tmp_path, env=env) as server:
-        yield server
-
-
-@pytest.fixture(name="browser", scope="module")
-def browser_fixture() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("CI is set but /usr/bin/chromium is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def sign_in(page: Page, server: ServerProcess, email: str) -> None:
-    page.goto(f"{server.url}/#/signin")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
-    # The device keeps the server's device token, so its next sign-in counts as a known device's.
-    token = page.evaluate("localStorage.getItem('realtime.device_token')")
-    assert isinstance(token, str), "the sign-in did not keep a device token"
-    assert token
+pytestmark = BROWSER_MARKS
 
 
 def open_chats(page: Page) -> None:

@@ -7,18 +7,20 @@ from playwright.sync_api import Browser, expect
 
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.test_chat_browser import (
+from tests.e2e.webapp import (
+    BROWSER_MARKS,
     PASSWORD,
     STEP_TIMEOUT_MS,
     Problems,
-    _call,
-    _verified_account,
+    assert_accessible,
     browser_fixture,
+    call,
     server_fixture,
     sign_in,
+    verified_account,
 )
-from tests.e2e.test_chat_browser import pytestmark as pytestmark
 
+pytestmark = BROWSER_MARKS
 __all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 
@@ -26,10 +28,10 @@ def test_a_device_is_made_shown_once_listed_and_deleted(
     server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
 ) -> None:
     mailbox, _ = smtp
-    email = _verified_account(server, mailbox, "Dora")
-    grant = _call(f"{server.url}/api/auth/login", {"email": email, "password": PASSWORD})
-    user_key = _call(f"{server.url}/api/me/api-key", token=grant["access_token"])["api_key"]
-    channel = _call(f"{server.url}/channels.json", {"api_key": user_key, "name": "Garden"})
+    email = verified_account(server, mailbox, "Dora")
+    grant = call(f"{server.url}/api/auth/login", {"email": email, "password": PASSWORD})
+    user_key = call(f"{server.url}/api/me/api-key", token=grant["access_token"])["api_key"]
+    channel = call(f"{server.url}/channels.json", {"api_key": user_key, "name": "Garden"})
     problems = Problems()
     context = browser.new_context(viewport={"width": 1024, "height": 768})
     context.set_default_timeout(STEP_TIMEOUT_MS)
@@ -40,13 +42,14 @@ def test_a_device_is_made_shown_once_listed_and_deleted(
     page.get_by_role("link", name="MQTT devices").click()
     expect(page.get_by_role("heading", name="MQTT devices", level=1)).to_be_visible()
     expect(page.get_by_text("No devices yet. Add one below.")).to_be_visible()
+    assert_accessible(page, "MQTT devices")
     page.get_by_label("Name").fill("Sprinkler")
     choice = page.locator(f"[data-channel='{channel['id']}']")
     choice.get_by_label("publish").check()
     page.get_by_role("button", name="Add device").click()
     expect(page.get_by_role("heading", name="Save these now")).to_be_visible()
 
-    [device] = _call(f"{server.url}/api/mqtt/devices", token=grant["access_token"])["devices"]
+    [device] = call(f"{server.url}/api/mqtt/devices", token=grant["access_token"])["devices"]
     assert device["channels"] == [{"channel_id": channel["id"], "publish": True, "subscribe": False}]
     shown = page.locator("dd code").all_inner_texts()
     assert shown[:2] == [device["client_id"], device["username"]]
@@ -57,6 +60,6 @@ def test_a_device_is_made_shown_once_listed_and_deleted(
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(".channel-item").get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No devices yet. Add one below.")).to_be_visible()
-    assert _call(f"{server.url}/api/mqtt/devices", token=grant["access_token"])["devices"] == []
+    assert call(f"{server.url}/api/mqtt/devices", token=grant["access_token"])["devices"] == []
     context.close()
     assert problems.seen == []

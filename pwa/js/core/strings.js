@@ -1,0 +1,16 @@
+// The app shell's strings (navigation, banners, sign-out notices). See core/i18n.js.
+
+export const strings = {
+  en: {
+    'shell.signed_out': 'You have signed out.',
+    'shell.expired': 'Your session has ended. Please sign in again.',
+    'shell.signed_out_elsewhere': 'You signed out in another window.',
+    'shell.offline': 'You are offline. Changes cannot be saved until the connection is back.',
+  },
+  ru: {
+    'shell.signed_out': 'Вы вышли из аккаунта.',
+    'shell.expired': 'Сеанс закончился. Войдите снова.',
+    'shell.signed_out_elsewhere': 'Вы вышли из аккаунта в другом окне.',
+    'shell.offline': 'Нет подключения к сети. Изменения нельзя сохранить, пока связь не вернётся.',
+  },
+};
