@@ -347,7 +347,7 @@ async def writer_stats(base: str) -> dict[str, float]:
     ):
         text = await resp.text()
     stats = {}
-    for name in ("batches", "rows"):
+    for name in ("batches", "rows", "commit_seconds"):
         found = re.search(rf'^batch_writer_{name}\{{writer="feeds"\}} ([\d.e+]+)', text, re.M)
         stats[name] = float(found.group(1)) if found else 0.0
     return stats
@@ -553,6 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured phase (default 10)")
+    parser.add_argument("--log-level", default="INFO", help="the server's LOG_LEVEL (default INFO, as in production)")
     parser.add_argument("--connections", type=int, default=64, help="wrk keep-alive connections (default 64)")
     parser.add_argument("--bulk-callers", type=int, default=4, help="concurrent bulk callers (default 4)")
     parser.add_argument("--batch-max-rows", type=int, help="BATCH_MAX_ROWS for the server (default: its own)")
@@ -597,7 +598,8 @@ def run_and_report_noise(run: Callable[[argparse.Namespace], int], args: argpars
 
 
 def _run(args: argparse.Namespace) -> int:
-    env = {"LOG_LEVEL": "WARNING"}
+    # The server logs as in production (INFO: the access log included, device writes summarised), to a file.
+    env = {"LOG_LEVEL": args.log_level}
     if args.batch_max_rows is not None:
         env["BATCH_MAX_ROWS"] = str(args.batch_max_rows)
     if args.batch_max_delay_ms is not None:
@@ -722,10 +724,12 @@ def _measure(
         raise BenchError(f"/update acknowledged {acknowledged} points but the channel holds {committed}")
     batches = after["batches"] - before["batches"]
     rows = after["rows"] - before["rows"]
+    commit_ms = (after["commit_seconds"] - before["commit_seconds"]) * 1000 / batches if batches else 0.0
     print(
         f"(b) /update:       {update.rps:,.0f} req/s  p50 {update.p50_ms:.2f} ms  p99 {update.p99_ms:.2f} ms"
         f"  (server CPU {update_cpu / update.requests * 1e6:.0f} µs/request, {update_cpu / update.seconds:.2f} cores;"
-        f" {rows / batches if batches else 0:.1f} rows/batch; {committed:,} committed >= {acknowledged:,} acknowledged)"
+        f" {rows / batches if batches else 0:.1f} rows/batch, {commit_ms:.2f} ms a commit;"
+        f" {committed:,} committed >= {acknowledged:,} acknowledged)"
     )
     print("    latency " + ", ".join(f"p{p} {ms:.2f} ms" for p, ms in update.percentiles.items()))
 

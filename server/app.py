@@ -27,7 +27,7 @@ from server.keys import (
     settings_key,
 )
 from server.ops import health
-from server.ops.metrics import Metrics, metrics_middleware
+from server.ops.metrics import Metrics
 from server.storage import database as storage
 from server.storage.guarded import GuardedDatabase
 from server.storage.migrations import migrate
@@ -52,12 +52,11 @@ def create_app(settings: Settings, *, overrides: Mapping[web.AppKey[Any], Any] |
     app[settings_key] = settings
     app[keyring_key] = Keyring(settings.encryption_keys)
     app[blind_index_key] = BlindIndex(settings.blind_index_key)
-    app[metrics_key] = metrics = Metrics()
+    app[metrics_key] = Metrics()
 
-    # Middlewares, outermost first: request id and access log see every outcome; metrics count it;
-    # errors turn every exception into a JSON answer before the two above look at its status.
+    # Middlewares, outermost first: request id, access log and metrics see every outcome; errors turn every
+    # exception into a JSON answer before the one above looks at its status.
     setup_request_id(app)
-    app.middlewares.append(metrics_middleware(metrics))
     setup_errors(app)
     setup_security_headers(app)
 

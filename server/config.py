@@ -133,6 +133,10 @@ class Settings:
     # and a write may wait at most `write_timeout` for a client that stopped reading; past either it is reset.
     header_read_timeout: float = 10.0
     write_timeout: float = 30.0
+    # Device routes' quick successes are logged as one summary line per route every this many seconds (0: every
+    # request gets its own line); their errors, and answers slower than `access_log_slow_ms`, always do.
+    access_log_summary_seconds: float = 10.0
+    access_log_slow_ms: float = 500.0
     # Prometheus metrics on a listener of their own (never the public one); no port: no metrics listener.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -210,6 +214,8 @@ class Settings:
             "ws_close_timeout": reader.number("WS_CLOSE_TIMEOUT", 5.0, 0.1, 60.0),
             "header_read_timeout": reader.number("HEADER_READ_TIMEOUT", 10.0, 0.1, 300.0),
             "write_timeout": reader.number("WRITE_TIMEOUT", 30.0, 0.1, 3600.0),
+            "access_log_summary_seconds": reader.number("ACCESS_LOG_SUMMARY_SECONDS", 10.0, 0.0, 3600.0),
+            "access_log_slow_ms": reader.number("ACCESS_LOG_SLOW_MS", 500.0, 1.0, 600_000.0),
             "metrics_host": reader.text("METRICS_HOST", "127.0.0.1"),
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
         }

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractResource
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -26,6 +27,8 @@ limiter_key: web.AppKey[RateLimiter] = web.AppKey("limiter")
 metrics_key: web.AppKey[Metrics] = web.AppKey("metrics")
 redis_key: web.AppKey[Any] = web.AppKey("redis")  # None without REDIS_URL
 broker_key: web.AppKey[Broker] = web.AppKey("broker")
+# Routes devices call at a high rate (server/web/request_id.py: mark_device_routes).
+device_routes_key: web.AppKey[set[AbstractResource]] = web.AppKey("device_routes")
 
 # The WebSocket.
 connections_key: web.AppKey[ConnectionRegistry] = web.AppKey("connections")

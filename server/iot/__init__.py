@@ -43,13 +43,16 @@ from server.storage.batch import BatchWriter
 from server.storage.channels import ChannelRepository, FeedWrite, Written, write_feeds
 from server.storage.mqtt_devices import MqttDeviceRepository
 from server.web.outbound import OutboundLimiter
+from server.web.request_id import mark_device_routes
 from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
     tables = (routes.routes, read_routes.routes, talkback_routes.routes, rules_routes.routes, mqtt_device_routes.routes)
     for table in tables:
-        app.add_routes(table)
+        added = app.add_routes(table)
+        # The ThingSpeak API (not the web app's /api/...): what devices call, many times a second.
+        mark_device_routes(app, (r for r in added if r.resource and not r.resource.canonical.startswith("/api/")))
     app[ws_commands_key].add_all(live.commands)
     apidoc.document(app)
     app[update_received_key] = update_received = UpdateReceived("update_received")

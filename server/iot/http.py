@@ -104,9 +104,7 @@ def reply(request: web.Request, value: Any, *, root: str, status: int = 200, jso
 
 def plain(text: str) -> web.Response:
     """A text reply, as ThingSpeak gives on routes without an ending."""
-    response = web.Response(text=text, content_type="text/plain")
-    response.charset = "utf-8"
-    return response
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 def json_object(raw: bytes) -> dict[str, Any]:

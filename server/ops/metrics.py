@@ -6,19 +6,61 @@ on the public one: figures about the traffic and the load are for the operator, 
 
 from __future__ import annotations
 
-import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from server.storage.batch import BatchWriter
 from server.storage.database import Database
-from server.web.request_id import route_name
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class RequestFigures:
+    """Requests by method, route and status, and their latency by method and route, kept as plain numbers and
+    turned into Prometheus's counter and histogram only when scraped. prometheus_client's own metrics take a
+    lock and look up a labelled child on every request, which costs a device write more than it needs."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, int], int] = {}
+        # per (method, route): one count per bucket (the last for above all), then the sum of seconds
+        self.latency: dict[tuple[str, str], list[float]] = {}
+
+    def add(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        histogram = self.latency.get((method, route))
+        if histogram is None:
+            histogram = self.latency[method, route] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        histogram[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        histogram[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "http_requests", "HTTP requests by route and status", labels=["method", "route", "status"]
+        )
+        for (method, route, status), count in self.counts.items():
+            requests.add_metric([method, route, str(status)], count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "http_request_duration_seconds", "HTTP request latency by route", labels=["method", "route"]
+        )
+        for (method, route), histogram in self.latency.items():
+            buckets: list[tuple[str, float]] = []
+            running = 0.0
+            for bound, in_bucket in zip(_BOUNDS, histogram[:-1], strict=True):
+                running += in_bucket
+                buckets.append((bound, running))
+            latency.add_metric([method, route], buckets, sum_value=histogram[-1])
+        yield latency
+
+
+_BOUNDS = (*(repr(bound) for bound in LATENCY_BUCKETS), "+Inf")  # as Prometheus writes `le`
 
 
 class _LiveFigures(Collector):
@@ -29,6 +71,7 @@ class _LiveFigures(Collector):
 
     def collect(self) -> Iterator[Metric]:
         m = self._metrics
+        yield from m.requests.collect()
         sockets = GaugeMetricFamily("websocket_connections", "Open WebSocket connections")
         sockets.add_metric([], m.open_websockets())
         yield sockets
@@ -43,6 +86,7 @@ class _LiveFigures(Collector):
         failed = GaugeMetricFamily("batch_writer_failed_rows", "Rows whose write failed", labels=["writer"])
         last = GaugeMetricFamily("batch_writer_last_batch_rows", "Rows in the last batch", labels=["writer"])
         commit = GaugeMetricFamily("batch_writer_last_commit_seconds", "Time the last batch took", labels=["writer"])
+        commits = GaugeMetricFamily("batch_writer_commit_seconds", "Time all batches took", labels=["writer"])
         for writer in m.writers:
             queued.add_metric([writer.name], writer.queued)
             batches.add_metric([writer.name], writer.stats.batches)
@@ -50,7 +94,8 @@ class _LiveFigures(Collector):
             failed.add_metric([writer.name], writer.stats.failed_rows)
             last.add_metric([writer.name], writer.stats.last_batch_rows)
             commit.add_metric([writer.name], writer.stats.last_commit_seconds)
-        yield from (queued, batches, rows, failed, last, commit)
+            commits.add_metric([writer.name], writer.stats.commit_seconds)
+        yield from (queued, batches, rows, failed, last, commit, commits)
         for name, (description, counters) in m.counters.items():
             family = GaugeMetricFamily(name, description, labels=["figure"])
             for figure, value in vars(counters).items():
@@ -63,55 +108,16 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "http_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "HTTP request latency by route",
-            ["method", "route"],
-            registry=self.registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-        )
+        self.requests = RequestFigures()  # counted by server/web/request_id.py's middleware
         self.database: Database | None = None
         self.writers: list[BatchWriter[Any, Any]] = []
         self.open_websockets: Callable[[], int] = lambda: 0
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         # Counters kept by parts of the server (each a dataclass of numbers), by metric name, with a description.
         self.counters: dict[str, tuple[str, object]] = {}
         self.registry.register(_LiveFigures(self))
 
-    def count(self, method: str, route: str, status: int, seconds: float) -> None:
-        # Looking up label children is the costly part of prometheus_client; routes and statuses are few.
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
-
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def metrics_middleware(metrics: Metrics) -> Middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        finally:
-            route = route_name(request)
-            metrics.count(request.method, route, status, time.perf_counter() - started)
-
-    return middleware
 
 
 def metrics_app(metrics: Metrics) -> web.Application:

@@ -5,9 +5,11 @@ SQL is written once with PostgreSQL's `$1, $2` placeholders; the SQLite backend 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Row(Protocol):
@@ -54,6 +56,11 @@ class Database(Executor, Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Executor]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
+
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        """`work(tx)` in one write transaction, committed once it returns, rolled back if it raises. `work` may
+        await only `tx`'s methods: SQLite runs all of it, BEGIN to COMMIT, in its writer thread in one step
+        (a batch writer's transaction, so the event loop hands it over once instead of once per statement)."""
 
     def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
         """Rows one at a time, fetched in batches, for results too large to hold in memory."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -113,6 +113,10 @@ class GuardedDatabase:
             self._failed(exc)
             raise
         self.breaker.succeeded()
+
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        self._before()
+        return await self._call(self.inner.run_transaction(work))
 
     async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
         self._before()

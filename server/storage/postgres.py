@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
-from server.storage.database import Executor, IntegrityError, Row
+from server.storage.database import Executor, IntegrityError, Row, T
 
 # From this many rows on, COPY beats a pipelined INSERT.
 _COPY_FROM = 50
@@ -119,6 +119,10 @@ class PostgresDatabase:
     async def transaction(self) -> AsyncIterator[Executor]:
         async with self._pool.acquire() as conn, conn.transaction():
             yield _Connection(conn)
+
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+        async with self.transaction() as tx:
+            return await work(tx)
 
     async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
         async with self._streams, self._pool.acquire() as conn, conn.transaction(readonly=True):

@@ -45,7 +45,11 @@ class DeadlineProtocol(asyncio.Protocol):
         self._inner = inner
         self._head_timeout = head_timeout
         self._write_timeout = write_timeout
+        self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
+        # The head timer is armed once and re-armed when it fires during a later head, rather than made and
+        # cancelled for every request of a keep-alive connection (a device writing many times a second).
+        self._head_since: float | None = None  # when the head being read began; None between heads
         self._head_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
         self._between_requests = False  # a request was handled: the next byte starts a head
@@ -56,17 +60,22 @@ class DeadlineProtocol(asyncio.Protocol):
     def _start_head(self) -> None:
         self._between_requests = False
         self._tail = b""
-        self._head_timer = asyncio.get_running_loop().call_later(self._head_timeout, self._head_too_slow)
+        self._head_since = self._loop.time()
+        if self._head_timer is None:
+            self._head_timer = self._loop.call_at(self._head_since + self._head_timeout, self._check_head)
 
     def _stop_head(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_since = None  # the timer, if armed, finds no head when it fires
 
-    def _head_too_slow(self) -> None:
+    def _check_head(self) -> None:
         self._head_timer = None
-        if self._transport is not None:
-            abort_transport(self._transport)  # nothing of ours is in flight: only a half-sent head is dropped
+        if self._head_since is None or self._transport is None:
+            return
+        deadline = self._head_since + self._head_timeout
+        if self._loop.time() < deadline:  # a later head than the one the timer was armed for
+            self._head_timer = self._loop.call_at(deadline, self._check_head)
+            return
+        abort_transport(self._transport)  # nothing of ours is in flight: only a half-sent head is dropped
 
     def request_started(self) -> None:
         """The request's head was read and the application has it."""
@@ -94,12 +103,11 @@ class DeadlineProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._between_requests and data:
             self._start_head()
-        if self._head_timer is not None:
-            seen = self._tail + data
-            if _HEAD_END in seen:
+        if self._head_since is not None:
+            if _HEAD_END in data or (self._tail and _HEAD_END in self._tail + data[:3]):
                 self._stop_head()
             else:
-                self._tail = seen[-3:]
+                self._tail = data[-3:] if len(data) >= 3 else (self._tail + data)[-3:]
         self._inner.data_received(data)
 
     def eof_received(self) -> None:
@@ -118,6 +126,9 @@ class DeadlineProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None

@@ -1,4 +1,6 @@
-"""Security headers on every response."""
+"""Security headers: the whole set on pages (documents, scripts and images a browser may run or render as a
+page), and on every other answer (JSON, text, CSV, files) the one that keeps browsers from second-guessing its
+type. A device write's answer is a number: it carries nothing meant for pages."""
 
 from __future__ import annotations
 
@@ -6,7 +8,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from server.keys import settings_key
+from server.keys import device_routes_key, settings_key
+
+# Content types a browser runs or renders as a page, or runs as a worker: these get the whole set.
+PAGE_TYPES = frozenset(
+    {"text/html", "application/xhtml+xml", "image/svg+xml", "text/javascript", "application/javascript"}
+)
 
 
 def content_security_policy(public_url: str) -> str:
@@ -34,10 +41,16 @@ def security_headers(public_url: str) -> dict[str, str]:
 
 def setup_security_headers(app: web.Application) -> None:
     headers = security_headers(app[settings_key].public_url)
+    devices = app[device_routes_key]
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
+        info = request.match_info
+        device = info.http_exception is None and info.route.resource in devices  # (JSONP answers are scripts)
+        if response.content_type in PAGE_TYPES and not device:
+            for name, value in headers.items():
+                response.headers.setdefault(name, value)
+        else:
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if request.path.startswith("/api/"):
             # API answers carry tokens and personal data: never cached by the browser or a proxy.
             response.headers.setdefault("Cache-Control", "no-store")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.storage.database import Database, IntegrityError, connect
+from server.storage.database import Database, Executor, IntegrityError, connect
 from server.storage.migrations import load, migrate, split_statements
 
 
@@ -75,6 +75,73 @@ async def test_integrity_error_is_the_same_on_both(db: Database) -> None:
             await tx.execute("INSERT INTO things (id, name) VALUES (3, 'three')")
             await tx.execute("INSERT INTO things (id, name) VALUES (3, 'again')")
     assert await db.fetchval("SELECT count(*) FROM things") == 1
+
+
+async def test_run_transaction_commits_what_it_returns_and_rolls_back_what_raises(db: Database) -> None:
+    async def write(tx: Executor) -> list[object]:
+        assert await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 1, "one") == 1
+        await tx.executemany("INSERT INTO things (id, name) VALUES ($1, $2)", [(2, "two"), (3, "three")])
+        await tx.insert_rows("things", ("id", "name"), [(n, f"thing {n}") for n in range(4, 1300)])
+        row = await tx.fetchrow("SELECT name FROM things WHERE id = $1", 2)
+        assert row is not None
+        many = await tx.fetch_many("SELECT id FROM things WHERE id < $1 ORDER BY id", ("id",), 3)
+        rows = await tx.fetch("SELECT id FROM things WHERE id = $1", 3)
+        return [await tx.fetchval("SELECT count(*) FROM things"), row["name"], many, [r["id"] for r in rows]]
+
+    assert await db.run_transaction(write) == [1299, "two", [(1,), (2,)], [3]]
+    assert await db.fetchval("SELECT count(*) FROM things") == 1299
+
+    async def clash(tx: Executor) -> None:
+        await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 5000, "new")
+        await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 5001, "one")  # the name is taken
+
+    with pytest.raises(IntegrityError):
+        await db.run_transaction(clash)
+
+    async def fails(tx: Executor) -> None:
+        await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 6000, "later")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await db.run_transaction(fails)
+    assert await db.fetchval("SELECT count(*) FROM things WHERE id >= 5000") == 0
+    async with db.transaction() as tx:  # and the writer is free again
+        await tx.execute("INSERT INTO things (id, name) VALUES ($1, $2)", 7000, "after")
+    assert await db.fetchval("SELECT name FROM things WHERE id = 7000") == "after"
+
+
+async def test_one_step_transactions_refuse_other_awaits_and_finish_when_their_caller_is_cancelled(
+    database_url: str,
+) -> None:
+    db = await connect(database_url)
+    if db.backend != "sqlite":
+        await db.close()
+        pytest.skip("SQLite runs a transaction in one step in its writer thread; PostgreSQL awaits each statement")
+    try:
+        await db.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+
+        async def sleeps(tx: Executor) -> None:
+            await tx.execute("INSERT INTO things (id, name) VALUES (1, 'one')")
+            await asyncio.sleep(0)  # not the executor: the transaction cannot run in one step
+
+        with pytest.raises(RuntimeError, match="awaited something other than its executor"):
+            await db.run_transaction(sleeps)
+        assert await db.fetchval("SELECT count(*) FROM things") == 0
+
+        async def many(tx: Executor) -> int:
+            await tx.insert_rows("things", ("id", "name"), [(n, f"thing {n}") for n in range(1, 20_001)])
+            return 20_000
+
+        task = asyncio.create_task(db.run_transaction(many))
+        await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # Cancelled or not, it committed whole in its thread, and the writer is free for the next.
+        assert await db.fetchval("SELECT count(*) FROM things") in (0, 20_000)
+        await db.execute("INSERT INTO things (id, name) VALUES (30000, 'next')")
+    finally:
+        await db.close()
 
 
 async def test_stream_reads_in_batches(db: Database) -> None:

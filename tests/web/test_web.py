@@ -15,9 +15,10 @@ async def test_unknown_route_and_method_are_json(client: TestClient) -> None:
     assert "POST" in resp.headers["Allow"]
 
 
-async def test_security_headers(client: TestClient) -> None:
-    for path in ("/healthz", "/", "/api/nothing"):
+async def test_security_headers_on_pages(client: TestClient) -> None:
+    for path in ("/", "/app.js", "/sw.js", "/static/icons/favicon.svg"):
         resp = await client.get(path)
+        assert resp.status == 200, path
         csp = resp.headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp
         assert "script-src 'self'" in csp
@@ -26,6 +27,16 @@ async def test_security_headers(client: TestClient) -> None:
         assert connect == ["'self'", "ws://testserver.local"]
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Referrer-Policy"] == "no-referrer"
+        assert resp.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_answers_that_are_not_pages_carry_only_nosniff(client: TestClient) -> None:
+    for path in ("/healthz", "/api/nothing", "/static/app.css", "/manifest.webmanifest"):
+        resp = await client.get(path)
+        assert resp.headers["X-Content-Type-Options"] == "nosniff", path
+        assert "Content-Security-Policy" not in resp.headers, path
+        assert "X-Frame-Options" not in resp.headers, path
+    assert (await client.get("/api/nothing")).headers["Cache-Control"] == "no-store"
 
 
 async def test_request_id_is_kept_or_made(client: TestClient) -> None:
