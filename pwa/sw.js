@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '9';
+const VERSION = '10';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -15,6 +15,7 @@ const PRECACHE = [
   '/js/account/auth.js',
   '/js/account/home.js',
   '/js/account/signed-out.js',
+  '/js/account/username.js',
   '/js/calls/actions.js',
   '/js/calls/call-base.js',
   '/js/calls/controls.js',
@@ -61,12 +62,19 @@ const PRECACHE = [
   '/js/iot/chart.js',
   '/js/iot/devices.js',
   '/js/iot/live.js',
+  '/js/people/api.js',
+  '/js/people/find.js',
+  '/js/people/link.js',
+  '/js/people/person.js',
+  '/js/people/strings.js',
+  '/js/people/username-field.js',
   '/js/routes.js',
   '/js/strings.js',
   '/manifest.webmanifest',
   '/static/app.css',
   '/static/calls.css',
   '/static/chat.css',
+  '/static/people.css',
   '/static/vendor/uPlot.iife.min.js',
   '/static/vendor/uPlot.min.css',
   '/static/icons/favicon.svg',

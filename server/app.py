@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import auth, calls, chat, events, iot, realtime
+from server import auth, calls, chat, events, iot, people, realtime
 from server.breaker import CircuitBreaker
 from server.config import Settings
 from server.crypto.keyring import BlindIndex, Keyring
@@ -41,7 +41,7 @@ from server.web.static import setup_static
 from server.wiring import overrides_key, provide
 
 # The domains, in start order: each may use those before it.
-DOMAINS = (auth, events, iot, chat, calls)
+DOMAINS = (auth, events, iot, chat, people, calls)
 
 
 def create_app(settings: Settings, *, overrides: Mapping[web.AppKey[Any], Any] | None = None) -> web.Application:

@@ -90,6 +90,14 @@ class Settings:
     rate_verify: RateLimit = RateLimit(20, 3600)
     rate_reset: RateLimit = RateLimit(5, 3600)
     rate_chat_send: RateLimit = RateLimit(30, 10)  # messages per user
+    # Finding people: username availability checks per address (sign-up asks as the user types), username
+    # changes per user, lookups by username per user, and lookups by e-mail address per user and, apart, per
+    # address (few: they must not serve to try address after address).
+    rate_username_check: RateLimit = RateLimit(60, 60)
+    rate_username_change: RateLimit = RateLimit(10, 3600)
+    rate_username_lookup: RateLimit = RateLimit(60, 60)
+    rate_email_lookup: RateLimit = RateLimit(10, 3600)
+    rate_email_lookup_address: RateLimit = RateLimit(30, 3600)
     # Storage.
     sqlite_readers: int = 3
     pg_pool_size: int = 10

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "server"
-DOMAINS = ("server.auth", "server.chat", "server.iot", "server.calls")
+DOMAINS = ("server.auth", "server.chat", "server.iot", "server.calls", "server.people")
 DOMAIN_FREE = ("server/realtime/", "server/storage/", "server/events/", "server/web/")
 MAX_LINES = 600
 

@@ -62,6 +62,7 @@ def canaries() -> dict[str, str]:
         "about": f"canary description {tag}",
         "reason": f"canary report reason {tag}",
         "file": f"canary-file-{tag}.txt",
+        "username": f"Canary_{tag}",
     }
 
 
@@ -95,7 +96,9 @@ async def test_canaries_appear_nowhere(
 
     assert (await client.get(link_in(message, "/verify-email"), headers=headers)).status == 200
     grant = await login(client, c["email"], **headers)
-    resp = await client.patch("/api/me", json={"phone": c["phone"]}, headers={**bearer(grant), **headers})
+    resp = await client.patch(
+        "/api/me", json={"phone": c["phone"], "username": c["username"]}, headers={**bearer(grant), **headers}
+    )
     assert resp.status == 200
     refreshed = await client.post("/api/auth/refresh", json={"refresh_token": grant["refresh_token"]}, headers=headers)
     assert refreshed.status == 200

@@ -8,6 +8,8 @@ import { chatView } from './chat/conversation.js';
 import { channelView } from './iot/channel.js';
 import { channelsView } from './iot/channels.js';
 import { devicesView } from './iot/devices.js';
+import { findPersonView } from './people/find.js';
+import { messageMeView } from './people/link.js';
 
 export const routes = {
   '/': { view: homeView, title: 'Your account', access: 'private' },
@@ -15,7 +17,9 @@ export const routes = {
   '/channel': { view: channelView, title: 'Channel', access: 'private' },
   '/mqtt-devices': { view: devicesView, title: 'MQTT devices', access: 'private' },
   '/chats': { view: chatsView, title: 'Chats', access: 'private' },
-  '/chats/new': { view: newChatView, title: 'New chat', access: 'private' },
+  '/chats/new': { view: findPersonView, title: 'New chat', access: 'private' },
+  '/chats/new-group': { view: newChatView, title: 'New group', access: 'private' },
+  '/u': { view: messageMeView, title: 'Message me', access: 'any' },
   '/chat': { view: chatView, title: 'Chat', access: 'private' },
   '/call': { view: callView, title: 'Call', access: 'private' },
   '/join': { view: joinView, title: 'Join a chat', access: 'any' },

@@ -35,6 +35,15 @@ SCHEMAS: dict[str, JSON] = {
             "id": STRING,
             "email": {"type": "string", "format": "email"},
             "display_name": STRING,
+            "username": {
+                **nullable(STRING),
+                "description": "the `@name` others find the account by (without the @), as its owner wrote it;"
+                " null: none. One asked for at sign-up is the account's once the address is confirmed",
+            },
+            "email_discoverable": {
+                "type": "boolean",
+                "description": "others may find the account by its exact e-mail address (off unless turned on)",
+            },
             "phone": nullable(STRING),
             "role": {"type": "string", "enum": list(ROLES)},
             "email_verified": BOOLEAN,
@@ -82,6 +91,12 @@ EMAIL = Field(str, max_length=254, min_length=1, email=True)
 PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
 TOKEN = Field(str, max_length=200, min_length=1)
 _PASSWORD_RULE = {"description": "at least PASSWORD_MIN_LENGTH characters (a setting; 10 by default)"}
+USERNAME_RULE: JSON = {
+    "pattern": r"^@?[A-Za-z][A-Za-z0-9_]{2,31}$",
+    "description": "a username: 3 to 32 characters, Latin letters, digits and underscores, starting with a letter (a"
+    " leading @ is dropped). Unique without regard to case; names such as admin, support, root, system and api"
+    " (also with an underscore or digits added) are reserved",
+}
 
 
 def _status(*values: str, user: bool = False) -> JSON:
@@ -101,10 +116,27 @@ def _accounts(book: ApiBook) -> None:
         description="Sends a confirmation link. An address already registered gets a notice by e-mail instead; "
         "the answer is the same either way.",
         auth="none",
-        fields={"email": EMAIL, "password": PASSWORD, "display_name": Field(str, max_length=100, min_length=1)},
-        refine={"password": _PASSWORD_RULE},
+        fields={
+            "email": EMAIL,
+            "password": PASSWORD,
+            "display_name": Field(str, max_length=100, min_length=1),
+            "username": Field(str, required=False, max_length=64, min_length=1),
+        },
+        refine={
+            "password": _PASSWORD_RULE,
+            "username": {
+                **USERNAME_RULE,
+                "description": "optional; " + USERNAME_RULE["description"] + ". It becomes the account's when the"
+                " address is confirmed, unless someone took it first (then the account has none)",
+            },
+        },
         ok={202: reply("The link is on its way.", _status("verification_sent"))},
-        errors=limited,
+        errors={
+            400: "A malformed body, a password too short (`too_short`), or a username that is not valid"
+            " (`invalid_username`) or reserved (`username_reserved`); `field` names it.",
+            409: "`username_taken`: another account has this username.",
+            **limited,
+        },
     )
     book.op(
         "POST",
@@ -248,13 +280,30 @@ def _accounts(book: ApiBook) -> None:
         "PATCH",
         "/api/me",
         tag="auth",
-        summary="Change the display name or phone number",
+        summary="Change the display name, phone number, username or e-mail discoverability",
+        description="Every member sent is checked before any is stored: a refused one changes nothing. A new username"
+        " frees the old one at once (`null` gives it up).",
         fields={
             "display_name": Field(str, required=False, max_length=100, min_length=1),
             "phone": Field(str, required=False, nullable=True, max_length=32),
+            "username": Field(str, required=False, nullable=True, max_length=64, min_length=1),
+            "email_discoverable": Field(bool, required=False),
         },
-        refine={"phone": {"pattern": r"^[0-9+\-(). ]*$"}},
+        refine={
+            "phone": {"pattern": r"^[0-9+\-(). ]*$"},
+            "username": {"anyOf": [{"type": "string", **USERNAME_RULE}, {"type": "null"}]},
+            "email_discoverable": {
+                "description": "true: people who type this account's exact e-mail address find it"
+                " (POST /api/people/lookup); false (the default): nobody does",
+            },
+        },
         ok={200: reply("The account as changed.", ref("User"))},
+        errors={
+            400: "A malformed body, an empty display name, a phone number with other characters, or a username"
+            " that is not valid (`invalid_username`) or reserved (`username_reserved`); `field` names it.",
+            409: "`username_taken`: another account has this username.",
+            429: "Too many username changes (10 an hour); see `Retry-After`.",
+        },
     )
     book.op(
         "GET",

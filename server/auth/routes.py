@@ -21,6 +21,7 @@ EMAIL = Field(str, max_length=254, min_length=1, email=True)
 PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
 DISPLAY_NAME = Field(str, max_length=100, min_length=1)
 TOKEN = Field(str, max_length=200, min_length=1)
+USERNAME = Field(str, required=False, max_length=64, min_length=1)  # its rules: server/auth/usernames.py
 
 
 def _service(request: web.Request) -> AccountService:
@@ -42,9 +43,15 @@ def _accepted() -> web.Response:
 
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
-    body = await read_json(request, {"email": EMAIL, "password": PASSWORD, "display_name": DISPLAY_NAME})
+    body = await read_json(
+        request, {"email": EMAIL, "password": PASSWORD, "display_name": DISPLAY_NAME, "username": USERNAME}
+    )
     await _service(request).register(
-        email=body["email"], password=body["password"], display_name=body["display_name"], caller=_caller(request)
+        email=body["email"],
+        password=body["password"],
+        display_name=body["display_name"],
+        caller=_caller(request),
+        username=body.get("username"),
     )
     return web.json_response({"status": "verification_sent"}, status=202)
 
@@ -121,6 +128,8 @@ async def update_me(request: web.Request) -> web.Response:
         {
             "display_name": Field(str, required=False, max_length=100, min_length=1),
             "phone": Field(str, required=False, nullable=True, max_length=32),
+            "username": Field(str, required=False, nullable=True, max_length=64, min_length=1),
+            "email_discoverable": Field(bool, required=False),
         },
     )
     phone = body.get("phone")

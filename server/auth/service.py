@@ -15,10 +15,11 @@ from urllib.parse import urlencode
 from server.auth.outbox import MailOutbox
 from server.auth.passwords import PasswordHasher
 from server.auth.tokens import AccessClaims, AccessTokens, new_secret, secret_hash
+from server.auth.usernames import check_username, require_free, username_taken
 from server.config import Settings
 from server.crypto.keyring import BlindIndex
 from server.errors import ApiError, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationError
-from server.storage.accounts import AccountRepository, Session, User
+from server.storage.accounts import AccountRepository, Session, User, fold_username
 from server.storage.database import IntegrityError
 from server.web.ratelimit import RateLimiter, enforce
 
@@ -137,15 +138,21 @@ class AccountService:
             )
 
     # -- registration and verification --------------------------------------------------------------
-    async def register(self, *, email: str, password: str, display_name: str, caller: Caller) -> None:
+    async def register(
+        self, *, email: str, password: str, display_name: str, caller: Caller, username: str | None = None
+    ) -> None:
         """Create an unverified account and queue its verification link. An address already registered gets a
         notice instead, and the caller sees the same answer, after the same work, either way (no account
-        enumeration): a hash, one transaction of three writes, a queued mail."""
+        enumeration): a hash, one transaction of three writes, a queued mail. A `username` is refused at once if
+        it is not valid or taken, and becomes the account's when the address is confirmed (`claim_username`)."""
         s = self._settings
         await enforce(
             self._limiter, s.rate_register, self._ip_key("register", caller), self._account_key("register", email)
         )
         self._check_password(password)
+        if username is not None:
+            username = check_username(username)
+            await require_free(self.repo, username, None)
         password_hash = await self._hasher.hash(password)
         now = self._clock()
         user_id = uuid.uuid4().hex
@@ -165,6 +172,7 @@ class AccountService:
                         password_hash=password_hash,
                         role="user",
                         now=now,
+                        username=username,
                     )
                     await self.repo.add_email_token(
                         tx,
@@ -260,7 +268,22 @@ class AccountService:
             raise ApiError(
                 "this link is not valid: it was already used, has expired, or was mistyped", code="invalid_token"
             )
-        return user
+        return await self.claim_username(user)
+
+    async def claim_username(self, user: User) -> User:
+        """Give a confirmed account the username it asked for at sign-up, if nobody took it meanwhile (then it has
+        none, and chooses another on its account page)."""
+        asked = await self.repo.asked_username(user.id)
+        if asked is None or user.email_verified_at is None:
+            return user
+        try:
+            async with self._db.transaction() as tx:
+                taken = await self.repo.username_owner(asked, tx) is not None
+                await self.repo.set_username(tx, user.id, None if taken else asked, self._clock())
+        except IntegrityError:  # taken by a request running beside this one
+            async with self._db.transaction() as tx:
+                await self.repo.set_username(tx, user.id, None, self._clock())
+        return await self.repo.user_by_id(user.id) or user
 
     # -- sign-in and tokens -------------------------------------------------------------------------
     async def login(self, *, email: str, password: str, caller: Caller, device_token: str | None = None) -> Grant:
@@ -458,15 +481,34 @@ class AccountService:
             raise ApiError(
                 "this link is not valid: it was already used, has expired, or was mistyped", code="invalid_token"
             )
-        return user
+        return await self.claim_username(user)
 
     # -- profile ------------------------------------------------------------------------------------
-    async def update_profile(self, principal: Principal, changes: dict[str, str | None]) -> User:
+    async def update_profile(self, principal: Principal, changes: dict[str, Any]) -> User:
+        """Change the display name, phone, username (None: none) or e-mail discoverability. Every value is checked
+        before anything is written: a refused one changes nothing."""
+        me = principal.user
         if "display_name" in changes and not changes["display_name"]:
             raise ValidationError("display_name must not be empty", field="display_name", code="required")
-        async with self._db.transaction() as tx:
-            await self.repo.update_profile(tx, principal.user.id, changes, self._clock())
-            user = await self.repo.user_by_id(principal.user.id, tx)
+        username = changes.get("username")
+        if username is not None:
+            username = check_username(username)
+            await require_free(self.repo, username, me.id)
+        renamed = "username" in changes and fold_username(username or "") != fold_username(me.username or "")
+        if renamed:  # a new name, not the same one in another case: limited, so names cannot be churned
+            await enforce(self._limiter, self._settings.rate_username_change, f"username:{me.id}")
+        now = self._clock()
+        try:
+            async with self._db.transaction() as tx:
+                texts: dict[str, str | None] = {k: changes[k] for k in ("display_name", "phone") if k in changes}
+                await self.repo.update_profile(tx, me.id, texts, now)
+                if "username" in changes:
+                    await self.repo.set_username(tx, me.id, username, now)
+                if "email_discoverable" in changes:
+                    await self.repo.set_email_discoverable(tx, me.id, bool(changes["email_discoverable"]), now)
+                user = await self.repo.user_by_id(me.id, tx)
+        except IntegrityError:  # the name was taken by a request running beside this one
+            raise username_taken(username or "") from None
         assert user is not None
         return user
 
@@ -508,12 +550,17 @@ class AccountService:
             raise ValidationError("a password is needed to create the account", field="password")
         return await self.create_verified(email=email, password=password, display_name=display_name, role="admin"), True
 
-    async def create_verified(self, *, email: str, password: str, display_name: str, role: str = "user") -> User:
+    async def create_verified(
+        self, *, email: str, password: str, display_name: str, role: str = "user", username: str | None = None
+    ) -> User:
         """Create an account whose address counts as confirmed, because whoever creates it vouches for the address
         (the operator's create-admin; test fixtures for tests that are not about accounts)."""
         if role not in ROLES:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
         self._check_password(password)
+        if username is not None:
+            username = check_username(username)
+            await require_free(self.repo, username, None)
         user_id = uuid.uuid4().hex
         password_hash = await self._hasher.hash(password)
         async with self._db.transaction() as tx:
@@ -526,6 +573,7 @@ class AccountService:
                 role=role,
                 now=self._clock(),
                 verified=True,
+                username=username,
             )
         user = await self.repo.user_by_id(user_id)
         assert user is not None

@@ -11,10 +11,16 @@ from server.storage.database import Database, Executor, Row
 from server.storage.sql import Sealer, assignments, chunked, in_list
 
 EMAIL_INDEX = "users.email"
+USERNAME_INDEX = "users.username"
 
 
 def normalise_email(email: str) -> str:
     return email.strip().lower()
+
+
+def fold_username(username: str) -> str:
+    """The form usernames are compared in: `Ada_L` and `ada_l` are one name (they are ASCII, see auth/usernames)."""
+    return username.lower()
 
 
 @dataclass(frozen=True)
@@ -28,18 +34,34 @@ class User:
     email_verified_at: float | None
     suspended_at: float | None
     created_at: float
+    username: str | None = None
+    email_discoverable: bool = False
 
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "email": self.email,
             "display_name": self.display_name,
+            "username": self.username,
+            "email_discoverable": self.email_discoverable,
             "phone": self.phone,
             "role": self.role,
             "email_verified": self.email_verified_at is not None,
             "suspended": self.suspended_at is not None,
             "created_at": self.created_at,
         }
+
+
+@dataclass(frozen=True)
+class Person:
+    """What anyone who finds a user sees of them."""
+
+    id: str
+    display_name: str
+    username: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "display_name": self.display_name, "username": self.username}
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,11 @@ class Session:
     revoked_at: float | None
 
 
+_PERSON_COLUMNS = "id, display_name, username, username_index"
+# Who can be found at all: a confirmed address, not suspended.
+_FINDABLE = "email_verified_at IS NOT NULL AND suspended_at IS NULL"
+
+
 class AccountRepository:
     def __init__(self, db: Database, keyring: Keyring, blind_index: BlindIndex) -> None:
         self.db = db
@@ -63,6 +90,10 @@ class AccountRepository:
 
     def email_index(self, email: str) -> bytes:
         return self._blind(normalise_email(email), purpose=EMAIL_INDEX)
+
+    def username_index(self, username: str) -> bytes:
+        """The blind index of a username's folded form: one name whatever its case."""
+        return self._blind(fold_username(username), purpose=USERNAME_INDEX)
 
     def _user(self, row: Row) -> User:
         uid = row["id"]
@@ -76,6 +107,9 @@ class AccountRepository:
             email_verified_at=row["email_verified_at"],
             suspended_at=row["suspended_at"],
             created_at=row["created_at"],
+            # A username asked for at sign-up is the account's once its address is confirmed (claim_username).
+            username=self._users.open(row["username"], "username", uid) if row["username_index"] else None,
+            email_discoverable=bool(row["email_discoverable"]),
         )
 
     def _session(self, row: Row) -> Session:
@@ -103,10 +137,14 @@ class AccountRepository:
         role: str,
         now: float,
         verified: bool = False,
+        username: str | None = None,
     ) -> None:
+        # An unconfirmed account only asks for its username: it is claimed (indexed) when the address is confirmed,
+        # so the names taken never show whether a sign-up's address already had an account.
         await tx.execute(
             "INSERT INTO users (id, email_index, email, display_name, phone, password_hash, role,"
-            " email_verified_at, created_at, updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8)",
+            " email_verified_at, created_at, updated_at, username, username_index)"
+            " VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8, $9, $10)",
             user_id,
             self.email_index(email),
             self._users.seal(normalise_email(email), "email", user_id),
@@ -115,6 +153,8 @@ class AccountRepository:
             role,
             now if verified else None,
             now,
+            self._users.seal(username, "username", user_id),
+            self.username_index(username) if username and verified else None,
         )
 
     async def user_by_id(self, user_id: str, tx: Executor | None = None) -> User | None:
@@ -144,6 +184,73 @@ class AccountRepository:
     async def user_by_email(self, email: str, tx: Executor | None = None) -> User | None:
         row = await (tx or self.db).fetchrow("SELECT * FROM users WHERE email_index = $1", self.email_index(email))
         return self._user(row) if row else None
+
+    # -- usernames and finding people -----------------------------------------------------------------
+    async def username_owner(self, username: str, tx: Executor | None = None) -> str | None:
+        """The id of the account holding this username (in any case), or None if it is free."""
+        value = await (tx or self.db).fetchval(
+            "SELECT id FROM users WHERE username_index = $1", self.username_index(username)
+        )
+        return str(value) if value is not None else None
+
+    async def set_username(self, tx: Executor, user_id: str, username: str | None, now: float) -> None:
+        """Give the account this username (None: none); its old one is free at once. The unique index refuses
+        (IntegrityError) a name another account took meanwhile."""
+        await tx.execute(
+            "UPDATE users SET username = $1, username_index = $2, updated_at = $3 WHERE id = $4",
+            self._users.seal(username, "username", user_id),
+            self.username_index(username) if username else None,
+            now,
+            user_id,
+        )
+
+    async def asked_username(self, user_id: str, tx: Executor | None = None) -> str | None:
+        """The username asked for at sign-up and not claimed yet (see `claim_username`)."""
+        row = await (tx or self.db).fetchrow(
+            "SELECT username FROM users WHERE id = $1 AND username_index IS NULL", user_id
+        )
+        return self._users.open(row["username"], "username", user_id) if row else None
+
+    async def set_email_discoverable(self, tx: Executor, user_id: str, discoverable: bool, now: float) -> None:
+        await tx.execute(
+            "UPDATE users SET email_discoverable = $1, updated_at = $2 WHERE id = $3",
+            1 if discoverable else 0,
+            now,
+            user_id,
+        )
+
+    def _person(self, row: Row) -> Person:
+        uid = row["id"]
+        return Person(
+            id=uid,
+            display_name=self._users.open(row["display_name"], "display_name", uid) or "",
+            username=self._users.open(row["username"], "username", uid) if row["username_index"] else None,
+        )
+
+    async def findable_by_username(self, username: str) -> Person | None:
+        """The confirmed, unsuspended account with this username (in any case)."""
+        row = await self.db.fetchrow(
+            f"SELECT {_PERSON_COLUMNS} FROM users WHERE username_index = $1 AND {_FINDABLE}",
+            self.username_index(username),
+        )
+        return self._person(row) if row else None
+
+    async def findable_by_email(self, email: str) -> Person | None:
+        """The confirmed, unsuspended account with this exact address, if its owner lets others find it by it.
+        One indexed read through the blind index, whatever the outcome; no address is decrypted."""
+        row = await self.db.fetchrow(
+            f"SELECT {_PERSON_COLUMNS} FROM users WHERE email_index = $1 AND email_discoverable = 1 AND {_FINDABLE}",
+            self.email_index(email),
+        )
+        return self._person(row) if row else None
+
+    async def people(self, user_ids: Sequence[str]) -> dict[str, Person]:
+        """These users as others see them, by id (only the name columns are decrypted)."""
+        found: dict[str, Person] = {}
+        for chunk in chunked(sorted(set(user_ids))):
+            rows = await self.db.fetch(f"SELECT {_PERSON_COLUMNS} FROM users WHERE {in_list('id', len(chunk))}", *chunk)
+            found.update((row["id"], self._person(row)) for row in rows)
+        return found
 
     async def update_profile(self, tx: Executor, user_id: str, changes: dict[str, str | None], now: float) -> None:
         columns = [c for c in ("display_name", "phone") if c in changes]

@@ -5,7 +5,7 @@ values joined with ":"."""
 from __future__ import annotations
 
 ENCRYPTED_COLUMNS: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
-    "users": ("id", ("email", "display_name", "phone")),
+    "users": ("id", ("email", "display_name", "phone", "username")),
     "sessions": ("id", ("ip", "user_agent")),
     "user_api_keys": ("user_id", ("api_key",)),
     "channel_keys": ("id", ("api_key",)),

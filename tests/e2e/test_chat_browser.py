@@ -55,7 +55,8 @@ def test_two_people_chat_live_and_catch_up_after_being_offline(
 ) -> None:
     mailbox, _ = smtp
     alice_email = _verified_account(server, mailbox, "Alice")
-    bob_email = _verified_account(server, mailbox, "Bob")
+    bob_username = f"bob_{os.urandom(4).hex()}"
+    bob_email = _verified_account(server, mailbox, "Bob", bob_username)
     problems = Problems()
 
     desk = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -68,15 +69,13 @@ def test_two_people_chat_live_and_catch_up_after_being_offline(
     sign_in(alice, server, alice_email)
     sign_in(bob, server, bob_email)
 
-    # Bob shares his id (shown on his Chats screen); Alice starts a direct chat with it.
+    # Bob gives Alice his username; she finds him by it and starts a direct chat.
     open_chats(bob)
-    bob_id = bob.get_by_label("Your user id", exact=True).input_value()
-    assert re.fullmatch(r"[A-Za-z0-9-]{8,64}", bob_id), bob_id
     open_chats(alice)
     alice.get_by_role("link", name="New chat").click()
-    alice.get_by_label("Their user id").fill(bob_id)
-    alice.get_by_label("Their name").fill("Bob")
-    alice.get_by_role("button", name="Start chat").click()
+    alice.get_by_label("Username or e-mail").fill(f"@{bob_username}")
+    alice.get_by_role("button", name="Find", exact=True).click()
+    alice.get_by_role("button", name="Message Bob").click()
     expect(alice.get_by_role("heading", name="Bob", level=1)).to_be_visible()
     chat_id = alice.url.split("id=", 1)[1]
 
@@ -219,6 +218,7 @@ def test_a_message_written_while_the_server_restarts_goes_out_once_after_the_rec
         sign_in(page, server, email)
         open_chats(page)
         page.get_by_role("link", name="New chat").click()
+        page.get_by_role("link", name="Create a group").click()
         page.get_by_label("Group name").fill("Notes")
         page.get_by_role("button", name="Create group").click()
         expect(page.get_by_role("heading", name="Notes", level=1)).to_be_visible()

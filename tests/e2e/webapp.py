@@ -61,10 +61,14 @@ def call(url: str, body: dict[str, Any] | None = None, token: str | None = None)
         return json.loads(response.read() or b"null")
 
 
-def verified_account(server: ServerProcess, mailbox: Mailbox, name: str) -> str:
-    """Register through the API and open the link in the real confirmation e-mail; returns the address."""
+def verified_account(server: ServerProcess, mailbox: Mailbox, name: str, username: str | None = None) -> str:
+    """Register through the API (with `username`, if given) and open the link in the real confirmation e-mail;
+    returns the address."""
     email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.test"
-    call(f"{server.url}/api/auth/register", {"email": email, "password": PASSWORD, "display_name": name})
+    body = {"email": email, "password": PASSWORD, "display_name": name}
+    if username:
+        body["username"] = username
+    call(f"{server.url}/api/auth/register", body)
     message = mailbox.wait_for_blocking(email, timeout=20)
     with urllib.request.urlopen(server.url + link_in(message, "/verify-email"), timeout=30) as response:  # noqa: S310
         assert response.status == 200

@@ -30,8 +30,10 @@ export async function signIn(email, password) {
   return data.user;
 }
 
-export function register({ email, password, display_name }) {
-  return api.post('/api/auth/register', { email, password, display_name }, { auth: false });
+export function register({ email, password, display_name, username = '' }) {
+  const body = { email, password, display_name };
+  if (username) body.username = username; // optional: the account's once the address is confirmed
+  return api.post('/api/auth/register', body, { auth: false });
 }
 
 export function resendVerification(email) {

@@ -4,12 +4,14 @@ import { ApiError, clearSession } from '../core/api.js';
 import { card, describeError, describeUserAgent, h, isAbort, timeElement, wideScreen } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
 import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
+import { usernameSection } from './username.js';
 
 export function homeView({ signal }) {
   return wideScreen('Your account',
     chatsSection(),
     dashboardSection(),
     profileSection(signal),
+    usernameSection(signal),
     sessionsSection(signal),
     signOutSection());
 }

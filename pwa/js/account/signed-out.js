@@ -5,6 +5,8 @@ import { takePendingJoin } from '../chat/chats.js';
 import { ApiError } from '../core/api.js';
 import { describeError, h, screen } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
+import { usernameField } from '../people/username-field.js';
+import { usernameRefusal } from '../people/api.js';
 import { register, requestPasswordReset, resendVerification, signIn } from './auth.js';
 
 // Kept in memory only, so the next screen can prefill or mention the address just typed.
@@ -94,19 +96,28 @@ export function registerView({ navigate }) {
     name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', required: true,
     minlength: 10, hint: 'At least 10 characters. A few unrelated words make a strong one.',
   });
+  const username = usernameField();
   const form = createForm({
-    fields: [displayName, email, password],
+    fields: [displayName, username, email, password],
     submitLabel: 'Create account',
     busyLabel: 'Creating account…',
     validate: (v) => problems({
       display_name: check.required(v.display_name, 'Enter the name people will see.'),
       email: check.email(v.email),
       password: check.newPassword(v.password),
+      username: username.problem(),
     }),
     onSubmit: async (v) => {
-      await register(v);
+      await register({ ...v, username: username.value() });
       rememberedEmail = v.email;
       navigate('/check-email');
+    },
+    onError: (err) => {
+      const refusal = usernameRefusal(err, username.value());
+      if (!refusal) return false;
+      username.setError(refusal);
+      username.input.focus();
+      return true;
     },
   });
   return screen('Create an account',

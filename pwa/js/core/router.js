@@ -15,6 +15,9 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
     // Invite links the server makes are "#join/<code>": the '/join' screen with that code.
     const invite = /^\/?join\/([^/?]+)$/.exec(raw);
     if (invite) return { path: '/join', params: new URLSearchParams({ code: invite[1] }) };
+    // "Message me" links are "#/u/<username>": the '/u' screen with that name.
+    const person = /^\/u\/([^/?]+)$/.exec(raw);
+    if (person) return { path: '/u', params: new URLSearchParams({ username: decodeURIComponent(person[1]) }) };
     const [path, query = ''] = raw.split('?', 2);
     return { path: path || '/', params: new URLSearchParams(query) };
   }
