@@ -17,6 +17,7 @@ class ApiError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = as_sentence(message)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -25,6 +26,17 @@ class ApiError(Exception):
             self.status = status
         self.field = field
         self.headers = headers or {}
+
+
+def as_sentence(message: str) -> str:
+    """A message as people read it: starting with a capital letter. One that starts with a field's name
+    (`display_name is required`, `actions[0].url ...`) is introduced instead, so the name stays as it is sent."""
+    first = message.split(" ", 1)[0]
+    if not first or first[0].isupper():
+        return message
+    if any(c in first for c in "_.[") and first[0].isalpha():
+        return f"The field {message}"
+    return message[0].upper() + message[1:]
 
 
 class ValidationError(ApiError):

@@ -15,11 +15,21 @@ ADMIN_ROUTES = [
     ("POST", "/api/admin/users/{id}/role", {"role": "admin"}),
     ("POST", "/api/admin/users/{id}/suspend", {}),
     ("POST", "/api/admin/users/{id}/unsuspend", {}),
+    ("GET", "/api/admin/users/{id}/sessions", None),
+    ("DELETE", "/api/admin/users/{id}/sessions", None),
+    ("DELETE", "/api/admin/users/{id}/sessions/{id}", None),
+    ("GET", "/api/admin/status", None),
     ("GET", "/api/admin/reports", None),
     ("POST", "/api/admin/reports/{id}/resolve", {"action": "dismiss"}),
     ("DELETE", "/api/admin/chats/{id}/messages/1", None),
 ]
-_SAME = {"{user_id}": "{id}", "{report_id}": "{id}", "{chat_id}": "{id}", "{message_id}": "1"}
+_SAME = {
+    "{user_id}": "{id}",
+    "{report_id}": "{id}",
+    "{chat_id}": "{id}",
+    "{message_id}": "1",
+    "{session_id}": "{id}",
+}
 
 
 def _normal(path: str) -> str:
@@ -103,5 +113,5 @@ async def test_an_account_made_verified_signs_in_at_once_and_keeps_the_rules(cli
     assert (me["id"], me["email"], me["email_verified"], me["role"]) == (user.id, email, True, "user")
     with pytest.raises(ValidationError, match="at least 10 characters"):
         await service.create_verified(email=new_email(), password="short", display_name="Bo")
-    with pytest.raises(ValidationError, match="role must be one of"):
+    with pytest.raises(ValidationError, match="Role must be one of"):
         await service.create_verified(email=new_email(), password=PASSWORD, display_name="Bo", role="root")
