@@ -1,5 +1,7 @@
 // Every area's strings (see core/i18n.js), added once at start by app.js. An area with strings lists them here.
 
+import { strings as account } from './account/strings.js';
+import { strings as admin } from './admin/strings.js';
 import { strings as shell } from './core/strings.js';
 
-export const catalogues = [shell];
+export const catalogues = [shell, account, admin];

@@ -9,6 +9,7 @@ import contextlib
 import importlib.metadata
 import logging
 import time
+import tomllib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -73,10 +74,16 @@ class ServerFacts:
 facts_key: web.AppKey[ServerFacts] = web.AppKey("server_facts")
 
 
-def package_version() -> str:
+def package_version(root: Path = REPO_ROOT) -> str:
+    """The installed package's version, else pyproject.toml's (run from a checkout, as `make run` does)."""
     try:
         return importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        with (root / "pyproject.toml").open("rb") as file:
+            return str(tomllib.load(file)["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
         return "unknown"
 
 

@@ -3,6 +3,7 @@
 import { ApiError, clearSession } from '../core/api.js';
 import { card, describeError, describeUserAgent, h, isAbort, timeElement, wideScreen } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
+import { keysSections } from './keys.js';
 import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
 
 export function homeView({ signal }) {
@@ -11,6 +12,7 @@ export function homeView({ signal }) {
     dashboardSection(),
     profileSection(signal),
     sessionsSection(signal),
+    keysSections(signal),
     signOutSection());
 }
 
