@@ -17,7 +17,7 @@ class ApiError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        message = as_sentence(message)
+        message = as_sentence(message, field)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -28,14 +28,15 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def as_sentence(message: str) -> str:
-    """A message as people read it: starting with a capital letter. One that starts with a field's name
-    (`display_name is required`, `actions[0].url ...`) is introduced instead, so the name stays as it is sent."""
+def as_sentence(message: str, field: str | None = None) -> str:
+    """A message as people read it: starting with a capital letter. One that starts with a name as programs
+    spell it (the field at fault, `display_name`, `actions[0].url`, `created_at:`) keeps it as it is: clients
+    match field names exactly, and ThingSpeak's `details` start with the field."""
     first = message.split(" ", 1)[0]
-    if not first or first[0].isupper():
+    if not first or not first[0].islower():
         return message
-    if any(c in first for c in "_.[") and first[0].isalpha():
-        return f"The field {message}"
+    if first == field or first.rstrip(":") == field or not first.replace("-", "").isalpha():
+        return message
     return message[0].upper() + message[1:]
 
 

@@ -41,7 +41,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "verify_failed": {
         "title": "This link does not work",
-        "body": "{problem}.",
+        "body": "{problem}",
         "hint": "Sign in to have a new link sent to you.",
         "action": "Sign in",
     },
@@ -55,7 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reset_failed": {
         "title": "This link does not work",
-        "body": "{problem}.",
+        "body": "{problem}",
         "action": "Ask for a new link",
     },
     "reset_done": {
@@ -73,6 +73,12 @@ TEXTS: dict[str, dict[str, str]] = {
 def _text(page: str, key: str, **params: str | int) -> str:
     """A text of TEXTS, HTML-escaped, with its placeholders filled (also escaped)."""
     return escape(TEXTS[page][key]).format(**{name: escape(str(value)) for name, value in params.items()})
+
+
+def _sentence(message: str) -> str:
+    """An error for a page: a capital first letter and a full stop (the API keeps a field's name as spelt)."""
+    message = message.strip().rstrip(".")
+    return f"{message[:1].upper()}{message[1:]}."
 
 
 def page(title: str, body_html: str, status: int = 200) -> web.Response:
@@ -132,7 +138,7 @@ async def verify_email_page(request: web.Request) -> web.Response:
         user = await _service(request).verify_email(token=token, caller=_caller(request))
     except ApiError as exc:
         body = (
-            f"<p>{_text('verify_failed', 'body', problem=exc.message)}</p>"
+            f"<p>{_text('verify_failed', 'body', problem=_sentence(exc.message))}</p>"
             f"<p>{_text('verify_failed', 'hint')}</p>{_link(SIGN_IN, _text('verify_failed', 'action'))}"
         )
         return page(TEXTS["verify_failed"]["title"], body, status=exc.status)
@@ -165,8 +171,8 @@ async def reset_password_submit(request: web.Request) -> web.Response:
         user = await _service(request).reset_password(token=token, password=password, caller=_caller(request))
     except ApiError as exc:
         if exc.field == "password":
-            return page(title, _reset_form(request, token, f"{exc.message.rstrip('.')}."), status=exc.status)
-        body = f"<p>{_text('reset_failed', 'body', problem=exc.message)}</p>" + _link(
+            return page(title, _reset_form(request, token, _sentence(exc.message)), status=exc.status)
+        body = f"<p>{_text('reset_failed', 'body', problem=_sentence(exc.message))}</p>" + _link(
             FORGOT, _text("reset_failed", "action")
         )
         return page(TEXTS["reset_failed"]["title"], body, status=exc.status)

@@ -183,7 +183,7 @@ async def admin_users(request: web.Request) -> web.Response:
     after = decode_cursor(request, lambda v: str(v[0])[:64])
     search = request.query.get("q", "").strip()
     if len(search) > MAX_SEARCH:
-        raise ValidationError(f"q is longer than {MAX_SEARCH} characters", field="q", code="too_long")
+        raise ValidationError(f"the search text is longer than {MAX_SEARCH} characters", field="q", code="too_long")
     if search:
         found = await UserAdministration(_service(request).repo).search(search, after=after, limit=limit)
         nxt = encode_cursor([found.next_after]) if found.next_after else None

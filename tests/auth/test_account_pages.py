@@ -97,11 +97,16 @@ async def test_reset_pages_look_like_the_app(client: TestClient, mail: Mailbox) 
 def test_error_messages_start_with_a_capital_letter() -> None:
     assert ApiError("no such user").message == "No such user"
     assert str(NotFound("no such chat")) == "No such chat"
-    assert ValidationError("display_name is required").message == "The field display_name is required"
-    assert as_sentence("actions[0].url must be http") == "The field actions[0].url must be http"
+    assert TooManyRequests(3).message == "Too many attempts; try again later (retry after 3 s)"
+    assert as_sentence("e-mail addresses differ") == "E-mail addresses differ"
     assert as_sentence("Already fine") == "Already fine"
     assert as_sentence("") == ""
-    assert TooManyRequests(3).message == "Too many attempts; try again later (retry after 3 s)"
+    # A message that starts with a name as programs spell it keeps it.
+    assert ValidationError("display_name is required", field="display_name").message == "display_name is required"
+    assert ValidationError("role must be one of user, admin", field="role").message == "role must be one of user, admin"
+    assert as_sentence("actions[0].url must be http") == "actions[0].url must be http"
+    assert as_sentence("created_at: not a date") == "created_at: not a date"
+    assert as_sentence("field1 must not contain control characters") == "field1 must not contain control characters"
 
 
 async def test_a_logged_mail_is_plain_text_with_whole_links(caplog: pytest.LogCaptureFixture) -> None:

@@ -113,5 +113,5 @@ async def test_an_account_made_verified_signs_in_at_once_and_keeps_the_rules(cli
     assert (me["id"], me["email"], me["email_verified"], me["role"]) == (user.id, email, True, "user")
     with pytest.raises(ValidationError, match="at least 10 characters"):
         await service.create_verified(email=new_email(), password="short", display_name="Bo")
-    with pytest.raises(ValidationError, match="Role must be one of"):
+    with pytest.raises(ValidationError, match="role must be one of"):
         await service.create_verified(email=new_email(), password=PASSWORD, display_name="Bo", role="root")

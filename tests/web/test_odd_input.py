@@ -22,7 +22,7 @@ def test_whole_number_takes_ascii_digits_within_bounds_only() -> None:
     for text in [*ODD, " 1", "", "+1"]:
         assert whole_number(text) is None, text
     assert whole_number(True) is None
-    with pytest.raises(Exception, match="Limit must be a whole number from 1 to 5") as caught:
+    with pytest.raises(Exception, match="limit must be a whole number from 1 to 5") as caught:
         int_param("²", "limit", low=1, high=5)
     assert getattr(caught.value, "field", None) == "limit"
 
