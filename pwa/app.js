@@ -7,6 +7,7 @@ import { forgetFiles } from './js/chat/files.js';
 import { initChat, resetChats } from './js/chat/init.js';
 import { renewPushSubscription } from './js/chat/push.js';
 import { subscribe as followChats, totalUnread } from './js/chat/store.js';
+import { isAdmin } from './js/admin/admin.js';
 import { followOtherWindows, isSignedIn, onSessionChange } from './js/core/api.js';
 import { h } from './js/core/dom.js';
 import { createEvents } from './js/core/events.js';
@@ -67,9 +68,14 @@ function updateNav() {
   const nav = document.getElementById('nav');
   if (!nav) return;
   nav.hidden = !isSignedIn();
+  const admin = document.getElementById('nav-admin');
+  if (admin) {
+    admin.hidden = !isSignedIn() || !isAdmin(); // the server refuses others all the same
+    admin.textContent = t('admin.nav');
+  }
   const path = (location.hash.replace(/^#/, '').split('?')[0]) || '/';
   const section = path === '/chat' || path === '/call' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'
-    : path.startsWith('/channel') ? '/channels' : path;
+    : path.startsWith('/channel') ? '/channels' : path.startsWith('/admin') ? '/admin' : path;
   for (const link of nav.querySelectorAll('a[data-nav]')) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');

@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '10';
+const VERSION = '11';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -14,8 +14,17 @@ const PRECACHE = [
   '/app.js',
   '/js/account/auth.js',
   '/js/account/home.js',
+  '/js/account/keys.js',
   '/js/account/signed-out.js',
   '/js/account/username.js',
+  '/js/account/strings.js',
+  '/js/admin/admin.js',
+  '/js/admin/format.js',
+  '/js/admin/reports.js',
+  '/js/admin/sessions.js',
+  '/js/admin/status.js',
+  '/js/admin/strings.js',
+  '/js/admin/users.js',
   '/js/calls/actions.js',
   '/js/calls/call-base.js',
   '/js/calls/controls.js',
@@ -71,6 +80,7 @@ const PRECACHE = [
   '/js/routes.js',
   '/js/strings.js',
   '/manifest.webmanifest',
+  '/static/admin.css',
   '/static/app.css',
   '/static/calls.css',
   '/static/chat.css',

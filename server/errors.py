@@ -17,6 +17,7 @@ class ApiError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = as_sentence(message, field)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -25,6 +26,18 @@ class ApiError(Exception):
             self.status = status
         self.field = field
         self.headers = headers or {}
+
+
+def as_sentence(message: str, field: str | None = None) -> str:
+    """A message as people read it: starting with a capital letter. One that starts with a name as programs
+    spell it (the field at fault, `display_name`, `actions[0].url`, `created_at:`) keeps it as it is: clients
+    match field names exactly, and ThingSpeak's `details` start with the field."""
+    first = message.split(" ", 1)[0]
+    if not first or not first[0].islower():
+        return message
+    if first == field or first.rstrip(":") == field or not first.replace("-", "").isalpha():
+        return message
+    return message[0].upper() + message[1:]
 
 
 class ValidationError(ApiError):

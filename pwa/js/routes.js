@@ -1,5 +1,6 @@
 // The route table: every screen of the app, its title, and who may see it (core/router.js).
 
+import { adminReportsView, adminStatusView, adminUsersView } from './admin/admin.js';
 import { homeView } from './account/home.js';
 import { checkEmailView, forgotView, registerView, signInView } from './account/signed-out.js';
 import { callView } from './calls/init.js';
@@ -27,4 +28,7 @@ export const routes = {
   '/register': { view: registerView, title: 'Create an account', access: 'guest' },
   '/check-email': { view: checkEmailView, title: 'Check your e-mail', access: 'guest' },
   '/forgot': { view: forgotView, title: 'Reset your password', access: 'guest' },
+  '/admin': { view: adminUsersView, title: 'Administration', access: 'private' },
+  '/admin/reports': { view: adminReportsView, title: 'Administration', access: 'private' },
+  '/admin/status': { view: adminStatusView, title: 'Administration', access: 'private' },
 };

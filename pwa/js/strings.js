@@ -1,6 +1,8 @@
 // Every area's strings (see core/i18n.js), added once at start by app.js. An area with strings lists them here.
 
+import { strings as account } from './account/strings.js';
+import { strings as admin } from './admin/strings.js';
 import { strings as shell } from './core/strings.js';
 import { strings as people } from './people/strings.js';
 
-export const catalogues = [shell, people];
+export const catalogues = [shell, people, account, admin];

@@ -3,7 +3,9 @@ admin's account routes) and the pages e-mail links open (server/auth/pages.py)."
 
 from __future__ import annotations
 
+from server.auth.admin import SCAN_MAX
 from server.auth.pages import MAX_FORM_BYTES
+from server.auth.routes import MAX_SEARCH
 from server.auth.service import ROLES
 from server.web.apidoc.kit import (
     BOOLEAN,
@@ -329,11 +331,46 @@ def _admin(book: ApiBook) -> None:
         "GET",
         "/api/admin/users",
         tag="admin",
-        summary="Every account, a page at a time",
+        summary="Every account, a page at a time; or those matching `q`",
+        description="With `q`: the account whose id or e-mail address is exactly `q`, else the accounts whose display "
+        "name or address contains it, in any case. Names and addresses are stored encrypted, so a search decrypts "
+        f"and looks at up to {SCAN_MAX} accounts per page: a page may hold fewer than `limit` (even none) while "
+        "`next` is set; follow `next` until it is null.",
+        auth="admin",
+        params=[
+            query("q", {"type": "string", "maxLength": MAX_SEARCH}, "search text; empty or blank: every account"),
+            *PAGE_PARAMS,
+        ],
+        ok={200: reply("A page of accounts.", paged("users", ref("User")))},
+        errors={400: "`q` is too long, or `limit` or `cursor` is not valid."},
+    )
+    book.op(
+        "GET",
+        "/api/admin/users/{user_id}/sessions",
+        tag="admin",
+        summary="An account's live sessions, most recently seen first",
         auth="admin",
         params=PAGE_PARAMS,
-        ok={200: reply("A page of accounts.", paged("users", ref("User")))},
-        errors=PAGE_ERRORS,
+        ok={200: reply("A page of sessions (`current`: the admin's own session).", paged("sessions", ref("Session")))},
+        errors={**PAGE_ERRORS, 404: "`user_not_found`."},
+    )
+    book.op(
+        "DELETE",
+        "/api/admin/users/{user_id}/sessions/{session_id}",
+        tag="admin",
+        summary="End one session of an account",
+        auth="admin",
+        ok={204: no_content("Ended; its WebSockets close.")},
+        errors={404: "`session_not_found`: no such live session of this account."},
+    )
+    book.op(
+        "DELETE",
+        "/api/admin/users/{user_id}/sessions",
+        tag="admin",
+        summary="End every session of an account (but the admin's own, on their own account)",
+        auth="admin",
+        ok={204: no_content("Ended; their WebSockets close.")},
+        errors={404: "`user_not_found`."},
     )
     for action, summary, fields in (
         ("role", "Give an account a role", {"role": Field(str, choices=ROLES)}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -56,12 +57,24 @@ class SmtpMailer:
 
 
 class LogMailer:
-    """Development only: the message is logged so a developer can follow its link without a mail server."""
+    """Development only: the message is logged so a developer can follow its link without a mail server. It is
+    written as plain text (not MIME: quoted-printable would break a long link across lines and turn `=` into
+    `=3D`), and its links are also listed one by one in the log line's `links`, ready to copy."""
 
     def __init__(self, sender: str) -> None:
         self._sender = sender
 
     async def send(self, to: str, subject: str, text: str) -> None:
         log.warning(
-            "SMTP_HOST is unset; this e-mail was not sent:\n%s", _message(self._sender, to, subject, text).as_string()
+            "SMTP_HOST is unset; this e-mail was not sent:\n%s",
+            plain_text(self._sender, to, subject, text),
+            extra={"links": LINK.findall(text)},
         )
+
+
+LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+def plain_text(sender: str, to: str, subject: str, text: str) -> str:
+    """A mail as a person reads it: its From, To and Subject, a blank line, and the text as written."""
+    return f"From: {sender}\nTo: {to}\nSubject: {subject}\n\n{text}"

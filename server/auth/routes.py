@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from server.auth.admin import UserAdministration
 from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
 from server.auth.service import ROLES, AccountService, Caller
@@ -11,6 +14,7 @@ from server.auth.ws import announce_sessions_ended as _announce
 from server.auth.ws import set_suspended_everywhere
 from server.errors import ValidationError
 from server.keys import broker_key, settings_key
+from server.storage.accounts import Session
 from server.web.client import client_ip, user_agent
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
@@ -22,6 +26,7 @@ PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
 DISPLAY_NAME = Field(str, max_length=100, min_length=1)
 TOKEN = Field(str, max_length=200, min_length=1)
 USERNAME = Field(str, required=False, max_length=64, min_length=1)  # its rules: server/auth/usernames.py
+MAX_SEARCH = 254  # the longest e-mail address
 
 
 def _service(request: web.Request) -> AccountService:
@@ -146,23 +151,26 @@ async def my_sessions(request: web.Request) -> web.Response:
     cursor = decode_cursor(request, lambda v: (float(v[0]), str(v[1])))
     sessions = await _service(request).sessions(principal, cursor=cursor, limit=limit + 1)
     page, more = sessions[:limit], len(sessions) > limit
-    return web.json_response(
-        {
-            "sessions": [
-                {
-                    "id": s.id,
-                    "device": describe_device(s.user_agent),
-                    "user_agent": s.user_agent,
-                    "ip": s.ip,
-                    "created_at": s.created_at,
-                    "last_seen_at": s.last_seen_at,
-                    "current": s.id == principal.session_id,
-                }
-                for s in page
-            ],
-            "next": encode_cursor([page[-1].last_seen_at, page[-1].id]) if more else None,
-        }
-    )
+    return web.json_response(sessions_page(page, more, principal.session_id))
+
+
+def sessions_page(page: list[Session], more: bool, current: str) -> dict[str, Any]:
+    """A page of sessions as the API answers it; `current` is the session of the request."""
+    return {
+        "sessions": [
+            {
+                "id": s.id,
+                "device": describe_device(s.user_agent),
+                "user_agent": s.user_agent,
+                "ip": s.ip,
+                "created_at": s.created_at,
+                "last_seen_at": s.last_seen_at,
+                "current": s.id == current,
+            }
+            for s in page
+        ],
+        "next": encode_cursor([page[-1].last_seen_at, page[-1].id]) if more else None,
+    }
 
 
 @routes.delete("/api/me/sessions/{session_id}")
@@ -181,7 +189,14 @@ async def end_session(request: web.Request) -> web.Response:
 async def admin_users(request: web.Request) -> web.Response:
     await require_admin(request)
     limit = page_limit(request)
-    after = decode_cursor(request, lambda v: str(v[0]))
+    after = decode_cursor(request, lambda v: str(v[0])[:64])
+    search = request.query.get("q", "").strip()
+    if len(search) > MAX_SEARCH:
+        raise ValidationError(f"the search text is longer than {MAX_SEARCH} characters", field="q", code="too_long")
+    if search:
+        found = await UserAdministration(_service(request).repo).search(search, after=after, limit=limit)
+        nxt = encode_cursor([found.next_after]) if found.next_after else None
+        return web.json_response({"users": [u.public() for u in found.users], "next": nxt})
     users = await _service(request).list_users(after=after, limit=limit + 1)
     page, more = users[:limit], len(users) > limit
     return web.json_response(
@@ -215,6 +230,40 @@ async def admin_unsuspend(request: web.Request) -> web.Response:
         _service(request), request.app[broker_key], request.match_info["user_id"][:64], False
     )
     return web.json_response(user.public())
+
+
+def _user_id(request: web.Request) -> str:
+    return request.match_info["user_id"][:64]
+
+
+@routes.get("/api/admin/users/{user_id}/sessions")
+async def admin_user_sessions(request: web.Request) -> web.Response:
+    principal = await require_admin(request)
+    limit = page_limit(request)
+    cursor = decode_cursor(request, lambda v: (float(v[0]), str(v[1])[:64]))
+    admin = UserAdministration(_service(request).repo)
+    sessions = await admin.sessions(_user_id(request), cursor=cursor, limit=limit + 1)
+    return web.json_response(sessions_page(sessions[:limit], len(sessions) > limit, principal.session_id))
+
+
+@routes.delete("/api/admin/users/{user_id}/sessions/{session_id}")
+async def admin_end_session(request: web.Request) -> web.Response:
+    await require_admin(request)
+    user_id, session_id = _user_id(request), request.match_info["session_id"][:64]
+    await UserAdministration(_service(request).repo).end_session(user_id, session_id)
+    announce_sessions_ended(request, user_id, session_id)
+    return web.Response(status=204)
+
+
+@routes.delete("/api/admin/users/{user_id}/sessions")
+async def admin_end_sessions(request: web.Request) -> web.Response:
+    principal = await require_admin(request)
+    user_id = _user_id(request)
+    # An admin ending their own account's sessions stays signed in here.
+    keep = principal.session_id if user_id == principal.user.id else None
+    for session_id in await UserAdministration(_service(request).repo).end_sessions(user_id, keep=keep):
+        announce_sessions_ended(request, user_id, session_id)
+    return web.Response(status=204)
 
 
 def describe_device(agent: str | None) -> str:

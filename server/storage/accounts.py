@@ -356,6 +356,13 @@ class AccountRepository:
             session_id,
         )
 
+    async def unrevoked_session_ids(self, tx: Executor, user_id: str, keep: str | None = None) -> list[str]:
+        """The sessions `revoke_user_sessions` with the same `keep` would end."""
+        rows = await tx.fetch(
+            "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND id <> $2", user_id, keep or ""
+        )
+        return [row["id"] for row in rows]
+
     async def revoke_user_sessions(
         self, tx: Executor, user_id: str, reason: str, now: float, keep: str | None = None
     ) -> int:

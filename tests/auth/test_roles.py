@@ -15,11 +15,21 @@ ADMIN_ROUTES = [
     ("POST", "/api/admin/users/{id}/role", {"role": "admin"}),
     ("POST", "/api/admin/users/{id}/suspend", {}),
     ("POST", "/api/admin/users/{id}/unsuspend", {}),
+    ("GET", "/api/admin/users/{id}/sessions", None),
+    ("DELETE", "/api/admin/users/{id}/sessions", None),
+    ("DELETE", "/api/admin/users/{id}/sessions/{id}", None),
+    ("GET", "/api/admin/status", None),
     ("GET", "/api/admin/reports", None),
     ("POST", "/api/admin/reports/{id}/resolve", {"action": "dismiss"}),
     ("DELETE", "/api/admin/chats/{id}/messages/1", None),
 ]
-_SAME = {"{user_id}": "{id}", "{report_id}": "{id}", "{chat_id}": "{id}", "{message_id}": "1"}
+_SAME = {
+    "{user_id}": "{id}",
+    "{report_id}": "{id}",
+    "{chat_id}": "{id}",
+    "{message_id}": "1",
+    "{session_id}": "{id}",
+}
 
 
 def _normal(path: str) -> str:

@@ -3,6 +3,7 @@
 import { ApiError, clearSession } from '../core/api.js';
 import { card, describeError, describeUserAgent, h, isAbort, timeElement, wideScreen } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
+import { keysSections } from './keys.js';
 import { endSession, getUser, listSessions, loadProfile, signOut, updateProfile } from './auth.js';
 import { usernameSection } from './username.js';
 
@@ -13,6 +14,7 @@ export function homeView({ signal }) {
     profileSection(signal),
     usernameSection(signal),
     sessionsSection(signal),
+    keysSections(signal),
     signOutSection());
 }
 
