@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '11';
+const VERSION = '12';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -77,12 +77,24 @@ const PRECACHE = [
   '/js/people/person.js',
   '/js/people/strings.js',
   '/js/people/username-field.js',
+  '/js/iot/channel-keys.js',
+  '/js/iot/channel-manage.js',
+  '/js/iot/channel-settings.js',
+  '/js/iot/chart-controls.js',
+  '/js/iot/chart-section.js',
+  '/js/iot/strings-en.js',
+  '/js/iot/strings-ru.js',
+  '/js/iot/strings.js',
+  '/js/iot/widget-editor.js',
+  '/js/iot/widget-views.js',
+  '/js/iot/widgets.js',
   '/js/routes.js',
   '/js/strings.js',
   '/manifest.webmanifest',
   '/static/admin.css',
   '/static/app.css',
   '/static/calls.css',
+  '/static/iot.css',
   '/static/chat.css',
   '/static/people.css',
   '/static/vendor/uPlot.iife.min.js',

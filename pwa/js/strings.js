@@ -3,6 +3,7 @@
 import { strings as account } from './account/strings.js';
 import { strings as admin } from './admin/strings.js';
 import { strings as shell } from './core/strings.js';
+import { strings as iot } from './iot/strings.js';
 import { strings as people } from './people/strings.js';
 
-export const catalogues = [shell, people, account, admin];
+export const catalogues = [shell, people, account, admin, iot];

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key, mailer_key, suspension_changed_key
-from server.iot import apidoc, live, mqtt_device_routes, read_routes, retention, routes, talkback_routes
+from server.iot import apidoc, live, mqtt_device_routes, read_routes, retention, routes, talkback_routes, widget_routes
 from server.iot.appkeys import (
     background_key,
     channels_key,
@@ -48,7 +48,14 @@ from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
-    tables = (routes.routes, read_routes.routes, talkback_routes.routes, rules_routes.routes, mqtt_device_routes.routes)
+    tables = (
+        routes.routes,
+        read_routes.routes,
+        talkback_routes.routes,
+        rules_routes.routes,
+        mqtt_device_routes.routes,
+        widget_routes.routes,
+    )
     for table in tables:
         added = app.add_routes(table)
         # The ThingSpeak API (not the web app's /api/...): what devices call, many times a second.

@@ -3,6 +3,7 @@
 // After every (re)connect it subscribes again from the last entry id seen: the server backfills what was
 // missed, so the chart has no gaps and no duplicates. See docs/protocol.md.
 
+import { t } from '../core/i18n.js';
 import { command, on, onReady, onStatus } from '../core/socket.js';
 
 /**
@@ -35,13 +36,13 @@ export function followChannel({ channelId, lastEntryId, onEntries, onStatus: rep
     } catch (err) {
       if (stopped) return;
       if (err.code === 'channel_not_readable') {
-        report('failed', 'This channel cannot be followed live: it no longer exists or is not yours.');
+        report('failed', t('iot.live.not_readable'));
         stop();
         return;
       }
       if (err.status === 0) return; // not connected: subscribed again after the reconnect
       if (err.code !== 'already_subscribed') {
-        status('failed', err.serverMessage || 'This channel cannot be followed live right now.');
+        status('failed', err.serverMessage || t('iot.live.unavailable'));
         return;
       }
     }
@@ -62,4 +63,41 @@ export function followChannel({ channelId, lastEntryId, onEntries, onStatus: rep
     else signal.addEventListener('abort', stop, { once: true });
   }
   return { stop };
+}
+
+/**
+ * One follower of a channel shared by the parts of a screen (chart, dashboard): `listen(fn)` gets every new
+ * entry, `watch(fn)` every status; entries before `start()` are the caller's to load. Stops with `signal`.
+ */
+export function channelFeed(channelId, signal) {
+  const listeners = new Set();
+  const watchers = new Set();
+  let lastId = 0;
+  let last = ['connecting', undefined];
+  return {
+    listen(fn) {
+      listeners.add(fn);
+    },
+    watch(fn) {
+      watchers.add(fn);
+      fn(...last);
+    },
+    /** Start following after entry `afterId` (the newest one already loaded). */
+    start(afterId) {
+      lastId = Math.max(lastId, afterId || 0);
+      followChannel({
+        channelId,
+        lastEntryId: () => lastId,
+        onEntries: (entries) => {
+          for (const entry of entries) lastId = Math.max(lastId, Number(entry.entry_id) || 0);
+          for (const fn of listeners) fn(entries);
+        },
+        onStatus: (state, detail) => {
+          last = [state, detail];
+          for (const fn of watchers) fn(state, detail);
+        },
+        signal,
+      });
+    },
+  };
 }
