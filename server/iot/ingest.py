@@ -30,13 +30,15 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        value = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        value = repr(value) if isinstance(value, float) else str(value)
-    elif not isinstance(value, str):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = repr(value) if isinstance(value, float) else str(value)  # (no control characters in a number)
+        if len(text) > MAX_FIELD:
+            raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
+        return text
+    if not isinstance(value, str):
         raise ThingSpeakError(f"{name} must be a string or a number", field=name)
-    else:
-        value = value.rstrip("\r\n")  # sketches end their bodies with a line break: not part of the value
+    value = value.rstrip("\r\n")  # sketches end their bodies with a line break: not part of the value
     if len(value) > MAX_FIELD:
         raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
     check_text(value, name)
@@ -80,6 +82,7 @@ def parse_point(params: Mapping[str, Any], *, now: float, tz: tzinfo = UTC, allo
     if created and allow_time:
         point.created_at = write_time(created, tz, now=now)
         point.explicit_time = True
+    point.checked = True  # every text above went through check_text
     return point
 
 
@@ -124,36 +127,39 @@ def parse_bulk_json(updates: Any, *, now: float, tz: tzinfo = UTC) -> list[Point
     points: list[Point] = []
     deltas: list[float | None] = []
     for index, update in enumerate(updates):
-        where = f"updates[{index}]"
+        # This runs for every point of an upload: the name of the update is made only for an error.
         if not isinstance(update, dict):
-            raise ThingSpeakError(f"{where} must be an object", field=where)
-        unknown = set(update) - _BULK_KEYS
-        if unknown:
-            raise ThingSpeakError(f"{where} has an unknown member {sorted(unknown)[0]!r}", field=where)
+            raise ThingSpeakError(f"updates[{index}] must be an object", field=f"updates[{index}]")
+        if not _BULK_KEYS.issuperset(update):
+            unknown = sorted(set(update) - _BULK_KEYS)[0]
+            raise ThingSpeakError(f"updates[{index}] has an unknown member {unknown!r}", field=f"updates[{index}]")
         try:
             point = parse_point(update, now=now, tz=tz)
-            delta = _text(update, "delta_t")
+            delta = _text(update, "delta_t") if "delta_t" in update else None
         except ThingSpeakError as exc:
-            raise in_row(exc, where) from None
+            raise in_row(exc, f"updates[{index}]") from None
         if point.explicit_time == (delta is not None):
+            where = f"updates[{index}]"
             raise ThingSpeakError(f"{where} needs either created_at or delta_t", field=where)
-        deltas.append(_delta(delta, where, first=index == 0) if delta is not None else None)
+        deltas.append(_delta(delta, f"updates[{index}]", first=index == 0) if delta is not None else None)
         points.append(point)
     _place_relative(points, deltas, now)
     return points
 
 
-_BULK_KEYS = {
-    "created_at",
-    "delta_t",
-    *(f"field{n}" for n in range(1, 9)),
-    "latitude",
-    "longitude",
-    "lat",
-    "long",
-    "elevation",
-    "status",
-}
+_BULK_KEYS = frozenset(
+    {
+        "created_at",
+        "delta_t",
+        *(f"field{n}" for n in range(1, 9)),
+        "latitude",
+        "longitude",
+        "lat",
+        "long",
+        "elevation",
+        "status",
+    }
+)
 
 
 def _delta(raw: str, where: str, *, first: bool) -> float:
@@ -223,6 +229,8 @@ def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = U
 def _check_values(points: Sequence[Point]) -> None:
     many = len(points) > 1
     for index, point in enumerate(points):
+        if point.checked:
+            continue
         try:
             for n, value in enumerate(point.fields, start=1):
                 if value:

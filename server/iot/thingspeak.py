@@ -115,12 +115,13 @@ def parse_time(value: str, tz: tzinfo = UTC, *, name: str = "created_at") -> flo
 
 def _date_time(text: str) -> datetime | None:
     """`text` as a datetime (naive when it names no offset), or None when it is none."""
+    try:
+        return datetime.fromisoformat(text)  # ISO 8601 (in C: a bulk upload reads thousands)
+    except ValueError:
+        pass
     match = _DATE_TIME.fullmatch(text)
     if match is None:
-        try:
-            return datetime.fromisoformat(text)  # other ISO 8601 forms: a date alone, the basic format
-        except ValueError:
-            return None
+        return None
     year, month, day, hour, minute, second, fraction, utc, sign, off_hours, off_minutes = match.groups()
     offset: tzinfo | None = None
     if utc:

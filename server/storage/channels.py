@@ -109,6 +109,7 @@ class Point:
     elevation: float | None = None
     status: str | None = None
     explicit_time: bool = False
+    checked: bool = False  # its texts were checked for control characters where it was parsed
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import contextlib
 import functools
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -154,15 +154,14 @@ def _one_step(raw: sqlite3.Connection, work: Callable[[Executor], Awaitable[T]])
 
 def _insert_statements(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> list[tuple[str, list[Any]]]:
-    """Many rows per INSERT: one step of SQLite (and one release of the GIL) for each, not one per row."""
+) -> Iterator[tuple[str, list[Any]]]:
+    """Many rows per INSERT: one step of SQLite (and one release of the GIL) for each, not one per row. Made one
+    at a time, so a large write holds one statement's values at once, not all of them."""
     per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(columns)))
     names = tuple(columns)
-    statements = []
     for start in range(0, len(rows), per):
         chunk = rows[start : start + per]
-        statements.append((_insert_sql(table, names, len(chunk)), [value for row in chunk for value in row]))
-    return statements
+        yield _insert_sql(table, names, len(chunk)), [value for row in chunk for value in row]
 
 
 class SqliteDatabase:
