@@ -245,7 +245,9 @@ def test_emoji_search_keyboard_skip_link_and_a_growing_composer(
     problems = Problems()
     page = open_page(browser, server, problems, alice, size)
 
-    # The skip link is the first Tab stop and leads to the chat list's search.
+    # The skip link is the first Tab stop of the page and leads to the chat list's search.
+    page.reload()
+    expect(page.get_by_role("heading", name="Chats", level=1)).to_be_visible()
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="Skip to your chats")
     expect(skip).to_be_focused()
@@ -261,8 +263,13 @@ def test_emoji_search_keyboard_skip_link_and_a_growing_composer(
     page.get_by_role("textbox", name="Message").focus()
     page.keyboard.press("Shift+Tab")  # the emoji button
     page.keyboard.press("Shift+Tab")  # the attach button
-    page.keyboard.press("Shift+Tab")  # the messages
+    page.keyboard.press("Shift+Tab")  # the current (last) message's own button
+    expect(items.nth(2).get_by_role("button", name="Actions for this message")).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # the current message itself: the list's one Tab stop
     expect(items.nth(2)).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # out of the list at once: the header's buttons come before it
+    expect(page.get_by_role("button", name="Options")).to_be_focused()
+    page.keyboard.press("Tab")
     page.keyboard.press("ArrowUp")
     expect(items.nth(1)).to_be_focused()
     page.keyboard.press("Home")

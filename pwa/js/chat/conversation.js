@@ -12,7 +12,7 @@ import { createComposer } from './composer.js';
 import { buildHeaderParts } from './extend.js';
 import { groupInfoDialog } from './group-info.js';
 import { chatLayout } from './layout.js';
-import { markDays, rovingMessages } from './log-keys.js';
+import { clearDays, markDays, rovingMessages } from './log-keys.js';
 import { forwardDialog, readersDialog, reportDialog } from './message-dialogs.js';
 import { deleteMessage, react } from './messages.js';
 import { discardSend, pendingIn, retrySend } from './outbox.js';
@@ -43,7 +43,8 @@ function conversationPane({ params, signal, navigate }) {
   const options = chatOptions({ chatId, getChat: () => chat, status, navigate, onContactNamed: () => renderHead() });
   // Other domains' parts (calls: the call buttons, the "join the call" banner), from chat/extend.js.
   const parts = buildHeaderParts({ chatId, signal });
-  const info = h('button', { type: 'button', class: 'button small chat-info', disabled: true }, t('chat.info.open'));
+  const info = h('button', { type: 'button', class: 'chat-info', disabled: true, 'aria-label': t('chat.info.open') },
+    h('span', { 'aria-hidden': 'true' }, 'i'));
   info.addEventListener('click', () => {
     if (!chat) return;
     if (chat.kind === 'group') groupInfoDialog(chatId, { onStatus: say, signal });
@@ -160,17 +161,23 @@ function conversationPane({ params, signal, navigate }) {
         status.textContent = forEveryone ? 'Message deleted for everyone.' : 'Message deleted for you.';
       }));
     },
-    forward(message) {
-      panel = null;
-      renderMessages();
-      forwardDialog(chatId, message, { onDone: say });
-    },
-    readers: (message) => readersDialog(chatId, message),
-    report: (message) => reportDialog(chatId, message, { onDone: say }),
-    block: (userId) => confirmBlock(userId, { onDone: say }),
+    forward: (message) => closePanel(() => forwardDialog(chatId, message, { onDone: say })),
+    readers: (message) => closePanel(() => readersDialog(chatId, message)),
+    report: (message) => closePanel(() => reportDialog(chatId, message, { onDone: say })),
+    block: (userId) => closePanel(() => confirmBlock(userId, { onDone: say })),
     retry: (entry) => retrySend(entry.client_id),
     discard: (entry) => discardSend(entry.client_id),
   };
+
+  /** Close the message's actions, then open a dialog (which gives the focus back to the message when it closes). */
+  function closePanel(open) {
+    const li = panel ? elements.get(panel.id)?.li : null;
+    panel = null;
+    renderMessages();
+    const more = li && elements.get(Number(li.dataset.messageId))?.li.querySelector('.more');
+    if (more) more.focus();
+    open();
+  }
 
   function run(promise) {
     status.textContent = '';
@@ -193,6 +200,7 @@ function conversationPane({ params, signal, navigate }) {
         elements.delete(id);
       }
     }
+    clearDays(list);
     let cursor = list.firstChild;
     let added = false;
     for (const message of messages) {
@@ -358,7 +366,8 @@ function conversationPane({ params, signal, navigate }) {
     me = await whoAmI({ signal });
     chat = await loadChat(chatId, { signal });
     info.disabled = false;
-    info.textContent = chat.kind === 'group' ? t('chat.info.group') : t('chat.info.person');
+    info.setAttribute('aria-label', chat.kind === 'group' ? t('chat.info.group') : t('chat.info.person'));
+    info.title = info.getAttribute('aria-label');
     renderHead();
     loadBlocks().then(scheduleRender, () => {});
     if (chat.e2e) composer.disable('End-to-end encrypted chats can be read and written in the mobile app only.');

@@ -17,6 +17,22 @@ const SETS = {
 const ICONS = { smileys: '😀', people: '👍', nature: '🌿', food: '🍕', activity: '⚽', travel: '✈️', objects: '💡', symbols: '❤️' };
 const COLUMNS = 8;
 
+/** A smiley outline (SVG built node by node, like the composer's paperclip: nothing for the CSP to refuse). */
+function smiley() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  for (const [k, v] of Object.entries({ viewBox: '0 0 24 24', width: '22', height: '22', 'aria-hidden': 'true',
+    fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round' })) {
+    svg.setAttribute(k, v);
+  }
+  for (const d of ['M12 2a10 10 0 1 0 0 20a10 10 0 1 0 0-20', 'M8 14s1.5 2 4 2 4-2 4-2', 'M9 9h.01', 'M15 9h.01']) {
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 /**
  * The picker: a button that opens a panel; `onPick(emoji)` for each chosen one. Returns {button, panel, close}.
  * The panel goes where the caller puts it (above the composer).
@@ -26,7 +42,7 @@ export function emojiPicker({ onPick }) {
   const button = h('button', {
     type: 'button', class: 'button attach emoji-toggle', 'aria-expanded': 'false', 'aria-controls': panelId,
     'aria-label': t('chat.emoji.open'),
-  }, h('span', { 'aria-hidden': 'true' }, '🙂'));
+  }, smiley());
   const tabs = h('div', { role: 'tablist', class: 'emoji-tabs', 'aria-label': t('chat.emoji.categories') });
   const grid = h('div', { role: 'tabpanel', class: 'emoji-grid', id: uid('emoji-grid') });
   const panel = h('div', { id: panelId, class: 'emoji-panel', role: 'group', 'aria-label': t('chat.emoji.title'), hidden: true },

@@ -88,9 +88,14 @@ function dayLabel(seconds) {
   return formatDateTime(seconds, 'date');
 }
 
+/** Take the separators out (before a render moves messages: a moved element would lose the focus). */
+export function clearDays(list) {
+  for (const old of list.querySelectorAll(':scope > li.day-separator')) old.remove();
+}
+
 /** Put a separator before the first message of each day in `list` (messages carry data-created-at). */
 export function markDays(list) {
-  for (const old of list.querySelectorAll(':scope > li.day-separator')) old.remove();
+  clearDays(list);
   let previous = null;
   for (const li of [...list.children]) {
     const at = Number(li.dataset.createdAt);
