@@ -32,7 +32,7 @@ export function chatListPane({ signal, activeId = null, level = 1 }) {
   const pane = h('section', { class: 'chat-list-pane', 'aria-labelledby': headingId },
     h('div', { class: 'list-head' }, heading,
       h('a', { class: 'button primary small', href: '#/chats/new' }, t('chat.list.new'))),
-    connectionNotice(signal),
+    activeId ? null : connectionNotice(signal), // beside a conversation, the conversation's says it
     h('div', { class: 'search-row', role: 'search' },
       h('label', { for: searchId, class: 'visually-hidden' }, t('chat.search.label')), search),
     body, found, h('p', { class: 'list-tools' }, showArchived), settings);
@@ -74,7 +74,8 @@ export function chatListPane({ signal, activeId = null, level = 1 }) {
     const note = h('p', { class: 'field-hint' }, t('chat.search.local_note'));
     const items = hits.map(({ chat, message }) => h('li', null,
       h('a', { class: 'result-link', href: `#${chatPath(chat.id)}&message=${message.id}` },
-        h('span', { class: 'result-top' }, h('strong', null, chatTitle(chat)), ' · ', nameOf(message.sender_id),
+        h('span', { class: 'result-top' }, h('strong', null, chatTitle(chat)),
+          chat.kind === 'group' ? ` · ${nameOf(message.sender_id)}` : null,
           h('span', { class: 'chat-item-time' }, shortTime(message.created_at))),
         h('span', { class: 'result-text' }, previewOf(message)))));
     found.replaceChildren(h('h3', { class: 'results-title' }, t('chat.search.messages')), note,
