@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '12';
+const VERSION = '13';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -46,15 +46,26 @@ const PRECACHE = [
   '/js/chat/chats.js',
   '/js/chat/composer.js',
   '/js/chat/conversation.js',
+  '/js/chat/dialog.js',
+  '/js/chat/emoji.js',
   '/js/chat/extend.js',
   '/js/chat/files.js',
+  '/js/chat/group-info.js',
   '/js/chat/init.js',
+  '/js/chat/layout.js',
+  '/js/chat/links.js',
+  '/js/chat/list.js',
+  '/js/chat/log-keys.js',
+  '/js/chat/message-dialogs.js',
   '/js/chat/messages.js',
   '/js/chat/outbox.js',
+  '/js/chat/person.js',
   '/js/chat/presence.js',
   '/js/chat/push.js',
   '/js/chat/receipts.js',
+  '/js/chat/search.js',
   '/js/chat/store.js',
+  '/js/chat/strings.js',
   '/js/chat/typing.js',
   '/js/core/api.js',
   '/js/core/dom.js',

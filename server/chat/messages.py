@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from server.chat.service import ChatService, unique
+from server.chat.service import ChatService, unique, visible_in_list
 from server.chat.views import message_view
 from server.config import RateLimit
 from server.encoding import Base64Error, decode_base64
@@ -362,8 +362,9 @@ class MessageService:
         if len(self._typing) > 100_000:
             self._typing = {k: v for k, v in self._typing.items() if now - v < TYPING_EVERY}
         frame = {"type": "typing", "chat_id": chat_id, "user_id": user_id, "expires_in": TYPING_SECONDS}
+        chat = await self._chats.chat(chat_id)
         for member in await self._members.member_ids(self._chats.db, chat_id):
-            if member != user_id:
+            if member != user_id and visible_in_list(chat, member):
                 self._events.publish(member, frame)
         return True
 

@@ -100,7 +100,8 @@ class ChatService:
                 pair=(user_id, other_id),
             )
             created.append(chat_id)
-            return [NewEvent(u, "chat.created", chat_id, payload={"by": user_id}) for u in (user_id, other_id)]
+            # Only the maker hears of it: the other person meets the chat with its first message.
+            return [NewEvent(user_id, "chat.created", chat_id, payload={"by": user_id})]
 
         try:
             await self.change(work)
@@ -162,6 +163,8 @@ class ChatService:
         for chat, member, unread in listed:
             last = last_messages.get(chat.id)
             if archived is not None and member.archived != archived:
+                continue
+            if not visible_in_list(chat, user_id):
                 continue
             view = chat_summary(chat)
             view["me"] = member_settings(member)
@@ -313,6 +316,12 @@ class ChatService:
     async def require_users(self, user_ids: Sequence[str], field: str = "user_ids") -> None:
         if set(user_ids) - await self._active(user_ids):
             raise NotFound("no such user", code="user_not_found", field=field)
+
+
+def visible_in_list(chat: Chat, user_id: str) -> bool:
+    """A direct chat stays out of the other person's list until its first message: starting a chat with
+    someone tells them nothing until something is said."""
+    return chat.kind != "direct" or chat.created_by == user_id or chat.last_message_id > 0
 
 
 def unique(values: Sequence[str]) -> list[str]:

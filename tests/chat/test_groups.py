@@ -186,7 +186,9 @@ async def test_pin_mute_archive_follow_the_user_across_devices(client: TestClien
     archived = await (await client.get("/api/chats?archived=true", headers=bearer(alice))).json()
     assert [c["id"] for c in archived["chats"]] == [chat_id]
     assert (await (await client.get("/api/chats?archived=false", headers=bearer(alice))).json())["chats"] == []
-    # Bob's view is his own.
+    # Bob's view is his own (he sees the chat from its first message on).
+    said = {"client_id": client_id(), "text": "hi"}
+    assert (await client.post(f"/api/chats/{chat_id}/messages", json=said, headers=bearer(alice))).status == 201
     bobs = await (await client.get("/api/chats", headers=bearer(bob))).json()
     assert bobs["chats"][0]["me"]["archived"] is False
     await other_device.close()

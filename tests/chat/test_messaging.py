@@ -180,6 +180,8 @@ async def test_receipts_unread_counts_and_readers(client: TestClient) -> None:
 async def test_typing_reaches_the_others_throttled_and_without_seq(client: TestClient) -> None:
     alice, bob = await users(client, 2)
     chat_id = await direct(client, alice, bob)
+    said = {"client_id": client_id(), "text": "hi"}  # before it, Bob does not know of the chat
+    assert (await client.post(f"/api/chats/{chat_id}/messages", json=said, headers=bearer(alice))).status == 201
     alice_ws = await connect(client, alice, after_seq=0)
     bob_ws = await connect(client, bob, after_seq=0)
     assert (await alice_ws.ok("chat.typing", chat_id=chat_id))["sent"] is True

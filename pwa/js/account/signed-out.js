@@ -69,7 +69,7 @@ export function signInView({ navigate }) {
     onSubmit: async (v) => {
       rememberedEmail = v.email;
       await signIn(v.email, v.password);
-      navigate(takePendingJoin() || '/', { replace: true });
+      navigate(takePendingJoin() || '/chats', { replace: true });
     },
     onError: (err, f) => {
       if (err instanceof ApiError && err.code === 'email_not_verified') {

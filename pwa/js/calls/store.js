@@ -4,6 +4,7 @@
 
 import { api } from '../core/api.js';
 import { loadJson, saveJson } from '../core/storage.js';
+import { getChat, loadChat } from '../chat/store.js';
 
 const PARTY_KEY = 'realtime.calls.party_id';
 const ICE_EARLY_S = 60; // fetch new TURN credentials a minute before they expire
@@ -90,6 +91,15 @@ export function dismissEnded() {
 // -- invites ringing this device ------------------------------------------------------------------
 
 export function addRinging(invite) {
+  // A call in a direct chat the callee has not seen yet (no message so far: not in their list): it rings once
+  // the chat is loaded, so the ringing screen can name the caller.
+  if (invite.chat_id && !getChat(invite.chat_id)) {
+    loadChat(invite.chat_id).catch(() => {}).finally(() => {
+      ringing.set(invite.call_id, invite);
+      emit();
+    });
+    return;
+  }
   ringing.set(invite.call_id, invite);
   emit();
 }

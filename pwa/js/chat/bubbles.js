@@ -1,10 +1,13 @@
-// One message on the conversation screen: its bubble (sender, reply quote, attachments, text, time,
-// receipt, reactions) and its actions (reply, react, edit, delete). Built from data, never from HTML.
+// One message on the conversation screen: its bubble (sender, reply quote, attachments, text with its links,
+// time, receipt, reactions) and its actions (reply, react, forward, edit, delete, who read it, report, block).
+// Built from data, never from HTML.
 
 import { h, uid } from '../core/dom.js';
+import { t } from '../core/i18n.js';
 import { shortTime } from './chats.js';
 import { messageKind } from './extend.js';
 import { attachmentUrl, describeSize } from './files.js';
+import { linkify } from './links.js';
 import { findMessage, nameOf, previewOf } from './store.js';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -14,11 +17,11 @@ function hidden(text) {
   return h('span', { class: 'visually-hidden' }, text);
 }
 
-/** ✓ sent, ✓✓ read: the marks under one's own messages. */
-function receipt(read) {
-  return read
-    ? h('span', { class: 'receipt read', title: 'Read' }, h('span', { 'aria-hidden': 'true' }, '✓✓'), hidden('Read'))
-    : h('span', { class: 'receipt', title: 'Sent' }, h('span', { 'aria-hidden': 'true' }, '✓'), hidden('Sent'));
+/** ✓ sent, ✓✓ delivered, coloured ✓✓ read: the marks under one's own messages. */
+function receipt(state) {
+  const label = t(`chat.receipt.${state}`);
+  return h('span', { class: state === 'sent' ? 'receipt' : `receipt ${state}`, title: label },
+    h('span', { 'aria-hidden': 'true' }, state === 'sent' ? '✓' : '✓✓'), hidden(label));
 }
 
 function replyQuote(chatId, replyTo) {
@@ -90,7 +93,7 @@ function body(message) {
   const files = Array.isArray(message.attachments) ? message.attachments : [];
   return [
     files.length ? attachmentBlock(files) : null,
-    message.text ? h('p', { class: 'text' }, message.text) : null,
+    message.text ? h('p', { class: 'text' }, linkify(message.text)) : null,
   ];
 }
 
@@ -110,8 +113,8 @@ function reactionList(message, me, actions) {
 }
 
 /**
- * The panel of a message's actions. `actions`: {reply, react, edit, remove, toggle}; `view`: {me,
- * canModerate, panel: null | 'menu' | 'delete'}.
+ * The panel of a message's actions. `actions`: {reply, react, forward, edit, readers, report, block, remove,
+ * toggle}; `view`: {me, group, blocked, canModerate, receipt, panel: null | 'menu' | 'delete'}.
  */
 function actionPanel(message, view, actions, panelId) {
   const mine = message.sender_id === view.me;
@@ -136,8 +139,16 @@ function actionPanel(message, view, actions, panelId) {
       });
     })),
     button('Reply', () => actions.reply(message)),
+    forwardable(message) ? button(t('chat.action.forward'), () => actions.forward(message)) : null,
     mine && typeof message.text === 'string' && !message.forward ? button('Edit', () => actions.edit(message)) : null,
+    mine && view.group ? button(t('chat.action.readers'), () => actions.readers(message)) : null,
+    mine ? null : button(t('chat.action.report'), () => actions.report(message)),
+    mine || view.blocked ? null : button(t('chat.action.block'), () => actions.block(message.sender_id)),
     button('Delete…', () => actions.toggle(message, 'delete')));
+}
+
+function forwardable(message) {
+  return typeof message.text === 'string' && (!message.kind || message.kind === 'text');
 }
 
 /** The <li> of a stored message. */
@@ -147,7 +158,7 @@ export function messageElement(chat, message, view, actions) {
   const mine = message.sender_id === view.me;
   const classes = ['message', mine ? 'mine' : 'theirs'];
   if (message.deleted) classes.push('deleted');
-  const li = h('li', { class: classes.join(' '), 'data-message-id': message.id });
+  const li = h('li', { class: classes.join(' '), 'data-message-id': message.id, 'data-created-at': message.created_at });
   const bubble = h('div', { class: 'bubble' });
   if (!mine) bubble.append(h('p', { class: chat.kind === 'group' ? 'sender' : 'sender visually-hidden' }, nameOf(message.sender_id)));
   else bubble.append(hidden('You: '));
@@ -159,7 +170,7 @@ export function messageElement(chat, message, view, actions) {
   bubble.append(h('p', { class: 'meta' },
     shortTime(message.created_at),
     message.edited && !message.deleted ? h('span', { class: 'edited' }, ' · edited') : null,
-    mine && !message.deleted ? receipt(view.read) : null));
+    mine && !message.deleted ? receipt(view.receipt) : null));
   li.append(bubble);
   if (!message.deleted) {
     const reactions = reactionList(message, view.me, actions);
@@ -180,12 +191,15 @@ export function messageElement(chat, message, view, actions) {
 /** The <li> of a message still on its way (or refused), with Retry and Discard when it failed. */
 export function pendingElement(chat, entry, actions) {
   const failed = entry.state === 'failed';
-  const li = h('li', { class: failed ? 'message mine pending failed' : 'message mine pending', 'data-client-id': entry.client_id });
+  const li = h('li', {
+    class: failed ? 'message mine pending failed' : 'message mine pending', 'data-client-id': entry.client_id,
+    'data-created-at': entry.created_at,
+  });
   const files = Array.isArray(entry.files) ? entry.files : [];
   const bubble = h('div', { class: 'bubble' }, hidden('You: '),
     entry.reply_to ? replyQuote(chat.id, entry.reply_to) : null,
     files.length ? h('p', { class: 'text muted' }, files.map((f) => `📎 ${f.name || 'File'}`).join(', ')) : null,
-    entry.text ? h('p', { class: 'text' }, entry.text) : null,
+    entry.text ? h('p', { class: 'text' }, linkify(entry.text)) : null,
     h('p', { class: 'meta' }, failed
       ? h('span', { class: 'send-error' }, `Not sent: ${entry.error || 'it was refused.'}`)
       : h('span', { class: 'receipt sending', title: 'Sending' }, h('span', { 'aria-hidden': 'true' }, '🕓'), hidden('Sending'))));

@@ -1,11 +1,22 @@
-// A conversation's Options menu: pin, archive, mute; in a direct chat the name this device gives the other
-// person; in a group an invite link and leaving.
+// A conversation's Options menu: pin, archive, mute (1 hour, 8 hours, a day, always); in a direct chat the
+// name this device gives the other person; in a group an invite link (Copy, Share) and leaving.
 
 import { api } from '../core/api.js';
 import { describeError, h, uid } from '../core/dom.js';
-import { changeSettings, hasContactName, nameOf, otherMember, setContactName } from './store.js';
+import { formatDateTime, t } from '../core/i18n.js';
+import { copyShare } from './dialog.js';
+import { changeSettings, chatTitle, hasContactName, nameOf, otherMember, setContactName } from './store.js';
 
-const MUTE_SECONDS = 8 * 3600;
+export const MUTE_ALWAYS = 32503680000; // the year 3000: muted until unmuted
+const MUTES = [['hour', 3600], ['hours8', 8 * 3600], ['day', 86400], ['always', null]];
+
+/** "Muted until 18:30" / "Muted" for a chat's `muted_until`, or null when it is not muted. */
+export function mutedLabel(mutedUntil) {
+  if (!mutedUntil || mutedUntil * 1000 <= Date.now()) return null;
+  if (mutedUntil >= MUTE_ALWAYS) return t('chat.mute.muted_always');
+  const sameDay = new Date(mutedUntil * 1000).toDateString() === new Date().toDateString();
+  return t('chat.mute.muted_until', { when: formatDateTime(mutedUntil, sameDay ? 'time' : 'dateTime') });
+}
 
 /**
  * The Options button and the menu it opens, for chat `chatId`. `getChat()`: the chat as the screen has it
@@ -62,21 +73,25 @@ export function chatOptions({ chatId, getChat, status, navigate, onContactNamed 
         .then(() => (settings.pinned_at ? 'Unpinned.' : 'Pinned to the top of your chats.'))),
       menuAction(settings.archived ? 'Unarchive' : 'Archive', () => changeSettings(chatId, { archived: !settings.archived })
         .then(() => (settings.archived ? 'Back in your chats.' : 'Archived: find it under “Archived”.'))),
-      menuAction(muted ? 'Unmute' : 'Mute for 8 hours', () => changeSettings(chatId, {
-        muted_until: muted ? null : Date.now() / 1000 + MUTE_SECONDS,
-      }).then(() => (muted ? 'Notifications on.' : 'Muted for 8 hours.'))),
     ];
+    if (muted) {
+      items.push(menuAction(t('chat.mute.unmute'), () => changeSettings(chatId, { muted_until: null })
+        .then(() => t('chat.mute.unmuted'))));
+    }
+    const mute = h('div', { class: 'mute-choices', role: 'group', 'aria-label': mutedLabel(settings.muted_until) || t('chat.mute.title') },
+      h('span', { class: 'mute-label', 'aria-hidden': 'true' }, mutedLabel(settings.muted_until) || t('chat.mute.title')),
+      MUTES.map(([key, seconds]) => menuAction(t(`chat.mute.${key}`), () => changeSettings(chatId, {
+        // A JSON number with a fraction: the route refuses integers for this field.
+        muted_until: (seconds === null ? MUTE_ALWAYS : Math.floor(Date.now() / 1000) + seconds) + 0.5,
+      }).then((result) => mutedLabel(result.muted_until)))));
     const extra = [];
     if (chat.kind === 'direct' && otherMember(chat)) extra.push(contactNameForm(otherMember(chat)));
     if (chat.kind === 'group') {
       const invite = h('div', { class: 'invite-result' });
       items.push(menuAction('Invite link', async () => {
         const made = await api.post(`/api/chats/${encodeURIComponent(chatId)}/invites`, {});
-        const id = uid('invite');
-        const input = h('input', { id, type: 'text', class: 'mono copy-value', readonly: true, value: made.url });
-        invite.replaceChildren(h('label', { for: id }, 'Invite link: anyone with it can join'), input);
-        input.focus();
-        input.select();
+        invite.replaceChildren(copyShare(made.url, { title: chatTitle(chat), label: t('chat.invite.label') }));
+        invite.querySelector('button')?.focus();
       }, {}, { keepOpen: true }));
       items.push(menuAction('Leave group', async () => {
         await api.post(`/api/chats/${encodeURIComponent(chatId)}/leave`, {});
@@ -84,7 +99,7 @@ export function chatOptions({ chatId, getChat, status, navigate, onContactNamed 
       }, { class: 'button small danger' }));
       extra.push(invite);
     }
-    menu.replaceChildren(h('div', { class: 'actions' }, items), ...extra);
+    menu.replaceChildren(h('div', { class: 'actions' }, items), mute, ...extra);
   }
 
   function contactNameForm(userId) {

@@ -1,16 +1,13 @@
-// The chat screens around a conversation: the chat list (pinned first, unread counts, archived ones on
-// request), starting a direct chat or a group by user id, joining by invite link, and the chat settings
-// of this device (notifications, the user id to share).
+// The chat screens around a conversation: the Chats screen (its list is chat/list.js), starting a direct chat
+// or a group by user id, joining by invite link, and the small parts the chat screens share (times, avatars'
+// initials, the connection line, the user id to share).
 
 import { api, ApiError, isSignedIn } from '../core/api.js';
 import { card, describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
 import { check, createForm, field, problems } from '../core/forms.js';
 import { onStatus } from '../core/socket.js';
-import { notificationsControl } from './push.js';
-import {
-  chatList, chatsReady, chatTitle, createDirect, createGroup, joinInvite, loadChats, myId, nameOf, previewOf,
-  setContactName, subscribe, whoAmI,
-} from './store.js';
+import { chatLayout } from './layout.js';
+import { createDirect, createGroup, joinInvite, myId, setContactName, whoAmI } from './store.js';
 
 const PENDING_JOIN = 'realtime.pending_join';
 
@@ -84,93 +81,9 @@ export function myIdControl(userId) {
 
 // -- the chat list ---------------------------------------------------------------------------------
 
+/** The Chats screen: the list (chat/list.js); on a wide screen beside a place for the conversation. */
 export function chatsView({ signal }) {
-  const showArchived = h('button', { type: 'button', class: 'button small', 'aria-pressed': 'false' }, 'Archived');
-  const list = h('ul', { class: 'chat-list', 'aria-label': 'Chats' });
-  const body = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading your chats…'));
-  const { element: listCard } = card('Your chats', h('div', { class: 'list-tools' },
-    h('a', { class: 'button primary', href: '#/chats/new' }, 'New chat'), showArchived), body);
-  let archived = false;
-
-  function render() {
-    if (!chatsReady()) return;
-    body.removeAttribute('aria-busy');
-    const all = chatList();
-    const shown = all.filter((chat) => Boolean(chat.me?.archived) === archived);
-    const archivedCount = all.filter((chat) => chat.me?.archived).length;
-    showArchived.textContent = archived ? 'Back to chats' : `Archived${archivedCount ? ` (${archivedCount})` : ''}`;
-    showArchived.hidden = !archived && archivedCount === 0;
-    list.setAttribute('aria-label', archived ? 'Archived chats' : 'Chats');
-    if (!shown.length) {
-      let empty = 'No chats yet. Start one with “New chat”, or open an invite link someone sent you.';
-      if (archived) empty = 'No archived chats.';
-      else if (archivedCount) empty = 'Nothing here: all your chats are archived.';
-      body.replaceChildren(h('p', { class: 'muted' }, empty));
-      return;
-    }
-    list.replaceChildren(...shown.map(chatItem));
-    if (list.parentNode !== body) body.replaceChildren(list);
-  }
-
-  showArchived.addEventListener('click', () => {
-    archived = !archived;
-    showArchived.setAttribute('aria-pressed', String(archived));
-    render();
-  });
-
-  let frame = 0;
-  const stop = subscribe((change) => {
-    if (!['chats', 'resync', 'presence'].includes(change.kind)) return;
-    if (!frame) frame = requestAnimationFrame(() => { frame = 0; render(); });
-  });
-  signal.addEventListener('abort', () => { stop(); cancelAnimationFrame(frame); }, { once: true });
-
-  whoAmI({ signal }).then(() => loadChats()).then(render, (err) => {
-    if (signal.aborted || isAbort(err)) return;
-    const message = describeError(err);
-    body.removeAttribute('aria-busy');
-    const retry = h('button', { type: 'button', class: 'button' }, 'Try again');
-    retry.addEventListener('click', () => {
-      body.replaceChildren(h('p', { class: 'muted' }, 'Loading your chats…'));
-      loadChats().then(render, (e) => body.replaceChildren(h('p', { class: 'notice error' }, describeError(e)), retry));
-    });
-    if (message) body.replaceChildren(h('p', { class: 'notice error', role: 'alert' }, message), retry);
-  });
-
-  const settings = card('On this device', notificationsControl());
-  whoAmI({ signal }).then((id) => settings.element.append(myIdControl(id)), () => {});
-
-  return wideScreen('Chats', connectionNotice(signal), listCard, settings.element);
-}
-
-function chatItem(chat) {
-  const title = chatTitle(chat);
-  const last = chat.last_message;
-  let preview = 'No messages yet';
-  if (last) {
-    let who = '';
-    if (last.sender_id === myId()) who = 'You: ';
-    else if (chat.kind === 'group' && last.sender_id) who = `${nameOf(last.sender_id)}: `;
-    preview = `${who}${previewOf(last)}`;
-  }
-  const unread = chat.unread || 0;
-  const pinned = Boolean(chat.me?.pinned_at);
-  const muted = chat.me?.muted_until && chat.me.muted_until * 1000 > Date.now();
-  return h('li', { class: unread ? 'chat-item has-unread' : 'chat-item' },
-    h('a', { class: 'chat-link', href: `#${chatPath(chat.id)}`, 'data-chat-id': chat.id },
-      h('span', { class: chat.kind === 'group' ? 'avatar group' : 'avatar', 'aria-hidden': 'true' }, initials(title)),
-      h('span', { class: 'chat-item-body' },
-        h('span', { class: 'chat-item-top' },
-          h('span', { class: 'chat-item-title' }, title),
-          pinned ? h('span', { class: 'chat-flag', title: 'Pinned' }, h('span', { 'aria-hidden': 'true' }, '📌'),
-            h('span', { class: 'visually-hidden' }, ', pinned')) : null,
-          muted ? h('span', { class: 'chat-flag', title: 'Muted' }, h('span', { 'aria-hidden': 'true' }, '🔕'),
-            h('span', { class: 'visually-hidden' }, ', muted')) : null,
-          h('span', { class: 'chat-item-time' }, shortTime(chat.last_message_at || chat.created_at))),
-        h('span', { class: 'chat-item-bottom' },
-          h('span', { class: 'chat-item-preview' }, preview),
-          unread ? h('span', { class: 'unread-badge' }, String(unread),
-            h('span', { class: 'visually-hidden' }, unread === 1 ? ' unread message' : ' unread messages')) : null))));
+  return chatLayout({ signal });
 }
 
 // -- new chats -------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-// The composer under a conversation: the message box (Enter sends, Shift+Enter breaks the line), the
-// attachments being uploaded, and the reply or edit in progress.
+// The composer under a conversation: the message box (it grows with its text; Enter sends, Shift+Enter breaks
+// the line), the emoji picker, the attachments being uploaded, and the reply or edit in progress.
 
 import { describeError, h, uid } from '../core/dom.js';
+import { emojiPicker } from './emoji.js';
 import { uploadFile } from './files.js';
 import { editMessage } from './messages.js';
 import { sendMessage } from './outbox.js';
@@ -38,15 +39,25 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
   const picker = h('input', { type: 'file', class: 'visually-hidden', tabindex: '-1', 'aria-hidden': 'true', multiple: true });
   const attach = h('button', { type: 'button', class: 'button attach', 'aria-label': 'Attach files' }, paperclip());
   const send = h('button', { type: 'submit', class: 'button primary send' }, 'Send');
+  const emoji = emojiPicker({
+    onPick(symbol) {
+      const start = text.selectionStart ?? text.value.length;
+      const end = text.selectionEnd ?? start;
+      text.setRangeText(symbol, start, end, 'end');
+      resize();
+    },
+  });
   const form = h('form', { class: 'composer', novalidate: true },
-    context, files,
+    context, files, emoji.panel,
     h('div', { class: 'composer-row' },
-      attach, picker,
+      attach, picker, emoji.button,
       h('label', { for: inputId, class: 'visually-hidden' }, 'Message'), text, send));
   const uploads = []; // {file, state: 'uploading'|'done'|'failed', descriptor, chip}
 
+  /** Grow with the text (wrapped lines too) up to the CSS max-height, then scroll. */
   function resize() {
-    text.rows = Math.min(6, Math.max(1, text.value.split('\n').length));
+    text.style.height = 'auto'; // CSSOM, which the CSP allows (it refuses style attributes in markup)
+    text.style.height = `${text.scrollHeight + 2}px`;
   }
 
   function showContext() {
@@ -112,6 +123,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
   text.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
+      emoji.close();
       form.requestSubmit();
     } else if (event.key === 'Escape' && (editing || replyTo)) {
       editing = null;

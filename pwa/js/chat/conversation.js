@@ -1,17 +1,24 @@
 // A conversation: the history (older pages load on scrolling up), live messages, receipts, typing and
-// presence. The composer (chat/composer.js) and the Options menu (chat/chat-options.js) are its parts.
+// presence. The composer (chat/composer.js), the Options menu (chat/chat-options.js), the message list's
+// keyboard (chat/log-keys.js) and the dialogs of the group, a person and a message's actions are its parts.
 
 import { ApiError } from '../core/api.js';
 import { describeError, h, isAbort, relativeTime, uid } from '../core/dom.js';
+import { t } from '../core/i18n.js';
 import { messageElement, pendingElement } from './bubbles.js';
 import { chatOptions } from './chat-options.js';
 import { connectionNotice } from './chats.js';
 import { createComposer } from './composer.js';
 import { buildHeaderParts } from './extend.js';
+import { groupInfoDialog } from './group-info.js';
+import { chatLayout } from './layout.js';
+import { clearDays, markDays, rovingMessages } from './log-keys.js';
+import { forwardDialog, readersDialog, reportDialog } from './message-dialogs.js';
 import { deleteMessage, react } from './messages.js';
 import { discardSend, pendingIn, retrySend } from './outbox.js';
+import { confirmBlock, isBlocked, loadBlocks, personDialog } from './person.js';
 import { followPresence, presenceOf } from './presence.js';
-import { loadReaders, markRead, readPointer } from './receipts.js';
+import { deliveredPointer, loadReaders, markRead, readPointer } from './receipts.js';
 import {
   chatTitle, getChat, history, loadChat, loadHistory, membersOf, messagesOf, nameOf, otherMember, previewOf,
   subscribe, whoAmI,
@@ -20,8 +27,15 @@ import { typingIn } from './typing.js';
 
 const NEAR_BOTTOM_PX = 80;
 
-export function chatView({ params, signal, navigate }) {
+/** The conversation screen: the conversation, beside the chat list on a wide screen (chat/layout.js). */
+export function chatView(context) {
+  const chatId = context.params.get('id') || '';
+  return chatLayout({ signal: context.signal, openChatId: chatId, main: conversationPane(context) });
+}
+
+function conversationPane({ params, signal, navigate }) {
   const chatId = params.get('id') || '';
+  const wanted = Number(params.get('message')) || 0; // a search result: show this message
   const titleId = uid('title');
   const heading = h('h1', { id: titleId, class: 'chat-title' }, 'Chat');
   const subtitle = h('p', { class: 'chat-subtitle' });
@@ -29,17 +43,25 @@ export function chatView({ params, signal, navigate }) {
   const options = chatOptions({ chatId, getChat: () => chat, status, navigate, onContactNamed: () => renderHead() });
   // Other domains' parts (calls: the call buttons, the "join the call" banner), from chat/extend.js.
   const parts = buildHeaderParts({ chatId, signal });
+  const info = h('button', { type: 'button', class: 'chat-info', disabled: true, 'aria-label': t('chat.info.open') },
+    h('span', { 'aria-hidden': 'true' }, 'i'));
+  info.addEventListener('click', () => {
+    if (!chat) return;
+    if (chat.kind === 'group') groupInfoDialog(chatId, { onStatus: say, signal });
+    else if (otherMember(chat)) personDialog(otherMember(chat), chatId, { onDone: say });
+  });
   const head = h('div', { class: 'chat-head' },
-    h('a', { class: 'back', href: '#/chats', 'aria-label': 'Back to chats' }, '←'),
+    h('a', { class: 'back', href: '#/chats', 'aria-label': t('chat.back') }, '←'),
     h('div', { class: 'chat-head-text' }, heading, subtitle),
-    parts.map((part) => part.actions), options.button);
+    parts.map((part) => part.actions), info, options.button);
 
   const older = h('button', { type: 'button', class: 'button small older', hidden: true }, 'Load earlier messages');
   const list = h('ol', { class: 'messages' });
   const pending = h('ol', { class: 'messages pending-list' });
   const empty = h('p', { class: 'muted empty-chat', hidden: true }, 'No messages yet. Say hello!');
-  const log = h('div', { class: 'chat-log', role: 'log', tabindex: '0', 'aria-label': 'Messages', 'aria-busy': 'true' },
+  const log = h('div', { class: 'chat-log', role: 'log', 'aria-label': t('chat.log.label'), 'aria-busy': 'true' },
     older, empty, list, pending);
+  const keys = rovingMessages(log);
   const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, 'New messages ↓');
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const composer = createComposer({
@@ -80,14 +102,24 @@ export function chatView({ params, signal, navigate }) {
     markRead(chatId, Math.max(...visible));
   }
 
+  function say(text) {
+    status.textContent = text || '';
+  }
+
+  function others() {
+    if (!chat) return [];
+    if (chat.kind === 'direct') return otherMember(chat) ? [otherMember(chat)] : [];
+    return (membersOf(chatId) || []).map((m) => m.user_id).filter((id) => id !== me);
+  }
+
   function isRead(message) {
-    if (!chat) return false;
-    if (chat.kind === 'direct') {
-      const other = otherMember(chat);
-      return Boolean(other) && readPointer(chatId, other) >= message.id;
-    }
-    const others = (membersOf(chatId) || []).map((m) => m.user_id).filter((id) => id !== me);
-    return others.some((id) => readPointer(chatId, id) >= message.id);
+    return others().some((id) => readPointer(chatId, id) >= message.id);
+  }
+
+  /** 'read' once someone else read it, 'delivered' once it reached someone else's device, else 'sent'. */
+  function receiptOf(message) {
+    if (isRead(message)) return 'read';
+    return others().some((id) => deliveredPointer(chatId, id) >= message.id) ? 'delivered' : 'sent';
   }
 
   function nearBottom() {
@@ -129,9 +161,23 @@ export function chatView({ params, signal, navigate }) {
         status.textContent = forEveryone ? 'Message deleted for everyone.' : 'Message deleted for you.';
       }));
     },
+    forward: (message) => closePanel(() => forwardDialog(chatId, message, { onDone: say })),
+    readers: (message) => closePanel(() => readersDialog(chatId, message)),
+    report: (message) => closePanel(() => reportDialog(chatId, message, { onDone: say })),
+    block: (userId) => closePanel(() => confirmBlock(userId, { onDone: say })),
     retry: (entry) => retrySend(entry.client_id),
     discard: (entry) => discardSend(entry.client_id),
   };
+
+  /** Close the message's actions, then open a dialog (which gives the focus back to the message when it closes). */
+  function closePanel(open) {
+    const li = panel ? elements.get(panel.id)?.li : null;
+    panel = null;
+    renderMessages();
+    const more = li && elements.get(Number(li.dataset.messageId))?.li.querySelector('.more');
+    if (more) more.focus();
+    open();
+  }
 
   function run(promise) {
     status.textContent = '';
@@ -154,12 +200,16 @@ export function chatView({ params, signal, navigate }) {
         elements.delete(id);
       }
     }
+    clearDays(list);
     let cursor = list.firstChild;
     let added = false;
     for (const message of messages) {
-      const view = { me, read: message.sender_id === me && isRead(message), panel: panel?.id === message.id ? panel.kind : null,
-        canModerate: chat.kind === 'group' && ['admin', 'owner'].includes(chat.me?.role) };
-      const sig = JSON.stringify([message, view.read, view.panel, nameOf(message.sender_id),
+      const view = {
+        me, receipt: message.sender_id === me ? receiptOf(message) : null, panel: panel?.id === message.id ? panel.kind : null,
+        canModerate: chat.kind === 'group' && ['admin', 'owner'].includes(chat.me?.role),
+        group: chat.kind === 'group', blocked: isBlocked(message.sender_id),
+      };
+      const sig = JSON.stringify([message, view.receipt, view.panel, view.blocked, nameOf(message.sender_id),
         message.reply_to ? previewOf(history(chatId)?.byId.get(message.reply_to)) : null]);
       let known = elements.get(message.id);
       if (!known || known.sig !== sig) {
@@ -182,9 +232,21 @@ export function chatView({ params, signal, navigate }) {
     const record = history(chatId);
     older.hidden = !record || !record.hasMore;
     empty.hidden = Boolean(messages.length || pending.children.length) || !record?.loaded;
+    markDays(list);
+    keys.update();
     if (stick) scrollToBottom();
     else if (added) jump.hidden = false;
     askReaders(messages);
+  }
+
+  /** Bring a message into view and give it the focus (a search result's target). */
+  function showMessage(messageId) {
+    const li = elements.get(messageId)?.li;
+    if (!li) return false;
+    li.scrollIntoView({ block: 'center' });
+    li.classList.add('found');
+    keys.focus(li);
+    return true;
   }
 
   function askReaders(messages) {
@@ -279,7 +341,8 @@ export function chatView({ params, signal, navigate }) {
       renderHead();
       return;
     }
-    if (change.kind === 'presence') renderHead();
+    if (change.kind === 'blocks') scheduleRender();
+    else if (change.kind === 'presence') renderHead();
     else if (change.kind === 'typing') renderTyping();
     else scheduleRender(); // a burst of events (a sync replay) renders once
   });
@@ -302,7 +365,11 @@ export function chatView({ params, signal, navigate }) {
   (async () => {
     me = await whoAmI({ signal });
     chat = await loadChat(chatId, { signal });
+    info.disabled = false;
+    info.setAttribute('aria-label', chat.kind === 'group' ? t('chat.info.group') : t('chat.info.person'));
+    info.title = info.getAttribute('aria-label');
     renderHead();
+    loadBlocks().then(scheduleRender, () => {});
     if (chat.e2e) composer.disable('End-to-end encrypted chats can be read and written in the mobile app only.');
     if (chat.kind === 'direct' && otherMember(chat)) stopPresence = followPresence([otherMember(chat)]);
     await loadHistory(chatId, { signal });
@@ -310,6 +377,7 @@ export function chatView({ params, signal, navigate }) {
     renderMessages();
     renderTyping();
     scrollToBottom();
+    if (wanted) await showWanted();
   })().catch((err) => {
     if (signal.aborted || isAbort(err)) return;
     log.removeAttribute('aria-busy');
@@ -320,5 +388,13 @@ export function chatView({ params, signal, navigate }) {
     h('p', { class: 'links' }, h('a', { href: '#/chats' }, '← Back to your chats')));
   });
 
-  return section;
+  /** The message a search result points to: older pages load until it is there (or there are none). */
+  async function showWanted() {
+    for (let pages = 0; !showMessage(wanted) && history(chatId)?.hasMore && pages < 20; pages += 1) {
+      await loadHistory(chatId, { older: true, signal });
+      renderMessages();
+    }
+  }
+
+  return { element: section, focusTarget: () => keys.target() };
 }

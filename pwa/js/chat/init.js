@@ -4,11 +4,12 @@
 
 import { applyDeleted, applyHidden, applyMessage, applyReaction } from './messages.js';
 import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
+import { forgetBlocks } from './person.js';
 import { followAgain, forgetPresence, startPresence } from './presence.js';
-import { applyReadEvent, forgetReadPointers, forgetReceipts } from './receipts.js';
+import { applyReadEvent, forgetReadPointers, forgetReceipts, markDelivered } from './receipts.js';
 import {
-  applySettings, emit, forgetHistories, getChat, loadChatsOnce, onAccount, refreshMembers, removeChat, resetStore,
-  scheduleReload, useAccount,
+  applySettings, emit, forgetHistories, getChat, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
+  resetStore, scheduleReload, useAccount,
 } from './store.js';
 import { forgetTyping, startTyping } from './typing.js';
 
@@ -18,12 +19,14 @@ const HANDLERS = {
     if (!f.message) return; // from a chat you have left since
     acknowledgeIfMine(f.message);
     applyMessage(f.message, { fresh: true });
+    if (f.message.sender_id !== myId()) markDelivered(f.chat_id, f.message.id); // the sender's ✓✓
   },
   'message.edited': (f) => f.message && applyMessage(f.message, { fresh: false }),
   'message.deleted': (f) => applyDeleted(f.chat_id, f.message_id),
   'message.hidden': (f) => applyHidden(f.chat_id, f.message_id),
   reaction: (f) => applyReaction(f.chat_id, f.message_id, f.user_id, f.emoji, f.on),
   'chat.read': applyReadEvent,
+  'chat.delivered': applyReadEvent,
   'chat.settings': (f) => applySettings(f.chat_id, f),
   'chat.created': () => scheduleReload(),
   'chat.updated': (f) => {
@@ -50,6 +53,7 @@ export function initChat(events) {
     forgetTyping();
     forgetReceipts();
     forgetPresence();
+    forgetBlocks();
     useOutboxOf(userId);
   });
   events.onAccount((userId) => useAccount(userId));

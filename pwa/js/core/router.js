@@ -23,7 +23,7 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
   }
 
   function home() {
-    return isSignedIn() ? '/' : '/signin';
+    return isSignedIn() ? '/chats' : '/signin'; // signed in, people land on their chats
   }
 
   function render() {
@@ -31,7 +31,7 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
     const route = routes[path];
     if (!route) return go(home(), { replace: true });
     if (route.access === 'private' && !isSignedIn()) return go('/signin', { replace: true });
-    if (route.access === 'guest' && isSignedIn()) return go('/', { replace: true });
+    if (route.access === 'guest' && isSignedIn()) return go(home(), { replace: true });
 
     if (controller) controller.abort();
     controller = new AbortController();

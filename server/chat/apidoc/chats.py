@@ -199,6 +199,9 @@ def _chats(book: ApiBook) -> None:
         "/api/chats",
         tag="chat",
         summary="The caller's chats: pinned first, then by latest activity",
+        description="A direct chat someone else started with the caller is left out until its first message: "
+        "starting a chat tells the other person nothing until something is said (no `chat.created`, no typing "
+        "either; the first `message.new` brings it).",
         params=[query("archived", {"type": "string", "enum": ["true", "false"]}, "only archived, or only not")],
         ok={200: reply("Every chat of the caller.", obj({"chats": array(ref("ChatListEntry"))}))},
         errors={400: "`archived` is not true or false."},
@@ -209,7 +212,9 @@ def _chats(book: ApiBook) -> None:
         tag="chat",
         summary="Start a direct chat or create a group",
         description="`direct` takes `user_id` (and `e2e`); an existing direct chat with that user is returned "
-        "(200). `group` takes `name`, `description`, `members` (and `e2e`); the caller is its owner.",
+        "(200). The other user hears nothing of a new direct chat (it is not in their list, their events or "
+        "their pushes) until its first message. `group` takes `name`, `description`, `members` (and `e2e`); "
+        "the caller is its owner.",
         fields={
             "kind": Field(str, choices=("direct", "group")),
             "user_id": Field(str, required=False, max_length=64),

@@ -1,0 +1,165 @@
+// A group's details: its picture, name and description (admins edit them), the members with their roles, and
+// what the user's role allows: add and remove members, make or unmake admins (the owner), hand over ownership.
+
+import { api } from '../core/api.js';
+import { describeError, h, uid } from '../core/dom.js';
+import { t, tn } from '../core/i18n.js';
+import { initials } from './chats.js';
+import { openDialog } from './dialog.js';
+import { attachmentUrl, uploadFile } from './files.js';
+import { personDialog } from './person.js';
+import { chatTitle, getChat, loadChat, membersOf, myId, nameOf, subscribe } from './store.js';
+
+const RANK = { owner: 2, admin: 1, member: 0 };
+const path = (chatId, rest = '') => `/api/chats/${encodeURIComponent(chatId)}${rest}`;
+
+/** The group's picture (its avatar upload, else its initials), `size` 'small' or 'large'. */
+export function groupAvatar(chat, size = 'small') {
+  const box = h('span', { class: `avatar group ${size}`, 'aria-hidden': 'true' }, initials(chatTitle(chat)));
+  if (chat.avatar_id) {
+    attachmentUrl(chat.avatar_id, { thumbnail: true }).then((url) => {
+      box.replaceChildren(h('img', { src: url, alt: '' }));
+    }, () => {});
+  }
+  return box;
+}
+
+/** Open the details of group `chatId`; `onStatus(text)` reports outcomes to the conversation's status line. */
+export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
+  const status = h('p', { class: 'status', role: 'status' });
+  const details = h('div', { class: 'group-details' });
+  const people = h('div', { class: 'group-members' });
+  const opened = openDialog(t('chat.group.title'), details, people, status);
+  const say = (text) => { status.textContent = text; if (onStatus) onStatus(text); };
+
+  async function run(work, done) {
+    status.textContent = '';
+    try {
+      await work();
+      await loadChat(chatId);
+      if (done) say(done);
+    } catch (err) {
+      say(describeError(err) || '');
+    }
+  }
+
+  function myRole() {
+    return getChat(chatId)?.me?.role || 'member';
+  }
+
+  function renderDetails() {
+    const chat = getChat(chatId);
+    if (!chat) return;
+    const admin = RANK[myRole()] >= RANK.admin;
+    const parts = [h('div', { class: 'group-head' }, groupAvatar(chat, 'large'),
+      h('div', null, h('p', { class: 'group-name' }, chatTitle(chat)),
+        chat.description ? h('p', { class: 'muted' }, chat.description) : null))];
+    if (admin) parts.push(editForm(chat));
+    details.replaceChildren(...parts);
+  }
+
+  function editForm(chat) {
+    const nameId = uid('group-name');
+    const descId = uid('group-desc');
+    const picId = uid('group-pic');
+    const name = h('input', { id: nameId, type: 'text', maxlength: 100, required: true, value: chat.name || '' });
+    const description = h('textarea', { id: descId, rows: 2, maxlength: 1000 });
+    description.value = chat.description || '';
+    const picture = h('input', { id: picId, type: 'file', accept: 'image/*' });
+    const save = h('button', { type: 'submit', class: 'button small primary' }, t('chat.group.save'));
+    const form = h('form', { class: 'group-form' },
+      h('label', { for: nameId }, t('chat.group.name')), name,
+      h('label', { for: descId }, t('chat.group.description')), description,
+      h('label', { for: picId }, t('chat.group.picture')), picture,
+      h('p', { class: 'actions' }, save));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      if (!name.value.trim()) {
+        say(t('chat.group.name_needed'));
+        name.focus();
+        return;
+      }
+      save.disabled = true;
+      run(async () => {
+        const changes = {};
+        if (name.value.trim() !== (chat.name || '')) changes.name = name.value.trim();
+        if (description.value.trim() !== (chat.description || '')) changes.description = description.value.trim() || null;
+        if (picture.files && picture.files[0]) changes.avatar_id = (await uploadFile(chatId, picture.files[0], { signal })).id;
+        if (Object.keys(changes).length) await api.patch(path(chatId), changes);
+      }, t('chat.group.saved')).finally(() => { save.disabled = false; });
+    });
+    return form;
+  }
+
+  function renderMembers() {
+    const chat = getChat(chatId);
+    const list = membersOf(chatId) || [];
+    const mine = myRole();
+    const sorted = [...list].sort((a, b) => (RANK[b.role] - RANK[a.role]) || nameOf(a.user_id).localeCompare(nameOf(b.user_id)));
+    const rows = sorted.map((member) => memberRow(member, mine));
+    const parts = [h('h3', null, tn('chat.group.members', list.length)), h('ul', { class: 'member-list' }, rows)];
+    if (chat && RANK[mine] >= RANK.admin) parts.push(addForm());
+    people.replaceChildren(...parts);
+  }
+
+  function memberRow(member, mine) {
+    const me = member.user_id === myId();
+    const button = (label, work, done, cls = 'button small') => {
+      const b = h('button', { type: 'button', class: cls }, label);
+      b.addEventListener('click', () => { b.disabled = true; run(work, done); });
+      return b;
+    };
+    const actions = [];
+    const id = encodeURIComponent(member.user_id);
+    if (!me && mine === 'owner') {
+      if (member.role === 'member') {
+        actions.push(button(t('chat.group.make_admin'), () => api.patch(path(chatId, `/members/${id}`), { role: 'admin' }),
+          t('chat.group.now_admin', { name: nameOf(member.user_id) })));
+      } else if (member.role === 'admin') {
+        actions.push(button(t('chat.group.unmake_admin'), () => api.patch(path(chatId, `/members/${id}`), { role: 'member' }),
+          t('chat.group.no_longer_admin', { name: nameOf(member.user_id) })));
+      }
+      actions.push(button(t('chat.group.make_owner'), () => api.patch(path(chatId, `/members/${id}`), { role: 'owner' }),
+        t('chat.group.now_owner', { name: nameOf(member.user_id) })));
+    }
+    if (!me && (mine === 'owner' || (mine === 'admin' && member.role === 'member'))) {
+      actions.push(button(t('chat.group.remove'), () => api.delete(path(chatId, `/members/${id}`)),
+        t('chat.group.removed', { name: nameOf(member.user_id) }), 'button small danger'));
+    }
+    const who = h('button', { type: 'button', class: 'link-button' }, nameOf(member.user_id));
+    who.addEventListener('click', () => personDialog(member.user_id, chatId, { onDone: say }));
+    return h('li', { class: 'member' },
+      h('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(nameOf(member.user_id))),
+      h('span', { class: 'member-name' }, me ? nameOf(member.user_id) : who,
+        member.role === 'member' ? null : h('span', { class: 'badge' }, t(`chat.role.${member.role}`))),
+      actions.length ? h('span', { class: 'member-actions' }, actions) : null);
+  }
+
+  function addForm() {
+    const inputId = uid('add');
+    const input = h('input', { id: inputId, type: 'text', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none' });
+    const add = h('button', { type: 'submit', class: 'button small' }, t('chat.group.add'));
+    const form = h('form', { class: 'add-members' },
+      h('label', { for: inputId }, t('chat.group.add_label')),
+      h('p', { class: 'field-hint' }, t('chat.group.add_hint')), h('div', { class: 'copy-row' }, input, add));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const ids = [...new Set(input.value.split(/[\s,;]+/).filter(Boolean))];
+      if (!ids.length) {
+        say(t('chat.group.add_none'));
+        return;
+      }
+      run(() => api.post(path(chatId, '/members'), { user_ids: ids }), tn('chat.group.added', ids.length));
+    });
+    return form;
+  }
+
+  const render = () => { renderDetails(); renderMembers(); };
+  const stop = subscribe((change) => {
+    if (change.kind === 'chats' || (change.kind === 'removed' && change.chatId === chatId)) render();
+  });
+  opened.dialog.addEventListener('close', stop);
+  render();
+  loadChat(chatId).catch(() => {});
+  return opened;
+}
