@@ -33,7 +33,7 @@ function eventText(event) {
   const label = t(`iot.rules.event.${event.kind}`);
   const parts = [];
   if (typeof d.value === 'number') parts.push(t('iot.rules.event.value', { value: formatNumber(d.value, { maximumFractionDigits: 6 }) }));
-  if (d.type) parts.push(t(`iot.rules.action.${d.type}`));
+  if (d.type) parts.push(d.type === 'email' ? t('iot.rules.event.email') : t(`iot.rules.action.${d.type}`));
   if (typeof d.silent_seconds === 'number') parts.push(t('iot.rules.event.silent', { seconds: formatNumber(Math.round(d.silent_seconds)) }));
   if (d.error || d.message) parts.push(String(d.error || d.message));
   return parts.length ? `${label}: ${parts.join(' · ')}` : label;
@@ -53,7 +53,7 @@ function eventsPanel(channelId, rule, signal) {
     try {
       const page = await api.get(`${rulesPath(channelId, rule.id)}/events?${query}`, { signal });
       const items = page.events.map((e) => h('li', null,
-        h('time', { datetime: new Date(e.at * 1000).toISOString() }, formatDateTime(e.at)), ' ', eventText(e)));
+        h('time', { class: 'muted', datetime: new Date(e.at * 1000).toISOString() }, formatDateTime(e.at)), ' — ', eventText(e)));
       if (reset) list.replaceChildren(...items);
       else list.append(...items);
       cursor = page.next;

@@ -85,6 +85,7 @@ export const en = {
   'iot.rules.event.action_failed': 'Action failed',
   'iot.rules.event.value': 'value {value}',
   'iot.rules.event.silent': 'silent for {seconds} s',
+  'iot.rules.event.email': 'e-mail',
   // TalkBack
   'iot.talkbacks.title': 'TalkBack',
   'iot.talkbacks.loading': 'Loading…',

@@ -85,6 +85,7 @@ export const ru = {
   'iot.rules.event.action_failed': 'Действие не удалось',
   'iot.rules.event.value': 'значение {value}',
   'iot.rules.event.silent': 'тишина {seconds} с',
+  'iot.rules.event.email': 'письмо',
   // TalkBack
   'iot.talkbacks.title': 'TalkBack',
   'iot.talkbacks.loading': 'Загрузка…',
