@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '13';
+const VERSION = '14';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -99,6 +99,15 @@ const PRECACHE = [
   '/js/iot/widget-editor.js',
   '/js/iot/widget-views.js',
   '/js/iot/widgets.js',
+  '/js/iot/channel-share.js',
+  '/js/iot/embed.js',
+  '/js/iot/public.js',
+  '/js/iot/rule-form.js',
+  '/js/iot/rules.js',
+  '/js/iot/strings-automation-en.js',
+  '/js/iot/strings-automation-ru.js',
+  '/js/iot/talkback.js',
+  '/js/iot/talkbacks.js',
   '/js/routes.js',
   '/js/strings.js',
   '/manifest.webmanifest',

@@ -9,6 +9,10 @@ import { chatView } from './chat/conversation.js';
 import { channelView } from './iot/channel.js';
 import { channelsView } from './iot/channels.js';
 import { devicesView } from './iot/devices.js';
+import { publicChannelView } from './iot/public.js';
+import { rulesView } from './iot/rules.js';
+import { talkbackView } from './iot/talkback.js';
+import { talkbacksView } from './iot/talkbacks.js';
 import { findPersonView } from './people/find.js';
 import { messageMeView } from './people/link.js';
 
@@ -16,6 +20,10 @@ export const routes = {
   '/': { view: homeView, title: 'Your account', access: 'private' },
   '/channels': { view: channelsView, title: 'Channels', access: 'private' },
   '/channel': { view: channelView, title: 'Channel', access: 'private' },
+  '/channel/rules': { view: rulesView, title: 'Automation rules', access: 'private' },
+  '/public/channel': { view: publicChannelView, title: 'Public channel', access: 'any' }, // shared: no sign-in
+  '/talkbacks': { view: talkbacksView, title: 'TalkBack', access: 'private' },
+  '/talkback': { view: talkbackView, title: 'TalkBack', access: 'private' },
   '/mqtt-devices': { view: devicesView, title: 'MQTT devices', access: 'private' },
   '/chats': { view: chatsView, title: 'Chats', access: 'private' },
   '/chats/new': { view: findPersonView, title: 'New chat', access: 'private' },
