@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '13';
+const VERSION = '14';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -42,6 +42,7 @@ const PRECACHE = [
   '/js/calls/screen.js',
   '/js/calls/store.js',
   '/js/chat/bubbles.js',
+  '/js/chat/cache.js',
   '/js/chat/chat-options.js',
   '/js/chat/chats.js',
   '/js/chat/composer.js',
@@ -51,6 +52,7 @@ const PRECACHE = [
   '/js/chat/extend.js',
   '/js/chat/files.js',
   '/js/chat/group-info.js',
+  '/js/chat/history.js',
   '/js/chat/init.js',
   '/js/chat/layout.js',
   '/js/chat/links.js',
@@ -72,6 +74,7 @@ const PRECACHE = [
   '/js/core/events.js',
   '/js/core/forms.js',
   '/js/core/i18n.js',
+  '/js/core/idb.js',
   '/js/core/router.js',
   '/js/core/socket.js',
   '/js/core/storage.js',
