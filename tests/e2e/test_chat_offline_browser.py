@@ -122,6 +122,9 @@ def test_the_chats_read_offline_from_the_device_and_the_app_resumes_when_the_con
     chat = call(f"{server.url}/api/chats", {"kind": "direct", "user_id": bob.id}, token=alice.token)
     chat_id = chat["id"]
     say(server, alice, chat_id, "Hello Bob")
+    group = call(f"{server.url}/api/chats", {"kind": "group", "name": "Team", "members": [bob.id]}, token=alice.token)
+    say(server, alice, group["id"], "Team news")
+    team_row = f'a[data-chat-id="{group["id"]}"]'
 
     alice_context = new_context(browser, "desktop")
     alice_page = problems.watch(alice_context.new_page(), "alice")
@@ -184,10 +187,19 @@ def test_the_chats_read_offline_from_the_device_and_the_app_resumes_when_the_con
     expect(bob_page.locator("#banner .banner")).to_have_count(1)
     assert_accessible(bob_page, f"chat list offline ({size})")
     shot(bob_page, "list", size)
+    expect(bob_page.locator(team_row)).to_contain_text("Team news")
+
+    # A chat whose messages were never loaded here: its name, and no error, only the wait for the connection.
+    bob_page.locator(team_row).click()
+    expect(bob_page.get_by_role("heading", name="Team", level=1)).to_be_visible()
+    expect(bob_page.locator(".chat-log")).to_have_attribute("aria-busy", "true")
+    bob_page.wait_for_timeout(500)
+    assert bob_page.locator(".notice.error").count() == 0
     if size == "phone":
-        row.click()
-        expect(bob_page.get_by_role("heading", name="Alice", level=1)).to_be_visible()
-        expect(pending).to_be_visible()
+        bob_page.get_by_role("link", name="Back to chats").click()
+    row.click()
+    expect(bob_page.get_by_role("heading", name="Alice", level=1)).to_be_visible()
+    expect(pending).to_be_visible()
 
     # Meanwhile Alice writes.
     alice_composer = alice_page.get_by_role("textbox", name="Message")
@@ -211,6 +223,10 @@ def test_the_chats_read_offline_from_the_device_and_the_app_resumes_when_the_con
     assert texts_on_server(server, alice, chat_id) == expected
     assert log_texts(bob_page) == expected
     eventually(bob_page, READ_CACHE, lambda c: c and c["kept"].get(chat_id) == expected, "the kept chats, updated")
+    if size == "phone":
+        bob_page.get_by_role("link", name="Back to chats").click()
+    bob_page.locator(team_row).click()
+    expect(bob_page.locator(".message.theirs", has_text="Team news")).to_be_visible()
 
     # Bob signs out: nothing of his stays. Carol signs in on the same browser and sees none of it, online or off.
     bob_page.goto(f"{server.url}/#/")

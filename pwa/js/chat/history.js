@@ -8,6 +8,27 @@ import { emit, getChat } from './store.js';
 const PAGE_SIZE = 50;
 const histories = new Map(); // chat id -> {byId: Map, loaded, hasMore, loading}
 
+/**
+ * GET `path`; while the device is offline, wait for it to be back and ask again, until `signal` aborts (a screen
+ * shows what it has meanwhile, under the app's offline banner). Other failures throw as they are.
+ */
+export async function getWhenOnline(path, signal) {
+  for (;;) {
+    try {
+      return await api.get(path, { signal });
+    } catch (err) {
+      if (err?.status !== 0 || navigator.onLine || !signal) throw err;
+    }
+    await new Promise((resolve, reject) => {
+      const back = () => { signal.removeEventListener('abort', stop); resolve(); };
+      const stop = () => { window.removeEventListener('online', back); reject(new DOMException('Aborted', 'AbortError')); };
+      window.addEventListener('online', back, { once: true });
+      signal.addEventListener('abort', stop, { once: true });
+      if (signal.aborted) stop();
+    });
+  }
+}
+
 export function history(chatId) {
   return histories.get(chatId) || null;
 }
@@ -42,7 +63,7 @@ export async function loadHistory(chatId, { older = false, signal } = {}) {
   const query = older && Number.isFinite(oldest) ? `?before=${oldest}&limit=${PAGE_SIZE}` : `?limit=${PAGE_SIZE}`;
   record.loading = (async () => {
     try {
-      const page = await api.get(`/api/chats/${encodeURIComponent(chatId)}/messages${query}`, { signal });
+      const page = await getWhenOnline(`/api/chats/${encodeURIComponent(chatId)}/messages${query}`, signal);
       for (const message of page.messages || []) {
         // A message already here came from an event, which is at least as new as this page.
         if (!record.byId.has(message.id)) record.byId.set(message.id, message);

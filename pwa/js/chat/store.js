@@ -5,7 +5,7 @@
 import { api, getUser, isSignedIn } from '../core/api.js';
 import { loadJson, saveJson } from '../core/storage.js';
 import { messageKind } from './extend.js';
-import { dropHistory, forgetHistories, history, keepHistory } from './history.js';
+import { dropHistory, forgetHistories, getWhenOnline, history, keepHistory } from './history.js';
 
 // The loaded histories live in chat/history.js; they are part of this module's interface all the same.
 export { findMessage, forgetHistories, history, loadHistory, messagesOf } from './history.js';
@@ -273,12 +273,16 @@ export function scheduleReload() {
   reloadTimer = setTimeout(() => loadChats().catch(() => {}), 200);
 }
 
-/** GET /api/chats/{id}: the chat with its members; merged into the list. Offline: the chat as this device has it. */
+/**
+ * GET /api/chats/{id}: the chat with its members; merged into the list. Offline: the chat as this device has it,
+ * else (with a `signal`) the answer once the device is back online.
+ */
 export async function loadChat(chatId, { signal } = {}) {
-  const view = await api.get(`/api/chats/${encodeURIComponent(chatId)}`, { signal }).catch((err) => {
+  const path = `/api/chats/${encodeURIComponent(chatId)}`;
+  const view = chats.has(chatId) ? await api.get(path, { signal }).catch((err) => {
     if (err?.status === 0 && chats.has(chatId)) return null;
     throw err;
-  });
+  }) : await getWhenOnline(path, signal);
   if (!view) return chats.get(chatId);
   members.set(chatId, Array.isArray(view.members) ? view.members : []);
   rememberProfiles(view.members);
