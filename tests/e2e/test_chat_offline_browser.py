@@ -61,6 +61,7 @@ READ_CACHE = """async () => {
       seq: state ? state.seq : null,
       chats: state ? state.list.map((chat) => chat.id) : [],
       kept: Object.fromEntries(keys.map((key, i) => [key, values[i].messages.map((m) => m.text)])),
+      read: Object.fromEntries(keys.map((key, i) => [key, (values[i].pointers || {}).read || {}])),
     };
   } finally {
     db.close();
@@ -144,12 +145,18 @@ def test_the_chats_read_offline_from_the_device_and_the_app_resumes_when_the_con
     expect(bob_page.locator(".pending-list .message")).to_have_count(0)
     alice_page.locator(f'a[data-chat-id="{chat_id}"]').click()
     expect(alice_page.locator(".message.theirs", has_text="Hi Alice")).to_be_visible()
+    expect(bob_page.locator(".message.mine", has_text="Hi Alice").locator(".receipt.read")).to_be_visible()
 
     # The chat and its messages are kept on Bob's device, and the service worker has the app shell.
     eventually(
         bob_page,
         READ_CACHE,
-        lambda c: c and c["owner"] == bob.id and c["kept"].get(chat_id) == ["Hello Bob", "Hi Alice"],
+        lambda c: (
+            c
+            and c["owner"] == bob.id
+            and c["kept"].get(chat_id) == ["Hello Bob", "Hi Alice"]
+            and c["read"].get(chat_id, {}).get(alice.id)
+        ),
         "the kept chats",
     )
     eventually(bob_page, "Boolean(navigator.serviceWorker.controller)", bool, "a controlling service worker")
@@ -160,6 +167,7 @@ def test_the_chats_read_offline_from_the_device_and_the_app_resumes_when_the_con
     expect(bob_page.get_by_role("heading", name="Alice", level=1)).to_be_visible()
     expect(bob_page.locator(".message.theirs", has_text="Hello Bob")).to_be_visible()
     assert log_texts(bob_page) == ["Hello Bob", "Hi Alice"]
+    expect(bob_page.locator(".message.mine", has_text="Hi Alice").locator(".receipt.read")).to_be_visible()
     banners = bob_page.locator("#banner .banner")
     expect(banners).to_have_count(1)
     expect(banners).to_contain_text("You are offline")
@@ -230,7 +238,7 @@ def test_the_chats_read_offline_from_the_device_and_the_app_resumes_when_the_con
 
     # Bob signs out: nothing of his stays. Carol signs in on the same browser and sees none of it, online or off.
     bob_page.goto(f"{server.url}/#/")
-    bob_page.get_by_role("button", name="Sign out").click()
+    bob_page.get_by_role("button", name="Sign out", exact=True).click()
     expect(bob_page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()
     eventually(bob_page, READ_CACHE, lambda c: c is None, "the kept chats after signing out")
     assert bob_page.evaluate("localStorage.getItem('realtime.chat.owner')") is None

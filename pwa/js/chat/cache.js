@@ -1,15 +1,16 @@
 // The chats this device keeps for reading offline, in IndexedDB (core/idb.js): the chat list with the members and
-// names it shows, the last LAST_MESSAGES messages of each chat read here, and the event seq all of that is
-// complete up to. Read at start, before the network (the sync then goes on from that seq); written as the store
-// changes, at most once every WRITE_EVERY_MS; one account's only: a sign-out deletes it, and another account
-// finds it emptied before anything is read.
+// names it shows, the last LAST_MESSAGES messages of each chat read here (with how far the others read them),
+// and the event seq all of that is complete up to. Read at start, before the network (the sync then goes on from
+// that seq); written as the store changes, at most once every WRITE_EVERY_MS; one account's only: a sign-out
+// deletes it, and another account finds it emptied before anything is read.
 
 import { dropDatabase, openKeeper } from '../core/idb.js';
+import { keepPointers, pointersOf } from './receipts.js';
 import { chatList, getChat, history, membersOf, messagesOf, profileEntries, seedFromCache, subscribe } from './store.js';
 
 const DB_NAME = 'realtime-chats';
 const DB_VERSION = 1;
-// meta: 'state' -> {owner, seq, list, members, people, saved_at}; chats: chat id -> {messages, has_more}
+// meta: 'state' -> {owner, seq, list, members, people, saved_at}; chats: chat id -> {messages, has_more, pointers}
 const STORES = ['meta', 'chats'];
 const LAST_MESSAGES = 50;
 const WRITE_EVERY_MS = 1000;
@@ -36,7 +37,7 @@ export function initChatCache({ seq }) {
   seqNow = seq;
   subscribe((change) => {
     if (change.kind === 'chats') listChanged = true;
-    else if (change.kind === 'messages' && change.chatId) changed.add(change.chatId);
+    else if ((change.kind === 'messages' || change.kind === 'reads') && change.chatId) changed.add(change.chatId);
     else if (change.kind === 'removed' && change.chatId) {
       changed.add(change.chatId);
       listChanged = true;
@@ -91,6 +92,7 @@ export async function keepChatsOf(userId) {
     keptIds.add(chatId);
     if (record && Array.isArray(record.messages)) {
       kept.push({ chatId, messages: record.messages, hasMore: Boolean(record.has_more) });
+      keepPointers(chatId, record.pointers || {});
     }
   }
   seedFromCache({
@@ -126,7 +128,7 @@ function recordOf(chatId) {
   if (!getChat(chatId) || !record || !record.loaded) return null;
   const messages = messagesOf(chatId);
   const last = messages.slice(-LAST_MESSAGES);
-  return { messages: last, has_more: record.hasMore || messages.length > last.length };
+  return { messages: last, has_more: record.hasMore || messages.length > last.length, pointers: pointersOf(chatId) };
 }
 
 async function flush() {
