@@ -35,7 +35,7 @@ export function shortTime(seconds) {
     sameDay ? timeOfDay.format(date) : dayMonth.format(date));
 }
 
-/** A line that says how the connection is, empty while all is well. */
+/** A line that says how the connection is, empty while all is well (offline, the app's banner says it). */
 export function connectionNotice(signal) {
   const line = h('p', { class: 'conn-status', role: 'status' });
   const stop = onStatus((state, seconds) => {
@@ -43,7 +43,6 @@ export function connectionNotice(signal) {
     line.textContent = {
       connecting: 'Connecting…',
       reconnecting: seconds ? `Connection lost. Trying again in ${seconds} s…` : 'Reconnecting…',
-      offline: 'You are offline. Messages are sent when the connection is back.',
     }[state] || '';
   });
   signal.addEventListener('abort', stop, { once: true });

@@ -5,12 +5,12 @@ export const strings = {
     'shell.signed_out': 'You have signed out.',
     'shell.expired': 'Your session has ended. Please sign in again.',
     'shell.signed_out_elsewhere': 'You signed out in another window.',
-    'shell.offline': 'You are offline. Changes cannot be saved until the connection is back.',
+    'shell.offline': 'You are offline: showing what this device saved. Messages you write are sent when the connection is back.',
   },
   ru: {
     'shell.signed_out': 'Вы вышли из аккаунта.',
     'shell.expired': 'Сеанс закончился. Войдите снова.',
     'shell.signed_out_elsewhere': 'Вы вышли из аккаунта в другом окне.',
-    'shell.offline': 'Нет подключения к сети. Изменения нельзя сохранить, пока связь не вернётся.',
+    'shell.offline': 'Нет связи: показано то, что сохранено на устройстве. Написанные сообщения уйдут, когда связь вернётся.',
   },
 };
