@@ -7,8 +7,7 @@ import { forgetFiles } from './js/chat/files.js';
 import { initChat, resetChats } from './js/chat/init.js';
 import { renewPushSubscription } from './js/chat/push.js';
 import { subscribe as followChats, totalUnread } from './js/chat/store.js';
-import { isAdmin } from './js/admin/admin.js';
-import { followOtherWindows, isSignedIn, onSessionChange } from './js/core/api.js';
+import { followOtherWindows, isAdmin, isSignedIn, onSessionChange } from './js/core/api.js';
 import { h } from './js/core/dom.js';
 import { createEvents } from './js/core/events.js';
 import { addStrings, t } from './js/core/i18n.js';
@@ -34,7 +33,7 @@ initChat(events);
 initCalls(); // call pushes have no seq: they come from the socket, not the event store
 events.start();
 
-const router = createRouter({ routes, outlet, isSignedIn });
+const router = createRouter({ routes, outlet, isSignedIn, failureText: () => t('shell.screen_failed') });
 
 followOtherWindows();
 onSessionChange(({ signedIn, reason }) => {
@@ -71,7 +70,7 @@ function updateNav() {
   const admin = document.getElementById('nav-admin');
   if (admin) {
     admin.hidden = !isSignedIn() || !isAdmin(); // the server refuses others all the same
-    admin.textContent = t('admin.nav');
+    admin.textContent = t('shell.nav_admin');
   }
   const path = (location.hash.replace(/^#/, '').split('?')[0]) || '/';
   const section = path === '/chat' || path === '/call' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'

@@ -1,20 +1,38 @@
 // The route table: every screen of the app, its title, and who may see it (core/router.js).
 
-import { adminReportsView, adminStatusView, adminUsersView } from './admin/admin.js';
-import { homeView } from './account/home.js';
 import { checkEmailView, forgotView, registerView, signInView } from './account/signed-out.js';
 import { callView } from './calls/init.js';
 import { chatsView, joinView, newChatView } from './chat/chats.js';
 import { chatView } from './chat/conversation.js';
-import { channelView } from './iot/channel.js';
-import { channelsView } from './iot/channels.js';
-import { devicesView } from './iot/devices.js';
-import { publicChannelView } from './iot/public.js';
-import { rulesView } from './iot/rules.js';
-import { talkbackView } from './iot/talkback.js';
-import { talkbacksView } from './iot/talkbacks.js';
-import { findPersonView } from './people/find.js';
-import { messageMeView } from './people/link.js';
+import { addStrings } from './core/i18n.js';
+
+// The screens people land on (sign-in, chats, a conversation, a call) come with the shell; the others are loaded
+// on first use, with their area's strings, so the shell a first visit downloads stays small (the service
+// worker still keeps them all for offline use).
+const iotStrings = () => import('./iot/strings.js');
+const adminStrings = () => import('./admin/strings.js');
+const homeView = lazy(() => import('./account/home.js'), 'homeView');
+const channelsView = lazy(() => import('./iot/channels.js'), 'channelsView', iotStrings);
+const channelView = lazy(() => import('./iot/channel.js'), 'channelView', iotStrings);
+const rulesView = lazy(() => import('./iot/rules.js'), 'rulesView', iotStrings);
+const publicChannelView = lazy(() => import('./iot/public.js'), 'publicChannelView', iotStrings);
+const talkbacksView = lazy(() => import('./iot/talkbacks.js'), 'talkbacksView', iotStrings);
+const talkbackView = lazy(() => import('./iot/talkback.js'), 'talkbackView', iotStrings);
+const devicesView = lazy(() => import('./iot/devices.js'), 'devicesView', iotStrings);
+const findPersonView = lazy(() => import('./people/find.js'), 'findPersonView');
+const messageMeView = lazy(() => import('./people/link.js'), 'messageMeView');
+const adminUsersView = lazy(() => import('./admin/admin.js'), 'adminUsersView', adminStrings);
+const adminReportsView = lazy(() => import('./admin/admin.js'), 'adminReportsView', adminStrings);
+const adminStatusView = lazy(() => import('./admin/admin.js'), 'adminStatusView', adminStrings);
+
+/** A view that loads its module (and its area's strings, once) when first shown; the router awaits it. */
+function lazy(load, name, strings = null) {
+  return async (context) => {
+    const [module, catalogue] = await Promise.all([load(), strings ? strings() : null]);
+    if (catalogue) addStrings(catalogue.strings);
+    return module[name](context);
+  };
+}
 
 export const routes = {
   '/': { view: homeView, title: 'Your account', access: 'private' },

@@ -1,10 +1,9 @@
-// Every area's strings (see core/i18n.js), added once at start by app.js. An area with strings lists them here.
+// The strings of the areas the shell carries (see core/i18n.js), added once at start by app.js. Areas whose
+// screens load on first use (IoT, admin) add theirs with them (routes.js).
 
 import { strings as account } from './account/strings.js';
-import { strings as admin } from './admin/strings.js';
 import { strings as chat } from './chat/strings.js';
 import { strings as shell } from './core/strings.js';
-import { strings as iot } from './iot/strings.js';
 import { strings as people } from './people/strings.js';
 
-export const catalogues = [shell, chat, people, account, admin, iot];
+export const catalogues = [shell, chat, people, account];

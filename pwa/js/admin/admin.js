@@ -1,7 +1,7 @@
 // The admin console (#/admin): people, the report queue and the server's live figures, for server admins.
 // Each section is a screen of its own under one heading and one row of section links.
 
-import { api, getUser, setUser } from '../core/api.js';
+import { api, getUser, isAdmin, setUser } from '../core/api.js';
 import { errorNotice, h, isAbort, wideScreen } from '../core/dom.js';
 import { t } from '../core/i18n.js';
 import { reportsSection } from './reports.js';
@@ -27,10 +27,6 @@ export function adminStatusView(context) {
 }
 
 /** Whether the signed-in user is a server admin (what the navigation's Admin link follows). */
-export function isAdmin(user = getUser()) {
-  return Boolean(user && user.role === 'admin');
-}
-
 function adminScreen(section, { signal }) {
   const body = h('div', { class: 'admin-body' });
   const screen = wideScreen(t('admin.title'), sectionLinks(section), body);

@@ -2,7 +2,6 @@
 
 export const strings = {
   en: {
-    'admin.nav': 'Admin',
     'admin.title': 'Administration',
     'admin.sections': 'Sections',
     'admin.tab.users': 'Users',
@@ -101,7 +100,6 @@ export const strings = {
     'admin.status.ms': '{value} ms',
   },
   ru: {
-    'admin.nav': 'Админка',
     'admin.title': 'Администрирование',
     'admin.sections': 'Разделы',
     'admin.tab.users': 'Пользователи',

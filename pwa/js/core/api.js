@@ -75,6 +75,11 @@ export function getUser() {
   return currentUser;
 }
 
+/** Whether the signed-in user (or `user`) is a server admin: the console's link and screens show for them. */
+export function isAdmin(user = getUser()) {
+  return Boolean(user && user.role === 'admin');
+}
+
 export function setUser(user) {
   currentUser = user;
   emit({ signedIn: true, reason: 'user', user });

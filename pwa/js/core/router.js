@@ -6,7 +6,10 @@
  * @param {HTMLElement} options.outlet where the current screen is rendered
  * @param {() => boolean} options.isSignedIn
  */
-export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' }) {
+export function createRouter({
+  routes, outlet, isSignedIn, appName = 'Realtime',
+  failureText = () => 'This screen could not be shown. Please reload the page.',
+}) {
   let controller = null;
   let rendered = false;
 
@@ -34,29 +37,48 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
     if (route.access === 'guest' && isSignedIn()) return go(home(), { replace: true });
 
     if (controller) controller.abort();
-    controller = new AbortController();
+    const mine = (controller = new AbortController());
     let screen;
     try {
-      screen = route.view({ params, signal: controller.signal, navigate: go });
+      screen = route.view({ params, signal: mine.signal, navigate: go });
     } catch (err) {
-      console.error(err);
-      screen = document.createElement('p');
-      screen.className = 'notice error';
-      screen.textContent = 'This screen could not be shown. Please reload the page.';
+      screen = failed(err);
     }
     document.title = route.title ? `${route.title} · ${appName}` : appName;
+    if (screen instanceof Promise) {
+      // A screen loaded on first use (its module and strings): shown when it arrives, if still wanted.
+      const waiting = document.createElement('p');
+      waiting.className = 'loading';
+      waiting.setAttribute('aria-busy', 'true');
+      waiting.textContent = '…';
+      screen.then(
+        (node) => controller === mine && show(node),
+        (err) => controller === mine && show(failed(err)),
+      );
+      screen = waiting;
+    }
+    show(screen);
+    return undefined;
+  }
+
+  function show(screen) {
     outlet.replaceChildren(screen);
     // Move focus to the new screen's heading so screen readers announce the change.
-    if (rendered) {
-      const heading = outlet.querySelector('h1');
-      if (heading) {
-        heading.setAttribute('tabindex', '-1');
-        heading.focus();
-      }
+    const heading = outlet.querySelector('h1');
+    if (rendered && heading) {
+      heading.setAttribute('tabindex', '-1');
+      heading.focus();
       window.scrollTo(0, 0);
     }
-    rendered = true;
-    return undefined;
+    if (heading || !screen.classList.contains('loading')) rendered = true;
+  }
+
+  function failed(err) {
+    console.error(err);
+    const notice = document.createElement('p');
+    notice.className = 'notice error';
+    notice.textContent = failureText();
+    return notice;
   }
 
   /** Show `path` ("/signin", "/"); `replace` keeps the current entry out of the history. */
