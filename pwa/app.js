@@ -11,13 +11,15 @@ import { isAdmin } from './js/admin/admin.js';
 import { followOtherWindows, isSignedIn, onSessionChange } from './js/core/api.js';
 import { h } from './js/core/dom.js';
 import { createEvents } from './js/core/events.js';
-import { addStrings, t } from './js/core/i18n.js';
+import { addStrings, onLanguageChange, t } from './js/core/i18n.js';
+import { labelPage } from './js/core/page-text.js';
 import { createRouter } from './js/core/router.js';
 import { command, onPush, onReady, startSocket, stopSocket } from './js/core/socket.js';
 import { routes } from './js/routes.js';
 import { catalogues } from './js/strings.js';
 
 for (const strings of catalogues) addStrings(strings);
+labelPage();
 
 const SIGN_OUT_NOTICES = {
   signed_out: 'shell.signed_out',
@@ -56,6 +58,12 @@ onSessionChange(({ signedIn, reason }) => {
 });
 
 router.start();
+// A language switch relabels the page and the navigation and draws the current screen again, without a reload.
+onLanguageChange(() => {
+  labelPage();
+  updateNav();
+  router.refresh();
+});
 if (isSignedIn()) startSocket(); // the app's one WebSocket: chat events, presence, live channels
 updateNav();
 window.addEventListener('hashchange', updateNav);
@@ -71,7 +79,6 @@ function updateNav() {
   const admin = document.getElementById('nav-admin');
   if (admin) {
     admin.hidden = !isSignedIn() || !isAdmin(); // the server refuses others all the same
-    admin.textContent = t('admin.nav');
   }
   const path = (location.hash.replace(/^#/, '').split('?')[0]) || '/';
   const section = path === '/chat' || path === '/call' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'
@@ -115,9 +122,9 @@ function registerServiceWorker() {
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     // The first install takes control silently; later ones mean a new version of the app.
     if (!hadController) return;
-    const reload = h('button', { type: 'button', class: 'button small' }, 'Reload');
+    const reload = h('button', { type: 'button', class: 'button small' }, t('shell.reload'));
     reload.addEventListener('click', () => window.location.reload());
-    showBanner('update', h('p', null, 'A new version of the app is available.'), reload);
+    showBanner('update', h('p', null, t('shell.update')), reload);
   });
   // A tap on a message notification: the service worker asks this window to open that chat.
   navigator.serviceWorker.addEventListener('message', (event) => {

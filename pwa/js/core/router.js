@@ -1,8 +1,11 @@
 // A small router on location.hash ("#/path?query"), with signed-in and signed-out guards.
 
+import { t } from './i18n.js';
+
 /**
  * @param {object} options
  * @param {Record<string, {view: Function, title: string, access: 'private'|'guest'|'any'}>} options.routes
+ *   `title` is a catalogue key (core/i18n.js)
  * @param {HTMLElement} options.outlet where the current screen is rendered
  * @param {() => boolean} options.isSignedIn
  */
@@ -42,9 +45,9 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
       console.error(err);
       screen = document.createElement('p');
       screen.className = 'notice error';
-      screen.textContent = 'This screen could not be shown. Please reload the page.';
+      screen.textContent = t('core.screen_failed');
     }
-    document.title = route.title ? `${route.title} · ${appName}` : appName;
+    document.title = route.title ? t('core.page_title', { title: t(route.title), app: appName }) : appName;
     outlet.replaceChildren(screen);
     // Move focus to the new screen's heading so screen readers announce the change.
     if (rendered) {
