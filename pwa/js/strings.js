@@ -4,8 +4,9 @@ import { strings as account } from './account/strings.js';
 import { strings as admin } from './admin/strings.js';
 import { strings as calls } from './calls/strings.js';
 import { strings as chat } from './chat/strings.js';
+import { strings as chatScreens } from './chat/strings-screens.js';
 import { strings as shell } from './core/strings.js';
 import { strings as iot } from './iot/strings.js';
 import { strings as people } from './people/strings.js';
 
-export const catalogues = [shell, chat, calls, people, account, admin, iot];
+export const catalogues = [shell, chat, chatScreens, calls, people, account, admin, iot];

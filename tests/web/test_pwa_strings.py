@@ -22,10 +22,12 @@ TEXT_PROPS = {"textContent", "innerText", "title", "placeholder", "label", "aria
 # Calls whose first argument is a text shown as it is.
 TEXT_CALLS = {
     "screen", "wideScreen", "card", "setFlash", "showFormError", "setError", "alert", "confirm", "prompt",
-    "Notification", "showNotification", "announce", "say", "toast", "notice",
+    "Notification", "showNotification", "announce", "say", "toast", "notice", "button", "control", "callButton",
+    "menuAction", "hidden",
 }  # fmt: skip
 PLURAL = {"zero", "one", "two", "few", "many", "other"}
 KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+CAPITALISED = re.compile(r"^\W*[A-ZА-ЯЁ][a-zа-яё]")
 SENTENCE = re.compile(r"^[A-ZА-ЯЁ][a-zа-яё’'-]*,?\s+[\w“\"(]")
 
 
@@ -33,7 +35,7 @@ def sources() -> Iterator[Path]:
     yield PWA / "app.js"
     yield PWA / "sw.js"
     for path in sorted((PWA / "js").rglob("*.js")):
-        if not re.fullmatch(r"strings(-\w+)?\.js", path.name):
+        if not re.fullmatch(r"strings(-[\w-]+)?\.js", path.name):
             yield path
 
 
@@ -110,6 +112,8 @@ def texts_in(tokens: list[Token]) -> Iterator[Token]:
                 yield from expression(tokens, nxt + 3)
         elif token.kind == "str" and not token.template and SENTENCE.match(token.value):
             yield token  # a sentence anywhere: a message returned or kept in a table
+        elif token.kind == "name" and token.value == "return":
+            yield from (t for t in expression(tokens, nxt) if CAPITALISED.match(t.value))  # return 'Group';
 
 
 def skipped_lines(tokens: list[Token]) -> set[int]:
@@ -157,7 +161,7 @@ def test_no_text_is_written_in_the_code() -> None:
 
 
 def catalogue_files() -> list[Path]:
-    return sorted(path for path in (PWA / "js").rglob("*.js") if re.fullmatch(r"strings(-\w+)?\.js", path.name))
+    return sorted(path for path in (PWA / "js").rglob("*.js") if re.fullmatch(r"strings(-[\w-]+)?\.js", path.name))
 
 
 def catalogues() -> dict[str, dict[str, str]]:

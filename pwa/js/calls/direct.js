@@ -261,7 +261,7 @@ export class DirectCall extends CallBase {
       clearTimeout(this.failTimer);
       this.failTimer = 0;
       this.state = 'connected';
-      if (this.notice === 'Reconnecting…') this.notice = ''; // a notice of the answer (no camera) stays
+      if (this.notice === t('calls.state.reconnecting_plain')) this.notice = ''; // a notice of the answer (no camera) stays
     } else if (state === 'disconnected') {
       this.notice = t('calls.state.reconnecting_plain');
     } else if (state === 'failed' && !this.failTimer) {
