@@ -82,7 +82,7 @@ function updateNav() {
   }
   const path = (location.hash.replace(/^#/, '').split('?')[0]) || '/';
   const section = path === '/chat' || path === '/call' || path.startsWith('/chats') || path.startsWith('join') ? '/chats'
-    : path.startsWith('/channel') ? '/channels' : path.startsWith('/admin') ? '/admin' : path;
+    : path.startsWith('/channel') || path.startsWith('/talkback') ? '/channels' : path.startsWith('/admin') ? '/admin' : path;
   for (const link of nav.querySelectorAll('a[data-nav]')) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');

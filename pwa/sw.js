@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '14';
+const VERSION = '15';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -45,6 +45,7 @@ const PRECACHE = [
   '/js/calls/screen.js',
   '/js/calls/store.js',
   '/js/chat/bubbles.js',
+  '/js/chat/cache.js',
   '/js/chat/chat-options.js',
   '/js/chat/chats.js',
   '/js/chat/composer.js',
@@ -54,6 +55,7 @@ const PRECACHE = [
   '/js/chat/extend.js',
   '/js/chat/files.js',
   '/js/chat/group-info.js',
+  '/js/chat/history.js',
   '/js/chat/init.js',
   '/js/chat/layout.js',
   '/js/chat/links.js',
@@ -79,6 +81,7 @@ const PRECACHE = [
   '/js/core/forms.js',
   '/js/core/i18n.js',
   '/js/core/page-text.js',
+  '/js/core/idb.js',
   '/js/core/router.js',
   '/js/core/socket.js',
   '/js/core/storage.js',
@@ -106,6 +109,15 @@ const PRECACHE = [
   '/js/iot/widget-editor.js',
   '/js/iot/widget-views.js',
   '/js/iot/widgets.js',
+  '/js/iot/channel-share.js',
+  '/js/iot/embed.js',
+  '/js/iot/public.js',
+  '/js/iot/rule-form.js',
+  '/js/iot/rules.js',
+  '/js/iot/strings-automation-en.js',
+  '/js/iot/strings-automation-ru.js',
+  '/js/iot/talkback.js',
+  '/js/iot/talkbacks.js',
   '/js/routes.js',
   '/js/strings.js',
   '/js/strings-notify.js',

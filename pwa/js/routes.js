@@ -10,6 +10,10 @@ import { chatView } from './chat/conversation.js';
 import { channelView } from './iot/channel.js';
 import { channelsView } from './iot/channels.js';
 import { devicesView } from './iot/devices.js';
+import { publicChannelView } from './iot/public.js';
+import { rulesView } from './iot/rules.js';
+import { talkbackView } from './iot/talkback.js';
+import { talkbacksView } from './iot/talkbacks.js';
 import { findPersonView } from './people/find.js';
 import { messageMeView } from './people/link.js';
 
@@ -17,6 +21,10 @@ export const routes = {
   '/': { view: homeView, title: 'route.account', access: 'private' },
   '/channels': { view: channelsView, title: 'route.channels', access: 'private' },
   '/channel': { view: channelView, title: 'route.channel', access: 'private' },
+  '/channel/rules': { view: rulesView, title: 'route.rules', access: 'private' },
+  '/public/channel': { view: publicChannelView, title: 'route.public_channel', access: 'any' }, // shared: no sign-in
+  '/talkbacks': { view: talkbacksView, title: 'route.talkback', access: 'private' },
+  '/talkback': { view: talkbackView, title: 'route.talkback', access: 'private' },
   '/mqtt-devices': { view: devicesView, title: 'route.mqtt_devices', access: 'private' },
   '/chats': { view: chatsView, title: 'route.chats', access: 'private' },
   '/chats/new': { view: findPersonView, title: 'route.new_chat', access: 'private' },

@@ -294,7 +294,7 @@ class CallRouter:
                 reply["error"]["retry_after"] = exc.retry_after
         except Exception:
             log.exception("calls: a forwarded %s failed", message.get("op"))
-            reply["error"] = {"status": 500, "code": "internal", "message": "something went wrong on our side"}
+            reply["error"] = {"status": 500, "code": "internal", "message": "Something went wrong on our side"}
         self._broker.publish(f"calls:reply:{message.get('reply_to')}", reply)
 
     def _reply(self, message: dict[str, Any]) -> None:

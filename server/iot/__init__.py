@@ -10,7 +10,17 @@ from typing import Any
 from aiohttp import web
 
 from server.auth.appkeys import accounts_key, mailer_key, suspension_changed_key
-from server.iot import apidoc, live, mqtt_device_routes, read_routes, retention, routes, talkback_routes, widget_routes
+from server.iot import (
+    apidoc,
+    embed,
+    live,
+    mqtt_device_routes,
+    read_routes,
+    retention,
+    routes,
+    talkback_routes,
+    widget_routes,
+)
 from server.iot.appkeys import (
     background_key,
     channels_key,
@@ -60,6 +70,7 @@ def setup(app: web.Application) -> None:
         added = app.add_routes(table)
         # The ThingSpeak API (not the web app's /api/...): what devices call, many times a second.
         mark_device_routes(app, (r for r in added if r.resource and not r.resource.canonical.startswith("/api/")))
+    app.add_routes(embed.routes)  # pages for other sites' iframes: never device routes (they get page headers)
     app[ws_commands_key].add_all(live.commands)
     apidoc.document(app)
     app[update_received_key] = update_received = UpdateReceived("update_received")

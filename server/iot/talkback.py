@@ -219,6 +219,10 @@ class TalkBackService:
             raise ThingSpeakError("no command was executed yet", code="error_resource_not_found", status=404)
         return found
 
+    async def executed(self, talkback: TalkBack, before: tuple[float, int] | None, limit: int) -> list[Command]:
+        """Its executed commands, newest first (the newest KEEP_EXECUTED are kept)."""
+        return await self.repo.executed(talkback.id, before, limit)
+
     async def execute_next(self, talkback: TalkBack) -> Command | None:
         """Take the next command off the queue (None when it is empty)."""
         command = await self.repo.execute_next(talkback.id, self._clock(), KEEP_EXECUTED)

@@ -1,6 +1,7 @@
 """ThingSpeak-compatible TalkBack routes: TalkBacks for their owner, and the command queue for devices (with the
 TalkBack's API key). Text replies are ThingSpeak's: a command id on add, the command string otherwise, and an
-empty body when executing an empty queue. An /update carrying `talkback_key` executes the next command too."""
+empty body when executing an empty queue. An /update carrying `talkback_key` executes the next command too.
+The web app also reads the executed commands (ThingSpeak has only the last): GET /api/talkbacks/{id}/executed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
+from server.errors import NotFound
 from server.iot.appkeys import talkbacks_key
 from server.iot.http import (
     FMT,
     api_key_of,
     format_of,
+    owner_of,
     params_and_owner,
     params_of,
     plain,
@@ -34,6 +37,7 @@ from server.iot.talkback import (
 )
 from server.iot.thingspeak import ThingSpeakError, format_time
 from server.storage.talkback import Command, TalkBack
+from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.params import ID, int_param, whole_number
 
 routes = web.RouteTableDef()
@@ -42,6 +46,7 @@ BODY_LIMIT = 16 * 1024
 TALKBACK = f"/talkbacks/{{talkback_id:{ID}}}"
 COMMANDS = TALKBACK + "/commands"
 COMMAND = COMMANDS + f"/{{command_id:{ID}}}"
+EXECUTED = f"/api/talkbacks/{{talkback_id:{ID}}}/executed"
 
 
 def _service(request: web.Request) -> TalkBackService:
@@ -269,6 +274,38 @@ async def delete_command(request: web.Request) -> web.Response:
     params, talkback = await _queue(request)
     command = await _service(request).delete_command(talkback, _command_id(request))
     return _one(request, params, command)
+
+
+# -- the web app's JSON API ---------------------------------------------------------------------------------
+
+
+def _cursor(values: list[Any]) -> tuple[float, int]:
+    at, command_id = values
+    number = whole_number(command_id)  # within the databases' integers
+    if isinstance(at, bool) or not isinstance(at, int | float) or number is None:
+        raise TypeError
+    return float(at), number
+
+
+@routes.get(EXECUTED)
+async def executed_commands(request: web.Request) -> web.Response:
+    """The TalkBack's executed commands, newest first, a page at a time (its owner: signed in or user API key)."""
+    owner = await owner_of(request, request.query)
+    service = _service(request)
+    talkback_id = whole_number(request.match_info["talkback_id"])
+    talkback = None if talkback_id is None else await service.repo.get(talkback_id)
+    if talkback is None or talkback.owner_id != owner:
+        raise NotFound("no such TalkBack of yours", code="talkback_not_found")
+    limit = page_limit(request)
+    before = decode_cursor(request, _cursor)
+    commands = await service.executed(talkback, before, limit)
+    last = commands[-1] if len(commands) == limit else None
+    following = encode_cursor([last.executed_at, last.id]) if last is not None else None
+    answer = [
+        {"id": c.id, "command_string": c.command_string, "executed_at": c.executed_at, "created_at": c.created_at}
+        for c in commands
+    ]
+    return web.json_response({"commands": answer, "next": following})
 
 
 # -- "Write Data and Execute TalkBack Command": /update with talkback_key -----------------------------

@@ -246,6 +246,26 @@ class TalkBackRepository:
         )
         return _command(row) if row else None
 
+    async def executed(self, talkback_id: int, before: tuple[float, int] | None, limit: int) -> list[Command]:
+        """Executed commands (the newest KEEP_EXECUTED are kept), newest first, those before `before` (time, id)."""
+        if before is None:
+            rows = await self.db.fetch(
+                "SELECT * FROM talkback_commands WHERE talkback_id = $1 AND executed_at IS NOT NULL"
+                " ORDER BY executed_at DESC, id DESC LIMIT $2",
+                talkback_id,
+                limit,
+            )
+        else:
+            rows = await self.db.fetch(
+                "SELECT * FROM talkback_commands WHERE talkback_id = $1 AND executed_at IS NOT NULL"
+                " AND (executed_at < $2 OR (executed_at = $2 AND id < $3)) ORDER BY executed_at DESC, id DESC LIMIT $4",
+                talkback_id,
+                before[0],
+                before[1],
+                limit,
+            )
+        return [_command(r) for r in rows]
+
     async def prune_executed(self, tx: Executor, talkback_id: int, keep: int) -> None:
         """Forget all but the `keep` newest executed commands (the queue itself is never touched)."""
         await tx.execute(

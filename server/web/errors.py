@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.breaker import CircuitOpenError
-from server.errors import ApiError, Unavailable
+from server.errors import ApiError, Unavailable, as_sentence
 from server.storage.batch import QueueFullError
 from server.storage.guarded import DatabaseUnavailable
 from server.web.redis_client import REDIS_DOWN
@@ -32,7 +32,7 @@ _CODES = {
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, field: str | None = None
 ) -> web.Response:
-    error = {"code": code, "message": message}
+    error = {"code": code, "message": as_sentence(message, field)}
     if field is not None:
         error["field"] = field
     return web.json_response({"error": error}, status=status, headers=headers)
@@ -72,15 +72,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after", "x-request-id")}
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else HTTPStatus(exc.status).phrase
         if exc.status == 413:
-            message = "the request body is too large"
-        return error_response(exc.status, _CODES.get(exc.status, "error"), message.lower(), headers)
+            message = "The request body is too large"
+        return error_response(exc.status, _CODES.get(exc.status, "error"), message.capitalize(), headers)
     except Exception as exc:
         down = unavailable(exc)
         if down is not None:
             log.warning("%s %s: %s (%s)", request.method, request.path, down.message, exc)
             return error_response(down.status, down.code, down.message, down.headers)
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(500, "internal", "something went wrong on our side")
+        return error_response(500, "internal", "Something went wrong on our side")
 
 
 def setup_errors(app: web.Application) -> None:

@@ -1,6 +1,7 @@
 """Security headers: the whole set on pages (documents, scripts and images a browser may run or render as a
 page), and on every other answer (JSON, text, CSV, files) the one that keeps browsers from second-guessing its
-type. A device write's answer is a number: it carries nothing meant for pages."""
+type. A device write's answer is a number: it carries nothing meant for pages. A `FramablePage` (the IoT embeds,
+which other sites show in an iframe) sets its own CSP with its `frame-ancestors`, and gets no X-Frame-Options."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ PAGE_TYPES = frozenset(
 )
 
 
-def content_security_policy(public_url: str) -> str:
+class FramablePage(web.Response):
+    """A page other sites may put in a frame: its handler sets its own Content-Security-Policy (see
+    `content_security_policy(..., frame_ancestors=...)`); X-Frame-Options, which cannot allow them, is left off."""
+
+
+def content_security_policy(public_url: str, frame_ancestors: str = "'none'") -> str:
     """The CSP: everything from this site only. `connect-src` allows this origin ('self', which CSP 3 browsers
     extend to its ws:/wss: form) and the WebSocket URL of PUBLIC_URL spelled out, for browsers that do not."""
     parts = urlsplit(public_url)
@@ -24,7 +30,7 @@ def content_security_policy(public_url: str) -> str:
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"media-src 'self' blob:; connect-src 'self' {socket_origin}; worker-src 'self'; manifest-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
     )
 
 
@@ -47,8 +53,10 @@ def setup_security_headers(app: web.Application) -> None:
         info = request.match_info
         device = info.http_exception is None and info.route.resource in devices  # (JSONP answers are scripts)
         if response.content_type in PAGE_TYPES and not device:
+            framable = isinstance(response, FramablePage)
             for name, value in headers.items():
-                response.headers.setdefault(name, value)
+                if not (framable and name == "X-Frame-Options"):
+                    response.headers.setdefault(name, value)
         else:
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if request.path.startswith("/api/"):

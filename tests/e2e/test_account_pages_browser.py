@@ -21,6 +21,7 @@ from tests.e2e.webapp import (
     browser_fixture,
     call,
     new_context,
+    open_account,
     server_fixture,
     sign_in,
     verified_account,
@@ -58,6 +59,7 @@ def test_the_account_screen_shows_and_regenerates_the_api_key(
     problems = Problems()
     page = problems.watch(new_context(browser, size).new_page(), "kim")
     sign_in(page, server, email)
+    open_account(page)
 
     key = page.get_by_label("Your user API key")
     expect(key).to_have_value(old_key)

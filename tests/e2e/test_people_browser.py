@@ -23,6 +23,7 @@ from tests.e2e.webapp import (
     assert_accessible,
     browser_fixture,
     new_context,
+    open_account,
     server_fixture,
     sign_in,
     verified_account,
@@ -87,6 +88,7 @@ def test_usernames_finding_people_and_message_me_links(
     # Alice signs up with a username, then changes it on her account page; her link follows.
     alice_email, first_name = _sign_up(alice, server, mailbox, size, bob_username)
     sign_in(alice, server, alice_email)
+    open_account(alice)
     card = alice.locator("section.card", has=alice.get_by_role("heading", name="Username", exact=True))
     username = card.get_by_label("Username")
     expect(username).to_have_value(first_name)
@@ -108,6 +110,7 @@ def test_usernames_finding_people_and_message_me_links(
 
     # Bob lets people find him by his e-mail address; Carol does not.
     sign_in(bob, server, bob_email)
+    open_account(bob)
     bob_switch = bob.get_by_role("switch", name="Find me by my e-mail address")
     bob_switch.click()
     expect(bob_switch).to_have_attribute("aria-checked", "true")

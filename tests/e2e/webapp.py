@@ -135,6 +135,12 @@ def sign_in(page: Page, server: ServerProcess, email: str) -> None:
     assert token
 
 
+def open_account(page: Page) -> None:
+    """The account screen, through the main navigation (sign-in lands on the chats)."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Your account", level=1)).to_be_visible()
+
+
 def accessibility_problems(page: Page, *, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
     """axe-core's violations of the page as it is now, of the given impacts, one line each (rule, impact, the
     first offending elements). Run it once a screen has settled; an empty list is a pass."""

@@ -22,7 +22,7 @@ TEXT_PROPS = {"textContent", "innerText", "title", "placeholder", "label", "aria
 # Calls whose first argument is a text shown as it is.
 TEXT_CALLS = {
     "screen", "wideScreen", "card", "setFlash", "showFormError", "setError", "alert", "confirm", "prompt",
-    "Notification", "showNotification", "announce", "say", "toast", "notice", "button", "control", "callButton",
+    "Notification", "showNotification", "announce", "say", "toast", "notice", "button", "callButton",
     "menuAction", "hidden",
 }  # fmt: skip
 PLURAL = {"zero", "one", "two", "few", "many", "other"}

@@ -36,7 +36,7 @@ export function shortTime(seconds) {
     sameDay ? timeOfDay.format(date) : dayMonth.format(date));
 }
 
-/** A line that says how the connection is, empty while all is well. */
+/** A line that says how the connection is, empty while all is well (offline, the app's banner says it). */
 export function connectionNotice(signal) {
   const line = h('p', { class: 'conn-status', role: 'status' });
   const stop = onStatus((state, seconds) => {
@@ -44,7 +44,6 @@ export function connectionNotice(signal) {
     line.textContent = {
       connecting: t('chat.c.connecting'),
       reconnecting: seconds ? t('chat.c.retry_in', { seconds: formatNumber(seconds) }) : t('chat.c.reconnecting'),
-      offline: t('chat.c.offline'),
     }[state] || '';
   });
   signal.addEventListener('abort', stop, { once: true });

@@ -2,6 +2,7 @@
 // has caught up or starts over, its unnumbered pushes (typing, presence), and whose state it holds.
 // app.js calls initChat once at start and resetChats at sign-out.
 
+import { chatsSynced, initChatCache, keepChatsOf, takeRestoredSeq } from './cache.js';
 import { applyDeleted, applyHidden, applyMessage, applyReaction } from './messages.js';
 import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
 import { forgetBlocks } from './person.js';
@@ -9,7 +10,7 @@ import { followAgain, forgetPresence, startPresence } from './presence.js';
 import { applyReadEvent, forgetReadPointers, forgetReceipts, markDelivered } from './receipts.js';
 import {
   applySettings, emit, forgetHistories, getChat, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
-  resetStore, scheduleReload, useAccount,
+  resetStore, scheduleReload, useAccount, whoAmI,
 } from './store.js';
 import { forgetTyping, startTyping } from './typing.js';
 
@@ -55,8 +56,15 @@ export function initChat(events) {
     forgetPresence();
     forgetBlocks();
     useOutboxOf(userId);
+    return keepChatsOf(userId); // the chats this device kept for this user, read into the store (or emptied)
   });
-  events.onAccount((userId) => useAccount(userId));
+  events.onAccount(async (userId) => {
+    useAccount(userId);
+    await whoAmI(); // the kept chats are in the store first
+    const seq = takeRestoredSeq();
+    if (seq !== null) events.rewind(seq); // they hold the events up to their seq: the sync goes on from there
+  });
+  initChatCache({ seq: () => events.seq() });
 
   events.onReset(() => {
     forgetHistories();
@@ -65,8 +73,10 @@ export function initChat(events) {
     scheduleReload();
   });
 
-  // Caught up: resend what waits, follow presence again, and load the list behind the unread counts.
+  // Caught up: keep the chats from now on, resend what waits, follow presence again, and load the list behind
+  // the unread counts (again, when the one shown is the kept one).
   events.onSynced(() => {
+    chatsSynced();
     pump();
     followAgain();
     loadChatsOnce();

@@ -111,6 +111,7 @@ export function chatListPane({ signal, activeId = null, level = 1 }) {
   }
   load().then(render, (err) => {
     if (signal.aborted || isAbort(err)) return;
+    if (chatsReady()) { render(); return; } // the chats kept on this device stay; the sync brings the rest
     const message = describeError(err);
     body.removeAttribute('aria-busy');
     const retry = h('button', { type: 'button', class: 'button' }, t('chat.list.retry'));

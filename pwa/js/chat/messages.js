@@ -11,7 +11,7 @@ export function applyMessage(message, { fresh }) {
   const me = myId();
   const chatId = message.chat_id;
   const record = history(chatId);
-  if (record) {
+  if (record && !beforeLoaded(record, message.id)) {
     record.byId.set(message.id, message);
     emit({ kind: 'messages', chatId });
   }
@@ -34,6 +34,12 @@ export function applyMessage(message, { fresh }) {
     chat.last_message = message;
   }
   emit({ kind: 'chats' });
+}
+
+/** An edit of a message older than the loaded pages: kept out, or "earlier messages" would skip a gap. */
+function beforeLoaded(record, messageId) {
+  if (!record.loaded || !record.hasMore || !record.byId.size || record.byId.has(messageId)) return false;
+  return messageId < Math.min(...record.byId.keys());
 }
 
 /** Deleted for everyone: the message stays as a "deleted" placeholder, without its content. */

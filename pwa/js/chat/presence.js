@@ -1,18 +1,40 @@
 // Who is online: the users the screens follow (`presence.follow`), and the `presence` pushes (not numbered).
+// While this device is offline or its socket is down, what it last heard may be stale: nobody shows as online.
 
-import { command, on } from '../core/socket.js';
+import { command, on, onStatus } from '../core/socket.js';
 import { emit } from './store.js';
 
 const presence = new Map(); // user id -> {online, last_seen_at} or {hidden: true}
 const followed = new Map(); // user id -> how many screens follow them
+let connected = false; // the device is online and the socket is live: presence is current
 
 /** Follow the `presence` pushes; chat/init.js calls it once. Returns the function that stops following. */
 export function startPresence() {
-  return on('presence', (frame) => setPresence(frame));
+  let socketLive = false;
+  const check = () => {
+    const now = navigator.onLine && socketLive;
+    if (now === connected) return;
+    connected = now;
+    for (const userId of presence.keys()) emit({ kind: 'presence', userId });
+  };
+  const stops = [on('presence', (frame) => setPresence(frame)), onStatus((state) => {
+    socketLive = state === 'live';
+    check();
+  })];
+  window.addEventListener('online', check);
+  window.addEventListener('offline', check);
+  return () => {
+    for (const stop of stops) stop();
+    window.removeEventListener('online', check);
+    window.removeEventListener('offline', check);
+  };
 }
 
+/** A user's presence: {online, last_seen_at} or {hidden: true}, or null; never online while we are not. */
 export function presenceOf(userId) {
-  return presence.get(userId) || null;
+  const state = presence.get(userId) || null;
+  if (state && state.online && !connected) return { online: false, last_seen_at: null };
+  return state;
 }
 
 /** Follow users' presence while a screen shows them; returns the function that stops following. */

@@ -106,3 +106,19 @@ export function forgetReceipts() {
   readPointers.clear();
   deliveredPointers.clear();
 }
+
+/** A chat's pointers of the other members, to keep on this device: {read: {user id: message id}, delivered}. */
+export function pointersOf(chatId) {
+  return {
+    read: Object.fromEntries(readPointers.get(chatId) || []),
+    delivered: Object.fromEntries(deliveredPointers.get(chatId) || []),
+  };
+}
+
+/** Pointers this device kept (chat/cache.js): shown until the server's catch up; they never move back. */
+export function keepPointers(chatId, { read = {}, delivered = {} } = {}) {
+  for (const [userId, id] of Object.entries(read)) if (Number.isInteger(id)) raisePointer(chatId, userId, id);
+  for (const [userId, id] of Object.entries(delivered)) {
+    if (Number.isInteger(id)) raisePointer(chatId, userId, id, deliveredPointers);
+  }
+}

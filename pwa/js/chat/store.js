@@ -3,12 +3,16 @@
 // (chat/messages.js) change it; screens read it through the getters and follow `subscribe`.
 
 import { t } from '../core/i18n.js';
-import { api, getUser } from '../core/api.js';
+import { api, getUser, isSignedIn } from '../core/api.js';
 import { loadJson, saveJson } from '../core/storage.js';
 import { messageKind } from './extend.js';
+import { dropHistory, forgetHistories, getWhenOnline, history, keepHistory } from './history.js';
 
-const PAGE_SIZE = 50;
+// The loaded histories live in chat/history.js; they are part of this module's interface all the same.
+export { findMessage, forgetHistories, history, loadHistory, messagesOf } from './history.js';
+
 const namesKey = (user) => `realtime.chat.names.${user}`;
+const OWNER_KEY = 'realtime.chat.owner'; // whose chats this device keeps: who to be when offline at start
 
 let me = null;
 let names = {};
@@ -16,11 +20,12 @@ let chatsLoaded = false;
 let chatsLoading = null;
 let reloadAgain = false;
 let reloadTimer = 0;
+let fromCache = false; // the list shown is the one kept on this device, not yet the server's
+let settling = Promise.resolve(); // the account listeners' work (reading the kept chats) screens wait for
 const chats = new Map(); // chat id -> summary (GET /api/chats) with `me`, `last_message`, `unread`
 const members = new Map(); // chat id -> [{user_id, display_name, role}] (GET /api/chats/{id}), fetched when needed
 const profiles = new Map(); // user id -> display name, as the server tells members of a shared chat
 const asking = new Set(); // chat ids whose members are being fetched
-const histories = new Map(); // chat id -> {byId: Map, loaded, hasMore, loading}
 const listeners = new Set();
 const accountListeners = new Set();
 
@@ -31,6 +36,7 @@ export function useAccount(userId) {
   if (me === userId) return;
   forget();
   me = userId;
+  saveJson(OWNER_KEY, userId);
   const storedNames = loadJson(namesKey(userId), {});
   names = storedNames && typeof storedNames === 'object' ? storedNames : {};
   tellAccount(userId);
@@ -39,6 +45,7 @@ export function useAccount(userId) {
 /** Sign-out: drop everything in memory (chat/init.js drops this device's unsent messages first). */
 export function resetStore() {
   forget();
+  saveJson(OWNER_KEY, null);
   tellAccount(null);
   emit({ kind: 'reset' });
 }
@@ -47,19 +54,24 @@ function forget() {
   me = null;
   chatsLoaded = false;
   chatsLoading = null;
+  fromCache = false;
   names = {};
   clearTimeout(reloadTimer);
-  for (const map of [chats, members, profiles, asking, histories]) map.clear();
+  for (const map of [chats, members, profiles, asking]) map.clear();
+  forgetHistories();
 }
 
-/** `listener(userId)` when the chats change hands (null: signed out), for the state kept beside this store. */
+/**
+ * `listener(userId)` when the chats change hands (null: signed out), for the state kept beside this store; a
+ * promise it returns (reading what this device kept) is waited for by whoAmI().
+ */
 export function onAccount(listener) {
   accountListeners.add(listener);
   return () => accountListeners.delete(listener);
 }
 
 function tellAccount(userId) {
-  for (const listener of [...accountListeners]) listener(userId);
+  settling = Promise.allSettled([...accountListeners].map((listener) => listener(userId)));
 }
 
 // -- change notifications -------------------------------------------------------------------------
@@ -88,11 +100,20 @@ export function emit(change) {
 
 // -- who is who ------------------------------------------------------------------------------------
 
-/** The signed-in user's id, loading the profile if this page has not seen it yet. */
+/**
+ * The signed-in user's id, loading the profile if this page has not seen it yet (offline: the user whose chats
+ * this device keeps), once the chats kept on this device are in the store.
+ */
 export async function whoAmI({ signal } = {}) {
-  if (me) return me;
-  const user = getUser() || await api.get('/api/me', { signal });
-  useAccount(user.id);
+  if (!me) {
+    const user = getUser() || await api.get('/api/me', { signal }).catch((err) => {
+      const owner = loadJson(OWNER_KEY, null);
+      if (err?.status === 0 && typeof owner === 'string' && isSignedIn()) return { id: owner };
+      throw err;
+    });
+    useAccount(user.id);
+  }
+  await settling;
   return me;
 }
 
@@ -205,7 +226,25 @@ export function loadChats() {
 
 /** Load the list unless it is loaded or on its way: the navigation's unread count needs it on every screen. */
 export function loadChatsOnce() {
-  if (!chatsLoaded && !chatsLoading) loadChats().catch(() => {});
+  if ((!chatsLoaded || fromCache) && !chatsLoading) loadChats().catch(() => {});
+}
+
+/** What this device kept (chat/cache.js), until the server's arrives; whatever is here already wins. */
+export function seedFromCache({ list, memberLists, people, kept }) {
+  if (!chatsLoaded) for (const chat of list) if (!chats.has(chat.id)) chats.set(chat.id, chat);
+  for (const [chatId, those] of memberLists) if (!members.has(chatId)) members.set(chatId, those);
+  for (const [userId, name] of people) if (!profiles.has(userId)) profiles.set(userId, name);
+  const seeded = kept.filter(({ chatId }) => chats.has(chatId) && !history(chatId));
+  for (const { chatId, messages, hasMore } of seeded) keepHistory(chatId, messages, hasMore);
+  fromCache = fromCache || !chatsLoaded;
+  chatsLoaded = true;
+  emit({ kind: 'chats' });
+  for (const { chatId } of seeded) emit({ kind: 'messages', chatId });
+}
+
+/** [user id, display name] of the people the server has named to this device. */
+export function profileEntries() {
+  return [...profiles];
 }
 
 function mergeChats(list) {
@@ -224,6 +263,7 @@ function mergeChats(list) {
   chats.clear();
   for (const [id, chat] of fresh) chats.set(id, chat);
   chatsLoaded = true;
+  fromCache = false;
   emit({ kind: 'chats' });
 }
 
@@ -234,9 +274,17 @@ export function scheduleReload() {
   reloadTimer = setTimeout(() => loadChats().catch(() => {}), 200);
 }
 
-/** GET /api/chats/{id}: the chat with its members; merged into the list. */
+/**
+ * GET /api/chats/{id}: the chat with its members; merged into the list. Offline: the chat as this device has it,
+ * else (with a `signal`) the answer once the device is back online.
+ */
 export async function loadChat(chatId, { signal } = {}) {
-  const view = await api.get(`/api/chats/${encodeURIComponent(chatId)}`, { signal });
+  const path = `/api/chats/${encodeURIComponent(chatId)}`;
+  const view = chats.has(chatId) ? await api.get(path, { signal }).catch((err) => {
+    if (err?.status === 0 && chats.has(chatId)) return null;
+    throw err;
+  }) : await getWhenOnline(path, signal);
+  if (!view) return chats.get(chatId);
   members.set(chatId, Array.isArray(view.members) ? view.members : []);
   rememberProfiles(view.members);
   const known = chats.get(chatId);
@@ -283,7 +331,7 @@ export async function joinInvite(code) {
 /** The user left or was removed: nothing of this chat stays here. */
 export function removeChat(chatId) {
   chats.delete(chatId);
-  histories.delete(chatId);
+  dropHistory(chatId);
   members.delete(chatId);
   emit({ kind: 'removed', chatId });
   emit({ kind: 'chats' });
@@ -316,67 +364,11 @@ export function recountUnread(chat) {
     chat.unread = 0;
     return;
   }
-  const record = histories.get(chat.id);
+  const record = history(chat.id);
   if (!record || !record.loaded) return;
   const ids = [...record.byId.keys()];
   const covered = !record.hasMore || (ids.length && Math.min(...ids) <= readId + 1);
   if (!covered) return;
   chat.unread = [...record.byId.values()]
     .filter((m) => m.id > readId && !m.deleted && m.sender_id !== me).length;
-}
-
-// -- history ---------------------------------------------------------------------------------------
-
-export function history(chatId) {
-  return histories.get(chatId) || null;
-}
-
-/** The loaded messages of a chat, oldest first. */
-export function messagesOf(chatId) {
-  const record = histories.get(chatId);
-  if (!record) return [];
-  return [...record.byId.values()].sort((a, b) => a.id - b.id);
-}
-
-export function findMessage(chatId, messageId) {
-  return histories.get(chatId)?.byId.get(messageId) || null;
-}
-
-/** Drop every loaded history (the server said to start over): screens load theirs again. */
-export function forgetHistories() {
-  histories.clear();
-}
-
-/** Load the latest page (first time) or the page before the oldest loaded message (`older`). */
-export async function loadHistory(chatId, { older = false, signal } = {}) {
-  let record = histories.get(chatId);
-  if (!record) {
-    record = { byId: new Map(), loaded: false, hasMore: true, loading: null };
-    histories.set(chatId, record);
-  }
-  if (record.loading) return record.loading;
-  if (record.loaded && !older) return record;
-  if (older && !record.hasMore) return record;
-  const oldest = record.loaded ? Math.min(...record.byId.keys()) : null;
-  const query = older && Number.isFinite(oldest) ? `?before=${oldest}&limit=${PAGE_SIZE}` : `?limit=${PAGE_SIZE}`;
-  record.loading = (async () => {
-    try {
-      const page = await api.get(`/api/chats/${encodeURIComponent(chatId)}/messages${query}`, { signal });
-      for (const message of page.messages || []) {
-        // A message already here came from an event, which is at least as new as this page.
-        if (!record.byId.has(message.id)) record.byId.set(message.id, message);
-      }
-      record.hasMore = Boolean(page.has_more);
-      record.loaded = true;
-      const chat = chats.get(chatId);
-      if (chat && typeof page.read_id === 'number') {
-        chat.me = { ...chat.me, read_id: Math.max(chat.me?.read_id || 0, page.read_id) };
-      }
-      emit({ kind: 'messages', chatId });
-      return record;
-    } finally {
-      record.loading = null;
-    }
-  })();
-  return record.loading;
 }

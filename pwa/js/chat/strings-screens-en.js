@@ -36,7 +36,6 @@ export const en = {
   'chat.o.name_saved': 'Name saved on this device.',
   'chat.c.connecting': 'Connecting…',
   'chat.c.reconnecting': 'Reconnecting…',
-  'chat.c.offline': 'You are offline. Messages are sent when the connection is back.',
   'chat.c.copy_id': 'Copy your user id',
   'chat.c.copy': 'Copy',
   'chat.c.copied': 'Copied.',

@@ -35,7 +35,6 @@ export const ru = {
   'chat.o.name_saved': 'Имя сохранено на этом устройстве.',
   'chat.c.connecting': 'Подключаемся…',
   'chat.c.reconnecting': 'Переподключаемся…',
-  'chat.c.offline': 'Нет сети. Сообщения отправятся, когда связь вернётся.',
   'chat.c.copy_id': 'Скопировать ваш ID',
   'chat.c.copy': 'Копировать',
   'chat.c.copied': 'Скопировано.',

@@ -139,6 +139,7 @@ async function send(method, path, { body, token, signal } = {}) {
 
   let response;
   try {
+    if (navigator.onLine === false) throw new TypeError('offline'); // the device is offline: no request to fail
     response = await fetch(path, init);
   } catch (err) {
     if (err && err.name === 'AbortError') throw err;

@@ -52,9 +52,11 @@ export function createEvents({ command, onPush, onReady }) {
   // After every (re)connect: catch up from the last seq, then let the domains carry on (resend, follow…).
   async function catchUp({ userId: id }) {
     useAccount(id);
-    runHooks(accountHooks, id);
-    syncing = true;
+    syncing = true; // from here the seq moves with the sync only, also while the account hooks read this device
     try {
+      await Promise.all(accountHooks.map((hook) => Promise.resolve().then(() => hook(id)).catch((err) => {
+        console.error(err);
+      })));
       let after = lastSeq;
       for (;;) {
         const result = await command('sync', { after_seq: after });
@@ -81,7 +83,10 @@ export function createEvents({ command, onPush, onReady }) {
       handlers.set(type, handler);
     },
 
-    /** `hook(userId)` after each authentication, before the sync: load that user's state on this device. */
+    /**
+     * `hook(userId)` after each authentication, before the sync: load that user's state on this device. The sync
+     * waits for the promise it returns.
+     */
     onAccount(hook) {
       accountHooks.push(hook);
     },
@@ -102,6 +107,19 @@ export function createEvents({ command, onPush, onReady }) {
       started = true;
       onPush(receive);
       onReady(catchUp);
+    },
+
+    /** The last seq this device processed (its state holds every event up to it). */
+    seq() {
+      return lastSeq;
+    },
+
+    /**
+     * State kept on this device is complete up to `seq` only (an account hook read it): the coming sync starts
+     * there, replaying what followed (events apply idempotently).
+     */
+    rewind(seq) {
+      if (Number.isInteger(seq) && seq >= 0 && seq < lastSeq) lastSeq = seq;
     },
 
     /** Sign-out: forget whose seq this was (it stays stored for that user's next sign-in). */

@@ -38,12 +38,15 @@ export function language() {
   return current;
 }
 
-/** Switch language (kept on this device); listeners re-render. Returns false for a language we lack. */
-export function setLanguage(lang) {
+/**
+ * Switch language (kept on this device unless `keep` is false: an embed on another site speaks the page's language
+ * without changing the app's choice); listeners re-render. Returns false for a language we lack.
+ */
+export function setLanguage(lang, { keep = true } = {}) {
   if (!(lang in LANGUAGES)) return false;
   current = lang;
   formats = makeFormats(lang);
-  saveJson(STORE_KEY, lang);
+  if (keep) saveJson(STORE_KEY, lang);
   document.documentElement.lang = lang;
   for (const listener of listeners) listener(lang);
   return true;

@@ -1,5 +1,5 @@
-// One channel of the IoT dashboard: its chart with controls, its dashboard of widgets, its keys, its settings,
-// and what the owner can do to it (import, clear, delete).
+// One channel of the IoT dashboard: its chart with controls, its dashboard of widgets, sharing (public page, embeds),
+// its keys, its settings, and what the owner can do to it (import, clear, delete); links to its rules and TalkBacks.
 
 import { api, ApiError } from '../core/api.js';
 import { errorNotice, h, isAbort, wideScreen } from '../core/dom.js';
@@ -7,6 +7,7 @@ import { t } from '../core/i18n.js';
 import { keysOf, readKeysSection, writeSection } from './channel-keys.js';
 import { manageSection } from './channel-manage.js';
 import { settingsSection } from './channel-settings.js';
+import { shareSection } from './channel-share.js';
 import { channelPath, chartSection } from './chart-section.js';
 import { channelFeed } from './live.js';
 import { dashboardSection } from './widgets.js';
@@ -16,7 +17,9 @@ export function channelView({ params, signal, navigate }) {
   const section = wideScreen(t('iot.channel.title'));
   const title = section.querySelector('h1');
   const body = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted' }, t('iot.channel.loading')));
-  section.append(h('p', { class: 'links' }, h('a', { href: '#/channels' }, t('iot.channel.all'))), body);
+  section.append(h('p', { class: 'links' }, h('a', { href: '#/channels' }, t('iot.channel.all')), ' · ',
+    h('a', { href: `#/channel/rules?id=${encodeURIComponent(id)}` }, t('iot.rules.title')), ' · ',
+    h('a', { href: '#/talkbacks' }, t('iot.talkbacks.title'))), body);
 
   if (!/^\d{1,18}$/.test(id)) {
     body.replaceChildren(h('p', { class: 'notice error' }, t('iot.channel.no_such')));
@@ -49,17 +52,19 @@ function channelScreen(initial, signal, navigate, onRename) {
   const feed = channelFeed(channel.id, signal);
   const chart = chartSection({ channel, feed, readKey: null, signal });
   const write = writeSection(channel, keys);
-  const dashboard = dashboardSection({ channel, feed, writeKey: write.writeKey, signal });
+  const share = shareSection(channel);
+  const dashboard = dashboardSection({ channel, feed, writeKey: write.writeKey, signal, onChange: share.widgetsChanged });
   const settings = settingsSection(channel, (updated) => {
     channel = { ...updated, api_keys: channel.api_keys };
     onRename(channel.name || t('iot.channel.numbered', { id: channel.id }));
     chart.fieldsChanged(channel);
     write.fieldsChanged(channel);
     dashboard.fieldsChanged(channel);
+    share.fieldsChanged(channel);
   });
   Promise.all([chart.ready, dashboard.ready]).then(() => {
     if (!signal.aborted) feed.start(channel.last_entry_id || 0);
   });
-  return [dashboard.element, chart.element, write.element, readKeysSection(keys.read), settings,
+  return [dashboard.element, chart.element, share.element, write.element, readKeysSection(keys.read), settings,
     manageSection({ channel, writeKey: write.writeKey, navigate })];
 }

@@ -14,10 +14,10 @@ export function channelPath(id) {
 }
 
 /**
- * `feed`: the screen's channelFeed (live.js); `readKey`: a key to read a private channel with, or null.
- * Returns {element, fieldsChanged(channel)}.
+ * `feed`: the screen's channelFeed (live.js) or pollingFeed; `readKey`: a key to read a private channel with, or null;
+ * `get(path, options)`: how to read (the public page reads signed out). Returns {element, fieldsChanged(channel)}.
  */
-export function chartSection({ channel: initial, feed, readKey, signal }) {
+export function chartSection({ channel: initial, feed, readKey, signal, get = api.get }) {
   let channel = initial;
   const { element } = card(t('iot.chart.title'));
   const statusDot = h('span', { class: 'live-dot', 'aria-hidden': 'true' });
@@ -44,6 +44,7 @@ export function chartSection({ channel: initial, feed, readKey, signal }) {
     status.dataset.state = following ? state : 'paused';
     if (!following) statusText.textContent = t('iot.live.fixed_range');
     else if (state === 'live') statusText.textContent = t('iot.live.live');
+    else if (state === 'polling') statusText.textContent = tn('iot.live.polling', detail);
     else if (state === 'connecting') statusText.textContent = t('iot.live.connecting');
     else if (state === 'reconnecting') statusText.textContent = detail ? tn('iot.live.reconnecting_in', detail) : t('iot.live.reconnecting');
     else if (state === 'offline') statusText.textContent = t('iot.live.offline');
@@ -79,7 +80,7 @@ export function chartSection({ channel: initial, feed, readKey, signal }) {
     chartArea.setAttribute('aria-busy', 'true');
     try {
       const [answer, loaded] = await Promise.all([
-        api.get(`${channelPath(channel.id)}/feeds.json?${q}`, { signal }),
+        get(`${channelPath(channel.id)}/feeds.json?${q}`, { signal }),
         loadUPlot(),
       ]);
       if (signal.aborted || mine !== loadCount) return;

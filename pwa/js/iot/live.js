@@ -101,3 +101,46 @@ export function channelFeed(channelId, signal) {
     },
   };
 }
+
+/**
+ * A channelFeed for readers without the WebSocket (the public page, embeds): the latest points every `seconds`,
+ * read with `get` (see chart-section.js); stores skip the entries they already have. Status: 'polling' (detail:
+ * the seconds between reads) or 'failed' while reads fail. Stops with `signal`.
+ */
+export function pollingFeed(channelId, signal, { get, seconds = 15, results = 100 }) {
+  const listeners = new Set();
+  const watchers = new Set();
+  let last = ['polling', seconds];
+  let timer = 0;
+  const report = (state, detail) => {
+    last = [state, detail];
+    for (const fn of watchers) fn(state, detail);
+  };
+  async function read() {
+    const query = new URLSearchParams({ results: String(results), status: 'true', location: 'true' });
+    try {
+      const answer = await get(`/channels/${encodeURIComponent(channelId)}/feeds.json?${query}`, { signal });
+      const entries = Array.isArray(answer && answer.feeds) ? answer.feeds : [];
+      if (signal.aborted) return;
+      for (const fn of listeners) fn(entries);
+      if (last[0] !== 'polling') report('polling', seconds);
+    } catch (err) {
+      if (signal.aborted) return;
+      report('failed', t('iot.live.unavailable'));
+    }
+    if (!signal.aborted) timer = setTimeout(read, seconds * 1000);
+  }
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  return {
+    listen(fn) {
+      listeners.add(fn);
+    },
+    watch(fn) {
+      watchers.add(fn);
+      fn(...last);
+    },
+    start() {
+      if (!timer && !signal.aborted) timer = setTimeout(read, seconds * 1000);
+    },
+  };
+}

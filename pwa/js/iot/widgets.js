@@ -11,16 +11,18 @@ import { widgetEditor } from './widget-editor.js';
 import { widgetView } from './widget-views.js';
 
 const RECENT = 200; // points the widgets look back over (location tracks, the last status)
+// What anyone sees of a public channel's dashboard (its page, embeds); controls are the owner's.
+export const DISPLAY_TYPES = ['number', 'gauge', 'lamp', 'status', 'location'];
 
 export function widgetsPath(id) {
   return `/api/channels/${encodeURIComponent(id)}/widgets`;
 }
 
-/** The latest points of a channel, with status and position, for widgets. */
-export async function recentEntries(channelId, signal, readKey = null) {
-  const query = new URLSearchParams({ results: String(RECENT), status: 'true', location: 'true' });
+/** The latest points of a channel, with status and position, for widgets (`get`: how to read, see chart-section). */
+export async function recentEntries(channelId, signal, { readKey = null, results = RECENT, get = api.get } = {}) {
+  const query = new URLSearchParams({ results: String(results), status: 'true', location: 'true' });
   if (readKey) query.set('api_key', readKey);
-  const answer = await api.get(`${channelPath(channelId)}/feeds.json?${query}`, { signal });
+  const answer = await get(`${channelPath(channelId)}/feeds.json?${query}`, { signal });
   return Array.isArray(answer && answer.feeds) ? answer.feeds : [];
 }
 
@@ -54,10 +56,10 @@ export function widgetGrid({ channel, store, send }) {
 }
 
 /**
- * The owner's dashboard card. `feed`: the screen's channelFeed; `writeKey()`: the channel's write key now.
- * Returns {element, ready, fieldsChanged(channel)}.
+ * The owner's dashboard card. `feed`: the screen's channelFeed; `writeKey()`: the channel's write key now;
+ * `onChange(widgets)` hears the widgets once loaded and after each save. Returns {element, ready, fieldsChanged(channel)}.
  */
-export function dashboardSection({ channel: initial, feed, writeKey, signal }) {
+export function dashboardSection({ channel: initial, feed, writeKey, signal, onChange = () => {} }) {
   let channel = initial;
   let widgets = [];
   const { element } = card(t('iot.dashboard.title'));
@@ -91,6 +93,7 @@ export function dashboardSection({ channel: initial, feed, writeKey, signal }) {
       onSave: async (next) => {
         const saved = await api.put(widgetsPath(channel.id), { widgets: next });
         widgets = saved.widgets;
+        onChange(widgets);
         show();
         closeEditor();
       },
@@ -109,6 +112,7 @@ export function dashboardSection({ channel: initial, feed, writeKey, signal }) {
     .then(([answer, entries]) => {
       if (signal.aborted) return;
       widgets = answer.widgets;
+      onChange(widgets);
       store.add(entries);
       show();
     }, (err) => {

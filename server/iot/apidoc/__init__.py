@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.iot.apidoc import mqtt_devices, reads, rules, talkback, thingspeak, widgets
+from server.iot.apidoc import embed, mqtt_devices, reads, rules, talkback, thingspeak, widgets
 from server.web.apidoc.kit import JSON
 from server.web.openapi import add_part
 
@@ -49,3 +49,4 @@ def document(app: web.Application) -> None:
     add_part(app, rules, tags=[("rules", "Automation rules on a channel")])
     add_part(app, mqtt_devices, tags=[("mqtt", "MQTT devices: broker credentials, allowed on chosen channels")])
     add_part(app, widgets)
+    add_part(app, embed)

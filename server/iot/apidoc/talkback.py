@@ -19,7 +19,22 @@ from server.iot.apidoc.thingspeak import (
 from server.iot.talkback import MAX_COMMAND, MAX_POSITION, MAX_QUEUE, MAX_TALKBACKS
 from server.iot.talkback import MAX_NAME as MAX_TALKBACK_NAME
 from server.iot.talkback_routes import BODY_LIMIT as TALKBACK_BODY_LIMIT
-from server.web.apidoc.kit import INTEGER, JSON, STRING, array, nullable, obj, query, ref
+from server.web.apidoc.kit import (
+    INTEGER,
+    JSON,
+    PAGE_ERRORS,
+    PAGE_PARAMS,
+    STRING,
+    TIME,
+    ApiBook,
+    array,
+    nullable,
+    obj,
+    paged,
+    query,
+    ref,
+    reply,
+)
 
 QUEUE_KEY: list[JSON] = [{"talkbackApiKeyQuery": []}, {"talkbackApiKeyHeader": []}, *USER_KEY]
 
@@ -43,6 +58,9 @@ SCHEMAS: dict[str, JSON] = {
             "created_at": TIMESTAMP,
         }
     ),
+    "ExecutedCommand": obj(
+        {"id": INTEGER, "command_string": STRING, "executed_at": TIME, "created_at": TIME},
+    ),
 }
 
 
@@ -50,6 +68,27 @@ def paths() -> dict[str, dict[str, JSON]]:
     book = ThingSpeakBook(path_params=PATH_PARAMS, error_content=error_content(WRITE_FORMATS))
     _talkbacks(book)
     _commands(book)
+    return {**book.paths, **_executed()}
+
+
+def _executed() -> dict[str, dict[str, JSON]]:
+    """The web app's JSON route (errors are the API's `Error`)."""
+    book = ApiBook(path_params={"talkback_id": PATH_PARAMS["talkback_id"]})
+    book.op(
+        "GET",
+        "/api/talkbacks/{talkback_id}/executed",
+        tag="talkback",
+        summary="A TalkBack's executed commands, newest first, a page at a time",
+        description="The newest 100 executed commands are kept. For the TalkBack's owner.",
+        security=[{"bearerAuth": []}, {"userApiKeyQuery": []}, {"userApiKeyHeader": []}],
+        params=PAGE_PARAMS,
+        ok={200: reply("A page of executed commands.", paged("commands", ref("ExecutedCommand")))},
+        errors={
+            **PAGE_ERRORS,
+            403: "`account_suspended`: the user API key's account is suspended.",
+            404: "`talkback_not_found`: no such TalkBack of the caller's.",
+        },
+    )
     return book.paths
 
 
