@@ -10,13 +10,15 @@ import { subscribe as followChats, totalUnread } from './js/chat/store.js';
 import { followOtherWindows, isAdmin, isSignedIn, onSessionChange } from './js/core/api.js';
 import { h } from './js/core/dom.js';
 import { createEvents } from './js/core/events.js';
-import { addStrings, t } from './js/core/i18n.js';
+import { addStrings, onLanguageChange, t } from './js/core/i18n.js';
+import { labelPage } from './js/core/page-text.js';
 import { createRouter } from './js/core/router.js';
 import { command, onPush, onReady, startSocket, stopSocket } from './js/core/socket.js';
 import { routes } from './js/routes.js';
 import { catalogues } from './js/strings.js';
 
 for (const strings of catalogues) addStrings(strings);
+labelPage();
 
 const SIGN_OUT_NOTICES = {
   signed_out: 'shell.signed_out',
@@ -33,7 +35,7 @@ initChat(events);
 initCalls(); // call pushes have no seq: they come from the socket, not the event store
 events.start();
 
-const router = createRouter({ routes, outlet, isSignedIn, failureText: () => t('shell.screen_failed') });
+const router = createRouter({ routes, outlet, isSignedIn });
 
 followOtherWindows();
 onSessionChange(({ signedIn, reason }) => {
@@ -55,6 +57,12 @@ onSessionChange(({ signedIn, reason }) => {
 });
 
 router.start();
+// A language switch relabels the page and the navigation and draws the current screen again, without a reload.
+onLanguageChange(() => {
+  labelPage();
+  updateNav();
+  router.refresh();
+});
 if (isSignedIn()) startSocket(); // the app's one WebSocket: chat events, presence, live channels
 updateNav();
 window.addEventListener('hashchange', updateNav);
@@ -114,9 +122,9 @@ function registerServiceWorker() {
   navigator.serviceWorker.addEventListener('controllerchange', () => {
     // The first install takes control silently; later ones mean a new version of the app.
     if (!hadController) return;
-    const reload = h('button', { type: 'button', class: 'button small' }, 'Reload');
+    const reload = h('button', { type: 'button', class: 'button small' }, t('shell.reload'));
     reload.addEventListener('click', () => window.location.reload());
-    showBanner('update', h('p', null, 'A new version of the app is available.'), reload);
+    showBanner('update', h('p', null, t('shell.update')), reload);
   });
   // A tap on a message notification: the service worker asks this window to open that chat.
   navigator.serviceWorker.addEventListener('message', (event) => {

@@ -4,10 +4,11 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '16';
+const VERSION = '17';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
+importScripts('/js/strings-notify.js'); // self.NOTIFY_STRINGS: the texts below, in English and Russian
 
 const PRECACHE = [
   SHELL_URL,
@@ -17,6 +18,7 @@ const PRECACHE = [
   '/js/account/keys.js',
   '/js/account/signed-out.js',
   '/js/account/username.js',
+  '/js/account/language.js',
   '/js/account/strings.js',
   '/js/admin/admin.js',
   '/js/admin/format.js',
@@ -39,6 +41,7 @@ const PRECACHE = [
   '/js/calls/media.js',
   '/js/calls/peer.js',
   '/js/calls/people.js',
+  '/js/calls/strings.js',
   '/js/calls/screen.js',
   '/js/calls/store.js',
   '/js/chat/bubbles.js',
@@ -68,12 +71,16 @@ const PRECACHE = [
   '/js/chat/search.js',
   '/js/chat/store.js',
   '/js/chat/strings.js',
+  '/js/chat/strings-screens.js',
+  '/js/chat/strings-screens-en.js',
+  '/js/chat/strings-screens-ru.js',
   '/js/chat/typing.js',
   '/js/core/api.js',
   '/js/core/dom.js',
   '/js/core/events.js',
   '/js/core/forms.js',
   '/js/core/i18n.js',
+  '/js/core/page-text.js',
   '/js/core/idb.js',
   '/js/core/router.js',
   '/js/core/socket.js',
@@ -113,6 +120,7 @@ const PRECACHE = [
   '/js/iot/talkbacks.js',
   '/js/routes.js',
   '/js/strings.js',
+  '/js/strings-notify.js',
   '/manifest.webmanifest',
   '/static/admin.css',
   '/static/app.css',
@@ -184,7 +192,7 @@ async function networkFirstNavigation(request, url) {
   } catch (err) {
     const shell = await caches.match(SHELL_URL, MATCH);
     if (shell) return shell;
-    return new Response('You are offline and the app is not cached yet.', {
+    return new Response(say(null, 'notify.offline'), {
       status: 503,
       headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' },
     });
@@ -232,14 +240,22 @@ function text(value, fallback) {
   return typeof value === 'string' && value ? value : fallback;
 }
 
+/** A text of js/strings-notify.js in the push's language (`data.lang`), else the browser's, else English. */
+function say(data, key) {
+  const texts = self.NOTIFY_STRINGS || { en: {} };
+  const browser = String(self.navigator.language || '').toLowerCase().split('-')[0];
+  const lang = data && data.lang in texts ? data.lang : browser in texts ? browser : 'en';
+  return texts[lang][key] || texts.en[key] || key;
+}
+
 function chatHash(chatId) {
   return typeof chatId === 'string' ? `#/chat?id=${encodeURIComponent(chatId)}` : '#/chats';
 }
 
 function showMessage(data) {
   const chatId = typeof data.chat_id === 'string' ? data.chat_id : null;
-  return self.registration.showNotification(text(data.chat_name, 'New message'), {
-    body: text(data.preview, 'New message'),
+  return self.registration.showNotification(text(data.chat_name, say(data, 'notify.message')), {
+    body: text(data.preview, say(data, 'notify.message')),
     icon: ICON,
     badge: ICON,
     tag: chatId ? `chat-${chatId}` : 'chat',
@@ -255,15 +271,15 @@ function showCall(data) {
   if (!callId) return Promise.resolve();
   if (expiresAt < Date.now()) return showMissedCall(data); // it stopped ringing before the push came
   const decline = sameOriginUrl(data.decline_url);
-  return self.registration.showNotification(text(data.caller_name, 'Incoming call'), {
-    body: video ? 'Incoming video call' : 'Incoming audio call',
+  return self.registration.showNotification(text(data.caller_name, say(data, 'notify.call')), {
+    body: say(data, video ? 'notify.call_video' : 'notify.call_audio'),
     icon: ICON,
     badge: ICON,
     tag: `call-${callId}`,
     renotify: true,
     requireInteraction: true,
     vibrate: [400, 200, 400, 200, 400],
-    actions: [{ action: 'answer', title: 'Answer' }, { action: 'decline', title: 'Decline' }],
+    actions: [{ action: 'answer', title: say(data, 'notify.answer') }, { action: 'decline', title: say(data, 'notify.decline') }],
     data: {
       call: callId, decline, expiresAt,
       answer: `#/call?id=${encodeURIComponent(callId)}`, // signs in, gets the invite again, answers it
@@ -276,8 +292,8 @@ async function showMissedCall(data) {
   const callId = text(data.call_id, '');
   // The call rang here: the missed call takes the ringing notification's place.
   for (const ringing of await self.registration.getNotifications({ tag: `call-${callId}` })) ringing.close();
-  return self.registration.showNotification('Missed call', {
-    body: data.media === 'video' ? 'Missed video call' : 'Missed audio call',
+  return self.registration.showNotification(say(data, 'notify.missed'), {
+    body: say(data, data.media === 'video' ? 'notify.missed_video' : 'notify.missed_audio'),
     icon: ICON,
     badge: ICON,
     tag: `call-missed-${callId}`,

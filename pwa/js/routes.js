@@ -1,4 +1,5 @@
-// The route table: every screen of the app, its title, and who may see it (core/router.js).
+// The route table: every screen of the app, its title (a catalogue key: core/strings.js), and who may see it
+// (core/router.js).
 
 import { checkEmailView, forgotView, registerView, signInView } from './account/signed-out.js';
 import { callView } from './calls/init.js';
@@ -35,26 +36,26 @@ function lazy(load, name, strings = null) {
 }
 
 export const routes = {
-  '/': { view: homeView, title: 'Your account', access: 'private' },
-  '/channels': { view: channelsView, title: 'Channels', access: 'private' },
-  '/channel': { view: channelView, title: 'Channel', access: 'private' },
-  '/channel/rules': { view: rulesView, title: 'Automation rules', access: 'private' },
-  '/public/channel': { view: publicChannelView, title: 'Public channel', access: 'any' }, // shared: no sign-in
-  '/talkbacks': { view: talkbacksView, title: 'TalkBack', access: 'private' },
-  '/talkback': { view: talkbackView, title: 'TalkBack', access: 'private' },
-  '/mqtt-devices': { view: devicesView, title: 'MQTT devices', access: 'private' },
-  '/chats': { view: chatsView, title: 'Chats', access: 'private' },
-  '/chats/new': { view: findPersonView, title: 'New chat', access: 'private' },
-  '/chats/new-group': { view: newChatView, title: 'New group', access: 'private' },
-  '/u': { view: messageMeView, title: 'Message me', access: 'any' },
-  '/chat': { view: chatView, title: 'Chat', access: 'private' },
-  '/call': { view: callView, title: 'Call', access: 'private' },
-  '/join': { view: joinView, title: 'Join a chat', access: 'any' },
-  '/signin': { view: signInView, title: 'Sign in', access: 'guest' },
-  '/register': { view: registerView, title: 'Create an account', access: 'guest' },
-  '/check-email': { view: checkEmailView, title: 'Check your e-mail', access: 'guest' },
-  '/forgot': { view: forgotView, title: 'Reset your password', access: 'guest' },
-  '/admin': { view: adminUsersView, title: 'Administration', access: 'private' },
-  '/admin/reports': { view: adminReportsView, title: 'Administration', access: 'private' },
-  '/admin/status': { view: adminStatusView, title: 'Administration', access: 'private' },
+  '/': { view: homeView, title: 'route.account', access: 'private' },
+  '/channels': { view: channelsView, title: 'route.channels', access: 'private' },
+  '/channel': { view: channelView, title: 'route.channel', access: 'private' },
+  '/channel/rules': { view: rulesView, title: 'route.rules', access: 'private' },
+  '/public/channel': { view: publicChannelView, title: 'route.public_channel', access: 'any' }, // shared: no sign-in
+  '/talkbacks': { view: talkbacksView, title: 'route.talkback', access: 'private' },
+  '/talkback': { view: talkbackView, title: 'route.talkback', access: 'private' },
+  '/mqtt-devices': { view: devicesView, title: 'route.mqtt_devices', access: 'private' },
+  '/chats': { view: chatsView, title: 'route.chats', access: 'private' },
+  '/chats/new': { view: findPersonView, title: 'route.new_chat', access: 'private' },
+  '/chats/new-group': { view: newChatView, title: 'route.new_group', access: 'private' },
+  '/u': { view: messageMeView, title: 'route.message_me', access: 'any' },
+  '/chat': { view: chatView, title: 'route.chat', access: 'private' },
+  '/call': { view: callView, title: 'route.call', access: 'private' },
+  '/join': { view: joinView, title: 'route.join', access: 'any' },
+  '/signin': { view: signInView, title: 'route.sign_in', access: 'guest' },
+  '/register': { view: registerView, title: 'route.register', access: 'guest' },
+  '/check-email': { view: checkEmailView, title: 'route.check_email', access: 'guest' },
+  '/forgot': { view: forgotView, title: 'route.forgot', access: 'guest' },
+  '/admin': { view: adminUsersView, title: 'route.admin', access: 'private' },
+  '/admin/reports': { view: adminReportsView, title: 'route.admin', access: 'private' },
+  '/admin/status': { view: adminStatusView, title: 'route.admin', access: 'private' },
 };

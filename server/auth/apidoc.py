@@ -4,6 +4,7 @@ admin's account routes) and the pages e-mail links open (server/auth/pages.py)."
 from __future__ import annotations
 
 from server.auth.admin import SCAN_MAX
+from server.auth.language import LANGUAGES
 from server.auth.pages import MAX_FORM_BYTES
 from server.auth.routes import MAX_SEARCH
 from server.auth.service import ROLES
@@ -45,6 +46,12 @@ SCHEMAS: dict[str, JSON] = {
             "email_discoverable": {
                 "type": "boolean",
                 "description": "others may find the account by its exact e-mail address (off unless turned on)",
+            },
+            "language": {
+                "type": "string",
+                "enum": list(LANGUAGES),
+                "description": "the language of the e-mails the server sends this account and of the pages their"
+                " links open; chosen at sign-up (else from its Accept-Language), changed with PATCH /api/me",
             },
             "phone": nullable(STRING),
             "role": {"type": "string", "enum": list(ROLES)},
@@ -92,6 +99,7 @@ def paths() -> dict[str, dict[str, JSON]]:
 EMAIL = Field(str, max_length=254, min_length=1, email=True)
 PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
 TOKEN = Field(str, max_length=200, min_length=1)
+LANGUAGE = Field(str, required=False, choices=LANGUAGES, strip=False)
 _PASSWORD_RULE = {"description": "at least PASSWORD_MIN_LENGTH characters (a setting; 10 by default)"}
 USERNAME_RULE: JSON = {
     "pattern": r"^@?[A-Za-z][A-Za-z0-9_]{2,31}$",
@@ -123,9 +131,14 @@ def _accounts(book: ApiBook) -> None:
             "password": PASSWORD,
             "display_name": Field(str, max_length=100, min_length=1),
             "username": Field(str, required=False, max_length=64, min_length=1),
+            "language": LANGUAGE,
         },
         refine={
             "password": _PASSWORD_RULE,
+            "language": {
+                "description": "optional: the language of the account's e-mails and of the pages their links open;"
+                " without it, the first of these the request's Accept-Language prefers, else en",
+            },
             "username": {
                 **USERNAME_RULE,
                 "description": "optional; " + USERNAME_RULE["description"] + ". It becomes the account's when the"
@@ -134,7 +147,8 @@ def _accounts(book: ApiBook) -> None:
         },
         ok={202: reply("The link is on its way.", _status("verification_sent"))},
         errors={
-            400: "A malformed body, a password too short (`too_short`), or a username that is not valid"
+            400: "A malformed body, a password too short (`too_short`), a language other than en or ru, or a"
+            " username that is not valid"
             " (`invalid_username`) or reserved (`username_reserved`); `field` names it.",
             409: "`username_taken`: another account has this username.",
             **limited,
@@ -282,7 +296,7 @@ def _accounts(book: ApiBook) -> None:
         "PATCH",
         "/api/me",
         tag="auth",
-        summary="Change the display name, phone number, username or e-mail discoverability",
+        summary="Change the display name, phone number, username, e-mail discoverability or language",
         description="Every member sent is checked before any is stored: a refused one changes nothing. A new username"
         " frees the old one at once (`null` gives it up).",
         fields={
@@ -290,9 +304,11 @@ def _accounts(book: ApiBook) -> None:
             "phone": Field(str, required=False, nullable=True, max_length=32),
             "username": Field(str, required=False, nullable=True, max_length=64, min_length=1),
             "email_discoverable": Field(bool, required=False),
+            "language": LANGUAGE,
         },
         refine={
             "phone": {"pattern": r"^[0-9+\-(). ]*$"},
+            "language": {"description": "the language of this account's e-mails and of the pages their links open"},
             "username": {"anyOf": [{"type": "string", **USERNAME_RULE}, {"type": "null"}]},
             "email_discoverable": {
                 "description": "true: people who type this account's exact e-mail address find it"
@@ -301,8 +317,9 @@ def _accounts(book: ApiBook) -> None:
         },
         ok={200: reply("The account as changed.", ref("User"))},
         errors={
-            400: "A malformed body, an empty display name, a phone number with other characters, or a username"
-            " that is not valid (`invalid_username`) or reserved (`username_reserved`); `field` names it.",
+            400: "A malformed body, an empty display name, a phone number with other characters, a language other"
+            " than en or ru, or a username that is not valid (`invalid_username`) or reserved (`username_reserved`);"
+            " `field` names it.",
             409: "`username_taken`: another account has this username.",
             429: "Too many username changes (10 an hour); see `Retry-After`.",
         },

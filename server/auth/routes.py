@@ -9,6 +9,7 @@ from aiohttp import web
 from server.auth.admin import UserAdministration
 from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
+from server.auth.language import LANGUAGES, from_accept_language
 from server.auth.service import ROLES, AccountService, Caller
 from server.auth.ws import announce_sessions_ended as _announce
 from server.auth.ws import set_suspended_everywhere
@@ -26,6 +27,7 @@ PASSWORD = Field(str, max_length=1024, min_length=1, strip=False)
 DISPLAY_NAME = Field(str, max_length=100, min_length=1)
 TOKEN = Field(str, max_length=200, min_length=1)
 USERNAME = Field(str, required=False, max_length=64, min_length=1)  # its rules: server/auth/usernames.py
+LANGUAGE = Field(str, required=False, choices=LANGUAGES, strip=False)
 MAX_SEARCH = 254  # the longest e-mail address
 
 
@@ -49,7 +51,14 @@ def _accepted() -> web.Response:
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     body = await read_json(
-        request, {"email": EMAIL, "password": PASSWORD, "display_name": DISPLAY_NAME, "username": USERNAME}
+        request,
+        {
+            "email": EMAIL,
+            "password": PASSWORD,
+            "display_name": DISPLAY_NAME,
+            "username": USERNAME,
+            "language": LANGUAGE,
+        },
     )
     await _service(request).register(
         email=body["email"],
@@ -57,6 +66,7 @@ async def register(request: web.Request) -> web.Response:
         display_name=body["display_name"],
         caller=_caller(request),
         username=body.get("username"),
+        language=body.get("language") or from_accept_language(request.headers.get("Accept-Language")),
     )
     return web.json_response({"status": "verification_sent"}, status=202)
 
@@ -135,6 +145,7 @@ async def update_me(request: web.Request) -> web.Response:
             "phone": Field(str, required=False, nullable=True, max_length=32),
             "username": Field(str, required=False, nullable=True, max_length=64, min_length=1),
             "email_discoverable": Field(bool, required=False),
+            "language": LANGUAGE,
         },
     )
     phone = body.get("phone")

@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from server.auth.language import DEFAULT as DEFAULT_LANGUAGE
 from server.auth.outbox import MailOutbox
 from server.auth.passwords import PasswordHasher
+from server.auth.texts import mail
 from server.auth.tokens import AccessClaims, AccessTokens, new_secret, secret_hash
 from server.auth.usernames import check_username, require_free, username_taken
 from server.config import Settings
@@ -139,12 +141,20 @@ class AccountService:
 
     # -- registration and verification --------------------------------------------------------------
     async def register(
-        self, *, email: str, password: str, display_name: str, caller: Caller, username: str | None = None
+        self,
+        *,
+        email: str,
+        password: str,
+        display_name: str,
+        caller: Caller,
+        username: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         """Create an unverified account and queue its verification link. An address already registered gets a
         notice instead, and the caller sees the same answer, after the same work, either way (no account
         enumeration): a hash, one transaction of three writes, a queued mail. A `username` is refused at once if
-        it is not valid or taken, and becomes the account's when the address is confirmed (`claim_username`)."""
+        it is not valid or taken, and becomes the account's when the address is confirmed (`claim_username`). Its
+        e-mails are written in `language`; the notice to an existing account, in that account's."""
         s = self._settings
         await enforce(
             self._limiter, s.rate_register, self._ip_key("register", caller), self._account_key("register", email)
@@ -157,11 +167,11 @@ class AccountService:
         now = self._clock()
         user_id = uuid.uuid4().hex
         token = new_secret()
-        verification = self._verification_mail(display_name, token)
+        verification = self._verification_mail(display_name, token, language)
         try:
             async with self._db.transaction() as tx:
-                if await self.repo.user_by_email(email, tx) is not None:
-                    await self._outbox.add(tx, email, *self._taken_mail())
+                if (existing := await self.repo.user_by_email(email, tx)) is not None:
+                    await self._outbox.add(tx, email, *self._taken_mail(existing.language))
                     await self._outbox.add_nothing(tx, email, *verification)
                 else:
                     await self.repo.create_user(
@@ -173,6 +183,7 @@ class AccountService:
                         role="user",
                         now=now,
                         username=username,
+                        language=language,
                     )
                     await self.repo.add_email_token(
                         tx,
@@ -185,34 +196,20 @@ class AccountService:
                     await self._outbox.add(tx, email, *verification)
         except IntegrityError:  # registered by a request running beside this one
             async with self._db.transaction() as tx:
-                await self._outbox.add(tx, email, *self._taken_mail())
+                existing = await self.repo.user_by_email(email, tx)
+                await self._outbox.add(tx, email, *self._taken_mail(existing.language if existing else language))
         self._outbox.wake()
 
-    def _taken_mail(self) -> tuple[str, str]:
-        return (
-            "Someone tried to register with your address",
-            "Someone (perhaps you) tried to create an account with this e-mail address, "
-            "which already has one.\n\nIf it was you, sign in, or reset your password here:\n"
-            f"{self._settings.public_url}/#/forgot\n\nIf it was not you, you can ignore this message.\n",
-        )
+    def _taken_mail(self, language: str) -> tuple[str, str]:
+        return mail(language, "taken", link=f"{self._settings.public_url}/#/forgot")
 
-    def _verification_mail(self, display_name: str, token: str) -> tuple[str, str]:
+    def _verification_mail(self, display_name: str, token: str, language: str) -> tuple[str, str]:
         link = f"{self._settings.public_url}/verify-email?{urlencode({'token': token})}"
-        return (
-            "Confirm your e-mail address",
-            f"Hello {display_name},\n\nconfirm your e-mail address by opening this link:\n{link}\n\n"
-            f"It works once and expires in {self._settings.email_token_hours} hours.\n"
-            "If you did not register, ignore this message.\n",
-        )
+        return mail(language, "verify", name=display_name, link=link, hours=self._settings.email_token_hours)
 
-    def _reset_mail(self, display_name: str, token: str) -> tuple[str, str]:
+    def _reset_mail(self, display_name: str, token: str, language: str) -> tuple[str, str]:
         link = f"{self._settings.public_url}/reset-password?{urlencode({'token': token})}"
-        return (
-            "Reset your password",
-            f"Hello {display_name},\n\nto choose a new password, open this link:\n{link}\n\n"
-            "It works once and expires in one hour. If you did not ask for it, ignore this message;"
-            " your password stays as it is.\n",
-        )
+        return mail(language, "reset", name=display_name, link=link)
 
     async def _mail_token(
         self,
@@ -221,13 +218,13 @@ class AccountService:
         email: str,
         purpose: str,
         lifetime: float,
-        compose: Callable[[str, str], tuple[str, str]],
+        compose: Callable[[str, str, str], tuple[str, str]],
     ) -> None:
         """Retire `user`'s live `purpose` links, issue a new one and queue the mail that carries it. Without a
         user, the same statements run and nothing is sent: an unknown address costs what a known one does."""
         now = self._clock()
         token = new_secret()
-        subject, text = compose(user.display_name if user else "", token)
+        subject, text = compose(user.display_name if user else "", token, user.language if user else DEFAULT_LANGUAGE)
         async with self._db.transaction() as tx:
             await self.repo.expire_email_tokens(tx, user.id if user else uuid.uuid4().hex, purpose, now)
             if user is None:
@@ -269,6 +266,10 @@ class AccountService:
                 "this link is not valid: it was already used, has expired, or was mistyped", code="invalid_token"
             )
         return await self.claim_username(user)
+
+    async def token_language(self, token: str, purpose: str) -> str | None:
+        """The language of the account an e-mail link was made for (used or not), for the page it opens."""
+        return await self.repo.email_token_language(secret_hash(token), purpose)
 
     async def claim_username(self, user: User) -> User:
         """Give a confirmed account the username it asked for at sign-up, if nobody took it meanwhile (then it has
@@ -485,7 +486,8 @@ class AccountService:
 
     # -- profile ------------------------------------------------------------------------------------
     async def update_profile(self, principal: Principal, changes: dict[str, Any]) -> User:
-        """Change the display name, phone, username (None: none) or e-mail discoverability. Every value is checked
+        """Change the display name, phone, username (None: none), e-mail discoverability or language (checked by the
+        caller). Every value is checked
         before anything is written: a refused one changes nothing."""
         me = principal.user
         if "display_name" in changes and not changes["display_name"]:
@@ -506,6 +508,8 @@ class AccountService:
                     await self.repo.set_username(tx, me.id, username, now)
                 if "email_discoverable" in changes:
                     await self.repo.set_email_discoverable(tx, me.id, bool(changes["email_discoverable"]), now)
+                if "language" in changes:
+                    await self.repo.set_language(tx, me.id, changes["language"], now)
                 user = await self.repo.user_by_id(me.id, tx)
         except IntegrityError:  # the name was taken by a request running beside this one
             raise username_taken(username or "") from None

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 URGENCIES = ("very-low", "low", "normal", "high")
 # A push message is one 4096-byte aes128gcm record: less its header (86), delimiter (1) and tag (16).
 MAX_PAYLOAD_BYTES = 3993
+SHOWN = ("message", "call", "call.missed")  # the pushes the service worker shows as notifications, with texts
 MAX_ENDPOINT = 2048
 MAX_KEY = 200
 SEND_TIMEOUT = 10.0  # seconds for one push service to take a push
@@ -286,6 +287,9 @@ class PushService:
         except Exception as exc:  # noqa: BLE001
             log.warning("push: reading the subscriptions failed (%s)", type(exc).__name__)
             return 0
+        if payload.get("type") in SHOWN:  # shown in the user's language (pwa/sw.js): one short member more, if it fits
+            with_language = orjson.dumps({**payload, "lang": found.language})
+            body = with_language if len(with_language) <= MAX_PAYLOAD_BYTES else body
         outcomes = await asyncio.gather(*(self._send(s, body, ttl, urgency) for s in found.live))
         gone = [s.id for s, outcome in zip(found.live, outcomes, strict=True) if outcome is Outcome.GONE]
         if gone or found.dead:

@@ -36,6 +36,7 @@ class User:
     created_at: float
     username: str | None = None
     email_discoverable: bool = False
+    language: str = "en"  # of the e-mails and pages the server writes for this account (server/auth/language.py)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class User:
             "display_name": self.display_name,
             "username": self.username,
             "email_discoverable": self.email_discoverable,
+            "language": self.language,
             "phone": self.phone,
             "role": self.role,
             "email_verified": self.email_verified_at is not None,
@@ -110,6 +112,7 @@ class AccountRepository:
             # A username asked for at sign-up is the account's once its address is confirmed (claim_username).
             username=self._users.open(row["username"], "username", uid) if row["username_index"] else None,
             email_discoverable=bool(row["email_discoverable"]),
+            language=row["language"],
         )
 
     def _session(self, row: Row) -> Session:
@@ -138,13 +141,14 @@ class AccountRepository:
         now: float,
         verified: bool = False,
         username: str | None = None,
+        language: str = "en",
     ) -> None:
         # An unconfirmed account only asks for its username: it is claimed (indexed) when the address is confirmed,
         # so the names taken never show whether a sign-up's address already had an account.
         await tx.execute(
             "INSERT INTO users (id, email_index, email, display_name, phone, password_hash, role,"
-            " email_verified_at, created_at, updated_at, username, username_index)"
-            " VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8, $9, $10)",
+            " email_verified_at, created_at, updated_at, username, username_index, language)"
+            " VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $8, $9, $10, $11)",
             user_id,
             self.email_index(email),
             self._users.seal(normalise_email(email), "email", user_id),
@@ -155,6 +159,7 @@ class AccountRepository:
             now,
             self._users.seal(username, "username", user_id),
             self.username_index(username) if username and verified else None,
+            language,
         )
 
     async def user_by_id(self, user_id: str, tx: Executor | None = None) -> User | None:
@@ -218,6 +223,19 @@ class AccountRepository:
             now,
             user_id,
         )
+
+    async def set_language(self, tx: Executor, user_id: str, language: str, now: float) -> None:
+        await tx.execute("UPDATE users SET language = $1, updated_at = $2 WHERE id = $3", language, now, user_id)
+
+    async def email_token_language(self, token_hash: bytes, purpose: str) -> str | None:
+        """The language of the account an e-mail token was made for, used or not; None for an unknown token."""
+        language = await self.db.fetchval(
+            "SELECT u.language FROM email_tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.token_hash = $1 AND t.purpose = $2",
+            token_hash,
+            purpose,
+        )
+        return None if language is None else str(language)
 
     def _person(self, row: Row) -> Person:
         uid = row["id"]

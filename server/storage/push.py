@@ -34,6 +34,7 @@ class UserSubscriptions:
 
     live: list[PushSubscription]
     dead: list[str]
+    language: str = "en"  # the user's, for the texts the service worker shows (pwa/sw.js)
 
 
 class PushRepository:
@@ -90,8 +91,9 @@ class PushRepository:
 
     async def for_user(self, user_id: str, now: float) -> UserSubscriptions:
         rows = await self.db.fetch(
-            f"SELECT p.*, s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at FROM {TABLE} p"
-            " JOIN sessions s ON s.id = p.session_id WHERE p.user_id = $1 ORDER BY p.id",
+            f"SELECT p.*, s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at, u.language"
+            f" FROM {TABLE} p JOIN sessions s ON s.id = p.session_id JOIN users u ON u.id = p.user_id"
+            " WHERE p.user_id = $1 ORDER BY p.id",
             user_id,
         )
         live: list[PushSubscription] = []
@@ -106,4 +108,4 @@ class PushRepository:
             except DecryptionError:
                 # A key missing from the keyring is an operator's mistake: keep the row for when it is back.
                 log.warning("push subscription %s does not decrypt with the keyring; skipped", row["id"])
-        return UserSubscriptions(live, dead)
+        return UserSubscriptions(live, dead, rows[0]["language"] if rows else "en")

@@ -75,6 +75,7 @@ async def test_a_call_nobody_answers_leaves_a_missed_call_notification(
     assert [p["type"] for p in payloads] == ["call", "call.missed"]
     assert payloads[1]["call_id"] == call_id
     assert payloads[1]["caller_id"] == uid(alice)
+    assert payloads[1]["lang"] == "en"  # the service worker writes the texts in the callee's language
     await asyncio.sleep(0.3)
     # The call's history entry reaches Bob's log, but is not pushed again as a "new message".
     assert len(push_endpoint.to(phone)) == 2

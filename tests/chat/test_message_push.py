@@ -77,7 +77,7 @@ async def test_previews_only_when_allowed_and_never_in_end_to_end_chats(
     )
     assert resp.status == 201
     payloads = await pushes_to(push_endpoint, phone, 2)
-    assert set(payloads[1]) == {"type", "chat_id", "message_id", "seq"}  # nothing about the content
+    assert set(payloads[1]) == {"type", "chat_id", "message_id", "seq", "lang"}  # nothing about the content
 
 
 async def test_no_push_while_online_or_muted_unless_mentioned(client: TestClient, push_endpoint: PushEndpoint) -> None:

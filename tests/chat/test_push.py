@@ -59,7 +59,7 @@ async def test_a_push_arrives_signed_with_vapid_and_encrypted_for_the_browser(
     assert push.headers["TTL"] == "120"
     assert push.headers["Urgency"] == "high"
     assert push.headers["Content-Encoding"] == "aes128gcm"
-    assert browser.decrypt(push.body) == payload
+    assert browser.decrypt(push.body) == {**payload, "lang": "en"}  # the user's language, for the texts shown
     assert "Grüße".encode() not in push.body  # only the browser's key opens it
 
     # Authorization: vapid t=<JWT>, k=<the server's public key>, the key the browser subscribed with.

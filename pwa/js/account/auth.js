@@ -1,6 +1,7 @@
 // Account operations: one function per endpoint of /api/auth and /api/me.
 
 import { api, clearSession, getUser, isSignedIn, setSession, setUser } from '../core/api.js';
+import { language } from '../core/i18n.js';
 
 // The server's token for this device: presented at the next sign-in, it lets the owner through while someone
 // else's wrong guesses slow their account down. It outlives sign-out (it names the device, not a session).
@@ -31,7 +32,7 @@ export async function signIn(email, password) {
 }
 
 export function register({ email, password, display_name, username = '' }) {
-  const body = { email, password, display_name };
+  const body = { email, password, display_name, language: language() };
   if (username) body.username = username; // optional: the account's once the address is confirmed
   return api.post('/api/auth/register', body, { auth: false });
 }

@@ -3,8 +3,9 @@
 
 import { takePendingJoin } from '../chat/chats.js';
 import { ApiError } from '../core/api.js';
-import { describeError, h, screen } from '../core/dom.js';
+import { describeError, h, screen, textWith } from '../core/dom.js';
 import { actionButton, check, createForm, field, problems } from '../core/forms.js';
+import { t } from '../core/i18n.js';
 import { usernameField } from '../people/username-field.js';
 import { usernameRefusal } from '../people/api.js';
 import { register, requestPasswordReset, resendVerification, signIn } from './auth.js';
@@ -31,7 +32,7 @@ function link(href, text) {
 
 function emailField(options = {}) {
   return field({
-    name: 'email', label: 'E-mail', type: 'email', autocomplete: 'email', inputmode: 'email',
+    name: 'email', label: t('account.email'), type: 'email', autocomplete: 'email', inputmode: 'email',
     spellcheck: 'false', autocapitalize: 'none', maxlength: 254, required: true,
     value: rememberedEmail, ...options,
   });
@@ -41,13 +42,13 @@ function emailField(options = {}) {
 function resendControl(getEmail) {
   const status = h('p', { class: 'status', role: 'status' });
   const button = actionButton({
-    label: 'Send the link again',
-    busyLabel: 'Sending…',
+    label: t('account.resend'),
+    busyLabel: t('account.sending'),
     status,
     onClick: async () => {
       const email = getEmail();
       await resendVerification(email);
-      return `If ${email} has an account waiting for confirmation, a new link is on its way.`;
+      return t('account.resent', { email });
     },
   });
   return h('div', { class: 'resend' }, button, status);
@@ -56,15 +57,15 @@ function resendControl(getEmail) {
 export function signInView({ navigate }) {
   const email = emailField({ autocomplete: 'username' });
   const password = field({
-    name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', required: true,
+    name: 'password', label: t('account.password'), type: 'password', autocomplete: 'current-password', required: true,
   });
   const form = createForm({
     fields: [email, password],
-    submitLabel: 'Sign in',
-    busyLabel: 'Signing in…',
+    submitLabel: t('account.signin.submit'),
+    busyLabel: t('account.signin.busy'),
     validate: (v) => problems({
       email: check.email(v.email),
-      password: check.required(v.password, 'Enter your password.'),
+      password: check.required(v.password, t('account.signin.password_empty')),
     }),
     onSubmit: async (v) => {
       rememberedEmail = v.email;
@@ -79,30 +80,30 @@ export function signInView({ navigate }) {
       return false;
     },
   });
-  return screen('Sign in',
+  return screen(t('account.signin.title'),
     flashNotice(),
     form.form,
-    h('p', { class: 'links' }, link('#/forgot', 'Forgot your password?')),
-    h('p', { class: 'links' }, 'New here? ', link('#/register', 'Create an account')));
+    h('p', { class: 'links' }, link('#/forgot', t('account.signin.forgot'))),
+    h('p', { class: 'links' }, ...textWith('account.signin.new', { link: link('#/register', t('account.signin.register')) })));
 }
 
 export function registerView({ navigate }) {
   const displayName = field({
-    name: 'display_name', label: 'Display name', autocomplete: 'nickname', required: true, maxlength: 100,
-    hint: 'Shown to the people you chat with.',
+    name: 'display_name', label: t('account.display_name'), autocomplete: 'nickname', required: true, maxlength: 100,
+    hint: t('account.register.name_hint'),
   });
   const email = emailField();
   const password = field({
-    name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', required: true,
-    minlength: 10, hint: 'At least 10 characters. A few unrelated words make a strong one.',
+    name: 'password', label: t('account.password'), type: 'password', autocomplete: 'new-password', required: true,
+    minlength: 10, hint: t('account.register.password_hint'),
   });
   const username = usernameField();
   const form = createForm({
     fields: [displayName, username, email, password],
-    submitLabel: 'Create account',
-    busyLabel: 'Creating account…',
+    submitLabel: t('account.register.submit'),
+    busyLabel: t('account.register.busy'),
     validate: (v) => problems({
-      display_name: check.required(v.display_name, 'Enter the name people will see.'),
+      display_name: check.required(v.display_name, t('account.display_name_empty')),
       email: check.email(v.email),
       password: check.newPassword(v.password),
       username: username.problem(),
@@ -120,9 +121,9 @@ export function registerView({ navigate }) {
       return true;
     },
   });
-  return screen('Create an account',
+  return screen(t('account.register.title'),
     form.form,
-    h('p', { class: 'links' }, 'Already have an account? ', link('#/signin', 'Sign in')));
+    h('p', { class: 'links' }, ...textWith('account.register.have', { link: link('#/signin', t('account.signin.submit')) })));
 }
 
 export function checkEmailView() {
@@ -135,25 +136,25 @@ export function checkEmailView() {
     const status = h('p', { class: 'status', role: 'status' });
     resend = createForm({
       fields: [emailInput],
-      submitLabel: 'Send the link again',
-      busyLabel: 'Sending…',
+      submitLabel: t('account.resend'),
+      busyLabel: t('account.sending'),
       submitClass: 'button',
       validate: (v) => problems({ email: check.email(v.email) }),
       onSubmit: async (v) => {
         status.textContent = '';
         await resendVerification(v.email);
-        status.textContent = `If ${v.email} has an account waiting for confirmation, a new link is on its way.`;
+        status.textContent = t('account.resent', { email: v.email });
       },
       after: [status],
     }).form;
   }
-  return screen('Check your e-mail',
-    h('p', null,
-      email ? ['We sent a confirmation link to ', h('strong', null, email), '.'] : 'We sent you a confirmation link.',
-      ' Open it to activate your account, then come back here and sign in.'),
-    h('p', { class: 'muted' }, 'Nothing arrived after a few minutes? Look in your spam folder, or send the link again.'),
+  return screen(t('account.check.title'),
+    h('p', null, email
+      ? textWith('account.check.sent_to', { email: h('strong', null, email) })
+      : t('account.check.sent')),
+    h('p', { class: 'muted' }, t('account.check.nothing')),
     resend,
-    h('p', { class: 'links' }, link('#/signin', 'Back to sign in')));
+    h('p', { class: 'links' }, link('#/signin', t('account.back_to_signin'))));
 }
 
 export function forgotView() {
@@ -161,23 +162,22 @@ export function forgotView() {
   const body = h('div');
   const form = createForm({
     fields: [email],
-    submitLabel: 'Send reset link',
-    busyLabel: 'Sending…',
+    submitLabel: t('account.forgot.submit'),
+    busyLabel: t('account.sending'),
     validate: (v) => problems({ email: check.email(v.email) }),
     onSubmit: async (v) => {
       await requestPasswordReset(v.email);
       rememberedEmail = v.email;
       const done = h('p', { class: 'notice success', role: 'status', tabindex: '-1' },
-        'If an account uses ', h('strong', null, v.email),
-        ', we have sent it a link to choose a new password. Open the link, set the new password, then sign in here.');
+        ...textWith('account.forgot.sent', { email: h('strong', null, v.email) }));
       body.replaceChildren(done);
       done.focus();
     },
   });
   body.append(
-    h('p', null, 'Enter the e-mail address of your account and we will send you a link to choose a new password.'),
+    h('p', null, t('account.forgot.intro')),
     form.form);
-  return screen('Reset your password',
+  return screen(t('account.forgot.title'),
     body,
-    h('p', { class: 'links' }, link('#/signin', 'Back to sign in')));
+    h('p', { class: 'links' }, link('#/signin', t('account.back_to_signin'))));
 }

@@ -2,31 +2,27 @@
 // screen share (mute, camera off, switch device, share), `call.media` to tell the others, the call's duration and
 // quality, and how it ends. The kinds differ in how a new track reaches the other side (`sendTrack`).
 
+import { t } from '../core/i18n.js';
 import { command } from '../core/socket.js';
 import { openScreen, openTrack, stopStream, stopTone } from './media.js';
 import { qualityMeter } from './peer.js';
 import { emit, finishCurrent, partyId } from './store.js';
 
-/** What the end of a call is called, in plain words (hangup reasons of docs/protocol.md). */
 /** Stop a MediaStream or a MediaStreamTrack. */
 function stopMedia(media) {
   if (media instanceof MediaStream) stopStream(media);
   else if (media) media.stop();
 }
 
-export const ENDINGS = {
-  user_hangup: 'Call ended',
-  left: 'You left the call',
-  invite_timeout: 'No answer',
-  user_declined: 'Declined',
-  user_busy: 'Busy',
-  answered_elsewhere: 'Answered on another device',
-  connection_lost: 'Connection lost',
-  ice_failed: 'The connection failed',
-  user_media_failed: 'The camera or microphone could not be used',
-  call_ended: 'Call ended',
-  unknown_error: 'Call ended',
-};
+/** What the end of a call is called, in plain words (hangup reasons of docs/protocol.md; calls/strings.js). */
+const ENDINGS = new Set([
+  'user_hangup', 'left', 'invite_timeout', 'user_declined', 'user_busy', 'answered_elsewhere', 'connection_lost',
+  'ice_failed', 'user_media_failed', 'call_ended', 'unknown_error',
+]);
+
+export function ending(reason) {
+  return t(`calls.end.${ENDINGS.has(reason) ? reason : 'user_hangup'}`);
+}
 
 export class CallBase {
   constructor({ kind, chatId, callId, media }) {
@@ -180,7 +176,7 @@ export class CallBase {
       const opened = await open();
       return this.abandoned(opened) ? null : opened; // hung up while the browser asked
     } catch (err) {
-      this.notice = err.message || 'That device could not be used.';
+      this.notice = err.message || t('calls.device_failed');
       this.changed();
       return null;
     }
@@ -211,7 +207,7 @@ export class CallBase {
     this.screen = null;
     // An ending with a problem (the camera that could not be used) stays until closed: there is something to read.
     const lasting = Boolean(problem) && reason !== 'left';
-    finishCurrent(this, { reason, text: problem || ENDINGS[reason] || ENDINGS.user_hangup, kind: this.kind, lasting });
+    finishCurrent(this, { reason, text: problem || ending(reason), kind: this.kind, lasting });
   }
 
   // Each kind of call provides these: its peer connections, whether video should be arriving, what to stop at

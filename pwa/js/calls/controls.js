@@ -2,6 +2,7 @@
 // Built once per call and updated in place, so focus stays on the button just pressed.
 
 import { h, uid } from '../core/dom.js';
+import { t } from '../core/i18n.js';
 import { icon } from './icons.js';
 import { listDevices } from './media.js';
 
@@ -12,23 +13,23 @@ function control(label, glyph, className = '') {
 
 /** {element, panel, hangUp, update(call)} for `call` (a DirectCall or GroupCall). */
 export function callControls(call) {
-  const mute = control('Mute', 'mic');
-  const camera = control('Camera off', 'video');
-  const share = control('Share screen', 'screen');
+  const mute = control(t('calls.mute'), 'mic');
+  const camera = control(t('calls.camera_off'), 'video');
+  const share = control(t('calls.share'), 'screen');
   const panelId = uid('devices');
-  const devices = control('Devices', 'devices');
+  const devices = control(t('calls.devices'), 'devices');
   devices.setAttribute('aria-controls', panelId);
   devices.setAttribute('aria-expanded', 'false');
-  const hangUp = control(call.kind === 'group' ? 'Leave' : 'Hang up', 'hangUp', 'hang-up');
+  const hangUp = control(t(call.kind === 'group' ? 'calls.leave' : 'calls.hang_up'), 'hangUp', 'hang-up');
   const canShare = Boolean(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   share.hidden = !canShare;
 
   const micSelect = h('select', { id: uid('mic') });
   const camSelect = h('select', { id: uid('cam') });
-  const close = h('button', { type: 'button', class: 'button small' }, 'Done');
-  const panel = h('div', { class: 'device-panel', id: panelId, hidden: true, role: 'group', 'aria-label': 'Devices' },
-    h('div', { class: 'field' }, h('label', { for: micSelect.id }, 'Microphone'), micSelect),
-    h('div', { class: 'field' }, h('label', { for: camSelect.id }, 'Camera'), camSelect),
+  const close = h('button', { type: 'button', class: 'button small' }, t('calls.done'));
+  const panel = h('div', { class: 'device-panel', id: panelId, hidden: true, role: 'group', 'aria-label': t('calls.devices') },
+    h('div', { class: 'field' }, h('label', { for: micSelect.id }, t('calls.microphone')), micSelect),
+    h('div', { class: 'field' }, h('label', { for: camSelect.id }, t('calls.camera')), camSelect),
     close);
 
   const run = (work) => {
@@ -53,7 +54,7 @@ export function callControls(call) {
     const found = await listDevices().catch(() => ({ audio: [], video: [] }));
     const fill = (select, list, kind) => {
       const chosen = call.devices[kind] || trackDevice(call, kind);
-      select.replaceChildren(...(list.length ? list : [{ id: '', label: 'None found' }])
+      select.replaceChildren(...(list.length ? list : [{ id: '', label: t('calls.none_found') }])
         .map((d) => h('option', { value: d.id, selected: d.id === chosen }, d.label)));
       select.disabled = list.length < 2 && Boolean(chosen || !list.length);
     };
@@ -70,7 +71,7 @@ export function callControls(call) {
     devices.focus();
   }
 
-  const element = h('div', { class: 'call-controls', role: 'toolbar', 'aria-label': 'Call controls' },
+  const element = h('div', { class: 'call-controls', role: 'toolbar', 'aria-label': t('calls.controls') },
     mute, camera, share, devices, hangUp);
 
   function update() {
@@ -84,7 +85,7 @@ export function callControls(call) {
     camera.disabled = !live || (!call.hasCamera() && !call.answeredAt);
     share.disabled = !live || !call.answeredAt;
     share.setAttribute('aria-pressed', String(Boolean(call.screen)));
-    share.querySelector('.call-button-label').textContent = call.screen ? 'Stop sharing' : 'Share screen';
+    share.querySelector('.call-button-label').textContent = t(call.screen ? 'calls.stop_sharing' : 'calls.share');
   }
 
   return { element, panel, hangUp, update };

@@ -2,6 +2,7 @@
 // offer, the answer, trickled candidates, renegotiation (camera added, screen shared, ICE restarted) as "perfect
 // negotiation" (the callee is the polite side), the other side's mute, losing and resuming the connection.
 
+import { t } from '../core/i18n.js';
 import { command } from '../core/socket.js';
 import { CallBase } from './call-base.js';
 import { openUserMedia, startTone, stopTone } from './media.js';
@@ -123,7 +124,7 @@ export class DirectCall extends CallBase {
       if (media !== 'video' || err.code === 'unsupported' || this.state === 'ended') throw err;
       const stream = await openUserMedia('audio');
       this.videoMuted = true;
-      this.notice = 'Your camera could not be used: you answered with sound only.';
+      this.notice = t('calls.error.sound_only');
       return stream;
     }
   }
@@ -260,11 +261,11 @@ export class DirectCall extends CallBase {
       clearTimeout(this.failTimer);
       this.failTimer = 0;
       this.state = 'connected';
-      if (this.notice === 'Reconnecting…') this.notice = ''; // a notice of the answer (no camera) stays
+      if (this.notice === t('calls.state.reconnecting_plain')) this.notice = ''; // a notice of the answer (no camera) stays
     } else if (state === 'disconnected') {
-      this.notice = 'Reconnecting…';
+      this.notice = t('calls.state.reconnecting_plain');
     } else if (state === 'failed' && !this.failTimer) {
-      this.notice = 'Reconnecting…';
+      this.notice = t('calls.state.reconnecting_plain');
       this.pc.restartIce();
       this.failTimer = setTimeout(() => this.hangup('ice_failed'), FAILED_GRACE_MS);
     }
@@ -298,8 +299,8 @@ export class DirectCall extends CallBase {
 }
 
 export function describeFailure(err) {
-  if (err && err.status === 0) return 'Not connected to the server. Try again when the connection is back.';
-  if (err && err.code === 'rate_limited') return 'Too many calls in a short time. Please wait a minute.';
-  if (err && err.code === 'blocked') return 'You cannot call this person.';
-  return 'The call could not be made.';
+  if (err && err.status === 0) return t('calls.error.offline');
+  if (err && err.code === 'rate_limited') return t('calls.error.rate_limited');
+  if (err && err.code === 'blocked') return t('calls.error.blocked');
+  return t('calls.error.failed');
 }

@@ -4,7 +4,8 @@
 // trickle). `call.room` says who is in, which track is whose, who is muted and who speaks.
 
 import { command } from '../core/socket.js';
-import { CallBase, ENDINGS } from './call-base.js';
+import { t } from '../core/i18n.js';
+import { CallBase, ending } from './call-base.js';
 import { openUserMedia } from './media.js';
 import { description, gathered } from './peer.js';
 import { iceServers, setCurrent, setRoom } from './store.js';
@@ -62,8 +63,8 @@ export class GroupCall extends CallBase {
       this.applyRoom(result.room);
       this.sendMedia();
     }).catch((err) => {
-      const problem = err && err.code === 'room_full' ? 'This call is full.'
-        : err && err.code === 'calls_unavailable' ? 'Calls are busy on the server. Please try again in a minute.'
+      const problem = err && err.code === 'room_full' ? t('calls.error.room_full')
+        : err && err.code === 'calls_unavailable' ? t('calls.error.unavailable')
           : describeFailure(err);
       this.finish('unknown_error', { problem });
     });
@@ -190,7 +191,7 @@ export class GroupCall extends CallBase {
       this.state = 'connected';
       this.notice = '';
     } else if (states.includes('disconnected')) {
-      this.notice = 'Reconnecting…';
+      this.notice = t('calls.state.reconnecting_plain');
     }
     this.changed();
   }
@@ -221,7 +222,7 @@ export class GroupCall extends CallBase {
       await this.publisher.setRemoteDescription(result.description);
     }).catch((err) => {
       console.warn('Publishing failed:', err);
-      this.notice = 'Your change could not be sent to the call.';
+      this.notice = t('calls.error.publish');
       this.changed();
     });
     return this.chain;
@@ -230,7 +231,7 @@ export class GroupCall extends CallBase {
   hangup(reason = 'user_hangup') {
     if (this.state === 'ended') return;
     if (this.callId) command('call.hangup', { ...this.ids(), reason }).catch(() => {});
-    this.finish(reason === 'user_hangup' ? 'left' : reason, { problem: reason === 'user_hangup' ? ENDINGS.left : null });
+    this.finish(reason === 'user_hangup' ? 'left' : reason, { problem: reason === 'user_hangup' ? ending('left') : null });
   }
 
   peerConnections() {

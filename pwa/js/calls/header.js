@@ -2,7 +2,8 @@
 // "join the call" banner while the group has a call on (from call.room / call.status). Plugged into the chat's
 // header by calls/init.js (chat/extend.js).
 
-import { h, plural } from '../core/dom.js';
+import { h } from '../core/dom.js';
+import { t, tn } from '../core/i18n.js';
 import { onReady } from '../core/socket.js';
 import { nameOf } from '../chat/store.js';
 import { checkRoom, startCall } from './actions.js';
@@ -20,12 +21,12 @@ export function callHeaderPart({ chatId, signal }) {
   const start = (media) => () => {
     startCall(chatId, media).catch((err) => console.warn('The call could not start:', err));
   };
-  const audio = callButton('Audio call', 'phone', start('audio'));
-  const video = callButton('Video call', 'video', start('video'));
+  const audio = callButton(t('calls.audio_call'), 'phone', start('audio'));
+  const video = callButton(t('calls.video_call'), 'video', start('video'));
   const actions = h('div', { class: 'call-actions', hidden: true }, audio, video);
 
-  const join = h('button', { type: 'button', class: 'button small primary', onclick: start('video') }, 'Join');
-  const joinAudio = h('button', { type: 'button', class: 'button small', onclick: start('audio') }, 'Join with audio');
+  const join = h('button', { type: 'button', class: 'button small primary', onclick: start('video') }, t('calls.join'));
+  const joinAudio = h('button', { type: 'button', class: 'button small', onclick: start('audio') }, t('calls.join_audio'));
   const text = h('span', { class: 'call-banner-text' });
   const banner = h('div', { class: 'call-banner', role: 'status', hidden: true },
     h('span', { class: 'call-banner-dot', 'aria-hidden': 'true' }), text, joinAudio, join);
@@ -47,15 +48,15 @@ export function callHeaderPart({ chatId, signal }) {
     banner.hidden = !room || !people.length || inThisCall;
     if (!banner.hidden) {
       const names = people.slice(0, 3).map((p) => nameOf(p.user_id));
-      const more = people.length > 3 ? ` and ${people.length - 3} more` : '';
-      text.textContent = `A call is on: ${names.join(', ')}${more} (${plural(people.length, 'person', 'people')}).`;
+      const more = people.length > 3 ? tn('calls.more', people.length - 3) : '';
+      text.textContent = tn('calls.banner', people.length, { names: names.join(', '), more });
       join.disabled = busy;
       joinAudio.disabled = busy;
     }
     // A group's call buttons start its call, or join the one that is on.
-    const verb = chat.kind === 'group' && room && people.length ? 'Join the call' : null;
-    audio.setAttribute('aria-label', verb ? `${verb} with audio` : 'Audio call');
-    video.setAttribute('aria-label', verb ? `${verb} with video` : 'Video call');
+    const joining = chat.kind === 'group' && room && people.length;
+    audio.setAttribute('aria-label', t(joining ? 'calls.join_with_audio' : 'calls.audio_call'));
+    video.setAttribute('aria-label', t(joining ? 'calls.join_with_video' : 'calls.video_call'));
     audio.title = audio.getAttribute('aria-label');
     video.title = video.getAttribute('aria-label');
   }

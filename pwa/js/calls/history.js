@@ -2,6 +2,7 @@
 // the conversation ("Missed video call", "Declined", "Audio call · 3:12") and its line in the chat list.
 
 import { h } from '../core/dom.js';
+import { t, tn } from '../core/i18n.js';
 import { shortTime } from '../chat/chats.js';
 import { icon } from './icons.js';
 import { duration } from './people.js';
@@ -10,23 +11,23 @@ import { duration } from './people.js';
 export function describeCallEntry(message, me) {
   const call = message.call || {};
   const media = call.media === 'video' ? 'video' : 'audio';
-  const Media = media === 'video' ? 'Video' : 'Audio';
   const mine = message.sender_id === me;
   const group = typeof call.participants === 'number';
   const length = typeof call.duration === 'number' ? ` · ${duration(call.duration)}` : '';
   if (group) {
-    const who = call.participants ? ` · ${call.participants} ${call.participants === 1 ? 'person' : 'people'}` : '';
-    return { text: `Group ${media} call${who}${length}`, tone: 'answered' };
+    const who = call.participants ? ` · ${tn('calls.people', call.participants)}` : '';
+    return { text: `${t(`calls.entry.group_${media}`)}${who}${length}`, tone: 'answered' };
   }
+  const said = (key) => t(`calls.entry.${key}_${media}`);
   switch (call.outcome) {
     case 'answered':
-      return { text: `${Media} call${length}`, tone: 'answered' };
+      return { text: `${said('call')}${length}`, tone: 'answered' };
     case 'declined':
-      return { text: mine ? `${Media} call · Declined` : `Declined ${media} call`, tone: 'declined' };
+      return { text: said(mine ? 'declined_mine' : 'declined'), tone: 'declined' };
     case 'busy':
-      return { text: mine ? `${Media} call · Busy` : `Missed ${media} call`, tone: 'missed' };
+      return { text: said(mine ? 'busy_mine' : 'missed'), tone: 'missed' };
     default:
-      return { text: mine ? `${Media} call · No answer` : `Missed ${media} call`, tone: 'missed' };
+      return { text: said(mine ? 'unanswered_mine' : 'missed'), tone: 'missed' };
   }
 }
 
@@ -38,7 +39,7 @@ export function callEntryElement(chat, message, view) {
   return h('li', { class: `message call-entry ${tone}`, 'data-message-id': message.id, 'data-outcome': message.call?.outcome || '' },
     h('p', { class: 'call-entry-body' },
       h('span', { class: 'call-entry-icon' }, icon(video ? 'video' : 'phone')),
-      h('span', { class: 'visually-hidden' }, chat.kind === 'group' ? '' : outgoing ? 'Outgoing: ' : 'Incoming: '),
+      h('span', { class: 'visually-hidden' }, chat.kind === 'group' ? '' : `${t(outgoing ? 'calls.entry.outgoing' : 'calls.entry.incoming')} `),
       h('span', { class: 'call-entry-text' }, text),
       h('span', { class: 'meta' }, ' · ', shortTime(message.created_at))));
 }

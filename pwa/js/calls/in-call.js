@@ -5,21 +5,23 @@
 // Test hook: each remote <video> carries `data-frames-decoded` (from getStats()), and the screen the total.
 
 import { h, uid } from '../core/dom.js';
+import { t } from '../core/i18n.js';
 import { nameOf } from '../chat/store.js';
 import { callControls } from './controls.js';
 import { icon } from './icons.js';
 import { avatar, callTitle, duration, show, videoElement } from './people.js';
 
-const QUALITY = { good: 'Good connection', fair: 'Fair connection', poor: 'Poor connection' };
+const QUALITY = new Set(['good', 'fair', 'poor']); // calls.quality.<quality>
 
 function stateLine(call, title) {
   if (call.notice) return call.notice;
-  if (call.kind === 'direct' && call.remote.away) return `Reconnecting… ${title} lost the connection.`;
+  if (call.kind === 'direct' && call.remote.away) return t('calls.state.reconnecting', { name: title });
   switch (call.state) {
-    case 'starting': return 'Starting…';
-    case 'ringing': return 'Ringing…';
-    case 'connecting': return 'Connecting…';
-    default: return call.kind === 'direct' && call.remote.audioMuted ? `Connected · ${title} is muted` : 'Connected';
+    case 'starting': return t('calls.state.starting');
+    case 'ringing': return t('calls.state.ringing');
+    case 'connecting': return t('calls.state.connecting');
+    default: return call.kind === 'direct' && call.remote.audioMuted
+      ? t('calls.state.connected_muted', { name: title }) : t('calls.state.connected');
   }
 }
 
@@ -28,9 +30,9 @@ function tile(name, { self = false } = {}) {
   const video = videoElement('tile-video');
   const audio = self ? null : h('audio', { class: 'tile-audio', autoplay: true });
   const badge = h('span', { class: 'tile-muted', hidden: true }, icon('micOff'),
-    h('span', { class: 'visually-hidden' }, ' muted'));
+    h('span', { class: 'visually-hidden' }, ` ${t('calls.tile.muted')}`));
   // Who speaks is marked by more than the tile's colour: screen readers get the word.
-  const speakingText = h('span', { class: 'visually-hidden', hidden: true }, ' speaking');
+  const speakingText = h('span', { class: 'visually-hidden', hidden: true }, ` ${t('calls.tile.speaking')}`);
   const label = h('span', { class: 'tile-name' }, name, badge, speakingText);
   const element = h('figure', { class: self ? 'tile self' : 'tile' }, avatar(name, { size: 'big' }), video, audio,
     h('figcaption', null, label));
@@ -63,7 +65,7 @@ export function inCallView(call) {
   const quality = h('span', { class: 'call-quality' });
   const controls = callControls(call);
   const stage = h('div', { class: call.kind === 'group' ? 'call-stage grid' : 'call-stage' });
-  const self = tile('You', { self: true });
+  const self = tile(t('calls.tile.you'), { self: true });
   const element = h('div', { class: `call-screen in-call ${call.kind}`, 'aria-labelledby': titleId },
     h('div', { class: 'call-top' }, heading, h('p', { class: 'call-meta' }, clock, quality), state),
     stage, controls.panel, controls.element);
@@ -117,7 +119,7 @@ export function inCallView(call) {
     if (line !== lastLine) state.textContent = line; // a live region: only real changes are read out
     lastLine = line;
     clock.textContent = call.answeredAt ? duration((Date.now() - call.answeredAt) / 1000) : '';
-    quality.textContent = call.state === 'connected' && call.stats.quality ? QUALITY[call.stats.quality] : '';
+    quality.textContent = call.state === 'connected' && QUALITY.has(call.stats.quality) ? t(`calls.quality.${call.stats.quality}`) : '';
     quality.dataset.quality = call.stats.quality || '';
     element.dataset.callState = call.state;
     element.dataset.framesDecoded = String(call.stats.framesDecoded || 0);

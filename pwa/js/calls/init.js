@@ -2,6 +2,7 @@
 // buttons, the join banner, call entries in the history), the call screens over the app, and the #/call route a
 // call notification's Answer opens. app.js calls initCalls once at start and resetCalls at sign-out.
 
+import { t } from '../core/i18n.js';
 import { h, wideScreen } from '../core/dom.js';
 import { isReady, on, onReady } from '../core/socket.js';
 import { addHeaderPart, addMessageKind } from '../chat/extend.js';
@@ -54,17 +55,17 @@ export function resetCalls() {
  */
 export function callView({ params, signal }) {
   const callId = params.get('id') || '';
-  const state = h('p', { class: 'notice', role: 'status' }, 'Connecting to the call…');
-  const links = h('p', { class: 'links' }, h('a', { href: '#/chats' }, '← Back to your chats'));
-  const screen = wideScreen('Call', state, links);
+  const state = h('p', { class: 'notice', role: 'status' }, t('calls.view.connecting'));
+  const links = h('p', { class: 'links' }, h('a', { href: '#/chats' }, t('calls.view.back')));
+  const screen = wideScreen(t('calls.view.title'), state, links);
 
   let timer = 0;
   const follow = () => {
     const call = currentCall();
     if (call && call.callId === callId) {
-      state.textContent = 'You are in the call.';
+      state.textContent = t('calls.view.in_call');
     } else if (!call && lastEnded()) {
-      state.textContent = 'The call has ended.';
+      state.textContent = t('calls.view.ended');
     }
   };
   const stop = subscribe(follow);
@@ -81,7 +82,7 @@ export function callView({ params, signal }) {
     timer = setTimeout(() => {
       if (currentCall()?.callId === callId) return;
       answerOnArrival(null);
-      state.textContent = 'This call has ended, or was answered on another device.';
+      state.textContent = t('calls.view.gone');
     }, ARRIVAL_TIMEOUT_MS);
   }
   return screen;

@@ -1,6 +1,8 @@
 // The devices' side of a call: the camera and microphone (with a plain sentence when they are missing or
 // refused), the screen to share, the list of devices to switch between, and the ringtone made with WebAudio.
 
+import { t } from '../core/i18n.js';
+
 const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 
 /** An error whose message a person can act on; `code` is the browser's error name. */
@@ -13,28 +15,26 @@ export class MediaError extends Error {
 }
 
 function explain(err, media) {
-  const what = media === 'video' ? 'camera and microphone' : 'microphone';
+  const said = (key) => t(`calls.media.${key}_${media === 'video' ? 'video' : 'audio'}`);
   switch (err && err.name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return new MediaError('denied', `This site may not use your ${what}. Allow it in the browser’s site settings, then try again.`);
+      return new MediaError('denied', said('denied'));
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return new MediaError('missing', media === 'video'
-        ? 'No camera or microphone was found. Connect one, or make an audio call.'
-        : 'No microphone was found. Connect one and try again.');
+      return new MediaError('missing', said('missing'));
     case 'NotReadableError':
     case 'AbortError':
-      return new MediaError('busy', `Your ${what} could not be started: another app may be using it.`);
+      return new MediaError('busy', said('busy'));
     default:
-      return new MediaError('failed', `Your ${what} could not be started.`);
+      return new MediaError('failed', said('failed'));
   }
 }
 
 /** Microphone (and camera for `media: 'video'`); rejects with a MediaError that says what to do. */
 export async function openUserMedia(media, { audioId = null, videoId = null } = {}) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    throw new MediaError('unsupported', 'This browser cannot make calls here (calls need a secure https:// page).');
+    throw new MediaError('unsupported', t('calls.media.unsupported'));
   }
   const audio = audioId ? { deviceId: { exact: audioId } } : true;
   const video = media === 'video' ? (videoId ? { ...VIDEO, deviceId: { exact: videoId } } : VIDEO) : false;
@@ -60,14 +60,14 @@ export async function openTrack(kind, deviceId = null) {
 /** The screen (or a window or tab) to share: its video track, or null when the person cancelled. */
 export async function openScreen() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
-    throw new MediaError('unsupported', 'This browser cannot share the screen.');
+    throw new MediaError('unsupported', t('calls.media.no_share'));
   }
   try {
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     return stream;
   } catch (err) {
     if (err && err.name === 'NotAllowedError') return null; // cancelled in the picker
-    throw new MediaError('failed', 'The screen could not be shared.');
+    throw new MediaError('failed', t('calls.media.share_failed'));
   }
 }
 

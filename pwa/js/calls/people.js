@@ -2,6 +2,7 @@
 // their display name; initials in a round avatar, a rounded square for a group).
 
 import { h } from '../core/dom.js';
+import { t } from '../core/i18n.js';
 import { initials } from '../chat/chats.js';
 import { chatTitle, getChat, nameOf } from '../chat/store.js';
 
@@ -10,7 +11,7 @@ export function callTitle(chatId, userId = null) {
   const chat = getChat(chatId);
   if (chat && chat.kind === 'group') return chatTitle(chat);
   if (userId) return nameOf(userId);
-  return chat ? chatTitle(chat) : 'Call';
+  return chat ? chatTitle(chat) : t('calls.view.title');
 }
 
 export function avatar(title, { group = false, size = '' } = {}) {

@@ -2,6 +2,7 @@
 // ringtone), the call in progress, or for a moment how the call ended. Focus moves into it when it opens and back
 // where it was when it closes.
 
+import { t } from '../core/i18n.js';
 import { h } from '../core/dom.js';
 import { incomingView } from './incoming.js';
 import { inCallView } from './in-call.js';
@@ -72,12 +73,12 @@ function everySecond(call) {
 }
 
 function endedView(ended) {
-  const close = h('button', { type: 'button', class: 'button', onclick: dismissEnded }, 'Close');
+  const close = h('button', { type: 'button', class: 'button', onclick: dismissEnded }, t('calls.close'));
   const element = h('div', { class: 'call-screen ended', 'aria-labelledby': 'call-ended-title' },
     h('div', { class: 'call-caller' },
       h('h2', { id: 'call-ended-title', class: 'call-name' }, ended.text),
       h('p', { class: 'call-state', role: 'status', 'aria-live': 'polite' },
-        ended.kind === 'group' ? 'The call is over for you.' : 'The call is over.')),
+        t(ended.kind === 'group' ? 'calls.over_group' : 'calls.over'))),
     h('div', { class: 'call-controls' }, close));
   return { element, focusFirst: close, titleId: 'call-ended-title' };
 }

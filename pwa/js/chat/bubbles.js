@@ -26,17 +26,17 @@ function receipt(state) {
 
 function replyQuote(chatId, replyTo) {
   const original = findMessage(chatId, replyTo);
-  const who = original ? nameOf(original.sender_id) : 'Earlier message';
-  const what = original ? previewOf(original) : 'not loaded';
+  const who = original ? nameOf(original.sender_id) : t('chat.b.earlier');
+  const what = original ? previewOf(original) : t('chat.b.not_loaded');
   return h('blockquote', { class: 'reply-quote', 'data-reply-to': replyTo },
-    hidden('In reply to '), h('span', { class: 'reply-who' }, who), h('span', { class: 'reply-what' }, what));
+    hidden(`${t('chat.b.reply_to')} `), h('span', { class: 'reply-who' }, who), h('span', { class: 'reply-what' }, what));
 }
 
 function showPhoto(file) {
-  const image = h('img', { alt: file.name || 'Photo', class: 'photo-full' });
-  const close = h('button', { type: 'button', class: 'button small' }, 'Close');
-  const dialog = h('dialog', { class: 'photo-dialog', 'aria-label': file.name || 'Photo' },
-    h('div', { class: 'photo-dialog-bar' }, h('span', { class: 'photo-name' }, file.name || 'Photo'), close), image);
+  const image = h('img', { alt: file.name || t('chat.b.photo'), class: 'photo-full' });
+  const close = h('button', { type: 'button', class: 'button small' }, t('chat.b.close'));
+  const dialog = h('dialog', { class: 'photo-dialog', 'aria-label': file.name || t('chat.b.photo') },
+    h('div', { class: 'photo-dialog-bar' }, h('span', { class: 'photo-name' }, file.name || t('chat.b.photo')), close), image);
   close.addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', () => dialog.remove());
   dialog.addEventListener('click', (event) => {
@@ -44,7 +44,7 @@ function showPhoto(file) {
   });
   document.body.append(dialog);
   dialog.showModal();
-  attachmentUrl(file.id).then((url) => { image.src = url; }, () => { image.alt = 'The photo could not be loaded.'; });
+  attachmentUrl(file.id).then((url) => { image.src = url; }, () => { image.alt = t('chat.b.photo_failed'); });
 }
 
 async function download(file, button) {
@@ -57,7 +57,7 @@ async function download(file, button) {
     link.click();
     link.remove();
   } catch {
-    button.title = 'The file could not be downloaded. Try again.';
+    button.title = t('chat.b.download_failed');
   } finally {
     button.disabled = false;
     button.textContent = label;
@@ -68,17 +68,17 @@ function attachmentBlock(files) {
   return h('div', { class: 'attachments' }, files.map((file) => {
     if (file.kind === 'image' && file.thumbnail) {
       const img = h('img', {
-        class: 'thumb', alt: file.name || 'Photo', width: file.width || null, height: file.height || null,
+        class: 'thumb', alt: file.name || t('chat.b.photo'), width: file.width || null, height: file.height || null,
       });
       attachmentUrl(file.id, { thumbnail: true }).then((url) => { img.src = url; }, () => {
-        img.alt = 'The photo could not be loaded.';
+        img.alt = t('chat.b.photo_failed');
       });
-      const open = h('button', { type: 'button', class: 'thumb-button', 'aria-label': `Open photo ${file.name || ''}`.trim() }, img);
+      const open = h('button', { type: 'button', class: 'thumb-button', 'aria-label': t('chat.b.open_photo', { name: file.name || '' }).trim() }, img);
       open.addEventListener('click', () => showPhoto(file));
       return open;
     }
     const button = h('button', { type: 'button', class: 'file-chip' },
-      h('span', { 'aria-hidden': 'true' }, '📎 '), file.name || 'File',
+      h('span', { 'aria-hidden': 'true' }, '📎 '), file.name || t('chat.b.file'),
       file.size ? h('span', { class: 'muted' }, ` (${describeSize(file.size)})`) : null);
     button.addEventListener('click', () => download(file, button));
     return button;
@@ -86,9 +86,9 @@ function attachmentBlock(files) {
 }
 
 function body(message) {
-  if (message.deleted) return [h('p', { class: 'text deleted-text' }, 'This message was deleted.')];
+  if (message.deleted) return [h('p', { class: 'text deleted-text' }, t('chat.b.deleted'))];
   if (typeof message.ciphertext === 'string') {
-    return [h('p', { class: 'text muted' }, '🔒 Encrypted message: open it in an app that holds your keys.')];
+    return [h('p', { class: 'text muted' }, t('chat.b.encrypted'))];
   }
   const files = Array.isArray(message.attachments) ? message.attachments : [];
   return [
@@ -100,12 +100,12 @@ function body(message) {
 function reactionList(message, me, actions) {
   const entries = Object.entries(message.reactions || {}).filter(([, users]) => users.length);
   if (!entries.length) return null;
-  return h('ul', { class: 'reactions', 'aria-label': 'Reactions' }, entries.map(([emoji, users]) => {
+  return h('ul', { class: 'reactions', 'aria-label': t('chat.b.reactions') }, entries.map(([emoji, users]) => {
     const mine = users.includes(me);
     const who = users.map(nameOf).join(', ');
     const button = h('button', {
       type: 'button', class: 'reaction', 'aria-pressed': String(mine), title: who,
-      'aria-label': `${emoji} ${users.length}: ${who}. ${mine ? 'Remove your reaction' : 'React with this too'}`,
+      'aria-label': `${emoji} ${users.length}: ${who}. ${t(mine ? 'chat.b.unreact' : 'chat.b.react_too')}`,
     }, `${emoji} ${users.length}`);
     button.addEventListener('click', () => actions.react(message, emoji, !mine));
     return h('li', null, button);
@@ -125,26 +125,26 @@ function actionPanel(message, view, actions, panelId) {
   };
   if (view.panel === 'delete') {
     const recent = Date.now() / 1000 - (message.created_at || 0) < DELETE_WINDOW_S;
-    return h('div', { class: 'message-actions', id: panelId, role: 'group', 'aria-label': 'Delete this message' },
-      button('Delete for me', () => actions.remove(message, false), { class: 'button small danger' }),
+    return h('div', { class: 'message-actions', id: panelId, role: 'group', 'aria-label': t('chat.b.delete_this') },
+      button(t('chat.b.delete_mine'), () => actions.remove(message, false), { class: 'button small danger' }),
       (mine && recent) || view.canModerate
-        ? button('Delete for everyone', () => actions.remove(message, true), { class: 'button small danger' }) : null,
-      button('Cancel', () => actions.toggle(message, null)));
+        ? button(t('chat.b.delete_all'), () => actions.remove(message, true), { class: 'button small danger' }) : null,
+      button(t('chat.b.cancel'), () => actions.toggle(message, null)));
   }
-  return h('div', { class: 'message-actions', id: panelId, role: 'group', 'aria-label': 'Message actions' },
+  return h('div', { class: 'message-actions', id: panelId, role: 'group', 'aria-label': t('chat.b.actions') },
     h('span', { class: 'quick-reactions' }, QUICK_REACTIONS.map((emoji) => {
       const already = (message.reactions?.[emoji] || []).includes(view.me);
       return button(emoji, () => actions.react(message, emoji, !already), {
-        class: 'button small emoji', 'aria-pressed': String(already), 'aria-label': `React with ${emoji}`,
+        class: 'button small emoji', 'aria-pressed': String(already), 'aria-label': t('chat.b.react_with', { emoji }),
       });
     })),
-    button('Reply', () => actions.reply(message)),
+    button(t('chat.b.reply'), () => actions.reply(message)),
     forwardable(message) ? button(t('chat.action.forward'), () => actions.forward(message)) : null,
-    mine && typeof message.text === 'string' && !message.forward ? button('Edit', () => actions.edit(message)) : null,
+    mine && typeof message.text === 'string' && !message.forward ? button(t('chat.b.edit'), () => actions.edit(message)) : null,
     mine && view.group ? button(t('chat.action.readers'), () => actions.readers(message)) : null,
     mine ? null : button(t('chat.action.report'), () => actions.report(message)),
     mine || view.blocked ? null : button(t('chat.action.block'), () => actions.block(message.sender_id)),
-    button('Delete…', () => actions.toggle(message, 'delete')));
+    button(t('chat.b.delete'), () => actions.toggle(message, 'delete')));
 }
 
 function forwardable(message) {
@@ -161,15 +161,15 @@ export function messageElement(chat, message, view, actions) {
   const li = h('li', { class: classes.join(' '), 'data-message-id': message.id, 'data-created-at': message.created_at });
   const bubble = h('div', { class: 'bubble' });
   if (!mine) bubble.append(h('p', { class: chat.kind === 'group' ? 'sender' : 'sender visually-hidden' }, nameOf(message.sender_id)));
-  else bubble.append(hidden('You: '));
+  else bubble.append(hidden(`${t('chat.b.you')} `));
   if (message.forward && !message.deleted) {
-    bubble.append(h('p', { class: 'forwarded' }, `Forwarded from ${nameOf(message.forward.sender_id)}`));
+    bubble.append(h('p', { class: 'forwarded' }, t('chat.b.forwarded', { name: nameOf(message.forward.sender_id) })));
   }
   if (message.reply_to && !message.deleted) bubble.append(replyQuote(chat.id, message.reply_to));
   bubble.append(...body(message).filter(Boolean));
   bubble.append(h('p', { class: 'meta' },
     shortTime(message.created_at),
-    message.edited && !message.deleted ? h('span', { class: 'edited' }, ' · edited') : null,
+    message.edited && !message.deleted ? h('span', { class: 'edited' }, ` · ${t('chat.b.edited')}`) : null,
     mine && !message.deleted ? receipt(view.receipt) : null));
   li.append(bubble);
   if (!message.deleted) {
@@ -179,7 +179,7 @@ export function messageElement(chat, message, view, actions) {
     const open = view.panel !== null;
     const more = h('button', {
       type: 'button', class: 'more', 'aria-expanded': String(open), 'aria-controls': panelId,
-      'aria-label': 'Actions for this message',
+      'aria-label': t('chat.b.actions_this'),
     }, '⋯');
     more.addEventListener('click', () => actions.toggle(message, open ? null : 'menu'));
     li.append(more);
@@ -196,18 +196,18 @@ export function pendingElement(chat, entry, actions) {
     'data-created-at': entry.created_at,
   });
   const files = Array.isArray(entry.files) ? entry.files : [];
-  const bubble = h('div', { class: 'bubble' }, hidden('You: '),
+  const bubble = h('div', { class: 'bubble' }, hidden(`${t('chat.b.you')} `),
     entry.reply_to ? replyQuote(chat.id, entry.reply_to) : null,
-    files.length ? h('p', { class: 'text muted' }, files.map((f) => `📎 ${f.name || 'File'}`).join(', ')) : null,
+    files.length ? h('p', { class: 'text muted' }, files.map((f) => `📎 ${f.name || t('chat.b.file')}`).join(', ')) : null,
     entry.text ? h('p', { class: 'text' }, linkify(entry.text)) : null,
     h('p', { class: 'meta' }, failed
-      ? h('span', { class: 'send-error' }, `Not sent: ${entry.error || 'it was refused.'}`)
-      : h('span', { class: 'receipt sending', title: 'Sending' }, h('span', { 'aria-hidden': 'true' }, '🕓'), hidden('Sending'))));
+      ? h('span', { class: 'send-error' }, t('chat.b.not_sent', { reason: entry.error || t('chat.b.refused') }))
+      : h('span', { class: 'receipt sending', title: t('chat.b.sending') }, h('span', { 'aria-hidden': 'true' }, '🕓'), hidden(t('chat.b.sending')))));
   li.append(bubble);
   if (failed) {
-    const retry = h('button', { type: 'button', class: 'button small' }, 'Try again');
+    const retry = h('button', { type: 'button', class: 'button small' }, t('chat.b.retry'));
     retry.addEventListener('click', () => actions.retry(entry));
-    const discard = h('button', { type: 'button', class: 'button small' }, 'Discard');
+    const discard = h('button', { type: 'button', class: 'button small' }, t('chat.b.discard'));
     discard.addEventListener('click', () => actions.discard(entry));
     li.append(h('div', { class: 'message-actions' }, retry, discard));
   }

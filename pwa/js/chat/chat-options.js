@@ -26,7 +26,7 @@ export function chatOptions({ chatId, getChat, status, navigate, onContactNamed 
   const menuId = uid('chat-menu');
   const button = h('button', {
     type: 'button', class: 'button small', 'aria-expanded': 'false', 'aria-controls': menuId,
-  }, 'Options');
+  }, t('chat.o.options'));
   const menu = h('div', { id: menuId, class: 'chat-menu card', hidden: true });
 
   function setMenu(open) {
@@ -69,10 +69,10 @@ export function chatOptions({ chatId, getChat, status, navigate, onContactNamed 
     const settings = chat.me || {};
     const muted = settings.muted_until && settings.muted_until * 1000 > Date.now();
     const items = [
-      menuAction(settings.pinned_at ? 'Unpin' : 'Pin to top', () => changeSettings(chatId, { pinned: !settings.pinned_at })
-        .then(() => (settings.pinned_at ? 'Unpinned.' : 'Pinned to the top of your chats.'))),
-      menuAction(settings.archived ? 'Unarchive' : 'Archive', () => changeSettings(chatId, { archived: !settings.archived })
-        .then(() => (settings.archived ? 'Back in your chats.' : 'Archived: find it under “Archived”.'))),
+      menuAction(settings.pinned_at ? t('chat.o.unpin') : t('chat.o.pin'), () => changeSettings(chatId, { pinned: !settings.pinned_at })
+        .then(() => (settings.pinned_at ? t('chat.o.unpinned') : t('chat.o.pinned')))),
+      menuAction(settings.archived ? t('chat.o.unarchive') : t('chat.o.archive'), () => changeSettings(chatId, { archived: !settings.archived })
+        .then(() => (settings.archived ? t('chat.o.unarchived') : t('chat.o.archived')))),
     ];
     if (muted) {
       items.push(menuAction(t('chat.mute.unmute'), () => changeSettings(chatId, { muted_until: null })
@@ -88,12 +88,12 @@ export function chatOptions({ chatId, getChat, status, navigate, onContactNamed 
     if (chat.kind === 'direct' && otherMember(chat)) extra.push(contactNameForm(otherMember(chat)));
     if (chat.kind === 'group') {
       const invite = h('div', { class: 'invite-result' });
-      items.push(menuAction('Invite link', async () => {
+      items.push(menuAction(t('chat.o.invite'), async () => {
         const made = await api.post(`/api/chats/${encodeURIComponent(chatId)}/invites`, {});
         invite.replaceChildren(copyShare(made.url, { title: chatTitle(chat), label: t('chat.invite.label') }));
         invite.querySelector('button')?.focus();
       }, {}, { keepOpen: true }));
-      items.push(menuAction('Leave group', async () => {
+      items.push(menuAction(t('chat.o.leave'), async () => {
         await api.post(`/api/chats/${encodeURIComponent(chatId)}/leave`, {});
         navigate('/chats', { replace: true });
       }, { class: 'button small danger' }));
@@ -105,14 +105,14 @@ export function chatOptions({ chatId, getChat, status, navigate, onContactNamed 
   function contactNameForm(userId) {
     const id = uid('contact');
     const input = h('input', { id, type: 'text', maxlength: 100, value: hasContactName(userId) ? nameOf(userId) : '' });
-    const save = h('button', { type: 'submit', class: 'button small' }, 'Save name');
+    const save = h('button', { type: 'submit', class: 'button small' }, t('chat.o.save_name'));
     const form = h('form', { class: 'contact-form' },
-      h('label', { for: id }, 'Their name (only you see it)'), h('div', { class: 'copy-row' }, input, save),
-      h('p', { class: 'field-hint' }, `User id: ${userId}`));
+      h('label', { for: id }, t('chat.o.their_name')), h('div', { class: 'copy-row' }, input, save),
+      h('p', { class: 'field-hint' }, t('chat.o.user_id', { id: userId })));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       setContactName(userId, input.value);
-      status.textContent = 'Name saved on this device.';
+      status.textContent = t('chat.o.name_saved');
       setMenu(false);
       onContactNamed();
     });

@@ -2,8 +2,9 @@
 // or a group by user id, joining by invite link, and the small parts the chat screens share (times, avatars'
 // initials, the connection line, the user id to share).
 
+import { formatNumber, t, tn } from '../core/i18n.js';
 import { api, ApiError, isSignedIn } from '../core/api.js';
-import { card, describeError, h, isAbort, uid, wideScreen } from '../core/dom.js';
+import { card, describeError, h, isAbort, textWith, uid, wideScreen } from '../core/dom.js';
 import { check, createForm, field, problems } from '../core/forms.js';
 import { onStatus } from '../core/socket.js';
 import { chatLayout } from './layout.js';
@@ -41,8 +42,8 @@ export function connectionNotice(signal) {
   const stop = onStatus((state, seconds) => {
     line.dataset.state = state;
     line.textContent = {
-      connecting: 'Connecting…',
-      reconnecting: seconds ? `Connection lost. Trying again in ${seconds} s…` : 'Reconnecting…',
+      connecting: t('chat.c.connecting'),
+      reconnecting: seconds ? t('chat.c.retry_in', { seconds: formatNumber(seconds) }) : t('chat.c.reconnecting'),
     }[state] || '';
   });
   signal.addEventListener('abort', stop, { once: true });
@@ -54,7 +55,7 @@ export function myIdControl(userId) {
   const id = uid('my-id');
   const input = h('input', { id, type: 'text', class: 'mono copy-value', readonly: true, value: userId, spellcheck: 'false' });
   const status = h('span', { class: 'copy-status muted', role: 'status' });
-  const button = h('button', { type: 'button', class: 'button small', 'aria-label': 'Copy your user id' }, 'Copy');
+  const button = h('button', { type: 'button', class: 'button small', 'aria-label': t('chat.c.copy_id') }, t('chat.c.copy'));
   button.addEventListener('click', async () => {
     let copied = false;
     try {
@@ -69,11 +70,11 @@ export function myIdControl(userId) {
       input.focus();
       input.select();
     }
-    status.textContent = copied ? 'Copied.' : 'Selected: copy it with your keyboard or menu.';
+    status.textContent = copied ? t('chat.c.copied') : t('chat.c.selected');
   });
   return h('div', { class: 'field copy-field' },
-    h('label', { for: id }, 'Your user id'),
-    h('p', { class: 'field-hint' }, 'Give it to people who want to message you: they paste it under “New chat”.'),
+    h('label', { for: id }, t('chat.c.your_id')),
+    h('p', { class: 'field-hint' }, t('chat.c.your_id_hint')),
     h('div', { class: 'copy-row' }, input, button),
     status);
 }
@@ -93,20 +94,20 @@ function splitIds(text) {
 
 export function newChatView({ signal, navigate }) {
   const userId = field({
-    name: 'user_id', label: 'Their user id', required: true, maxlength: 64, spellcheck: 'false',
-    autocapitalize: 'none', autocomplete: 'off', hint: 'They find it on their Chats screen, under “Your user id”.',
+    name: 'user_id', label: t('chat.c.their_id'), required: true, maxlength: 64, spellcheck: 'false',
+    autocapitalize: 'none', autocomplete: 'off', hint: t('chat.c.their_id_hint'),
   });
   const contact = field({
-    name: 'name', label: 'Their name', maxlength: 100, autocomplete: 'off',
-    hint: 'Only you see it: it labels the chat on this device.',
+    name: 'name', label: t('chat.c.their_name'), maxlength: 100, autocomplete: 'off',
+    hint: t('chat.c.their_name_hint'),
   });
   const direct = createForm({
     fields: [userId, contact],
-    submitLabel: 'Start chat',
-    busyLabel: 'Starting…',
+    submitLabel: t('chat.c.start'),
+    busyLabel: t('chat.c.starting'),
     validate: (v) => problems({
-      user_id: check.required(v.user_id, 'Paste the user id of the person you want to message.')
-        || (v.user_id === myId() ? 'That is your own id: paste theirs.' : null),
+      user_id: check.required(v.user_id, t('chat.c.id_empty'))
+        || (v.user_id === myId() ? t('chat.c.id_own') : null),
     }),
     onSubmit: async (v) => {
       const chat = await createDirect(v.user_id);
@@ -115,7 +116,7 @@ export function newChatView({ signal, navigate }) {
     },
     onError: (err, form) => {
       if (err instanceof ApiError && (err.code === 'user_not_found' || err.field === 'user_id')) {
-        userId.setError(err.code === 'user_not_found' ? 'No one has this user id. Check it and try again.' : describeError(err));
+        userId.setError(err.code === 'user_not_found' ? t('chat.c.id_unknown') : describeError(err));
         userId.input.focus();
         return true;
       }
@@ -123,23 +124,23 @@ export function newChatView({ signal, navigate }) {
     },
   });
 
-  const groupName = field({ name: 'name', label: 'Group name', required: true, maxlength: 100, autocomplete: 'off' });
+  const groupName = field({ name: 'name', label: t('chat.c.group_name'), required: true, maxlength: 100, autocomplete: 'off' });
   const memberIds = field({
-    name: 'members', label: 'Members', spellcheck: 'false', autocapitalize: 'none', autocomplete: 'off',
-    hint: 'Their user ids, separated by spaces or commas. You can also invite people with a link later.',
+    name: 'members', label: t('chat.c.members'), spellcheck: 'false', autocapitalize: 'none', autocomplete: 'off',
+    hint: t('chat.c.members_hint'),
   });
   const group = createForm({
     fields: [groupName, memberIds],
-    submitLabel: 'Create group',
-    busyLabel: 'Creating…',
-    validate: (v) => problems({ name: check.required(v.name, 'Give the group a name.') }),
+    submitLabel: t('chat.c.create_group'),
+    busyLabel: t('chat.c.creating'),
+    validate: (v) => problems({ name: check.required(v.name, t('chat.c.group_name_empty')) }),
     onSubmit: async (v) => {
       const chat = await createGroup(v.name, splitIds(v.members).filter((id) => id !== myId()));
       navigate(chatPath(chat.id));
     },
     onError: (err) => {
       if (err instanceof ApiError && err.code === 'user_not_found') {
-        memberIds.setError('One of these user ids belongs to no one. Check them and try again.');
+        memberIds.setError(t('chat.c.members_unknown'));
         memberIds.input.focus();
         return true;
       }
@@ -150,11 +151,11 @@ export function newChatView({ signal, navigate }) {
   const mine = h('div');
   whoAmI({ signal }).then((id) => mine.replaceChildren(myIdControl(id)), () => {});
 
-  return wideScreen('New chat',
-    h('p', { class: 'links' }, h('a', { href: '#/chats' }, '← Chats')),
-    card('Message someone', direct.form).element,
-    card('New group', group.form).element,
-    card('Your id', mine).element);
+  return wideScreen(t('chat.c.new_chat'),
+    h('p', { class: 'links' }, h('a', { href: '#/chats' }, t('chat.c.back'))),
+    card(t('chat.c.message_someone'), direct.form).element,
+    card(t('chat.c.new_group'), group.form).element,
+    card(t('chat.c.your_id_title'), mine).element);
 }
 
 // -- invite links ----------------------------------------------------------------------------------
@@ -178,12 +179,12 @@ export function joinView({ params, signal, navigate }) {
     } catch {
       // without storage the link has to be opened again after signing in
     }
-    return wideScreen('Join a chat',
-      h('p', null, 'You were invited to a chat. Sign in first, and you can join it right after.'),
-      h('p', { class: 'actions' }, h('a', { class: 'button primary', href: '#/signin' }, 'Sign in'),
-        h('a', { class: 'button', href: '#/register' }, 'Create an account')));
+    return wideScreen(t('chat.c.join_title'),
+      h('p', null, t('chat.c.join_signin')),
+      h('p', { class: 'actions' }, h('a', { class: 'button primary', href: '#/signin' }, t('chat.c.sign_in')),
+        h('a', { class: 'button', href: '#/register' }, t('chat.c.register'))));
   }
-  const body = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Looking up the invite…'));
+  const body = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', { class: 'muted' }, t('chat.c.looking_up')));
   const status = h('p', { class: 'status', role: 'status' });
   fetchPreview();
 
@@ -191,25 +192,26 @@ export function joinView({ params, signal, navigate }) {
     api.get(`/api/invites/${encodeURIComponent(code)}`, { signal })
       .then((preview) => {
         body.removeAttribute('aria-busy');
-        const join = h('button', { type: 'button', class: 'button primary' }, 'Join');
+        const join = h('button', { type: 'button', class: 'button primary' }, t('chat.c.join'));
         join.addEventListener('click', async () => {
           join.disabled = true;
-          join.textContent = 'Joining…';
+          join.textContent = t('chat.c.joining');
           status.textContent = '';
           try {
             const chat = await joinInvite(code);
             navigate(chatPath(chat.id), { replace: true });
           } catch (err) {
             join.disabled = false;
-            join.textContent = 'Join';
+            join.textContent = t('chat.c.join');
             status.textContent = describeError(err) || '';
           }
         });
         body.replaceChildren(...[
-          h('p', null, 'You are invited to ', h('strong', null, preview.name || 'a group'),
-            ` (${preview.members} ${preview.members === 1 ? 'member' : 'members'}).`),
+          h('p', null, ...textWith('chat.c.invited', {
+            name: h('strong', null, preview.name || t('chat.c.a_group')), members: tn('chat.c.members_count', preview.members),
+          })),
           preview.description ? h('p', { class: 'muted' }, preview.description) : null,
-          h('p', { class: 'actions' }, join, h('a', { class: 'button', href: '#/chats' }, 'Not now')),
+          h('p', { class: 'actions' }, join, h('a', { class: 'button', href: '#/chats' }, t('chat.c.not_now'))),
           status,
         ].filter(Boolean));
       }, (err) => {
@@ -217,11 +219,11 @@ export function joinView({ params, signal, navigate }) {
         body.removeAttribute('aria-busy');
         const gone = err instanceof ApiError && (err.status === 404 || err.status === 410);
         body.replaceChildren(h('p', { class: 'notice error', role: 'alert' },
-          gone ? 'This invite link does not work any more: it was revoked, used up or has expired. Ask for a new one.'
+          gone ? t('chat.c.invite_gone')
             : describeError(err)),
-        h('p', { class: 'links' }, h('a', { href: '#/chats' }, 'Go to your chats')));
+        h('p', { class: 'links' }, h('a', { href: '#/chats' }, t('chat.c.go_chats'))));
       });
   }
 
-  return wideScreen('Join a chat', body);
+  return wideScreen(t('chat.c.join_title'), body);
 }

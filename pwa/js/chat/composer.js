@@ -1,7 +1,8 @@
 // The composer under a conversation: the message box (it grows with its text; Enter sends, Shift+Enter breaks
 // the line), the emoji picker, the attachments being uploaded, and the reply or edit in progress.
 
-import { describeError, h, uid } from '../core/dom.js';
+import { t } from '../core/i18n.js';
+import { describeError, h, textWith, uid } from '../core/dom.js';
 import { emojiPicker } from './emoji.js';
 import { uploadFile } from './files.js';
 import { editMessage } from './messages.js';
@@ -32,13 +33,13 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
   let editing = null;
   const inputId = uid('composer');
   const context = h('div', { class: 'composer-context', hidden: true });
-  const files = h('ul', { class: 'composer-files', 'aria-label': 'Attachments to send', hidden: true });
+  const files = h('ul', { class: 'composer-files', 'aria-label': t('chat.m.attachments'), hidden: true });
   const text = h('textarea', {
-    id: inputId, rows: 1, maxlength: 4000, placeholder: 'Message', autocomplete: 'off', enterkeyhint: 'send',
+    id: inputId, rows: 1, maxlength: 4000, placeholder: t('chat.m.message'), autocomplete: 'off', enterkeyhint: 'send',
   });
   const picker = h('input', { type: 'file', class: 'visually-hidden', tabindex: '-1', 'aria-hidden': 'true', multiple: true });
-  const attach = h('button', { type: 'button', class: 'button attach', 'aria-label': 'Attach files' }, paperclip());
-  const send = h('button', { type: 'submit', class: 'button primary send' }, 'Send');
+  const attach = h('button', { type: 'button', class: 'button attach', 'aria-label': t('chat.m.attach') }, paperclip());
+  const send = h('button', { type: 'submit', class: 'button primary send' }, t('chat.m.send'));
   const emoji = emojiPicker({
     onPick(symbol) {
       const start = text.selectionStart ?? text.value.length;
@@ -51,7 +52,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
     context, files, emoji.panel,
     h('div', { class: 'composer-row' },
       attach, picker, emoji.button,
-      h('label', { for: inputId, class: 'visually-hidden' }, 'Message'), text, send));
+      h('label', { for: inputId, class: 'visually-hidden' }, t('chat.m.message')), text, send));
   const uploads = []; // {file, state: 'uploading'|'done'|'failed', descriptor, chip}
 
   /** Grow with the text (wrapped lines too) up to the CSS max-height, then scroll. */
@@ -63,13 +64,13 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
   function showContext() {
     if (editing) {
       context.replaceChildren(
-        h('span', null, h('strong', null, 'Editing'), ' ', previewOf(editing)), cancelButton('Cancel editing'));
+        h('span', null, h('strong', null, t('chat.m.editing')), ' ', previewOf(editing)), cancelButton(t('chat.m.cancel_edit')));
     } else if (replyTo) {
-      context.replaceChildren(h('span', null, 'Replying to ', h('strong', null, nameOf(replyTo.sender_id)), ': ',
-        previewOf(replyTo)), cancelButton('Cancel reply'));
+      context.replaceChildren(h('span', null, ...textWith('chat.m.replying', {
+        name: h('strong', null, nameOf(replyTo.sender_id)), text: previewOf(replyTo) })), cancelButton(t('chat.m.cancel_reply')));
     }
     context.hidden = !editing && !replyTo;
-    send.textContent = editing ? 'Save' : 'Send';
+    send.textContent = editing ? t('chat.m.save') : t('chat.m.send');
   }
 
   function cancelButton(label) {
@@ -92,8 +93,8 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
 
   function addFile(file) {
     const upload = { file, state: 'uploading', descriptor: null, chip: null };
-    const remove = h('button', { type: 'button', class: 'chip-remove', 'aria-label': `Remove ${file.name}` }, '✕');
-    const label = h('span', null, `Uploading ${file.name}…`);
+    const remove = h('button', { type: 'button', class: 'chip-remove', 'aria-label': t('chat.m.remove_file', { name: file.name }) }, '✕');
+    const label = h('span', null, t('chat.m.uploading', { name: file.name }));
     upload.chip = h('li', { class: 'file-chip' }, label, remove);
     remove.addEventListener('click', () => {
       uploads.splice(uploads.indexOf(upload), 1);
@@ -108,7 +109,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
       label.textContent = `📎 ${descriptor.name || file.name}`;
     }, (err) => {
       upload.state = 'failed';
-      label.textContent = `${file.name}: ${describeError(err) || 'not uploaded'}`;
+      label.textContent = `${file.name}: ${describeError(err) || t('chat.m.not_uploaded')}`;
       upload.chip.classList.add('failed');
     });
   }
@@ -144,7 +145,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
     if (editing) {
       const target = editing;
       if (!value.trim()) {
-        status.textContent = 'A message needs some text. To remove it, delete it instead.';
+        status.textContent = t('chat.m.empty_edit');
         return;
       }
       editing = null;
@@ -155,7 +156,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
       return;
     }
     if (uploads.some((u) => u.state === 'uploading')) {
-      status.textContent = 'Wait until the files have finished uploading.';
+      status.textContent = t('chat.m.wait_uploads');
       return;
     }
     const ready = uploads.filter((u) => u.state === 'done').map((u) => u.descriptor);

@@ -4,7 +4,7 @@
 
 import { ApiError } from '../core/api.js';
 import { describeError, h, isAbort, relativeTime, uid } from '../core/dom.js';
-import { t } from '../core/i18n.js';
+import { t, tn } from '../core/i18n.js';
 import { messageElement, pendingElement } from './bubbles.js';
 import { chatOptions } from './chat-options.js';
 import { connectionNotice } from './chats.js';
@@ -37,7 +37,7 @@ function conversationPane({ params, signal, navigate }) {
   const chatId = params.get('id') || '';
   const wanted = Number(params.get('message')) || 0; // a search result: show this message
   const titleId = uid('title');
-  const heading = h('h1', { id: titleId, class: 'chat-title' }, 'Chat');
+  const heading = h('h1', { id: titleId, class: 'chat-title' }, t('chat.v.chat'));
   const subtitle = h('p', { class: 'chat-subtitle' });
   const status = h('p', { class: 'status', role: 'status' });
   const options = chatOptions({ chatId, getChat: () => chat, status, navigate, onContactNamed: () => renderHead() });
@@ -55,14 +55,14 @@ function conversationPane({ params, signal, navigate }) {
     h('div', { class: 'chat-head-text' }, heading, subtitle),
     parts.map((part) => part.actions), info, options.button);
 
-  const older = h('button', { type: 'button', class: 'button small older', hidden: true }, 'Load earlier messages');
+  const older = h('button', { type: 'button', class: 'button small older', hidden: true }, t('chat.v.older'));
   const list = h('ol', { class: 'messages' });
   const pending = h('ol', { class: 'messages pending-list' });
-  const empty = h('p', { class: 'muted empty-chat', hidden: true }, 'No messages yet. Say hello!');
+  const empty = h('p', { class: 'muted empty-chat', hidden: true }, t('chat.v.empty'));
   const log = h('div', { class: 'chat-log', role: 'log', 'aria-label': t('chat.log.label'), 'aria-busy': 'true' },
     older, empty, list, pending);
   const keys = rovingMessages(log);
-  const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, 'New messages ↓');
+  const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, t('chat.v.jump'));
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const composer = createComposer({
     chatId, signal, status, canSend: () => !gone && Boolean(chat), run, scrollToBottom,
@@ -158,7 +158,7 @@ function conversationPane({ params, signal, navigate }) {
     remove(message, forEveryone) {
       panel = null;
       run(deleteMessage(chatId, message.id, forEveryone).then(() => {
-        status.textContent = forEveryone ? 'Message deleted for everyone.' : 'Message deleted for you.';
+        status.textContent = forEveryone ? t('chat.v.deleted_all') : t('chat.v.deleted_mine');
       }));
     },
     forward: (message) => closePanel(() => forwardDialog(chatId, message, { onDone: say })),
@@ -264,7 +264,7 @@ function conversationPane({ params, signal, navigate }) {
     const record = history(chatId);
     if (loadingOlder || !record || !record.loaded || !record.hasMore) return;
     loadingOlder = true;
-    older.textContent = 'Loading…';
+    older.textContent = t('chat.v.loading');
     const fromBottom = log.scrollHeight - log.scrollTop;
     try {
       await loadHistory(chatId, { older: true, signal });
@@ -274,7 +274,7 @@ function conversationPane({ params, signal, navigate }) {
       if (!isAbort(err)) status.textContent = describeError(err) || '';
     } finally {
       loadingOlder = false;
-      older.textContent = 'Load earlier messages';
+      older.textContent = t('chat.v.older');
     }
   }
   older.addEventListener('click', loadOlder);
@@ -290,24 +290,24 @@ function conversationPane({ params, signal, navigate }) {
     for (const part of parts) part.update?.(chat);
     const title = chatTitle(chat);
     heading.textContent = title;
-    document.title = `${title} · Realtime`;
+    document.title = t('core.page_title', { title, app: 'Realtime' });
     if (chat.kind === 'group') {
       const count = (membersOf(chatId) || []).length;
-      subtitle.textContent = count ? `${count} ${count === 1 ? 'member' : 'members'}` : 'Group';
+      subtitle.textContent = count ? tn('chat.v.members', count) : t('chat.v.group');
       return;
     }
     const state = presenceOf(otherMember(chat));
     if (!state || state.hidden) subtitle.textContent = '';
-    else if (state.online) subtitle.textContent = 'online';
-    else if (state.last_seen_at) subtitle.textContent = `last seen ${relativeTime(state.last_seen_at)}`;
+    else if (state.online) subtitle.textContent = t('chat.v.online');
+    else if (state.last_seen_at) subtitle.textContent = t('chat.v.last_seen', { when: relativeTime(state.last_seen_at) });
     else subtitle.textContent = '';
   }
 
   function renderTyping() {
     const who = typingIn(chatId).map(nameOf);
     if (!who.length) typingLine.textContent = '';
-    else if (who.length === 1) typingLine.textContent = `${who[0]} is typing…`;
-    else typingLine.textContent = `${who.slice(0, -1).join(', ')} and ${who[who.length - 1]} are typing…`;
+    else if (who.length === 1) typingLine.textContent = t('chat.v.typing_one', { name: who[0] });
+    else typingLine.textContent = t('chat.v.typing_many', { names: who.slice(0, -1).join(', '), last: who[who.length - 1] });
   }
 
   const ticker = setInterval(renderHead, 60_000); // "last seen 5 minutes ago" stays true
@@ -332,8 +332,8 @@ function conversationPane({ params, signal, navigate }) {
     if (change.chatId && change.chatId !== chatId && change.kind !== 'presence') return;
     if (change.kind === 'removed') {
       gone = true;
-      composer.disable('You are no longer a member of this chat.');
-      status.textContent = 'You are no longer a member of this chat.';
+      composer.disable(t('chat.v.not_member'));
+      status.textContent = t('chat.v.not_member');
       return;
     }
     if (change.kind === 'chats') {
@@ -370,7 +370,7 @@ function conversationPane({ params, signal, navigate }) {
     info.title = info.getAttribute('aria-label');
     renderHead();
     loadBlocks().then(scheduleRender, () => {});
-    if (chat.e2e) composer.disable('End-to-end encrypted chats can be read and written in the mobile app only.');
+    if (chat.e2e) composer.disable(t('chat.v.e2e'));
     if (chat.kind === 'direct' && otherMember(chat)) stopPresence = followPresence([otherMember(chat)]);
     await loadHistory(chatId, { signal });
     log.removeAttribute('aria-busy');
@@ -383,9 +383,9 @@ function conversationPane({ params, signal, navigate }) {
     log.removeAttribute('aria-busy');
     const missing = err instanceof ApiError && err.status === 404;
     section.replaceChildren(head, h('p', { class: 'notice error', role: 'alert' }, missing
-      ? 'This chat does not exist, or you are not a member of it.'
-      : describeError(err) || 'This chat could not be loaded.'),
-    h('p', { class: 'links' }, h('a', { href: '#/chats' }, '← Back to your chats')));
+      ? t('chat.v.missing')
+      : describeError(err) || t('chat.v.failed')),
+    h('p', { class: 'links' }, h('a', { href: '#/chats' }, t('chat.v.back'))));
   });
 
   /** The message a search result points to: older pages load until it is there (or there are none). */

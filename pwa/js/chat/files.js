@@ -1,6 +1,7 @@
 // Chat attachments: upload a picked file into a chat, and show files that need the bearer header
 // (fetched, then handed to <img> and <a download> as blob: URLs, which the CSP allows).
 
+import { t } from '../core/i18n.js';
 import { ApiError, accessTokenForSocket, refresh } from '../core/api.js';
 
 const MAX_CACHED = 300; // the oldest blob: URL is released past this
@@ -14,7 +15,7 @@ async function withBearer(path, init = {}) {
       return await fetch(path, { ...init, headers, credentials: 'same-origin', cache: 'no-store' });
     } catch (err) {
       if (err && err.name === 'AbortError') throw err;
-      throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection and try again.');
+      throw new ApiError(0, 'network_error', t('core.error.network_error'));
     }
   };
   let response = await attempt();

@@ -1,6 +1,7 @@
 // Web Push for new messages: the permission, this device's PushSubscription (made with the server's
 // VAPID key) and its registration at /api/push/subscriptions. The service worker shows the notifications.
 
+import { t } from '../core/i18n.js';
 import { api } from '../core/api.js';
 import { describeError, h } from '../core/dom.js';
 
@@ -13,7 +14,7 @@ export function pushSupported() {
 
 async function registration() {
   const timeout = new Promise((_, reject) => {
-    setTimeout(() => reject(new Error('The service worker is not running; reload the page and try again.')),
+    setTimeout(() => reject(new Error(t('chat.p.no_worker'))),
       READY_TIMEOUT_MS);
   });
   return Promise.race([navigator.serviceWorker.ready, timeout]);
@@ -66,19 +67,19 @@ export async function disablePush() {
 }
 
 const EXPLAIN = {
-  unsupported: 'This browser cannot show notifications for this app. Installing the app, or another browser, may help.',
-  denied: 'Notifications are blocked for this site. Allow them in the browser’s site settings, then come back here.',
-  on: 'On: this device shows a notification when a message arrives while the app is closed.',
-  off: 'Off: turn them on to hear about new messages while the app is closed.',
+  unsupported: 'chat.p.unsupported',
+  denied: 'chat.p.denied',
+  on: 'chat.p.on',
+  off: 'chat.p.off',
 };
 
 /** A switch for this device's message notifications, with a sentence on its state. */
 export function notificationsControl() {
-  const label = h('span', { class: 'switch-label' }, 'Message notifications on this device');
+  const label = h('span', { class: 'switch-label' }, t('chat.p.label'));
   const toggle = h('button', { type: 'button', class: 'switch', role: 'switch', 'aria-checked': 'false', disabled: true },
     h('span', { class: 'switch-knob', 'aria-hidden': 'true' }));
   const id = `push-explain-${Math.random().toString(36).slice(2, 8)}`;
-  const explain = h('p', { class: 'muted', id, role: 'status' }, 'Checking…');
+  const explain = h('p', { class: 'muted', id, role: 'status' }, t('chat.p.checking'));
   toggle.setAttribute('aria-describedby', id);
   const labelId = `${id}-label`;
   label.id = labelId;
@@ -90,22 +91,22 @@ export function notificationsControl() {
     state = next;
     toggle.setAttribute('aria-checked', String(state === 'on'));
     toggle.disabled = busy || state === 'unsupported' || state === 'denied';
-    explain.textContent = message || EXPLAIN[state];
+    explain.textContent = message || t(EXPLAIN[state]);
   }
 
   toggle.addEventListener('click', async () => {
     if (busy) return;
     busy = true;
     toggle.disabled = true;
-    explain.textContent = state === 'on' ? 'Turning off…' : 'Turning on…';
+    explain.textContent = state === 'on' ? t('chat.p.turning_off') : t('chat.p.turning_on');
     try {
       show(state === 'on' ? await disablePush() : await enablePush());
     } catch (err) {
       // The browser's own refusals (no push service, blocked) carry their reason in the message.
       const message = err && err.name !== 'ApiError' && err.message
-        ? `Notifications could not be turned on here: ${err.message}` : describeError(err);
+        ? t('chat.p.failed', { reason: err.message }) : describeError(err);
       busy = false;
-      show(state, message || EXPLAIN[state]);
+      show(state, message || t(EXPLAIN[state]));
       return;
     }
     busy = false;

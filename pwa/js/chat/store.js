@@ -2,6 +2,7 @@
 // notifications the screens follow. Events (chat/init.js), sends (chat/outbox.js) and message actions
 // (chat/messages.js) change it; screens read it through the getters and follow `subscribe`.
 
+import { t } from '../core/i18n.js';
 import { api, getUser, isSignedIn } from '../core/api.js';
 import { loadJson, saveJson } from '../core/storage.js';
 import { messageKind } from './extend.js';
@@ -122,11 +123,11 @@ export function myId() {
 
 /** The name to show for a user: "You", the name this user gave them, their display name, or a short id. */
 export function nameOf(userId) {
-  if (!userId) return 'Someone';
-  if (userId === me) return 'You';
+  if (!userId) return t('chat.s.someone');
+  if (userId === me) return t('chat.s.you');
   const given = names[userId];
   if (typeof given === 'string' && given) return given;
-  return profiles.get(userId) || `User ${userId.slice(0, 8)}`;
+  return profiles.get(userId) || t('chat.s.user', { id: userId.slice(0, 8) });
 }
 
 function rememberProfiles(list) {
@@ -159,23 +160,23 @@ export function otherMember(chat) {
 }
 
 export function chatTitle(chat) {
-  if (!chat) return 'Chat';
-  if (chat.kind === 'group') return chat.name || 'Group';
+  if (!chat) return t('chat.s.chat');
+  if (chat.kind === 'group') return chat.name || t('chat.s.group');
   const other = otherMember(chat);
-  return other ? nameOf(other) : 'Direct chat';
+  return other ? nameOf(other) : t('chat.s.direct');
 }
 
 /** A one-line summary of a message for the chat list and replies. */
 export function previewOf(message) {
   if (!message) return '';
-  if (message.deleted) return 'Message deleted';
-  if (typeof message.ciphertext === 'string') return '🔒 Encrypted message';
+  if (message.deleted) return t('chat.s.deleted');
+  if (typeof message.ciphertext === 'string') return t('chat.s.encrypted');
   const kind = message.kind && message.kind !== 'text' ? messageKind(message.kind) : null;
   if (kind) return kind.preview(message);
   const text = (message.text || '').trim();
   if (text) return text.length > 120 ? `${text.slice(0, 120)}…` : text;
   const files = Array.isArray(message.attachments) ? message.attachments : [];
-  if (files.length) return files[0].kind === 'image' ? '📷 Photo' : `📎 ${files[0].name || 'File'}`;
+  if (files.length) return files[0].kind === 'image' ? `📷 ${t('chat.b.photo')}` : `📎 ${files[0].name || t('chat.b.file')}`;
   return '';
 }
 

@@ -5,6 +5,8 @@
 // promise, and windows of the same origin take turns through a Web Lock, so a rotated refresh token
 // is never sent twice.
 
+import { t } from './i18n.js';
+
 const REFRESH_KEY = 'realtime.refresh_token';
 const REFRESH_LOCK = 'realtime.token-refresh';
 const EARLY_REFRESH_MS = 30_000;
@@ -88,7 +90,7 @@ export function setUser(user) {
 /** Store the tokens from a login or refresh response. */
 export function setSession(data) {
   if (!data || typeof data.access_token !== 'string') {
-    throw new ApiError(500, 'bad_response', 'The server sent an unexpected answer.');
+    throw new ApiError(500, 'bad_response', t('core.error.bad_response'));
   }
   const wasSignedIn = accessToken !== null;
   accessToken = data.access_token;
@@ -146,7 +148,7 @@ async function send(method, path, { body, token, signal } = {}) {
     response = await fetch(path, init);
   } catch (err) {
     if (err && err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'network_error', 'Could not reach the server. Check your connection and try again.');
+    throw new ApiError(0, 'network_error', t('core.error.network_error'));
   }
   let data = null;
   try {
@@ -182,7 +184,7 @@ async function refreshNow() {
     const token = readRefreshToken();
     if (!token) {
       clearSession('expired');
-      throw new ApiError(401, 'not_signed_in', 'Please sign in.');
+      throw new ApiError(401, 'not_signed_in', t('core.error.not_signed_in'));
     }
     try {
       const data = await send('POST', '/api/auth/refresh', { body: { refresh_token: token } });

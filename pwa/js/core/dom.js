@@ -1,6 +1,7 @@
 // DOM and formatting helpers. Elements are built node by node; text is never parsed as HTML.
 
 import { ApiError } from './api.js';
+import { formatDateTime, formatRelative, language, t, tn } from './i18n.js';
 
 /**
  * Create an element. `attrs`: `class`, `text`, `on<event>` listeners, `value`, booleans (true sets
@@ -28,6 +29,14 @@ function append(el, children) {
     if (Array.isArray(child)) append(el, child);
     else el.append(child instanceof Node ? child : String(child));
   }
+}
+
+/**
+ * A catalogue text with elements in it: t(key)'s `{name}` placeholders replaced by `params[name]`, which may be
+ * nodes (a <strong>, a link). Returns the pieces for h(): textWith('x.sent_to', { email: h('strong', null, a) }).
+ */
+export function textWith(key, params) {
+  return t(key).split(/\{(\w+)\}/).map((piece, i) => (i % 2 === 1 && piece in params ? params[piece] : piece));
 }
 
 let nextId = 0;
@@ -58,33 +67,26 @@ export function card(title, ...children) {
   return { heading, element: h('section', { class: 'card', 'aria-labelledby': id }, heading, children) };
 }
 
-const CODE_MESSAGES = {
-  invalid_credentials: 'The e-mail address or password is not right.',
-  email_not_verified: 'Please confirm your e-mail address first: open the link we sent you.',
-  token_expired: 'Your session has ended. Please sign in again.',
-  invalid_refresh_token: 'Your session has ended. Please sign in again.',
-  not_signed_in: 'Please sign in.',
-};
-
-export function plural(n, one, many) {
-  return `${n} ${n === 1 ? one : many}`;
-}
+// Error codes with a sentence of their own (core/strings.js: core.error.<code>).
+const CODE_MESSAGES = new Set([
+  'invalid_credentials', 'email_not_verified', 'token_expired', 'invalid_refresh_token', 'not_signed_in',
+  'network_error', 'bad_response',
+]);
 
 /** The sentence to show for a failed call, or null when there is nothing to show (aborted). */
 export function describeError(err) {
   if (err && err.name === 'AbortError') return null;
   if (!(err instanceof ApiError)) {
     console.error(err);
-    return 'Something went wrong. Please try again.';
+    return t('core.error.unexpected');
   }
+  if (CODE_MESSAGES.has(err.code)) return t(`core.error.${err.code}`);
   if (err.status === 0) return err.message;
-  if (err.status === 429) {
-    return err.retryAfter
-      ? `Too many attempts. Please try again in ${plural(err.retryAfter, 'second', 'seconds')}.`
-      : 'Too many attempts. Please wait a moment and try again.';
-  }
-  if (err.status >= 500) return 'Something went wrong on our side. Please try again in a moment.';
-  return CODE_MESSAGES[err.code] || err.serverMessage || 'That did not work. Please check and try again.';
+  if (err.status === 429) return err.retryAfter ? tn('core.error.wait', err.retryAfter) : t('core.error.too_many');
+  if (err.status >= 500) return t('core.error.server');
+  if (!err.serverMessage) return t('core.error.refused');
+  // The server's own sentences are English: in another language they come after a sentence that is not.
+  return language() === 'en' ? err.serverMessage : t('core.error.server_said', { message: err.serverMessage });
 }
 
 /** An alert with the sentence for a failed call, or null when there is nothing to show (aborted). */
@@ -97,9 +99,6 @@ export function isAbort(err) {
   return Boolean(err && err.name === 'AbortError');
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
-const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 const UNITS = [
   ['year', 365 * 86400], ['month', 30 * 86400], ['week', 7 * 86400],
   ['day', 86400], ['hour', 3600], ['minute', 60],
@@ -110,20 +109,20 @@ const UNITS = [
  * or, with `dateOnly`, the calendar date; the exact time is in the title.
  */
 export function timeElement(seconds, { dateOnly: asDate = false } = {}) {
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return h('span', { text: 'unknown' });
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return h('span', { text: t('core.time.unknown') });
   const date = new Date(seconds * 1000);
-  const text = asDate ? dateOnly.format(date) : relativeTime(seconds);
-  return h('time', { datetime: date.toISOString(), title: dateTime.format(date) }, text);
+  const text = asDate ? formatDateTime(date, 'date') : relativeTime(seconds);
+  return h('time', { datetime: date.toISOString(), title: formatDateTime(date) }, text);
 }
 
 export function relativeTime(seconds) {
   const diff = seconds - Date.now() / 1000;
   const abs = Math.abs(diff);
-  if (abs < 60) return 'just now';
+  if (abs < 60) return t('core.time.now');
   for (const [unit, size] of UNITS) {
-    if (abs >= size) return relative.format(Math.round(diff / size), unit);
+    if (abs >= size) return formatRelative(Math.round(diff / size), unit);
   }
-  return 'just now';
+  return t('core.time.now');
 }
 
 /** A short "Browser on OS" label from a user-agent string. */
@@ -137,7 +136,7 @@ export function describeUserAgent(ua) {
     [/iPhone|iPad|iPod/, 'iOS'], [/Android/, 'Android'], [/CrOS/, 'ChromeOS'],
     [/Windows/, 'Windows'], [/Mac OS X|Macintosh/, 'macOS'], [/Linux/, 'Linux'],
   ].find(([re]) => re.test(ua));
-  if (browser && os) return `${browser[1]} on ${os[1]}`;
+  if (browser && os) return t('core.device', { browser: browser[1], os: os[1] });
   if (browser) return browser[1];
   if (os) return os[1];
   return ua.length > 40 ? `${ua.slice(0, 40)}…` : ua;

@@ -1,7 +1,8 @@
 // Accessible form building: labelled fields, errors announced next to their field, busy buttons.
 
 import { ApiError } from './api.js';
-import { describeError, h, isAbort, plural, uid } from './dom.js';
+import { describeError, h, isAbort, uid } from './dom.js';
+import { formatNumber, t, tn } from './i18n.js';
 
 /**
  * A labelled input with a hint and an error line wired through aria-describedby.
@@ -22,7 +23,7 @@ export function field({
   const error = h('p', { id: errorId, class: 'field-error', 'aria-live': 'polite' });
   const control = type === 'password' ? passwordControl(input) : input;
   const wrap = h('div', { class: 'field' },
-    h('label', { for: id }, label, required ? null : h('span', { class: 'optional' }, ' (optional)')),
+    h('label', { for: id }, label, required ? null : h('span', { class: 'optional' }, ` ${t('core.form.optional')}`)),
     hint ? h('p', { id: hintId, class: 'field-hint' }, hint) : null,
     control,
     error);
@@ -47,14 +48,14 @@ export function field({
 function passwordControl(input) {
   const toggle = h('button', {
     type: 'button', class: 'reveal', 'aria-controls': input.id, 'aria-pressed': 'false',
-    'aria-label': 'Show password',
-  }, 'Show');
+    'aria-label': t('core.password.show_label'),
+  }, t('core.password.show'));
   toggle.addEventListener('click', () => {
     const show = input.type === 'password';
     input.type = show ? 'text' : 'password';
     toggle.setAttribute('aria-pressed', String(show));
-    toggle.setAttribute('aria-label', show ? 'Hide password' : 'Show password');
-    toggle.textContent = show ? 'Hide' : 'Show';
+    toggle.setAttribute('aria-label', t(show ? 'core.password.hide_label' : 'core.password.show_label'));
+    toggle.textContent = t(show ? 'core.password.hide' : 'core.password.show');
     input.focus();
   });
   return h('div', { class: 'password-control' }, input, toggle);
@@ -66,7 +67,7 @@ function passwordControl(input) {
  * work; `onError(err, form)` may return true when it has shown the error itself.
  */
 export function createForm({
-  fields, submitLabel, busyLabel = 'Please wait…', validate = null, onSubmit, onError = null,
+  fields, submitLabel, busyLabel = t('core.form.busy'), validate = null, onSubmit, onError = null,
   before = [], after = [], submitClass = 'button primary',
 }) {
   const byName = new Map(fields.map((f) => [f.name, f]));
@@ -82,7 +83,7 @@ export function createForm({
     const waiting = Math.ceil((cooldownUntil - Date.now()) / 1000);
     button.disabled = busy || waiting > 0;
     if (busy) button.textContent = busyLabel;
-    else if (waiting > 0) button.textContent = `${submitLabel} (${waiting} s)`;
+    else if (waiting > 0) button.textContent = waitingLabel(submitLabel, waiting);
     else button.textContent = submitLabel;
     if (busy) form.setAttribute('aria-busy', 'true');
     else form.removeAttribute('aria-busy');
@@ -163,19 +164,24 @@ export function createForm({
 /** Client-side checks shared by the screens; the server checks again and has the last word. */
 export const check = {
   email(value) {
-    if (!value) return 'Enter your e-mail address.';
-    if (!/^[^\s@]+@[^\s@]+$/.test(value)) return 'Enter an e-mail address like name@example.com.';
+    if (!value) return t('core.check.email_empty');
+    if (!/^[^\s@]+@[^\s@]+$/.test(value)) return t('core.check.email_form');
     return null;
   },
   newPassword(value, min = 10) {
     const length = [...value].length;
-    if (length < min) return `Use at least ${plural(min, 'character', 'characters')} (${length} so far).`;
+    if (length < min) return tn('core.check.password_short', min, { typed: formatNumber(length) });
     return null;
   },
   required(value, message) {
     return value ? null : message;
   },
 };
+
+/** A button's label while it waits out a 429: "Send (12 s)". */
+function waitingLabel(label, seconds) {
+  return t('core.form.waiting', { label, seconds: formatNumber(seconds) });
+}
 
 /** Collect the non-null messages of a {field: message|null} map. */
 export function problems(map) {
@@ -187,7 +193,7 @@ export function problems(map) {
  * waits out a 429's Retry-After, and writes the outcome into `status` (an aria-live element).
  * `onClick` may return a message to show on success.
  */
-export function actionButton({ label, busyLabel = 'Please wait…', className = 'button', onClick, status, attrs = {} }) {
+export function actionButton({ label, busyLabel = t('core.form.busy'), className = 'button', onClick, status, attrs = {} }) {
   const button = h('button', { type: 'button', class: className, ...attrs }, label);
   let busy = false;
   let until = 0;
@@ -195,7 +201,7 @@ export function actionButton({ label, busyLabel = 'Please wait…', className = 
   function update() {
     const waiting = Math.ceil((until - Date.now()) / 1000);
     button.disabled = busy || waiting > 0;
-    button.textContent = busy ? busyLabel : waiting > 0 ? `${label} (${waiting} s)` : label;
+    button.textContent = busy ? busyLabel : waiting > 0 ? waitingLabel(label, waiting) : label;
   }
 
   button.addEventListener('click', async () => {

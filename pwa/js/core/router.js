@@ -1,15 +1,15 @@
 // A small router on location.hash ("#/path?query"), with signed-in and signed-out guards.
 
+import { t } from './i18n.js';
+
 /**
  * @param {object} options
  * @param {Record<string, {view: Function, title: string, access: 'private'|'guest'|'any'}>} options.routes
+ *   `title` is a catalogue key (core/i18n.js)
  * @param {HTMLElement} options.outlet where the current screen is rendered
  * @param {() => boolean} options.isSignedIn
  */
-export function createRouter({
-  routes, outlet, isSignedIn, appName = 'Realtime',
-  failureText = () => 'This screen could not be shown. Please reload the page.',
-}) {
+export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' }) {
   let controller = null;
   let rendered = false;
 
@@ -44,7 +44,7 @@ export function createRouter({
     } catch (err) {
       screen = failed(err);
     }
-    document.title = route.title ? `${route.title} · ${appName}` : appName;
+    document.title = route.title ? t('core.page_title', { title: t(route.title), app: appName }) : appName;
     if (screen instanceof Promise) {
       // A screen loaded on first use (its module and strings): shown when it arrives, if still wanted.
       const waiting = document.createElement('p');
@@ -77,7 +77,7 @@ export function createRouter({
     console.error(err);
     const notice = document.createElement('p');
     notice.className = 'notice error';
-    notice.textContent = failureText();
+    notice.textContent = t('core.screen_failed');
     return notice;
   }
 

@@ -7,6 +7,7 @@
 // startSocket() does. See docs/protocol.md.
 
 import { ApiError, accessTokenForSocket, clearSession, refresh } from './api.js';
+import { t } from './i18n.js';
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const COMMAND_TIMEOUT_MS = 15_000;
@@ -37,7 +38,7 @@ function commandError(error) {
   const code = (error && typeof error.code === 'string') ? error.code : 'error';
   const message = error && typeof error.message === 'string' ? error.message : '';
   if (code === 'closed' || code === 'timeout' || code === 'offline') {
-    return new ApiError(0, code, 'Not connected to the server. It will be sent when the connection is back.');
+    return new ApiError(0, code, t('core.error.offline_send'));
   }
   const status = code === 'rate_limited' ? 429 : 400;
   const retryAfter = code === 'rate_limited' ? Number((/(\d+)/.exec(message) || [])[1]) || null : null;

@@ -29,7 +29,7 @@ export function channelView({ params, signal, navigate }) {
 
   const rename = (name) => {
     title.textContent = name;
-    document.title = `${name} · Realtime`;
+    document.title = t('core.page_title', { title: name, app: 'Realtime' });
   };
   api.get(`${channelPath(id)}.json`, { signal }).then((channel) => {
     if (signal.aborted) return;

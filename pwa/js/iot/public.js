@@ -47,7 +47,7 @@ export function publicChannelView({ params, signal }) {
     }
     const name = channel.name || t('iot.channel.numbered', { id: channel.id });
     title.textContent = name;
-    document.title = `${name} · Realtime`;
+    document.title = t('core.page_title', { title: name, app: 'Realtime' });
     body.removeAttribute('aria-busy');
     body.replaceChildren(...publicScreen(channel, signal));
   }, (err) => {

@@ -23,7 +23,7 @@ export function talkbackView({ params, signal, navigate }) {
   Promise.all([api.get(`${talkbackPath(id)}.json`, { signal }), api.get('/channels.json', { signal })]).then(([tb, channels]) => {
     if (signal.aborted) return;
     title.textContent = tb.name || `#${tb.id}`;
-    document.title = `${title.textContent} · Realtime`;
+    document.title = t('core.page_title', { title: title.textContent, app: 'Realtime' });
     body.removeAttribute('aria-busy');
     const executed = executedCard(tb, signal);
     const queue = queueCard(tb, signal, () => executed.reload());

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from server.auth.mail import Mailer
+from server.auth.texts import alert_mail
 from server.errors import ApiError, ValidationError
 from server.iot.ingest import FeedService
 from server.iot.rules.kinds import Firing, show
@@ -229,9 +230,11 @@ class ActionRunner:
         user = await self.accounts.user_by_id(rule.owner_id)
         if user is None:
             return []
-        text = f"{message}\n\nRule: {rule.name}\nChannel: {rule.channel_id}\nEvent: {firing.event}\n"
+        subject, text = alert_mail(
+            user.language, message=message, rule=rule.name, channel=rule.channel_id, event=firing.event
+        )
         try:
-            await self.mailer.send(user.email, f"Alert: {rule.name}"[:200], text)
+            await self.mailer.send(user.email, subject, text)
         except Exception as exc:  # noqa: BLE001 - SMTP fails in many ways; the event says which
             return [NewEvent(firing.at, "action_failed", {"type": "email", "error": type(exc).__name__})]
         return [NewEvent(firing.at, "action", {"type": "email"})]
