@@ -1,4 +1,5 @@
-"""Start the server: uvloop, settings from the environment, a clean stop on SIGTERM."""
+"""Start the server: uvloop, settings from the environment, a clean stop on SIGTERM; with WORKERS=N, a supervisor
+of N processes on one port (server/ops/workers.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from server.config import ConfigError, Settings
 from server.keys import metrics_key
 from server.ops.logs import setup_logging
 from server.ops.metrics import metrics_app
+from server.ops.workers import Supervisor, WorkerSeat, bind_all
 from server.web.deadlines import listen, setup_deadlines
 
 log = logging.getLogger("server")
@@ -32,8 +34,17 @@ def bind(host: str, port: int) -> socket.socket:
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
-async def serve(settings: Settings, sock: socket.socket, metrics_sock: socket.socket | None = None) -> int:
+async def serve(
+    settings: Settings, sock: socket.socket, metrics_sock: socket.socket | None = None, seat: WorkerSeat | None = None
+) -> int:
     app = create_app(settings)
+    if seat is not None:  # one of several workers: every answer names it (index/pid), so clients can tell them apart
+        worker = seat.name
+
+        async def name_worker(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers["X-Worker"] = worker
+
+        app.on_response_prepare.append(name_worker)
     setup_deadlines(app)  # the head-read deadline learns from it when each request starts and ends
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     try:
@@ -60,6 +71,9 @@ async def serve(settings: Settings, sock: socket.socket, metrics_sock: socket.so
     gc.set_threshold(*GC_THRESHOLDS)
     host, port = sock.getsockname()[:2]
     log.info("listening on http://%s:%s (%s database)", host, port, settings.database_backend)
+    if seat is not None:
+        log.info("worker %s serving", seat.name)
+        seat.serving()
     if metrics_sock is not None:
         log.info("metrics on http://%s:%s/metrics", *metrics_sock.getsockname()[:2])
     stop = asyncio.Event()
@@ -86,8 +100,19 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.log_level)
+    seat = WorkerSeat.from_env()
+    if seat is not None:  # started by the supervisor below, its sockets already bound
+        return uvloop.run(serve(settings, seat.sock, seat.metrics_sock, seat))
     for name in settings.generated_secrets:
         log.warning("%s is not set; using a development value generated into %s", name, settings.data_dir)
+    if settings.workers > 1:
+        try:
+            public, metrics = bind_all(settings)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            print(f"cannot listen on {settings.host}:{settings.port} or a metrics port: {reason}", file=sys.stderr)
+            return 1
+        return Supervisor(settings, public, metrics).run()
     listeners = [(settings.host, settings.port)]
     if settings.metrics_port is not None:
         listeners.append((settings.metrics_host, settings.metrics_port))
@@ -99,7 +124,7 @@ def main() -> int:
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
             print(f"cannot listen on {host}:{port}: {reason}", file=sys.stderr)
             return 1
-    return uvloop.run(serve(settings, *socks))
+    return uvloop.run(serve(settings, socks[0], socks[1] if len(socks) > 1 else None))
 
 
 if __name__ == "__main__":

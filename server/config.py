@@ -148,6 +148,8 @@ class Settings:
     # Prometheus metrics on a listener of their own (never the public one); no port: no metrics listener.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    # Server processes run.py starts on one port (server/ops/workers.py); more than one needs PostgreSQL and Redis.
+    workers: int = 1
     log_level: str = "INFO"
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
@@ -226,10 +228,12 @@ class Settings:
             "access_log_slow_ms": reader.number("ACCESS_LOG_SLOW_MS", 500.0, 1.0, 600_000.0),
             "metrics_host": reader.text("METRICS_HOST", "127.0.0.1"),
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
+            "workers": reader.integer("WORKERS", 1, 1, 64),
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
         if (values["mqtt_admin_username"] is None) != (values["mqtt_admin_password"] is None):
             reader.errors.append("MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together: set both or neither")
+        _check_workers(reader, values)
         reader.fail_if_errors()
         secrets_given = {
             k: v
@@ -291,6 +295,20 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(f"DATABASE_URL must start with sqlite:/// or postgresql://, got scheme {scheme!r}")
     if scheme == "sqlite" and not url.startswith("sqlite:///"):
         raise ConfigError("DATABASE_URL for SQLite must look like sqlite:///path/to/app.db")
+
+
+def _check_workers(reader: _Reader, values: dict[str, Any]) -> None:
+    """Several processes share writes only through PostgreSQL (SQLite has one writer per file) and fan-out,
+    presence and rate limits only through Redis."""
+    workers = values["workers"]
+    if workers > 1 and (values["redis_url"] is None or values["database_url"].startswith("sqlite:")):
+        reader.errors.append(
+            f"WORKERS={workers} needs DATABASE_URL=postgresql://... and REDIS_URL: SQLite has one writer per file,"
+            " and without Redis the processes share neither fan-out nor presence"
+        )
+    port = values["metrics_port"]
+    if port is not None and port + workers - 1 > 65535:
+        reader.errors.append(f"METRICS_PORT + WORKERS - 1 must be at most 65535, got {port + workers - 1}")
 
 
 def new_key() -> str:
