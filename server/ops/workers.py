@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -125,8 +126,15 @@ class _Worker:
 class Supervisor:
     """Starts and keeps `settings.workers` workers; `run()` returns the exit code once they all stopped."""
 
-    def __init__(self, settings: Settings, public: list[socket.socket], metrics: list[socket.socket | None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        public: list[socket.socket],
+        metrics: list[socket.socket | None],
+        command: Sequence[str] = (sys.executable, str(RUN_PY)),
+    ) -> None:
         self.settings = settings
+        self.command = list(command)  # what a worker runs: run.py, or a test's stand-in
         self.public = public
         self.metrics = metrics
         self.workers: dict[int, _Worker] = {}
@@ -175,7 +183,7 @@ class Supervisor:
         try:
             # This very program again, with the supervisor's own environment: nothing untrusted.
             proc = subprocess.Popen(  # noqa: S603
-                [sys.executable, str(RUN_PY)], env=env, pass_fds=fds, stdin=subprocess.DEVNULL
+                self.command, env=env, pass_fds=fds, stdin=subprocess.DEVNULL
             )
         finally:
             os.close(write_fd)
