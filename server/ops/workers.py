@@ -89,7 +89,7 @@ class WorkerSeat:
 
     @classmethod
     def from_env(cls) -> WorkerSeat | None:
-        value = os.environ.get(WORKER_ENV)
+        value = os.environ.pop(WORKER_ENV, None)  # not for the programs this worker starts (the SFU)
         if not value:
             return None
         index, listen_fd, metrics_fd, ready_fd = value.split(":")
@@ -153,9 +153,10 @@ class Supervisor:
             self.workers[index] = self._spawn(index)
         for index in range(len(self.public)):
             if not self._wait_ready(self.workers[index]):
-                log.error("worker %d did not start; stopping", index)
+                if not self._stopping:
+                    log.error("worker %d did not start; stopping", index)
                 self._stop_all()
-                return 1
+                return 0 if self._stopping else 1
         log.info("all %d workers serving", len(self.workers))
         while not self._stopping:
             time.sleep(POLL_SECONDS)

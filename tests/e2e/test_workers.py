@@ -132,7 +132,7 @@ async def test_two_workers_serve_as_one(tmp_path: Path, database_url: str) -> No
                 for n in range(10)
             ]
             assert [m["id"] for m in sent] == list(range(1, 11))
-            news = await there.peer.wait_for("message.new", count=10)
+            await there.peer.wait_for("message.new", count=10)
             await asyncio.sleep(0.3)  # a duplicate, if any, would arrive in this time
             news = [p for p in there.peer.pushes if p["type"] == "message.new"]
             assert [p["message"]["id"] for p in news] == list(range(1, 11))
@@ -141,6 +141,8 @@ async def test_two_workers_serve_as_one(tmp_path: Path, database_url: str) -> No
             answer = await there.peer.ok("message.send", chat_id=chat_id, client_id=str(uuid.uuid4()), text="back")
             assert answer["id"] == 11
             await here.peer.wait_for("message.new", count=11)  # her own ten (every device sees them) and his
+            assert (await here.peer.ok("chat.typing", chat_id=chat_id))["sent"] is True  # the chat is Bob's now too
+            await there.peer.wait_for("typing", chat_id=chat_id, user_id=alice.user_id)
 
             # A live subscription on worker 0 sees points written through worker 1.
             channel_id, key = await _channel(on["1"], alice)

@@ -45,6 +45,7 @@ def worker(seat: WorkerSeat) -> int:
     server = Draining(("127.0.0.1", 0), Named, bind_and_activate=False)
     server.socket.close()
     server.socket = seat.sock
+    seat.sock.setblocking(False)  # a worker that loses the race for a connection must not wait in accept()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown).start()
