@@ -80,7 +80,10 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    orphaned = loop.create_task(_until_orphaned(stop)) if seat is not None else None
     await stop.wait()
+    if orphaned is not None:
+        orphaned.cancel()
     log.info("stopping: finishing requests, closing WebSockets, flushing writers")
     # Stops accepting, closes WebSockets (on_shutdown), waits for requests in flight, then closes
     # resources in reverse order: batch writers flush before the database closes.
@@ -90,6 +93,15 @@ async def serve(
     await runner.cleanup()
     log.info("stopped")
     return 0
+
+
+async def _until_orphaned(stop: asyncio.Event) -> None:
+    """A worker whose supervisor is gone (killed) stops too, rather than serve on with nobody to restart it."""
+    supervisor = os.getppid()
+    while os.getppid() == supervisor:  # noqa: ASYNC110 - a parent that dies sends no event to wait on
+        await asyncio.sleep(1.0)
+    log.error("the supervisor (pid %d) is gone; stopping", supervisor)
+    stop.set()
 
 
 def main() -> int:
@@ -102,6 +114,7 @@ def main() -> int:
     logging.getLogger().setLevel(settings.log_level)
     seat = WorkerSeat.from_env()
     if seat is not None:  # started by the supervisor below, its sockets already bound
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor's to act on (a rolling restart)
         return uvloop.run(serve(settings, seat.sock, seat.metrics_sock, seat))
     for name in settings.generated_secrets:
         log.warning("%s is not set; using a development value generated into %s", name, settings.data_dir)
