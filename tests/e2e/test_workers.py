@@ -358,3 +358,21 @@ async def test_a_rolling_restart_loses_no_acknowledged_write_and_every_socket_re
         for device in devices:
             assert device.seqs == list(range(1, len(device.seqs) + 1))
             assert device.message_ids == sorted(messages)
+
+        # A worker whose supervisor is killed stops by itself (nobody would restart it, nor give it new code).
+        server.kill()
+        deadline = time.monotonic() + 10
+        for pid in (int(name.split("/")[1]) for name in after):
+            while _alive(pid):
+                assert time.monotonic() < deadline, f"worker {pid} outlived its supervisor"
+                await asyncio.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Running (an exited worker nobody reaped yet is a zombie: not alive)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
