@@ -29,7 +29,6 @@ import re
 import secrets
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ for _path in (str(REPO_ROOT), str(BENCH_DIR)):
 import chat  # noqa: E402 - after the path is set
 from ingest import BenchError, _busy_now, _revision, create_admin, fresh_postgres, run_and_report_noise  # noqa: E402
 
-from tests.e2e.server_process import HOST, free_port, running_server  # noqa: E402
+from tests.e2e.server_process import HOST, free_port, running_server, wait_for_http  # noqa: E402
 
 SETUPS = (("1 process, in-process broker", 1, False), ("1 process, Redis", 1, True), ("2 processes, Redis", 2, True))
 
@@ -115,12 +114,10 @@ def _server(args: argparse.Namespace, workers: int, redis: bool, tmp: Path) -> I
         if workers > 1:
             env["WORKERS"] = str(workers)
         server = stack.enter_context(running_server(tmp / "server", env=env))
-        deadline = time.monotonic() + 60
-        while workers > 1 and f"all {workers} workers serving" not in server.log_text():
-            if time.monotonic() > deadline:
-                raise BenchError(f"the workers did not start: {server.log_tail()}")
-            time.sleep(0.1)
         bases = [f"http://{HOST}:{metrics + n}" for n in range(workers)]
+        for base in bases:  # each worker's metrics listener answers once that worker serves
+            if wait_for_http(base + "/metrics", 60, server.proc) is None:
+                raise BenchError(f"a worker did not start: {server.log_tail()}")
         chats = asyncio.run(chat.make_chats(server.url, tokens, accounts, []))
         generators = []
         for number in range(args.generators):
