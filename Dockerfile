@@ -24,8 +24,8 @@ RUN apt-get update \
 # An unprivileged user owns only /data (SQLite, uploads); the code stays root-owned and read-only to it.
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin app \
- && mkdir -p /data \
- && chown app:app /data
+ && mkdir -p /data /backups \
+ && chown app:app /data /backups
 COPY . .
 
 USER app
