@@ -115,7 +115,7 @@ def _sqlite_snapshot(source: Path, target: Path) -> int:
     snapshot that does not stop the writer, in WAL); returns the snapshot's migration version."""
     if not source.exists():
         raise BackupError(f"there is no database at {source}")
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    src = sqlite3.connect(source, timeout=30)  # only read from; read-only would need WAL's -shm to exist
     dst = sqlite3.connect(target)
     try:
         src.backup(dst, pages=-1)

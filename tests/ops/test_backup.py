@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from server.app import create_app
 from server.config import ConfigError, Settings
 from server.ops.backup import BackupError, RestoreTarget, archives, backup_key, create_backup, prune, restore_backup
 from server.ops.backup_schedule import LOCK_FILE, backup_once
@@ -219,3 +223,24 @@ def test_the_command_line_backs_up_prunes_and_refuses_a_busy_target(tmp_path: Pa
     no_key = run(["restore", str(newest)], {**env, "DATA_DIR": str(tmp_path / "other"), "BACKUP_KEY": ""})
     assert no_key.returncode == 2
     assert "restore needs BACKUP_KEY" in no_key.stderr
+
+
+async def test_the_server_backs_up_by_itself_every_interval(
+    aiohttp_client: Any, make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    directory = tmp_path / "scheduled"
+    settings = make_settings(backup_interval=0.3, backup_dir=directory, backup_key=BACKUP_KEY, backup_keep=2)
+    await aiohttp_client(create_app(settings))
+    for _ in range(200):
+        if len(archives(directory)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    first = archives(directory)
+    assert len(first) == 2
+    for _ in range(200):  # a third one comes, and the oldest goes
+        if archives(directory)[-1] != first[-1]:
+            break
+        await asyncio.sleep(0.05)
+    now = archives(directory)
+    assert len(now) == 2
+    assert now[0] == first[1]

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 EMAIL = "admin@example.test"
 PASSWORD = "a long admin password"
 BACKUP_KEY = base64.b64encode(os.urandom(32)).decode()
-ATTACHMENT = os.urandom(3000)
+ATTACHMENT = "".join(f"report line {i}: {uuid.uuid4()}\n" for i in range(80)).encode()  # a plain text document
 
 
 def cli_env(data_dir: Path, database_url: str) -> dict[str, str]:
@@ -130,7 +130,7 @@ async def test_restore_drill(tmp_path: Path, database_url: str, restore_url: str
             )
             chat_id = (await resp.json())["id"]
             form = aiohttp.FormData()
-            form.add_field("file", ATTACHMENT, filename="report.bin", content_type="application/octet-stream")
+            form.add_field("file", ATTACHMENT, filename="report.txt", content_type="text/plain")
             resp = await session.post(f"{server.url}/api/chats/{chat_id}/attachments", data=form, headers=headers)
             assert resp.status == 201, await resp.text()
             attachment_id = (await resp.json())["id"]
