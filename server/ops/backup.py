@@ -175,7 +175,8 @@ def _write_archive(
             sealed = SealedWriter(out, key, salt=secrets.token_bytes(16))
             with tarfile.open(fileobj=sealed, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                 tar.add(database[0], arcname=database[1], recursive=False)
-                if secrets_file is not None and secrets_file.exists():
+                with_secrets = secrets_file is not None and secrets_file.exists()
+                if secrets_file is not None and with_secrets:
                     tar.add(secrets_file, arcname=SECRETS_FILE, recursive=False)
                 for path, name in _uploads(data_dir):
                     try:
@@ -183,7 +184,7 @@ def _write_archive(
                     except FileNotFoundError:  # swept since it was listed: it is no longer referenced
                         continue
                     files.append({"name": name.removeprefix(f"{_FILES}/"), "size": tar.members[-1].size})
-                manifest = {**manifest, "files": files}
+                manifest = {**manifest, "secrets": with_secrets, "files": files}
                 _add_bytes(tar, _MANIFEST, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
             sealed.close()
             out.flush()
@@ -207,8 +208,21 @@ def archives(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX))
 
 
+def _sweep_leftovers(directory: Path, age: float = 86400.0) -> None:
+    """Remove what a backup killed half-way left behind (its staging folder, its unfinished archive)."""
+    limit = time.time() - age
+    for path in directory.iterdir() if directory.is_dir() else ():
+        stale = path.name.startswith(".staging-") or path.name.endswith(f"{SUFFIX}.part")
+        if stale and path.stat().st_mtime < limit:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 def prune(directory: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` backups (0 keeps them all); returns those deleted."""
+    _sweep_leftovers(directory)
     if keep <= 0:
         return []
     old = archives(directory)[:-keep]

@@ -158,6 +158,11 @@ async def _restore(archive: Path) -> int:
         f"{len(manifest['files'])} file(s)) into {target.data_dir}"
         + (" and the database" if target.backend == "postgresql" else "")
     )
+    if not manifest.get("secrets"):
+        print(
+            "start the server with the ENCRYPTION_KEYS, BLIND_INDEX_KEY, JWT_SECRET and VAPID_PRIVATE_KEY of the "
+            "server that was backed up: they are not in a backup"
+        )
     return 0
 
 

@@ -8,6 +8,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 import pytest
 
 from server.app import create_app
-from server.config import ConfigError, Settings
+from server.config import ConfigError, Settings, new_vapid_key
 from server.ops.backup import BackupError, RestoreTarget, archives, backup_key, create_backup, prune, restore_backup
 from server.ops.backup_schedule import LOCK_FILE, backup_once
 from server.storage import database as storage
@@ -38,6 +39,7 @@ def env_for(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
         "ENCRYPTION_KEYS": f"k1:{b64(os.urandom(32))}",
         "BLIND_INDEX_KEY": b64(os.urandom(32)),
         "JWT_SECRET": b64(os.urandom(32)),
+        "VAPID_PRIVATE_KEY": new_vapid_key(),
         "BACKUP_KEY": b64(BACKUP_KEY),
         **extra,
     }
@@ -139,7 +141,12 @@ async def test_the_data_keyring_does_not_open_a_backup(source: Settings, tmp_pat
 
 async def test_keep_prunes_the_oldest(source: Settings, tmp_path: Path) -> None:
     directory = tmp_path / "backups"
+    directory.mkdir()
+    leftover = directory / ".staging-killed"
+    leftover.mkdir()
+    os.utime(leftover, (time.time() - 2 * 86400, time.time() - 2 * 86400))
     made = [(await create_backup(source, BACKUP_KEY, directory, keep=2)).path for _ in range(4)]
+    assert not leftover.exists()
     assert archives(directory) == made[-2:]
     assert prune(directory, 1) == [made[-2]]
     assert prune(directory, 0) == []
@@ -219,6 +226,8 @@ def test_the_command_line_backs_up_prunes_and_refuses_a_busy_target(tmp_path: Pa
     restored = run(["restore", str(newest)], {**env, "DATA_DIR": str(fresh), "DATABASE_URL": ""})
     assert restored.returncode == 0, restored.stderr
     assert "restored the backup of" in restored.stdout
+    assert "not in a backup" in restored.stdout  # the secrets come from the environment
+    assert not (fresh / "secrets.json").exists()
     assert (fresh / "app.db").exists()
     no_key = run(["restore", str(newest)], {**env, "DATA_DIR": str(tmp_path / "other"), "BACKUP_KEY": ""})
     assert no_key.returncode == 2
