@@ -26,7 +26,7 @@ from server.keys import (
     redis_key,
     settings_key,
 )
-from server.ops import health, status
+from server.ops import backup_schedule, health, status
 from server.ops.metrics import Metrics
 from server.storage import database as storage
 from server.storage.guarded import GuardedDatabase
@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, overrides: Mapping[web.AppKey[Any], Any] |
 
     app.add_routes(health.routes)
     status.setup(app)  # the admins' status page: figures of the house and the domains' writers
+    backup_schedule.setup(app)  # BACKUP_INTERVAL: backups made by the server itself
     openapi.add_house_part(app)
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
     return app

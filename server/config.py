@@ -149,6 +149,13 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     log_level: str = "INFO"
+    # Backups (server/ops/backup.py): their own key, never derived from the keyring (unset in development: one is
+    # generated into DATA_DIR, beside the data, where it protects nothing), where they go, how often the server
+    # makes one itself (0: never) and how many it keeps (0: all).
+    backup_key: bytes = field(default=b"", repr=False)
+    backup_dir: Path = Path("./backups")
+    backup_interval: float = 0.0
+    backup_keep: int = 7
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -226,10 +233,16 @@ class Settings:
             "access_log_slow_ms": reader.number("ACCESS_LOG_SLOW_MS", 500.0, 1.0, 600_000.0),
             "metrics_host": reader.text("METRICS_HOST", "127.0.0.1"),
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
+            "backup_key": reader.key("BACKUP_KEY") if reader.optional("BACKUP_KEY") else b"",
+            "backup_dir": Path(reader.text("BACKUP_DIR", "./backups")),
+            "backup_interval": reader.number("BACKUP_INTERVAL", 0.0, 0.0, 31 * 86400.0),
+            "backup_keep": reader.integer("BACKUP_KEEP", 7, 0, 100_000),
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
         if (values["mqtt_admin_username"] is None) != (values["mqtt_admin_password"] is None):
             reader.errors.append("MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together: set both or neither")
+        if values["backup_interval"] and not values["backup_key"] and app_env == "production":
+            reader.errors.append("BACKUP_INTERVAL needs BACKUP_KEY in production (a key kept away from the data)")
         reader.fail_if_errors()
         secrets_given = {
             k: v
