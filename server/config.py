@@ -145,6 +145,8 @@ class Settings:
     # request gets its own line); their errors, and answers slower than `access_log_slow_ms`, always do.
     access_log_summary_seconds: float = 10.0
     access_log_slow_ms: float = 500.0
+    # A database statement that takes this long is logged (by name, never with its values) and counted as slow.
+    slow_query_ms: float = 200.0
     # Prometheus metrics on a listener of their own (never the public one); no port: no metrics listener.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -224,6 +226,7 @@ class Settings:
             "write_timeout": reader.number("WRITE_TIMEOUT", 30.0, 0.1, 3600.0),
             "access_log_summary_seconds": reader.number("ACCESS_LOG_SUMMARY_SECONDS", 10.0, 0.0, 3600.0),
             "access_log_slow_ms": reader.number("ACCESS_LOG_SLOW_MS", 500.0, 1.0, 600_000.0),
+            "slow_query_ms": reader.number("SLOW_QUERY_MS", 200.0, 0.0, 600_000.0),
             "metrics_host": reader.text("METRICS_HOST", "127.0.0.1"),
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
         }
