@@ -21,6 +21,17 @@ from server.encoding import Base64Error, decode_base64, decode_base64url, encode
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
+# .env.example's secrets start with this; production refuses them (docker-compose.yml passes them in these names).
+PLACEHOLDER = "change-me"
+_SECRET_NAMES = (
+    "ENCRYPTION_KEYS",
+    "BLIND_INDEX_KEY",
+    "JWT_SECRET",
+    "VAPID_PRIVATE_KEY",
+    "PGPASSWORD",
+    "TURN_SECRET",
+    "MQTT_ADMIN_PASSWORD",
+)
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -231,6 +242,12 @@ class Settings:
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
+        if app_env == "production":
+            reader.errors.extend(
+                f"{name} still holds the placeholder of .env.example ({PLACEHOLDER}...): set a real value"
+                for name in _SECRET_NAMES
+                if env.get(name, "").startswith(PLACEHOLDER)
+            )
         if (values["mqtt_admin_username"] is None) != (values["mqtt_admin_password"] is None):
             reader.errors.append("MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together: set both or neither")
         reader.fail_if_errors()
