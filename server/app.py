@@ -31,6 +31,7 @@ from server.ops.metrics import Metrics
 from server.storage import database as storage
 from server.storage.guarded import GuardedDatabase
 from server.storage.migrations import migrate
+from server.storage.timing import StatementTimings
 from server.web import openapi
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
@@ -103,7 +104,8 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     breaker = CircuitBreaker(
         "the database", failures=settings.breaker_failures, cooldown=settings.breaker_cooldown_seconds
     )
-    guarded: storage.Database = GuardedDatabase(db, breaker)
+    timings = app[metrics_key].statements = StatementTimings(settings.slow_query_ms)
+    guarded: storage.Database = GuardedDatabase(db, breaker, timings)
     app[database_key] = app[metrics_key].database = guarded
     yield
     await db.close()
