@@ -73,6 +73,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self.closed = False
+        self._waiting = 0  # callers waiting for a free connection
         # Streams are held as long as their client takes to read them: at most half the pool, so slow
         # downloads never take every connection from ordinary requests.
         self._streams = asyncio.Semaphore(max(1, pool.get_max_size() // 2))
@@ -83,8 +84,21 @@ class PostgresDatabase:
         return cls(pool)
 
     @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Any]:
+        """A connection of the pool, counted among the waiting callers until it is free."""
+        self._waiting += 1
+        try:
+            conn = await self._pool.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield conn
+        finally:
+            await self._pool.release(conn)
+
+    @asynccontextmanager
     async def _conn(self) -> AsyncIterator[_Connection]:
-        async with self._pool.acquire() as conn:
+        async with self._acquire() as conn:
             yield _Connection(conn)
 
     async def execute(self, sql: str, *args: Any) -> int:
@@ -117,15 +131,15 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._acquire() as conn, conn.transaction():
             yield _Connection(conn)
 
-    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]], *, name: str = "transaction") -> T:
         async with self.transaction() as tx:
             return await work(tx)
 
     async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
-        async with self._streams, self._pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self._streams, self._acquire() as conn, conn.transaction(readonly=True):
             async for row in conn.cursor(sql, *args, prefetch=batch):
                 yield row
 
@@ -143,6 +157,7 @@ class PostgresDatabase:
             "connections": size,
             "in_use": size - self._pool.get_idle_size(),
             "max": self._pool.get_max_size(),
+            "waiting": self._waiting,
         }
 
     async def close(self) -> None:

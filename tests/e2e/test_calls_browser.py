@@ -26,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocke
 from server.calls import ws as calls_ws
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess, running_server
-from tests.e2e.webapp import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Problems, sign_in
+from tests.e2e.webapp import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Problems, push_until, sign_in
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
 
@@ -318,17 +318,10 @@ def test_call_pushes_become_notifications_with_answer_and_decline(
     notes: list[dict[str, Any]] = []
     for payload in (ringing, elsewhere, late, missed, message):
         # One at a time: each push's notification is shown before the next push is sent.
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)},
-        )
         tag = expected.get(str(payload.get("call_id")), "chat-c2")
-        deadline = time.monotonic() + 10
-        notes = page.evaluate(shown)
-        while tag not in {note["tag"] for note in notes}:
-            assert time.monotonic() < deadline, (tag, notes)
-            page.wait_for_timeout(50)
-            notes = page.evaluate(shown)
+        push = {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)}
+        push_until(page, cdp, push, lambda tag=tag: tag in {note["tag"] for note in page.evaluate(shown)})
+    notes = page.evaluate(shown)
     by_tag = {note["tag"]: note for note in notes}
     call = by_tag["call-k1"]
     assert (call["title"], call["body"], call["sticky"], call["actions"]) == (

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,21 @@ def sign_in(page: Page, server: ServerProcess, email: str) -> None:
     token = page.evaluate("localStorage.getItem('realtime.device_token')")
     assert isinstance(token, str), "the sign-in did not keep a device token"
     assert token
+
+
+def push_until(page: Page, cdp: Any, push: dict[str, Any], shown: Callable[[], bool], timeout: float = 15) -> None:
+    """Deliver a Web Push message through DevTools (`push`: origin, registrationId, data) and wait until
+    `shown()`. DevTools drops a push that reaches a service worker still starting (seen under load in CI), so it
+    is delivered once more after 5 s; notifications carry tags, so a second delivery replaces, never adds."""
+    cdp.send("ServiceWorker.deliverPushMessage", push)
+    again: float | None = time.monotonic() + 5
+    deadline = time.monotonic() + timeout
+    while not shown():
+        assert time.monotonic() < deadline, f"no notification for {push['data']}"
+        if again is not None and time.monotonic() > again:
+            cdp.send("ServiceWorker.deliverPushMessage", push)
+            again = None
+        page.wait_for_timeout(50)
 
 
 def open_account(page: Page) -> None:
