@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,13 +29,26 @@ from tests.e2e.server_process import ServerProcess, free_port, running_server
 TRIES = 60  # connections opened at most to land on a given worker (each lands on one at random)
 
 
+def free_port_pair() -> int:
+    """A loopback port that is free, with the one after it free too (worker i listens on METRICS_PORT + i)."""
+    for _ in range(50):
+        base = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise RuntimeError("no two free loopback ports in a row")
+
+
 def workers_env(tmp_path: Path, database_url: str, redis_url: str, mqtt_url: str | None = None) -> dict[str, str]:
     env = server_env_for(tmp_path, database_url, None)
     env.update(
         {
             "WORKERS": "2",
             "REDIS_URL": redis_url,
-            "METRICS_PORT": str(free_port()),  # and the port after it, for worker 1 (free enough on loopback)
+            "METRICS_PORT": str(free_port_pair()),  # and the port after it, for worker 1
             "BATCH_MAX_DELAY_MS": "5",
         }
     )
