@@ -230,7 +230,9 @@ class ResumingDevice:
     def _take(self, sock: Socket, taken: int) -> int:
         pushes = sock.peer.pushes
         for push in pushes[taken:]:
-            if "seq" in push:
+            # A live event that came between auth and sync comes again in the sync's replay (docs/protocol.md):
+            # as the protocol asks, events at or below the highest seq processed are dropped.
+            if "seq" in push and int(push["seq"]) > self.last_seq:
                 self.seqs.append(int(push["seq"]))
                 if push["type"] == "message.new":
                     self.message_ids.append(int(push["message"]["id"]))
