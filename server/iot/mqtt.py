@@ -60,6 +60,7 @@ REPUBLISH_QUEUE = 20_000  # points waiting to be republished (room for one full 
 PAHO_QUEUE = 1000  # messages paho may hold unsent; we await each publish, so it rarely holds more than one
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds between reconnection attempts, doubling
 CLOSE_TIMEOUT = 5.0
+KEEPALIVE = 10  # seconds between pings when nothing else is sent
 
 
 class BadMessageError(Exception):
@@ -204,6 +205,7 @@ class MqttBridge:
         login: tuple[str, str] | None = None,
         backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
         republish_queue: int = REPUBLISH_QUEUE,
+        keepalive: int = KEEPALIVE,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -221,6 +223,7 @@ class MqttBridge:
         # A shared subscription: with several server processes, each message is written once, not once each.
         self._filter = f"$share/{share_group}/{PUBLISH_FILTER}" if share_group else PUBLISH_FILTER
         self._backoff = backoff
+        self._keepalive = keepalive
         self._outgoing: asyncio.Queue[tuple[Channel, int, Point]] = asyncio.Queue(republish_queue)
         self._unsent: list[tuple[str, bytes]] = []  # what a lost connection interrupted, sent first next time
         self._idle = asyncio.Event()  # set while nothing waits to be republished
@@ -276,7 +279,7 @@ class MqttBridge:
             password=self._password,
             identifier=f"thingspeak-bridge-{uuid.uuid4().hex[:12]}",
             clean_session=True,
-            keepalive=30,
+            keepalive=self._keepalive,  # a broker silent for 1.5 times this is taken as lost (a partition)
             timeout=CLOSE_TIMEOUT,
             max_queued_incoming_messages=INCOMING_QUEUE,
             max_queued_outgoing_messages=PAHO_QUEUE,

@@ -70,21 +70,27 @@ class _Connection(Executor):
 class PostgresDatabase:
     backend = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, timeout: float = 60.0) -> None:
         self._pool = pool
+        self._timeout = timeout
         self.closed = False
         # Streams are held as long as their client takes to read them: at most half the pool, so slow
         # downloads never take every connection from ordinary requests.
         self._streams = asyncio.Semaphore(max(1, pool.get_max_size() // 2))
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, command_timeout=60)
-        return cls(pool)
+    async def open(cls, url: str, *, pool_size: int = 10, timeout: float = 60.0) -> PostgresDatabase:
+        # A server that stops answering (a partition, not a refusal) must cost a bounded wait, not a hang: the
+        # connect, the wait for a pooled connection and every statement give up after `timeout` seconds.
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, command_timeout=timeout, timeout=timeout)
+        return cls(pool, timeout)
+
+    def _acquire(self) -> Any:
+        return self._pool.acquire(timeout=self._timeout)
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[_Connection]:
-        async with self._pool.acquire() as conn:
+        async with self._acquire() as conn:
             yield _Connection(conn)
 
     async def execute(self, sql: str, *args: Any) -> int:
@@ -117,7 +123,7 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Executor]:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._acquire() as conn, conn.transaction():
             yield _Connection(conn)
 
     async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
@@ -125,7 +131,7 @@ class PostgresDatabase:
             return await work(tx)
 
     async def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
-        async with self._streams, self._pool.acquire() as conn, conn.transaction(readonly=True):
+        async with self._streams, self._acquire() as conn, conn.transaction(readonly=True):
             async for row in conn.cursor(sql, *args, prefetch=batch):
                 yield row
 
