@@ -72,6 +72,7 @@ class FaultProxy:
     def url_for(self, url: str) -> str:
         """`url` (scheme://[user@]127.0.0.1:PORT/...) with its port swapped for the proxy's."""
         host, port = self.target
+        assert f"{host}:{port}" in url, f"{url} does not name {host}:{port} (give the port explicitly)"
         return url.replace(f"{host}:{port}", f"127.0.0.1:{self.port}", 1)
 
     def __enter__(self) -> FaultProxy:
