@@ -16,11 +16,16 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
+# pg_dump and pg_restore for `python -m server backup` and `restore` on PostgreSQL (Debian's 15, as the database).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
+
 # An unprivileged user owns only /data (SQLite, uploads); the code stays root-owned and read-only to it.
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin app \
- && mkdir -p /data \
- && chown app:app /data
+ && mkdir -p /data /backups \
+ && chown app:app /data /backups
 COPY . .
 
 USER app

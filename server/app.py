@@ -26,11 +26,12 @@ from server.keys import (
     redis_key,
     settings_key,
 )
-from server.ops import health, status
+from server.ops import backup_schedule, health, status
 from server.ops.metrics import Metrics
 from server.storage import database as storage
 from server.storage.guarded import GuardedDatabase
 from server.storage.migrations import migrate
+from server.storage.timing import StatementTimings
 from server.web import openapi
 from server.web.errors import setup_errors
 from server.web.headers import setup_security_headers
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, overrides: Mapping[web.AppKey[Any], Any] |
 
     app.add_routes(health.routes)
     status.setup(app)  # the admins' status page: figures of the house and the domains' writers
+    backup_schedule.setup(app)  # BACKUP_INTERVAL: backups made by the server itself
     openapi.add_house_part(app)
     setup_static(app)  # last: its catch-all pattern must not shadow the routes above
     return app
@@ -107,7 +109,8 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     breaker = CircuitBreaker(
         "the database", failures=settings.breaker_failures, cooldown=settings.breaker_cooldown_seconds
     )
-    guarded: storage.Database = GuardedDatabase(db, breaker)
+    timings = app[metrics_key].statements = StatementTimings(settings.slow_query_ms)
+    guarded: storage.Database = GuardedDatabase(db, breaker, timings)
     app[database_key] = app[metrics_key].database = guarded
     yield
     await db.close()

@@ -21,6 +21,17 @@ from server.encoding import Base64Error, decode_base64, decode_base64url, encode
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
+# .env.example's secrets start with this; production refuses them (docker-compose.yml passes them in these names).
+PLACEHOLDER = "change-me"
+_SECRET_NAMES = (
+    "ENCRYPTION_KEYS",
+    "BLIND_INDEX_KEY",
+    "JWT_SECRET",
+    "VAPID_PRIVATE_KEY",
+    "PGPASSWORD",
+    "TURN_SECRET",
+    "MQTT_ADMIN_PASSWORD",
+)
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -149,10 +160,19 @@ class Settings:
     # request gets its own line); their errors, and answers slower than `access_log_slow_ms`, always do.
     access_log_summary_seconds: float = 10.0
     access_log_slow_ms: float = 500.0
+    # A database statement that takes this long is logged (by name, never with its values) and counted as slow.
+    slow_query_ms: float = 200.0
     # Prometheus metrics on a listener of their own (never the public one); no port: no metrics listener.
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     log_level: str = "INFO"
+    # Backups (server/ops/backup.py): their own key, never derived from the keyring (unset in development: one is
+    # generated into DATA_DIR, beside the data, where it protects nothing), where they go, how often the server
+    # makes one itself (0: never) and how many it keeps (0: all).
+    backup_key: bytes = field(default=b"", repr=False)
+    backup_dir: Path = Path("./backups")
+    backup_interval: float = 0.0
+    backup_keep: int = 7
     generated_secrets: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -230,12 +250,25 @@ class Settings:
             "write_timeout": reader.number("WRITE_TIMEOUT", 30.0, 0.1, 3600.0),
             "access_log_summary_seconds": reader.number("ACCESS_LOG_SUMMARY_SECONDS", 10.0, 0.0, 3600.0),
             "access_log_slow_ms": reader.number("ACCESS_LOG_SLOW_MS", 500.0, 1.0, 600_000.0),
+            "slow_query_ms": reader.number("SLOW_QUERY_MS", 200.0, 0.0, 600_000.0),
             "metrics_host": reader.text("METRICS_HOST", "127.0.0.1"),
             "metrics_port": reader.integer("METRICS_PORT", 0, 0, 65535) or None,
+            "backup_key": reader.key("BACKUP_KEY") if reader.optional("BACKUP_KEY") else b"",
+            "backup_dir": Path(reader.text("BACKUP_DIR", "./backups")),
+            "backup_interval": reader.number("BACKUP_INTERVAL", 0.0, 0.0, 31 * 86400.0),
+            "backup_keep": reader.integer("BACKUP_KEEP", 7, 0, 100_000),
         }
         values["vapid_subject"] = _vapid_subject(reader, values["public_url"], values["smtp_from"])
+        if app_env == "production":
+            reader.errors.extend(
+                f"{name} still holds the placeholder of .env.example ({PLACEHOLDER}...): set a real value"
+                for name in _SECRET_NAMES
+                if env.get(name, "").startswith(PLACEHOLDER)
+            )
         if (values["mqtt_admin_username"] is None) != (values["mqtt_admin_password"] is None):
             reader.errors.append("MQTT_ADMIN_USERNAME and MQTT_ADMIN_PASSWORD go together: set both or neither")
+        if values["backup_interval"] and not values["backup_key"] and app_env == "production":
+            reader.errors.append("BACKUP_INTERVAL needs BACKUP_KEY in production (a key kept away from the data)")
         reader.fail_if_errors()
         secrets_given = {
             k: v

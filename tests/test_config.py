@@ -118,3 +118,21 @@ def test_explicit_values(tmp_path: Path) -> None:
     assert settings.public_url == "https://chat.example"
     assert settings.turn_urls == ("turn:a", "turns:b")
     assert [kid for kid, _ in settings.encryption_keys] == ["new", "old"]
+
+
+def test_production_refuses_the_placeholders_of_env_example(tmp_path: Path) -> None:
+    env = {"APP_ENV": "production", "DATA_DIR": str(tmp_path), **SECRETS}
+    with pytest.raises(ConfigError, match="TURN_SECRET still holds the placeholder"):
+        Settings.from_env({**env, "TURN_SECRET": "change-me-turn-secret"})
+    with pytest.raises(ConfigError, match="PGPASSWORD still holds the placeholder"):
+        Settings.from_env({**env, "PGPASSWORD": "change-me-postgres-password"})
+    assert Settings.from_env({**env, "TURN_SECRET": "a real one"}).turn_secret == "a real one"
+    # Development takes anything: the placeholders are about deployments made from .env.example.
+    assert Settings.from_env({"DATA_DIR": str(tmp_path), "TURN_SECRET": "change-me"}).turn_secret == "change-me"
+
+
+def test_slow_query_ms(tmp_path: Path) -> None:
+    assert Settings.from_env({"DATA_DIR": str(tmp_path)}).slow_query_ms == 200.0
+    assert Settings.from_env({"DATA_DIR": str(tmp_path), "SLOW_QUERY_MS": "0"}).slow_query_ms == 0.0
+    with pytest.raises(ConfigError, match="SLOW_QUERY_MS"):
+        Settings.from_env({"DATA_DIR": str(tmp_path), "SLOW_QUERY_MS": "-1"})

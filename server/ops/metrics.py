@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests and latency by route and status, open WebSockets, database and batch writers.
+"""Prometheus metrics: requests and latency by route and status, open WebSockets, database statements and
+connections, and batch writers.
 
 They are served by an application of their own (`metrics_app`), on the METRICS_HOST:METRICS_PORT listener, never
 on the public one: figures about the traffic and the load are for the operator, not the world.
@@ -17,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from server.storage.batch import BatchWriter
 from server.storage.database import Database
+from server.storage.timing import StatementTimings
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -80,7 +82,13 @@ class _LiveFigures(Collector):
             for figure, value in m.database.stats().items():
                 db.add_metric([m.database.backend, figure], value)
             yield db
+        if m.statements is not None:
+            yield from _statement_families(m.statements)
         queued = GaugeMetricFamily("batch_writer_queued_rows", "Rows waiting for their batch", labels=["writer"])
+        writing = GaugeMetricFamily("batch_writer_writing_rows", "Rows in the batch being written", labels=["writer"])
+        refused = GaugeMetricFamily(
+            "batch_writer_refused_rows", "Rows refused because the queue was full", labels=["writer"]
+        )
         batches = GaugeMetricFamily("batch_writer_batches", "Batches committed", labels=["writer"])
         rows = GaugeMetricFamily("batch_writer_rows", "Rows committed", labels=["writer"])
         failed = GaugeMetricFamily("batch_writer_failed_rows", "Rows whose write failed", labels=["writer"])
@@ -89,18 +97,35 @@ class _LiveFigures(Collector):
         commits = GaugeMetricFamily("batch_writer_commit_seconds", "Time all batches took", labels=["writer"])
         for writer in m.writers:
             queued.add_metric([writer.name], writer.queued)
+            writing.add_metric([writer.name], writer.writing)
+            refused.add_metric([writer.name], writer.stats.refused_full)
             batches.add_metric([writer.name], writer.stats.batches)
             rows.add_metric([writer.name], writer.stats.rows)
             failed.add_metric([writer.name], writer.stats.failed_rows)
             last.add_metric([writer.name], writer.stats.last_batch_rows)
             commit.add_metric([writer.name], writer.stats.last_commit_seconds)
             commits.add_metric([writer.name], writer.stats.commit_seconds)
-        yield from (queued, batches, rows, failed, last, commit, commits)
+        yield from (queued, writing, refused, batches, rows, failed, last, commit, commits)
         for name, (description, counters) in m.counters.items():
             family = GaugeMetricFamily(name, description, labels=["figure"])
             for figure, value in vars(counters).items():
                 family.add_metric([figure], float(value))
             yield family
+
+
+def _statement_families(timings: StatementTimings) -> Iterator[Metric]:
+    calls = CounterMetricFamily("database_statements", "Database statements by name", labels=["statement"])
+    seconds = CounterMetricFamily(
+        "database_statement_seconds", "Time database statements took, by name", labels=["statement"]
+    )
+    slow = CounterMetricFamily(
+        "database_slow_statements", "Statements slower than SLOW_QUERY_MS, by name", labels=["statement"]
+    )
+    for name, (count, took, slow_count) in list(timings.figures.items()):
+        calls.add_metric([name], count)
+        seconds.add_metric([name], took)
+        slow.add_metric([name], slow_count)
+    yield from (calls, seconds, slow)
 
 
 class Metrics:
@@ -110,6 +135,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = RequestFigures()  # counted by server/web/request_id.py's middleware
         self.database: Database | None = None
+        self.statements: StatementTimings | None = None  # kept by server/storage/guarded.py
         self.writers: list[BatchWriter[Any, Any]] = []
         self.open_websockets: Callable[[], int] = lambda: 0
         # Counters kept by parts of the server (each a dataclass of numbers), by metric name, with a description.

@@ -164,7 +164,7 @@ class BatchWriter(Generic[T, R]):
 
         # In one step: SQLite runs the whole transaction in its writer thread (the write function awaits nothing
         # but the executor), so a batch costs the event loop one hand-over instead of one per statement.
-        return await self._db.run_transaction(write)
+        return await self._db.run_transaction(write, name=f"batch {self.name}")
 
 
 def _settle(future: asyncio.Future[R], *, result: R | None = None, exc: BaseException | None = None) -> None:

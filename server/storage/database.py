@@ -57,10 +57,11 @@ class Database(Executor, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Executor]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
 
-    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]], *, name: str = "transaction") -> T:
         """`work(tx)` in one write transaction, committed once it returns, rolled back if it raises. `work` may
         await only `tx`'s methods: SQLite runs all of it, BEGIN to COMMIT, in its writer thread in one step
-        (a batch writer's transaction, so the event loop hands it over once instead of once per statement)."""
+        (a batch writer's transaction, so the event loop hands it over once instead of once per statement).
+        `name` is what /metrics and the slow-statement log call it (it is timed as one statement)."""
 
     def stream(self, sql: str, *args: Any, batch: int = 1000) -> AsyncIterator[Row]:
         """Rows one at a time, fetched in batches, for results too large to hold in memory."""
@@ -68,7 +69,7 @@ class Database(Executor, Protocol):
     async def ping(self) -> bool: ...
 
     def stats(self) -> dict[str, float]:
-        """Figures for /metrics: connections in use, waiting callers."""
+        """Figures for /metrics: connections, those in use, callers waiting for one."""
 
     async def close(self) -> None: ...
 

@@ -74,6 +74,7 @@ class PostgresDatabase:
         self._pool = pool
         self._timeout = timeout
         self.closed = False
+        self._waiting = 0  # callers waiting for a free connection
         # Streams are held as long as their client takes to read them: at most half the pool, so slow
         # downloads never take every connection from ordinary requests.
         self._streams = asyncio.Semaphore(max(1, pool.get_max_size() // 2))
@@ -85,8 +86,18 @@ class PostgresDatabase:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, command_timeout=timeout, timeout=timeout)
         return cls(pool, timeout)
 
-    def _acquire(self) -> Any:
-        return self._pool.acquire(timeout=self._timeout)
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Any]:
+        """A connection of the pool, counted among the waiting callers until it is free."""
+        self._waiting += 1
+        try:
+            conn = await self._pool.acquire(timeout=self._timeout)  # its release is bounded by it too
+        finally:
+            self._waiting -= 1
+        try:
+            yield conn
+        finally:
+            await self._pool.release(conn)
 
     @asynccontextmanager
     async def _conn(self) -> AsyncIterator[_Connection]:
@@ -126,7 +137,7 @@ class PostgresDatabase:
         async with self._acquire() as conn, conn.transaction():
             yield _Connection(conn)
 
-    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]], *, name: str = "transaction") -> T:
         async with self.transaction() as tx:
             return await work(tx)
 
@@ -149,6 +160,7 @@ class PostgresDatabase:
             "connections": size,
             "in_use": size - self._pool.get_idle_size(),
             "max": self._pool.get_max_size(),
+            "waiting": self._waiting,
         }
 
     async def close(self) -> None:

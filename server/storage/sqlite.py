@@ -185,6 +185,7 @@ class SqliteDatabase:
         for conn in streamers:
             self._streamers.put_nowait(_Connection(conn))
         self._waiting_writers = 0
+        self._waiting_readers = 0
         self.closed = False
 
     @classmethod
@@ -238,7 +239,7 @@ class SqliteDatabase:
         finally:
             self._write_lock.release()
 
-    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]]) -> T:
+    async def run_transaction(self, work: Callable[[Executor], Awaitable[T]], *, name: str = "transaction") -> T:
         # aiosqlite runs a function in its connection's thread with `_execute` (private, in 0.22 as in every
         # release since 0.11; requirements.txt pins it and tests/storage cover this path on every run).
         conn = self._writer.conn
@@ -265,7 +266,11 @@ class SqliteDatabase:
     @asynccontextmanager
     async def _reader(self, pool: asyncio.Queue[_Connection] | None = None) -> AsyncIterator[_Connection]:
         queue = self._readers if pool is None else pool
-        conn = await queue.get()
+        self._waiting_readers += 1  # (a free connection is taken without suspending: no scrape sees it counted)
+        try:
+            conn = await queue.get()
+        finally:
+            self._waiting_readers -= 1
         try:
             yield conn
         finally:
@@ -313,6 +318,7 @@ class SqliteDatabase:
             "readers_in_use": self._reader_count - self._readers.qsize(),
             "writer_in_use": 1.0 if self._write_lock.locked() else 0.0,
             "writers_waiting": self._waiting_writers,
+            "readers_waiting": self._waiting_readers,
         }
 
     async def close(self) -> None:

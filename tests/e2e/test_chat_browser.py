@@ -191,13 +191,15 @@ def test_one_socket_carries_a_live_channel_too_and_pushes_become_notifications(
         ),
         start=1,
     ):
-        cdp.send(
-            "ServiceWorker.deliverPushMessage",
-            {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)},
-        )
-        deadline = time.monotonic() + 10
+        push = {"origin": server.url, "registrationId": registrations[0]["registrationId"], "data": json.dumps(payload)}
+        cdp.send("ServiceWorker.deliverPushMessage", push)
+        # DevTools drops a push that reaches a worker still starting (seen under load in CI): once more after 5 s.
+        again, deadline = time.monotonic() + 5, time.monotonic() + 15
         while len(page.evaluate(shown)) < count:
             assert time.monotonic() < deadline, page.evaluate(shown)
+            if again is not None and time.monotonic() > again:
+                cdp.send("ServiceWorker.deliverPushMessage", push)
+                again = None
             page.wait_for_timeout(50)
     assert sorted(page.evaluate(shown)) == [
         ["New message", "New message", "#/chat?id=c2"],

@@ -22,8 +22,9 @@ export function languageSection() {
     } catch {
       notSaved = true; // this device switches all the same
     }
+    select.disabled = false;
+    select.focus(); // the redrawn screen gives focus back to the switch (core/router.js: refresh)
     setLanguage(chosen); // the screen is drawn again in it
-    document.getElementById(SELECT_ID)?.focus();
   });
   const { element } = card(t('account.language.title'),
     h('div', { class: 'field' },

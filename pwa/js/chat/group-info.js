@@ -1,9 +1,10 @@
 // A group's details: its picture, name and description (admins edit them), the members with their roles, and
 // what the user's role allows: add and remove members, make or unmake admins (the owner), hand over ownership.
 
-import { api } from '../core/api.js';
+import { api, ApiError } from '../core/api.js';
 import { describeError, h, uid } from '../core/dom.js';
 import { t, tn } from '../core/i18n.js';
+import { findPerson } from '../people/api.js';
 import { initials } from './chats.js';
 import { openDialog } from './dialog.js';
 import { attachmentUrl, uploadFile } from './files.js';
@@ -142,12 +143,26 @@ export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
     const form = h('form', { class: 'add-members' },
       h('label', { for: inputId }, t('chat.group.add_label')),
       h('p', { class: 'field-hint' }, t('chat.group.add_hint')), h('div', { class: 'copy-row' }, input, add));
-    form.addEventListener('submit', (event) => {
+    form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const ids = [...new Set(input.value.split(/[\s,;]+/).filter(Boolean))];
-      if (!ids.length) {
+      const entries = [...new Set(input.value.split(/[\s,;]+/).filter(Boolean))];
+      if (!entries.length) {
         say(t('chat.group.add_none'));
         return;
+      }
+      const ids = [];
+      for (const entry of entries) { // @usernames are looked up one by one; anything else is a user id
+        if (!entry.startsWith('@')) {
+          ids.push(entry);
+          continue;
+        }
+        try {
+          ids.push((await findPerson({ username: entry.slice(1) })).id);
+        } catch (err) {
+          say(err instanceof ApiError && err.status === 404
+            ? t('chat.group.add_unknown', { name: entry.slice(1) }) : describeError(err));
+          return;
+        }
       }
       run(() => api.post(path(chatId, '/members'), { user_ids: ids }), tn('chat.group.added', ids.length));
     });

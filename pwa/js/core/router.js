@@ -29,7 +29,8 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
     return isSignedIn() ? '/chats' : '/signin'; // signed in, people land on their chats
   }
 
-  function render() {
+  /** Draw the current route's screen; `keepId`: on a redraw, the id of the element to give focus back to. */
+  function render(keepId = null) {
     const { path, params } = current();
     const route = routes[path];
     if (!route) return go(home(), { replace: true });
@@ -52,17 +53,23 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
       waiting.setAttribute('aria-busy', 'true');
       waiting.textContent = '…';
       screen.then(
-        (node) => controller === mine && show(node),
+        (node) => controller === mine && show(node, keepId),
         (err) => controller === mine && show(failed(err)),
       );
       screen = waiting;
     }
-    show(screen);
+    show(screen, keepId);
     return undefined;
   }
 
-  function show(screen) {
+  function show(screen, keepId = null) {
     outlet.replaceChildren(screen);
+    const kept = keepId ? document.getElementById(keepId) : null;
+    if (kept) { // the same screen drawn again (a language switch): focus stays where it was
+      kept.focus();
+      rendered = true;
+      return;
+    }
     // Move focus to the new screen's heading so screen readers announce the change.
     const heading = outlet.querySelector('h1');
     if (rendered && heading) {
@@ -94,6 +101,12 @@ export function createRouter({ routes, outlet, isSignedIn, appName = 'Realtime' 
     }
   }
 
-  window.addEventListener('hashchange', render);
-  return { start: render, go, refresh: render };
+  /** Draw the current screen again (its data or language changed), keeping focus on the same element. */
+  function refresh() {
+    const active = document.activeElement;
+    render(active && active !== document.body && outlet.contains(active) ? active.id || null : null);
+  }
+
+  window.addEventListener('hashchange', () => render());
+  return { start: () => render(), go, refresh };
 }
