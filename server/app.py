@@ -95,7 +95,12 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
-    db = await storage.connect(settings.database_url, readers=settings.sqlite_readers, pool_size=settings.pg_pool_size)
+    db = await storage.connect(
+        settings.database_url,
+        readers=settings.sqlite_readers,
+        pool_size=settings.pg_pool_size,
+        timeout=settings.database_timeout_seconds,
+    )
     try:
         await migrate(db)
     except BaseException:

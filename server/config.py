@@ -119,6 +119,10 @@ class Settings:
     # Dependencies that fail: Redis calls give up after this long, and a circuit breaker stops trying Redis or
     # the database after this many failures in a row, for this many seconds (then one trial call).
     redis_timeout_seconds: float = 2.0
+    # PostgreSQL: a connect, a wait for a pooled connection or a statement gives up after this long.
+    database_timeout_seconds: float = 10.0
+    # The MQTT bridge pings the broker this often when idle, and takes it as lost after 1.5 times as long silent.
+    mqtt_keepalive_seconds: int = 10
     breaker_failures: int = 3
     breaker_cooldown_seconds: float = 5.0
     max_body_bytes: int = 16 << 20  # the largest any route takes (bulk updates); routes set their own
@@ -224,6 +228,8 @@ class Settings:
             "batch_max_delay_ms": reader.number("BATCH_MAX_DELAY_MS", 2.0, 0.0, 10_000.0),
             "batch_max_pending": reader.integer("BATCH_MAX_PENDING", 100_000, 1, 10_000_000),
             "redis_timeout_seconds": reader.number("REDIS_TIMEOUT_SECONDS", 2.0, 0.05, 60.0),
+            "database_timeout_seconds": reader.number("DATABASE_TIMEOUT_SECONDS", 10.0, 0.1, 3600.0),
+            "mqtt_keepalive_seconds": reader.integer("MQTT_KEEPALIVE_SECONDS", 10, 1, 3600),
             "breaker_failures": reader.integer("BREAKER_FAILURES", 3, 1, 1000),
             "breaker_cooldown_seconds": reader.number("BREAKER_COOLDOWN_SECONDS", 5.0, 0.1, 3600.0),
             "log_level": reader.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),

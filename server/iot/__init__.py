@@ -157,7 +157,13 @@ async def _mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
         else None
     )
     bridge = MqttBridge(
-        settings.mqtt_url, app[channels_key], app[feeds_key], share_group=group, brokered=admin is not None, login=admin
+        settings.mqtt_url,
+        app[channels_key],
+        app[feeds_key],
+        share_group=group,
+        brokered=admin is not None,
+        login=admin,
+        keepalive=settings.mqtt_keepalive_seconds,
     )
     provisioner: DynSecProvisioner | None = None
     if admin is not None:

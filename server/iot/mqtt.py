@@ -36,6 +36,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import aiomqtt
 import orjson
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from server.crypto.keyring import BlindIndex
@@ -60,6 +62,8 @@ REPUBLISH_QUEUE = 20_000  # points waiting to be republished (room for one full 
 PAHO_QUEUE = 1000  # messages paho may hold unsent; we await each publish, so it rarely holds more than one
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0  # seconds between reconnection attempts, doubling
 CLOSE_TIMEOUT = 5.0
+KEEPALIVE = 10  # seconds between pings when nothing else is sent
+SESSION_EXPIRY = 120  # seconds the broker keeps our session (and queues for it) after a lost connection
 
 
 class BadMessageError(Exception):
@@ -204,6 +208,7 @@ class MqttBridge:
         login: tuple[str, str] | None = None,
         backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
         republish_queue: int = REPUBLISH_QUEUE,
+        keepalive: int = KEEPALIVE,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -221,6 +226,8 @@ class MqttBridge:
         # A shared subscription: with several server processes, each message is written once, not once each.
         self._filter = f"$share/{share_group}/{PUBLISH_FILTER}" if share_group else PUBLISH_FILTER
         self._backoff = backoff
+        self._keepalive = keepalive
+        self._identifier = f"thingspeak-bridge-{uuid.uuid4().hex[:12]}"  # this process's session, while it runs
         self._outgoing: asyncio.Queue[tuple[Channel, int, Point]] = asyncio.Queue(republish_queue)
         self._unsent: list[tuple[str, bytes]] = []  # what a lost connection interrupted, sent first next time
         self._idle = asyncio.Event()  # set while nothing waits to be republished
@@ -264,25 +271,35 @@ class MqttBridge:
             log.info("mqtt: %d live updates were not republished before shutdown", left)
 
     # -- connection ---------------------------------------------------------------------------------
-    def _client(self) -> aiomqtt.Client:
-        # Clean session, a new random client id each time: the broker keeps nothing for us while we are away,
-        # we subscribe again on every connect, and no stale sessions pile up on the broker as processes come
-        # and go. What devices publish while the bridge is disconnected is lost, as with ThingSpeak's own
-        # broker, which asks devices for CleanSession=1 and QoS 0.
+    def _client(self, *, clean: bool = False) -> aiomqtt.Client:
+        # An MQTT 5 session that outlives a lost connection by SESSION_EXPIRY seconds, under one client id for
+        # this process's life: while the bridge reconnects, the broker queues the QoS 1 messages devices publish
+        # (it has acknowledged them to the devices), and hands them over on reconnect, so a broker that blinks
+        # loses none. A process that stops ends its session (`clean`); one that dies leaves it to expire.
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho has no hints here
+        properties.SessionExpiryInterval = 0 if clean else SESSION_EXPIRY
         return aiomqtt.Client(
             self.host,
             self.port,
             username=self._username,
             password=self._password,
-            identifier=f"thingspeak-bridge-{uuid.uuid4().hex[:12]}",
-            clean_session=True,
-            keepalive=30,
+            identifier=self._identifier,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=clean,
+            properties=properties,
+            keepalive=self._keepalive,  # a broker silent for 1.5 times this is taken as lost (a partition)
             timeout=CLOSE_TIMEOUT,
             max_queued_incoming_messages=INCOMING_QUEUE,
             max_queued_outgoing_messages=PAHO_QUEUE,
             tls_context=ssl.create_default_context() if self.tls else None,
             logger=_client_log,
         )
+
+    async def _end_session(self) -> None:
+        """Stopping: drop our session on the broker, so it queues nothing more for us (a clean start ends it)."""
+        with contextlib.suppress(aiomqtt.MqttError, OSError):
+            async with asyncio.timeout(CLOSE_TIMEOUT), self._client(clean=True):
+                pass
 
     async def _run(self) -> None:
         delay = self._backoff[0]
@@ -310,6 +327,7 @@ class MqttBridge:
                 await asyncio.wait_for(self._stopping.wait(), delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self._backoff[1])
         await self._wait_for_handlers()
+        await self._end_session()
 
     async def _session(self, client: aiomqtt.Client) -> None:
         receiver = asyncio.create_task(self._receive(client))

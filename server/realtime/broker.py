@@ -15,11 +15,13 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
 Callback = Callable[[dict[str, Any]], object]
 Unsubscribe = Callable[[], None]
+SUBSCRIBE_TIMEOUT = 5.0  # seconds Redis may take to confirm a subscription
 
 
 def user_topic(user_id: str) -> str:
@@ -122,10 +124,21 @@ class RedisBroker:
 
     async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe:
         if self._local.add(topic, callback):
+            channel = self._prefix + topic
             confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._confirmations[self._prefix + topic].append(confirmed)
-            await self._pubsub.subscribe(self._prefix + topic)
-            await asyncio.wait_for(confirmed, timeout=5)
+            self._confirmations[channel].append(confirmed)
+            try:
+                await self._pubsub.subscribe(channel)
+                await asyncio.wait_for(confirmed, timeout=SUBSCRIBE_TIMEOUT)
+            except BaseException as exc:
+                # Redis is down or silent: forget this subscriber, or it would stay "first" and the topic would
+                # never be subscribed in Redis again once Redis is back.
+                self._local.remove(topic, callback)
+                with contextlib.suppress(ValueError):
+                    self._confirmations[channel].remove(confirmed)
+                if isinstance(exc, TimeoutError):
+                    raise RedisTimeoutError("Redis did not confirm a subscription in time") from None
+                raise
 
         def unsubscribe() -> None:
             if self._local.remove(topic, callback) and self._started:

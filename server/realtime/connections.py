@@ -34,6 +34,7 @@ CLOSE_GOING_AWAY = int(WSCloseCode.GOING_AWAY)  # 1001: the server is shutting d
 CLOSE_TOO_SLOW = 4008  # the client fell too far behind; reconnect and resync
 CLOSE_AUTH_TIMEOUT = 4001  # no successful auth frame in time
 CLOSE_SESSION_ENDED = 4003  # the session was revoked
+CLOSE_TRY_AGAIN = int(WSCloseCode.TRY_AGAIN_LATER)  # 1013: a dependency was down while signing in; reconnect
 CLOSE_SERVER_ERROR = int(WSCloseCode.INTERNAL_ERROR)  # 1011: the handler ended without a close
 
 

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 
 from server.errors import ApiError
 from server.keys import connections_key, settings_key, ws_authenticate_key, ws_authenticated_key, ws_commands_key
-from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SERVER_ERROR, Connection
+from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN, Connection
 from server.web.errors import ANSWERED_ERRORS, unavailable
 from server.wiring import send_async
 
@@ -132,7 +132,15 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         first = conn.user_id is None
         conn.user_id, conn.session_id = user_id, session_id
         if first:  # the domains attach what this user's connection hears (their events, presence, ...)
-            await send_async(request.app[ws_authenticated_key], request, conn)
+            try:
+                await send_async(request.app[ws_authenticated_key], request, conn)
+            except ANSWERED_ERRORS as exc:
+                # A dependency (Redis) could not attach it: say so and end this socket, whose end undoes what was
+                # attached; the client connects and signs in again, rather than hearing part of what it should.
+                conn.send(_error_reply(frame_id, exc))
+                conn.flush()  # closing drops what waits to be sent
+                conn.close_soon(CLOSE_TRY_AGAIN, "try again later")
+                return
         conn.send({"type": "result", "id": frame_id, "result": {"user_id": user_id}})
         return
     command = request.app[ws_commands_key].get(kind)

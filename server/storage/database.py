@@ -74,12 +74,13 @@ class Database(Executor, Protocol):
     async def close(self) -> None: ...
 
 
-async def connect(url: str, *, readers: int = 3, pool_size: int = 10) -> Database:
-    """Open the database named by `url` (sqlite:///path or postgresql://...)."""
+async def connect(url: str, *, readers: int = 3, pool_size: int = 10, timeout: float | None = None) -> Database:
+    """Open the database named by `url` (sqlite:///path or postgresql://...). PostgreSQL: `timeout` bounds each
+    connect, pool wait and statement (None: a minute, for the command line's long jobs)."""
     if url.startswith(("postgresql:", "postgres:")):
         from server.storage.postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url, pool_size=pool_size)
+        return await PostgresDatabase.open(url, pool_size=pool_size, timeout=timeout or 60.0)
     from server.storage.sqlite import SqliteDatabase
 
     path = url.removeprefix("sqlite://").removeprefix("/")

@@ -15,6 +15,7 @@ from server.storage.database import Database, Executor, Row
 from server.storage.timing import StatementTimings, rows_name, statement_name
 
 T = TypeVar("T")
+DISK_FULL_RETRY_AFTER = 30.0  # seconds: an operator has to free space first
 
 
 class DatabaseUnavailable(Exception):
@@ -36,6 +37,18 @@ def lost_connection(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         return False
     return isinstance(exc, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError))
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the database's disk is full: it cannot write now, but it still reads, so this is a 503
+    for the write alone and no reason to open the breaker."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "database or disk is full" in str(exc)
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(exc, asyncpg.DiskFullError)
 
 
 class GuardedDatabase:
@@ -69,6 +82,8 @@ class GuardedDatabase:
             self.breaker.failed()
             raise DatabaseUnavailable(self.breaker.retry_after()) from exc
         self.breaker.succeeded()  # it answered, if only to refuse the statement
+        if disk_full(exc):
+            raise DatabaseUnavailable(DISK_FULL_RETRY_AFTER) from exc
 
     async def _call(self, name: str, work: Awaitable[T]) -> T:
         # The time the caller waited, a connection's or the writer's turn included: what a slow request shows.

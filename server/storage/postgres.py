@@ -70,8 +70,9 @@ class _Connection(Executor):
 class PostgresDatabase:
     backend = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, timeout: float = 60.0) -> None:
         self._pool = pool
+        self._timeout = timeout
         self.closed = False
         self._waiting = 0  # callers waiting for a free connection
         # Streams are held as long as their client takes to read them: at most half the pool, so slow
@@ -79,16 +80,18 @@ class PostgresDatabase:
         self._streams = asyncio.Semaphore(max(1, pool.get_max_size() // 2))
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, command_timeout=60)
-        return cls(pool)
+    async def open(cls, url: str, *, pool_size: int = 10, timeout: float = 60.0) -> PostgresDatabase:
+        # A server that stops answering (a partition, not a refusal) must cost a bounded wait, not a hang: the
+        # connect, the wait for a pooled connection and every statement give up after `timeout` seconds.
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, command_timeout=timeout, timeout=timeout)
+        return cls(pool, timeout)
 
     @asynccontextmanager
     async def _acquire(self) -> AsyncIterator[Any]:
         """A connection of the pool, counted among the waiting callers until it is free."""
         self._waiting += 1
         try:
-            conn = await self._pool.acquire()
+            conn = await self._pool.acquire(timeout=self._timeout)  # its release is bounded by it too
         finally:
             self._waiting -= 1
         try:

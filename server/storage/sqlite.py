@@ -145,10 +145,13 @@ def _one_step(raw: sqlite3.Connection, work: Callable[[Executor], Awaitable[T]])
         if not isinstance(coroutine, Coroutine):
             raise TypeError("a one-step transaction must be a coroutine function")
         result = _drive(cast("Coroutine[Any, Any, T]", coroutine))
+        raw.execute("COMMIT")
     except BaseException:
-        raw.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk does), or the COMMIT failed and left it open: either
+        # way the next writer must find no transaction.
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
         raise
-    raw.execute("COMMIT")
     return result
 
 
@@ -229,10 +232,10 @@ class SqliteDatabase:
                 raise
             try:
                 yield self._writer
+                await conn.commit()
             except BaseException:
-                await conn.rollback()
+                await conn.rollback()  # also after a failed COMMIT (a full disk), which leaves it open
                 raise
-            await conn.commit()
         finally:
             self._write_lock.release()
 

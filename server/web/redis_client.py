@@ -45,6 +45,15 @@ class _BreakerConnect:
             raise
         self.breaker.succeeded()
 
+    async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().send_packed_command(*args, **kwargs)  # type: ignore[misc]
+        except RuntimeError as exc:
+            # uvloop refuses a write to a transport the peer has reset ("the handler is closed") with a
+            # RuntimeError, which redis-py takes for a bug: it is a lost connection, to reconnect or answer 503.
+            await self.disconnect()  # type: ignore[attr-defined]
+            raise RedisConnectionError("the connection to Redis was lost") from exc
+
 
 def open_redis(url: str, breaker: CircuitBreaker, *, timeout: float) -> Redis:
     """A client for `url` whose connections go through `breaker`."""
