@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -111,12 +112,10 @@ async def test_run_transaction_commits_what_it_returns_and_rolls_back_what_raise
 
 
 async def test_one_step_transactions_refuse_other_awaits_and_finish_when_their_caller_is_cancelled(
-    database_url: str,
+    tmp_path: Path,
 ) -> None:
-    db = await connect(database_url)
-    if db.backend != "sqlite":
-        await db.close()
-        pytest.skip("SQLite runs a transaction in one step in its writer thread; PostgreSQL awaits each statement")
+    # SQLite only: it runs a transaction in one step in its writer thread; PostgreSQL awaits each statement.
+    db = await connect(f"sqlite:///{tmp_path / 'one-step.db'}")
     try:
         await db.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
 
