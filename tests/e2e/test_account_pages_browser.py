@@ -4,9 +4,7 @@ linking to its real screens."""
 
 from __future__ import annotations
 
-import os
 import urllib.request
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -23,19 +21,13 @@ from tests.e2e.webapp import (
     new_context,
     open_account,
     server_fixture,
+    shot,
     sign_in,
     verified_account,
 )
 
 pytestmark = BROWSER_MARKS
 __all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
-SHOTS = os.environ.get("SCREENSHOT_DIR")  # set: each screen is saved there at each size, for people to look at
-
-
-def shot(page: Page, name: str, size: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}-{size}.png"), full_page=True)
 
 
 def styled_as_the_app(page: Page) -> None:

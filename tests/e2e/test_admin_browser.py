@@ -29,13 +29,13 @@ from tests.e2e.webapp import (
     call,
     new_context,
     server_fixture,
+    shot,
     sign_in,
     verified_account,
 )
 
 pytestmark = BROWSER_MARKS
 __all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
-SHOTS = os.environ.get("SCREENSHOT_DIR")  # set: each screen is saved there at each size, for people to look at
 
 
 def send(method: str, url: str, token: str | None = None, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -78,12 +78,6 @@ def login(server: ServerProcess, email: str, agent: str = "e2e") -> dict[str, An
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         grant: dict[str, Any] = json.loads(response.read())
     return grant
-
-
-def shot(page: Page, name: str, size: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}-{size}.png"), full_page=True)
 
 
 def open_admin(browser: Browser, server: ServerProcess, email: str, size: str, problems: Problems) -> Page:

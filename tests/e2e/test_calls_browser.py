@@ -17,22 +17,23 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
 
 from server.calls import ws as calls_ws
 from tests.conftest import Mailbox
-from tests.e2e.server_process import ServerProcess, running_server
-from tests.e2e.webapp import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Problems, push_until, sign_in
+from tests.e2e.server_process import ServerProcess
+from tests.e2e.webapp import CHROMIUM, PASSWORD, Problems, launched_chromium, push_until, server_fixture, sign_in
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
 
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 STEP_TIMEOUT_MS = 15_000  # any one wait in the browser
 MEDIA_TIMEOUT_MS = 30_000  # ICE, DTLS and the first decoded frames
+
+__all__ = ["server_fixture"]  # the fixture this module takes from the kit
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,26 +54,9 @@ class Person:
     page: Page = field(init=False)  # set when they open the app
 
 
-@pytest.fixture(name="server")
-def server_fixture(tmp_path: Path, smtp: tuple[Mailbox, int]) -> Iterator[ServerProcess]:
-    _, smtp_port = smtp
-    env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port), "SMTP_FROM": "server@example.test"}
-    with running_server(tmp_path, env=env) as server:
-        yield server
-
-
 @pytest.fixture(name="browser", scope="module")
-def browser_fixture() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("CI is set but /usr/bin/chromium is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *FAKE_MEDIA], timeout=30_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+def calls_browser_fixture() -> Iterator[Browser]:
+    yield from launched_chromium(*FAKE_MEDIA)  # a fake camera and microphone
 
 
 def person(server: ServerProcess, mailbox: Mailbox, name: str) -> Person:

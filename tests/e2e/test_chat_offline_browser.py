@@ -28,6 +28,7 @@ from tests.e2e.webapp import (
     call,
     new_context,
     server_fixture,
+    shot,
     sign_in,
     verified_account,
 )
@@ -103,10 +104,6 @@ def eventually(page: Page, script: str, ok: Callable[[Any], bool], what: str, ti
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still {value!r}")
         page.wait_for_timeout(200)
-
-
-def shot(page: Page, name: str, size: str) -> None:
-    page.screenshot(path=f"/tmp/offline-{name}-{size}.png")
 
 
 def log_texts(page: Page) -> list[str]:

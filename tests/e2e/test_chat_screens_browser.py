@@ -25,6 +25,7 @@ from tests.e2e.webapp import (
     call,
     new_context,
     server_fixture,
+    shot,
     sign_in,
     verified_account,
 )
@@ -64,10 +65,6 @@ def open_page(browser: Browser, server: ServerProcess, problems: Problems, who: 
     page = problems.watch(context.new_page(), who.name.lower())
     sign_in(page, server, who.email)
     return page
-
-
-def shot(page: Page, name: str, size: str) -> None:
-    page.screenshot(path=f"/tmp/chatui-{name}-{size}.png")
 
 
 def open_chat(page: Page, chat_id: str, title: str) -> None:

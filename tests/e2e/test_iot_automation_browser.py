@@ -1,7 +1,7 @@
 """The automation screens in Debian's Chromium at the desktop and the phone size, with an axe-core check on each
 screen: a channel's rules (create with the server's errors shown next to their field, see the events log after a
 point trips it, disable and enable, edit, delete) and TalkBack (create a queue, add commands, at the end and at a
-place, reorder, delete, and see what a device executed, with the times). Screenshots go to $IOT_SCREENSHOTS."""
+place, reorder, delete, and see what a device executed, with the times). Screenshots go to $SCREENSHOT_DIR."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.conftest import Mailbox
+from tests.e2e.iot_kit import owner_with_channel, signed_in_page, write
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.test_iot_dashboard_browser import owner_with_channel, shot, signed_in_page, write
 from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
@@ -22,6 +22,7 @@ from tests.e2e.webapp import (
     browser_fixture,
     call,
     server_fixture,
+    shot,
 )
 
 pytestmark = BROWSER_MARKS

@@ -2,7 +2,7 @@
 screen: the owner finds its public page address and embed codes on the channel screen; anyone, signed out, opens the
 public page (name, description, display widgets, chart, refreshed); the chart and widget embeds render inside an
 iframe of a page on another origin, while the app's own pages refuse to be framed there. Screenshots go to
-$IOT_SCREENSHOTS when it is set."""
+$SCREENSHOT_DIR when it is set."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import Browser, Frame, Page, expect
 
 from tests.conftest import Mailbox
+from tests.e2e.iot_kit import owner_with_channel, signed_in_page, write
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.test_iot_dashboard_browser import owner_with_channel, shot, signed_in_page, write
 from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
@@ -30,6 +30,7 @@ from tests.e2e.webapp import (
     call,
     new_context,
     server_fixture,
+    shot,
 )
 
 pytestmark = BROWSER_MARKS

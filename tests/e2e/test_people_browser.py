@@ -2,7 +2,8 @@
 is typed) and changes it on the account page; Bob lets people find him by his e-mail address; the new user finds
 people by e-mail only when they allow it, and by @username, from "New chat", and picks them again from the contacts
 list; the "message me" link opens the person, and a button opens the direct chat (the existing one when there is
-one). Every new screen gets an axe-core check and a screenshot in /tmp. Any page or console error fails the test.
+one). Every new screen gets an axe-core check and a screenshot (SCREENSHOT_DIR).
+Any page or console error fails the test.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.e2e.webapp import (
     new_context,
     open_account,
     server_fixture,
+    shot,
     sign_in,
     verified_account,
 )
@@ -36,10 +38,6 @@ pytestmark = BROWSER_MARKS
 
 def _name(prefix: str) -> str:
     return f"{prefix}_{os.urandom(3).hex()}"
-
-
-def _shot(page: Page, name: str, size: str) -> None:
-    page.screenshot(path=f"/tmp/people-{name}-{size}.png", full_page=True)
 
 
 def _chat_id(page: Page) -> str:
@@ -63,7 +61,7 @@ def _sign_up(page: Page, server: ServerProcess, mailbox: Mailbox, size: str, tak
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     assert_accessible(page, f"sign-up with a username ({size})")
-    _shot(page, "register", size)
+    shot(page, "register", size)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Check your e-mail", level=1)).to_be_visible()
     message = mailbox.wait_for_blocking(email, timeout=20)
@@ -105,7 +103,7 @@ def test_usernames_finding_people_and_message_me_links(
     expect(discoverable).to_have_attribute("aria-checked", "false")  # off by default
     card.scroll_into_view_if_needed()
     assert_accessible(alice, f"account page with the username card ({size})")
-    _shot(alice, "account", size)
+    shot(alice, "account", size)
     link_url = link.input_value()
 
     # Bob lets people find him by his e-mail address; Carol does not.
@@ -130,7 +128,7 @@ def test_usernames_finding_people_and_message_me_links(
     find.click()
     expect(alice.locator(".find-result")).to_contain_text(f"@{bob_username}")
     assert_accessible(alice, f"find a person, with a result ({size})")
-    _shot(alice, "find", size)
+    shot(alice, "find", size)
     alice.get_by_role("button", name="Message Bob").click()
     expect(alice.get_by_role("heading", name="Bob", level=1)).to_be_visible()
     chat_with_bob = _chat_id(alice)
@@ -147,7 +145,7 @@ def test_usernames_finding_people_and_message_me_links(
     contacts = alice.get_by_role("list", name="Contacts")
     expect(contacts.get_by_role("listitem")).to_have_count(1)
     expect(contacts).to_contain_text(f"@{bob_username}")
-    _shot(alice, "contacts", size)
+    shot(alice, "contacts", size)
     contacts.get_by_role("button", name="Message Bob").click()
     assert _chat_id(alice) == chat_with_bob
 
@@ -160,7 +158,7 @@ def test_usernames_finding_people_and_message_me_links(
     expect(carol.get_by_role("heading", name=f"@{new_name}", level=1)).to_be_visible()
     expect(carol.locator(".person")).to_contain_text("Alice")
     assert_accessible(carol, f"message-me link ({size})")
-    _shot(carol, "message-me", size)
+    shot(carol, "message-me", size)
     carol.get_by_role("button", name="Send a message").click()
     expect(carol.get_by_role("heading", name="Alice", level=1)).to_be_visible()
     _chat_id(carol)

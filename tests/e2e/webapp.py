@@ -114,10 +114,17 @@ def server_fixture(tmp_path: Path, smtp: tuple[Mailbox, int]) -> Iterator[Server
 
 @pytest.fixture(name="browser", scope="module")
 def browser_fixture() -> Iterator[Browser]:
+    yield from launched_chromium()
+
+
+def launched_chromium(*extra_args: str) -> Iterator[Browser]:
+    """Debian's Chromium with the kit's flags (and `extra_args`), closed when the generator ends."""
     if not CHROMIUM.exists():
         pytest.fail("CI is set but /usr/bin/chromium is missing: apt-get install chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args], timeout=30_000
+        )
         try:
             yield browser
         finally:
@@ -134,6 +141,15 @@ def sign_in(page: Page, server: ServerProcess, email: str) -> None:
     token = page.evaluate("localStorage.getItem('realtime.device_token')")
     assert isinstance(token, str), "the sign-in did not keep a device token"
     assert token
+
+
+def shot(page: Page, name: str, size: str = "") -> None:
+    """Save the page as `SCREENSHOT_DIR/<name>[-<size>].png` when SCREENSHOT_DIR is set (to look at a screen at both
+    sizes and in both languages); nothing otherwise, so CI writes no pictures."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / (f"{name}-{size}.png" if size else f"{name}.png")), full_page=True)
 
 
 def push_until(page: Page, cdp: Any, push: dict[str, Any], shown: Callable[[], bool], timeout: float = 15) -> None:
