@@ -22,7 +22,7 @@ from server.auth.guard import require_admin
 from server.keys import database_key, metrics_key
 from server.ops import statusdoc
 from server.ops.metrics import Metrics
-from server.storage.database import Database
+from server.storage.database import Database, size_on_disk
 from server.web.openapi import add_part
 
 log = logging.getLogger(__name__)
@@ -110,17 +110,12 @@ async def git_revision(root: Path = REPO_ROOT) -> str | None:
 
 
 async def database_bytes(db: Database) -> int | None:
-    """The database's size on disk: SQLite's pages (without its WAL file), PostgreSQL's pg_database_size."""
-    if db.backend == "postgresql":
-        sql = "SELECT pg_database_size(current_database())"
-    else:
-        sql = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+    """The database's size on disk (see `size_on_disk`), or None when it cannot be read just now."""
     try:
-        value = await db.fetchval(sql)
+        return await size_on_disk(db)
     except Exception as exc:  # noqa: BLE001 - the page shows the other figures; the size says unknown
         log.warning("database size: %s", type(exc).__name__)
         return None
-    return int(value) if value is not None else None
 
 
 async def _sampler(rate: WriteRate) -> None:

@@ -87,5 +87,14 @@ async def connect(url: str, *, readers: int = 3, pool_size: int = 10, timeout: f
     return await SqliteDatabase.open(path, readers=readers)
 
 
+async def size_on_disk(db: Database) -> int | None:
+    """The database's size on disk: SQLite's pages (without its WAL file), PostgreSQL's pg_database_size."""
+    if db.backend == "postgresql":
+        value = await db.fetchval("SELECT pg_database_size(current_database())")
+    else:
+        value = await db.fetchval("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+    return int(value) if value is not None else None
+
+
 class IntegrityError(Exception):
     """A unique or foreign-key constraint refused a write (either backend)."""
