@@ -9,7 +9,7 @@ import { forgetBlocks } from './person.js';
 import { followAgain, forgetPresence, startPresence } from './presence.js';
 import { applyReadEvent, forgetReadPointers, forgetReceipts, markDelivered } from './receipts.js';
 import {
-  applySettings, emit, forgetHistories, getChat, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
+  applyChatUpdate, applySettings, emit, forgetHistories, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
   resetStore, scheduleReload, useAccount, whoAmI,
 } from './store.js';
 import { forgetTyping, startTyping } from './typing.js';
@@ -30,14 +30,7 @@ const HANDLERS = {
   'chat.delivered': applyReadEvent,
   'chat.settings': (f) => applySettings(f.chat_id, f),
   'chat.created': () => scheduleReload(),
-  'chat.updated': (f) => {
-    const chat = getChat(f.chat_id);
-    if (chat) {
-      if ('name' in f) chat.name = f.name;
-      if ('description' in f) chat.description = f.description;
-      emit({ kind: 'chats' });
-    }
-  },
+  'chat.updated': (f) => applyChatUpdate(f.chat_id, f),
   'chat.removed': (f) => removeChat(f.chat_id),
   'member.added': (f) => refreshMembers(f.chat_id),
   'member.removed': (f) => refreshMembers(f.chat_id),

@@ -26,6 +26,8 @@ const chats = new Map(); // chat id -> summary (GET /api/chats) with `me`, `last
 const members = new Map(); // chat id -> [{user_id, display_name, role}] (GET /api/chats/{id}), fetched when needed
 const profiles = new Map(); // user id -> display name, as the server tells members of a shared chat
 const asking = new Set(); // chat ids whose members are being fetched
+const touched = new Map(); // chat id -> `clock` when its details last came from GET /api/chats/{id} or an event
+let clock = 0;
 const listeners = new Set();
 const accountListeners = new Set();
 
@@ -214,8 +216,9 @@ export function loadChats() {
     try {
       do {
         reloadAgain = false;
+        const asked = ++clock;
         const answer = await api.get('/api/chats');
-        mergeChats(Array.isArray(answer?.chats) ? answer.chats : []);
+        mergeChats(Array.isArray(answer?.chats) ? answer.chats : [], asked);
       } while (reloadAgain);
     } finally {
       chatsLoading = null;
@@ -247,11 +250,13 @@ export function profileEntries() {
   return [...profiles];
 }
 
-function mergeChats(list) {
+function mergeChats(list, asked) {
   const fresh = new Map();
   rememberProfiles(list.map((chat) => chat.peer));
-  for (const chat of list) {
-    const known = chats.get(chat.id);
+  for (const listed of list) {
+    const known = chats.get(listed.id);
+    // A chat fetched, renamed or set while the list was on its way is newer here than in the list.
+    const chat = known && (touched.get(listed.id) || 0) > asked ? { ...listed, ...known } : listed;
     // An event may have brought a newer last message while the list was on its way.
     if (known && (known.last_message_id || 0) > (chat.last_message_id || 0)) {
       fresh.set(chat.id, { ...chat, last_message: known.last_message, last_message_id: known.last_message_id,
@@ -262,6 +267,7 @@ function mergeChats(list) {
   }
   chats.clear();
   for (const [id, chat] of fresh) chats.set(id, chat);
+  for (const id of touched.keys()) if (!chats.has(id)) touched.delete(id);
   chatsLoaded = true;
   fromCache = false;
   emit({ kind: 'chats' });
@@ -289,8 +295,18 @@ export async function loadChat(chatId, { signal } = {}) {
   rememberProfiles(view.members);
   const known = chats.get(chatId);
   chats.set(chatId, { last_message: null, unread: 0, ...known, ...view, members: undefined });
+  touched.set(chatId, ++clock);
   emit({ kind: 'chats' });
   return chats.get(chatId);
+}
+
+/** A `chat.updated` event: the group's new name, description or picture. */
+export function applyChatUpdate(chatId, fields) {
+  const chat = chats.get(chatId);
+  if (!chat) return;
+  for (const key of ['name', 'description', 'avatar_id']) if (key in fields) chat[key] = fields[key];
+  touched.set(chatId, ++clock);
+  emit({ kind: 'chats' });
 }
 
 export function membersOf(chatId) {
@@ -354,6 +370,7 @@ export function applySettings(chatId, settings) {
   }
   chat.me = next;
   recountUnread(chat);
+  touched.set(chatId, ++clock);
   emit({ kind: 'chats' });
 }
 
