@@ -1,6 +1,13 @@
-"""Errors the services raise; the web layer turns each into `{"error": {"code", "message"}}` with its status."""
+"""Errors the services raise; the web layer turns each into `{"error": {"code", "message"}}` with its status.
+
+A message is a template people can read in another language: its changing parts are `{name}` placeholders filled
+from the keyword arguments (`{field}` from `field=`), and server/texts/errors.py finds its translation by the
+template. So a message is a string literal, never an f-string: tests/web/test_error_texts.py holds every one to
+that and to having its translations."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ApiError(Exception):
@@ -16,8 +23,13 @@ class ApiError(Exception):
         field: str | None = None,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        **params: Any,
     ) -> None:
-        message = as_sentence(message, field)
+        if field is not None and "{field}" in message:
+            params["field"] = field
+        self.template = message
+        self.params = params
+        message = as_sentence(message.format_map(params) if params else message, field)
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -64,9 +76,12 @@ class TooManyRequests(ApiError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, retry_after: float, message: str = "too many attempts; try again later") -> None:
+    def __init__(
+        self, retry_after: float, message: str = "too many attempts; try again later", **params: Any
+    ) -> None:
         seconds = max(1, int(retry_after + 0.999))
-        super().__init__(f"{message} (retry after {seconds} s)", headers={"Retry-After": str(seconds)})
+        headers = {"Retry-After": str(seconds)}
+        super().__init__(message + " (retry after {seconds} s)", headers=headers, seconds=seconds, **params)
         self.retry_after = seconds
 
 
@@ -76,7 +91,7 @@ class Unavailable(ApiError):
     status = 503
     code = "unavailable"
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+    def __init__(self, message: str, retry_after: float = 1.0, **params: Any) -> None:
         seconds = max(1, int(retry_after + 0.999))
-        super().__init__(message, headers={"Retry-After": str(seconds)})
+        super().__init__(message, headers={"Retry-After": str(seconds)}, **params)
         self.retry_after = seconds

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from server.auth.language import LANGUAGES, from_accept_language
+from server.texts.language import LANGUAGES, from_accept_language
 from server.auth.routes import _caller, _service, announce_sessions_ended
 from server.auth.texts import PAGES, PROBLEMS
 from server.errors import ApiError

@@ -9,7 +9,7 @@ from aiohttp import web
 from server.auth.admin import UserAdministration
 from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
-from server.auth.language import LANGUAGES, from_accept_language
+from server.texts.language import LANGUAGES, from_accept_language
 from server.auth.service import ROLES, AccountService, Caller
 from server.auth.ws import announce_sessions_ended as _announce
 from server.auth.ws import set_suspended_everywhere

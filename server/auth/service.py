@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from server.auth.language import DEFAULT as DEFAULT_LANGUAGE
+from server.texts.language import DEFAULT as DEFAULT_LANGUAGE
 from server.auth.outbox import MailOutbox
 from server.auth.passwords import PasswordHasher
 from server.auth.texts import mail

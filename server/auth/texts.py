@@ -1,4 +1,4 @@
-"""Every text the server writes for people, in each language of server/auth/language.py: the pages e-mail links
+"""Every text the server writes for people, in each language of server/texts/language.py: the pages e-mail links
 open (PAGES, one table per page), the problems those pages report (PROBLEMS, by error code), the e-mails (MAILS) and
 rule alert mails (ALERT). `{name}` placeholders are filled in by the code that uses them."""
 

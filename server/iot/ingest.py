@@ -259,7 +259,9 @@ class FeedService:
         now = time.monotonic()
         last = self._last_accepted.get(channel.id)
         if last is not None and now - last < interval:
-            raise TooManyRequests(interval - (now - last), f"this channel takes one update per {interval:g} s")
+            raise TooManyRequests(
+                interval - (now - last), "this channel takes one update per {interval} s", interval=f"{interval:g}"
+            )
         self._last_accepted[channel.id] = now
 
     async def write(self, channel: Channel, points: Sequence[Point], *, bulk: bool = False) -> Written:

@@ -108,6 +108,7 @@ class Connection:
         self._out: list[bytes] = []  # frames (header, payload, header, ...) not yet written
         self._out_bytes = 0
         self.closed_reason: str | None = None
+        self.language = "en"  # of the error messages it is sent (server/texts)
         # What this connection follows, by a key its domain chooses (("channel", 7), ("presence", "u1")): each
         # value stops one subscription. They all stop when the connection ends. As Home Assistant's
         # ActiveConnection, one registry for every domain.

@@ -13,7 +13,8 @@ from aiohttp import WSMsgType, web
 from server.errors import ApiError
 from server.keys import connections_key, settings_key, ws_authenticate_key, ws_authenticated_key, ws_commands_key
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN, Connection
-from server.web.errors import ANSWERED_ERRORS, unavailable
+from server.texts.errors import translated
+from server.web.errors import ANSWERED_ERRORS, request_language, unavailable
 from server.wiring import send_async
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ def _origin_allowed(request: web.Request) -> bool:
 
 def error_frame(frame_id: Any, code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "id": frame_id, "error": {"code": code, "message": message, **extra}}
+
+
+def _refuse(conn: Connection, frame_id: Any, code: str, message: str, **params: Any) -> None:
+    """Answer a frame this socket cannot take with an error in the connection's language."""
+    conn.send(_error_reply(frame_id, ApiError(message, code=code, **params), conn.language))
 
 
 @routes.get("/ws")
@@ -61,6 +67,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         close_timeout=settings.ws_close_timeout,
         write_timeout=settings.write_timeout,
     )
+    conn.language = request_language(request)  # of its error messages: the app says which (?lang=)
     registry.add(conn)  # counted (websocket_connections) from here until its socket is closed
 
     def close_if_anonymous() -> None:
@@ -74,13 +81,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if message.type == WSMsgType.TEXT:
                 data: str = message.data
                 if len(data) * 4 > MAX_FRAME_BYTES and len(data.encode()) > MAX_FRAME_BYTES:
-                    conn.send(error_frame(None, "frame_too_large", f"a frame is at most {MAX_FRAME_BYTES} bytes"))
+                    _refuse(conn, None, "frame_too_large", "a frame is at most {limit} bytes", limit=MAX_FRAME_BYTES)
                     continue
                 await _handle(request, conn, data)
             elif message.type == WSMsgType.PING:
                 conn.pong(message.data)
             elif message.type == WSMsgType.BINARY:
-                conn.send(error_frame(None, "binary_not_supported", "send JSON text frames"))
+                _refuse(conn, None, "binary_not_supported", "send JSON text frames")
             elif message.type == WSMsgType.ERROR:
                 break
     finally:
@@ -101,16 +108,16 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
     try:
         frame = orjson.loads(data)
     except orjson.JSONDecodeError:
-        conn.send(error_frame(None, "malformed_json", "the frame is not valid JSON"))
+        _refuse(conn, None, "malformed_json", "the frame is not valid JSON")
         return
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        conn.send(error_frame(None, "invalid_frame", "a frame is a JSON object with a string type"))
+        _refuse(conn, None, "invalid_frame", "a frame is a JSON object with a string type")
         return
     frame_id = frame.get("id")
     if frame_id is not None and (
         not isinstance(frame_id, (str, int)) or isinstance(frame_id, bool) or len(str(frame_id)) > 64
     ):
-        conn.send(error_frame(None, "invalid_frame", "id must be a string or integer of at most 64 characters"))
+        _refuse(conn, None, "invalid_frame", "id must be a string or integer of at most 64 characters")
         return
     kind = frame["type"]
     if kind == "ping":
@@ -119,15 +126,15 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
     if kind == "auth":
         token = frame.get("token")
         if not isinstance(token, str) or len(token) > 4096:
-            conn.send(error_frame(frame_id, "invalid", "auth needs a string token", field="token"))
+            _refuse(conn, frame_id, "invalid", "auth needs a string token", field="token")
             return
         try:
             user_id, session_id = await request.app[ws_authenticate_key](token)
         except ANSWERED_ERRORS as exc:
-            conn.send(_error_reply(frame_id, exc))
+            conn.send(_error_reply(frame_id, exc, conn.language))
             return
         if conn.user_id is not None and conn.user_id != user_id:
-            conn.send(error_frame(frame_id, "already_authenticated", "this connection belongs to another user"))
+            _refuse(conn, frame_id, "already_authenticated", "this connection belongs to another user")
             return
         first = conn.user_id is None
         conn.user_id, conn.session_id = user_id, session_id
@@ -137,7 +144,7 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
             except ANSWERED_ERRORS as exc:
                 # A dependency (Redis) could not attach it: say so and end this socket, whose end undoes what was
                 # attached; the client connects and signs in again, rather than hearing part of what it should.
-                conn.send(_error_reply(frame_id, exc))
+                conn.send(_error_reply(frame_id, exc, conn.language))
                 conn.flush()  # closing drops what waits to be sent
                 conn.close_soon(CLOSE_TRY_AGAIN, "try again later")
                 return
@@ -145,25 +152,25 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
         return
     command = request.app[ws_commands_key].get(kind)
     if command is None:
-        conn.send(error_frame(frame_id, "unknown_type", f"unknown frame type {kind[:40]!r}"))
+        _refuse(conn, frame_id, "unknown_type", "unknown frame type {kind}", kind=repr(kind[:40]))
         return
     if conn.user_id is None and not command.anonymous:
-        conn.send(error_frame(frame_id, "unauthorized", "send an auth frame first"))
+        _refuse(conn, frame_id, "unauthorized", "send an auth frame first")
         return
     try:
         result = await command.handler(request, conn, command.arguments(frame))
     except ANSWERED_ERRORS as exc:
-        conn.send(_error_reply(frame_id, exc))
+        conn.send(_error_reply(frame_id, exc, conn.language))
         return
     conn.send({"type": "result", "id": frame_id, "result": result})
 
 
-def _error_reply(frame_id: Any, exc: BaseException) -> dict[str, Any]:
+def _error_reply(frame_id: Any, exc: BaseException, language: str) -> dict[str, Any]:
     """The error frame for a failed command: its ApiError, or `unavailable` (with retry_after) when a dependency
-    (the database, Redis, a full write queue) could not serve it, as HTTP answers 503."""
+    (the database, Redis, a full write queue) could not serve it, as HTTP answers 503; in `language`."""
     error = exc if isinstance(exc, ApiError) else unavailable(exc)
     assert error is not None  # every DEPENDENCY_ERRORS kind has its answer
     extra: dict[str, Any] = {"field": error.field} if error.field else {}
     if error.retry_after:
         extra["retry_after"] = error.retry_after
-    return error_frame(frame_id, error.code, error.message, **extra)
+    return error_frame(frame_id, error.code, translated(error, language)[0], **extra)

@@ -36,7 +36,7 @@ class User:
     created_at: float
     username: str | None = None
     email_discoverable: bool = False
-    language: str = "en"  # of the e-mails and pages the server writes for this account (server/auth/language.py)
+    language: str = "en"  # of the e-mails and pages the server writes for this account (server/texts/language.py)
 
     def public(self) -> dict[str, Any]:
         return {

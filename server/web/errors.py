@@ -13,6 +13,8 @@ from server.breaker import CircuitOpenError
 from server.errors import ApiError, Unavailable, as_sentence
 from server.storage.batch import QueueFullError
 from server.storage.guarded import DatabaseUnavailable
+from server.texts.errors import language_of, translate, translated
+from server.texts.language import DEFAULT as ENGLISH
 from server.web.redis_client import REDIS_DOWN
 
 log = logging.getLogger(__name__)
@@ -30,12 +32,30 @@ _CODES = {
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, field: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    field: str | None = None,
+    language: str = ENGLISH,
 ) -> web.Response:
+    """The JSON error; its message is in `language` (said in Content-Language), as the request asked for."""
     error = {"code": code, "message": as_sentence(message, field)}
     if field is not None:
         error["field"] = field
+    headers = {**(headers or {}), "Content-Language": language, "Vary": "Accept-Language"}
     return web.json_response({"error": error}, status=status, headers=headers)
+
+
+def request_language(request: web.Request) -> str:
+    """The language this request's messages are written in: `?lang=`, else Accept-Language, else English."""
+    return language_of(request.query.get("lang"), request.headers.get("Accept-Language"))
+
+
+def api_error_response(request: web.Request, exc: ApiError) -> web.Response:
+    """`exc` answered in the request's language."""
+    message, language = translated(exc, request_language(request))
+    return error_response(exc.status, exc.code, message, exc.headers, exc.field, language)
 
 
 # What `unavailable` turns into a 503: a dependency that could not serve the request.
@@ -52,7 +72,7 @@ def unavailable(exc: BaseException) -> Unavailable | None:
         retry_after = getattr(exc, "retry_after", 5.0)
         return Unavailable("a service this request needs (Redis) is unavailable; try again shortly", retry_after)
     if isinstance(exc, CircuitOpenError):
-        return Unavailable(f"{exc.name} is unavailable just now; try again shortly", exc.retry_after)
+        return Unavailable("{service} is unavailable just now; try again shortly", exc.retry_after, service=exc.name)
     if isinstance(exc, QueueFullError):
         return Unavailable("the server is taking too many writes just now; send it again shortly", exc.retry_after)
     return None
@@ -63,7 +83,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.headers, exc.field)
+        return api_error_response(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -73,14 +93,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else HTTPStatus(exc.status).phrase
         if exc.status == 413:
             message = "The request body is too large"
-        return error_response(exc.status, _CODES.get(exc.status, "error"), message.capitalize(), headers)
+        message = message.capitalize()
+        text, language = translate(message, {}, request_language(request), english=message)
+        return error_response(exc.status, _CODES.get(exc.status, "error"), text, headers, language=language)
     except Exception as exc:
         down = unavailable(exc)
         if down is not None:
             log.warning("%s %s: %s (%s)", request.method, request.path, down.message, exc)
-            return error_response(down.status, down.code, down.message, down.headers)
+            return api_error_response(request, down)
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return error_response(500, "internal", "Something went wrong on our side")
+        return api_error_response(request, ApiError("Something went wrong on our side", code="internal", status=500))
 
 
 def setup_errors(app: web.Application) -> None:

@@ -1,5 +1,6 @@
-"""The languages people read the server's own texts in (e-mails, the pages e-mail links open, push texts): an
-account's chosen one, else the browser's Accept-Language, else English. The web app has the same two."""
+"""The languages people read the server's own texts in (e-mails, the pages e-mail links open, push texts, error
+messages): an account's chosen one, else the browser's Accept-Language, else English. The web app has the same
+two."""
 
 from __future__ import annotations
 
