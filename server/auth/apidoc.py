@@ -4,10 +4,10 @@ admin's account routes) and the pages e-mail links open (server/auth/pages.py)."
 from __future__ import annotations
 
 from server.auth.admin import SCAN_MAX
-from server.texts.language import LANGUAGES
 from server.auth.pages import MAX_FORM_BYTES
 from server.auth.routes import MAX_SEARCH
 from server.auth.service import ROLES
+from server.texts.language import LANGUAGES
 from server.web.apidoc.kit import (
     BOOLEAN,
     JSON,

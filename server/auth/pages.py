@@ -12,11 +12,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from server.texts.language import LANGUAGES, from_accept_language
 from server.auth.routes import _caller, _service, announce_sessions_ended
 from server.auth.texts import PAGES, PROBLEMS
 from server.errors import ApiError
 from server.keys import settings_key
+from server.texts.language import LANGUAGES, from_accept_language
 from server.web.validation import read_body
 
 routes = web.RouteTableDef()

@@ -9,13 +9,13 @@ from aiohttp import web
 from server.auth.admin import UserAdministration
 from server.auth.appkeys import accounts_key
 from server.auth.guard import require_admin, require_user
-from server.texts.language import LANGUAGES, from_accept_language
 from server.auth.service import ROLES, AccountService, Caller
 from server.auth.ws import announce_sessions_ended as _announce
 from server.auth.ws import set_suspended_everywhere
 from server.errors import ValidationError
 from server.keys import broker_key, settings_key
 from server.storage.accounts import Session
+from server.texts.language import LANGUAGES, from_accept_language
 from server.web.client import client_ip, user_agent
 from server.web.paging import decode_cursor, encode_cursor, page_limit
 from server.web.validation import Field, read_json
@@ -150,7 +150,7 @@ async def update_me(request: web.Request) -> web.Response:
     )
     phone = body.get("phone")
     if phone is not None and not all(c.isdigit() or c in "+-() ." for c in phone):
-        raise ValidationError("phone may hold digits, spaces and + - ( ) . only", field="phone")
+        raise ValidationError("{field} may hold digits, spaces and + - ( ) . only", field="phone")
     user = await _service(request).update_profile(principal, body)
     return web.json_response(user.public())
 
@@ -203,7 +203,9 @@ async def admin_users(request: web.Request) -> web.Response:
     after = decode_cursor(request, lambda v: str(v[0])[:64])
     search = request.query.get("q", "").strip()
     if len(search) > MAX_SEARCH:
-        raise ValidationError(f"the search text is longer than {MAX_SEARCH} characters", field="q", code="too_long")
+        raise ValidationError(
+            "the search text is longer than {limit} characters", field="q", code="too_long", limit=MAX_SEARCH
+        )
     if search:
         found = await UserAdministration(_service(request).repo).search(search, after=after, limit=limit)
         nxt = encode_cursor([found.next_after]) if found.next_after else None

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from server.texts.language import DEFAULT as DEFAULT_LANGUAGE
 from server.auth.outbox import MailOutbox
 from server.auth.passwords import PasswordHasher
 from server.auth.texts import mail
@@ -23,6 +22,7 @@ from server.crypto.keyring import BlindIndex
 from server.errors import ApiError, Forbidden, NotFound, TooManyRequests, Unauthorized, ValidationError
 from server.storage.accounts import AccountRepository, Session, User, fold_username
 from server.storage.database import IntegrityError
+from server.texts.language import DEFAULT as DEFAULT_LANGUAGE
 from server.web.ratelimit import RateLimiter, enforce
 
 log = logging.getLogger(__name__)
@@ -134,9 +134,10 @@ class AccountService:
     def _check_password(self, password: str) -> None:
         if len(password) < self._settings.password_min_length:
             raise ValidationError(
-                f"password must be at least {self._settings.password_min_length} characters",
+                "{field} must be at least {limit} characters",
                 field="password",
                 code="too_short",
+                limit=self._settings.password_min_length,
             )
 
     # -- registration and verification --------------------------------------------------------------
@@ -491,7 +492,7 @@ class AccountService:
         before anything is written: a refused one changes nothing."""
         me = principal.user
         if "display_name" in changes and not changes["display_name"]:
-            raise ValidationError("display_name must not be empty", field="display_name", code="required")
+            raise ValidationError("{field} must not be empty", field="display_name", code="required")
         username = changes.get("username")
         if username is not None:
             username = check_username(username)
@@ -560,7 +561,7 @@ class AccountService:
         """Create an account whose address counts as confirmed, because whoever creates it vouches for the address
         (the operator's create-admin; test fixtures for tests that are not about accounts)."""
         if role not in ROLES:
-            raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+            raise ValidationError("{field} must be one of {allowed}", field="role", allowed=", ".join(ROLES))
         self._check_password(password)
         if username is not None:
             username = check_username(username)

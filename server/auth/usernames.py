@@ -74,20 +74,32 @@ def check_username(value: str, field: str = "username") -> str:
     name = value.strip().removeprefix("@")
     if not PATTERN.match(name):
         if not MIN_LENGTH <= len(name) <= MAX_LENGTH:
-            message = f"a username has {MIN_LENGTH} to {MAX_LENGTH} characters"
-        elif not name[:1].isascii() or not name[:1].isalpha():
-            message = "a username starts with a Latin letter"
-        else:
-            message = "a username may hold Latin letters, digits and underscores only"
-        raise ValidationError(message, field=field, code="invalid_username")
+            raise ValidationError(
+                "a username has {low} to {high} characters",
+                field=field,
+                code="invalid_username",
+                low=MIN_LENGTH,
+                high=MAX_LENGTH,
+            )
+        if not name[:1].isascii() or not name[:1].isalpha():
+            raise ValidationError("a username starts with a Latin letter", field=field, code="invalid_username")
+        raise ValidationError(
+            "a username may hold Latin letters, digits and underscores only", field=field, code="invalid_username"
+        )
     if is_reserved(name):
-        raise ValidationError(f"@{name} is reserved; choose another username", field=field, code="username_reserved")
+        raise ValidationError(
+            "@{username} is reserved; choose another username", field=field, code="username_reserved", username=name
+        )
     return name
 
 
 def username_taken(username: str) -> ApiError:
     return ApiError(
-        f"@{username} is taken; choose another username", field="username", code="username_taken", status=409
+        "@{username} is taken; choose another username",
+        field="username",
+        code="username_taken",
+        status=409,
+        username=username,
     )
 
 

@@ -49,7 +49,7 @@ async def hear_user(request: web.Request, conn: Connection) -> None:
 async def sync(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
     after = args["after_seq"]
     if after < 0:
-        raise ValidationError("after_seq must be 0 or more", field="after_seq")
+        raise ValidationError("{field} must be 0 or more", field="after_seq")
     log, user_id = request.app[event_log_key], _user(conn)
     last = await log.last_seq(user_id)
     reset = after > last  # the client holds seqs this account never had: it must reload its state

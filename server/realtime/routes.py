@@ -14,6 +14,7 @@ from server.errors import ApiError
 from server.keys import connections_key, settings_key, ws_authenticate_key, ws_authenticated_key, ws_commands_key
 from server.realtime.connections import CLOSE_AUTH_TIMEOUT, CLOSE_SERVER_ERROR, CLOSE_TRY_AGAIN, Connection
 from server.texts.errors import translated
+from server.texts.language import LANGUAGES
 from server.web.errors import ANSWERED_ERRORS, request_language, unavailable
 from server.wiring import send_async
 
@@ -122,6 +123,21 @@ async def _handle(request: web.Request, conn: Connection, data: str) -> None:
     kind = frame["type"]
     if kind == "ping":
         conn.send({"type": "pong", "id": frame_id})
+        return
+    if kind == "language":  # the app's language changed: this socket's error messages follow it
+        chosen = frame.get("language")
+        if chosen not in LANGUAGES:
+            _refuse(
+                conn,
+                frame_id,
+                "invalid",
+                "{field} must be one of {allowed}",
+                field="language",
+                allowed=", ".join(LANGUAGES),
+            )
+            return
+        conn.language = chosen
+        conn.send({"type": "result", "id": frame_id, "result": {"language": chosen}})
         return
     if kind == "auth":
         token = frame.get("token")

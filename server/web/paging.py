@@ -38,4 +38,4 @@ def decode_cursor(request: web.Request, parse: Callable[[list[Any]], T]) -> T | 
             raise TypeError
         return parse(values)
     except (ValueError, TypeError, IndexError) as exc:
-        raise ValidationError("cursor is not one this server gave out", field="cursor") from exc
+        raise ValidationError("{field} is not one this server gave out", field="cursor") from exc

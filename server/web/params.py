@@ -47,7 +47,7 @@ def int_param(
         return default
     number = whole_number(value, low=low, high=high, signed=signed)
     if number is None:
-        raise ValidationError(f"{name} must be a whole number from {low} to {high}", field=name)
+        raise ValidationError("{field} must be a whole number from {low} to {high}", field=name, low=low, high=high)
     return number
 
 
@@ -55,7 +55,7 @@ def require_int(value: object, name: str, *, low: int = 0, high: int = INT64_MAX
     """A required integer parameter (see `int_param`); absent is a 400 too."""
     number = int_param(value, name, low=low, high=high, signed=signed)
     if number is None:
-        raise ValidationError(f"{name} is required", field=name, code="required")
+        raise ValidationError("{field} is required", field=name, code="required")
     return number
 
 

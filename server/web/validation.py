@@ -32,37 +32,47 @@ def _check(name: str, value: Any, spec: Field) -> Any:
     if value is None:
         if spec.nullable:
             return None
-        raise ValidationError(f"{name} must not be null", field=name)
+        raise ValidationError("{field} must not be null", field=name)
     # bool is a subclass of int: refuse it where a number is wanted. A JSON integer is a fine number.
     if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, spec.kind) or (spec.kind in (int, float) and isinstance(value, bool)):
-        raise ValidationError(f"{name} must be a {_type_name(spec.kind)}", field=name, code="wrong_type")
+        raise ValidationError(
+            _TYPE_MESSAGES.get(spec.kind, "{field} has the wrong type"), field=name, code="wrong_type"
+        )
     if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
-        raise ValidationError(f"{name} is out of range (a 64-bit integer)", field=name)
+        raise ValidationError("{field} is out of range (a 64-bit integer)", field=name)
     if isinstance(value, str):
         if spec.strip:
             value = value.strip()
         if "\x00" in value:
-            raise ValidationError(f"{name} must not contain NUL characters", field=name)
+            raise ValidationError("{field} must not contain NUL characters", field=name)
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValidationError(f"{name} is longer than {spec.max_length} characters", field=name, code="too_long")
+            raise ValidationError(
+                "{field} is longer than {limit} characters", field=name, code="too_long", limit=spec.max_length
+            )
         if len(value) < spec.min_length:
             if spec.min_length <= 1:
-                raise ValidationError(f"{name} must not be empty", field=name, code="required")
-            raise ValidationError(f"{name} must be at least {spec.min_length} characters", field=name, code="too_short")
+                raise ValidationError("{field} must not be empty", field=name, code="required")
+            raise ValidationError(
+                "{field} must be at least {limit} characters", field=name, code="too_short", limit=spec.min_length
+            )
         if spec.email and not _EMAIL.match(value):
-            raise ValidationError(f"{name} is not an e-mail address", field=name)
+            raise ValidationError("{field} is not an e-mail address", field=name)
     if spec.choices is not None and value not in spec.choices:
         allowed = ", ".join(str(c) for c in spec.choices)
-        raise ValidationError(f"{name} must be one of {allowed}", field=name)
+        raise ValidationError("{field} must be one of {allowed}", field=name, allowed=allowed)
     return value
 
 
-def _type_name(kind: type) -> str:
-    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "list", dict: "object"}.get(
-        kind, kind.__name__
-    )
+_TYPE_MESSAGES = {
+    str: "{field} must be a string",
+    int: "{field} must be an integer",
+    float: "{field} must be a number",
+    bool: "{field} must be true or false",
+    list: "{field} must be a list",
+    dict: "{field} must be an object",
+}
 
 
 def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
@@ -71,12 +81,12 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
         raise ValidationError("the body must be a JSON object", code="wrong_type")
     unknown = sorted(set(data) - set(spec))
     if unknown:
-        raise ValidationError(f"unknown field {unknown[0]}", field=unknown[0], code="unknown_field")
+        raise ValidationError("unknown field {field}", field=unknown[0], code="unknown_field")
     result: dict[str, Any] = {}
     for name, field_spec in spec.items():
         if name not in data:
             if field_spec.required:
-                raise ValidationError(f"{name} is required", field=name, code="required")
+                raise ValidationError("{field} is required", field=name, code="required")
             continue
         result[name] = _check(name, data[name], field_spec)
     return result
@@ -88,14 +98,16 @@ DEFAULT_BODY_LIMIT = 64 * 1024
 async def read_body(request: web.Request, limit: int = DEFAULT_BODY_LIMIT) -> bytes:
     """The request body, refused with 413 past `limit` bytes (whatever Content-Length claimed)."""
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
+        raise ApiError("the request body is larger than {limit} bytes", code="body_too_large", status=413, limit=limit)
     chunks: list[bytes] = []
     size = 0
     # read(n) returns what has arrived so far, not n bytes: read to the end, counting.
     async for chunk in request.content.iter_any():
         size += len(chunk)
         if size > limit:
-            raise ApiError(f"the request body is larger than {limit} bytes", code="body_too_large", status=413)
+            raise ApiError(
+                "the request body is larger than {limit} bytes", code="body_too_large", status=413, limit=limit
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -109,5 +121,7 @@ async def read_json(request: web.Request, spec: dict[str, Field], limit: int = D
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise ValidationError(f"the body is not valid JSON: {exc.msg}", code="malformed_json") from exc
+            raise ValidationError(
+                "the body is not valid JSON: {reason}", code="malformed_json", reason=exc.msg
+            ) from exc
     return validate(data, spec)

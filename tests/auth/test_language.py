@@ -9,8 +9,8 @@ from email.message import Message
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.texts.language import from_accept_language
 from server.auth.texts import ALERT, MAILS, PAGES, PROBLEMS, alert_mail
+from server.texts.language import from_accept_language
 from tests.conftest import Mailbox, body_of, link_in
 from tests.helpers import PASSWORD, bearer, login, new_email, register, signed_in, verify
 

@@ -52,16 +52,47 @@ def _name(func: ast.expr) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def _constants(tree: ast.Module) -> dict[str, str]:
+def _literal(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _constants(tree: ast.Module) -> dict[str, list[str]]:
+    """The module's string constants, and its dicts of strings (a table of messages): name -> the strings."""
     found = {}
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
         if isinstance(node, ast.AnnAssign):
             target = node.target
         value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
-            found[target.id] = value.value
-    return found
+        if not isinstance(target, ast.Name):
+            continue
+        if _literal(value) is not None:
+            found[target.id] = [_literal(value)]
+        elif isinstance(value, ast.Dict) and value.values and all(_literal(v) is not None for v in value.values):
+            found[target.id] = [_literal(v) for v in value.values]
+    return {name: [text for text in texts if text is not None] for name, texts in found.items()}
+
+
+def _resolved(arg: ast.expr | None, constants: dict[str, list[str]]) -> list[str] | None:
+    """The literal messages `arg` can be: a string, a constant, or a table's entry (`TABLE[key]`,
+    `TABLE.get(key, "default")`); None for anything built at run time."""
+    if _literal(arg) is not None:
+        return [_literal(arg) or ""]
+    if isinstance(arg, ast.Name) and arg.id in constants:
+        return constants[arg.id]
+    if isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name) and arg.value.id in constants:
+        return constants[arg.value.id]
+    if (
+        isinstance(arg, ast.Call)
+        and isinstance(arg.func, ast.Attribute)
+        and arg.func.attr == "get"
+        and isinstance(arg.func.value, ast.Name)
+        and arg.func.value.id in constants
+        and len(arg.args) == 2
+        and _literal(arg.args[1]) is not None
+    ):
+        return [*constants[arg.func.value.id], _literal(arg.args[1]) or ""]
+    return None
 
 
 def _parents(tree: ast.Module) -> dict[ast.AST, ast.AST]:
@@ -108,10 +139,8 @@ def sites() -> Iterator[Site]:
                     yield Site(where, "too many attempts; try again later" + RETRY_SUFFIX, given)
                 continue
             suffix = RETRY_SUFFIX if retry else ""
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                yield Site(where, arg.value + suffix, given)
-            elif isinstance(arg, ast.Name) and arg.id in constants:
-                yield Site(where, constants[arg.id] + suffix, given)
+            if (texts := _resolved(arg, constants)) is not None:
+                yield from (Site(where, text + suffix, given) for text in texts)
             elif isinstance(arg, ast.Attribute) and arg.attr == "template":
                 continue  # an error's template passed on, with its params: checked where it was written
             elif isinstance(arg, ast.Name) and (function := _enclosing_function(call, parents)) is not None:
@@ -122,18 +151,16 @@ def sites() -> Iterator[Site]:
                 helpers.append((function.name, parameters.index(arg.id), arg.id, frozenset(given)))
             else:
                 yield Site(where, None, given)
-    for function, index, parameter, given in helpers:
+    for helper, index, parameter, given in helpers:
         for path, tree in trees.items():
             constants = _constants(tree)
             for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-                if _name(call.func) != function:
+                if _name(call.func) != helper:
                     continue
                 arg = _message_argument(call, index, parameter)
-                where = f"{path.relative_to(ROOT)}:{call.lineno} (through {function})"
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    yield Site(where, arg.value, given | _given(call))
-                elif isinstance(arg, ast.Name) and arg.id in constants:
-                    yield Site(where, constants[arg.id], given | _given(call))
+                where = f"{path.relative_to(ROOT)}:{call.lineno} (through {helper})"
+                if (texts := _resolved(arg, constants)) is not None:
+                    yield from (Site(where, text, given | _given(call)) for text in texts)
                 else:
                     yield Site(where, None, given)
 
@@ -224,3 +251,29 @@ async def test_http_errors_follow_accept_language_and_lang(client: TestClient) -
     missing = await client.get("/api/no-such-thing", headers={"Accept-Language": "ru"})
     assert missing.status == 404
     assert missing.headers["Content-Language"] == "ru"
+
+
+async def test_websocket_errors_in_the_language_the_app_asked_for(client: TestClient) -> None:
+    async with client.ws_connect("/ws?lang=ru") as ws:
+        await ws.send_str("{not json")
+        said = (await ws.receive_json(timeout=5))["error"]
+        assert said["code"] == "malformed_json"
+        assert said["message"] == CATALOGUES["ru"]["the frame is not valid JSON"]
+        await ws.send_json({"type": "sync", "id": 1, "after_seq": 0})
+        said = (await ws.receive_json(timeout=5))["error"]
+        assert said["message"] == CATALOGUES["ru"]["send an auth frame first"]
+    async with client.ws_connect("/ws", headers={"Accept-Language": "en"}) as ws:
+        await ws.send_str("{not json")
+        assert (await ws.receive_json(timeout=5))["error"]["message"] == "The frame is not valid JSON"
+
+
+async def test_the_language_command_changes_a_sockets_messages(client: TestClient) -> None:
+    async with client.ws_connect("/ws?lang=ru") as ws:
+        await ws.send_json({"type": "language", "id": "l1", "language": "en"})
+        assert (await ws.receive_json(timeout=5)) == {"type": "result", "id": "l1", "result": {"language": "en"}}
+        await ws.send_str("{not json")
+        assert (await ws.receive_json(timeout=5))["error"]["message"] == "The frame is not valid JSON"
+        await ws.send_json({"type": "language", "id": "l2", "language": "de"})
+        refused = (await ws.receive_json(timeout=5))["error"]
+        assert refused["field"] == "language"
+        assert refused["message"] == "language must be one of en, ru"

@@ -1,7 +1,7 @@
 // Chat attachments: upload a picked file into a chat, and show files that need the bearer header
 // (fetched, then handed to <img> and <a download> as blob: URLs, which the CSP allows).
 
-import { t } from '../core/i18n.js';
+import { language, t } from '../core/i18n.js';
 import { ApiError, accessTokenForSocket, refresh } from '../core/api.js';
 
 const MAX_CACHED = 300; // the oldest blob: URL is released past this
@@ -10,7 +10,7 @@ const blobUrls = new Map(); // "id" or "id/thumbnail" -> Promise<blob: URL>
 async function withBearer(path, init = {}) {
   const attempt = async () => {
     const token = await accessTokenForSocket();
-    const headers = { ...(init.headers || {}), Authorization: `Bearer ${token}` };
+    const headers = { ...(init.headers || {}), Authorization: `Bearer ${token}`, 'Accept-Language': language() };
     try {
       return await fetch(path, { ...init, headers, credentials: 'same-origin', cache: 'no-store' });
     } catch (err) {
@@ -32,7 +32,7 @@ async function withBearer(path, init = {}) {
       // not JSON: the status says enough
     }
     throw new ApiError(response.status, error.code || `http_${response.status}`, error.message || '',
-      error.field || null);
+      error.field || null, null, response.headers.get('Content-Language') || 'en');
   }
   return response;
 }

@@ -5,7 +5,7 @@
 // promise, and windows of the same origin take turns through a Web Lock, so a rotated refresh token
 // is never sent twice.
 
-import { t } from './i18n.js';
+import { language, t } from './i18n.js';
 
 const REFRESH_KEY = 'realtime.refresh_token';
 const REFRESH_LOCK = 'realtime.token-refresh';
@@ -18,8 +18,9 @@ export class ApiError extends Error {
    * @param {string} message human-readable message from the server ('' if none)
    * @param {string|null} field the request field the error is about, if any
    * @param {number|null} retryAfter seconds to wait, on a 429
+   * @param {string} messageLanguage the language `message` is in (the server answers in the one asked for)
    */
-  constructor(status, code, message = '', field = null, retryAfter = null) {
+  constructor(status, code, message = '', field = null, retryAfter = null, messageLanguage = 'en') {
     super(message || code || `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
@@ -27,6 +28,7 @@ export class ApiError extends Error {
     this.serverMessage = message;
     this.field = field;
     this.retryAfter = retryAfter;
+    this.language = messageLanguage;
   }
 }
 
@@ -134,7 +136,7 @@ async function readBody(response) {
 
 /** One HTTP exchange, no retries. Throws ApiError for network failures and non-2xx answers. */
 async function send(method, path, { body, token, signal } = {}) {
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', 'Accept-Language': language() }; // the server's messages in it
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -168,6 +170,7 @@ async function send(method, path, { body, token, signal } = {}) {
     typeof message === 'string' ? message : '',
     typeof error.field === 'string' && error.field ? error.field : null,
     response.status === 429 ? parseRetryAfter(response.headers.get('Retry-After')) : null,
+    response.headers.get('Content-Language') || 'en',
   );
 }
 

@@ -85,8 +85,10 @@ export function describeError(err) {
   if (err.status === 429) return err.retryAfter ? tn('core.error.wait', err.retryAfter) : t('core.error.too_many');
   if (err.status >= 500) return t('core.error.server');
   if (!err.serverMessage) return t('core.error.refused');
-  // The server's own sentences are English: in another language they come after a sentence that is not.
-  return language() === 'en' ? err.serverMessage : t('core.error.server_said', { message: err.serverMessage });
+  // The server writes its sentences in the language the app asks for; one it had only in English comes after a
+  // sentence in the app's language.
+  if (err.language === language()) return err.serverMessage;
+  return t('core.error.server_said', { message: err.serverMessage });
 }
 
 /** An alert with the sentence for a failed call, or null when there is nothing to show (aborted). */

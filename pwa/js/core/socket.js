@@ -7,7 +7,7 @@
 // startSocket() does. See docs/protocol.md.
 
 import { ApiError, accessTokenForSocket, clearSession, refresh } from './api.js';
-import { t } from './i18n.js';
+import { language, onLanguageChange, t } from './i18n.js';
 
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const COMMAND_TIMEOUT_MS = 15_000;
@@ -41,8 +41,9 @@ function commandError(error) {
     return new ApiError(0, code, t('core.error.offline_send'));
   }
   const status = code === 'rate_limited' ? 429 : 400;
-  const retryAfter = code === 'rate_limited' ? Number((/(\d+)/.exec(message) || [])[1]) || null : null;
-  return new ApiError(status, code, message, typeof error.field === 'string' ? error.field : null, retryAfter);
+  const retryAfter = Number.isFinite(error.retry_after) ? error.retry_after : null;
+  return new ApiError(status, code, message, typeof error.field === 'string' ? error.field : null, retryAfter,
+    socketLanguage);
 }
 
 function setStatus(next, nextDetail = 0) {
@@ -57,9 +58,22 @@ function setStatus(next, nextDetail = 0) {
   }
 }
 
+let socketLanguage = 'en'; // the server's error messages on this socket are in it
+
+// The app's language changed: the open socket's messages follow it (a new socket asks for it in its address).
+onLanguageChange(() => {
+  const ws = socket;
+  const wanted = language();
+  if (!ws || ws.readyState !== WebSocket.OPEN || wanted === socketLanguage) return;
+  transmit(ws, 'language', { language: wanted }).then(() => {
+    if (socket === ws) socketLanguage = wanted;
+  }, () => {});
+});
+
 function url() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${location.host}/ws`;
+  socketLanguage = language();
+  return `${scheme}://${location.host}/ws?lang=${encodeURIComponent(socketLanguage)}`;
 }
 
 function transmit(ws, type, fields) {
