@@ -51,7 +51,9 @@ async def upload(request: web.Request) -> web.Response:
 async def _receive_raw(request: web.Request, incoming: Upload) -> str | None:
     name = request.query.get("name")
     if name is not None and len(name) > _MAX_RAW_NAME:
-        raise ValidationError(f"name is longer than {_MAX_RAW_NAME} characters", field="name", code="too_long")
+        raise ValidationError(
+            "{field} is longer than {limit} characters", field="name", code="too_long", limit=_MAX_RAW_NAME
+        )
     async for chunk in request.content.iter_chunked(_CHUNK):
         await incoming.write(chunk)
     return name

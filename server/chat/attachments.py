@@ -125,8 +125,10 @@ class Upload:
             self.path.unlink()
 
 
-def too_large(limit: int, what: str = "the file") -> ApiError:
-    return ApiError(f"{what} is larger than {limit} bytes", code="upload_too_large", status=413)
+def too_large(limit: int, *, image: bool = False) -> ApiError:
+    if image:
+        return ApiError("the image is larger than {limit} bytes", code="upload_too_large", status=413, limit=limit)
+    return ApiError("the file is larger than {limit} bytes", code="upload_too_large", status=413, limit=limit)
 
 
 class AttachmentService:
@@ -210,7 +212,7 @@ class AttachmentService:
                 kind, mime = detected.kind, detected.mime
                 if kind == "image":
                     if size > self.max_image_bytes:
-                        raise too_large(self.max_image_bytes, "the image")
+                        raise too_large(self.max_image_bytes, image=True)
                     async with self._image_slots:
                         image = await asyncio.to_thread(
                             media.clean_image, upload.path, mime, final, thumb, self.max_pixels
@@ -303,11 +305,13 @@ class AttachmentService:
 def attachment_ids(value: Any, field: str = "attachments") -> list[str]:
     """Check a message's list of attachment ids: 1 to MAX_PER_MESSAGE distinct ids."""
     if not isinstance(value, list) or not 0 < len(value) <= MAX_PER_MESSAGE:
-        raise ValidationError(f"{field} must be a list of 1 to {MAX_PER_MESSAGE} attachment ids", field=field)
+        raise ValidationError(
+            "{field} must be a list of 1 to {limit} attachment ids", field=field, limit=MAX_PER_MESSAGE
+        )
     if not all(isinstance(v, str) and _ID.fullmatch(v) for v in value):
-        raise ValidationError(f"{field} must hold attachment ids", field=field)
+        raise ValidationError("{field} must hold attachment ids", field=field)
     if len(set(value)) != len(value):
-        raise ValidationError(f"{field} names an attachment twice", field=field)
+        raise ValidationError("{field} names an attachment twice", field=field)
     return list(value)
 
 
@@ -329,10 +333,10 @@ def clean_name(name: str | None) -> str | None:
 
 def _refusal(exc: media.MediaError) -> ApiError:
     if exc.reason == "unsupported":
-        return ApiError(exc.message, code="unsupported_type", status=415, field="file")
+        return ApiError(exc.template, code="unsupported_type", status=415, field="file", **exc.params)
     if exc.reason == "image_too_large":
-        return ApiError(exc.message, code="image_too_large", status=413, field="file")
-    return ValidationError(exc.message, code="unreadable_image", field="file")
+        return ApiError(exc.template, code="image_too_large", status=413, field="file", **exc.params)
+    return ValidationError(exc.template, code="unreadable_image", field="file", **exc.params)
 
 
 def _create(path: Path) -> IO[bytes]:

@@ -69,7 +69,7 @@ class InviteService:
                 return []  # already in: the link does nothing and is not used up
             current = await self._members.member_ids(tx, chat_id)
             if len(current) >= MAX_MEMBERS:
-                raise Forbidden(f"the group is full ({MAX_MEMBERS} members)", code="group_full")
+                raise Forbidden("the group is full ({limit} members)", code="group_full", limit=MAX_MEMBERS)
             if not await self._invites.use_invite(tx, invite.id, now):
                 raise ApiError("this invite link is no longer valid", code="invite_expired", status=410)
             chat = await self._chats.chat(chat_id, tx)

@@ -60,40 +60,42 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def decode_key(value: Any, field: str) -> bytes:
     """A public key or signature: base64 of MIN_KEY_BYTES..MAX_KEY_BYTES bytes."""
     if not isinstance(value, str):
-        raise ValidationError(f"{field} must be a base64 string", field=field, code="wrong_type")
+        raise ValidationError("{field} must be a base64 string", field=field, code="wrong_type")
     if len(value) > _MAX_ENCODED:
-        raise ValidationError(f"{field} is longer than {MAX_KEY_BYTES} bytes", field=field, code="too_long")
+        raise ValidationError("{field} is longer than {limit} bytes", field=field, code="too_long", limit=MAX_KEY_BYTES)
     try:
         decoded = decode_base64_either(value)
-    except Base64Error as exc:
-        raise ValidationError(f"{field} is {exc}", field=field) from None
+    except Base64Error as exc:  # its message says how: "not base64", or "not base64 (wrong length or padding)"
+        if "padding" in str(exc):
+            raise ValidationError("{field} is not base64 (wrong length or padding)", field=field) from None
+        raise ValidationError("{field} is not base64", field=field) from None
     if len(decoded) < MIN_KEY_BYTES:
-        raise ValidationError(f"{field} is shorter than {MIN_KEY_BYTES} bytes", field=field, code="too_short")
+        raise ValidationError(
+            "{field} is shorter than {limit} bytes", field=field, code="too_short", limit=MIN_KEY_BYTES
+        )
     if len(decoded) > MAX_KEY_BYTES:
-        raise ValidationError(f"{field} is longer than {MAX_KEY_BYTES} bytes", field=field, code="too_long")
+        raise ValidationError("{field} is longer than {limit} bytes", field=field, code="too_long", limit=MAX_KEY_BYTES)
     return decoded
 
 
 def key_id_of(value: Any, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError(f"{field} must be an integer", field=field, code="wrong_type")
+        raise ValidationError("{field} must be an integer", field=field, code="wrong_type")
     if not 0 <= value <= MAX_KEY_ID:
-        raise ValidationError(f"{field} must be an integer from 0 to {MAX_KEY_ID}", field=field)
+        raise ValidationError("{field} must be an integer from 0 to {limit}", field=field, limit=MAX_KEY_ID)
     return value
 
 
 def _object(value: Any, field: str, names: tuple[str, ...]) -> dict[str, Any]:
     """A JSON object with exactly these members."""
     if not isinstance(value, dict):
-        raise ValidationError(f"{field} must be an object", field=field, code="wrong_type")
+        raise ValidationError("{field} must be an object", field=field, code="wrong_type")
     for name in names:
         if name not in value:
-            raise ValidationError(f"{field}.{name} is required", field=f"{field}.{name}", code="required")
+            raise ValidationError("{field} is required", field=f"{field}.{name}", code="required")
     unknown = sorted(set(value) - set(names))
     if unknown:
-        raise ValidationError(
-            f"unknown field {field}.{unknown[0]}", field=f"{field}.{unknown[0]}", code="unknown_field"
-        )
+        raise ValidationError("unknown field {field}", field=f"{field}.{unknown[0]}", code="unknown_field")
     return value
 
 
@@ -108,11 +110,13 @@ def signed_prekey_of(value: Any, field: str = "signed_prekey") -> SignedPrekey:
 
 def one_time_prekeys_of(value: Any, field: str = "one_time_prekeys", *, min_count: int = 0) -> list[OneTimePrekey]:
     if not isinstance(value, list):
-        raise ValidationError(f"{field} must be a list", field=field, code="wrong_type")
+        raise ValidationError("{field} must be a list", field=field, code="wrong_type")
     if len(value) < min_count:
-        raise ValidationError(f"{field} must hold at least {min_count} prekey", field=field, code="required")
+        raise ValidationError(
+            "{field} must hold at least {count} prekey", field=field, code="required", count=min_count
+        )
     if len(value) > MAX_UPLOAD:
-        raise ValidationError(f"{field} holds more than {MAX_UPLOAD} prekeys", field=field, code="too_long")
+        raise ValidationError("{field} holds more than {limit} prekeys", field=field, code="too_long", limit=MAX_UPLOAD)
     prekeys: list[OneTimePrekey] = []
     seen: set[int] = set()
     for n, item in enumerate(value):
@@ -120,7 +124,9 @@ def one_time_prekeys_of(value: Any, field: str = "one_time_prekeys", *, min_coun
         obj = _object(item, where, ("key_id", "public_key"))
         key_id = key_id_of(obj["key_id"], f"{where}.key_id")
         if key_id in seen:
-            raise ValidationError(f"{where}.key_id {key_id} appears twice", field=f"{where}.key_id", code="duplicate")
+            raise ValidationError(
+                "{field} {key_id} appears twice", field=f"{where}.key_id", code="duplicate", key_id=key_id
+            )
         seen.add(key_id)
         prekeys.append(OneTimePrekey(key_id, decode_key(obj["public_key"], f"{where}.public_key")))
     return prekeys
@@ -128,11 +134,11 @@ def one_time_prekeys_of(value: Any, field: str = "one_time_prekeys", *, min_coun
 
 def device_ids_of(value: Any, field: str = "device_ids") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValidationError(f"{field} must be a list of device ids", field=field, code="wrong_type")
+        raise ValidationError("{field} must be a list of device ids", field=field, code="wrong_type")
     if len(value) > MAX_DEVICES:
-        raise ValidationError(f"{field} holds more than {MAX_DEVICES} ids", field=field, code="too_long")
+        raise ValidationError("{field} holds more than {limit} ids", field=field, code="too_long", limit=MAX_DEVICES)
     if not all(_ID.fullmatch(v) for v in value):
-        raise ValidationError(f"{field} holds something that is not a device id", field=field)
+        raise ValidationError("{field} holds something that is not a device id", field=field)
     return list(value)
 
 
@@ -198,9 +204,10 @@ class KeyDirectory:
                 await self.repo.delete_ended_devices(tx, user_id, now)
                 if await self.repo.count_live_devices(tx, user_id, now) >= MAX_DEVICES:
                     raise ApiError(
-                        f"an account has keys on at most {MAX_DEVICES} devices; remove a device's keys or sign it out",
+                        "an account has keys on at most {limit} devices; remove a device's keys or sign it out",
                         code="too_many_devices",
                         status=409,
+                        limit=MAX_DEVICES,
                     )
                 created = await self.repo.insert_device(
                     tx,
@@ -243,18 +250,22 @@ class KeyDirectory:
             elif known != prekey.public_key:
                 field = f"one_time_prekeys[{n}].key_id"
                 raise ApiError(
-                    f"{field} {prekey.key_id} is already stored with another public key; use a new key id",
+                    "{field} {key_id} is already stored with another public key; use a new key id",
                     code="key_id_taken",
                     field=field,
                     status=409,
+                    key_id=prekey.key_id,
                 )
         count = await self.repo.count_one_time_prekeys(device_id, tx)
         if count + len(new) > MAX_STORED:
             raise ApiError(
-                f"a device holds at most {MAX_STORED} one-time prekeys; it has {count} and these would add {len(new)}",
+                "a device holds at most {limit} one-time prekeys; it has {count} and these would add {adding}",
                 code="too_many_prekeys",
                 field="one_time_prekeys",
                 status=409,
+                limit=MAX_STORED,
+                count=count,
+                adding=len(new),
             )
         if new:
             await self.repo.add_one_time_prekeys(tx, device_id, new, now)

@@ -29,6 +29,8 @@ from typing import IO, Any
 import filetype  # type: ignore[import-untyped]
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from server.errors import ApiError
+
 THUMBNAIL_SIZE = 320
 THUMBNAIL_MIME = "image/webp"
 MAX_FRAMES = 1000
@@ -68,9 +70,15 @@ _ACCEPTED: dict[str, tuple[str, str]] = {
     },
 }
 TEXT_MIME = "text/plain; charset=utf-8"
-ACCEPTED_SUMMARY = (
-    "images (JPEG, PNG, WebP, GIF), video (MP4, QuickTime, WebM), voice (Ogg, WebM, MP4/M4A, MP3) and documents"
-    " (PDF, plain text, Office, OpenDocument, EPUB, ZIP)"
+# What a refused file is told, with what is accepted spelled out in each (a template says all of it, so its
+# translation can: server/texts).
+NOT_ACCEPTED = (
+    "this kind of file is not accepted; send images (JPEG, PNG, WebP, GIF), video (MP4, QuickTime, WebM), voice"
+    " (Ogg, WebM, MP4/M4A, MP3) and documents (PDF, plain text, Office, OpenDocument, EPUB, ZIP)"
+)
+TYPE_NOT_ACCEPTED = (
+    "{mime} files are not accepted; send images (JPEG, PNG, WebP, GIF), video (MP4, QuickTime, WebM), voice"
+    " (Ogg, WebM, MP4/M4A, MP3) and documents (PDF, plain text, Office, OpenDocument, EPUB, ZIP)"
 )
 _PILLOW_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
 # EXIF orientation -> the transpose that undoes it (as ImageOps.exif_transpose does).
@@ -86,13 +94,13 @@ _ORIENTATION = {
 _TEXT_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
 
 
-class MediaError(Exception):
-    """The file is refused; `reason` says why: "unsupported", "unreadable_image" or "image_too_large"."""
+class MediaError(ApiError):
+    """The file is refused; `reason` says why: "unsupported", "unreadable_image" or "image_too_large". Its message
+    is a template with its values, as every ApiError's; the upload answers with it (attachments._refusal)."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, reason: str, **params: Any) -> None:
+        super().__init__(message, **params)
         self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -116,10 +124,10 @@ def detect(path: Path) -> Detected:
         if found is None:
             if head and _is_text(fh, head):
                 return Detected("document", TEXT_MIME)
-            raise MediaError("unsupported", f"this kind of file is not accepted; send {ACCEPTED_SUMMARY}")
+            raise MediaError(NOT_ACCEPTED, reason="unsupported")
         accepted = _ACCEPTED.get(found.mime)
         if accepted is None:
-            raise MediaError("unsupported", f"{found.mime} files are not accepted; send {ACCEPTED_SUMMARY}")
+            raise MediaError(TYPE_NOT_ACCEPTED, reason="unsupported", mime=found.mime)
         kind, mime = accepted
         if mime == "video/webm" and _webm_track_types(head) == {_EBML_AUDIO}:
             return Detected("voice", "audio/webm")
@@ -245,7 +253,11 @@ def clean_image(source: Path, mime: str, target: Path, thumbnail: Path, max_pixe
             width, height = im.size
             frames = getattr(im, "n_frames", 1) if fmt != "JPEG" else 1
             if width * height * max(frames, 1) > max_pixels or frames > MAX_FRAMES:
-                raise MediaError("image_too_large", f"the image has more than {max_pixels} pixels (all frames counted)")
+                raise MediaError(
+                    "the image has more than {limit} pixels (all frames counted)",
+                    reason="image_too_large",
+                    limit=max_pixels,
+                )
             im.load()
             turn = _ORIENTATION.get(im.getexif().get(0x0112, 1))
             if frames > 1:
@@ -256,9 +268,9 @@ def clean_image(source: Path, mime: str, target: Path, thumbnail: Path, max_pixe
             _save_thumbnail(first, thumbnail)
             return CleanImage(first.width, first.height)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # Pillow's own bound, past ours
-        raise MediaError("image_too_large", f"the image has more than {max_pixels} pixels") from exc
+        raise MediaError("the image has more than {limit} pixels", reason="image_too_large", limit=max_pixels) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise MediaError("unreadable_image", "the image could not be read") from exc
+        raise MediaError("the image could not be read", reason="unreadable_image") from exc
 
 
 def _upright(frame: Image.Image, turn: Image.Transpose | None) -> Image.Image:

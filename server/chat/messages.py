@@ -181,7 +181,9 @@ class MessageService:
             if ciphertext is None or text is not None:
                 raise ValidationError("an end-to-end chat takes ciphertext, not text", field="ciphertext")
             if len(ciphertext) > MAX_CIPHERTEXT:
-                raise ValidationError(f"ciphertext is longer than {MAX_CIPHERTEXT} characters", field="ciphertext")
+                raise ValidationError(
+                    "{field} is longer than {limit} characters", field="ciphertext", limit=MAX_CIPHERTEXT
+                )
             try:
                 decode_base64(ciphertext)
             except Base64Error:
@@ -192,7 +194,9 @@ class MessageService:
         if not text.strip() and not captionless:
             raise ValidationError("text must not be empty", field="text")
         if len(text) > MAX_TEXT:
-            raise ValidationError(f"text is longer than {MAX_TEXT} characters", field="text", code="too_long")
+            raise ValidationError(
+                "{field} is longer than {limit} characters", field="text", code="too_long", limit=MAX_TEXT
+            )
         if "\x00" in text:
             raise ValidationError("text must not contain NUL characters", field="text")
         return text

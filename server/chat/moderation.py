@@ -83,7 +83,7 @@ class ModerationService:
 
     async def resolve(self, admin_id: str, report_id: str, action: str) -> dict[str, Any]:
         if action not in RESOLUTIONS:
-            raise ValidationError(f"action must be one of {', '.join(RESOLUTIONS)}", field="action")
+            raise ValidationError("{field} must be one of {choices}", field="action", choices=", ".join(RESOLUTIONS))
         report = await self._reports.report_by_id(report_id[:64])
         if report is None:
             raise NotFound("no such report", code="report_not_found")

@@ -109,20 +109,22 @@ def parse_subscription(data: Any, *, allow_loopback: bool, now: float) -> Subscr
         raise ValidationError("the body must be a PushSubscription JSON object", code="wrong_type")
     unknown = sorted(set(data) - {"endpoint", "expirationTime", "keys"})
     if unknown:
-        raise ValidationError(f"unknown field {unknown[0]}", field=unknown[0], code="unknown_field")
+        raise ValidationError("unknown field {field}", field=unknown[0], code="unknown_field")
 
     endpoint = data.get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
         raise ValidationError("endpoint must be a non-empty string", field="endpoint", code="required")
     if len(endpoint) > MAX_ENDPOINT:
-        raise ValidationError(f"endpoint is longer than {MAX_ENDPOINT} characters", field="endpoint", code="too_long")
+        raise ValidationError(
+            "{field} is longer than {limit} characters", field="endpoint", code="too_long", limit=MAX_ENDPOINT
+        )
     if not endpoint.isascii() or not endpoint.isprintable() or " " in endpoint:
         raise ValidationError("endpoint must be a URL without spaces or control characters", field="endpoint")
     try:
         check_endpoint(endpoint, allow_loopback=allow_loopback)
     except EndpointRefused as exc:
         raise ValidationError(
-            f"endpoint must be an https URL of a push service (got {exc})", field="endpoint"
+            "endpoint must be an https URL of a push service (got {reason})", field="endpoint", reason=str(exc)
         ) from None
 
     keys = data.get("keys")
@@ -130,7 +132,7 @@ def parse_subscription(data: Any, *, allow_loopback: bool, now: float) -> Subscr
         raise ValidationError("keys must be an object with p256dh and auth", field="keys", code="wrong_type")
     unknown = sorted(set(keys) - {"p256dh", "auth"})
     if unknown:
-        raise ValidationError(f"unknown field keys.{unknown[0]}", field=f"keys.{unknown[0]}", code="unknown_field")
+        raise ValidationError("unknown field {field}", field=f"keys.{unknown[0]}", code="unknown_field")
     p256dh = _key(keys, "p256dh")
     try:
         if len(p256dh) != 65:  # uncompressed: 0x04, x, y (the curve would take a compressed point too)
@@ -157,13 +159,13 @@ def _key(keys: dict[str, Any], name: str) -> bytes:
     field = f"keys.{name}"
     value = keys.get(name)
     if not isinstance(value, str) or not value:
-        raise ValidationError(f"{field} must be a non-empty string", field=field, code="required")
+        raise ValidationError("{field} must be a non-empty string", field=field, code="required")
     if len(value) > MAX_KEY:
-        raise ValidationError(f"{field} is longer than {MAX_KEY} characters", field=field, code="too_long")
+        raise ValidationError("{field} is longer than {limit} characters", field=field, code="too_long", limit=MAX_KEY)
     try:
         return decode_base64url(value)
     except Base64Error:
-        raise ValidationError(f"{field} must be base64url-encoded", field=field) from None
+        raise ValidationError("{field} must be base64url-encoded", field=field) from None
 
 
 # -- the HTTP client ------------------------------------------------------------------------------------

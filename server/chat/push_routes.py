@@ -29,7 +29,7 @@ async def subscribe(request: web.Request) -> web.Response:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc.msg}", code="malformed_json") from exc
+        raise ValidationError("the body is not valid JSON: {reason}", code="malformed_json", reason=exc.msg) from exc
     subscription = await request.app[push_key].subscribe(
         user_id=principal.user.id, session_id=principal.session_id, data=data
     )

@@ -38,9 +38,9 @@ def _messages(request: web.Request) -> MessageService:
 
 def _user_ids(value: Any, name: str) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_MEMBERS:
-        raise ValidationError(f"{name} must be a list of at most {MAX_MEMBERS} user ids", field=name)
+        raise ValidationError("{field} must be a list of at most {limit} user ids", field=name, limit=MAX_MEMBERS)
     if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
-        raise ValidationError(f"{name} must hold user ids (strings)", field=name)
+        raise ValidationError("{field} must hold user ids (strings)", field=name)
     return value
 
 
@@ -80,7 +80,7 @@ async def create_chat(request: web.Request) -> web.Response:
             raise ValidationError("a direct chat needs user_id", field="user_id", code="required")
         for extra in ("name", "description", "members"):
             if extra in body:
-                raise ValidationError(f"a direct chat has no {extra}", field=extra)
+                raise ValidationError("a direct chat has no {field}", field=extra)
         view, made = await chats.create_direct(principal.user.id, body["user_id"], body.get("e2e", False))
         return web.json_response(view, status=201 if made else 200)
     if "name" not in body:

@@ -68,7 +68,9 @@ class ChatService:
         if chat.kind != "group":
             raise Forbidden("a direct chat has no admins", code="not_a_group")
         if not member.at_least(role):
-            raise Forbidden(f"only the group's {role}s may do this", code="forbidden")
+            if role == "owner":
+                raise Forbidden("only the group's owners may do this", code="forbidden")
+            raise Forbidden("only the group's admins may do this", code="forbidden")
 
     # -- events ------------------------------------------------------------------------------------
     async def change(self, work: Work) -> list[dict[str, Any]]:
@@ -116,7 +118,7 @@ class ChatService:
     ) -> dict[str, Any]:
         others = unique([m for m in member_ids if m != user_id])
         if len(others) + 1 > MAX_MEMBERS:
-            raise ValidationError(f"a group has at most {MAX_MEMBERS} members", field="members")
+            raise ValidationError("a group has at most {limit} members", field="members", limit=MAX_MEMBERS)
         await self.require_users(others, field="members")
         created: list[str] = []
 
@@ -205,7 +207,7 @@ class ChatService:
             current = set(await self.members.member_ids(tx, chat_id))
             fresh = [u for u in wanted if u not in current]
             if len(current) + len(fresh) > MAX_MEMBERS:
-                raise ValidationError(f"a group has at most {MAX_MEMBERS} members", field="user_ids")
+                raise ValidationError("a group has at most {limit} members", field="user_ids", limit=MAX_MEMBERS)
             await self.members.add_members(tx, chat_id, [(u, "member") for u in fresh], now, chat.last_message_id)
             events = []
             for added in fresh:

@@ -148,11 +148,11 @@ async def follow_presence(request: web.Request, conn: Connection, args: dict[str
     if not all(isinstance(u, str) and 0 < len(u) <= 64 for u in ids):
         raise ValidationError("user_ids must be a list of user ids", field="user_ids")
     if len(ids) > MAX_FOLLOWED:
-        raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
+        raise ValidationError("a connection follows at most {limit} users", field="user_ids", limit=MAX_FOLLOWED)
     following = conn.setdefault(FOLLOWING, _Following)
     fresh = [u for u in dict.fromkeys(ids) if u not in following.users]
     if len(following.users) + len(fresh) > MAX_FOLLOWED:
-        raise ValidationError(f"a connection follows at most {MAX_FOLLOWED} users", field="user_ids")
+        raise ValidationError("a connection follows at most {limit} users", field="user_ids", limit=MAX_FOLLOWED)
     presence, broker, viewer = request.app[presence_key], request.app[broker_key], _user(conn)
 
     async def recheck(user_id: str) -> None:
