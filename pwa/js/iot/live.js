@@ -3,6 +3,7 @@
 // After every (re)connect it subscribes again from the last entry id seen: the server backfills what was
 // missed, so the chart has no gaps and no duplicates. See docs/protocol.md.
 
+import { describeError } from '../core/dom.js';
 import { t } from '../core/i18n.js';
 import { command, on, onReady, onStatus } from '../core/socket.js';
 
@@ -42,7 +43,7 @@ export function followChannel({ channelId, lastEntryId, onEntries, onStatus: rep
       }
       if (err.status === 0) return; // not connected: subscribed again after the reconnect
       if (err.code !== 'already_subscribed') {
-        status('failed', err.serverMessage || t('iot.live.unavailable'));
+        status('failed', (err.serverMessage && describeError(err)) || t('iot.live.unavailable'));
         return;
       }
     }

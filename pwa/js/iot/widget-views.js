@@ -1,7 +1,7 @@
 // How each kind of dashboard widget looks: a numeric tile, a gauge, a lamp, status text, a location plot (SVG, no
 // map tiles from anywhere), and the controls (switch, button, slider). Each view is {element, update(store)}.
 
-import { h } from '../core/dom.js';
+import { describeError, h } from '../core/dom.js';
 import { formatDateTime, formatNumber, t, tn } from '../core/i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -166,7 +166,7 @@ function controlView(spec, channel, send) {
       status.textContent = t('iot.widget.sent', { value });
       return true;
     } catch (err) {
-      status.textContent = err && err.serverMessage ? err.serverMessage : t('iot.widget.send_failed');
+      status.textContent = (err && err.serverMessage && describeError(err)) || t('iot.widget.send_failed');
       return false;
     } finally {
       button.disabled = false;
