@@ -289,12 +289,10 @@ class CallRouter:
             await self._remember(op, str(message["user_id"]), result)
             reply["result"] = result
         except ApiError as exc:
-            reply["error"] = {"status": exc.status, "code": exc.code, "message": exc.message, "field": exc.field}
-            if exc.retry_after is not None:
-                reply["error"]["retry_after"] = exc.retry_after
+            reply["error"] = relayed(exc)
         except Exception:
             log.exception("calls: a forwarded %s failed", message.get("op"))
-            reply["error"] = {"status": 500, "code": "internal", "message": "Something went wrong on our side"}
+            reply["error"] = relayed(ApiError("Something went wrong on our side", code="internal", status=500))
         self._broker.publish(f"calls:reply:{message.get('reply_to')}", reply)
 
     def _reply(self, message: dict[str, Any]) -> None:
@@ -305,8 +303,33 @@ class CallRouter:
         if error is None:
             future.set_result(message.get("result") or {})
             return
-        exc = ApiError(error["message"], code=error["code"], field=error.get("field"), status=error["status"])
+        future.set_exception(RelayedError(error).raised())
+
+
+def relayed(exc: ApiError) -> dict[str, Any]:
+    """An error as it crosses to another process: its template and values too, so the far side says it in its
+    reader's language. The broker sends JSON: an error with other values goes as its English message alone."""
+    error: dict[str, Any] = {"status": exc.status, "code": exc.code, "message": exc.message, "field": exc.field}
+    if all(v is None or isinstance(v, str | int | float | bool) for v in exc.params.values()):
+        error |= {"template": exc.template, "params": dict(exc.params)}
+    if exc.retry_after is not None:
+        error["retry_after"] = exc.retry_after
+    return error
+
+
+class RelayedError:
+    """An error another process relayed (`relayed`), raised here as the same message with the same template."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        self.error = error
+        # A process that predates templates sends the message alone.
+        self.template: str = error.get("template", error["message"])
+        self.params: dict[str, Any] = dict(error.get("params") or {})
+
+    def raised(self) -> ApiError:
+        error, params = self.error, {k: v for k, v in self.params.items() if k != "field"}
+        exc = ApiError(self.template, code=error["code"], field=error.get("field"), status=error["status"], **params)
         if error.get("retry_after") is not None:
             exc.retry_after = int(error["retry_after"])
             exc.headers["Retry-After"] = str(exc.retry_after)
-        future.set_exception(exc)
+        return exc

@@ -24,6 +24,8 @@ MEDIA = ("audio", "video")
 CLIENT_REASONS = ("user_hangup", "invite_timeout", "ice_failed", "user_busy", "user_media_failed", "unknown_error")
 SERVER_REASONS = ("user_declined", "replaced", "connection_lost")
 OUTCOMES = ("answered", "missed", "declined", "busy")
+# What a candidate looks like, a message's value: in the template its braces would read as a placeholder.
+CANDIDATE_SHAPE = "{candidate, sdpMid?, sdpMLineIndex?}"
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -46,7 +48,7 @@ def not_a_party() -> ApiError:
 
 def check_id(value: Any, name: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise ValidationError(f"{name} must be 1 to 64 letters, digits, '-' or '_'", field=name)
+        raise ValidationError("{field} must be 1 to 64 letters, digits, '-' or '_'", field=name)
     return value
 
 
@@ -54,41 +56,46 @@ def check_description(value: Any, name: str, *, kind: str | None = None) -> dict
     """A session description `{"type": "offer"|"answer", "sdp": "..."}` that parses as one: `v=0` first, an
     origin, and at least one media section. Anything else is `invalid_sdp`, naming the field."""
     if not isinstance(value, dict) or set(value) - {"type", "sdp"}:
-        raise ValidationError(f"{name} must be an object with type and sdp", field=name)
+        raise ValidationError("{field} must be an object with type and sdp", field=name)
     kind_given, sdp = value.get("type"), value.get("sdp")
     if kind_given not in ("offer", "answer") or (kind is not None and kind_given != kind):
-        wanted = kind or "offer or answer"
-        raise ValidationError(f"{name}.type must be {wanted}", field=name)
+        if kind is None:
+            raise ValidationError("{field}.type must be offer or answer", field=name)
+        raise ValidationError("{field}.type must be {kind}", field=name, kind=kind)
     if not isinstance(sdp, str):
-        raise ValidationError(f"{name}.sdp must be a string", field=name, code="invalid_sdp")
+        raise ValidationError("{field}.sdp must be a string", field=name, code="invalid_sdp")
     if len(sdp) > MAX_SDP:
-        raise ValidationError(f"{name}.sdp takes at most {MAX_SDP} characters", field=name, code="too_long")
+        raise ValidationError(
+            "{field}.sdp takes at most {limit} characters", field=name, code="too_long", limit=MAX_SDP
+        )
     lines = [line.strip() for line in sdp.strip().splitlines()]
     if not lines or lines[0] != "v=0":
         raise ValidationError(
-            f"{name}.sdp is not a session description (it must start with v=0)", field=name, code="invalid_sdp"
+            "{field}.sdp is not a session description (it must start with v=0)", field=name, code="invalid_sdp"
         )
     if not any(line.startswith("o=") for line in lines) or not any(line.startswith("m=") for line in lines):
         raise ValidationError(
-            f"{name}.sdp needs an origin (o=) and a media section (m=)", field=name, code="invalid_sdp"
+            "{field}.sdp needs an origin (o=) and a media section (m=)", field=name, code="invalid_sdp"
         )
     if any(len(line) > 2 and line[1] != "=" for line in lines if line):
-        raise ValidationError(f"{name}.sdp has a line that is not type=value", field=name, code="invalid_sdp")
+        raise ValidationError("{field}.sdp has a line that is not type=value", field=name, code="invalid_sdp")
     return {"type": kind_given, "sdp": sdp}
 
 
 def check_candidates(value: Any) -> list[dict[str, Any]]:
     """1 to MAX_CANDIDATES candidates as RTCIceCandidate.toJSON() gives them; an empty `candidate` is the end."""
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_CANDIDATES:
-        raise ValidationError(f"candidates must be a list of 1 to {MAX_CANDIDATES} candidates", field="candidates")
+        raise ValidationError(
+            "{field} must be a list of 1 to {limit} candidates", field="candidates", limit=MAX_CANDIDATES
+        )
     clean = []
     for item in value:
         if not isinstance(item, dict) or set(item) - {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"}:
-            raise ValidationError("each candidate is {candidate, sdpMid?, sdpMLineIndex?}", field="candidates")
+            raise ValidationError("each candidate is {shape}", field="candidates", shape=CANDIDATE_SHAPE)
         line = item.get("candidate")
         if not isinstance(line, str) or len(line) > MAX_CANDIDATE:
             raise ValidationError(
-                f"candidate must be a string of at most {MAX_CANDIDATE} characters", field="candidates"
+                "candidate must be a string of at most {limit} characters", field="candidates", limit=MAX_CANDIDATE
             )
         if line and not line.removeprefix("a=").startswith("candidate:"):
             raise ValidationError("a candidate line starts with 'candidate:'", field="candidates")
@@ -107,7 +114,9 @@ def check_lifetime(value: Any) -> int:
     if value is None:
         return DEFAULT_LIFETIME_MS
     if not isinstance(value, int) or isinstance(value, bool) or not MIN_LIFETIME_MS <= value <= MAX_LIFETIME_MS:
-        raise ValidationError(f"lifetime is milliseconds from {MIN_LIFETIME_MS} to {MAX_LIFETIME_MS}", field="lifetime")
+        raise ValidationError(
+            "{field} is milliseconds from {min} to {max}", field="lifetime", min=MIN_LIFETIME_MS, max=MAX_LIFETIME_MS
+        )
     return value
 
 
@@ -115,7 +124,7 @@ def check_reason(value: Any) -> str:
     if value is None:
         return "user_hangup"
     if value not in CLIENT_REASONS:
-        raise ValidationError(f"reason must be one of {', '.join(CLIENT_REASONS)}", field="reason")
+        raise ValidationError("{field} must be one of {choices}", field="reason", choices=", ".join(CLIENT_REASONS))
     return str(value)
 
 

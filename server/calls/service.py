@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from server.calls.direct import DirectCalls
 from server.calls.model import call_not_found, invalid_state
+from server.errors import ApiError
 
 
 class Membership(Protocol):
@@ -80,33 +81,35 @@ class CallService:
     async def answer(
         self, user_id: str, conn: str, call_id: str, party_id: str, answer: dict[str, str]
     ) -> dict[str, Any]:
-        self._not_a_room(call_id, "call.answer")
+        self._not_a_room(call_id, "{command} is for 1:1 calls", command="call.answer")
         return await self.direct.answer(user_id, conn, call_id, party_id, answer)
 
     async def select_answer(
         self, user_id: str, conn: str, call_id: str, party_id: str, selected: str
     ) -> dict[str, Any]:
-        self._not_a_room(call_id, "call.select_answer")
+        self._not_a_room(call_id, "{command} is for 1:1 calls", command="call.select_answer")
         return await self.direct.select_answer(user_id, conn, call_id, party_id, selected)
 
     async def reject(self, user_id: str, conn: str, call_id: str, party_id: str) -> dict[str, Any]:
-        self._not_a_room(call_id, "call.reject")
+        self._not_a_room(call_id, "{command} is for 1:1 calls", command="call.reject")
         return await self.direct.reject(user_id, conn, call_id, party_id)
 
     async def candidates(
         self, user_id: str, conn: str, call_id: str, party_id: str, candidates: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        self._not_a_room(call_id, "call.candidates (the SFU takes the candidates in your offer)")
+        self._not_a_room(call_id, "call.candidates (the SFU takes the candidates in your offer) is for 1:1 calls")
         return await self.direct.candidates(user_id, conn, call_id, party_id, candidates)
 
     async def decline(self, user_id: str, call_id: str) -> dict[str, Any]:
         """Decline from a push notification's link (no socket, so no party: the call ends as declined)."""
-        self._not_a_room(call_id, "declining")
+        self._not_a_room(call_id, "declining is for 1:1 calls")
         return await self.direct.decline(user_id, call_id)
 
-    def _not_a_room(self, call_id: str, what: str) -> None:
+    def _not_a_room(self, call_id: str, message: str, **params: Any) -> None:
+        """`invalid_state` with `message` if the call is a group call (an ApiError here, not through
+        invalid_state, so the messages' check finds them at this function's callers)."""
         if self._room(call_id) is not None:
-            raise invalid_state(f"{what} is for 1:1 calls")
+            raise ApiError(message, code="invalid_state", status=409, **params)
 
     # -- both -----------------------------------------------------------------------------------------------
     async def negotiate(

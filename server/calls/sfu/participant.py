@@ -86,11 +86,16 @@ def read_publish_offer(offer_sdp: str, streams: dict[str, str]) -> tuple[aiortc_
     """The offer parsed, and its sending m-lines by mid; InvalidSdp with what is wrong."""
     for described, purpose in streams.items():
         if purpose not in PURPOSES:
-            raise InvalidSdp(f"stream {described!r}: purpose must be one of {', '.join(PURPOSES)}", field="streams")
+            raise InvalidSdp(
+                "stream {stream}: purpose must be one of {choices}",
+                field="streams",
+                stream=repr(described),
+                choices=", ".join(PURPOSES),
+            )
     try:
         description = aiortc_sdp.SessionDescription.parse(offer_sdp)
     except SDP_ERRORS as exc:
-        raise InvalidSdp(f"the offer is not SDP this server can read: {exc}", field="sdp") from exc
+        raise InvalidSdp("the offer is not SDP this server can read: {reason}", field="sdp", reason=str(exc)) from exc
     if not offer_sdp.startswith("v=0") or not any(m.kind in ("audio", "video") for m in description.media):
         raise InvalidSdp("the offer holds no audio or video m-line", field="sdp")
     offered: dict[str, OfferedTrack] = {}
@@ -101,10 +106,14 @@ def read_publish_offer(offer_sdp: str, streams: dict[str, str]) -> tuple[aiortc_
         msid = _msid(media)
         stream_id = msid.split()[0] if msid else None
         if stream_id is None or stream_id not in streams:
-            raise InvalidSdp(f"m-line {media.rtp.muxId} sends stream {stream_id!r}, which streams does not describe")
+            raise InvalidSdp(
+                "m-line {mid} sends stream {stream}, which streams does not describe",
+                mid=media.rtp.muxId,
+                stream=repr(stream_id),
+            )
         purpose = streams[stream_id]
         if (purpose, media.kind) in seen:
-            raise InvalidSdp(f"more than one {media.kind} track for {purpose}")
+            raise InvalidSdp("more than one {kind} track for {purpose}", kind=media.kind, purpose=purpose)
         seen.add((purpose, media.kind))
         offered[media.rtp.muxId] = OfferedTrack(media.kind, purpose, msid or "", _media_ssrc(media))
     return description, offered
@@ -172,7 +181,9 @@ class Participant:
             await pc.setLocalDescription(await pc.createAnswer())
             grow_receive_buffers(pc, RECEIVE_BUFFER)
         except NEGOTIATION_ERRORS as exc:
-            raise InvalidSdp(f"the offer cannot be answered: {exc or type(exc).__name__}", field="sdp") from exc
+            raise InvalidSdp(
+                "the offer cannot be answered: {reason}", field="sdp", reason=str(exc or type(exc).__name__)
+            ) from exc
         self._update_sources(offered)
         return str(pc.localDescription.sdp)
 
@@ -283,7 +294,9 @@ class Participant:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(answer_sdp, "answer"))
         except NEGOTIATION_ERRORS as exc:
-            raise InvalidSdp(f"the answer cannot be applied: {exc or type(exc).__name__}", field="sdp") from exc
+            raise InvalidSdp(
+                "the answer cannot be applied: {reason}", field="sdp", reason=str(exc or type(exc).__name__)
+            ) from exc
 
     async def reset_subscriptions(self) -> None:
         """Drop the subscribe connection (after a bad answer): the next offer starts a new one."""

@@ -80,12 +80,12 @@ class Sfu:
         room = self._rooms.get(room_id)
         if room is None:
             if len(self._rooms) >= self.max_rooms:
-                raise SfuFull(f"this server holds its limit of {self.max_rooms} rooms")
+                raise SfuFull("this server holds its limit of {limit} rooms", limit=self.max_rooms)
             room = self._rooms[room_id] = Room(room_id)
         if participant_id in room.participants:
             raise AlreadyJoined("this participant is in the room already")
         if len(room.participants) >= self.max_participants:
-            raise RoomFull(f"the room holds its limit of {self.max_participants} participants")
+            raise RoomFull("the room holds its limit of {limit} participants", limit=self.max_participants)
         participant = Participant(
             participant_id,
             user_id,
