@@ -14,7 +14,7 @@ from server.errors import ApiError
 from server.texts import errors_ru_auth, errors_ru_calls, errors_ru_chat, errors_ru_core, errors_ru_iot
 from server.texts.language import DEFAULT, LANGUAGES, from_accept_language
 
-_AREAS = (errors_ru_core, errors_ru_auth, errors_ru_chat, errors_ru_iot, errors_ru_calls)
+AREAS = (errors_ru_core, errors_ru_auth, errors_ru_chat, errors_ru_iot, errors_ru_calls)
 
 
 def _merged(*tables: Mapping[str, str]) -> dict[str, str]:
@@ -24,8 +24,8 @@ def _merged(*tables: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-CATALOGUES: dict[str, dict[str, str]] = {"ru": _merged(*(area.MESSAGES for area in _AREAS))}
-FIELDS: dict[str, dict[str, str]] = {"ru": _merged(*(area.FIELDS for area in _AREAS))}
+CATALOGUES: dict[str, dict[str, str]] = {"ru": _merged(*(area.MESSAGES for area in AREAS))}
+FIELDS: dict[str, dict[str, str]] = {"ru": _merged(*(area.FIELDS for area in AREAS))}
 
 
 def language_of(query: str | None, accept_language: str | None) -> str:

@@ -31,7 +31,6 @@ MESSAGES: dict[str, str] = {
     "sdpMLineIndex must be an integer from 0 to 255": "Поле sdpMLineIndex должно быть целым числом от 0 до 255",
     "usernameFragment must be a short string": "Поле usernameFragment должно быть короткой строкой",
     "{field} is milliseconds from {min} to {max}": "Поле «{field}» задаётся в миллисекундах, от {min} до {max}",
-    "{field} must be one of {choices}": "Поле «{field}» должно быть одним из: {choices}",
     "streams maps up to 8 stream ids to usermedia or screenshare": (
         "В streams можно указать не больше 8 потоков, каждому — usermedia или screenshare"
     ),
@@ -45,7 +44,6 @@ MESSAGES: dict[str, str] = {
     "no such call": "Такого звонка нет",
     "the call has ended": "Звонок уже завершён",
     "this party_id is not a party of the call": "Устройство с этим party_id не участвует в звонке",
-    "no such chat": "Такого чата нет",
     "this direct chat has nobody else in it": "В этом личном чате больше никого нет",
     "call.invite is for direct chats; use call.join in a group": (
         "Команда call.invite — для личных чатов; в группе используйте call.join"
@@ -104,7 +102,6 @@ MESSAGES: dict[str, str] = {
     "the process holding this chat's call does not answer": (
         "Процесс сервера, который ведёт звонок этого чата, не отвечает"
     ),
-    "Something went wrong on our side": "Что-то пошло не так на нашей стороне",
 }
 
 # Field names as `{field}` shows them.
@@ -114,10 +111,8 @@ FIELDS: dict[str, str] = {
     "selected_party_id": "выбранное устройство",
     "user": "пользователь",
     "chat_id": "идентификатор чата",
-    "token": "токен",
     "offer": "предложение (offer)",
     "answer": "ответ (answer)",
-    "description": "описание сеанса",
     "sdp": "SDP",
     "candidates": "кандидаты ICE",
     "lifetime": "время ожидания",

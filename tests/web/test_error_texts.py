@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from server.errors import ApiError, TooManyRequests, ValidationError
 from server.texts import errors_ru_core
-from server.texts.errors import CATALOGUES, FIELDS, translate, translated
+from server.texts.errors import AREAS, CATALOGUES, FIELDS, translate, translated
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "server"
@@ -202,6 +202,17 @@ def test_every_message_is_translated_with_the_same_placeholders(language: str) -
     assert not lower, "\n".join(lower)
     stale = sorted(set(catalogue) - TEMPLATES - set(errors_ru_core.HTTP))
     assert not stale, "no longer raised:\n" + "\n".join(stale)
+
+
+@pytest.mark.parametrize("table", ["MESSAGES", "FIELDS"])
+def test_each_text_is_translated_in_one_place(table: str) -> None:
+    """The catalogues are merged into one table: a text in two areas would have one of its translations lost."""
+    where: dict[str, list[str]] = {}
+    for area in AREAS:
+        for text in getattr(area, table):
+            where.setdefault(text, []).append(area.__name__)
+    repeated = {text: areas for text, areas in where.items() if len(areas) > 1}
+    assert not repeated, repeated
 
 
 def test_a_message_in_russian_with_its_field_named() -> None:
