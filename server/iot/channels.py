@@ -154,7 +154,9 @@ class ChannelService:
     async def add_read_key(self, channel_id: int, owner_id: str, note: str | None) -> ApiKey:
         await self.owned(channel_id, owner_id)
         if sum(k.kind == "read" for k in await self.repo.keys(channel_id)) >= MAX_READ_KEYS:
-            raise ApiError(f"a channel has at most {MAX_READ_KEYS} read keys", code="too_many_keys", status=409)
+            raise ApiError(
+                "a channel has at most {limit} read keys", code="too_many_keys", status=409, limit=MAX_READ_KEYS
+            )
         async with self._db.transaction() as tx:
             return await self.repo.add_key(tx, channel_id, "read", new_api_key(), self._clock(), note)
 

@@ -49,7 +49,7 @@ def _int(frame: dict[str, Any], name: str, *, required: bool) -> int | None:
     if value is None and not required:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > 2**62:
-        raise ValidationError(f"{name} must be a non-negative integer", field=name)
+        raise ValidationError("{field} must be a non-negative integer", field=name)
     return value
 
 
@@ -78,7 +78,9 @@ async def subscribe(request: web.Request, conn: Connection, frame: dict[str, Any
     if ("channel", channel_id) in conn.subscriptions:
         raise ApiError("already subscribed to this channel", code="already_subscribed", field="channel_id")
     if _following(conn) >= MAX_FOLLOWED:
-        raise ApiError(f"at most {MAX_FOLLOWED} channel subscriptions per connection", code="too_many_subscriptions")
+        raise ApiError(
+            "at most {limit} channel subscriptions per connection", code="too_many_subscriptions", limit=MAX_FOLLOWED
+        )
 
     # Subscribe first, hold live entries back while catching up, then let them through past what was sent.
     held: list[dict[str, Any]] = []

@@ -33,22 +33,30 @@ def not_found() -> NotFound:
 def parse_grants(raw: Any) -> list[ChannelGrant]:
     """`[{"channel_id", "publish", "subscribe"}, ...]` from a request body, checked."""
     if not isinstance(raw, list) or len(raw) > MAX_CHANNELS:
-        raise ValidationError(f"channels must be a list of at most {MAX_CHANNELS}", field="channels")
+        raise ValidationError("{field} must be a list of at most {limit}", field="channels", limit=MAX_CHANNELS)
     grants: dict[int, ChannelGrant] = {}
     for index, item in enumerate(raw):
-        where = f"channels[{index}]"
         if not isinstance(item, dict) or set(item) - {"channel_id", "publish", "subscribe"}:
-            raise ValidationError(f"{where} must be an object with channel_id, publish, subscribe", field="channels")
+            raise ValidationError(
+                "channels[{index}] must be an object with channel_id, publish, subscribe", field="channels", index=index
+            )
         channel_id = item.get("channel_id")
         publish, subscribe = item.get("publish", False), item.get("subscribe", False)
         if isinstance(channel_id, bool) or not isinstance(channel_id, int) or not 1 <= channel_id < 2**63:
-            raise ValidationError(f"{where}.channel_id must be a channel id", field="channels")
+            raise ValidationError("channels[{index}].channel_id must be a channel id", field="channels", index=index)
         if not isinstance(publish, bool) or not isinstance(subscribe, bool):
-            raise ValidationError(f"{where}: publish and subscribe must be true or false", field="channels")
+            raise ValidationError(
+                "channels[{index}]: publish and subscribe must be true or false", field="channels", index=index
+            )
         if not (publish or subscribe):
-            raise ValidationError(f"{where}: allow publish, subscribe or both", field="channels")
+            raise ValidationError("channels[{index}]: allow publish, subscribe or both", field="channels", index=index)
         if channel_id in grants:
-            raise ValidationError(f"{where}: channel {channel_id} is listed twice", field="channels")
+            raise ValidationError(
+                "channels[{index}]: channel {channel_id} is listed twice",
+                field="channels",
+                index=index,
+                channel_id=channel_id,
+            )
         grants[channel_id] = ChannelGrant(channel_id, publish, subscribe)
     return list(grants.values())
 
@@ -67,7 +75,12 @@ class MqttDeviceService:
         owned = {c.id for c in await self._channels.of_owner(user_id)}
         for grant in grants:
             if grant.channel_id not in owned:
-                raise NotFound(f"no channel {grant.channel_id} of yours", code="channel_not_found", field="channels")
+                raise NotFound(
+                    "no channel {channel_id} of yours",
+                    code="channel_not_found",
+                    field="channels",
+                    channel_id=grant.channel_id,
+                )
 
     async def _tell_broker(self, commands: list[dict[str, Any]]) -> bool:
         return self.provisioner is not None and await self.provisioner.apply(commands)
@@ -76,7 +89,9 @@ class MqttDeviceService:
         """The new device, its password (never shown again) and whether the broker has it already."""
         await self._check_channels(user_id, grants)
         if await self.repo.count_of_user(user_id) >= MAX_DEVICES:
-            raise ValidationError(f"at most {MAX_DEVICES} MQTT devices per account", code="too_many_devices")
+            raise ValidationError(
+                "at most {limit} MQTT devices per account", code="too_many_devices", limit=MAX_DEVICES
+            )
         device_id, password = uuid.uuid4().hex, new_credential(24)
         client_id = new_credential(23)  # ThingSpeak's length; MQTT 3.1 brokers take up to 23 characters
         async with self._db.transaction() as tx:

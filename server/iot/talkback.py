@@ -75,7 +75,9 @@ class TalkBackService:
     async def create(self, owner_id: str, name: str, channel_id: int | None) -> tuple[TalkBack, str]:
         await self._check_channel(channel_id, owner_id)
         if await self.repo.count_of_owner(owner_id) >= MAX_TALKBACKS:
-            raise ApiError(f"an account has at most {MAX_TALKBACKS} TalkBacks", code="too_many_talkbacks", status=409)
+            raise ApiError(
+                "an account has at most {limit} TalkBacks", code="too_many_talkbacks", status=409, limit=MAX_TALKBACKS
+            )
         key, now = new_api_key(), self._clock()
         async with self._db.transaction() as tx:
             talkback_id = await self.repo.create(tx, owner_id, name, channel_id, now)

@@ -45,35 +45,35 @@ _MEMBERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 def _number(value: Any, where: str, low: float = -BOUND, high: float = BOUND) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"{where} must be a number", field=where)
+        raise ValidationError("{field} must be a number", field=where)
     if not low <= value <= high:
-        raise ValidationError(f"{where} must be between {low:g} and {high:g}", field=where)
+        raise ValidationError("{field} must be between {low} and {high}", field=where, low=f"{low:g}", high=f"{high:g}")
     return float(value) if isinstance(value, float) else value
 
 
 def _integer(value: Any, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationError(f"{where} must be a whole number from {low} to {high}", field=where)
+        raise ValidationError("{field} must be a whole number from {low} to {high}", field=where, low=low, high=high)
     return value
 
 
 def _text(value: Any, where: str, limit: int, *, empty: bool = True) -> str:
     if not isinstance(value, str):
-        raise ValidationError(f"{where} must be a string", field=where)
+        raise ValidationError("{field} must be a string", field=where)
     text = str(value).strip()
     if len(text) > limit:
-        raise ValidationError(f"{where} is longer than {limit} characters", field=where)
+        raise ValidationError("{field} is longer than {limit} characters", field=where, limit=limit)
     if not empty and not text:
-        raise ValidationError(f"{where} must not be empty", field=where)
+        raise ValidationError("{field} must not be empty", field=where)
     if _CONTROL_CHARS.search(text):
-        raise ValidationError(f"{where} must not contain control characters", field=where)
+        raise ValidationError("{field} must not contain control characters", field=where)
     return text
 
 
 def _target(value: Any, where: str) -> dict[str, int]:
     """What a control acts on: `{"field": n}` (writes field n) or `{"talkback_id": id}` (queues a command)."""
     if not isinstance(value, dict) or len(value) != 1 or not set(value) <= {"field", "talkback_id"}:
-        raise ValidationError(f'{where} must be {{"field": n}} or {{"talkback_id": id}}', field=where)
+        raise ValidationError('{field} must be {{"field": n}} or {{"talkback_id": id}}', field=where)
     if "field" in value:
         return {"field": _integer(value["field"], f"{where}.field", 1, 8)}
     return {"talkback_id": _integer(value["talkback_id"], f"{where}.talkback_id", 1, 2**63 - 1)}
@@ -82,40 +82,40 @@ def _target(value: Any, where: str) -> dict[str, int]:
 def _thresholds(value: Any, where: str) -> list[dict[str, Any]]:
     """A lamp's levels: from each `at` upwards it shows `level`; below the first it is off. Ascending `at`."""
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_THRESHOLDS:
-        raise ValidationError(f"{where} must be a list of 1 to {MAX_THRESHOLDS} thresholds", field=where)
+        raise ValidationError("{field} must be a list of 1 to {limit} thresholds", field=where, limit=MAX_THRESHOLDS)
     checked: list[dict[str, Any]] = []
     for index, item in enumerate(value):
         here = f"{where}[{index}]"
         if not isinstance(item, dict) or set(item) != {"at", "level"}:
-            raise ValidationError(f'{here} must be {{"at": number, "level": ...}}', field=here)
+            raise ValidationError('{field} must be {{"at": number, "level": ...}}', field=here)
         at = _number(item["at"], f"{here}.at")
         if item["level"] not in LEVELS:
-            raise ValidationError(f"{here}.level must be one of {', '.join(LEVELS)}", field=f"{here}.level")
+            raise ValidationError("{field} must be one of {choices}", field=f"{here}.level", choices=", ".join(LEVELS))
         if checked and at <= checked[-1]["at"]:
-            raise ValidationError(f"{here}.at must be above the threshold before it", field=f"{here}.at")
+            raise ValidationError("{field} must be above the threshold before it", field=f"{here}.at")
         checked.append({"at": at, "level": item["level"]})
     return checked
 
 
 def _range(spec: dict[str, Any], where: str) -> None:
     if spec["min"] >= spec["max"]:
-        raise ValidationError(f"{where}.max must be above {where}.min", field=f"{where}.max")
+        raise ValidationError("{field} must be above {minimum}", field=f"{where}.max", minimum=f"{where}.min")
 
 
 def check_widget(raw: Any, where: str) -> dict[str, Any]:
     """One widget spec, checked and with its defaults filled in; a 400 naming the member at fault otherwise."""
     if not isinstance(raw, dict):
-        raise ValidationError(f"{where} must be an object", field=where)
+        raise ValidationError("{field} must be an object", field=where)
     kind = raw.get("type")
     if kind not in TYPES:
-        raise ValidationError(f"{where}.type must be one of {', '.join(TYPES)}", field=f"{where}.type")
+        raise ValidationError("{field} must be one of {choices}", field=f"{where}.type", choices=", ".join(TYPES))
     allowed, required = _MEMBERS[kind]
     unknown = sorted(set(raw) - allowed - {"type", "title"})
     if unknown:
-        raise ValidationError(f"{where}.{unknown[0]} is not a member of a {kind} widget", field=f"{where}.{unknown[0]}")
+        raise ValidationError("{field} is not a member of a {kind} widget", field=f"{where}.{unknown[0]}", kind=kind)
     missing = sorted(required - set(raw))
     if missing:
-        raise ValidationError(f"{where}.{missing[0]} is required for a {kind} widget", field=f"{where}.{missing[0]}")
+        raise ValidationError("{field} is required for a {kind} widget", field=f"{where}.{missing[0]}", kind=kind)
     spec: dict[str, Any] = {"type": kind, "title": _text(raw.get("title", ""), f"{where}.title", MAX_TITLE)}
     if "field" in allowed:
         spec["field"] = _integer(raw["field"], f"{where}.field", 1, 8)
@@ -142,18 +142,18 @@ def check_widget(raw: Any, where: str) -> dict[str, Any]:
     if kind == "slider":
         step = _number(raw.get("step", 1), f"{where}.step", 0, BOUND)
         if step <= 0 or step > spec["max"] - spec["min"]:
-            raise ValidationError(f"{where}.step must be above 0 and at most max - min", field=f"{where}.step")
+            raise ValidationError("{field} must be above 0 and at most max - min", field=f"{where}.step")
         spec["step"] = step
         command = _text(raw.get("command", "{value}"), f"{where}.command", limit, empty=False)
         if "{value}" not in command:
-            raise ValidationError(f"{where}.command must contain {{value}}", field=f"{where}.command")
+            raise ValidationError("{field} must contain {{value}}", field=f"{where}.command")
         spec["command"] = command
     return spec
 
 
 def check_widgets(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or len(raw) > MAX_WIDGETS:
-        raise ValidationError(f"widgets must be a list of at most {MAX_WIDGETS}", field="widgets")
+        raise ValidationError("{field} must be a list of at most {limit}", field="widgets", limit=MAX_WIDGETS)
     return [check_widget(item, f"widgets[{index}]") for index, item in enumerate(raw)]
 
 
@@ -200,7 +200,7 @@ class WidgetService:
                 talkback = await self._talkbacks.get(talkback_id)
                 if talkback is None or talkback.owner_id != owner_id:
                     where = f"widgets[{index}].target.talkback_id"
-                    raise ValidationError(f"{where} is not a TalkBack of yours", field=where)
+                    raise ValidationError("{field} is not a TalkBack of yours", field=where)
         now = self._clock()
         await self.repo.save(channel_id, widgets, now)
         return widgets, now

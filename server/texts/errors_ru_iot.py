@@ -2,7 +2,139 @@
 
 from __future__ import annotations
 
-MESSAGES: dict[str, str] = {}
+MESSAGES: dict[str, str] = {
+    # Channels, their keys and the ThingSpeak-style API
+    "no such channel": "Такого канала нет",
+    "no such channel of yours": "У вас нет такого канала",
+    "no such channel, or it is not public": "Такого канала нет, или он не общедоступный",
+    "no such public channel": "Такого общедоступного канала нет",
+    "The channel was not found.": "Канал не найден.",
+    "a channel has at most {limit} read keys": "У канала может быть не больше {limit} ключей чтения",
+    "this channel takes one update per {interval} s (retry after {seconds} s)": (
+        "Этот канал принимает не больше одного обновления за {interval} с (повторите через {seconds} с)"
+    ),
+    # Live channel entries over the WebSocket
+    "{field} must be a non-negative integer": "Поле «{field}» должно быть неотрицательным целым числом",
+    "api_key must be a string": "Поле «api_key» должно быть строкой",
+    "this account is suspended": "Этот аккаунт приостановлен",
+    "no such channel, or it needs a read key": "Такого канала нет, или для него нужен ключ чтения",
+    "already subscribed to this channel": "Вы уже подписаны на этот канал",
+    "not subscribed to this channel": "Вы не подписаны на этот канал",
+    "at most {limit} channel subscriptions per connection": (
+        "На одно подключение можно подписаться не больше чем на {limit} каналов"
+    ),
+    # MQTT devices
+    "no such MQTT device of yours": "У вас нет такого MQTT-устройства",
+    "at most {limit} MQTT devices per account": "У одного аккаунта может быть не больше {limit} MQTT-устройств",
+    "channels[{index}] must be an object with channel_id, publish, subscribe": (
+        "Элемент channels[{index}] должен быть объектом с полями channel_id, publish и subscribe"
+    ),
+    "channels[{index}].channel_id must be a channel id": "Поле channels[{index}].channel_id должно быть id канала",
+    "channels[{index}]: publish and subscribe must be true or false": (
+        "Элемент channels[{index}]: publish и subscribe должны быть true или false"
+    ),
+    "channels[{index}]: allow publish, subscribe or both": (
+        "Элемент channels[{index}]: разрешите publish, subscribe или и то и другое"
+    ),
+    "channels[{index}]: channel {channel_id} is listed twice": (
+        "Элемент channels[{index}]: канал {channel_id} указан дважды"
+    ),
+    "no channel {channel_id} of yours": "У вас нет канала {channel_id}",
+    # TalkBack
+    "no such TalkBack of yours": "У вас нет такого TalkBack",
+    "an account has at most {limit} TalkBacks": "У одного аккаунта может быть не больше {limit} TalkBack",
+    # Rules: the rule itself
+    "no such rule on this channel": "У этого канала нет такого правила",
+    "a channel has at most {limit} rules": "У канала может быть не больше {limit} правил",
+    "a rule's kind cannot change; create another rule": "Тип правила изменить нельзя — создайте другое правило",
+    "{field} must be a non-empty string of at most {limit} characters": (
+        "Поле «{field}» должно быть непустой строкой не длиннее {limit} символов"
+    ),
+    # Rules: their conditions (config)
+    "config must be an object": "Поле «config» должно быть объектом",
+    "{field} is not a setting of this kind (allowed: {allowed})": (
+        "У правила этого типа нет настройки «{field}» (допустимы: {allowed})"
+    ),
+    "{field} is required": "Поле «{field}» обязательно",
+    "{field} must be above or below": "Поле «{field}» должно быть above или below",
+    "{field} must be at or below value (it is where a triggered rule re-arms)": (
+        "Поле «{field}» должно быть не больше значения порога (value): на этом уровне сработавшее правило"
+        " снова взводится"
+    ),
+    "{field} must be at or above value (it is where a triggered rule re-arms)": (
+        "Поле «{field}» должно быть не меньше значения порога (value): на этом уровне сработавшее правило"
+        " снова взводится"
+    ),
+    "{field} is not valid: {reason}": "В поле «{field}» ошибка: {reason}",
+    "{field} reads no field (use field1..field8)": (
+        "Выражение в поле «{field}» не читает ни одного поля канала (используйте field1..field8)"
+    ),
+    "{field} must be above output_min": "Поле «{field}» должно быть больше наименьшего выхода (output_min)",
+    # Rules: their actions
+    "{field} must be a list of 1 to {limit} actions": "Поле «{field}» должно быть списком от 1 до {limit} действий",
+    "{field}.{setting} is not a setting of this action": "У этого действия нет настройки «{field}.{setting}»",
+    "{field} must be an id": "Поле «{field}» должно быть id",
+    "{field} must be a string of at most {limit} characters": (
+        "Поле «{field}» должно быть строкой не длиннее {limit} символов"
+    ),
+    "{field}: unknown placeholder {placeholder} (use {names})": (
+        "Поле «{field}»: неизвестная подстановка {placeholder} (можно использовать {names})"
+    ),
+    "{field} has an unmatched brace": "В поле «{field}» есть фигурная скобка без пары",
+    "{field}: {reason}": "Поле «{field}»: {reason}",
+    "{field} is not a TalkBack of yours": "Поле «{field}» указывает не на ваш TalkBack",
+    "{field} is not a channel of yours": "Поле «{field}» указывает не на ваш канал",
+    # Widgets
+    "no such widget": "Такого виджета нет",
+    "{field} must be an object": "Поле «{field}» должно быть объектом",
+    "{field} is not a member of a {kind} widget": "У виджета типа {kind} нет поля «{field}»",
+    "{field} is required for a {kind} widget": "Для виджета типа {kind} нужно поле «{field}»",
+    '{field} must be {{"field": n}} or {{"talkback_id": id}}': (
+        'Поле «{field}» должно быть {{"field": n}} или {{"talkback_id": id}}'
+    ),
+    "{field} must be a list of 1 to {limit} thresholds": "Поле «{field}» должно быть списком от 1 до {limit} порогов",
+    '{field} must be {{"at": number, "level": ...}}': 'Поле «{field}» должно быть {{"at": число, "level": ...}}',
+    "{field} must be above the threshold before it": "Поле «{field}» должно быть больше предыдущего порога",
+    "{field} must be above {minimum}": "Поле «{field}» должно быть больше «{minimum}»",
+    "{field} must be above 0 and at most max - min": "Поле «{field}» должно быть больше 0 и не больше max - min",
+    "{field} must contain {{value}}": "Поле «{field}» должно содержать {{value}}",
+    # Shared by devices, rules and widgets
+    "{field} must be a list of at most {limit}": "Поле «{field}» должно быть списком не длиннее {limit} элементов",
+    "{field} must be one of {choices}": "Поле «{field}» должно быть одним из значений: {choices}",
+    "{field} must be a number": "Поле «{field}» должно быть числом",
+    "{field} must be between {low} and {high}": "Поле «{field}» должно быть в пределах от {low} до {high}",
+    "{field} must be a whole number from {low} to {high}": "Поле «{field}» должно быть целым числом от {low} до {high}",
+    "{field} must be a field number from 1 to 8": "Поле «{field}» должно быть номером поля канала от 1 до 8",
+    "{field} must be true or false": "Поле «{field}» должно быть true или false",
+    "{field} must be a string": "Поле «{field}» должно быть строкой",
+    "{field} is longer than {limit} characters": "Поле «{field}» должно быть не длиннее {limit} символов",
+    "{field} must not be empty": "Поле «{field}» не должно быть пустым",
+    "{field} must not contain control characters": "Поле «{field}» не должно содержать управляющих символов",
+}
 
-# Field names as `{field}` shows them.
-FIELDS: dict[str, str] = {}
+# Field names as `{field}` shows them (the rule form's labels for a rule's settings). Fields with an index in them
+# (`actions[0].url`, `widgets[2].target`) stay as they are.
+FIELDS: dict[str, str] = {
+    "channel_id": "id канала",
+    "after_entry_id": "после записи (after_entry_id)",
+    "channels": "каналы",
+    "name": "название",
+    "kind": "тип",
+    "actions": "действия",
+    "widgets": "виджеты",
+    "config.field": "номер поля",
+    "config.op": "когда значение",
+    "config.value": "значение",
+    "config.clear": "сброс при",
+    "config.for_seconds": "не меньше, секунд",
+    "config.seconds": "нет данных в течение, секунд",
+    "config.expression": "выражение",
+    "config.setpoint": "уставка",
+    "config.kp": "Kp",
+    "config.ki": "Ki",
+    "config.kd": "Kd",
+    "config.output_min": "наименьший выход",
+    "config.output_max": "наибольший выход",
+    "config.reverse": "обратное действие",
+    "config.min_change": "наименьшее изменение",
+}

@@ -45,14 +45,19 @@ Background = Callable[[Rule, Awaitable[list[NewEvent]]], None]
 def check_template(text: Any, where: str, limit: int) -> str:
     """A text with {value}, {value:.1f}, {field1}..{field8}, {rule}, {channel_id}, {event} or {message}."""
     if not isinstance(text, str) or len(text) > limit or "\x00" in text:
-        raise ValidationError(f"{where} must be a string of at most {limit} characters", field=where)
+        raise ValidationError("{field} must be a string of at most {limit} characters", field=where, limit=limit)
     for match in _BRACED.finditer(text):
         placeholder = _PLACEHOLDER.fullmatch(match[0])
         if placeholder is None or placeholder[1] not in TEMPLATE_NAMES:
             names = ", ".join("{" + n + "}" for n in sorted(TEMPLATE_NAMES))
-            raise ValidationError(f"{where}: unknown placeholder {match[0][:40]} (use {names})", field=where)
+            raise ValidationError(
+                "{field}: unknown placeholder {placeholder} (use {names})",
+                field=where,
+                placeholder=match[0][:40],
+                names=names,
+            )
     if _BRACED.sub("", text).count("{") or _BRACED.sub("", text).count("}"):
-        raise ValidationError(f"{where} has an unmatched brace", field=where)
+        raise ValidationError("{field} has an unmatched brace", field=where)
     return text
 
 
@@ -71,26 +76,28 @@ def render(text: str, values: Mapping[str, Any]) -> str:
 def _id(spec: Mapping[str, Any], name: str, where: str) -> int:
     value = spec.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**62:
-        raise ValidationError(f"{where}.{name} must be an id", field=f"{where}.{name}")
+        raise ValidationError("{field} must be an id", field=f"{where}.{name}")
     return value
 
 
 def _only(spec: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(spec) - allowed - {"type"})
     if unknown:
-        raise ValidationError(f"{where}.{unknown[0][:40]} is not a setting of this action", field=where)
+        raise ValidationError("{field}.{setting} is not a setting of this action", field=where, setting=unknown[0][:40])
 
 
 def validate_actions(raw: Any, *, allow_private: bool) -> list[dict[str, Any]]:
     """The actions in their stored form. Ownership of the channels and TalkBacks they name is checked by the
     rule service; a webhook's host name is checked when it is called (its addresses can change)."""
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_ACTIONS:
-        raise ValidationError(f"actions must be a list of 1 to {MAX_ACTIONS} actions", field="actions")
+        raise ValidationError("{field} must be a list of 1 to {limit} actions", field="actions", limit=MAX_ACTIONS)
     actions = []
     for index, spec in enumerate(raw):
         where = f"actions[{index}]"
         if not isinstance(spec, dict) or spec.get("type") not in ACTION_TYPES:
-            raise ValidationError(f"{where}.type must be one of {', '.join(ACTION_TYPES)}", field=f"{where}.type")
+            raise ValidationError(
+                "{field} must be one of {choices}", field=f"{where}.type", choices=", ".join(ACTION_TYPES)
+            )
         kind = spec["type"]
         if kind == "talkback":
             _only(spec, {"talkback_id", "command"}, where)
@@ -100,14 +107,14 @@ def validate_actions(raw: Any, *, allow_private: bool) -> list[dict[str, Any]]:
             _only(spec, {"channel_id", "field", "value"}, where)
             field = spec.get("field")
             if isinstance(field, bool) or not isinstance(field, int) or not 1 <= field <= 8:
-                raise ValidationError(f"{where}.field must be a field number from 1 to 8", field=f"{where}.field")
+                raise ValidationError("{field} must be a field number from 1 to 8", field=f"{where}.field")
             value = check_template(spec.get("value", "{value}"), f"{where}.value", MAX_FIELD)
             actions.append({"type": kind, "channel_id": _id(spec, "channel_id", where), "field": field, "value": value})
         elif kind == "alert":
             _only(spec, {"message", "email"}, where)
             email = spec.get("email", True)
             if not isinstance(email, bool):
-                raise ValidationError(f"{where}.email must be true or false", field=f"{where}.email")
+                raise ValidationError("{field} must be true or false", field=f"{where}.email")
             message = check_template(spec.get("message", "{message}"), f"{where}.message", MAX_MESSAGE)
             actions.append({"type": kind, "message": message, "email": email})
         else:
@@ -115,7 +122,7 @@ def validate_actions(raw: Any, *, allow_private: bool) -> list[dict[str, Any]]:
             try:
                 url = check_url(spec.get("url"), allow_private=allow_private)
             except WebhookRefused as exc:
-                raise ValidationError(f"{where}.url: {exc}", field=f"{where}.url") from None
+                raise ValidationError("{field}: {reason}", field=f"{where}.url", reason=str(exc)) from None
             actions.append({"type": kind, "url": url})
     return actions
 

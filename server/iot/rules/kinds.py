@@ -43,14 +43,19 @@ Sample = tuple[float, dict[int, float]]  # a point: its time and its numeric fie
 # -- config ---------------------------------------------------------------------------------------------
 
 
-def _invalid(name: str, message: str) -> ValidationError:
-    return ValidationError(f"config.{name} {message}", field=f"config.{name}")
+def _invalid(name: str, message: str, **params: Any) -> ValidationError:
+    """A 400 for the setting `config.<name>`: `message` is a template that starts with `{field}`."""
+    return ValidationError(message, field=f"config.{name}", **params)
 
 
 def _only(config: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(config) - allowed)
     if unknown:
-        raise _invalid(str(unknown[0])[:40], f"is not a setting of this kind (allowed: {', '.join(sorted(allowed))})")
+        raise _invalid(
+            str(unknown[0])[:40],
+            "{field} is not a setting of this kind (allowed: {allowed})",
+            allowed=", ".join(sorted(allowed)),
+        )
 
 
 def _number(
@@ -62,11 +67,11 @@ def _number(
 ) -> float:
     value = config.get(name, default)
     if value is None:
-        raise _invalid(name, "is required")
+        raise _invalid(name, "{field} is required")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _invalid(name, "must be a number")
+        raise _invalid(name, "{field} must be a number")
     if not low <= value <= high:
-        raise _invalid(name, f"must be between {low:g} and {high:g}")
+        raise _invalid(name, "{field} must be between {low} and {high}", low=f"{low:g}", high=f"{high:g}")
     return float(value)
 
 
@@ -76,14 +81,14 @@ def _field(config: Mapping[str, Any]) -> int:
         value = value.removeprefix("field")
         value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 8:
-        raise _invalid("field", "must be a field number from 1 to 8")
+        raise _invalid("field", "{field} must be a field number from 1 to 8")
     return value
 
 
 def _flag(config: Mapping[str, Any], name: str) -> bool:
     value = config.get(name, False)
     if not isinstance(value, bool):
-        raise _invalid(name, "must be true or false")
+        raise _invalid(name, "{field} must be true or false")
     return value
 
 
@@ -95,12 +100,13 @@ def validate_config(kind: str, config: Any) -> dict[str, Any]:
         _only(config, {"field", "op", "value", "clear", "for_seconds"})
         op = config.get("op")
         if op not in ("above", "below"):
-            raise _invalid("op", "must be above or below")
+            raise _invalid("op", "{field} must be above or below")
         value = _number(config, "value")
         clear = _number(config, "clear", value)
         if (op == "above" and clear > value) or (op == "below" and clear < value):
-            side = "at or below" if op == "above" else "at or above"
-            raise _invalid("clear", f"must be {side} value (it is where a triggered rule re-arms)")
+            if op == "above":
+                raise _invalid("clear", "{field} must be at or below value (it is where a triggered rule re-arms)")
+            raise _invalid("clear", "{field} must be at or above value (it is where a triggered rule re-arms)")
         return {
             "field": _field(config),
             "op": op,
@@ -117,15 +123,15 @@ def validate_config(kind: str, config: Any) -> dict[str, Any]:
         try:
             tree = expr.parse(source)
         except expr.ExpressionError as exc:
-            raise _invalid("expression", f"is not valid: {exc}") from None
+            raise _invalid("expression", "{field} is not valid: {reason}", reason=str(exc)) from None
         if not expr.fields_of(tree):
-            raise _invalid("expression", "reads no field (use field1..field8)")
+            raise _invalid("expression", "{field} reads no field (use field1..field8)")
         return {"expression": str(source)}
     if kind == "pid":
         _only(config, {"field", "setpoint", "kp", "ki", "kd", "output_min", "output_max", "reverse", "min_change"})
         low, high = _number(config, "output_min"), _number(config, "output_max")
         if low >= high:
-            raise _invalid("output_max", "must be above output_min")
+            raise _invalid("output_max", "{field} must be above output_min")
         return {
             "field": _field(config),
             "setpoint": _number(config, "setpoint"),
@@ -137,7 +143,7 @@ def validate_config(kind: str, config: Any) -> dict[str, Any]:
             "reverse": _flag(config, "reverse"),
             "min_change": _number(config, "min_change", 0.0, 0),
         }
-    raise ValidationError(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    raise ValidationError("{field} must be one of {choices}", field="kind", choices=", ".join(KINDS))
 
 
 def initial_state(kind: str, now: float) -> dict[str, Any]:

@@ -58,30 +58,30 @@ class RuleService:
             if action["type"] == "talkback":
                 talkback = await self._talkbacks.get(action["talkback_id"])
                 if talkback is None or talkback.owner_id != owner_id:
-                    where = f"actions[{index}].talkback_id"
-                    raise ValidationError(f"{where} is not a TalkBack of yours", field=where)
+                    raise ValidationError("{field} is not a TalkBack of yours", field=f"actions[{index}].talkback_id")
             elif action["type"] == "write":
                 channel = await self._channels.get(action["channel_id"])
                 if channel is None or channel.owner_id != owner_id:
-                    where = f"actions[{index}].channel_id"
-                    raise ValidationError(f"{where} is not a channel of yours", field=where)
+                    raise ValidationError("{field} is not a channel of yours", field=f"actions[{index}].channel_id")
         return actions
 
     @staticmethod
     def _name(value: Any) -> str:
         if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
-            raise ValidationError(f"name must be a non-empty string of at most {MAX_NAME} characters", field="name")
+            raise ValidationError(
+                "{field} must be a non-empty string of at most {limit} characters", field="name", limit=MAX_NAME
+            )
         return value.strip()
 
     async def create(self, channel_id: int, owner_id: str, body: dict[str, Any]) -> Rule:
         await self._channel(channel_id, owner_id)
         kind = body.get("kind")
         if kind not in kinds.KINDS:
-            raise ValidationError(f"kind must be one of {', '.join(kinds.KINDS)}", field="kind")
+            raise ValidationError("{field} must be one of {choices}", field="kind", choices=", ".join(kinds.KINDS))
         config = kinds.validate_config(kind, body.get("config"))
         actions = await self._actions(body.get("actions"), owner_id)
         if await self.repo.count_of_channel(channel_id) >= MAX_RULES:
-            raise ApiError(f"a channel has at most {MAX_RULES} rules", code="too_many_rules", status=409)
+            raise ApiError("a channel has at most {limit} rules", code="too_many_rules", status=409, limit=MAX_RULES)
         now = self._clock()
         rule = Rule(
             id=uuid.uuid4().hex,
