@@ -22,7 +22,7 @@ MESSAGES: dict[str, str] = {
     "a frame is at most {limit} bytes": "Кадр не может быть больше {limit} байт",
     "a service this request needs (Redis) is unavailable; try again shortly": "Служба, нужная для этого запроса (Redis), сейчас недоступна; попробуйте чуть позже",
     "auth needs a string token": "Для auth нужен токен-строка",
-    "id must be a string or integer of at most 64 characters": "id должен быть строкой или целым числом не длиннее 64 символов",
+    "id must be a string or integer of at most 64 characters": "Поле «id» должно быть строкой или целым числом не длиннее 64 символов",
     "no such file": "Такого файла нет",
     "send JSON text frames": "Отправляйте текстовые кадры с JSON",
     "send an auth frame first": "Сначала отправьте кадр auth",

@@ -16,7 +16,6 @@ MESSAGES: dict[str, str] = {
     # Live channel entries over the WebSocket
     "{field} must be a non-negative integer": "Поле «{field}» должно быть неотрицательным целым числом",
     "api_key must be a string": "Поле «api_key» должно быть строкой",
-    "this account is suspended": "Этот аккаунт приостановлен",
     "no such channel, or it needs a read key": "Такого канала нет, или для него нужен ключ чтения",
     "already subscribed to this channel": "Вы уже подписаны на этот канал",
     "not subscribed to this channel": "Вы не подписаны на этот канал",
@@ -55,7 +54,6 @@ MESSAGES: dict[str, str] = {
     "{field} is not a setting of this kind (allowed: {allowed})": (
         "У правила этого типа нет настройки «{field}» (допустимы: {allowed})"
     ),
-    "{field} is required": "Поле «{field}» обязательно",
     "{field} must be above or below": "Поле «{field}» должно быть above или below",
     "{field} must be at or below value (it is where a triggered rule re-arms)": (
         "Поле «{field}» должно быть не больше значения порога (value): на этом уровне сработавшее правило"
@@ -86,7 +84,6 @@ MESSAGES: dict[str, str] = {
     "{field} is not a channel of yours": "Поле «{field}» указывает не на ваш канал",
     # Widgets
     "no such widget": "Такого виджета нет",
-    "{field} must be an object": "Поле «{field}» должно быть объектом",
     "{field} is not a member of a {kind} widget": "У виджета типа {kind} нет поля «{field}»",
     "{field} is required for a {kind} widget": "Для виджета типа {kind} нужно поле «{field}»",
     '{field} must be {{"field": n}} or {{"talkback_id": id}}': (
@@ -100,15 +97,8 @@ MESSAGES: dict[str, str] = {
     "{field} must contain {{value}}": "Поле «{field}» должно содержать {{value}}",
     # Shared by devices, rules and widgets
     "{field} must be a list of at most {limit}": "Поле «{field}» должно быть списком не длиннее {limit} элементов",
-    "{field} must be one of {choices}": "Поле «{field}» должно быть одним из значений: {choices}",
-    "{field} must be a number": "Поле «{field}» должно быть числом",
     "{field} must be between {low} and {high}": "Поле «{field}» должно быть в пределах от {low} до {high}",
-    "{field} must be a whole number from {low} to {high}": "Поле «{field}» должно быть целым числом от {low} до {high}",
     "{field} must be a field number from 1 to 8": "Поле «{field}» должно быть номером поля канала от 1 до 8",
-    "{field} must be true or false": "Поле «{field}» должно быть true или false",
-    "{field} must be a string": "Поле «{field}» должно быть строкой",
-    "{field} is longer than {limit} characters": "Поле «{field}» должно быть не длиннее {limit} символов",
-    "{field} must not be empty": "Поле «{field}» не должно быть пустым",
     "{field} must not contain control characters": "Поле «{field}» не должно содержать управляющих символов",
 }
 
@@ -118,7 +108,6 @@ FIELDS: dict[str, str] = {
     "channel_id": "id канала",
     "after_entry_id": "после записи (after_entry_id)",
     "channels": "каналы",
-    "name": "название",
     "kind": "тип",
     "actions": "действия",
     "widgets": "виджеты",
