@@ -2,7 +2,7 @@
 caller, and replies (errors too) in the format the route was asked in.
 
 Errors on these routes are answered as ThingSpeak answers them: `0` as text, or its JSON / XML error object,
-with the documented HTTP status.
+with the documented HTTP status (its `details` in the request's language).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from server.auth.guard import bearer_token, require_user
 from server.errors import ApiError
 from server.iot.appkeys import channels_key
 from server.iot.thingspeak import ThingSpeakError, error_body, to_xml, zone
-from server.web.errors import unavailable
+from server.texts.errors import translated
+from server.web.errors import request_language, unavailable
 from server.web.params import id_in_path
 from server.web.validation import read_body
 
@@ -45,7 +46,10 @@ def format_of(request: web.Request) -> str:
 
 def thingspeak_errors(handler: Handler, *, read: bool = False) -> Handler:
     """Answer errors in ThingSpeak's shape for the format the route was asked in (`read`: a read route, whose text
-    and CSV answers say `-1` for no access and nothing found, as ThingSpeak's read documentation says)."""
+    and CSV answers say `-1` for no access and nothing found, as ThingSpeak's read documentation says). The
+    `details` are in the request's language (`?lang=`, else Accept-Language: the web app's user reads them), said
+    in Content-Language; ThingSpeak's `error_code` and `message` stay as it writes them, for scripts, and a device
+    that asks for no language gets the English."""
 
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -55,8 +59,10 @@ def thingspeak_errors(handler: Handler, *, read: bool = False) -> Handler:
             error = exc if isinstance(exc, ApiError) else unavailable(exc)  # a dependency down: 503, Retry-After
             if error is None:
                 raise
-            body, content_type = error_body(error.status, error.message, format_of(request), error.field, read=read)
-            response = web.Response(text=body, status=error.status, content_type=content_type, headers=error.headers)
+            details, language = translated(error, request_language(request))
+            body, content_type = error_body(error.status, details, format_of(request), error.field, read=read)
+            headers = {**error.headers, "Content-Language": language, "Vary": "Accept-Language"}
+            response = web.Response(text=body, status=error.status, content_type=content_type, headers=headers)
             response.charset = "utf-8"
             return response
 
@@ -75,8 +81,9 @@ def jsonp_callback(request: web.Request) -> str | None:
         return None
     if len(value) > MAX_CALLBACK or _CALLBACK.fullmatch(value) is None:
         raise ThingSpeakError(
-            f"callback must be a JavaScript name (letters, digits, _ and $, dotted), at most {MAX_CALLBACK} characters",
+            "{field} must be a JavaScript name (letters, digits, _ and $, dotted), at most {limit} characters",
             field="callback",
+            limit=MAX_CALLBACK,
         )
     return value
 

@@ -34,13 +34,13 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
     if isinstance(value, (int, float)):
         text = repr(value) if isinstance(value, float) else str(value)  # (no control characters in a number)
         if len(text) > MAX_FIELD:
-            raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
+            raise ThingSpeakError("{field} is longer than {limit} characters", field=name, limit=MAX_FIELD)
         return text
     if not isinstance(value, str):
-        raise ThingSpeakError(f"{name} must be a string or a number", field=name)
+        raise ThingSpeakError("{field} must be a string or a number", field=name)
     value = value.rstrip("\r\n")  # sketches end their bodies with a line break: not part of the value
     if len(value) > MAX_FIELD:
-        raise ThingSpeakError(f"{name} is longer than {MAX_FIELD} characters", field=name)
+        raise ThingSpeakError("{field} is longer than {limit} characters", field=name, limit=MAX_FIELD)
     check_text(value, name)
     return value
 
@@ -57,9 +57,11 @@ def _coordinate(params: Mapping[str, Any], names: Sequence[str], low: float, hig
         try:
             value = float(raw)
         except ValueError:
-            raise ThingSpeakError(f"{name} must be a number", field=name) from None
+            raise ThingSpeakError("{field} must be a number", field=name) from None
         if not low <= value <= high:
-            raise ThingSpeakError(f"{name} must be between {low:g} and {high:g}", field=name)
+            raise ThingSpeakError(
+                "{field} must be between {low} and {high}", field=name, low=f"{low:g}", high=f"{high:g}"
+            )
         return value
     return None
 
@@ -92,20 +94,30 @@ def write_time(value: str, tz: tzinfo, *, now: float) -> float:
     if created > now + MAX_AHEAD:
         ahead = (created - now) / 3600
         raise ThingSpeakError(
-            f"created_at: {value[:40]!r} is {ahead:,.0f} hours ahead of the server's clock "
-            f"(at most {MAX_AHEAD // 3600} accepted); is the device's clock or time zone set?",
+            "{field}: {value} is {hours} hours ahead of the server's clock (at most {limit} accepted);"
+            " is the device's clock or time zone set?",
             field="created_at",
+            value=repr(value[:40]),
+            hours=f"{ahead:,.0f}",
+            limit=MAX_AHEAD // 3600,
         )
     return created
 
 
 def in_row(exc: ThingSpeakError, where: str) -> ThingSpeakError:
-    """`exc` about one update of several: `field2 is ...` becomes `updates[3].field2 is ...`, and so its field."""
+    """`exc` about one update of several: `field2 is ...` becomes `updates[3].field2 is ...`, and so its field. A
+    message that starts with its `{field}` keeps its template (and so its translations), the field named anew."""
     if exc.field and (exc.field == where or exc.field.startswith(where + ".")):
         return exc  # names the update already
     if exc.field and exc.message.startswith(exc.field):
-        return ThingSpeakError(f"{where}.{exc.message}", field=f"{where}.{exc.field}", status=exc.status)
-    return ThingSpeakError(f"{where}: {exc.message.removeprefix(where + ': ')}", field=where, status=exc.status)
+        field = f"{where}.{exc.field}"
+        if exc.template.startswith("{field}"):
+            params = {name: value for name, value in exc.params.items() if name != "field"}
+            return ThingSpeakError(exc.template, field=field, status=exc.status, **params)
+        # (None of ours: a message that starts with its field spells it `{field}`. Its text stays English.)
+        return ThingSpeakError("{where}.{reason}", field=field, status=exc.status, where=where, reason=exc.message)
+    reason = exc.message.removeprefix(where + ": ")  # (None of ours either: every error in an update names a field.)
+    return ThingSpeakError("{where}: {reason}", field=where, status=exc.status, where=where, reason=reason)
 
 
 def require_content(point: Point) -> None:
@@ -123,24 +135,30 @@ def parse_bulk_json(updates: Any, *, now: float, tz: tzinfo = UTC) -> list[Point
     if not isinstance(updates, list) or not updates:
         raise ThingSpeakError("updates must be a non-empty list", field="updates")
     if len(updates) > MAX_BULK:
-        raise ThingSpeakError(f"at most {MAX_BULK} updates in one call", field="updates", status=413)
+        raise ThingSpeakError("at most {limit} updates in one call", field="updates", status=413, limit=MAX_BULK)
     points: list[Point] = []
     deltas: list[float | None] = []
     for index, update in enumerate(updates):
         # This runs for every point of an upload: the name of the update is made only for an error.
         if not isinstance(update, dict):
-            raise ThingSpeakError(f"updates[{index}] must be an object", field=f"updates[{index}]")
+            raise ThingSpeakError("updates[{index}] must be an object", field=f"updates[{index}]", index=index)
         if not _BULK_KEYS.issuperset(update):
             unknown = sorted(set(update) - _BULK_KEYS)[0]
-            raise ThingSpeakError(f"updates[{index}] has an unknown member {unknown!r}", field=f"updates[{index}]")
+            raise ThingSpeakError(
+                "updates[{index}] has an unknown member {name}",
+                field=f"updates[{index}]",
+                index=index,
+                name=repr(unknown),
+            )
         try:
             point = parse_point(update, now=now, tz=tz)
             delta = _text(update, "delta_t") if "delta_t" in update else None
         except ThingSpeakError as exc:
             raise in_row(exc, f"updates[{index}]") from None
         if point.explicit_time == (delta is not None):
-            where = f"updates[{index}]"
-            raise ThingSpeakError(f"{where} needs either created_at or delta_t", field=where)
+            raise ThingSpeakError(
+                "updates[{index}] needs either created_at or delta_t", field=f"updates[{index}]", index=index
+            )
         deltas.append(_delta(delta, f"updates[{index}]", first=index == 0) if delta is not None else None)
         points.append(point)
     _place_relative(points, deltas, now)
@@ -167,9 +185,9 @@ def _delta(raw: str, where: str, *, first: bool) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ThingSpeakError(f"{field} must be a number of seconds", field=field) from None
+        raise ThingSpeakError("{field} must be a number of seconds", field=field) from None
     if not math.isfinite(value) or value < 0 or (value == 0 and not first):
-        raise ThingSpeakError(f"{field} must be a positive number of seconds (zero only first)", field=field)
+        raise ThingSpeakError("{field} must be a positive number of seconds (zero only first)", field=field)
     return value
 
 
@@ -198,7 +216,7 @@ def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = U
     if not rows:
         raise ThingSpeakError("updates is empty", field="updates")
     if len(rows) > MAX_BULK:
-        raise ThingSpeakError(f"at most {MAX_BULK} updates in one call", field="updates", status=413)
+        raise ThingSpeakError("at most {limit} updates in one call", field="updates", status=413, limit=MAX_BULK)
     names = ["time", *(f"field{n}" for n in range(1, 9)), "latitude", "longitude", "elevation", "status"]
     points: list[Point] = []
     deltas: list[float | None] = []
@@ -206,11 +224,17 @@ def parse_bulk_csv(updates: str, time_format: str, *, now: float, tz: tzinfo = U
         where = f"updates[{index}]"
         cells = row.split(",")
         if len(cells) > len(names):
-            raise ThingSpeakError(f"{where} has {len(cells)} values; at most {len(names)}", field=where)
+            raise ThingSpeakError(
+                "updates[{index}] has {count} values; at most {limit}",
+                field=where,
+                index=index,
+                count=len(cells),
+                limit=len(names),
+            )
         params = {name: cell for name, cell in zip(names, cells, strict=False) if cell != ""}
         stamp = params.pop("time", None)
         if stamp is None:
-            raise ThingSpeakError(f"{where} has no time", field=where)
+            raise ThingSpeakError("updates[{index}] has no time", field=where, index=index)
         try:
             point = parse_point(params, now=now, tz=tz)
             if time_format == "absolute":
@@ -273,7 +297,11 @@ class FeedService:
         try:
             written = await self._writer.submit(FeedWrite(channel.id, points))
         except DuplicateTimestampError as exc:
-            raise ThingSpeakError(str(exc), field="created_at", status=409) from None
+            if exc.in_one_write:
+                raise ThingSpeakError("two points carry the same created_at", field="created_at", status=409) from None
+            raise ThingSpeakError(
+                "a point with that created_at already exists in this channel", field="created_at", status=409
+            ) from None
         except ChannelGoneError:
             raise ThingSpeakError("The channel was not found.", status=404) from None
         except QueueFullError as exc:

@@ -95,7 +95,7 @@ def _decimal(params: Mapping[str, Any], name: str) -> float | None:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ThingSpeakError(f"{name} must be a number", field=name)
+        raise ThingSpeakError("{field} must be a number", field=name)
     return value
 
 
@@ -129,7 +129,7 @@ def _buckets(params: Mapping[str, Any]) -> Buckets | None:
             found = Buckets(name, minutes * 60, local_days=False)
         else:
             allowed = ", ".join(str(m) for m in BUCKET_MINUTES)
-            raise ThingSpeakError(f"{name} must be one of {allowed} (minutes) or daily", field=name)
+            raise ThingSpeakError("{field} must be one of {allowed} (minutes) or daily", field=name, allowed=allowed)
         chosen = chosen or found
     return chosen
 

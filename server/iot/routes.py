@@ -58,7 +58,7 @@ def _flag(value: Any, name: str) -> int:
         return int(value)
     if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
         return int(value.lower() in ("true", "1"))
-    raise ThingSpeakError(f"{name} must be true or false", field=name)
+    raise ThingSpeakError("{field} must be true or false", field=name)
 
 
 def _optional_number(value: Any, name: str, low: float, high: float) -> float | None:
@@ -67,9 +67,9 @@ def _optional_number(value: Any, name: str, low: float, high: float) -> float | 
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ThingSpeakError(f"{name} must be a number", field=name) from None
+        raise ThingSpeakError("{field} must be a number", field=name) from None
     if not low <= number <= high:
-        raise ThingSpeakError(f"{name} must be between {low:g} and {high:g}", field=name)
+        raise ThingSpeakError("{field} must be between {low} and {high}", field=name, low=f"{low:g}", high=f"{high:g}")
     return number
 
 
@@ -89,18 +89,18 @@ def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
     """Channel settings from ThingSpeak's parameters; unknown names are refused, not ignored."""
     unknown = sorted(set(params) - _SETTINGS - _IGNORED)
     if unknown:
-        raise ThingSpeakError(f"unknown parameter {unknown[0][:40]!r}", field=unknown[0][:40])
+        raise ThingSpeakError("unknown parameter {name}", field=unknown[0][:40], name=repr(unknown[0][:40]))
     values: dict[str, Any] = {}
     for name, limit in _TEXT_LIMITS.items():
         if name in params:
             value = params[name]
             if value is not None and not isinstance(value, str):
-                raise ThingSpeakError(f"{name} must be a string", field=name)
+                raise ThingSpeakError("{field} must be a string", field=name)
             if value is not None and len(value) > limit:
-                raise ThingSpeakError(f"{name} is longer than {limit} characters", field=name)
+                raise ThingSpeakError("{field} is longer than {limit} characters", field=name, limit=limit)
             values[name] = value or None
     if "name" in values and not values["name"]:
-        raise ThingSpeakError("name must not be empty", field="name")
+        raise ThingSpeakError("{field} must not be empty", field="name")
     for name, low, high in (
         ("latitude", -90, 90),
         ("longitude", -180, 180),
@@ -283,7 +283,7 @@ async def bulk_update_json(request: web.Request) -> web.Response:
     body = json_object(await read_body(request, BULK_BODY_LIMIT))
     unknown = set(body) - {"write_api_key", "updates", "timezone"}
     if unknown:
-        raise ThingSpeakError(f"unknown member {sorted(unknown)[0][:40]!r}")
+        raise ThingSpeakError("unknown member {name}", name=repr(sorted(unknown)[0][:40]))
     return await _bulk(
         request, body.get("write_api_key"), body, lambda now, tz: parse_bulk_json(body.get("updates"), now=now, tz=tz)
     )

@@ -35,11 +35,11 @@ def command_not_found() -> ThingSpeakError:
 
 def check_command_string(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ThingSpeakError("command_string is required", field="command_string")
+        raise ThingSpeakError("{field} is required", field="command_string")
     if len(value) > MAX_COMMAND:
-        raise ThingSpeakError(f"command_string is longer than {MAX_COMMAND} characters", field="command_string")
+        raise ThingSpeakError("{field} is longer than {limit} characters", field="command_string", limit=MAX_COMMAND)
     if "\x00" in value:
-        raise ThingSpeakError("command_string must not contain NUL characters", field="command_string")
+        raise ThingSpeakError("{field} must not contain NUL characters", field="command_string")
     return value
 
 
@@ -70,7 +70,7 @@ class TalkBackService:
             return
         channel = await self._channels.get(channel_id)
         if channel is None or channel.owner_id != owner_id:
-            raise ThingSpeakError("channel_id is not a channel of yours", field="channel_id", status=400)
+            raise ThingSpeakError("{field} is not a channel of yours", field="channel_id", status=400)
 
     async def create(self, owner_id: str, name: str, channel_id: int | None) -> tuple[TalkBack, str]:
         await self._check_channel(channel_id, owner_id)
@@ -175,7 +175,7 @@ class TalkBackService:
         now = self._clock()
         async with self._db.transaction() as tx:
             if await self.repo.queued_count(tx, talkback.id) + len(command_strings) > MAX_QUEUE:
-                raise ThingSpeakError(f"a TalkBack holds at most {MAX_QUEUE} commands", status=409)
+                raise ThingSpeakError("a TalkBack holds at most {limit} commands", status=409, limit=MAX_QUEUE)
             added = []
             for offset, command_string in enumerate(command_strings):
                 at = None if position is None else position + offset

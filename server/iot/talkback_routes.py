@@ -79,7 +79,9 @@ def _name(params: Mapping[str, Any], default: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME or "\x00" in value:
-        raise ThingSpeakError(f"name must be a non-empty string of at most {MAX_NAME} characters", field="name")
+        raise ThingSpeakError(
+            "{field} must be a non-empty string of at most {limit} characters", field="name", limit=MAX_NAME
+        )
     return value.strip()
 
 
@@ -317,7 +319,7 @@ async def execute_on_update(request: web.Request, params: Mapping[str, Any]) -> 
     if key is None:
         return None
     if not isinstance(key, str):
-        raise ThingSpeakError("talkback_key must be a string", field="talkback_key")
+        raise ThingSpeakError("{field} must be a string", field="talkback_key")
     service = _service(request)
     talkback = await service.by_key(key)  # a wrong key is refused here, before anything is written
 

@@ -67,7 +67,11 @@ def check_text(value: str, name: str) -> None:
     values as they are, and XML cannot carry those at all."""
     found = _CONTROL.search(value)
     if found is not None:
-        raise ThingSpeakError(f"{name} must not contain control characters (found U+{ord(found[0]):04X})", field=name)
+        raise ThingSpeakError(
+            "{field} must not contain control characters (found U+{codepoint})",
+            field=name,
+            codepoint=f"{ord(found[0]):04X}",
+        )
 
 
 def csv_cell(value: Any) -> Any:
@@ -85,7 +89,7 @@ def zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ThingSpeakError(f"unknown timezone {name[:64]!r}", field="timezone") from exc
+        raise ThingSpeakError("unknown timezone {zone}", field="timezone", zone=repr(name[:64])) from exc
 
 
 def parse_time(value: str, tz: tzinfo = UTC, *, name: str = "created_at") -> float:
@@ -95,21 +99,24 @@ def parse_time(value: str, tz: tzinfo = UTC, *, name: str = "created_at") -> flo
     if _EPOCH.fullmatch(text):
         return float(text)
     if _EPOCH_MILLIS.fullmatch(text):
-        raise ThingSpeakError(f"{name}: {text[:40]!r} looks like milliseconds since 1970; send seconds", field=name)
+        raise ThingSpeakError(
+            "{field}: {value} looks like milliseconds since 1970; send seconds", field=name, value=repr(text[:40])
+        )
     moment = _date_time(text)
     if moment is None:
         raise ThingSpeakError(
-            f"{name}: not a date and time: {value[:40]!r} (send 2018-03-07T10:26:02Z, 2018-03-07 10:26:02 UTC, "
+            "{field}: not a date and time: {value} (send 2018-03-07T10:26:02Z, 2018-03-07 10:26:02 UTC, "
             "2018-01-30 10:26:02 -0500 or seconds since 1970)",
             field=name,
+            value=repr(value[:40]),
         )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     epoch = moment.timestamp()
     if epoch < 0:
-        raise ThingSpeakError(f"{name}: {value[:40]!r} is before 1970", field=name)
+        raise ThingSpeakError("{field}: {value} is before 1970", field=name, value=repr(value[:40]))
     if moment.year > _LAST_YEAR:
-        raise ThingSpeakError(f"{name}: {value[:40]!r} is after {_LAST_YEAR}", field=name)
+        raise ThingSpeakError("{field}: {value} is after {year}", field=name, value=repr(value[:40]), year=_LAST_YEAR)
     return epoch
 
 

@@ -43,7 +43,12 @@ FEED_COLUMNS = (
 
 
 class DuplicateTimestampError(Exception):
-    """A point's explicit created_at is already taken in its channel (ThingSpeak requires them unique)."""
+    """A point's explicit created_at is already taken in its channel (ThingSpeak requires them unique);
+    `in_one_write`: by another point of the same write."""
+
+    def __init__(self, message: str, in_one_write: bool = False) -> None:
+        super().__init__(message)
+        self.in_one_write = in_one_write
 
 
 class ChannelGoneError(Exception):
@@ -196,7 +201,7 @@ async def write_feeds(tx: Executor, items: list[FeedWrite]) -> list[Written]:
 
 async def _check_unique_times(tx: Executor, channel_id: int, times: list[float]) -> None:
     if len(set(times)) != len(times):
-        raise DuplicateTimestampError("two points carry the same created_at")
+        raise DuplicateTimestampError("two points carry the same created_at", in_one_write=True)
     taken = await tx.fetch(
         "SELECT created_at FROM feeds WHERE channel_id = $1 AND created_at >= $2 AND created_at <= $3",
         channel_id,

@@ -13,6 +13,86 @@ MESSAGES: dict[str, str] = {
     "this channel takes one update per {interval} s (retry after {seconds} s)": (
         "Этот канал принимает не больше одного обновления за {interval} с (повторите через {seconds} с)"
     ),
+    "no such read key": "Такого ключа чтения нет",
+    "Please make sure that your API key is correct.": "Убедитесь, что API-ключ указан правильно.",
+    "This account is suspended.": "Эта учётная запись заблокирована.",
+    "this write key belongs to another channel": "Этот ключ записи принадлежит другому каналу",
+    "the body is not valid JSON": "В теле запроса некорректный JSON",
+    "the body is not UTF-8": "Тело запроса не в кодировке UTF-8",
+    "unknown parameter {name}": "Неизвестный параметр {name}",
+    "unknown member {name}": "Неизвестное поле {name}",
+    "unknown timezone {zone}": "Неизвестный часовой пояс {zone}",
+    "{field} must be a JavaScript name (letters, digits, _ and $, dotted), at most {limit} characters": (
+        "Поле «{field}» должно быть именем JavaScript (буквы, цифры, _ и $, через точку) не длиннее {limit} символов"
+    ),
+    "note must be a string of at most 255 characters": "Поле «note» должно быть строкой не длиннее 255 символов",
+    "retention_days must be a whole number of days": "Поле «retention_days» должно быть целым числом дней",
+    # ThingSpeak-style writes: one update or a bulk of them
+    "{field} must be a string or a number": "Поле «{field}» должно быть строкой или числом",
+    "{field} must not contain control characters (found U+{codepoint})": (
+        "Поле «{field}» не должно содержать управляющих символов (найден U+{codepoint})"
+    ),
+    "{field}: {value} looks like milliseconds since 1970; send seconds": (
+        "Поле «{field}»: {value} похоже на миллисекунды с 1970 года; передайте секунды"
+    ),
+    "{field}: not a date and time: {value} (send 2018-03-07T10:26:02Z, 2018-03-07 10:26:02 UTC, "
+    "2018-01-30 10:26:02 -0500 or seconds since 1970)": (
+        "Поле «{field}»: {value} — не дата и время (передайте 2018-03-07T10:26:02Z, 2018-03-07 10:26:02 UTC, "
+        "2018-01-30 10:26:02 -0500 или число секунд с 1970 года)"
+    ),
+    "{field}: {value} is before 1970": "Поле «{field}»: {value} — раньше 1970 года",
+    "{field}: {value} is after {year}": "Поле «{field}»: {value} — позже {year} года",
+    "{field}: {value} is {hours} hours ahead of the server's clock (at most {limit} accepted);"
+    " is the device's clock or time zone set?": (
+        "Поле «{field}»: {value} опережает часы сервера на {hours} ч (допустимо не больше {limit} ч);"
+        " правильно ли настроены часы и часовой пояс устройства?"
+    ),
+    "nothing to write: send at least one field, status or location": (
+        "Нечего записать: передайте хотя бы одно поле, status или местоположение"
+    ),
+    "updates must be a non-empty list": "Поле «updates» должно быть непустым списком",
+    "updates is empty": "Поле «updates» пустое",
+    "at most {limit} updates in one call": "В одном запросе можно передать не больше {limit} обновлений",
+    "time_format must be absolute or relative": "Поле «time_format» должно быть absolute или relative",
+    "updates[{index}] must be an object": "Элемент updates[{index}] должен быть объектом",
+    "updates[{index}] has an unknown member {name}": "В элементе updates[{index}] неизвестное поле {name}",
+    "updates[{index}] needs either created_at or delta_t": (
+        "В элементе updates[{index}] нужен либо created_at, либо delta_t"
+    ),
+    "updates[{index}] has {count} values; at most {limit}": (
+        "В элементе updates[{index}] значений: {count}, а можно не больше {limit}"
+    ),
+    "updates[{index}] has no time": "В элементе updates[{index}] нет времени",
+    "{field} must be a number of seconds": "Поле «{field}» должно быть числом секунд",
+    "{field} must be a positive number of seconds (zero only first)": (
+        "Поле «{field}» должно быть положительным числом секунд (ноль — только в первом обновлении)"
+    ),
+    "updates: use created_at in every update or delta_t in every update, not both": (
+        "Поле «updates»: укажите created_at во всех обновлениях или delta_t во всех обновлениях, но не вперемешку"
+    ),
+    "updates: the delta_t values add up to a first update before 1970": (
+        "Поле «updates»: по сумме значений delta_t первое обновление оказывается раньше 1970 года"
+    ),
+    # An error about one update of several, named by its place (`updates[3]`) when its own text cannot be
+    "{where}.{reason}": "{where}.{reason}",
+    "{where}: {reason}": "Элемент {where}: {reason}",
+    "two points carry the same created_at": "У двух записей одинаковый created_at",
+    "a point with that created_at already exists in this channel": "В этом канале уже есть запись с таким created_at",
+    "the server is taking too many writes just now; send them again": (
+        "Сервер сейчас принимает слишком много записей; отправьте их ещё раз"
+    ),
+    "the server is shutting down; send it again": "Сервер завершает работу; отправьте ещё раз",
+    "the points could not be stored just now; send them again": (
+        "Сейчас не удалось сохранить данные; отправьте их ещё раз"
+    ),
+    # ThingSpeak-style reads
+    "No entry was found.": "Запись не найдена.",
+    "field must be a number from 1 to 8": "Поле «field» должно быть числом от 1 до 8",
+    "offset must be hours from -12 to 14": "Поле «offset» должно быть числом часов от -12 до 14",
+    "{field} must be one of {allowed} (minutes) or daily": (
+        "Поле «{field}» должно быть одним из значений {allowed} (в минутах) или daily"
+    ),
+    "start is after end": "Значение «start» позже значения «end»",
     # Live channel entries over the WebSocket
     "{field} must be a non-negative integer": "Поле «{field}» должно быть неотрицательным целым числом",
     "api_key must be a string": "Поле «api_key» должно быть строкой",
@@ -42,6 +122,12 @@ MESSAGES: dict[str, str] = {
     # TalkBack
     "no such TalkBack of yours": "У вас нет такого TalkBack",
     "an account has at most {limit} TalkBacks": "У одного аккаунта может быть не больше {limit} TalkBack",
+    "Please make sure that your TalkBack API key is correct.": "Убедитесь, что API-ключ TalkBack указан правильно.",
+    "The TalkBack was not found.": "TalkBack не найден.",
+    "The command was not found.": "Команда не найдена.",
+    "no command was executed yet": "Ещё ни одна команда не выполнена",
+    "send command_string or position": "Передайте command_string или position",
+    "a TalkBack holds at most {limit} commands": "В очереди TalkBack может быть не больше {limit} команд",
     # Rules: the rule itself
     "no such rule on this channel": "У этого канала нет такого правила",
     "a channel has at most {limit} rules": "У канала может быть не больше {limit} правил",

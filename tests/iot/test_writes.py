@@ -99,6 +99,53 @@ async def test_bad_updates_store_nothing(client: TestClient, query: str, status:
     assert await stored(client, ch["id"]) == []
 
 
+async def test_error_details_in_the_readers_language_the_rest_as_thingspeak(client: TestClient) -> None:
+    """The web app sends its user's Accept-Language and shows `details`: they come in it. ThingSpeak's
+    `error_code` and `message` stay as ThingSpeak writes them (scripts read those), and a device that asks for no
+    language gets the English, to the byte."""
+    ch = await new_channel(client)
+    url = f"/channels/{ch['id']}/bulk_update.json"
+    updates = [{"delta_t": 0, "field1": "1"}, {"delta_t": 1, "field1": "x" * 256}]
+    body = {"write_api_key": ch["write_key"], "updates": updates}
+    english = await client.post(url, json=body)
+    assert english.status == 400
+    assert await english.text() == (
+        '{"status":"400","error":{"error_code":"error_bad_request","message":"Bad Request",'
+        '"details":"updates[1].field1 is longer than 255 characters","field":"updates[1].field1"}}'
+    )
+    assert english.headers["Content-Language"] == "en"
+
+    russian = await client.post(url, json=body, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"})
+    assert russian.status == 400
+    assert russian.headers["Content-Language"] == "ru"
+    assert "Accept-Language" in russian.headers["Vary"]
+    assert await russian.json() == {
+        "status": "400",
+        "error": {
+            "error_code": "error_bad_request",
+            "message": "Bad Request",
+            "details": "Поле «updates[1].field1» длиннее 255 символов",
+            "field": "updates[1].field1",
+        },
+    }
+    assert await stored(client, ch["id"]) == []
+
+    # Managing a channel, as the web app does: XML too; the text format's `0` stays `0`.
+    settings = {"api_key": ch["user_key"], "latitude": "95"}
+    xml = await client.put(f"/channels/{ch['id']}.xml", data=settings, headers={"Accept-Language": "ru"})
+    assert xml.status == 400
+    error = ET.fromstring(await xml.text())
+    assert error.findtext("error-code") == "error_bad_request"
+    assert error.findtext("message") == "Bad Request"
+    assert error.findtext("details") == "Поле «latitude» должно быть в пределах от -90 до 90"
+    assert xml.headers["Content-Language"] == "ru"
+    english = await client.put(f"/channels/{ch['id']}.xml", data=settings)
+    assert ET.fromstring(await english.text()).findtext("details") == "latitude must be between -90 and 90"
+    text = await client.get(f"/update?api_key={ch['write_key']}&field1=1&lat=95", headers={"Accept-Language": "ru"})
+    assert text.status == 400
+    assert await text.text() == "0"
+
+
 async def test_unknown_channel_and_method(client: TestClient) -> None:
     resp = await client.post("/channels/424242/bulk_update.json", json={"write_api_key": "NOPE", "updates": [{}]})
     assert resp.status == 401

@@ -1,9 +1,10 @@
 """Every error message the server writes for people reads in their language.
 
-The messages are found in the source: each call of an ApiError class (ThingSpeak's excepted: devices match its
-English texts) and the string literal it is given, directly, through a module constant, or through a parameter of
-the function that raises it (then every call of that function gives one). A message built at run time (an
-f-string, a concatenation) cannot be translated and fails here."""
+The messages are found in the source: each call of an ApiError class (ThingSpeak's too: the web app reads them;
+devices, which send no Accept-Language, still get its English) and the string literal it is given, directly,
+through a module constant, or through a parameter of the function that raises it (then every call of that function
+gives one, or leaves the parameter's default). A message built at run time (an f-string, a concatenation) cannot
+be translated and fails here."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from server.texts.errors import AREAS, CATALOGUES, FIELDS, translate, translated
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "server"
-UNTRANSLATED = {"ThingSpeakError"}  # devices read these as ThingSpeak writes them
+UNTRANSLATED: set[str] = set()  # error classes whose messages stay English (none)
 RETRY_SUFFIX = " (retry after {seconds} s)"
 
 
@@ -116,6 +117,14 @@ def _message_argument(call: ast.Call, index: int, keyword: str) -> ast.expr | No
     return call.args[index] if len(call.args) > index else None
 
 
+def _default(function: ast.FunctionDef | ast.AsyncFunctionDef, parameter: str) -> str | None:
+    """The literal default of a function's positional `parameter`, if it has one."""
+    positional = [a.arg for a in function.args.args]
+    with_defaults = positional[len(positional) - len(function.args.defaults) :]
+    defaults = dict(zip(with_defaults, function.args.defaults, strict=True))
+    return _literal(defaults.get(parameter))
+
+
 def _given(call: ast.Call) -> frozenset[str]:
     return frozenset(kw.arg for kw in call.keywords if kw.arg is not None)
 
@@ -123,7 +132,8 @@ def _given(call: ast.Call) -> frozenset[str]:
 def sites() -> Iterator[Site]:
     trees = {path: ast.parse(path.read_text(), str(path)) for path in SERVER.rglob("*.py")}
     classes = _error_classes(trees)
-    helpers: list[tuple[str, int, str, frozenset[str]]] = []  # (function, parameter index, name, values it adds)
+    # (function, parameter index, name, its default, values it adds)
+    helpers: list[tuple[str, int, str, str | None, frozenset[str]]] = []
     for path, tree in trees.items():
         constants, parents = _constants(tree), _parents(tree)
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
@@ -148,10 +158,11 @@ def sites() -> Iterator[Site]:
                 if arg.id not in parameters:
                     yield Site(where, None, given)
                     continue
-                helpers.append((function.name, parameters.index(arg.id), arg.id, frozenset(given)))
+                default = _default(function, arg.id)
+                helpers.append((function.name, parameters.index(arg.id), arg.id, default, frozenset(given)))
             else:
                 yield Site(where, None, given)
-    for helper, index, parameter, given in helpers:
+    for helper, index, parameter, default, given in helpers:
         for path, tree in trees.items():
             constants = _constants(tree)
             for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
@@ -159,7 +170,9 @@ def sites() -> Iterator[Site]:
                     continue
                 arg = _message_argument(call, index, parameter)
                 where = f"{path.relative_to(ROOT)}:{call.lineno} (through {helper})"
-                if (texts := _resolved(arg, constants)) is not None:
+                if arg is None and default is not None:
+                    yield Site(where, default, given | _given(call))
+                elif (texts := _resolved(arg, constants)) is not None:
                     yield from (Site(where, text, given | _given(call)) for text in texts)
                 else:
                     yield Site(where, None, given)
