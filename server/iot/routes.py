@@ -82,7 +82,7 @@ _TEXT_LIMITS = {
     **dict.fromkeys(FIELDS, MAX_FIELD),
 }
 _SETTINGS = {*_TEXT_LIMITS, "latitude", "longitude", "elevation", "public_flag", "retention_days", "min_update_seconds"}
-_IGNORED = {"api_key", "key", "apikey", "timezone"}
+_IGNORED = {"api_key", "key", "apikey", "timezone", "lang"}  # lang: the language of the errors (server/texts)
 
 
 def channel_values(params: Mapping[str, Any]) -> dict[str, Any]:
