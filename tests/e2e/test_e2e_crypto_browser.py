@@ -100,6 +100,14 @@ def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbo
         listed = _call(f"{server.url}/api/keys/users/{user}", token=token_of(pages[names[0]]))["devices"]
         assert sorted(d["device_id"] for d in listed) == sorted(devices[n]["directoryId"] for n in names)
 
+    # A second tab of the same browser does not run the device too (two machines would overwrite one store).
+    second_tab = problems.watch(pages["bob1"].context.new_page(), "bob1, second tab")
+    second_tab.goto(f"{server.url}/#/chats")
+    expect(second_tab.get_by_role("heading", name="Chats", level=1)).to_be_visible()
+    busy = "async () => (await import('/js/e2e/device.js')).openDevice().then(() => 'opened', (err) => err.code)"
+    assert second_tab.evaluate(busy) == "e2e_busy"
+    second_tab.close()
+
     # Olm: sessions with Bob's two devices and Alice's other one (three prekey claims), one payload each.
     secret = "meet at the north gate at nine"
     sent = pages["alice1"].evaluate(SEND_TO_DEVICES, [[bob, alice], secret])

@@ -7,7 +7,7 @@
 //
 // Not imported by the shell: a screen imports it when it first needs it (`await import('/js/e2e/device.js')`).
 
-import { api as defaultApi, getUser } from '../core/api.js';
+import { api as defaultApi, getUser, onSessionChange } from '../core/api.js';
 import * as defaultSocket from '../core/socket.js';
 import { DirectoryGlue } from './glue.js';
 import { matrixRoom, matrixUser, packJson, unpackJson } from './ids.js';
@@ -18,11 +18,14 @@ const ALGORITHM = 'signed_curve25519';
 const INBOX_PAGE = 100;
 
 let opened = null; // {userId, promise} of the device of the signed-in user
+let watching = false;
 
-/** The signed-in user's device, opened (and published) once per page. */
+/** The signed-in user's device, opened (and published) once per page. Rejects with code `e2e_busy` while another
+ * tab of this browser has it open: one machine per store at a time, or the two would overwrite each other. */
 export function openDevice({ api = defaultApi, socket = defaultSocket } = {}) {
   const user = getUser();
   if (!user) return Promise.reject(new Error('sign in first'));
+  watchSignOut();
   if (opened?.userId !== user.id) {
     const previous = opened;
     const closed = previous ? previous.promise.then((d) => d.close(), () => {}) : Promise.resolve();
@@ -34,8 +37,51 @@ export function openDevice({ api = defaultApi, socket = defaultSocket } = {}) {
   return opened.promise;
 }
 
+/** Signed out (here, elsewhere, or the session ended): the device is gone from the directory, so its keys and
+ * sessions are of no more use here; delete them from this browser. */
+function watchSignOut() {
+  if (watching) return;
+  watching = true;
+  onSessionChange(({ signedIn }) => {
+    if (signedIn || !opened) return;
+    const { userId, promise } = opened;
+    opened = null;
+    promise
+      .then(async (device) => {
+        await device.close();
+        await forgetDevice(userId, device.storeName);
+      }, () => {})
+      .catch(report);
+  });
+}
+
+/** This tab's hold on the user's device (a Web Lock); resolves to its release, or null when another tab has it. */
+function holdDevice(userId) {
+  if (!navigator.locks) return Promise.resolve(() => {});
+  return new Promise((resolve) => {
+    navigator.locks.request(`e2e-device-${userId}`, { ifAvailable: true }, (lock) => {
+      if (!lock) {
+        resolve(null);
+        return undefined;
+      }
+      return new Promise((release) => resolve(release)); // held until the device closes
+    });
+  });
+}
+
 export class E2eDevice {
   static async open(userId, api, socket) {
+    const release = await holdDevice(userId);
+    if (!release) throw Object.assign(new Error('the end-to-end device is open in another tab'), { code: 'e2e_busy' });
+    try {
+      return await E2eDevice.start(userId, api, socket, release);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  static async start(userId, api, socket, release) {
     const lib = await loadCrypto();
     const storeName = `e2e-${userId}`;
     let record = await deviceRecord(userId);
@@ -56,6 +102,8 @@ export class E2eDevice {
       record.passphrase,
     );
     const device = new E2eDevice(lib, machine, api, userId, record);
+    device.storeName = storeName;
+    device.release = release;
     device.listen(socket);
     await machine.markAllTrackedUsersAsDirty(); // keys.changed may have come while this page had no machine
     await device.sync();
@@ -267,6 +315,7 @@ export class E2eDevice {
     for (const stop of this.stops.splice(0)) stop();
     await this.queue;
     this.machine.close();
+    this.release?.();
   }
 }
 
