@@ -234,3 +234,24 @@ async def login_again(client: TestClient, grant: dict[str, Any]) -> dict[str, An
     """Another session of the same user."""
     email = grant["user"]["email"]
     return await login(client, email)
+
+
+async def test_concurrent_sends_to_the_same_devices_all_arrive_with_distinct_ids(client: TestClient) -> None:
+    senders = await users(client, 4)
+    email = new_email()
+    bob_phone = await verified_user(client, email, name="Bob")
+    bob_laptop = await login(client, email)
+    phone, laptop = await device(client, bob_phone), await device(client, bob_laptop)
+
+    async def burst(grant: dict[str, Any], n: int) -> None:
+        for k in range(5):  # each send locks both devices, in the same order: no deadlock on PostgreSQL
+            await send(client, grant, {uid(bob_phone): {laptop: olm(f"{n}.{k}"), phone: olm(f"{n}.{k}")}})
+
+    await asyncio.gather(*(burst(grant, n) for n, grant in enumerate(senders)))
+    for grant in (bob_phone, bob_laptop):
+        got = (await inbox(client, grant))["messages"]
+        assert len(got) == 20
+        assert len({m["id"] for m in got}) == 20
+        assert sorted(m["content"]["ciphertext"]["x"]["body"] for m in got) == sorted(
+            f"{n}.{k}" for n in range(4) for k in range(5)
+        )
