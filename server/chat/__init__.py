@@ -10,10 +10,11 @@ from aiohttp import web
 
 from server.auth.appkeys import accounts_key
 from server.auth.ws import set_suspended_everywhere
-from server.chat import apidoc, attachment_routes, invite_routes, key_routes, push_routes, routes, ws
+from server.chat import apidoc, attachment_routes, inbox_routes, invite_routes, key_routes, push_routes, routes, ws
 from server.chat.appkeys import (
     attachments_key,
     chat_key,
+    inbox_key,
     invites_key,
     key_directory_key,
     messages_key,
@@ -22,6 +23,7 @@ from server.chat.appkeys import (
     push_key,
 )
 from server.chat.attachments import AttachmentService
+from server.chat.inbox import ToDeviceInbox
 from server.chat.invites import InviteService
 from server.chat.keydir import KeyDirectory
 from server.chat.messages import MessageService
@@ -54,16 +56,25 @@ from server.storage.chat.records import Send, SendRefused, Sent
 from server.storage.chat.reports import ReportRepository
 from server.storage.chat.sends import SendRepository
 from server.storage.chat.settings import ChatSettingsRepository
+from server.storage.inbox import InboxRepository
 from server.storage.keydir import KeyDirectoryRepository
 from server.storage.push import PushRepository
 from server.wiring import provide
 
 
 def setup(app: web.Application) -> None:
-    for table in (push_routes.routes, key_routes.routes, routes.routes, invite_routes.routes, attachment_routes.routes):
+    for table in (
+        push_routes.routes,
+        key_routes.routes,
+        inbox_routes.routes,
+        routes.routes,
+        invite_routes.routes,
+        attachment_routes.routes,
+    ):
         app.add_routes(table)
     app[ws_commands_key].add_all(ws.commands)
     app[ws_authenticated_key].connect(ws.on_authenticated)  # presence: online while a socket is open
+    app[ws_authenticated_key].connect(inbox_routes.hear_device)  # its device's to-device messages
     apidoc.document(app)
     app.cleanup_ctx.append(_key_directory_ctx)
     app.cleanup_ctx.append(_push_ctx)  # before chat: messages to users with no connection notify through it
@@ -73,7 +84,10 @@ def setup(app: web.Application) -> None:
 
 async def _key_directory_ctx(app: web.Application) -> AsyncIterator[None]:
     repo = KeyDirectoryRepository(app[database_key])
-    provide(app, key_directory_key, lambda: KeyDirectory(repo, app[limiter_key]))
+    events = app[event_log_key]
+    provide(app, key_directory_key, lambda: KeyDirectory(repo, app[limiter_key], events=events))
+    inbox = InboxRepository(app[database_key], app[keyring_key])
+    provide(app, inbox_key, lambda: ToDeviceInbox(inbox, repo, app[broker_key], app[limiter_key]))
     yield
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from server.chat.attachments import AttachmentService
+    from server.chat.inbox import ToDeviceInbox
     from server.chat.invites import InviteService
     from server.chat.keydir import KeyDirectory
     from server.chat.messages import MessageService
@@ -24,3 +25,4 @@ presence_key: web.AppKey[PresenceService] = web.AppKey("presence")
 moderation_key: web.AppKey[ModerationService] = web.AppKey("moderation")
 push_key: web.AppKey[PushService] = web.AppKey("push")
 key_directory_key: web.AppKey[KeyDirectory] = web.AppKey("key_directory")
+inbox_key: web.AppKey[ToDeviceInbox] = web.AppKey("todevice_inbox")

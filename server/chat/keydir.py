@@ -21,6 +21,10 @@ Decisions:
 - Replacing a device's identity key drops its one-time prekeys (they belong to the key set being replaced);
   replacing only the signed prekey keeps them. Re-sending a one-time prekey already stored with the same public
   key is a no-op (a retried upload succeeds); the same key id with another key is a conflict.
+- When a user's device list changes (a device publishes for the first time or with a new identity key, or its keys
+  are removed), everyone who shares an end-to-end chat with them, and they themselves, get a numbered
+  `keys.changed` event (replayed by sync, so an offline device learns it too) and fetch the user's devices again.
+  A new signed prekey alone changes nothing others must know.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from server.auth.service import Principal
 from server.config import RateLimit
 from server.encoding import Base64Error, decode_base64_either
 from server.errors import ApiError, NotFound, ValidationError
+from server.events.log import EventLog, event_frame
 from server.storage.database import Executor
+from server.storage.events import NewEvent
 from server.storage.keydir import Device, KeyDirectoryRepository, OneTimePrekey, SignedPrekey
 from server.web.ratelimit import RateLimiter, enforce
 
@@ -49,6 +55,8 @@ MAX_DEVICES = 50  # live devices with keys, per user
 # A claimer starts sessions with each of a user's devices once, and again only when one breaks.
 CLAIMS_PER_USER = RateLimit(20, 3600)  # one claimer, one claimed user
 CLAIMS_PER_CLAIMER = RateLimit(1000, 3600)  # one claimer, every user (a large group's first message)
+
+DEVICES_CHANGED = "keys.changed"  # the event kind
 
 _MAX_ENCODED = (MAX_KEY_BYTES + 2) // 3 * 4
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -177,9 +185,11 @@ class KeyDirectory:
         *,
         claims_per_user: RateLimit = CLAIMS_PER_USER,
         claims_per_claimer: RateLimit = CLAIMS_PER_CLAIMER,
+        events: EventLog | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.repo = repo
+        self._events = events
         self._db = repo.db
         self._limiter = limiter
         self._claims_per_user = claims_per_user
@@ -221,6 +231,7 @@ class KeyDirectory:
                 # Not created: a concurrent publish of this session won; replace what it wrote.
                 device = await self.repo.lock_device_of_session(tx, session_id)
                 assert device is not None
+            changed = created or device.identity_key != identity_key
             if not created:
                 if device.identity_key != identity_key:
                     await self.repo.delete_one_time_prekeys(tx, device.id)
@@ -228,6 +239,8 @@ class KeyDirectory:
             count = await self._add(tx, device.id, one_time_prekeys, now)
             device = await self.repo.device_of_session(session_id, tx)
             assert device is not None
+            frames = await self._devices_changed(tx, user_id, now) if changed else []
+        self._publish(frames)
         return DeviceState(device, count), created
 
     async def add_one_time_prekeys(self, principal: Principal, prekeys: Sequence[OneTimePrekey]) -> DeviceState:
@@ -280,7 +293,25 @@ class KeyDirectory:
     async def remove(self, principal: Principal) -> bool:
         """Forget this device's keys; False if it had none."""
         async with self._db.transaction() as tx:
-            return await self.repo.delete_device_of_session(tx, principal.session_id) > 0
+            removed = await self.repo.delete_device_of_session(tx, principal.session_id) > 0
+            frames = await self._devices_changed(tx, principal.user.id, self._clock()) if removed else []
+        self._publish(frames)
+        return removed
+
+    async def _devices_changed(self, tx: Executor, user_id: str, now: float) -> list[tuple[str, dict[str, Any]]]:
+        """Append `keys.changed` for the user to the logs of everyone who must fetch their devices again."""
+        if self._events is None:
+            return []
+        users = sorted({user_id, *await self.repo.e2e_peers(tx, user_id)})
+        events = [NewEvent(u, DEVICES_CHANGED, None, payload={"user_id": user_id}) for u in users]
+        seqs = await self._events.append(tx, events, now)
+        return [(e.user_id, event_frame(e.kind, seq, None, e.payload)) for e, seq in zip(events, seqs, strict=True)]
+
+    def _publish(self, frames: list[tuple[str, dict[str, Any]]]) -> None:
+        """After the commit: live to every connection of each user."""
+        for user_id, frame in frames:
+            assert self._events is not None  # frames come only from it
+            self._events.publish(user_id, frame)
 
     # -- other users' devices -----------------------------------------------------------------------
     async def devices_of(self, user_id: str) -> list[Device]:

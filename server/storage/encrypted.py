@@ -20,4 +20,5 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "message_reports": ("id", ("reason",)),
     "mail_outbox": ("id", ("recipient", "subject", "body")),
     "mqtt_devices": ("id", ("password",)),
+    "e2e_inbox": (("device_id", "id"), ("payload",)),
 }

@@ -147,6 +147,15 @@ class KeyDirectoryRepository:
         )
         return [_device(r) for r in rows]
 
+    async def e2e_peers(self, tx: Executor, user_id: str) -> list[str]:
+        """Everyone who shares an end-to-end chat with the user (the user included, if in any)."""
+        rows = await tx.fetch(
+            "SELECT DISTINCT o.user_id FROM chat_members m JOIN chats c ON c.id = m.chat_id AND c.e2e = 1"
+            " JOIN chat_members o ON o.chat_id = m.chat_id WHERE m.user_id = $1",
+            user_id,
+        )
+        return [r["user_id"] for r in rows]
+
     # -- one-time prekeys ---------------------------------------------------------------------------
     async def count_one_time_prekeys(self, device_id: str, tx: Executor | None = None) -> int:
         count = await (tx or self.db).fetchval(

@@ -175,6 +175,15 @@ MESSAGES: dict[str, str] = {
     "{field} holds something that is not a device id": (
         "В поле «{field}» есть значение, которое не является id устройства"
     ),
+    # To-device messages
+    "{field} must be 1 to 64 letters, digits, dots, dashes or underscores": (
+        "Поле «{field}» должно содержать от 1 до 64 латинских букв, цифр, точек, дефисов или подчёркиваний"
+    ),
+    "{field} holds something that is not a user id": (
+        "В поле «{field}» есть значение, которое не является id пользователя"
+    ),
+    "{field} holds more than {limit} payloads": "В поле «{field}» больше {limit} сообщений",
+    "{field} must hold at least one payload": "В поле «{field}» должно быть хотя бы одно сообщение",
     # People
     "send either username or email": "Укажите что-то одно: имя пользователя или e-mail",
     "no one can be found by this; check it, or ask them for their username": (

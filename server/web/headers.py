@@ -24,11 +24,12 @@ class FramablePage(web.Response):
 
 def content_security_policy(public_url: str, frame_ancestors: str = "'none'") -> str:
     """The CSP: everything from this site only. `connect-src` allows this origin ('self', which CSP 3 browsers
-    extend to its ws:/wss: form) and the WebSocket URL of PUBLIC_URL spelled out, for browsers that do not."""
+    extend to its ws:/wss: form) and the WebSocket URL of PUBLIC_URL spelled out, for browsers that do not.
+    'wasm-unsafe-eval' lets the end-to-end crypto compile its WebAssembly; it does not allow eval of JavaScript."""
     parts = urlsplit(public_url)
     socket_origin = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
         f"media-src 'self' blob:; connect-src 'self' {socket_origin}; worker-src 'self'; manifest-src 'self'; "
         f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {frame_ancestors}"
     )

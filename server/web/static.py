@@ -13,16 +13,23 @@ ROOT = Path(__file__).resolve().parents[2]
 PWA_DIR = ROOT / "pwa"
 STATIC_DIR = ROOT / "static"
 NODE_MODULES = ROOT / "node_modules"
-# Browser libraries installed by `npm ci` (package-lock.json pins them), each served at one fixed URL.
+# Browser libraries installed by `npm ci` (package-lock.json pins them), each served at one fixed URL. The end-to-end
+# crypto keeps its package's layout under one prefix: its module imports ./pkg/... and fetches its wasm from there.
+_CRYPTO = "matrix-sdk-crypto-wasm/"
 VENDOR = {
     "uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",
     "uPlot.min.css": "uplot/dist/uPlot.min.css",
+    **{
+        _CRYPTO + name: "@matrix-org/" + _CRYPTO + name
+        for name in ("index.mjs", "pkg/matrix_sdk_crypto_wasm_bg.js", "pkg/matrix_sdk_crypto_wasm_bg.wasm")
+    },
 }
 
 mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("image/svg+xml", ".svg")
+mimetypes.add_type("application/wasm", ".wasm")  # WebAssembly.instantiateStreaming needs exactly this type
 
 # The shell and service worker must be revalidated so a new release reaches people; assets may be cached a day
 # (the service worker keeps its own versioned copy for offline use).
@@ -67,7 +74,7 @@ async def vendor_file(request: web.Request) -> web.FileResponse:
 
 def setup_static(app: web.Application) -> None:
     app.router.add_get("/", pwa_index)
-    app.router.add_get("/static/vendor/{name}", vendor_file)
+    app.router.add_get("/static/vendor/{name:.+}", vendor_file)  # only the names in VENDOR
     app.router.add_get("/static/{name:.+}", static_file)
     # Last: any other top-level file the web app ships (app.js, sw.js, js/*.js, the manifest).
     app.router.add_get(

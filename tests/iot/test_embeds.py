@@ -22,7 +22,7 @@ def assert_framable_page(resp: Any, body: str) -> None:
     assert "X-Frame-Options" not in resp.headers
     csp = resp.headers["Content-Security-Policy"]
     assert "frame-ancestors *" in csp
-    assert "script-src 'self'" in csp
+    assert "script-src 'self' 'wasm-unsafe-eval';" in csp
     assert "<script>" not in body  # no inline script: the page's only script is this site's file
     assert re.findall(r"<script[^>]*>", body) == ['<script type="module" src="/js/iot/embed.js">']
 

@@ -39,8 +39,30 @@ async def test_uplot_is_served_with_javascript_and_css_types(client: TestClient)
     assert ".uplot" in await css.text()
 
 
+@needs_npm
+async def test_the_end_to_end_crypto_is_served_in_its_packages_layout(client: TestClient) -> None:
+    base = "/static/vendor/matrix-sdk-crypto-wasm/"
+    module = await client.get(base + "index.mjs")
+    assert module.status == 200
+    assert module.content_type == "text/javascript"
+    assert "./pkg/matrix_sdk_crypto_wasm_bg.js" in await module.text()  # what it imports, relative to itself
+    bindings = await client.get(base + "pkg/matrix_sdk_crypto_wasm_bg.js")
+    assert bindings.status == 200
+    assert bindings.content_type == "text/javascript"
+    wasm = await client.get(base + "pkg/matrix_sdk_crypto_wasm_bg.wasm")
+    assert wasm.status == 200
+    assert wasm.content_type == "application/wasm"  # instantiateStreaming refuses any other type
+    assert (await wasm.read())[:4] == b"\0asm"
+    assert "max-age" in wasm.headers["Cache-Control"]
+    assert base + "pkg/matrix_sdk_crypto_wasm_bg.wasm" not in precached_urls()  # 2 MB only for who uses it
+
+
 async def test_only_the_named_vendor_files_are_served(client: TestClient) -> None:
     for path in (
+        "/static/vendor/matrix-sdk-crypto-wasm/package.json",
+        "/static/vendor/matrix-sdk-crypto-wasm/index.cjs",
+        "/static/vendor/matrix-sdk-crypto-wasm/pkg/../index.mjs/../../../../run.py",
+        "/static/vendor/@matrix-org/matrix-sdk-crypto-wasm/index.mjs",
         "/static/vendor/uPlot.esm.js",
         "/static/vendor/package.json",
         "/static/vendor/..%2F..%2Frun.py",

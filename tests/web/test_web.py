@@ -21,7 +21,7 @@ async def test_security_headers_on_pages(client: TestClient) -> None:
         assert resp.status == 200, path
         csp = resp.headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp
-        assert "script-src 'self'" in csp
+        assert "script-src 'self' 'wasm-unsafe-eval';" in csp
         # Scripts may connect to this site only (its WebSocket included), not to any ws:/wss: host.
         connect = next(d.split()[1:] for d in csp.split(";") if d.split()[0] == "connect-src")
         assert connect == ["'self'", "ws://testserver.local"]
