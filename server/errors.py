@@ -76,9 +76,7 @@ class TooManyRequests(ApiError):
     status = 429
     code = "rate_limited"
 
-    def __init__(
-        self, retry_after: float, message: str = "too many attempts; try again later", **params: Any
-    ) -> None:
+    def __init__(self, retry_after: float, message: str = "too many attempts; try again later", **params: Any) -> None:
         seconds = max(1, int(retry_after + 0.999))
         headers = {"Retry-After": str(seconds)}
         super().__init__(message + " (retry after {seconds} s)", headers=headers, seconds=seconds, **params)
