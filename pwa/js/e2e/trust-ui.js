@@ -10,11 +10,13 @@ import { addStrings, t } from '../core/i18n.js';
 import { openDialog } from '../chat/dialog.js';
 import { membersOf, nameOf, subscribe } from '../chat/store.js';
 import { openDevice } from './device.js';
+import { strings as emojiNames } from './strings-emoji.js';
 import { strings } from './strings-trust.js';
 import { trustOf } from './trust.js';
 import { verifyPerson, watchIncoming } from './verify.js';
 
 addStrings(strings);
+addStrings(emojiNames);
 
 /** This page's trust, its device opened (and incoming verification requests watched). */
 export async function openTrust() {

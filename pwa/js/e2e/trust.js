@@ -47,10 +47,10 @@ export class Trust {
     this.stops = [
       socket.on('keys.changed', (frame) => {
         if (typeof frame.user_id !== 'string' || frame.user_id === device.userId) return;
-        // The device's own listener has asked the library to fetch their devices; once that sync is done, compare.
-        device.sync().then(() => this.check([frame.user_id])).catch(report);
+        // The device's own listener (registered first) has started a sync that fetches their devices: compare after.
+        synced(device).then(() => this.check([frame.user_id])).catch(report);
       }),
-      socket.on('todevice', () => device.sync().then(() => this.emit({ kind: 'todevice' })).catch(report)),
+      socket.on('todevice', () => synced(device).then(() => this.emit({ kind: 'todevice' })).catch(report)),
     ];
   }
 
@@ -162,6 +162,11 @@ export class Trust {
   close() {
     for (const stop of this.stops.splice(0)) stop();
   }
+}
+
+/** The device's sync under way (its own socket listeners start one), or a new one. */
+function synced(device) {
+  return device.syncing ?? device.sync();
 }
 
 function report(err) {

@@ -141,8 +141,9 @@ export function verificationDialog(trust, request) {
   function showCode() {
     if (!pictures.hidden) return;
     const emoji = sas.emoji() ?? [];
-    pictures.replaceChildren(...emoji.map((e) => h('li', null,
-      h('span', { class: 'verify-symbol', 'aria-hidden': 'true' }, e.symbol), h('span', null, e.description))));
+    const indexes = sas.emojiIndex() ?? [];
+    pictures.replaceChildren(...emoji.map((e, n) => h('li', null,
+      h('span', { class: 'verify-symbol', 'aria-hidden': 'true' }, e.symbol), h('span', null, t(`e2e.emoji.${indexes[n]}`)))));
     pictures.hidden = !emoji.length;
     const decimals = sas.decimals();
     if (decimals) {
