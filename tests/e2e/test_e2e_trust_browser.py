@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, sign_in
+from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, shot, sign_in
 from tests.e2e.webapp import verified_account as _verified_account
 
 __all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
@@ -46,7 +46,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     emails = {name: _verified_account(server, mailbox, name) for name in ("Alice", "Bob")}
     problems = Problems()
     alice = problems.watch(new_context(browser).new_page(), "alice")
-    bob = problems.watch(new_context(browser).new_page(), "bob")
+    bob = problems.watch(new_context(browser, "phone").new_page(), "bob")  # Bob on a phone: both sizes tried
     sign_in(alice, server, emails["Alice"])
     sign_in(bob, server, emails["Bob"])
     bob_id = bob.evaluate(USER_ID)
@@ -56,7 +56,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
 
     for page in (alice, bob):
         page.goto(f"{server.url}/#/chat?id={chat_id}")
-        expect(page.get_by_role("button", name="🔒 Security")).to_be_visible()
+        expect(page.get_by_role("button", name="Security", exact=True)).to_be_visible()
     expect(alice.get_by_text("✓ Verified")).to_have_count(0)
 
     # Alice opens Bob's details and asks to verify; Bob's page shows the request, and he accepts.
@@ -74,6 +74,8 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     seen_by_alice, seen_by_bob = emoji_of(alice), emoji_of(bob)
     assert len(seen_by_alice) == 7
     assert seen_by_alice == seen_by_bob
+    shot(alice, "e2e-verify")
+    shot(bob, "e2e-verify", "phone")
     asking.get_by_role("button", name="They match").click()
     expect(asking.get_by_text("Waiting for Bob to confirm")).to_be_visible()
     asked.get_by_role("button", name="They match").click()
@@ -85,6 +87,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     header_badge = alice.locator(".chat-trust").get_by_text("✓ Verified")
     expect(header_badge).to_be_visible()
     expect(bob.locator(".chat-trust").get_by_text("✓ Verified")).to_be_visible()
+    shot(bob, "e2e-verified", "phone")
 
     # Bob signs in on a new device, which publishes its keys: Alice's chat says so, and Bob is no longer verified.
     bob2 = problems.watch(new_context(browser).new_page(), "bob, new device")
@@ -93,6 +96,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     notice = alice.get_by_text("Bob’s security key changed — verify again.")
     expect(notice).to_be_visible(timeout=20_000)
     expect(header_badge).to_have_count(0)
+    shot(alice, "e2e-key-changed")
     # The notice is kept on Alice's device: it is still there after a reload, until she puts it away.
     alice.reload()
     expect(notice).to_be_visible(timeout=20_000)
@@ -101,7 +105,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
 
     # What a new device cannot read is explained from the chat.
     bob2.goto(f"{server.url}/#/chat?id={chat_id}")
-    bob2.get_by_role("button", name="🔒 Security").click()
+    bob2.get_by_role("button", name="Security", exact=True).click()
     bob2.get_by_role("button", name="Older messages on a new device").click()
     expect(bob2.get_by_text("cannot read messages that were sent before it existed")).to_be_visible()
 

@@ -4,10 +4,10 @@
 export const strings = {
   en: {
     'e2e.trust.heading': 'Security keys',
-    'e2e.trust.security': '🔒 Security',
+    'e2e.trust.security': 'Security',
     'e2e.trust.security_title': 'End-to-end encryption',
     'e2e.trust.explain': 'Messages in this chat are encrypted on the devices of its members; the server cannot read them. Verify each person once to be sure their keys are theirs.',
-    'e2e.trust.verified': '✓ Verified',
+    'e2e.trust.verified': 'Verified',
     'e2e.trust.not_verified': 'You have not verified the security keys of {name}.',
     'e2e.trust.no_devices': 'No devices with security keys yet.',
     'e2e.trust.checking': 'Checking security keys…',
@@ -40,10 +40,10 @@ export const strings = {
   },
   ru: {
     'e2e.trust.heading': 'Ключи безопасности',
-    'e2e.trust.security': '🔒 Безопасность',
+    'e2e.trust.security': 'Безопасность',
     'e2e.trust.security_title': 'Сквозное шифрование',
     'e2e.trust.explain': 'Сообщения этого чата шифруются на устройствах его участников; сервер не может их прочитать. Подтвердите каждого собеседника один раз, чтобы знать, что его ключи — его.',
-    'e2e.trust.verified': '✓ Подтверждён',
+    'e2e.trust.verified': 'Подтверждён',
     'e2e.trust.not_verified': 'Вы не подтвердили ключи безопасности собеседника {name}.',
     'e2e.trust.no_devices': 'Пока нет устройств с ключами безопасности.',
     'e2e.trust.checking': 'Проверяем ключи безопасности…',

@@ -29,8 +29,9 @@ const othersIn = (chatId) => (membersOf(chatId) || []).map((m) => m.user_id).fil
 
 /** Fill a conversation's header part (`actions`, `banner`) for end-to-end chat `chatId`; stops with `signal`. */
 export async function mountChatTrust({ chatId, actions, banner, signal }) {
-  const security = h('button', { type: 'button', class: 'button small' }, t('e2e.trust.security'));
-  const badge = h('span', { class: 'badge verified-badge' }, t('e2e.trust.verified'));
+  const security = h('button', { type: 'button', class: 'button small' },
+    h('span', { 'aria-hidden': 'true' }, '🔒'), ' ', h('span', { class: 'trust-label' }, t('e2e.trust.security')));
+  const badge = verifiedBadge();
   actions.replaceChildren(security);
   let trust;
   try {
@@ -97,7 +98,7 @@ export async function mountPersonTrust(section, userId) {
   const render = async () => {
     const now = await trust.stateOf(userId);
     state.replaceChildren(now.verified
-      ? h('span', { class: 'badge verified-badge' }, t('e2e.trust.verified'))
+      ? verifiedBadge()
       : h('span', null, now.devices ? t('e2e.trust.not_verified', { name: nameOf(userId) }) : t('e2e.trust.no_devices')));
     verify.disabled = !now.unverified.length;
   };
@@ -133,9 +134,15 @@ function securityDialog(trust, chatId) {
       const verify = h('button', { type: 'button', class: 'button small', hidden: now.verified }, t('e2e.trust.verify'));
       verify.addEventListener('click', () => verifyPerson(trust, userId).catch(report));
       list.append(h('li', null, h('span', null, nameOf(userId)), ' ',
-        now.verified ? h('span', { class: 'badge verified-badge' }, t('e2e.trust.verified')) : verify));
+        now.verified ? verifiedBadge() : verify));
     }
   })().catch(report);
+}
+
+/** "✓ Verified" (on a phone's header the tick alone shows; the word is still read out). */
+function verifiedBadge() {
+  return h('span', { class: 'badge verified-badge' },
+    h('span', { 'aria-hidden': 'true' }, '✓'), ' ', h('span', { class: 'trust-label' }, t('e2e.trust.verified')));
 }
 
 /** Why this device cannot read what was sent before it existed, and what to do. */
