@@ -144,7 +144,8 @@ export class Trust {
       const userId = ourUser(user.toString());
       if (!userId || userId === device.userId) continue;
       for (const request of device.machine.getVerificationRequests(new lib.UserId(matrixUser(userId)))) {
-        if (!request.weStarted() && request.phase() === lib.VerificationRequestPhase.Requested) found.push(request);
+        const waiting = request.phase() === lib.VerificationRequestPhase.Requested && !request.timedOut();
+        if (waiting && !request.weStarted()) found.push(request);
       }
     }
     return found;
