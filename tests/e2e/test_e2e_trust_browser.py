@@ -12,7 +12,16 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, shot, sign_in
+from tests.e2e.webapp import (
+    BROWSER_MARKS,
+    Problems,
+    assert_accessible,
+    browser_fixture,
+    new_context,
+    server_fixture,
+    shot,
+    sign_in,
+)
 from tests.e2e.webapp import verified_account as _verified_account
 
 __all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
@@ -76,6 +85,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     assert seen_by_alice == seen_by_bob
     shot(alice, "e2e-verify")
     shot(bob, "e2e-verify", "phone")
+    assert_accessible(alice, "the verification dialog")
     asking.get_by_role("button", name="They match").click()
     expect(asking.get_by_text("Waiting for Bob to confirm")).to_be_visible()
     asked.get_by_role("button", name="They match").click()
@@ -97,6 +107,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     expect(notice).to_be_visible(timeout=20_000)
     expect(header_badge).to_have_count(0)
     shot(alice, "e2e-key-changed")
+    assert_accessible(alice, "an end-to-end chat with a key-change notice")
     # The notice is kept on Alice's device: it is still there after a reload, until she puts it away.
     alice.reload()
     expect(notice).to_be_visible(timeout=20_000)

@@ -27,12 +27,19 @@ export function trustOf(device, socket = defaultSocket) {
 
 const dbName = (userId) => `realtime-trust-${userId}`;
 
-let dropping = false;
-function dropOnSignOut(userId) {
-  if (dropping) return;
-  dropping = true;
+let current = null; // the Trust of the signed-in user's device
+let watching = false;
+
+/** Signed out: the device's keys are deleted from this browser, and what it knew of others goes with them. */
+function closeOnSignOut() {
+  if (watching) return;
+  watching = true;
   onSessionChange(({ signedIn }) => {
-    if (!signedIn) dropDatabase(dbName(userId)); // with the device's keys: what it knew of others goes too
+    if (signedIn || !current) return;
+    const trust = current;
+    current = null;
+    trust.close();
+    trust.keeper.then((keeper) => keeper?.close()).finally(() => dropDatabase(dbName(trust.device.userId)));
   });
 }
 
@@ -43,7 +50,9 @@ export class Trust {
     this.keeper = openKeeper(dbName(device.userId), 1, ['contacts']);
     this.listeners = new Set();
     this.checking = Promise.resolve();
-    dropOnSignOut(device.userId);
+    current?.close(); // another user's, whose device has closed
+    current = this;
+    closeOnSignOut();
     this.stops = [
       socket.on('keys.changed', (frame) => {
         if (typeof frame.user_id !== 'string' || frame.user_id === device.userId) return;
