@@ -114,6 +114,12 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     alice.get_by_role("button", name="Dismiss").click()
     expect(notice).to_have_count(0)
 
+    # A second tab of Alice's browser does not run the device (the first one has it): it says so, in words.
+    second_tab = problems.watch(alice.context.new_page(), "alice, second tab")
+    second_tab.goto(f"{server.url}/#/chat?id={chat_id}")
+    expect(second_tab.get_by_text("Encryption is open in another tab of this browser")).to_be_visible()
+    second_tab.close()
+
     # What a new device cannot read is explained from the chat.
     bob2.goto(f"{server.url}/#/chat?id={chat_id}")
     bob2.get_by_role("button", name="Security", exact=True).click()

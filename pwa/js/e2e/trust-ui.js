@@ -4,7 +4,7 @@
 // dialog's part (the badge and "Verify security keys"). Loaded by chat/trust-part.js and chat/person.js when an
 // end-to-end chat needs it, with the crypto library.
 
-import { getUser } from '../core/api.js';
+import { ApiError, getUser } from '../core/api.js';
 import { describeError, h } from '../core/dom.js';
 import { addStrings, t } from '../core/i18n.js';
 import { openDialog } from '../chat/dialog.js';
@@ -38,7 +38,7 @@ export async function mountChatTrust({ chatId, actions, banner, signal }) {
     trust = await openTrust();
   } catch (err) {
     security.addEventListener('click', () => securityDialog(null, chatId));
-    banner.replaceChildren(h('p', { class: 'notice warning' }, describeError(err) || t('e2e.trust.unavailable')));
+    banner.replaceChildren(h('p', { class: 'notice warning' }, trustError(err)));
     return;
   }
   security.addEventListener('click', () => securityDialog(trust, chatId));
@@ -67,7 +67,7 @@ export async function mountChatTrust({ chatId, actions, banner, signal }) {
     }
     banner.replaceChildren(...lines);
   };
-  const say = (err) => banner.prepend(h('p', { class: 'notice error' }, describeError(err) || t('e2e.verify.failed')));
+  const say = (err) => banner.prepend(h('p', { class: 'notice error' }, trustError(err)));
   let rendering = Promise.resolve();
   const rerender = () => {
     rendering = rendering.then(render).catch(report);
@@ -92,7 +92,7 @@ export async function mountPersonTrust(section, userId) {
   try {
     trust = await openTrust();
   } catch (err) {
-    state.textContent = describeError(err) || t('e2e.trust.unavailable');
+    state.textContent = trustError(err);
     return;
   }
   const render = async () => {
@@ -107,7 +107,7 @@ export async function mountPersonTrust(section, userId) {
     try {
       await verifyPerson(trust, userId);
     } catch (err) {
-      state.textContent = describeError(err) || t('e2e.verify.failed');
+      state.textContent = trustError(err);
     }
   });
   const stop = trust.onChange(() => render().catch(report));
@@ -149,6 +149,15 @@ function verifiedBadge() {
 export function historyDialog() {
   openDialog(t('e2e.history.title'),
     h('p', null, t('e2e.history.what')), h('p', null, t('e2e.history.why')), h('p', null, t('e2e.history.todo')));
+}
+
+/** What went wrong, for people: the server's word, another tab holding the device, or that it is unavailable. */
+function trustError(err) {
+  if (err instanceof ApiError) return describeError(err) || t('e2e.verify.failed');
+  report(err);
+  if (err?.code === 'e2e_busy') return t('e2e.trust.busy');
+  if (err?.code === 'e2e_nothing_to_verify') return t('e2e.trust.nothing_to_verify');
+  return t('e2e.trust.unavailable');
 }
 
 function report(err) {

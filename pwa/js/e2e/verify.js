@@ -4,6 +4,7 @@
 // travel as to-device messages through the inbox (trust.js sends the library's requests through the device's glue);
 // when both confirmed, the library marks the other device verified. No hashing of our own.
 
+import { ApiError } from '../core/api.js';
 import { describeError, h } from '../core/dom.js';
 import { t } from '../core/i18n.js';
 import { openDialog } from '../chat/dialog.js';
@@ -67,7 +68,8 @@ export function verificationDialog(trust, request) {
       try {
         await work();
       } catch (err) {
-        text.textContent = describeError(err) || t('e2e.verify.failed');
+        if (!(err instanceof ApiError)) report(err);
+        text.textContent = (err instanceof ApiError && describeError(err)) || t('e2e.verify.failed');
       }
       busy = false;
       step();
