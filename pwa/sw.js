@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '20';
+const VERSION = '21';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -74,6 +74,7 @@ const PRECACHE = [
   '/js/chat/strings-screens.js',
   '/js/chat/strings-screens-en.js',
   '/js/chat/strings-screens-ru.js',
+  '/js/chat/trust-part.js',
   '/js/chat/typing.js',
   '/js/core/api.js',
   '/js/core/dom.js',
@@ -92,6 +93,11 @@ const PRECACHE = [
   '/js/e2e/ids.js',
   '/js/e2e/library.js',
   '/js/e2e/store-key.js',
+  '/js/e2e/strings-emoji.js',
+  '/js/e2e/strings-trust.js',
+  '/js/e2e/trust.js',
+  '/js/e2e/trust-ui.js',
+  '/js/e2e/verify.js',
   '/js/iot/channel-fields.js',
   '/js/iot/channel.js',
   '/js/iot/channels.js',

@@ -12,6 +12,7 @@ import {
   applyChatUpdate, applySettings, emit, forgetHistories, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
   resetStore, scheduleReload, useAccount, whoAmI,
 } from './store.js';
+import { addTrustPart } from './trust-part.js';
 import { forgetTyping, startTyping } from './typing.js';
 
 /** The chat events of docs/protocol.md ("Server pushes"), by type. */
@@ -77,6 +78,7 @@ export function initChat(events) {
 
   startTyping();
   startPresence();
+  addTrustPart(); // end-to-end chats: verified badge and key-change lines (the work loads with such a chat)
 }
 
 /** Sign-out: drop everything in memory and this device's unsent messages. */

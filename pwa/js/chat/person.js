@@ -7,7 +7,7 @@ import { describeError, h } from '../core/dom.js';
 import { t } from '../core/i18n.js';
 import { copyShare, openDialog } from './dialog.js';
 import { reportDialog } from './message-dialogs.js';
-import { emit, messagesOf, nameOf } from './store.js';
+import { emit, getChat, messagesOf, myId, nameOf } from './store.js';
 
 let blocked = null; // Set of user ids the user has blocked, once loaded
 let loading = null;
@@ -97,5 +97,15 @@ export function personDialog(userId, chatId, { onDone } = {}) {
   }
   render();
   loadBlocks().then(render, () => {});
+  trustPart(opened, userId, chatId);
   return opened;
+}
+
+/** In an end-to-end chat: whether the person is verified, and "Verify security keys" (e2e/trust-ui.js, lazy). */
+function trustPart(opened, userId, chatId) {
+  if (!getChat(chatId)?.e2e || userId === myId()) return;
+  const section = h('section', { class: 'person-trust' });
+  opened.body.append(section);
+  import('../e2e/trust-ui.js').then((ui) => ui.mountPersonTrust(section, userId))
+    .catch((err) => console.warn('end-to-end trust:', err));
 }
