@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 
 from server.auth.service import Principal
+from server.chat.keydir import not_published
 from server.config import RateLimit
-from server.errors import NotFound, ValidationError
+from server.errors import ValidationError
 from server.realtime.broker import Broker
 from server.storage.inbox import Delivery, InboxMessage, InboxRepository
 from server.storage.keydir import KeyDirectoryRepository
@@ -101,10 +102,6 @@ def messages_of(value: Any) -> dict[str, dict[str, dict[str, Any]]]:
 class SendResult:
     sent: int
     undelivered: list[tuple[str, str, str]]  # (user id, device id, why: "unknown_device" or "inbox_full")
-
-
-def _not_published() -> NotFound:
-    return NotFound("this device has not published its keys: PUT /api/keys/device first", code="not_published")
 
 
 class ToDeviceInbox:
@@ -181,7 +178,7 @@ class ToDeviceInbox:
         """This device's id, its messages after `after` (at most `limit`), and whether more wait."""
         device = await self._devices.device_of_session(principal.session_id)
         if device is None:
-            raise _not_published()
+            raise not_published()
         found = await self.repo.pending(device.id, after, limit + 1)
         return device.id, found[:limit], len(found) > limit
 
@@ -189,7 +186,7 @@ class ToDeviceInbox:
         """Forget this device's messages up to `up_to`; returns how many were removed and how many still wait."""
         device = await self._devices.device_of_session(principal.session_id)
         if device is None:
-            raise _not_published()
+            raise not_published()
         async with self._db.transaction() as tx:
             removed = await self.repo.acknowledge(tx, device.id, up_to)
         return removed, await self.repo.count(device.id)

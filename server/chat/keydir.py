@@ -173,7 +173,8 @@ class ClaimedBundle:
     one_time_prekey: OneTimePrekey | None  # None: none left; use the signed prekey alone
 
 
-def _not_published() -> NotFound:
+def not_published() -> NotFound:
+    """The answer to a device that asks for what needs its published keys before it published them."""
     return NotFound("this device has not published its keys: PUT /api/keys/device first", code="not_published")
 
 
@@ -248,7 +249,7 @@ class KeyDirectory:
         async with self._db.transaction() as tx:
             device = await self.repo.lock_device_of_session(tx, principal.session_id)
             if device is None:
-                raise _not_published()
+                raise not_published()
             count = await self._add(tx, device.id, prekeys, now)
         return DeviceState(device, count)
 
@@ -287,7 +288,7 @@ class KeyDirectory:
     async def device(self, principal: Principal) -> DeviceState:
         device = await self.repo.device_of_session(principal.session_id)
         if device is None:
-            raise _not_published()
+            raise not_published()
         return DeviceState(device, await self.repo.count_one_time_prekeys(device.id))
 
     async def remove(self, principal: Principal) -> bool:
