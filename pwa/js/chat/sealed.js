@@ -1,0 +1,73 @@
+// End-to-end chats as the chat screens see them: the bridge to the end-to-end module (pwa/js/e2e/chats.js, with
+// the crypto library behind it), imported only when an end-to-end chat is opened, made or written in, so the
+// shell stays small and people who never use one never fetch 2 MB of WebAssembly.
+//
+// That module decrypts a message in place: `text` (and `quote`, the replied-to text the sender put inside the
+// ciphertext) with `sealed: 'open'`, or `sealed` saying why not ('waiting' for its key, 'before' this device,
+// 'broken'). The plaintext lives in memory only: the device's chat cache keeps the ciphertext (`sealedOnly`).
+
+import { ApiError } from '../core/api.js';
+import { describeError } from '../core/dom.js';
+import { t } from '../core/i18n.js';
+
+let engine = null; // Promise of the started module
+
+/** The end-to-end module, started (this user's device opened and published, the chats' messages decrypted). */
+export function startE2e() {
+  if (!engine) {
+    engine = import('../e2e/chats.js').then(async (module) => {
+      await module.start();
+      return module;
+    });
+    engine.catch(() => {
+      engine = null; // offline, or another tab has the device: the next call tries again
+    });
+  }
+  return engine;
+}
+
+/** Why a message of an end-to-end chat shows no text (a catalogue key), or null when it does (or is not one). */
+export function sealedNotice(message) {
+  if (!message || typeof message.ciphertext !== 'string' || message.deleted || message.sealed === 'open') return null;
+  if (message.sealed === 'waiting') return 'chat.e2e.waiting';
+  if (message.sealed === 'before') return 'chat.e2e.before';
+  if (message.sealed === 'broken') return 'chat.e2e.broken';
+  return 'chat.e2e.locked'; // not tried yet (the module is not loaded on this page)
+}
+
+/** A message as the device's cache may keep it: without what was decrypted here. */
+export function sealedOnly(message) {
+  if (!message || typeof message.ciphertext !== 'string') return message;
+  const { text, quote, sealed, ...rest } = message;
+  return rest;
+}
+
+/** The content a text message of an end-to-end chat carries: its text and what it answers, quoted. */
+export function sealedContent(text, quote) {
+  const content = { msgtype: 'm.text', body: text };
+  if (quote) content.quote = { sender_id: quote.sender_id, text: quote.text };
+  return content;
+}
+
+/** `content` encrypted for a chat's members' devices (sharing the chat's key first): the message's ciphertext. */
+export async function sealFor(chatId, content) {
+  return (await startE2e()).encrypt(chatId, content);
+}
+
+/** The sentence for a failure of the end-to-end module (opening the device, sharing keys, encrypting). */
+export function e2eProblem(err) {
+  if (err?.code === 'e2e_busy') return t('chat.e2e.busy');
+  if (err instanceof ApiError) return describeError(err);
+  console.warn('end-to-end:', err);
+  return t('chat.e2e.failed');
+}
+
+/** An end-to-end chat opened: start the module; the composer is closed while it cannot (another tab has it). */
+export function openSealedChat(composer, say) {
+  composer.textOnly();
+  startE2e().catch((err) => {
+    const problem = e2eProblem(err);
+    if (err?.code === 'e2e_busy' || !(err instanceof ApiError && err.status === 0)) composer.disable(problem);
+    say(problem);
+  });
+}
