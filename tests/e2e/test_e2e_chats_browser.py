@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, sign_in
+from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, shot, sign_in
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
 
@@ -28,6 +28,7 @@ TEXTS = {
     "hello": "bob, the parcel is at locker 17",
     "answer": "thanks, picking it up at noon",
     "edited": "bob, the parcel is at locker 18",
+    "offline": "written in the tunnel, sent on the bridge",
 }
 
 
@@ -93,6 +94,7 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     group_form.get_by_label("Group name").fill("Trio")
     group_form.get_by_label("Members").fill(f"{ids['alice']} {ids['bob']}")
     group_form.get_by_label("End-to-end encrypted").check()
+    shot(carol, "e2e-new-group")
     group_form.get_by_role("button", name="Create group").click()
     expect(carol.get_by_role("heading", name="Trio", level=1)).to_be_visible()
     trio = carol.url.split("id=", 1)[1]
@@ -141,14 +143,32 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
         shows(page, TEXTS["edited"])
         expect(page.locator("ol.messages li.message").filter(has_text=TEXTS["edited"]).first).to_contain_text("edited")
 
-    # The chat list shows the decrypted last message; local search finds decrypted messages.
+    # Written offline, a message waits in the outbox (as text, on the device) and is encrypted when it goes.
+    bob1.context.set_offline(True)
+    expect(bob1.locator("#banner .banner")).to_contain_text("You are offline")
+    send(bob1, TEXTS["offline"])
+    pending = bob1.locator(".pending-list .message.pending", has_text=TEXTS["offline"])
+    expect(pending).to_be_visible()
+    bob1.context.set_offline(False)
+    expect(pending).to_have_count(0)
+    for page in (alice, bob1, bob2):
+        shows(page, TEXTS["offline"])
+
+    # The chat list shows the decrypted last message; the search on the device finds decrypted messages.
     bob2.goto(f"{server.url}/#/chats")
-    expect(bob2.get_by_text(TEXTS["answer"]).first).to_be_visible()
+    expect(bob2.locator(f'a[data-chat-id="{direct}"]')).to_contain_text(TEXTS["offline"])
+    bob2.get_by_label("Search chats and messages").fill("locker 18")
+    expect(bob2.locator(".results .result-text")).to_contain_text(TEXTS["edited"])
+    shot(bob2, "e2e-search")
 
     # A device Bob adds now was not there when the keys went out: it says so rather than showing nothing.
     bob3 = device("bob3", "Bob")
     bob3.goto(f"{server.url}/#/chat?id={direct}")
     expect(bob3.get_by_text("Sent before this device joined").first).to_be_visible()
+    shot(bob3, "e2e-new-device")
+    bob1.goto(f"{server.url}/#/chat?id={direct}")
+    shows(bob1, TEXTS["offline"])
+    shot(bob1, "e2e-direct")
 
     # None of the texts reached the database file or any frame the server sent.
     stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("app.db*"))

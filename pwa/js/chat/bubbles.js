@@ -28,10 +28,9 @@ function receipt(state) {
 /** The quote of the message answered: as loaded here, else as the sender quoted it inside the ciphertext. */
 function replyQuote(chatId, replyTo, quoted = null) {
   const found = findMessage(chatId, replyTo);
-  const original = found && !sealedNotice(found) ? found : null;
-  let who = original ? nameOf(original.sender_id) : t('chat.b.earlier');
-  let what = original ? previewOf(original) : t('chat.b.not_loaded');
-  if (!original && quoted) [who, what] = [nameOf(quoted.sender_id), quoted.text];
+  const original = quoted && (!found || sealedNotice(found)) ? { sender_id: quoted.sender_id, text: quoted.text } : found;
+  const who = original ? nameOf(original.sender_id) : t('chat.b.earlier');
+  const what = original ? previewOf(original) : t('chat.b.not_loaded');
   return h('blockquote', { class: 'reply-quote', 'data-reply-to': replyTo },
     hidden(`${t('chat.b.reply_to')} `), h('span', { class: 'reply-who' }, who), h('span', { class: 'reply-what' }, what));
 }

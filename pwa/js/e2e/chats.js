@@ -44,14 +44,11 @@ export function start() {
   return started;
 }
 
-/** The ids of a chat's members now (fetched when this page has not loaded them yet). */
+/** The ids of a chat's members now: asked of the server before each send, since a member.removed event may still
+ * be on its way (or its refresh under way), and a member who has left must not get the next key. */
 async function memberIds(chatId) {
-  let members = membersOf(chatId);
-  if (!members) {
-    await loadChat(chatId);
-    members = membersOf(chatId) || [];
-  }
-  const ids = members.map((m) => m.user_id);
+  await loadChat(chatId);
+  const ids = (membersOf(chatId) || []).map((m) => m.user_id);
   return ids.includes(myId()) ? ids : [...ids, myId()];
 }
 
