@@ -14,7 +14,16 @@ from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, shot, sign_in
+from tests.e2e.webapp import (
+    BROWSER_MARKS,
+    PASSWORD,
+    Problems,
+    browser_fixture,
+    new_context,
+    server_fixture,
+    shot,
+    sign_in,
+)
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
 
@@ -66,7 +75,7 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     started = time.monotonic()
     mailbox, _ = smtp
     bob_username = f"bob_{os.urandom(4).hex()}"
-    names = {"Alice": None, "Bob": bob_username, "Carol": None}
+    names = {"Alice": None, "Bob": bob_username, "Carol": None, "Dave": None}  # Dave never opens the app
     emails = {name: _verified_account(server, mailbox, name, username) for name, username in names.items()}
     problems = Problems()
     frames: list[str] = []
@@ -92,7 +101,8 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     carol.goto(f"{server.url}/#/chats/new-group")
     group_form = carol.locator("form").filter(has=carol.get_by_label("Group name"))
     group_form.get_by_label("Group name").fill("Trio")
-    group_form.get_by_label("Members").fill(f"{ids['alice']} {ids['bob']}")
+    dave = _call(f"{server.url}/api/auth/login", {"email": emails["Dave"], "password": PASSWORD})["user"]["id"]
+    group_form.get_by_label("Members").fill(f"{ids['alice']} {ids['bob']} {dave}")
     group_form.get_by_label("End-to-end encrypted").check()
     shot(carol, "e2e-new-group")
     group_form.get_by_role("button", name="Create group").click()
@@ -106,6 +116,7 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
         devices_published(server, token, user, count)
 
     send(carol, TEXTS["trio"])
+    expect(carol.get_by_role("status").filter(has_text="Dave cannot read it")).to_be_visible()  # no device of his
     for page in (alice, bob1, bob2, carol):
         shows(page, TEXTS["trio"])
     send(alice, TEXTS["trio_reply"])

@@ -370,7 +370,7 @@ function conversationPane({ params, signal, navigate }) {
     info.title = info.getAttribute('aria-label');
     renderHead();
     loadBlocks().then(scheduleRender, () => {});
-    if (chat.e2e) openSealedChat(composer, say); // the end-to-end module, loaded now: decrypts and encrypts
+    if (chat.e2e) openSealedChat(chatId, composer, say, signal); // the end-to-end module: decrypts, encrypts
     if (chat.kind === 'direct' && otherMember(chat)) stopPresence = followPresence([otherMember(chat)]);
     await loadHistory(chatId, { signal });
     log.removeAttribute('aria-busy');

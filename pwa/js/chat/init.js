@@ -8,6 +8,7 @@ import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
 import { forgetBlocks } from './person.js';
 import { followAgain, forgetPresence, startPresence } from './presence.js';
 import { applyReadEvent, forgetReadPointers, forgetReceipts, markDelivered } from './receipts.js';
+import { startWithE2eChats } from './sealed.js';
 import {
   applyChatUpdate, applySettings, emit, forgetHistories, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
   resetStore, scheduleReload, useAccount, whoAmI,
@@ -77,6 +78,7 @@ export function initChat(events) {
 
   startTyping();
   startPresence();
+  startWithE2eChats();
 }
 
 /** Sign-out: drop everything in memory and this device's unsent messages. */

@@ -9,8 +9,11 @@
 import { ApiError } from '../core/api.js';
 import { describeError } from '../core/dom.js';
 import { t } from '../core/i18n.js';
+import { chatList, nameOf, subscribe } from './store.js';
 
 let engine = null; // Promise of the started module
+let following = false;
+const watchers = new Map(); // chat id -> what its open conversation does with members who got no key
 
 /** The end-to-end module, started (this user's device opened and published, the chats' messages decrypted). */
 export function startE2e() {
@@ -51,7 +54,26 @@ export function sealedContent(text, quote) {
 
 /** `content` encrypted for a chat's members' devices (sharing the chat's key first): the message's ciphertext. */
 export async function sealFor(chatId, content) {
-  return (await startE2e()).encrypt(chatId, content);
+  const { ciphertext, missing } = await (await startE2e()).encrypt(chatId, content);
+  if (missing.length) watchers.get(chatId)?.(missing);
+  return ciphertext;
+}
+
+/**
+ * Start the module as soon as the chat list holds an end-to-end chat, not only when one is opened: a member's
+ * device must exist (its keys published) when the others write, or it can never read what they wrote then.
+ * Tried once per page (another tab may hold the device). chat/init.js calls it once.
+ */
+export function startWithE2eChats() {
+  if (following) return;
+  following = true;
+  let tried = false;
+  subscribe((change) => {
+    if (change.kind === 'reset') tried = false;
+    if (change.kind !== 'chats' || tried || !chatList().some((chat) => chat.e2e)) return;
+    tried = true;
+    startE2e().catch(() => {}); // the conversation says why, when one is opened
+  });
 }
 
 /** The sentence for a failure of the end-to-end module (opening the device, sharing keys, encrypting). */
@@ -62,8 +84,14 @@ export function e2eProblem(err) {
   return t('chat.e2e.failed');
 }
 
-/** An end-to-end chat opened: start the module; the composer is closed while it cannot (another tab has it). */
-export function openSealedChat(composer, say) {
+/** An end-to-end chat opened: start the module; the composer is closed while it cannot (another tab has it). Its
+ * status line says when a message went to members who have no device that could be given the key. */
+export function openSealedChat(chatId, composer, say, signal) {
+  const watcher = (missing) => say(t('chat.e2e.no_device', { names: missing.map(nameOf).join(', ') }));
+  watchers.set(chatId, watcher);
+  signal.addEventListener('abort', () => {
+    if (watchers.get(chatId) === watcher) watchers.delete(chatId);
+  }, { once: true });
   composer.textOnly();
   startE2e().catch((err) => {
     const problem = e2eProblem(err);

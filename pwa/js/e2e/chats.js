@@ -55,12 +55,17 @@ async function memberIds(chatId) {
 /**
  * The ciphertext of `content` in a chat. The chat's key goes first to the devices of its members as they are
  * now: the library sends it to devices that lack it and starts a new key when a member or a device has gone.
+ * Answers `{ciphertext, missing}`: `missing`, the members none of whose devices could be given the key.
  */
 export async function encrypt(chatId, content) {
   await start();
   const members = await memberIds(chatId);
   await device.shareChatKey(chatId, members);
-  return device.encryptMessage(chatId, content);
+  const ciphertext = await device.encryptMessage(chatId, content);
+  // Members with no device in the key directory (never opened an end-to-end chat) got no key: the sender hears.
+  const missing = [];
+  for (const id of members) if (id !== myId() && !(await device.devicesOf(id)).length) missing.push(id);
+  return { ciphertext, missing };
 }
 
 // -- decrypting ---------------------------------------------------------------------------------------------
