@@ -16,6 +16,7 @@ import { deviceRecord, forgetDevice, setPublished } from './store-key.js';
 
 const ALGORITHM = 'signed_curve25519';
 const INBOX_PAGE = 100;
+const SYNC_RETRY_MS = 3000;
 
 let opened = null; // {userId, promise} of the device of the signed-in user
 let watching = false;
@@ -125,6 +126,8 @@ export class E2eDevice {
     this.again = false;
     this.lastId = 0; // the highest inbox id handed to the library
     this.since = null; // the directory's time of this device (seconds), once read
+    this.retry = null; // the timer of the next sync after a failed one
+    this.closed = false;
     this.listeners = new Set();
     this.stops = [];
   }
@@ -166,6 +169,14 @@ export class E2eDevice {
           const more = await this.exclusive(() => this.syncOnce());
           if (more) this.again = true;
         } while (this.again);
+      } catch (err) {
+        // The inbox could not be read (a network fault): its pushes have come and gone, so try again in a while
+        // rather than wait for the next one (messages wait for their keys meanwhile).
+        if (!this.closed) this.retry ??= setTimeout(() => {
+          this.retry = null;
+          this.sync().catch(report);
+        }, SYNC_RETRY_MS);
+        throw err;
       } finally {
         this.syncing = null;
       }
@@ -330,6 +341,8 @@ export class E2eDevice {
 
   /** Stop listening and close the machine (its store stays for the next visit). */
   async close() {
+    this.closed = true;
+    clearTimeout(this.retry);
     for (const stop of this.stops.splice(0)) stop();
     await this.queue;
     this.machine.close();
