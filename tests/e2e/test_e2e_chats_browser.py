@@ -18,6 +18,7 @@ from tests.e2e.webapp import (
     BROWSER_MARKS,
     PASSWORD,
     Problems,
+    assert_accessible,
     browser_fixture,
     new_context,
     server_fixture,
@@ -106,6 +107,7 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     group_form.get_by_label("Members").fill(f"{ids['alice']} {ids['bob']} {dave}")
     group_form.get_by_label("End-to-end encrypted").check()
     shot(carol, "e2e-new-group")
+    assert_accessible(carol, "new group with the end-to-end choice")
     group_form.get_by_role("button", name="Create group").click()
     expect(carol.get_by_role("heading", name="Trio", level=1)).to_be_visible()
     trio = carol.url.split("id=", 1)[1]
@@ -192,6 +194,7 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     bob3.goto(f"{server.url}/#/chat?id={direct}")
     expect(bob3.get_by_text("Sent before this device joined").first).to_be_visible()
     shot(bob3, "e2e-new-device")
+    assert_accessible(bob3, "end-to-end messages this device cannot read")
     bob1.goto(f"{server.url}/#/chat?id={direct}")
     shows(bob1, TEXTS["offline"])
     shot(bob1, "e2e-direct")
