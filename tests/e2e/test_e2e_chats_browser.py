@@ -195,6 +195,13 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     expect(bob3.get_by_text("Sent before this device joined").first).to_be_visible()
     shot(bob3, "e2e-new-device")
     assert_accessible(bob3, "end-to-end messages this device cannot read")
+    # A second tab of Bob's first browser: the device runs in the first one only, and this tab says so.
+    second_tab = problems.watch(bob1.context.new_page(), "bob1, second tab")
+    second_tab.goto(f"{server.url}/#/chat?id={direct}")
+    expect(second_tab.get_by_text("reads end-to-end chats in another of its tabs").first).to_be_visible()
+    expect(second_tab.get_by_role("textbox", name="Message")).to_be_disabled()
+    second_tab.close()
+
     bob1.goto(f"{server.url}/#/chat?id={direct}")
     shows(bob1, TEXTS["offline"])
     shot(bob1, "e2e-direct")

@@ -17,7 +17,7 @@ import { forwardDialog, readersDialog, reportDialog } from './message-dialogs.js
 import { deleteMessage, react } from './messages.js';
 import { discardSend, pendingIn, retrySend } from './outbox.js';
 import { confirmBlock, isBlocked, loadBlocks, personDialog } from './person.js';
-import { openSealedChat } from './sealed.js';
+import { openSealedChat, sealedNotice } from './sealed.js';
 import { followPresence, presenceOf } from './presence.js';
 import { deliveredPointer, loadReaders, markRead, readPointer } from './receipts.js';
 import {
@@ -209,7 +209,7 @@ function conversationPane({ params, signal, navigate }) {
         canModerate: chat.kind === 'group' && ['admin', 'owner'].includes(chat.me?.role),
         group: chat.kind === 'group', blocked: isBlocked(message.sender_id),
       };
-      const sig = JSON.stringify([message, view.receipt, view.panel, view.blocked, nameOf(message.sender_id),
+      const sig = JSON.stringify([message, view.receipt, view.panel, view.blocked, nameOf(message.sender_id), sealedNotice(message),
         message.reply_to ? previewOf(history(chatId)?.byId.get(message.reply_to)) : null]);
       let known = elements.get(message.id);
       if (!known || known.sig !== sig) {

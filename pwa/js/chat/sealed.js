@@ -9,9 +9,10 @@
 import { ApiError } from '../core/api.js';
 import { describeError } from '../core/dom.js';
 import { t } from '../core/i18n.js';
-import { chatList, nameOf, subscribe } from './store.js';
+import { chatList, emit, nameOf, subscribe } from './store.js';
 
 let engine = null; // Promise of the started module
+let elsewhere = false; // another tab of this browser has the device: messages here say so
 let following = false;
 const watchers = new Map(); // chat id -> what its open conversation does with members who got no key
 
@@ -22,8 +23,12 @@ export function startE2e() {
       await module.start();
       return module;
     });
-    engine.catch(() => {
+    engine.then(() => { elsewhere = false; }, (err) => {
       engine = null; // offline, or another tab has the device: the next call tries again
+      if (err?.code === 'e2e_busy' && !elsewhere) {
+        elsewhere = true;
+        for (const chat of chatList()) if (chat.e2e) emit({ kind: 'messages', chatId: chat.id });
+      }
     });
   }
   return engine;
@@ -35,7 +40,7 @@ export function sealedNotice(message) {
   if (message.sealed === 'waiting') return 'chat.e2e.waiting';
   if (message.sealed === 'before') return 'chat.e2e.before';
   if (message.sealed === 'broken') return 'chat.e2e.broken';
-  return 'chat.e2e.locked'; // not tried yet (the module is not loaded on this page)
+  return elsewhere ? 'chat.e2e.elsewhere' : 'chat.e2e.locked'; // not tried here (yet)
 }
 
 /** A message as the device's cache may keep it: without what was decrypted here. */
