@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '21';
+const VERSION = '22';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -68,6 +68,7 @@ const PRECACHE = [
   '/js/chat/presence.js',
   '/js/chat/push.js',
   '/js/chat/receipts.js',
+  '/js/chat/sealed.js',
   '/js/chat/search.js',
   '/js/chat/store.js',
   '/js/chat/strings.js',
@@ -88,6 +89,7 @@ const PRECACHE = [
   '/js/core/storage.js',
   '/js/core/strings.js',
   // The end-to-end modules are small; the library they load (2 MB) is cached on first use, not here.
+  '/js/e2e/chats.js',
   '/js/e2e/device.js',
   '/js/e2e/glue.js',
   '/js/e2e/ids.js',

@@ -8,6 +8,7 @@ import { shortTime } from './chats.js';
 import { messageKind } from './extend.js';
 import { attachmentUrl, describeSize } from './files.js';
 import { linkify } from './links.js';
+import { sealedNotice } from './sealed.js';
 import { findMessage, nameOf, previewOf } from './store.js';
 
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏'];
@@ -24,8 +25,10 @@ function receipt(state) {
     h('span', { 'aria-hidden': 'true' }, state === 'sent' ? '✓' : '✓✓'), hidden(label));
 }
 
-function replyQuote(chatId, replyTo) {
-  const original = findMessage(chatId, replyTo);
+/** The quote of the message answered: as loaded here, else as the sender quoted it inside the ciphertext. */
+function replyQuote(chatId, replyTo, quoted = null) {
+  const found = findMessage(chatId, replyTo);
+  const original = quoted && (!found || sealedNotice(found)) ? { sender_id: quoted.sender_id, text: quoted.text } : found;
   const who = original ? nameOf(original.sender_id) : t('chat.b.earlier');
   const what = original ? previewOf(original) : t('chat.b.not_loaded');
   return h('blockquote', { class: 'reply-quote', 'data-reply-to': replyTo },
@@ -87,9 +90,8 @@ function attachmentBlock(files) {
 
 function body(message) {
   if (message.deleted) return [h('p', { class: 'text deleted-text' }, t('chat.b.deleted'))];
-  if (typeof message.ciphertext === 'string') {
-    return [h('p', { class: 'text muted' }, t('chat.b.encrypted'))];
-  }
+  const notice = sealedNotice(message);
+  if (notice) return [h('p', { class: 'text muted sealed-notice' }, t(notice))];
   const files = Array.isArray(message.attachments) ? message.attachments : [];
   return [
     files.length ? attachmentBlock(files) : null,
@@ -148,7 +150,8 @@ function actionPanel(message, view, actions, panelId) {
 }
 
 function forwardable(message) {
-  return typeof message.text === 'string' && (!message.kind || message.kind === 'text');
+  // End-to-end messages are not forwarded yet: the server cannot, and the client would need to encrypt again.
+  return typeof message.text === 'string' && typeof message.ciphertext !== 'string' && (!message.kind || message.kind === 'text');
 }
 
 /** The <li> of a stored message. */
@@ -165,7 +168,7 @@ export function messageElement(chat, message, view, actions) {
   if (message.forward && !message.deleted) {
     bubble.append(h('p', { class: 'forwarded' }, t('chat.b.forwarded', { name: nameOf(message.forward.sender_id) })));
   }
-  if (message.reply_to && !message.deleted) bubble.append(replyQuote(chat.id, message.reply_to));
+  if (message.reply_to && !message.deleted) bubble.append(replyQuote(chat.id, message.reply_to, message.quote));
   bubble.append(...body(message).filter(Boolean));
   bubble.append(h('p', { class: 'meta' },
     shortTime(message.created_at),
@@ -197,7 +200,7 @@ export function pendingElement(chat, entry, actions) {
   });
   const files = Array.isArray(entry.files) ? entry.files : [];
   const bubble = h('div', { class: 'bubble' }, hidden(`${t('chat.b.you')} `),
-    entry.reply_to ? replyQuote(chat.id, entry.reply_to) : null,
+    entry.reply_to ? replyQuote(chat.id, entry.reply_to, entry.quote) : null,
     files.length ? h('p', { class: 'text muted' }, files.map((f) => `📎 ${f.name || t('chat.b.file')}`).join(', ')) : null,
     entry.text ? h('p', { class: 'text' }, linkify(entry.text)) : null,
     h('p', { class: 'meta' }, failed

@@ -6,6 +6,7 @@
 
 import { dropDatabase, openKeeper } from '../core/idb.js';
 import { keepPointers, pointersOf } from './receipts.js';
+import { sealedOnly } from './sealed.js';
 import { chatList, getChat, history, membersOf, messagesOf, profileEntries, seedFromCache, subscribe } from './store.js';
 
 const DB_NAME = 'realtime-chats';
@@ -128,7 +129,7 @@ function recordOf(chatId) {
   if (!getChat(chatId) || !record || !record.loaded) return null;
   const messages = messagesOf(chatId);
   const last = messages.slice(-LAST_MESSAGES);
-  return { messages: last, has_more: record.hasMore || messages.length > last.length, pointers: pointersOf(chatId) };
+  return { messages: last.map(sealedOnly), has_more: record.hasMore || messages.length > last.length, pointers: pointersOf(chatId) };
 }
 
 async function flush() {
@@ -140,7 +141,8 @@ async function flush() {
   if (!db || mine !== generation) return;
   // The state and its seq are read together, with nothing in between: the state holds every event up to it.
   const seq = seqNow();
-  const list = chatList();
+  // What end-to-end messages said stays in memory: the cache keeps their ciphertext only.
+  const list = chatList().map((chat) => (chat.last_message ? { ...chat, last_message: sealedOnly(chat.last_message) } : chat));
   const listed = new Set(list.map((chat) => chat.id));
   const ids = new Set(changed);
   if (wipe) for (const id of keptIds) ids.add(id);

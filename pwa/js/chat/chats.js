@@ -88,6 +88,16 @@ export function chatsView({ signal }) {
 
 // -- new chats -------------------------------------------------------------------------------------
 
+/** The "End-to-end encrypted" choice of a new chat, with what it means; read through `.input.checked`. */
+export function e2eChoice() {
+  const id = uid('e2e');
+  const input = h('input', { id, type: 'checkbox', name: 'e2e', 'aria-describedby': `${id}-hint` });
+  const wrap = h('div', { class: 'field checkbox-field' },
+    h('div', { class: 'checkbox-row' }, input, h('label', { for: id }, t('chat.c.e2e'))),
+    h('p', { id: `${id}-hint`, class: 'field-hint' }, t('chat.c.e2e_hint')));
+  return { name: 'e2e', wrap, input, setError() {}, clear() {} };
+}
+
 function splitIds(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
@@ -101,8 +111,9 @@ export function newChatView({ signal, navigate }) {
     name: 'name', label: t('chat.c.their_name'), maxlength: 100, autocomplete: 'off',
     hint: t('chat.c.their_name_hint'),
   });
+  const directE2e = e2eChoice();
   const direct = createForm({
-    fields: [userId, contact],
+    fields: [userId, contact, directE2e],
     submitLabel: t('chat.c.start'),
     busyLabel: t('chat.c.starting'),
     validate: (v) => problems({
@@ -110,7 +121,7 @@ export function newChatView({ signal, navigate }) {
         || (v.user_id === myId() ? t('chat.c.id_own') : null),
     }),
     onSubmit: async (v) => {
-      const chat = await createDirect(v.user_id);
+      const chat = await createDirect(v.user_id, { e2e: directE2e.input.checked });
       if (v.name) setContactName(v.user_id, v.name);
       navigate(chatPath(chat.id));
     },
@@ -129,13 +140,14 @@ export function newChatView({ signal, navigate }) {
     name: 'members', label: t('chat.c.members'), spellcheck: 'false', autocapitalize: 'none', autocomplete: 'off',
     hint: t('chat.c.members_hint'),
   });
+  const groupE2e = e2eChoice();
   const group = createForm({
-    fields: [groupName, memberIds],
+    fields: [groupName, memberIds, groupE2e],
     submitLabel: t('chat.c.create_group'),
     busyLabel: t('chat.c.creating'),
     validate: (v) => problems({ name: check.required(v.name, t('chat.c.group_name_empty')) }),
     onSubmit: async (v) => {
-      const chat = await createGroup(v.name, splitIds(v.members).filter((id) => id !== myId()));
+      const chat = await createGroup(v.name, splitIds(v.members).filter((id) => id !== myId()), { e2e: groupE2e.input.checked });
       navigate(chatPath(chat.id));
     },
     onError: (err) => {

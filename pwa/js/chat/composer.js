@@ -28,7 +28,7 @@ function paperclip() {
  * The composer of chat `chatId`. `status`: the screen's status line; `canSend()`: false once the chat is
  * gone or not loaded; `run(promise)`: the screen shows the outcome of an edit; `scrollToBottom()` after a send.
  */
-export function createComposer({ chatId, signal, status, canSend, run, scrollToBottom }) {
+export function createComposer({ chatId, signal, status, canSend, run, scrollToBottom, isE2e = () => false }) {
   let replyTo = null;
   let editing = null;
   const inputId = uid('composer');
@@ -152,7 +152,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
       text.value = '';
       showContext();
       resize();
-      if (value !== target.text) run(editMessage(chatId, target.id, value));
+      if (value !== target.text) run(editMessage(chatId, target.id, value, isE2e() ? { quote: target.quote } : null));
       return;
     }
     if (uploads.some((u) => u.state === 'uploading')) {
@@ -161,7 +161,9 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
     }
     const ready = uploads.filter((u) => u.state === 'done').map((u) => u.descriptor);
     if (!value.trim() && !ready.length) return;
-    sendMessage(chatId, { text: value.trim() ? value : '', replyTo: replyTo ? replyTo.id : null, files: ready });
+    const e2e = isE2e(); // the reply's quote goes inside the ciphertext; reply_to stays the plain id
+    const quote = e2e && replyTo ? { sender_id: replyTo.sender_id, text: previewOf(replyTo) } : null;
+    sendMessage(chatId, { text: value.trim() ? value : '', replyTo: replyTo ? replyTo.id : null, files: ready, e2e, quote });
     uploads.length = 0;
     renderFiles();
     replyTo = null;
@@ -188,6 +190,10 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
       text.value = message.text || '';
       resize();
       showContext();
+    },
+    /** Text only (an end-to-end chat: attachments are not encrypted yet). */
+    textOnly() {
+      attach.hidden = true;
     },
     disable(reason) {
       for (const el of form.querySelectorAll('textarea, button')) el.disabled = true;

@@ -17,6 +17,7 @@ import { forwardDialog, readersDialog, reportDialog } from './message-dialogs.js
 import { deleteMessage, react } from './messages.js';
 import { discardSend, pendingIn, retrySend } from './outbox.js';
 import { confirmBlock, isBlocked, loadBlocks, personDialog } from './person.js';
+import { openSealedChat, sealedNotice } from './sealed.js';
 import { followPresence, presenceOf } from './presence.js';
 import { deliveredPointer, loadReaders, markRead, readPointer } from './receipts.js';
 import {
@@ -65,7 +66,7 @@ function conversationPane({ params, signal, navigate }) {
   const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, t('chat.v.jump'));
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
   const composer = createComposer({
-    chatId, signal, status, canSend: () => !gone && Boolean(chat), run, scrollToBottom,
+    chatId, signal, status, canSend: () => !gone && Boolean(chat), run, scrollToBottom, isE2e: () => Boolean(chat?.e2e),
   });
 
   const section = h('section', { class: 'screen chat-screen', 'aria-labelledby': titleId },
@@ -105,7 +106,6 @@ function conversationPane({ params, signal, navigate }) {
   function say(text) {
     status.textContent = text || '';
   }
-
   function others() {
     if (!chat) return [];
     if (chat.kind === 'direct') return otherMember(chat) ? [otherMember(chat)] : [];
@@ -209,7 +209,7 @@ function conversationPane({ params, signal, navigate }) {
         canModerate: chat.kind === 'group' && ['admin', 'owner'].includes(chat.me?.role),
         group: chat.kind === 'group', blocked: isBlocked(message.sender_id),
       };
-      const sig = JSON.stringify([message, view.receipt, view.panel, view.blocked, nameOf(message.sender_id),
+      const sig = JSON.stringify([message, view.receipt, view.panel, view.blocked, nameOf(message.sender_id), sealedNotice(message),
         message.reply_to ? previewOf(history(chatId)?.byId.get(message.reply_to)) : null]);
       let known = elements.get(message.id);
       if (!known || known.sig !== sig) {
@@ -370,7 +370,7 @@ function conversationPane({ params, signal, navigate }) {
     info.title = info.getAttribute('aria-label');
     renderHead();
     loadBlocks().then(scheduleRender, () => {});
-    if (chat.e2e) composer.disable(t('chat.v.e2e'));
+    if (chat.e2e) openSealedChat(chatId, composer, say, signal); // the end-to-end module: decrypts, encrypts
     if (chat.kind === 'direct' && otherMember(chat)) stopPresence = followPresence([otherMember(chat)]);
     await loadHistory(chatId, { signal });
     log.removeAttribute('aria-busy');

@@ -8,6 +8,7 @@ import { acknowledgeIfMine, dropOutbox, pump, useOutboxOf } from './outbox.js';
 import { forgetBlocks } from './person.js';
 import { followAgain, forgetPresence, startPresence } from './presence.js';
 import { applyReadEvent, forgetReadPointers, forgetReceipts, markDelivered } from './receipts.js';
+import { startWithE2eChats } from './sealed.js';
 import {
   applyChatUpdate, applySettings, emit, forgetHistories, loadChatsOnce, myId, onAccount, refreshMembers, removeChat,
   resetStore, scheduleReload, useAccount, whoAmI,
@@ -79,6 +80,7 @@ export function initChat(events) {
   startTyping();
   startPresence();
   addTrustPart(); // end-to-end chats: verified badge and key-change lines (the work loads with such a chat)
+  startWithE2eChats();
 }
 
 /** Sign-out: drop everything in memory and this device's unsent messages. */

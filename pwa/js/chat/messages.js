@@ -2,6 +2,7 @@
 // answer to one of the user's own commands (edit, delete, react), applied idempotently by (chat, message id).
 
 import { command } from '../core/socket.js';
+import { sealedContent, sealFor } from './sealed.js';
 import { emit, getChat, history, messagesOf, myId, recountUnread, scheduleReload } from './store.js';
 import { stopTyping } from './typing.js';
 
@@ -90,11 +91,15 @@ export function applyReaction(chatId, messageId, userId, emoji, onOff) {
 
 // -- the user's own actions (they need the connection; the events bring the result to every device) --
 
-export function editMessage(chatId, messageId, text) {
-  return command('message.edit', { chat_id: chatId, message_id: messageId, text }).then((message) => {
-    applyMessage(message, { fresh: false });
-    return message;
-  });
+/** Edit a message; in an end-to-end chat (`sealed`: `{quote}` of the message) with a new ciphertext. */
+export async function editMessage(chatId, messageId, text, sealed = null) {
+  const fields = { chat_id: chatId, message_id: messageId };
+  if (sealed) fields.ciphertext = await sealFor(chatId, sealedContent(text, sealed.quote));
+  else fields.text = text;
+  const message = await command('message.edit', fields);
+  if (sealed) Object.assign(message, { text, quote: sealed.quote ?? null, sealed: 'open' });
+  applyMessage(message, { fresh: false });
+  return message;
 }
 
 export function deleteMessage(chatId, messageId, forEveryone) {

@@ -6,6 +6,7 @@ import { describeError } from '../core/dom.js';
 import { command, isReady } from '../core/socket.js';
 import { loadJson, saveJson } from '../core/storage.js';
 import { applyMessage } from './messages.js';
+import { e2eProblem, sealedContent, sealFor } from './sealed.js';
 import { emit, myId } from './store.js';
 
 const outboxKey = (user) => `realtime.chat.outbox.${user}`;
@@ -18,8 +19,8 @@ let pumpTimer = 0;
 function saveOutbox() {
   const me = myId();
   if (!me) return;
-  const kept = outbox.map(({ chat_id, client_id, text, reply_to, attachments, files, created_at, state }) => ({
-    chat_id, client_id, text, reply_to, attachments, files, created_at, state,
+  const kept = outbox.map(({ chat_id, client_id, text, reply_to, attachments, files, created_at, state, e2e, quote }) => ({
+    chat_id, client_id, text, reply_to, attachments, files, created_at, state, e2e, quote,
   }));
   saveJson(outboxKey(me), kept.length ? kept : null);
 }
@@ -57,10 +58,13 @@ export function pendingIn(chatId) {
 /**
  * Send a message. It waits in the outbox (kept across reloads) with its client_id until the server
  * acknowledges it; after a reconnect it goes out again, and the server never stores it twice.
- * `files`: the uploaded attachments' descriptors (id, kind, name…).
+ * `files`: the uploaded attachments' descriptors (id, kind, name…). In an end-to-end chat (`e2e`) the text and
+ * `quote` (`{sender_id, text}` of the message answered) are encrypted when the message goes, not before (below).
  */
-export function sendMessage(chatId, { text = '', replyTo = null, files = [] }) {
+export function sendMessage(chatId, { text = '', replyTo = null, files = [], e2e = false, quote = null }) {
   const entry = {
+    e2e,
+    quote: e2e ? quote : null,
     chat_id: chatId,
     client_id: newClientId(),
     text,
@@ -101,13 +105,20 @@ export async function pump() {
   }
 }
 
-/** One message.send: 'sent' | 'failed' (refused: the user decides) | 'later' | 'offline'. */
+/**
+ * One message.send: 'sent' | 'failed' (refused: the user decides) | 'later' | 'offline'.
+ * An end-to-end message is encrypted here, as it goes: its chat's key is then shared with the members and devices
+ * there are at that moment (one who left while it waited gets nothing; a new device gets the key), and sharing
+ * needs the network anyway. A resend after no answer encrypts again; the server keeps the first (same client_id).
+ */
 async function transmit(entry) {
-  const fields = { chat_id: entry.chat_id, client_id: entry.client_id, text: entry.text };
+  const fields = { chat_id: entry.chat_id, client_id: entry.client_id };
   if (entry.reply_to) fields.reply_to = entry.reply_to;
   if (entry.attachments && entry.attachments.length) fields.attachments = entry.attachments;
   try {
-    acknowledge(await command('message.send', fields));
+    if (entry.e2e) fields.ciphertext = await sealFor(entry.chat_id, sealedContent(entry.text, entry.quote));
+    else fields.text = entry.text;
+    acknowledge(await command('message.send', fields), entry);
     return 'sent';
   } catch (err) {
     if (err.status === 0 && err.code === 'timeout') {
@@ -120,15 +131,16 @@ async function transmit(entry) {
       return 'later';
     }
     entry.state = 'failed';
-    entry.error = describeError(err);
+    entry.error = entry.e2e ? e2eProblem(err) : describeError(err);
     saveOutbox();
     emit({ kind: 'outbox', chatId: entry.chat_id });
     return 'failed';
   }
 }
 
-function acknowledge(message) {
+function acknowledge(message, entry) {
   const { duplicate, ...stored } = message;
+  if (entry.e2e && !duplicate) Object.assign(stored, { text: entry.text, quote: entry.quote, sealed: 'open' }); // what was sealed
   removeSent(stored);
   applyMessage(stored, { fresh: !duplicate });
 }

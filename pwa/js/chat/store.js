@@ -172,7 +172,7 @@ export function chatTitle(chat) {
 export function previewOf(message) {
   if (!message) return '';
   if (message.deleted) return t('chat.s.deleted');
-  if (typeof message.ciphertext === 'string') return t('chat.s.encrypted');
+  if (typeof message.ciphertext === 'string' && message.sealed !== 'open') return t('chat.s.encrypted'); // not read here
   const kind = message.kind && message.kind !== 'text' ? messageKind(message.kind) : null;
   if (kind) return kind.preview(message);
   const text = (message.text || '').trim();
@@ -320,8 +320,9 @@ export function refreshMembers(chatId) {
   loadChat(chatId).catch(() => {}).finally(() => asking.delete(chatId));
 }
 
-export async function createDirect(userId) {
-  const view = await api.post('/api/chats', { kind: 'direct', user_id: userId });
+/** The direct chat with a user (`e2e`: end-to-end encrypted, when it is made now; an existing one is kept). */
+export async function createDirect(userId, { e2e = false } = {}) {
+  const view = await api.post('/api/chats', { kind: 'direct', user_id: userId, ...(e2e ? { e2e } : {}) });
   members.set(view.id, view.members || []);
   rememberProfiles(view.members);
   chats.set(view.id, { last_message: null, unread: 0, ...chats.get(view.id), ...view, members: undefined });
@@ -329,8 +330,8 @@ export async function createDirect(userId) {
   return view;
 }
 
-export async function createGroup(name, memberIds) {
-  const view = await api.post('/api/chats', { kind: 'group', name, members: memberIds });
+export async function createGroup(name, memberIds, { e2e = false } = {}) {
+  const view = await api.post('/api/chats', { kind: 'group', name, members: memberIds, ...(e2e ? { e2e } : {}) });
   members.set(view.id, view.members || []);
   rememberProfiles(view.members);
   chats.set(view.id, { last_message: null, unread: 0, ...view, members: undefined });

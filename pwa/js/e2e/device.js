@@ -16,6 +16,7 @@ import { deviceRecord, forgetDevice, setPublished } from './store-key.js';
 
 const ALGORITHM = 'signed_curve25519';
 const INBOX_PAGE = 100;
+const SYNC_RETRY_MS = 3000;
 
 let opened = null; // {userId, promise} of the device of the signed-in user
 let watching = false;
@@ -124,6 +125,9 @@ export class E2eDevice {
     this.syncing = null;
     this.again = false;
     this.lastId = 0; // the highest inbox id handed to the library
+    this.since = null; // the directory's time of this device (seconds), once read
+    this.retry = null; // the timer of the next sync after a failed one
+    this.closed = false;
     this.listeners = new Set();
     this.stops = [];
   }
@@ -165,6 +169,14 @@ export class E2eDevice {
           const more = await this.exclusive(() => this.syncOnce());
           if (more) this.again = true;
         } while (this.again);
+      } catch (err) {
+        // The inbox could not be read (a network fault): its pushes have come and gone, so try again in a while
+        // rather than wait for the next one (messages wait for their keys meanwhile).
+        if (!this.closed) this.retry ??= setTimeout(() => {
+          this.retry = null;
+          this.sync().catch(report);
+        }, SYNC_RETRY_MS);
+        throw err;
       } finally {
         this.syncing = null;
       }
@@ -183,7 +195,9 @@ export class E2eDevice {
     if (this.directoryId) {
       const page = await this.api.get(`/api/todevice?after=${this.lastId}&limit=${INBOX_PAGE}`);
       ({ messages, more } = page);
-      count = (await this.api.get('/api/keys/device')).one_time_prekey_count;
+      const mine = await this.api.get('/api/keys/device');
+      count = mine.one_time_prekey_count;
+      this.since = mine.created_at; // when this device joined: older messages were never shared with it
     }
     const events = messages.map((m) => DirectoryGlue.toDeviceEvent(m));
     // No unused fallback key before the first upload: the library then makes one, to publish as the signed prekey.
@@ -293,7 +307,9 @@ export class E2eDevice {
   }
 
   /** The content of a chat message (`{id, sender_id, created_at, ciphertext}`) made by `encryptMessage`. The
-   * event is filed under its chat: a ciphertext presented as another chat's does not decrypt. */
+   * event is filed under its chat: a ciphertext presented as another chat's does not decrypt. A failure carries
+   * `code`: 'waiting' (its key has not come yet: try again when to-device messages come), 'before' (its key can
+   * never come: sent before this device existed) or 'broken' (anything else). */
   async decryptMessage(chatId, message) {
     const { lib } = this;
     const event = {
@@ -306,12 +322,27 @@ export class E2eDevice {
     };
     const settings = new lib.DecryptionSettings(lib.TrustRequirement.Untrusted); // until people compare keys
     const room = new lib.RoomId(matrixRoom(chatId));
-    const decrypted = await this.machine.decryptRoomEvent(JSON.stringify(event), room, settings);
+    let decrypted;
+    try {
+      decrypted = await this.machine.decryptRoomEvent(JSON.stringify(event), room, settings);
+    } catch (err) {
+      throw Object.assign(new Error(err?.description || String(err)), { code: this.whyNot(err, message) });
+    }
     return JSON.parse(decrypted.event).content;
+  }
+
+  whyNot(err, message) {
+    const codes = this.lib.DecryptionErrorCode;
+    if (err?.code !== codes.MissingRoomKey && err?.code !== codes.UnknownMessageIndex) return 'broken';
+    // Megolm keys go to the devices there are when they are shared: a message older than this device never
+    // reaches it (no key backup yet). A newer one's key is on its way (or its sender shares it with the next send).
+    return this.since && message.created_at < this.since ? 'before' : 'waiting';
   }
 
   /** Stop listening and close the machine (its store stays for the next visit). */
   async close() {
+    this.closed = true;
+    clearTimeout(this.retry);
     for (const stop of this.stops.splice(0)) stop();
     await this.queue;
     this.machine.close();

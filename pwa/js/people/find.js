@@ -5,6 +5,7 @@ import { ApiError } from '../core/api.js';
 import { card, h, isAbort, wideScreen } from '../core/dom.js';
 import { t } from '../core/i18n.js';
 import { createForm, field } from '../core/forms.js';
+import { e2eChoice } from '../chat/chats.js';
 import { whoAmI } from '../chat/store.js';
 import { cleanUsername, describeFailure, findPerson, listContacts, usernameProblem } from './api.js';
 import { messageButton, personRow } from './person.js';
@@ -39,8 +40,9 @@ function findCard(navigate) {
   });
   const result = h('div', { class: 'find-result', 'aria-live': 'polite' });
   const status = h('p', { class: 'status', role: 'status' });
+  const e2e = e2eChoice(); // for the chat the Message button makes (an existing one stays as it is)
   const form = createForm({
-    fields: [query],
+    fields: [query, e2e],
     submitLabel: t('people.find.submit'),
     busyLabel: t('people.find.busy'),
     after: [result, status],
@@ -54,7 +56,7 @@ function findCard(navigate) {
       const lookup = lookupOf(v.query);
       const person = await findPerson(lookup);
       result.replaceChildren(h('h3', { class: 'visually-hidden' }, t('people.find.result')),
-        personRow(person, messageButton(person, navigate, status)));
+        personRow(person, messageButton(person, navigate, status, undefined, () => e2e.input.checked)));
       if (person.id === await whoAmI()) status.textContent = t('people.find.self');
     },
     onError: (err) => {

@@ -7,10 +7,10 @@ import { chatPath, initials } from '../chat/chats.js';
 import { createDirect, myId } from '../chat/store.js';
 import { describeFailure } from './api.js';
 
-/** Open the direct chat with `person`; a failure is written into `status`. */
-export async function openChatWith(person, navigate, status) {
+/** Open the direct chat with `person` (`e2e`: end-to-end encrypted if made now); a failure goes into `status`. */
+export async function openChatWith(person, navigate, status, e2e = false) {
   try {
-    const chat = await createDirect(person.id);
+    const chat = await createDirect(person.id, { e2e });
     navigate(chatPath(chat.id));
   } catch (err) {
     const message = describeFailure(err);
@@ -18,15 +18,15 @@ export async function openChatWith(person, navigate, status) {
   }
 }
 
-/** A Message button for `person` that opens the chat with them. */
-export function messageButton(person, navigate, status, label = t('people.message')) {
+/** A Message button for `person` that opens the chat with them (end-to-end encrypted when `e2e()` says so). */
+export function messageButton(person, navigate, status, label = t('people.message'), e2e = () => false) {
   const button = h('button', {
     type: 'button', class: 'button small', 'aria-label': t('people.message_label', { name: person.display_name }),
   }, label);
   button.addEventListener('click', async () => {
     button.disabled = true;
     button.textContent = t('people.opening');
-    await openChatWith(person, navigate, status);
+    await openChatWith(person, navigate, status, e2e());
     if (button.isConnected) {
       button.disabled = false;
       button.textContent = label;
