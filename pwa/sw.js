@@ -4,7 +4,7 @@
 // versioned cache, and a new VERSION is what makes browsers fetch and install the new files.
 'use strict';
 
-const VERSION = '22';
+const VERSION = '23';
 const CACHE_PREFIX = 'realtime-shell-';
 const CACHE = `${CACHE_PREFIX}v${VERSION}`;
 const SHELL_URL = '/';
@@ -91,6 +91,8 @@ const PRECACHE = [
   // The end-to-end modules are small; the library they load (2 MB) is cached on first use, not here.
   '/js/e2e/chats.js',
   '/js/e2e/device.js',
+  '/js/e2e/files.js',
+  '/js/e2e/forward.js',
   '/js/e2e/glue.js',
   '/js/e2e/ids.js',
   '/js/e2e/library.js',

@@ -6,7 +6,7 @@ import { h, uid } from '../core/dom.js';
 import { t } from '../core/i18n.js';
 import { shortTime } from './chats.js';
 import { messageKind } from './extend.js';
-import { attachmentUrl, describeSize } from './files.js';
+import { describeSize, fileUrl } from './files.js';
 import { linkify } from './links.js';
 import { sealedNotice } from './sealed.js';
 import { findMessage, nameOf, previewOf } from './store.js';
@@ -47,14 +47,14 @@ function showPhoto(file) {
   });
   document.body.append(dialog);
   dialog.showModal();
-  attachmentUrl(file.id).then((url) => { image.src = url; }, () => { image.alt = t('chat.b.photo_failed'); });
+  fileUrl(file).then((url) => { image.src = url; }, () => { image.alt = t('chat.b.photo_failed'); });
 }
 
 async function download(file, button) {
   const label = button.textContent;
   button.disabled = true;
   try {
-    const url = await attachmentUrl(file.id);
+    const url = await fileUrl(file);
     const link = h('a', { href: url, download: file.name || 'attachment' });
     document.body.append(link);
     link.click();
@@ -73,7 +73,7 @@ function attachmentBlock(files) {
       const img = h('img', {
         class: 'thumb', alt: file.name || t('chat.b.photo'), width: file.width || null, height: file.height || null,
       });
-      attachmentUrl(file.id, { thumbnail: true }).then((url) => { img.src = url; }, () => {
+      fileUrl(file, { thumbnail: true }).then((url) => { img.src = url; }, () => {
         img.alt = t('chat.b.photo_failed');
       });
       const open = h('button', { type: 'button', class: 'thumb-button', 'aria-label': t('chat.b.open_photo', { name: file.name || '' }).trim() }, img);
@@ -92,9 +92,9 @@ function body(message) {
   if (message.deleted) return [h('p', { class: 'text deleted-text' }, t('chat.b.deleted'))];
   const notice = sealedNotice(message);
   if (notice) return [h('p', { class: 'text muted sealed-notice' }, t(notice))];
-  const files = Array.isArray(message.attachments) ? message.attachments : [];
+  const files = message.sealed === 'open' ? message.files || [] : message.attachments; // e2e: the decrypted list
   return [
-    files.length ? attachmentBlock(files) : null,
+    Array.isArray(files) && files.length ? attachmentBlock(files) : null,
     message.text ? h('p', { class: 'text' }, linkify(message.text)) : null,
   ];
 }
@@ -150,8 +150,9 @@ function actionPanel(message, view, actions, panelId) {
 }
 
 function forwardable(message) {
-  // End-to-end messages are not forwarded yet: the server cannot, and the client would need to encrypt again.
-  return typeof message.text === 'string' && typeof message.ciphertext !== 'string' && (!message.kind || message.kind === 'text');
+  // An end-to-end message once decrypted here: the client encrypts it again for the target (message-dialogs.js).
+  const readable = typeof message.ciphertext !== 'string' || message.sealed === 'open';
+  return typeof message.text === 'string' && readable && (!message.kind || message.kind === 'text');
 }
 
 /** The <li> of a stored message. */
@@ -166,7 +167,7 @@ export function messageElement(chat, message, view, actions) {
   if (!mine) bubble.append(h('p', { class: chat.kind === 'group' ? 'sender' : 'sender visually-hidden' }, nameOf(message.sender_id)));
   else bubble.append(hidden(`${t('chat.b.you')} `));
   if (message.forward && !message.deleted) {
-    bubble.append(h('p', { class: 'forwarded' }, t('chat.b.forwarded', { name: nameOf(message.forward.sender_id) })));
+    bubble.append(h('p', { class: 'forwarded' }, t('chat.b.forwarded', { name: message.forward.name || nameOf(message.forward.sender_id) })));
   }
   if (message.reply_to && !message.deleted) bubble.append(replyQuote(chat.id, message.reply_to, message.quote));
   bubble.append(...body(message).filter(Boolean));

@@ -103,7 +103,10 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
     });
     uploads.push(upload);
     renderFiles();
-    uploadFile(chatId, file, { signal }).then((descriptor) => {
+    // In an end-to-end chat the file is encrypted here first, and its key goes inside the message (e2e/files.js).
+    const uploading = isE2e() ? import('../e2e/files.js').then((sealed) => sealed.uploadSealed(chatId, file, { signal }))
+      : uploadFile(chatId, file, { signal });
+    uploading.then((descriptor) => {
       upload.state = 'done';
       upload.descriptor = descriptor;
       label.textContent = `📎 ${descriptor.name || file.name}`;
@@ -190,10 +193,6 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
       text.value = message.text || '';
       resize();
       showContext();
-    },
-    /** Text only (an end-to-end chat: attachments are not encrypted yet). */
-    textOnly() {
-      attach.hidden = true;
     },
     disable(reason) {
       for (const el of form.querySelectorAll('textarea, button')) el.disabled = true;

@@ -49,21 +49,38 @@ export async function uploadFile(chatId, file, { signal } = {}) {
   return response.json();
 }
 
-/** A blob: URL for an attachment (or its thumbnail), fetched once per page. */
-export function attachmentUrl(id, { thumbnail = false } = {}) {
-  const key = thumbnail ? `${id}/thumbnail` : id;
+/** Keep `make()`'s blob: URL under `key`, made once per page (the oldest released past MAX_CACHED). */
+function cached(key, make) {
   if (!blobUrls.has(key)) {
     if (blobUrls.size >= MAX_CACHED) {
       const [oldest, url] = blobUrls.entries().next().value;
       blobUrls.delete(oldest);
       url.then((u) => URL.revokeObjectURL(u), () => {});
     }
-    const path = `/api/attachments/${encodeURIComponent(id)}${thumbnail ? '/thumbnail' : ''}`;
-    const promise = withBearer(path).then((r) => r.blob()).then((blob) => URL.createObjectURL(blob));
+    const promise = make();
     promise.catch(() => blobUrls.delete(key));
     blobUrls.set(key, promise);
   }
   return blobUrls.get(key);
+}
+
+/** A blob: URL for an attachment (or its thumbnail), fetched once per page. */
+export function attachmentUrl(id, { thumbnail = false } = {}) {
+  const path = `/api/attachments/${encodeURIComponent(id)}${thumbnail ? '/thumbnail' : ''}`;
+  return cached(thumbnail ? `${id}/thumbnail` : id, () => withBearer(path).then((r) => r.blob()).then((blob) => URL.createObjectURL(blob)));
+}
+
+/** The stored bytes of an attachment (an end-to-end chat's: its ciphertext). */
+export async function attachmentBytes(id) {
+  return (await withBearer(`/api/attachments/${encodeURIComponent(id)}`)).arrayBuffer();
+}
+
+/** A blob: URL for a file of a message: an end-to-end one (`sealed`) is decrypted here, its image is its thumbnail. */
+export function fileUrl(file, { thumbnail = false } = {}) {
+  if (!file.sealed) return attachmentUrl(file.id, { thumbnail });
+  return cached(`${file.id}/opened`, () => import('../e2e/files.js')
+    .then((sealed) => sealed.openedBytes(file))
+    .then((bytes) => URL.createObjectURL(new Blob([bytes], { type: file.mime || 'application/octet-stream' }))));
 }
 
 /** Release every blob: URL (sign-out). */

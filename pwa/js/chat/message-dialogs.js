@@ -8,7 +8,7 @@ import { command } from '../core/socket.js';
 import { openDialog } from './dialog.js';
 import { applyMessage } from './messages.js';
 import { loadReaders } from './receipts.js';
-import { chatList, chatTitle, nameOf, previewOf } from './store.js';
+import { chatList, chatTitle, getChat, nameOf, previewOf } from './store.js';
 
 function newClientId() {
   return crypto.randomUUID();
@@ -23,9 +23,12 @@ export function forwardDialog(fromId, message, { onDone } = {}) {
   const send = h('button', { type: 'submit', class: 'button primary' }, t('chat.forward.send'));
   const form = h('form', { class: 'forward-form' },
     h('p', { class: 'muted forward-preview' }, previewOf(message)),
+    typeof message.ciphertext === 'string' ? h('p', { class: 'muted' }, t('chat.forward.e2e_only')) : null,
     h('label', { for: filterId }, t('chat.forward.filter')), filter,
     h('fieldset', null, h('legend', null, t('chat.forward.to')), choices), status, h('p', { class: 'actions' }, send));
-  const targets = chatList().filter((chat) => !chat.e2e && !chat.me?.archived);
+  const sealedSource = typeof message.ciphertext === 'string';
+  // An end-to-end message goes only into end-to-end chats: into a plain one it would be published to the server.
+  const targets = chatList().filter((chat) => (chat.e2e || !sealedSource) && !chat.me?.archived);
   const picked = new Set();
 
   function render() {
@@ -56,11 +59,11 @@ export function forwardDialog(fromId, message, { onDone } = {}) {
     send.disabled = true;
     status.textContent = t('chat.forward.sending');
     const ids = [...picked];
-    const results = await Promise.allSettled(ids.map((chatId) => command('message.send', {
-      chat_id: chatId, client_id: newClientId(), forward: { chat_id: fromId, message_id: message.id },
-    })));
+    const results = await Promise.allSettled(ids.map((chatId) => (getChat(chatId)?.e2e || sealedSource
+      ? forwardSealedInto(chatId, message)
+      : command('message.send', { chat_id: chatId, client_id: newClientId(), forward: { chat_id: fromId, message_id: message.id } }))));
     const failed = results.filter((r) => r.status === 'rejected');
-    for (const r of results) if (r.status === 'fulfilled') applyMessage(r.value, { fresh: !r.value.duplicate });
+    for (const r of results) if (r.status === 'fulfilled' && r.value.id) applyMessage(r.value, { fresh: !r.value.duplicate });
     if (failed.length) {
       send.disabled = false;
       status.textContent = describeError(failed[0].reason) || '';
@@ -70,6 +73,13 @@ export function forwardDialog(fromId, message, { onDone } = {}) {
     if (onDone) onDone(tn('chat.forward.done', ids.length));
   });
   return opened;
+}
+
+/** A forward the client encrypts again (e2e/forward.js): the server cannot forward into or out of such a chat. */
+async function forwardSealedInto(chatId, message) {
+  const module = await import('../e2e/forward.js');
+  await module.forwardSealed(chatId, message);
+  return {}; // queued in the outbox, which shows it as it goes
 }
 
 /** Who has read `message` of a group (and who has it on a device but has not read it yet). */

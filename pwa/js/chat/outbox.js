@@ -6,7 +6,7 @@ import { describeError } from '../core/dom.js';
 import { command, isReady } from '../core/socket.js';
 import { loadJson, saveJson } from '../core/storage.js';
 import { applyMessage } from './messages.js';
-import { e2eProblem, sealedContent, sealFor } from './sealed.js';
+import { e2eProblem, sealedContent, sealedEcho, sealFor } from './sealed.js';
 import { emit, myId } from './store.js';
 
 const outboxKey = (user) => `realtime.chat.outbox.${user}`;
@@ -19,8 +19,8 @@ let pumpTimer = 0;
 function saveOutbox() {
   const me = myId();
   if (!me) return;
-  const kept = outbox.map(({ chat_id, client_id, text, reply_to, attachments, files, created_at, state, e2e, quote }) => ({
-    chat_id, client_id, text, reply_to, attachments, files, created_at, state, e2e, quote,
+  const kept = outbox.map(({ chat_id, client_id, text, reply_to, attachments, files, created_at, state, e2e, quote, forward }) => ({
+    chat_id, client_id, text, reply_to, attachments, files, created_at, state, e2e, quote, forward,
   }));
   saveJson(outboxKey(me), kept.length ? kept : null);
 }
@@ -61,10 +61,11 @@ export function pendingIn(chatId) {
  * `files`: the uploaded attachments' descriptors (id, kind, name…). In an end-to-end chat (`e2e`) the text and
  * `quote` (`{sender_id, text}` of the message answered) are encrypted when the message goes, not before (below).
  */
-export function sendMessage(chatId, { text = '', replyTo = null, files = [], e2e = false, quote = null }) {
+export function sendMessage(chatId, { text = '', replyTo = null, files = [], e2e = false, quote = null, forward = null }) {
   const entry = {
     e2e,
     quote: e2e ? quote : null,
+    forward: e2e ? forward : null, // `{sender_id, name}`: a forward into an end-to-end chat, inside the ciphertext
     chat_id: chatId,
     client_id: newClientId(),
     text,
@@ -116,7 +117,7 @@ async function transmit(entry) {
   if (entry.reply_to) fields.reply_to = entry.reply_to;
   if (entry.attachments && entry.attachments.length) fields.attachments = entry.attachments;
   try {
-    if (entry.e2e) fields.ciphertext = await sealFor(entry.chat_id, sealedContent(entry.text, entry.quote));
+    if (entry.e2e) fields.ciphertext = await sealFor(entry.chat_id, sealedContent(entry.text, entry.quote, entry.files, entry.forward));
     else fields.text = entry.text;
     acknowledge(await command('message.send', fields), entry);
     return 'sent';
@@ -140,7 +141,7 @@ async function transmit(entry) {
 
 function acknowledge(message, entry) {
   const { duplicate, ...stored } = message;
-  if (entry.e2e && !duplicate) Object.assign(stored, { text: entry.text, quote: entry.quote, sealed: 'open' }); // what was sealed
+  if (entry.e2e && !duplicate) Object.assign(stored, sealedEcho(entry)); // what was sealed
   removeSent(stored);
   applyMessage(stored, { fresh: !duplicate });
 }

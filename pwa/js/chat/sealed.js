@@ -46,15 +46,26 @@ export function sealedNotice(message) {
 /** A message as the device's cache may keep it: without what was decrypted here. */
 export function sealedOnly(message) {
   if (!message || typeof message.ciphertext !== 'string') return message;
-  const { text, quote, sealed, ...rest } = message;
+  const { text, quote, sealed, files, forward, ...rest } = message;
   return rest;
 }
 
-/** The content a text message of an end-to-end chat carries: its text and what it answers, quoted. */
-export function sealedContent(text, quote) {
+/** The content a message of an end-to-end chat carries: its text, what it answers (quoted), its files (each with
+ * its key: e2e/files.js) and, for a forward, who wrote it first (`{sender_id, name}`). */
+export function sealedContent(text, quote, files = [], forward = null) {
   const content = { msgtype: 'm.text', body: text };
   if (quote) content.quote = { sender_id: quote.sender_id, text: quote.text };
+  const sealedFiles = (files || []).map((f) => f.sealed).filter(Boolean);
+  if (sealedFiles.length) content.files = sealedFiles;
+  if (forward) content.forward = { sender_id: forward.sender_id, name: forward.name };
   return content;
+}
+
+/** What the sender's own copy of a sent end-to-end message shows (the server's copy holds the ciphertext only). */
+export function sealedEcho(entry) {
+  const files = (entry.files || []).map((f) => f.sealed).filter(Boolean)
+    .map((f) => ({ ...f, sealed: true, thumbnail: f.kind === 'image' }));
+  return { text: entry.text, quote: entry.quote, files, forward: entry.forward || undefined, sealed: 'open' };
 }
 
 /** `content` encrypted for a chat's members' devices (sharing the chat's key first): the message's ciphertext. */
@@ -97,7 +108,6 @@ export function openSealedChat(chatId, composer, say, signal) {
   signal.addEventListener('abort', () => {
     if (watchers.get(chatId) === watcher) watchers.delete(chatId);
   }, { once: true });
-  composer.textOnly();
   startE2e().catch((err) => {
     const problem = e2eProblem(err);
     if (err?.code === 'e2e_busy' || !(err instanceof ApiError && err.status === 0)) composer.disable(problem);

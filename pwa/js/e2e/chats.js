@@ -8,6 +8,7 @@ import {
   chatList, emit, getChat, history, loadChat, membersOf, messagesOf, myId, subscribe,
 } from '../chat/store.js';
 import { openDevice } from './device.js';
+import { filesOf } from './files.js';
 
 let device = null;
 let started = null;
@@ -114,7 +115,7 @@ async function decryptPass() {
       // The list's copy of the last message: the history's when it holds it, decrypted otherwise.
       const known = history(chatId)?.byId.get(last.id);
       if (known && known.ciphertext === last.ciphertext && known.sealed !== undefined) {
-        Object.assign(last, { text: known.text, quote: known.quote, sealed: known.sealed });
+        Object.assign(last, { text: known.text, quote: known.quote, files: known.files, sealed: known.sealed });
         listChanged = true;
       } else if (await decryptInPlace(chatId, last)) {
         listChanged = true;
@@ -136,6 +137,9 @@ async function decryptInPlace(chatId, message) {
     message.text = typeof content?.body === 'string' ? content.body : '';
     const quote = content?.quote;
     message.quote = quote && typeof quote.text === 'string' ? { sender_id: String(quote.sender_id || ''), text: quote.text } : null;
+    message.files = filesOf(content);
+    const forward = content?.forward;
+    message.forward = forward && typeof forward.name === 'string' ? { sender_id: String(forward.sender_id || ''), name: forward.name } : undefined;
     message.sealed = 'open';
     return true;
   } catch (err) {
