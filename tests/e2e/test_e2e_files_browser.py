@@ -1,8 +1,9 @@
 """Attachments and forwards in end-to-end chats, through the web app in Chromium against the real server: Alice sends
 an image and a PDF in an end-to-end direct chat (encrypted in her browser before upload, their keys inside the
-message); both of Bob's devices show the image and he downloads the PDF with the same bytes; Alice forwards that
-message into an end-to-end group, where Carol and Bob read it, its files encrypted again. Neither the database file
-(read raw), nor the stored upload files, nor any WebSocket frame holds the texts or the files' bytes."""
+message); both of Bob's devices show the image and he downloads the PDF with the same bytes; Alice edits the caption
+(the files stay, their keys in the new ciphertext) and forwards that message into an end-to-end group, where Carol
+and Bob read it, its files encrypted again. Neither the database file (read raw), nor the stored upload files, nor
+any WebSocket frame holds the texts or the files' bytes."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ __all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 pytestmark = BROWSER_MARKS
 
 CAPTION = "the floor plan and the contract, sealed"
+EDITED = "the floor plan and the signed contract, sealed"
 # A 2x2 PNG, and a PDF whose text is a phrase no frame or stored file may hold.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="
@@ -126,8 +128,18 @@ def test_end_to_end_files_and_forward_through_the_screens(
     assert download.value.suggested_filename == "contract.pdf"
     assert Path(download.value.path()).read_bytes() == PDF
 
-    # Alice forwards the message into the group: a new message there, its files encrypted again under new keys.
+    # Alice edits the caption: the new ciphertext carries the files (and their keys) again.
     message_actions(alice, CAPTION)
+    alice.get_by_role("button", name="Edit", exact=True).click()
+    send(alice, EDITED)
+    shows(bob1, EDITED)
+    shows_image(bob1, EDITED)
+    expect(
+        bob1.locator("ol.messages li.message").filter(has_text=EDITED).get_by_role("button", name="contract.pdf")
+    ).to_be_visible()
+
+    # Alice forwards the message into the group: a new message there, its files encrypted again under new keys.
+    message_actions(alice, EDITED)
     alice.get_by_role("button", name="Forward", exact=True).click()
     dialog = alice.get_by_role("dialog")
     expect(dialog).to_contain_text("only into end-to-end chats")
@@ -136,10 +148,10 @@ def test_end_to_end_files_and_forward_through_the_screens(
     expect(dialog).to_be_hidden()
     for page in (carol, bob1):
         page.goto(f"{server.url}/#/chat?id={trio}")
-        shows(page, CAPTION)
-        forwarded = page.locator("ol.messages li.message").filter(has_text=CAPTION)
+        shows(page, EDITED)
+        forwarded = page.locator("ol.messages li.message").filter(has_text=EDITED)
         expect(forwarded.locator(".forwarded")).to_contain_text("Alice")
-        shows_image(page, CAPTION)
+        shows_image(page, EDITED)
     shot(carol, "e2e-forwarded")
 
     # Nothing readable reached the server: not the database, not the stored uploads, not a WebSocket frame.
@@ -150,7 +162,7 @@ def test_end_to_end_files_and_forward_through_the_screens(
     stored_files = b"".join(p.read_bytes() for p in uploads)
     heard = b"\n".join(frames)
     assert len(frames) > 10
-    for secret in (CAPTION.encode(), PNG[16:40], SECRET_PDF_TEXT, b"contract.pdf", b"plan.png"):
+    for secret in (CAPTION.encode(), EDITED.encode(), PNG[16:40], SECRET_PDF_TEXT, b"contract.pdf", b"plan.png"):
         assert secret not in stored, secret
         assert secret not in stored_files, secret
         assert secret not in heard, secret

@@ -155,7 +155,7 @@ export function createComposer({ chatId, signal, status, canSend, run, scrollToB
       text.value = '';
       showContext();
       resize();
-      if (value !== target.text) run(editMessage(chatId, target.id, value, isE2e() ? { quote: target.quote } : null));
+      if (value !== target.text) run(editMessage(chatId, target.id, value, isE2e() ? { quote: target.quote, files: target.files } : null));
       return;
     }
     if (uploads.some((u) => u.state === 'uploading')) {

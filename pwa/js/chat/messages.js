@@ -91,13 +91,13 @@ export function applyReaction(chatId, messageId, userId, emoji, onOff) {
 
 // -- the user's own actions (they need the connection; the events bring the result to every device) --
 
-/** Edit a message; in an end-to-end chat (`sealed`: `{quote}` of the message) with a new ciphertext. */
+/** Edit a message; in an end-to-end chat (`sealed`: `{quote, files}` of the message) with a new ciphertext. */
 export async function editMessage(chatId, messageId, text, sealed = null) {
   const fields = { chat_id: chatId, message_id: messageId };
-  if (sealed) fields.ciphertext = await sealFor(chatId, sealedContent(text, sealed.quote));
+  if (sealed) fields.ciphertext = await sealFor(chatId, sealedContent(text, sealed.quote, sealed.files));
   else fields.text = text;
   const message = await command('message.edit', fields);
-  if (sealed) Object.assign(message, { text, quote: sealed.quote ?? null, sealed: 'open' });
+  if (sealed) Object.assign(message, { text, quote: sealed.quote ?? null, files: sealed.files || [], sealed: 'open' });
   applyMessage(message, { fresh: false });
   return message;
 }

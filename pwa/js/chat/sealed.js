@@ -55,10 +55,19 @@ export function sealedOnly(message) {
 export function sealedContent(text, quote, files = [], forward = null) {
   const content = { msgtype: 'm.text', body: text };
   if (quote) content.quote = { sender_id: quote.sender_id, text: quote.text };
-  const sealedFiles = (files || []).map((f) => f.sealed).filter(Boolean);
+  const sealedFiles = (files || []).map(sealedFileOf).filter(Boolean);
   if (sealedFiles.length) content.files = sealedFiles;
   if (forward) content.forward = { sender_id: forward.sender_id, name: forward.name };
   return content;
+}
+
+/** What a file carries inside the ciphertext: from an upload's descriptor (`sealed`: an object) or a decrypted
+ * message's file (`sealed: true`, kept when the message is edited). */
+function sealedFileOf(file) {
+  const from = file?.sealed === true ? file : file?.sealed;
+  if (!from || typeof from !== 'object') return null;
+  const { id, info, name, mime, size, kind, width, height } = from;
+  return { id, info, name, mime, size, kind, width, height };
 }
 
 /** What the sender's own copy of a sent end-to-end message shows (the server's copy holds the ciphertext only). */

@@ -177,7 +177,8 @@ export function previewOf(message) {
   if (kind) return kind.preview(message);
   const text = (message.text || '').trim();
   if (text) return text.length > 120 ? `${text.slice(0, 120)}…` : text;
-  const files = Array.isArray(message.attachments) ? message.attachments : [];
+  const list = message.sealed === 'open' ? message.files : message.attachments; // e2e: the decrypted list
+  const files = Array.isArray(list) ? list : [];
   if (files.length) return files[0].kind === 'image' ? `📷 ${t('chat.b.photo')}` : `📎 ${files[0].name || t('chat.b.file')}`;
   return '';
 }
