@@ -21,6 +21,7 @@ from tests.e2e.test_e2e_chats_browser import devices_published, message_actions,
 from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
+    assert_accessible,
     browser_fixture,
     new_context,
     server_fixture,
@@ -119,6 +120,7 @@ def test_end_to_end_files_and_forward_through_the_screens(
         shows(page, CAPTION)
         shows_image(page, CAPTION)
     shot(bob1, "e2e-files")
+    assert_accessible(bob1, "an end-to-end message with an image and a file")
 
     # Bob downloads the PDF: the same bytes, decrypted in his browser.
     message = bob2.locator("ol.messages li.message").filter(has_text=CAPTION)
@@ -143,6 +145,7 @@ def test_end_to_end_files_and_forward_through_the_screens(
     alice.get_by_role("button", name="Forward", exact=True).click()
     dialog = alice.get_by_role("dialog")
     expect(dialog).to_contain_text("only into end-to-end chats")
+    assert_accessible(alice, "the forward dialog of an end-to-end message")
     dialog.get_by_label("Trio").check()
     dialog.get_by_role("button", name="Forward", exact=True).click()
     expect(dialog).to_be_hidden()
