@@ -301,6 +301,10 @@ class MessageService:
             _, message = await self._visible(user_id, chat_id, message_id, tx)
             if message.deleted_at is not None:
                 raise NotFound("no such message", code="message_not_found")
+            if (await self._chats.chat(chat_id, tx)).e2e:  # the emoji would be stored and sent in clear
+                raise ValidationError(
+                    "an end-to-end chat's reactions are encrypted silent messages, not message.react", field="emoji"
+                )
             if not await self.messages.set_reaction(tx, chat_id, message_id, user_id, emoji, on, now):
                 return []
             payload = {"message_id": message_id, "user_id": user_id, "emoji": emoji, "on": on}

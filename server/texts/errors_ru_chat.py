@@ -61,6 +61,10 @@ MESSAGES: dict[str, str] = {
         "В чат со сквозным шифрованием сообщение отправляется зашифрованным (ciphertext), а не открытым текстом (text)"
     ),
     "ciphertext must be base64": "Поле «ciphertext» должно быть в base64",
+    "an end-to-end chat's reactions are encrypted silent messages, not message.react": (
+        "В чате со сквозным шифрованием реакции отправляются зашифрованными тихими сообщениями (silent),"
+        " а не через message.react"
+    ),
     "only an end-to-end chat takes silent messages": (
         "Тихие сообщения (silent) бывают только в чатах со сквозным шифрованием"
     ),

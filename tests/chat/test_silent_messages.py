@@ -1,6 +1,7 @@
 """Silent messages: an end-to-end chat's reactions travel as encrypted messages flagged `silent`, which reach every
 member's devices like any message but count as no unread, ring no push, are not the chat list's last message and
-move no chat up the list; a plain chat refuses the flag."""
+move no chat up the list; a plain chat refuses the flag, and an end-to-end chat refuses message.react (its emoji
+would be stored in clear)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,16 @@ async def test_a_plain_chat_refuses_silent_messages(client: TestClient) -> None:
     await ws.close()
     page = await (await client.get(f"/api/chats/{plain}/messages", headers=bearer(alice))).json()
     assert page["messages"] == []
+
+
+async def test_an_end_to_end_chat_refuses_reactions_in_clear(client: TestClient) -> None:
+    alice, bob = await users(client, 2)
+    secret = await group(client, alice, [bob], e2e=True)
+    first = await post(client, alice, secret, ciphertext=BLOB)
+    ws = await connect(client, bob)
+    refused = await ws.call("message.react", chat_id=secret, message_id=first["id"], emoji="👍")
+    assert refused["error"]["field"] == "emoji"
+    assert "encrypted" in refused["error"]["message"]
+    await ws.close()
+    page = await (await client.get(f"/api/chats/{secret}/messages", headers=bearer(bob))).json()
+    assert "reactions" not in page["messages"][0]

@@ -438,7 +438,10 @@ def _messages(book: ApiBook) -> None:
             tag="chat",
             summary=summary,
             ok={204: no_content("Done (also when nothing changed).")},
-            errors={400: "`emoji` is not one emoji.", 404: no_message},
+            errors={
+                400: "`emoji` is not one emoji, or the chat is end to end (its reactions are silent messages).",
+                404: no_message,
+            },
         )
     book.op(
         "POST",
