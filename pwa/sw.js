@@ -96,6 +96,7 @@ const PRECACHE = [
   '/js/e2e/glue.js',
   '/js/e2e/ids.js',
   '/js/e2e/library.js',
+  '/js/e2e/reactions.js',
   '/js/e2e/store-key.js',
   '/js/e2e/strings-emoji.js',
   '/js/e2e/strings-trust.js',

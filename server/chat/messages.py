@@ -87,14 +87,16 @@ class MessageService:
         mentions: Sequence[str] = (),
         forward: tuple[str, int] | None = None,
         attachments: Sequence[str] = (),
+        silent: bool = False,
     ) -> dict[str, Any]:
         """Send a message; returns it once committed (a resend with the same client_id returns the original).
-        `attachments` are ids of the sender's uploads to this chat, taken by this message."""
+        `attachments` are ids of the sender's uploads to this chat, taken by this message. A `silent` one (an
+        end-to-end chat's reaction) counts as no unread, rings no push and is not the chat list's last message."""
         if client_id is not None:
             client_id = _client_id(client_id)
         await enforce(self._limiter, self._send_limit, f"chat-send:{user_id}")
         chat = self._fixed.get(chat_id)
-        if chat is None or forward is not None or attachments:
+        if chat is None or forward is not None or attachments or silent:
             # A non-member learns nothing, not even the chat's kind: membership is checked before anything
             # that depends on the chat. Plain sends to a chat this process has seen skip the read: the batch
             # checks membership in its transaction, and answers a non-member as if the chat did not exist.
@@ -114,6 +116,8 @@ class MessageService:
             if attachments and text is None and ciphertext is None and not chat.e2e:
                 text = ""  # a photo needs no caption
             body = self._body(chat, text, ciphertext, captionless=bool(attachments))
+            if silent and not chat.e2e:
+                raise ValidationError("only an end-to-end chat takes silent messages", field="silent")
             if mentions:
                 if chat.e2e:
                     raise ValidationError("mentions are part of the ciphertext in an end-to-end chat", field="mentions")
@@ -133,6 +137,7 @@ class MessageService:
                     reply_to=reply_to,
                     meta=meta,
                     attachment_ids=tuple(attachments),
+                    silent=silent,
                 )
             )
         except QueueFullError as exc:  # not queued, so not sent: the client sends it again (same client_id)
@@ -296,6 +301,10 @@ class MessageService:
             _, message = await self._visible(user_id, chat_id, message_id, tx)
             if message.deleted_at is not None:
                 raise NotFound("no such message", code="message_not_found")
+            if (await self._chats.chat(chat_id, tx)).e2e:  # the emoji would be stored and sent in clear
+                raise ValidationError(
+                    "an end-to-end chat's reactions are encrypted silent messages, not message.react", field="emoji"
+                )
             if not await self.messages.set_reaction(tx, chat_id, message_id, user_id, emoji, on, now):
                 return []
             payload = {"message_id": message_id, "user_id": user_id, "emoji": emoji, "on": on}

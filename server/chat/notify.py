@@ -66,6 +66,8 @@ class PushNotifier:
         """A new message and each member's seq of it (MessageService.message_sent)."""
         if message.get("kind") == "call":
             return  # a call's entry: the calls domain pushes the call itself, and a missed call
+        if message.get("silent"):
+            return  # an end-to-end reaction: not a new message to ring about
         sender = message.get("sender_id")
         members = [(user_id, seq) for user_id, seq in seqs.items() if user_id != sender]  # never to yourself
         if not members:

@@ -192,6 +192,7 @@ async def send(request: web.Request) -> web.Response:
             "ciphertext": Field(str, required=False, strip=False),
             "reply_to": Field(int, required=False, nullable=True),
             "attachments": Field(list, required=False),
+            "silent": Field(bool, required=False),
         },
     )
     view = await _messages(request).send(
@@ -202,6 +203,7 @@ async def send(request: web.Request) -> web.Response:
         ciphertext=body.get("ciphertext"),
         reply_to=body.get("reply_to"),
         attachments=attachment_ids(body["attachments"]) if "attachments" in body else (),
+        silent=body.get("silent", False),
     )
     return web.json_response(view, status=200 if view["duplicate"] else 201)
 

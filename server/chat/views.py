@@ -75,6 +75,8 @@ def message_view(message: Message, e2e: bool) -> dict[str, Any]:
             view[key] = message.meta[key]
     if message.reactions:
         view["reactions"] = message.reactions
+    if message.silent:
+        view["silent"] = True
     return view
 
 

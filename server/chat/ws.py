@@ -50,6 +50,7 @@ def _user(conn: Connection) -> str:
         "mentions": Field(list, required=False),
         "forward": Field(dict, required=False),
         "attachments": Field(list, required=False),
+        "silent": Field(bool, required=False),
     },
 )
 async def send(request: web.Request, conn: Connection, args: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +74,7 @@ async def send(request: web.Request, conn: Connection, args: dict[str, Any]) -> 
         mentions=mentions,
         forward=origin,
         attachments=attachment_ids(args["attachments"]) if "attachments" in args else (),
+        silent=args.get("silent", False),
     )
 
 

@@ -61,6 +61,13 @@ MESSAGES: dict[str, str] = {
         "В чат со сквозным шифрованием сообщение отправляется зашифрованным (ciphertext), а не открытым текстом (text)"
     ),
     "ciphertext must be base64": "Поле «ciphertext» должно быть в base64",
+    "an end-to-end chat's reactions are encrypted silent messages, not message.react": (
+        "В чате со сквозным шифрованием реакции отправляются зашифрованными тихими сообщениями (silent),"
+        " а не через message.react"
+    ),
+    "only an end-to-end chat takes silent messages": (
+        "Тихие сообщения (silent) бывают только в чатах со сквозным шифрованием"
+    ),
     "reply_to is not a message of this chat": "Сообщение, на которое вы отвечаете (reply_to), не из этого чата",
     "attachments must be your own uploads to this chat, not used by another message": (
         "Вложениями могут быть только ваши файлы, загруженные в этот чат и ещё не использованные в другом сообщении"

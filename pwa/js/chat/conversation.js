@@ -190,7 +190,7 @@ function conversationPane({ params, signal, navigate }) {
   function renderMessages() {
     if (!chat) return;
     const stick = nearBottom();
-    const messages = messagesOf(chatId);
+    const messages = messagesOf(chatId).filter((m) => !m.silent); // end-to-end reactions show on their targets
     const ids = new Set(messages.map((m) => m.id));
     for (const [id, { li }] of elements) {
       if (!ids.has(id)) {

@@ -16,6 +16,7 @@ export function applyMessage(message, { fresh }) {
     record.byId.set(message.id, message);
     emit({ kind: 'messages', chatId });
   }
+  if (message.silent) return; // an end-to-end reaction: not news (no unread, not the list's last message)
   if (message.sender_id && message.sender_id !== me) stopTyping(chatId, message.sender_id);
   const chat = getChat(chatId);
   if (!chat) {
@@ -112,6 +113,9 @@ export function deleteMessage(chatId, messageId, forEveryone) {
 }
 
 export function react(chatId, messageId, emoji, onOff) {
+  if (getChat(chatId)?.e2e) { // the emoji goes inside the ciphertext, as a message of its own
+    return import('../e2e/reactions.js').then((m) => m.sendReaction(chatId, messageId, emoji, onOff));
+  }
   return command('message.react', { chat_id: chatId, message_id: messageId, emoji, on: onOff }).then((result) => {
     applyReaction(chatId, messageId, myId(), emoji, onOff);
     return result;

@@ -70,7 +70,7 @@ export function personDialog(userId, chatId, { onDone } = {}) {
     copyShare(userId, { label: t('chat.person.id') }), actions, status);
 
   function render() {
-    const theirs = messagesOf(chatId).filter((m) => m.sender_id === userId && !m.deleted);
+    const theirs = messagesOf(chatId).filter((m) => m.sender_id === userId && !m.deleted && !m.silent);
     const latest = theirs[theirs.length - 1];
     const block = h('button', { type: 'button', class: isBlocked(userId) ? 'button' : 'button danger' },
       isBlocked(userId) ? t('chat.person.unblock') : t('chat.person.block'));

@@ -46,7 +46,7 @@ export function sealedNotice(message) {
 /** A message as the device's cache may keep it: without what was decrypted here. */
 export function sealedOnly(message) {
   if (!message || typeof message.ciphertext !== 'string') return message;
-  const { text, quote, sealed, files, forward, ...rest } = message;
+  const { text, quote, sealed, files, forward, reaction, reactions, ...rest } = message; // reactions: decrypted too
   return rest;
 }
 

@@ -389,5 +389,5 @@ export function recountUnread(chat) {
   const covered = !record.hasMore || (ids.length && Math.min(...ids) <= readId + 1);
   if (!covered) return;
   chat.unread = [...record.byId.values()]
-    .filter((m) => m.id > readId && !m.deleted && m.sender_id !== me).length;
+    .filter((m) => m.id > readId && !m.deleted && !m.silent && m.sender_id !== me).length;
 }

@@ -9,6 +9,7 @@ import {
 } from '../chat/store.js';
 import { openDevice } from './device.js';
 import { filesOf } from './files.js';
+import { foldReactions, reactionOf } from './reactions.js';
 
 let device = null;
 let started = null;
@@ -110,6 +111,7 @@ async function decryptPass() {
     for (const message of messagesOf(chatId)) {
       if (wanted(message, retry) && await decryptInPlace(chatId, message)) changedChats.add(chatId);
     }
+    if (foldReactions(chatId)) changedChats.add(chatId); // reactions are messages of their own here
     const last = chat.last_message;
     if (wanted(last, retry)) {
       // The list's copy of the last message: the history's when it holds it, decrypted otherwise.
@@ -134,6 +136,7 @@ async function decryptInPlace(chatId, message) {
   try {
     const content = await device.decryptMessage(chatId, message);
     if (message.ciphertext !== ciphertext) return false; // edited meanwhile: the edit is decrypted on its own
+    if (message.silent) return openReaction(message, content);
     message.text = typeof content?.body === 'string' ? content.body : '';
     const quote = content?.quote;
     message.quote = quote && typeof quote.text === 'string' ? { sender_id: String(quote.sender_id || ''), text: quote.text } : null;
@@ -146,4 +149,11 @@ async function decryptInPlace(chatId, message) {
     message.sealed = ['waiting', 'before'].includes(err?.code) ? err.code : 'broken';
     return message.sealed !== before;
   }
+}
+
+/** A silent message decrypted: a reaction (reactions.js folds it into its target) or, if not one, nothing shown. */
+function openReaction(message, content) {
+  message.reaction = reactionOf(content);
+  message.sealed = message.reaction ? 'open' : 'broken';
+  return true;
 }

@@ -83,6 +83,11 @@ _MESSAGE_EXTRAS = {
     "forward": obj({"sender_id": nullable(STRING), "created_at": TIME}),
     "attachments": array(ref("AttachmentRef")),
     "reactions": {"type": "object", "additionalProperties": array(STRING), "description": "emoji -> user ids"},
+    "silent": {
+        "type": "boolean",
+        "const": True,
+        "description": "end-to-end chats: a reaction inside the ciphertext (no unread, no push, no chat list preview)",
+    },
     "call": {
         **obj(
             {
@@ -373,13 +378,16 @@ def _messages(book: ApiBook) -> None:
         description="Answered once the message is committed. A resend with the same `client_id` returns the "
         "original (200, `duplicate: true`) and sends nothing. Plain chats take `text`; end-to-end chats take "
         "`ciphertext`. `attachments` are the caller's own uploads to this chat that no message took yet; with "
-        "them, `text` may be left out.",
+        "them, `text` may be left out. `silent` (end-to-end chats only) marks a message that is not news, such as a "
+        "reaction inside the ciphertext: it reaches every member's devices but counts as no unread, sends no push, "
+        "is not the chat list's last message and moves no chat up the list.",
         fields={
             "client_id": Field(str, max_length=64),
             "text": Field(str, required=False, strip=False),
             "ciphertext": Field(str, required=False, strip=False),
             "reply_to": Field(int, required=False, nullable=True),
             "attachments": Field(list, required=False),
+            "silent": Field(bool, required=False),
         },
         refine={
             "client_id": {"format": "uuid", "description": "a UUID the client makes"},
@@ -392,7 +400,8 @@ def _messages(book: ApiBook) -> None:
             201: reply("Sent.", ref("SentMessage")),
         },
         errors={
-            400: "A bad body, `reply_to` not a message of this chat, or `attachments` not the caller's free uploads.",
+            400: "A bad body, `reply_to` not a message of this chat, `attachments` not the caller's free uploads, or "
+            "`silent` in a plain chat.",
             403: "`blocked`: a direct chat with a user who blocked the caller (or whom the caller blocked).",
             404: NOT_MEMBER,
             429: "More messages than the sending rate allows; see `Retry-After`.",
@@ -429,7 +438,10 @@ def _messages(book: ApiBook) -> None:
             tag="chat",
             summary=summary,
             ok={204: no_content("Done (also when nothing changed).")},
-            errors={400: "`emoji` is not one emoji.", 404: no_message},
+            errors={
+                400: "`emoji` is not one emoji, or the chat is end to end (its reactions are silent messages).",
+                404: no_message,
+            },
         )
     book.op(
         "POST",

@@ -20,7 +20,7 @@ _CHAT_LIST = (
     " cm.delivered_id AS cm_delivered_id, cm.pinned_at AS cm_pinned_at, cm.muted_until AS cm_muted_until,"
     " cm.archived AS cm_archived,"
     " (SELECT COUNT(*) FROM messages u WHERE u.chat_id = c.id AND u.id > cm.read_id"
-    "   AND u.deleted_at IS NULL AND (u.sender_id IS NULL OR u.sender_id <> $1)) AS unread"
+    "   AND u.deleted_at IS NULL AND u.silent = 0 AND (u.sender_id IS NULL OR u.sender_id <> $1)) AS unread"
     " FROM chat_members cm JOIN chats c ON c.id = cm.chat_id WHERE cm.user_id = $1"
 )
 

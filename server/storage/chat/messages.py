@@ -15,7 +15,18 @@ from server.storage.chat.records import Message
 from server.storage.database import Database, Executor, Row
 from server.storage.sql import Sealer, chunked, in_list
 
-MESSAGE_COLUMNS = ("chat_id", "id", "sender_id", "client_id", "kind", "body", "reply_to", "meta", "created_at")
+MESSAGE_COLUMNS = (
+    "chat_id",
+    "id",
+    "sender_id",
+    "client_id",
+    "kind",
+    "body",
+    "reply_to",
+    "meta",
+    "created_at",
+    "silent",
+)
 _LAST_CHUNK = 200  # chats per query for the chat list's last messages
 # A message the user hid for themselves (m: the message; $2: the user).
 _NOT_HIDDEN = (
@@ -46,6 +57,7 @@ class MessageRepository:
             created_at=row[prefix + "created_at"],
             edited_at=row[prefix + "edited_at"],
             deleted_at=deleted,
+            silent=bool(row[prefix + "silent"]),
         )
 
     def message_row(self, m: Message) -> tuple[Any, ...]:
@@ -61,6 +73,7 @@ class MessageRepository:
             m.reply_to,
             self._sealed.seal_json(m.meta, "meta", row_id),
             m.created_at,
+            int(m.silent),
         )
 
     async def last_messages(self, user_id: str, chat_ids: list[str]) -> dict[str, Message]:
@@ -70,7 +83,7 @@ class MessageRepository:
             rows = await self.db.fetch(
                 "SELECT m.* FROM messages m JOIN chat_members cm ON cm.chat_id = m.chat_id AND cm.user_id = $1"
                 f" WHERE {in_list('m.chat_id', len(chunk), 2)} AND m.id = (SELECT MAX(v.id) FROM messages v"
-                "   WHERE v.chat_id = m.chat_id AND v.id > cm.joined_message_id AND NOT EXISTS"
+                "   WHERE v.chat_id = m.chat_id AND v.id > cm.joined_message_id AND v.silent = 0 AND NOT EXISTS"
                 "   (SELECT 1 FROM hidden_messages h WHERE h.user_id = $1 AND h.chat_id = v.chat_id"
                 "    AND h.message_id = v.id))",
                 user_id,

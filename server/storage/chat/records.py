@@ -59,6 +59,7 @@ class Message:
     edited_at: float | None
     deleted_at: float | None
     reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> user ids (filled for history)
+    silent: bool = False  # no unread, no push, not the chat list's last message (end-to-end reactions)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Send:
     meta: dict[str, Any] = field(default_factory=dict)
     kind: str = "text"
     attachment_ids: tuple[str, ...] = ()
+    silent: bool = False
 
 
 @dataclass(frozen=True)

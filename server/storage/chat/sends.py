@@ -106,10 +106,13 @@ class SendRepository:
     ) -> None:
         counts: dict[str, int] = defaultdict(int)
         newest: dict[str, float] = {}
+        at: dict[str, float | None] = {}  # the chat list's order: silent messages (reactions) move no chat up
         for _, send, _ in accepted:
             counts[send.chat_id] += 1
             newest[send.chat_id] = max(newest.get(send.chat_id, 0.0), send.created_at)
-        last = await _reserve_message_ids(tx, counts, newest)
+            if not send.silent:
+                at[send.chat_id] = max(at.get(send.chat_id) or 0.0, send.created_at)
+        last = await _reserve_message_ids(tx, counts, {chat_id: at.get(chat_id) for chat_id in counts})
         next_id = {chat_id: last[chat_id] - n + 1 for chat_id, n in counts.items()}
         messages: list[tuple[Message, Sequence[str]]] = []
         for _, send, meta in accepted:
@@ -127,6 +130,7 @@ class SendRepository:
                 created_at=send.created_at,
                 edited_at=None,
                 deleted_at=None,
+                silent=send.silent,
             )
             messages.append((message, list(chats[send.chat_id].members)))
             if send.attachment_ids:
@@ -170,8 +174,9 @@ async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
     return chats
 
 
-async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dict[str, float]) -> dict[str, int]:
-    """Add each chat's count to its last message id (one statement for the batch); returns the new last ids."""
+async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dict[str, float | None]) -> dict[str, int]:
+    """Add each chat's count to its last message id (one statement for the batch), and set its last message's time
+    where `newest` has one; returns the new last ids."""
     last: dict[str, int] = {}
     for chunk in chunked(sorted(counts)):
         rows_sql = ", ".join(
@@ -183,7 +188,8 @@ async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dic
             args.extend((chat_id, counts[chat_id], newest[chat_id]))
         await tx.execute(
             f"WITH v (id, n, at) AS (VALUES {rows_sql})"
-            " UPDATE chats SET last_message_id = chats.last_message_id + v.n, last_message_at = v.at"
+            " UPDATE chats SET last_message_id = chats.last_message_id + v.n,"
+            " last_message_at = COALESCE(v.at, chats.last_message_at)"
             " FROM v WHERE chats.id = v.id",
             *args,
         )
