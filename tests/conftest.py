@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from email import message_from_bytes
@@ -86,29 +85,16 @@ class PostgresDatabases:
     fixtures are gone (an app may close after the database fixture), in the background while the next test runs:
     waiting for DROP DATABASE cost as much again. The session waits for every drop at its end."""
 
-    AHEAD = 2  # copies of the template made before tests ask for them, while the tests before run
-
     def __init__(self, thread: ThreadPoolExecutor) -> None:
         self._thread = thread
         self.template = f"t_template_{uuid.uuid4().hex[:12]}"
         self._used: list[str] = []
         self._drops: list[Future[None]] = []
-        self._ready: deque[Future[str]] = deque()
-
-    def _copy(self) -> str:
-        """Runs in the thread: a new copy of the template, by its name."""
-        name = f"t_{uuid.uuid4().hex[:16]}"
-        asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
-        return name
 
     def new(self) -> str:
-        """A new database, copied from the template (in the background, ahead of the test that takes it); the
-        databases of the tests before are dropped now."""
+        """A new database's name; the databases of the tests before are dropped now."""
         self._drop_used()
-        while len(self._ready) < self.AHEAD:
-            self._ready.append(self._thread.submit(self._copy))
-        name = self._ready.popleft().result()
-        self._ready.append(self._thread.submit(self._copy))
+        name = f"t_{uuid.uuid4().hex[:16]}"
         self._used.append(name)
         return name
 
@@ -119,8 +105,6 @@ class PostgresDatabases:
         self._used.clear()
 
     def finish(self) -> None:
-        self._used.extend(copy.result() for copy in self._ready)
-        self._ready.clear()
         self._used.append(self.template)
         self._drop_used()
         for drop in self._drops:
@@ -146,7 +130,9 @@ async def database_url_fixture(backend: str, tmp_path: Path, request: pytest.Fix
         return f"sqlite:///{tmp_path / 'app.db'}"
     assert TEST_DATABASE_URL
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    return _with_database(TEST_DATABASE_URL, databases.new())
+    name = databases.new()
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{databases.template}"')
+    return _with_database(TEST_DATABASE_URL, name)
 
 
 # -- mail -------------------------------------------------------------------------------------------
