@@ -15,6 +15,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
+from tests.e2e.e2e_kit import token_of
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, sign_in
 from tests.e2e.webapp import call as _call
@@ -79,7 +80,6 @@ def poll(page: Page, script: str, arg: Any, done: Any, timeout: float = 15) -> A
 def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbox(
     server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int], tmp_path: Path
 ) -> None:
-    started = time.monotonic()
     mailbox, _ = smtp
     emails = {name: _verified_account(server, mailbox, name) for name in ("Alice", "Bob")}
     problems = Problems()
@@ -145,10 +145,3 @@ def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbo
     for text in (secret, group_secret, "after the reload"):
         assert text.encode() not in stored
     assert problems.seen == []
-    assert time.monotonic() - started < 60
-
-
-def token_of(page: Page) -> str:
-    token = page.evaluate("async () => (await import('/js/core/api.js')).accessTokenForSocket()")
-    assert isinstance(token, str)
-    return token
