@@ -173,11 +173,31 @@ async def test_generated_frames_never_break_the_server(
 
     with caplog.at_level(logging.ERROR):
         await asyncio.to_thread(check)
-    # The frames reached the commands (not only the frame checks), and some were stored.
-    # (Random frames mostly fail the checks: 9 to 20 of 250 succeed, so the bound leaves room.)
-    assert answers.get("result", 0) >= 5, answers
-    assert len(accepted) >= 3, answers
-    assert len(answers) >= 8, answers
+        # The frames reached the commands, not only the frame checks: they drew several different answers.
+        # (How many random frames are valid depends on the draw, so no count of successes is asked of them.)
+        assert len(answers) >= 8, answers
+        # After all that, well-formed frames still work as they should, and what they store is kept.
+        drawn = len(accepted)
+        for n in range(3):
+            await one(
+                {
+                    "type": "message.send",
+                    "id": f"s{n}",
+                    "chat_id": chat_id,
+                    "client_id": str(uuid.uuid4()),
+                    "text": f"after the fuzz {n}",
+                }
+            )
+        assert len(accepted) == drawn + 3, answers
+        last = max(accepted)
+        for frame in (
+            {"type": "message.edit", "chat_id": chat_id, "message_id": last, "text": "edited after the fuzz"},
+            {"type": "message.react", "chat_id": chat_id, "message_id": last, "emoji": "👍", "on": True},
+            {"type": "chat.read", "chat_id": chat_id, "message_id": last},
+        ):
+            results = answers.get("result", 0)
+            await one({**frame, "id": frame["type"]})
+            assert answers.get("result", 0) == results + 1, (frame, peer.pushes)
     # Nothing failed inside the server.
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
     # The connection is still open and answers.
