@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy server run.py
 
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

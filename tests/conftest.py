@@ -48,6 +48,30 @@ def key() -> bytes:
     return os.urandom(32)
 
 
+# -- running the suite on several workers (pytest-xdist, `make test`) ---------------------------------------
+
+# What the tests of a group share and must not use at the same time as another worker's tests:
+# - "services": the shared Redis and Mosquitto, where topics named by small integer ids (IoT channels) would be
+#   heard by another worker's test with a channel of the same number in its own database;
+# - "browser": Chromium, which takes both cores while a page loads; one at a time keeps the pages' waits fair.
+SHARED_SERVICES = ("TEST_REDIS_URL", "TEST_MQTT_URL")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Puts each test in its xdist group (see above); before xdist reads the groups, hence tryfirst."""
+    sources: dict[Path, str] = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.name.endswith("_browser.py"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            continue
+        if path not in sources:
+            sources[path] = path.read_text(encoding="utf-8")
+        if any(name in sources[path] for name in SHARED_SERVICES):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 # -- databases --------------------------------------------------------------------------------------
 
 
