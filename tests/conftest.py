@@ -103,7 +103,7 @@ async def _migrated_database(name: str) -> None:
 
 
 class PostgresDatabases:
-    """The session's PostgreSQL databases, made and dropped in a thread of their own (the tests' event loops are
+    """The session's PostgreSQL databases, made and dropped in threads of their own (the tests' event loops are
     pytest-asyncio's). The migrations run once, into a template each test's database copies: running them for
     every test cost more than the rest of its setup. A test's database is dropped once all of that test's
     fixtures are gone (an app may close after the database fixture), in the background while the next test runs:
@@ -137,7 +137,9 @@ class PostgresDatabases:
 
 @pytest.fixture(name="postgres_databases", scope="session")
 def postgres_databases_fixture() -> Iterator[PostgresDatabases]:
-    with ThreadPoolExecutor(1) as thread:
+    # Several threads: with the suite on two workers, one thread's drops fell behind and the session's end waited
+    # for a minute and a half of them.
+    with ThreadPoolExecutor(4) as thread:
         databases = PostgresDatabases(thread)
         thread.submit(asyncio.run, _migrated_database(databases.template)).result()
         try:

@@ -11,7 +11,7 @@ from server.errors import ApiError, Forbidden, NotFound
 from server.storage.chat.invites import InviteRepository
 from server.storage.chat.records import Invite
 from server.storage.database import Executor
-from server.storage.events import NewEvent
+from server.storage.events import ChatEvent, NewEvent
 
 
 class InviteService:
@@ -63,7 +63,7 @@ class InviteService:
         invite = await self._usable_invite(code)
         chat_id = invite.chat_id
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self._chats.chats.lock_chat(tx, chat_id)
             if await self._members.member(chat_id, user_id, tx) is not None:
                 return []  # already in: the link does nothing and is not used up
@@ -75,8 +75,9 @@ class InviteService:
             chat = await self._chats.chat(chat_id, tx)
             await self._members.add_members(tx, chat_id, [(user_id, "member")], now, chat.last_message_id)
             payload = {"user_id": user_id, "by": None, "invite_id": invite.id}
-            return [NewEvent(user_id, "chat.created", chat_id, payload={"by": None})] + [
-                NewEvent(u, "member.added", chat_id, payload=payload) for u in current
+            return [
+                NewEvent(user_id, "chat.created", chat_id, payload={"by": None}),
+                ChatEvent(chat_id, "member.added", current, payload=payload),
             ]
 
         await self._chats.change(work)

@@ -25,7 +25,7 @@ from server.storage.batch import BatchWriter, QueueFullError
 from server.storage.chat.messages import MessageRepository
 from server.storage.chat.records import Chat, Member, Message, Send, SendRefused, Sent
 from server.storage.database import Executor
-from server.storage.events import LoggedEvent, NewEvent
+from server.storage.events import ChatEvent, LoggedEvent, NewEvent
 from server.web.ratelimit import RateLimiter, enforce
 from server.wiring import Signal
 
@@ -244,7 +244,7 @@ class MessageService:
         body = self._body(chat, text, ciphertext)
         edited: list[Message] = []
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             _, message = await self._visible(user_id, chat_id, message_id, tx)
             if message.sender_id != user_id:
                 raise Forbidden("only the sender may edit a message", code="forbidden")
@@ -256,13 +256,13 @@ class MessageService:
             edited.append(after)
             view = message_view(after, chat.e2e)
             members = await self._members.member_ids(tx, chat_id)
-            return [NewEvent(u, "message.edited", chat_id, message_id, payload={"message": view}) for u in members]
+            return [ChatEvent(chat_id, "message.edited", members, message_id, payload={"message": view})]
 
         await self._chats.change(work)
         return message_view(edited[0], chat.e2e)
 
     async def delete(self, user_id: str, chat_id: str, message_id: int, *, for_everyone: bool) -> None:
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             member, message = await self._visible(user_id, chat_id, message_id, tx)
             if not for_everyone:
                 await self.messages.hide_message(tx, user_id, chat_id, message_id)
@@ -281,7 +281,7 @@ class MessageService:
 
     async def erase(
         self, tx: Executor, chat_id: str, message_id: int, now: float, *, by: str, moderated: bool = False
-    ) -> list[NewEvent]:
+    ) -> list[NewEvent | ChatEvent]:
         """Delete a message for everyone (its content, reactions and attachments go; its id stays), and the
         events that tell every member. Whoever calls has checked who may."""
         await self.messages.delete_message(tx, chat_id, message_id, now)
@@ -289,15 +289,16 @@ class MessageService:
         if moderated:
             payload["moderated"] = True
         return [
-            NewEvent(u, "message.deleted", chat_id, message_id, payload=payload)
-            for u in await self._members.member_ids(tx, chat_id)
+            ChatEvent(
+                chat_id, "message.deleted", await self._members.member_ids(tx, chat_id), message_id, payload=payload
+            )
         ]
 
     async def react(self, user_id: str, chat_id: str, message_id: int, emoji: str, on: bool) -> None:
         if not emoji or len(emoji) > MAX_EMOJI or any(c.isspace() or c.isalnum() for c in emoji):
             raise ValidationError("emoji must be one emoji", field="emoji")
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             _, message = await self._visible(user_id, chat_id, message_id, tx)
             if message.deleted_at is not None:
                 raise NotFound("no such message", code="message_not_found")
@@ -309,8 +310,7 @@ class MessageService:
                 return []
             payload = {"message_id": message_id, "user_id": user_id, "emoji": emoji, "on": on}
             return [
-                NewEvent(u, "reaction", chat_id, message_id, payload=payload)
-                for u in await self._members.member_ids(tx, chat_id)
+                ChatEvent(chat_id, "reaction", await self._members.member_ids(tx, chat_id), message_id, payload=payload)
             ]
 
         await self._chats.change(work)
@@ -321,7 +321,7 @@ class MessageService:
             raise ValidationError("message_id must be at least 1", field="message_id")
         column = "read_id" if pointer == "read" else "delivered_id"
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self._chats.member(user_id, chat_id, tx)
             chat = await self._chats.chat(chat_id, tx)
             upto = min(message_id, chat.last_message_id)
@@ -329,9 +329,9 @@ class MessageService:
                 return []
             payload = {"user_id": user_id, "message_id": upto}
             members = await self._members.member_ids(tx, chat_id)
-            if len(members) > RECEIPT_FANOUT_MAX:
-                members = [user_id]  # big groups: own devices only; others ask the readers route
-            return [NewEvent(u, f"chat.{pointer}", chat_id, payload=payload) for u in members]
+            if len(members) > RECEIPT_FANOUT_MAX:  # big groups: own devices only; others ask the readers route
+                return [NewEvent(user_id, f"chat.{pointer}", chat_id, payload=payload)]
+            return [ChatEvent(chat_id, f"chat.{pointer}", members, payload=payload)]
 
         await self._chats.change(work)
         member = await self._chats.member(user_id, chat_id)

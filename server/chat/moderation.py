@@ -19,7 +19,7 @@ from server.storage.chat.blocks import BlockRepository
 from server.storage.chat.records import Report
 from server.storage.chat.reports import ReportRepository
 from server.storage.database import Executor
-from server.storage.events import NewEvent
+from server.storage.events import ChatEvent, NewEvent
 from server.wiring import Signal
 
 MAX_REASON = 1000
@@ -105,7 +105,7 @@ class ModerationService:
     async def delete_message(self, admin_id: str, chat_id: str, message_id: int) -> None:
         """A server admin deletes a message for everyone, whether or not they are in the chat."""
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             message = await self._messages.messages.message(chat_id, message_id, tx)
             if message is None:
                 raise NotFound("no such message", code="message_not_found")

@@ -21,7 +21,7 @@ from server.storage.chat.members import MemberRepository
 from server.storage.chat.messages import MessageRepository
 from server.storage.chat.records import Chat, Member
 from server.storage.database import Executor, IntegrityError
-from server.storage.events import NewEvent
+from server.storage.events import ChatEvent, NewEvent
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 1000
@@ -89,7 +89,7 @@ class ChatService:
             return await self.chat_view(user_id, existing), False
         created: list[str] = []
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             if await self.chats.direct_chat(tx, user_id, other_id) is not None:
                 return []  # made by the other side a moment ago
             chat_id = await self.chats.create_chat(
@@ -122,7 +122,7 @@ class ChatService:
         await self.require_users(others, field="members")
         created: list[str] = []
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             chat_id = await self.chats.create_chat(
                 tx,
                 kind="group",
@@ -180,17 +180,14 @@ class ChatService:
         return out
 
     async def update_group(self, user_id: str, chat_id: str, values: dict[str, Any]) -> dict[str, Any]:
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             member = await self.member(user_id, chat_id, tx)
             chat = await self.chat(chat_id, tx)
             self.require(member, "admin", chat)
             if not await self.chats.update_chat(tx, chat_id, {**values, "by": user_id}, now):
                 raise ValidationError("avatar_id must be an image you uploaded to this chat", field="avatar_id")
             payload = {"by": user_id, **values}
-            return [
-                NewEvent(u, "chat.updated", chat_id, payload=payload)
-                for u in await self.members.member_ids(tx, chat_id)
-            ]
+            return [ChatEvent(chat_id, "chat.updated", await self.members.member_ids(tx, chat_id), payload=payload)]
 
         await self.change(work)
         return await self.chat_view(user_id, chat_id)
@@ -198,7 +195,7 @@ class ChatService:
     async def add_members(self, user_id: str, chat_id: str, new_ids: Sequence[str]) -> dict[str, Any]:
         wanted = unique(new_ids)
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self.chats.lock_chat(tx, chat_id)
             member = await self.member(user_id, chat_id, tx)
             chat = await self.chat(chat_id, tx)
@@ -209,19 +206,18 @@ class ChatService:
             if len(current) + len(fresh) > MAX_MEMBERS:
                 raise ValidationError("a group has at most {limit} members", field="user_ids", limit=MAX_MEMBERS)
             await self.members.add_members(tx, chat_id, [(u, "member") for u in fresh], now, chat.last_message_id)
-            events = []
+            events: list[NewEvent | ChatEvent] = []
+            audience = sorted(current)
             for added in fresh:
                 events.append(NewEvent(added, "chat.created", chat_id, payload={"by": user_id}))
-                events.extend(
-                    NewEvent(u, "member.added", chat_id, payload={"user_id": added, "by": user_id}) for u in current
-                )
+                events.append(ChatEvent(chat_id, "member.added", audience, payload={"user_id": added, "by": user_id}))
             return events
 
         await self.change(work)
         return await self.chat_view(user_id, chat_id)
 
     async def remove_member(self, user_id: str, chat_id: str, target: str) -> None:
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self.chats.lock_chat(tx, chat_id)
             member = await self.member(user_id, chat_id, tx)
             chat = await self.chat(chat_id, tx)
@@ -235,14 +231,15 @@ class ChatService:
                 raise Forbidden("admins cannot remove admins or the owner", code="forbidden")
             await self.members.remove_member(tx, chat_id, target)
             remaining = await self.members.member_ids(tx, chat_id)
-            return [NewEvent(target, "chat.removed", chat_id, payload={"by": user_id})] + [
-                NewEvent(u, "member.removed", chat_id, payload={"user_id": target, "by": user_id}) for u in remaining
+            return [
+                NewEvent(target, "chat.removed", chat_id, payload={"by": user_id}),
+                ChatEvent(chat_id, "member.removed", remaining, payload={"user_id": target, "by": user_id}),
             ]
 
         await self.change(work)
 
     async def set_role(self, user_id: str, chat_id: str, target: str, role: str) -> None:
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self.chats.lock_chat(tx, chat_id)
             member = await self.member(user_id, chat_id, tx)
             chat = await self.chat(chat_id, tx)
@@ -256,14 +253,12 @@ class ChatService:
             if role == "owner":  # one owner: the old one steps down to admin
                 await self.members.set_role(tx, chat_id, user_id, "admin")
             payload = {"user_id": target, "role": role, "by": user_id}
-            return [
-                NewEvent(u, "member.role", chat_id, payload=payload) for u in await self.members.member_ids(tx, chat_id)
-            ]
+            return [ChatEvent(chat_id, "member.role", await self.members.member_ids(tx, chat_id), payload=payload)]
 
         await self.change(work)
 
     async def leave(self, user_id: str, chat_id: str) -> None:
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self.chats.lock_chat(tx, chat_id)
             member = await self.member(user_id, chat_id, tx)
             chat = await self.chat(chat_id, tx)
@@ -271,18 +266,18 @@ class ChatService:
                 raise Forbidden("a direct chat cannot be left; archive or block instead", code="not_a_group")
             await self.members.remove_member(tx, chat_id, user_id)
             rest = await self.members.members(chat_id, tx)
-            events = [NewEvent(user_id, "chat.removed", chat_id, payload={"by": user_id})]
+            events: list[NewEvent | ChatEvent] = [NewEvent(user_id, "chat.removed", chat_id, payload={"by": user_id})]
             if not rest:
                 await self.chats.delete_chat(tx, chat_id)
                 return events
+            audience = [m.user_id for m in rest]
             if member.role == "owner":  # the longest-serving admin (else member) becomes owner
                 heir = sorted(rest, key=lambda m: (m.role != "admin", m.joined_at, m.user_id))[0]
                 await self.members.set_role(tx, chat_id, heir.user_id, "owner")
-                events.extend(
-                    NewEvent(m.user_id, "member.role", chat_id, payload={"user_id": heir.user_id, "role": "owner"})
-                    for m in rest
+                events.append(
+                    ChatEvent(chat_id, "member.role", audience, payload={"user_id": heir.user_id, "role": "owner"})
                 )
-            events.extend(NewEvent(m.user_id, "member.left", chat_id, payload={"user_id": user_id}) for m in rest)
+            events.append(ChatEvent(chat_id, "member.left", audience, payload={"user_id": user_id}))
             return events
 
         await self.change(work)
@@ -290,7 +285,7 @@ class ChatService:
     async def settings(self, user_id: str, chat_id: str, values: dict[str, Any]) -> dict[str, Any]:
         """Pin, mute and archive: the member's own, kept in step across their devices."""
 
-        async def work(tx: Executor, now: float) -> list[NewEvent]:
+        async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
             await self.member(user_id, chat_id, tx)
             changes: dict[str, Any] = {}
             if "pinned" in values:

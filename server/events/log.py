@@ -13,10 +13,10 @@ from typing import Any
 
 from server.realtime.broker import Broker, user_topic
 from server.storage.database import Executor
-from server.storage.events import EventRepository, LoggedEvent, NewEvent, RunItem
+from server.storage.events import ChatEvent, EventRepository, LoggedEvent, NewEvent, RunItem
 
-# (transaction, now) -> the events the change makes
-Work = Callable[[Executor, float], Awaitable[list[NewEvent]]]
+# (transaction, now) -> the events the change makes: a user's own, or a chat's (stored once for its members)
+Work = Callable[[Executor, float], Awaitable[Sequence[NewEvent | ChatEvent]]]
 # (user id, that user's logged events of one kind, oldest first) -> their frames, one per event, in order
 Reader = Callable[[str, list[LoggedEvent]], Awaitable[list[dict[str, Any]]]]
 
@@ -45,14 +45,38 @@ class EventLog:
         frames published, in the order of the events."""
         now = self._clock() if now is None else now
         async with self._db.transaction() as tx:
+            await self.repo.lock(tx)  # first, before the work takes any lock of its own
             events = await work(tx, now)
-            seqs = await self.repo.append(tx, events, now)
+            numbered = await self._append_all(tx, events, now)
         frames = []
-        for event, seq in zip(events, seqs, strict=True):
+        for user_id, seq, event in numbered:
             frame = event_frame(event.kind, seq, event.chat_id, event.payload)
-            self.publish(event.user_id, frame)
+            self.publish(user_id, frame)
             frames.append(frame)
         return frames
+
+    async def _append_all(
+        self, tx: Executor, events: Sequence[NewEvent | ChatEvent], now: float
+    ) -> list[tuple[str, int, NewEvent | ChatEvent]]:
+        """Append the events in their order (consecutive ones of a kind together); returns (user, seq, event) for
+        each user an event reached, in order."""
+        numbered: list[tuple[str, int, NewEvent | ChatEvent]] = []
+        start = 0
+        while start < len(events):
+            end = start
+            own = isinstance(events[start], NewEvent)
+            while end < len(events) and isinstance(events[end], NewEvent) == own:
+                end += 1
+            if own:
+                mine = [e for e in events[start:end] if isinstance(e, NewEvent)]
+                seqs = await self.repo.append(tx, mine, now)
+                numbered += [(e.user_id, seq, e) for e, seq in zip(mine, seqs, strict=True)]
+            else:
+                chats = [e for e in events[start:end] if isinstance(e, ChatEvent)]
+                per_user = await self.repo.append_chat(tx, chats, now)
+                numbered += [(u, seq, e) for e, seqs in zip(chats, per_user, strict=True) for u, seq in seqs.items()]
+            start = end
+        return numbered
 
     async def append(self, tx: Executor, events: Sequence[NewEvent], now: float) -> list[int]:
         """Append inside the caller's transaction; the caller publishes after its commit."""

@@ -16,6 +16,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str | tuple[str, ...], tuple[str, ...]]] = {
     "chats": ("id", ("name", "description")),
     "messages": (("chat_id", "id"), ("body", "meta")),
     "user_events": (("user_id", "seq"), ("payload",)),
+    "chat_events": (("chat_id", "pos"), ("payload",)),
     "chat_invites": ("id", ("code",)),
     "message_reports": ("id", ("reason",)),
     "mail_outbox": ("id", ("recipient", "subject", "body")),

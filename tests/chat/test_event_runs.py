@@ -1,5 +1,6 @@
-"""Messages written in one batch are one event row per member and chat (a run of seqs), yet every reader of a
-user's log sees one event per seq: live, in a sync from any seq, in pages of any size, and after leaving."""
+"""Messages written in one batch are one row of their chat's stream (a run of positions), and no row per member,
+yet every reader of a user's log sees one event per seq: live, in a sync from any seq, in pages of any size, and
+after leaving."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ async def test_a_batch_of_messages_reads_back_one_event_per_seq(aiohttp_client: 
         )
     )
     db = client.app[database_key]
-    assert await db.fetchval("SELECT max(span) FROM user_events") > 1, "the sends were not written as runs"
+    assert await db.fetchval("SELECT max(span) FROM chat_events") > 1, "the sends were not written as runs"
 
     # Live: every message once, seqs one after another.
     pushed = await live.wait_for("message.new", len(plan))

@@ -55,6 +55,7 @@ class SendRepository:
         message ids and every member's next seq, then insert messages and events together. A resend (same
         sender and client_id) returns the original instead of writing it twice."""
         results: list[Sent | SendRefused | None] = [None] * len(sends)
+        await self._events.lock(tx)  # the event logs' lock first, before the chats' rows (see EventRepository)
         originals = await self._originals(tx, sends)
         if self.db.backend == "postgresql":
             # Hold the chats' rows first, in id order, as member changes do (lock_chat): a member removed by a
@@ -115,6 +116,7 @@ class SendRepository:
         last = await _reserve_message_ids(tx, counts, {chat_id: at.get(chat_id) for chat_id in counts})
         next_id = {chat_id: last[chat_id] - n + 1 for chat_id, n in counts.items()}
         messages: list[tuple[Message, Sequence[str]]] = []
+        members = {chat_id: list(chats[chat_id].members) for chat_id in counts}  # one list per chat, shared
         for _, send, meta in accepted:
             message_id = next_id[send.chat_id]
             next_id[send.chat_id] += 1
@@ -132,7 +134,7 @@ class SendRepository:
                 deleted_at=None,
                 silent=send.silent,
             )
-            messages.append((message, list(chats[send.chat_id].members)))
+            messages.append((message, members[send.chat_id]))
             if send.attachment_ids:
                 await self._attachments.attach(tx, send.chat_id, message_id, send.attachment_ids)
         await tx.insert_rows("messages", MESSAGE_COLUMNS, [self._messages.message_row(m) for m, _ in messages])
