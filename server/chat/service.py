@@ -79,19 +79,22 @@ class ChatService:
 
     # -- chats -------------------------------------------------------------------------------------
     async def create_direct(self, user_id: str, other_id: str, e2e: bool) -> tuple[dict[str, Any], bool]:
-        """The direct chat between two users: found if it exists, made otherwise. True if made now."""
+        """The two users' direct chat of this kind (a pair may have one plain and one end-to-end): found if it
+        exists, made otherwise. True if made now."""
         if other_id == user_id:
             raise ValidationError("a direct chat needs another user", field="user_id")
         if not await self.user_exists(other_id):
             raise NotFound("no such user", code="user_not_found")
-        existing = await self.chats.direct_chat(self.db, user_id, other_id)
+        existing = await self.chats.direct_chat(self.db, user_id, other_id, e2e)
         if existing is not None:
             return await self.chat_view(user_id, existing), False
         created: list[str] = []
 
         async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
-            if await self.chats.direct_chat(tx, user_id, other_id) is not None:
+            if await self.chats.direct_chat(tx, user_id, other_id, e2e) is not None:
                 return []  # made by the other side a moment ago
+            if not e2e:
+                await self.chats.free_plain_index(tx, user_id, other_id)
             chat_id = await self.chats.create_chat(
                 tx,
                 kind="direct",
@@ -109,7 +112,7 @@ class ChatService:
             await self.change(work)
         except IntegrityError:
             created.clear()  # the other side made it at the same moment (PostgreSQL): theirs stands
-        chat_id = created[0] if created else await self.chats.direct_chat(self.db, user_id, other_id)
+        chat_id = created[0] if created else await self.chats.direct_chat(self.db, user_id, other_id, e2e)
         assert chat_id is not None
         return await self.chat_view(user_id, chat_id), bool(created)
 

@@ -150,6 +150,7 @@ function chatItem(chat, active) {
     h('span', { class: 'chat-item-body' },
       h('span', { class: 'chat-item-top' },
         h('span', { class: 'chat-item-title' }, title),
+        chat.e2e ? flag('🔒', t('chat.list.e2e')) : null, // two chats with one person read apart
         chat.me?.pinned_at ? flag('📌', t('chat.list.pinned')) : null,
         muted ? flag('🔕', t('chat.list.muted')) : null,
         h('span', { class: 'chat-item-time' }, shortTime(chat.last_message_at || chat.created_at))),

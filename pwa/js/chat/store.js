@@ -321,7 +321,7 @@ export function refreshMembers(chatId) {
   loadChat(chatId).catch(() => {}).finally(() => asking.delete(chatId));
 }
 
-/** The direct chat with a user (`e2e`: end-to-end encrypted, when it is made now; an existing one is kept). */
+/** The direct chat of this kind with a user (`e2e`: the end-to-end one; a pair may have one of each), found or made. */
 export async function createDirect(userId, { e2e = false } = {}) {
   const view = await api.post('/api/chats', { kind: 'direct', user_id: userId, ...(e2e ? { e2e } : {}) });
   members.set(view.id, view.members || []);

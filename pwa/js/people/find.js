@@ -40,7 +40,7 @@ function findCard(navigate) {
   });
   const result = h('div', { class: 'find-result', 'aria-live': 'polite' });
   const status = h('p', { class: 'status', role: 'status' });
-  const e2e = e2eChoice(); // for the chat the Message button makes (an existing one stays as it is)
+  const e2e = e2eChoice(); // which of the two direct chats the Message button opens (or makes)
   const form = createForm({
     fields: [query, e2e],
     submitLabel: t('people.find.submit'),

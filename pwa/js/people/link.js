@@ -38,7 +38,8 @@ export function messageMeView({ params, signal, navigate }) {
         body.replaceChildren(personRow(person), h('p', { class: 'muted' }, t('people.link_view.yours')));
         return;
       }
-      const existing = chatList().find((chat) => chat.kind === 'direct' && otherMember(chat) === person.id);
+      // The plain chat: an end-to-end one with them is a choice made elsewhere (New chat), never this link's.
+      const existing = chatList().find((chat) => chat.kind === 'direct' && !chat.e2e && otherMember(chat) === person.id);
       const status = h('p', { class: 'status', role: 'status' });
       const start = h('button', { type: 'button', class: 'button primary' },
         t(existing ? 'people.link_view.open' : 'people.link_view.start'));

@@ -216,10 +216,10 @@ def _chats(book: ApiBook) -> None:
         "/api/chats",
         tag="chat",
         summary="Start a direct chat or create a group",
-        description="`direct` takes `user_id` (and `e2e`); an existing direct chat with that user is returned "
-        "(200). The other user hears nothing of a new direct chat (it is not in their list, their events or "
-        "their pushes) until its first message. `group` takes `name`, `description`, `members` (and `e2e`); "
-        "the caller is its owner.",
+        description="`direct` takes `user_id` (and `e2e`): two users have at most one plain and one end-to-end "
+        "direct chat, and the existing one of the kind asked for is returned (200). The other user hears nothing "
+        "of a new direct chat (it is not in their list, their events or their pushes) until its first message. "
+        "`group` takes `name`, `description`, `members` (and `e2e`); the caller is its owner.",
         fields={
             "kind": Field(str, choices=("direct", "group")),
             "user_id": Field(str, required=False, max_length=64),
@@ -242,7 +242,7 @@ def _chats(book: ApiBook) -> None:
             ]
         },
         ok={
-            200: reply("The direct chat with this user already existed.", ref("Chat")),
+            200: reply("The direct chat of this kind with this user already existed.", ref("Chat")),
             201: reply("Created.", ref("Chat")),
         },
         errors={404: "`user_not_found`: the other user, or a member, does not exist or is suspended."},

@@ -1,5 +1,6 @@
 """Chats: a row per chat (direct or group), its encrypted name and description, its avatar and its counter of
-message ids. A direct chat is found by a blind index of its two members."""
+message ids. A direct chat is found by a blind index of its two members and its kind: a pair has at most one plain
+and one end-to-end direct chat."""
 
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ class ChatRepository:
         self._blind = blind_index
         self._attachments = attachments
 
-    def pair_index(self, a: str, b: str) -> bytes:
+    def pair_index(self, a: str, b: str, e2e: bool = False) -> bytes:
+        """The blind index of a pair's direct chat of one kind. End-to-end chats made before a pair could have
+        both kinds hold the plain form; `direct_chat` still finds them and `free_plain_index` moves them."""
         low, high = sorted((a, b))
-        return self._blind(f"{low}:{high}", purpose="chat_pair")
+        return self._blind(f"{low}:{high}" + (":e2e" if e2e else ""), purpose="chat_pair")
 
     def _chat(self, row: Row) -> Chat:
         cid = row["id"]
@@ -74,7 +77,7 @@ class ChatRepository:
             chat_id,
             kind,
             int(e2e),
-            self.pair_index(*pair) if pair else None,
+            self.pair_index(*pair, e2e) if pair else None,
             self._sealed.seal(name, "name", chat_id),
             self._sealed.seal(description, "description", chat_id),
             created_by,
@@ -110,9 +113,24 @@ class ChatRepository:
         )
         return True
 
-    async def direct_chat(self, executor: Executor, a: str, b: str) -> str | None:
-        value = await executor.fetchval("SELECT id FROM chats WHERE pair_index = $1", self.pair_index(a, b))
+    async def direct_chat(self, executor: Executor, a: str, b: str, e2e: bool = False) -> str | None:
+        """The pair's direct chat of this kind (an end-to-end one under either index form), or None."""
+        value = await executor.fetchval(
+            "SELECT id FROM chats WHERE pair_index IN ($1, $2) AND e2e = $3",
+            self.pair_index(a, b, e2e),
+            self.pair_index(a, b),
+            int(e2e),
+        )
         return None if value is None else str(value)
+
+    async def free_plain_index(self, tx: Executor, a: str, b: str) -> None:
+        """Move an end-to-end chat that holds the pair's plain index (made before a pair could have both kinds)
+        to the end-to-end form, so a plain chat can take it in the same transaction."""
+        await tx.execute(
+            "UPDATE chats SET pair_index = $1 WHERE pair_index = $2 AND e2e = 1",
+            self.pair_index(a, b, e2e=True),
+            self.pair_index(a, b),
+        )
 
     async def chat(self, chat_id: str, executor: Executor | None = None) -> Chat | None:
         row = await (executor or self.db).fetchrow("SELECT * FROM chats WHERE id = $1", chat_id)
