@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from server.auth.ended import SessionsEnded, tell_sessions_ended
 from server.errors import NotFound
 from server.storage.accounts import AccountRepository, Session, User
 
@@ -27,8 +28,11 @@ class SearchPage:
 
 
 class UserAdministration:
-    def __init__(self, repo: AccountRepository, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, repo: AccountRepository, ended: SessionsEnded | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.repo = repo
+        self._ended = ended  # fired after sessions end (AccountService.sessions_ended)
         self._clock = clock
 
     async def search(self, query: str, *, after: str | None, limit: int) -> SearchPage:
@@ -78,6 +82,7 @@ class UserAdministration:
             raise NotFound("this account has no such session", code="session_not_found")
         async with self.repo.db.transaction() as tx:
             await self.repo.revoke_session(tx, session_id, "revoked_by_admin", self._clock())
+        await self._tell_ended(user_id)
 
     async def end_sessions(self, user_id: str, keep: str | None = None) -> list[str]:
         """End every session of the account but `keep` (the admin's own, when it is their account); returns the
@@ -86,4 +91,10 @@ class UserAdministration:
         async with self.repo.db.transaction() as tx:
             ended = await self.repo.unrevoked_session_ids(tx, user_id, keep)
             await self.repo.revoke_user_sessions(tx, user_id, "revoked_by_admin", self._clock(), keep=keep)
+        if ended:
+            await self._tell_ended(user_id)
         return ended
+
+    async def _tell_ended(self, user_id: str) -> None:
+        if self._ended is not None:
+            await tell_sessions_ended(self._ended, user_id)

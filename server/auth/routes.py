@@ -35,6 +35,11 @@ def _service(request: web.Request) -> AccountService:
     return request.app[accounts_key]
 
 
+def _admin(request: web.Request) -> UserAdministration:
+    accounts = _service(request)
+    return UserAdministration(accounts.repo, accounts.sessions_ended)
+
+
 def _caller(request: web.Request) -> Caller:
     return Caller(client_ip(request, request.app[settings_key].trusted_proxies), user_agent(request))
 
@@ -207,7 +212,7 @@ async def admin_users(request: web.Request) -> web.Response:
             "the search text is longer than {limit} characters", field="q", code="too_long", limit=MAX_SEARCH
         )
     if search:
-        found = await UserAdministration(_service(request).repo).search(search, after=after, limit=limit)
+        found = await _admin(request).search(search, after=after, limit=limit)
         nxt = encode_cursor([found.next_after]) if found.next_after else None
         return web.json_response({"users": [u.public() for u in found.users], "next": nxt})
     users = await _service(request).list_users(after=after, limit=limit + 1)
@@ -254,7 +259,7 @@ async def admin_user_sessions(request: web.Request) -> web.Response:
     principal = await require_admin(request)
     limit = page_limit(request)
     cursor = decode_cursor(request, lambda v: (float(v[0]), str(v[1])[:64]))
-    admin = UserAdministration(_service(request).repo)
+    admin = _admin(request)
     sessions = await admin.sessions(_user_id(request), cursor=cursor, limit=limit + 1)
     return web.json_response(sessions_page(sessions[:limit], len(sessions) > limit, principal.session_id))
 
@@ -263,7 +268,7 @@ async def admin_user_sessions(request: web.Request) -> web.Response:
 async def admin_end_session(request: web.Request) -> web.Response:
     await require_admin(request)
     user_id, session_id = _user_id(request), request.match_info["session_id"][:64]
-    await UserAdministration(_service(request).repo).end_session(user_id, session_id)
+    await _admin(request).end_session(user_id, session_id)
     announce_sessions_ended(request, user_id, session_id)
     return web.Response(status=204)
 
@@ -274,7 +279,7 @@ async def admin_end_sessions(request: web.Request) -> web.Response:
     user_id = _user_id(request)
     # An admin ending their own account's sessions stays signed in here.
     keep = principal.session_id if user_id == principal.user.id else None
-    for session_id in await UserAdministration(_service(request).repo).end_sessions(user_id, keep=keep):
+    for session_id in await _admin(request).end_sessions(user_id, keep=keep):
         announce_sessions_ended(request, user_id, session_id)
     return web.Response(status=204)
 

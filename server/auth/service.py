@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
+from server.auth.ended import SessionsEnded, tell_sessions_ended
 from server.auth.outbox import MailOutbox
 from server.auth.passwords import PasswordHasher
 from server.auth.texts import mail
@@ -24,6 +25,7 @@ from server.storage.accounts import AccountRepository, Session, User, fold_usern
 from server.storage.database import IntegrityError
 from server.texts.language import DEFAULT as DEFAULT_LANGUAGE
 from server.web.ratelimit import RateLimiter, enforce
+from server.wiring import Signal
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,7 @@ class AccountService:
         self._limiter = limiter
         self._blind = blind_index
         self._clock = clock
+        self.sessions_ended: SessionsEnded = Signal("sessions_ended")
 
     @classmethod
     def from_settings(
@@ -427,6 +430,8 @@ class AccountService:
                     outcome = "ok"
         if outcome == "reused":
             log.warning("refresh token reuse detected; session revoked", extra={"session_id": session and session.id})
+            if session is not None:
+                await tell_sessions_ended(self.sessions_ended, session.user_id)
         if outcome != "ok" or user is None or session is None:
             raise Unauthorized("the refresh token is not valid; sign in again", code="invalid_refresh_token")
         return self._grant(user, session.id, new_refresh, now)
@@ -444,6 +449,7 @@ class AccountService:
     async def logout(self, principal: Principal) -> None:
         async with self._db.transaction() as tx:
             await self.repo.revoke_session(tx, principal.session_id, "logout", self._clock())
+        await tell_sessions_ended(self.sessions_ended, principal.user.id)
 
     # -- sessions -----------------------------------------------------------------------------------
     async def sessions(self, principal: Principal, *, cursor: tuple[float, str] | None, limit: int) -> list[Session]:
@@ -456,6 +462,7 @@ class AccountService:
             raise NotFound("no such session")
         async with self._db.transaction() as tx:
             await self.repo.revoke_session(tx, session_id, "revoked_by_user", self._clock())
+        await tell_sessions_ended(self.sessions_ended, principal.user.id)
 
     # -- password reset -----------------------------------------------------------------------------
     async def request_password_reset(self, *, email: str, caller: Caller) -> None:
@@ -483,6 +490,7 @@ class AccountService:
             raise ApiError(
                 "this link is not valid: it was already used, has expired, or was mistyped", code="invalid_token"
             )
+        await tell_sessions_ended(self.sessions_ended, user.id)
         return await self.claim_username(user)
 
     # -- profile ------------------------------------------------------------------------------------
@@ -538,6 +546,8 @@ class AccountService:
                 await self.repo.revoke_user_sessions(tx, user_id, "suspended", now)
             user = await self.repo.user_by_id(user_id, tx)
         assert user is not None
+        if suspended:
+            await tell_sessions_ended(self.sessions_ended, user_id)
         return user
 
     async def ensure_admin(self, *, email: str, password: str | None, display_name: str) -> tuple[User, bool]:

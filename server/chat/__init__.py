@@ -85,10 +85,18 @@ def setup(app: web.Application) -> None:
 async def _key_directory_ctx(app: web.Application) -> AsyncIterator[None]:
     repo = KeyDirectoryRepository(app[database_key])
     events = app[event_log_key]
-    provide(app, key_directory_key, lambda: KeyDirectory(repo, app[limiter_key], events=events))
+    directory = provide(app, key_directory_key, lambda: KeyDirectory(repo, app[limiter_key], events=events))
     inbox = InboxRepository(app[database_key], app[keyring_key])
     provide(app, inbox_key, lambda: ToDeviceInbox(inbox, repo, app[broker_key], app[limiter_key]))
+    # A session that ends takes its device out of the directory; the sweep finds those that expired.
+    ended = app[accounts_key].sessions_ended
+    ended.connect(directory.forget_ended_sessions)
+    sweeper = asyncio.create_task(directory.run_sweeper())
     yield
+    ended.disconnect(directory.forget_ended_sessions)
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
 
 
 async def _push_ctx(app: web.Application) -> AsyncIterator[None]:

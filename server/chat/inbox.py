@@ -8,7 +8,7 @@ Decisions:
 - A message waits in the target device's inbox until that device acknowledges it (`acknowledge(up_to)`), so it
   survives the device being offline; it is also pushed live to the device's open sockets. Ids count up per device
   and never repeat, so "everything up to id N" is always well defined. The inbox goes with the device (its keys
-  removed, or its session ended and its user publishing again).
+  removed, or its session ended: server/chat/keydir.py).
 - Targets are live devices of the named user; `*` names all of them (but the sender's own). A device id that is
   not a live device of that user is reported back in `undelivered`, as is one whose inbox is full: neither is the
   sender's mistake (a device may have gone meanwhile), and the others still get theirs.

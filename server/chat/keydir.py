@@ -3,9 +3,13 @@ prekeys to start end-to-end sessions. No aiohttp here.
 
 Decisions:
 
-- A device is a signed-in session. Its keys live as long as the session: a revoked or expired session's device
-  is never listed or claimed, and is forgotten when its user next publishes. Other users see a random device id,
-  never the session id.
+- A device is a signed-in session. Its keys live as long as the session: when the session ends (signed out,
+  revoked by its user or an admin, all of the account's ended by a password reset or a suspension) the device
+  leaves the directory at once, its one-time prekeys and its to-device inbox with it, and the people who must know
+  hear `keys.changed` (below), so nobody encrypts to a dead device. The auth domain tells us through its
+  `sessions_ended` signal; a session that merely expired, or one whose device outlived a crash, is removed by the
+  sweep (SWEEP_SECONDS), and is never listed or claimed meanwhile. Other users see a random device id, never the
+  session id.
 - Keys are opaque: base64 (standard or url-safe, padding optional) of 32 to 1024 bytes. The server checks that
   they decode and stores the bytes; it never interprets them (clients verify the signed prekey's signature against
   the identity key). Answers always use standard base64 with padding.
@@ -21,14 +25,16 @@ Decisions:
 - Replacing a device's identity key drops its one-time prekeys (they belong to the key set being replaced);
   replacing only the signed prekey keeps them. Re-sending a one-time prekey already stored with the same public
   key is a no-op (a retried upload succeeds); the same key id with another key is a conflict.
-- When a user's device list changes (a device publishes for the first time or with a new identity key, or its keys
-  are removed), everyone who shares an end-to-end chat with them, and they themselves, get a numbered
-  `keys.changed` event (replayed by sync, so an offline device learns it too) and fetch the user's devices again.
-  A new signed prekey alone changes nothing others must know.
+- When a user's device list changes (a device publishes for the first time or with a new identity key, its keys
+  are removed, or its session ends), everyone who shares an end-to-end chat with them, and they themselves, get a
+  numbered `keys.changed` event (replayed by sync, so an offline device learns it too) and fetch the user's devices
+  again. A new signed prekey alone changes nothing others must know.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 import uuid
@@ -46,6 +52,8 @@ from server.storage.events import NewEvent
 from server.storage.keydir import Device, KeyDirectoryRepository, OneTimePrekey, SignedPrekey
 from server.web.ratelimit import RateLimiter, enforce
 
+log = logging.getLogger(__name__)
+
 MIN_KEY_BYTES = 32
 MAX_KEY_BYTES = 1024
 MAX_KEY_ID = 2**31 - 1  # fits every client's integer type, JavaScript's included
@@ -57,6 +65,8 @@ CLAIMS_PER_USER = RateLimit(20, 3600)  # one claimer, one claimed user
 CLAIMS_PER_CLAIMER = RateLimit(1000, 3600)  # one claimer, every user (a large group's first message)
 
 DEVICES_CHANGED = "keys.changed"  # the event kind
+SWEEP_SECONDS = 3600.0  # how often devices of expired sessions are looked for
+SWEEP_BATCH = 200  # devices removed per transaction (each takes its prekeys and inbox with it)
 
 _MAX_ENCODED = (MAX_KEY_BYTES + 2) // 3 * 4
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -298,6 +308,42 @@ class KeyDirectory:
             frames = await self._devices_changed(tx, principal.user.id, self._clock()) if removed else []
         self._publish(frames)
         return removed
+
+    async def forget_ended_sessions(self, user_id: str) -> None:
+        """The user's devices whose sessions ended leave the directory, with their prekeys and inboxes. Listens to
+        auth's `sessions_ended`, in the process that ended them: `keys.changed` goes through the event log, so every
+        process's sockets hear it."""
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            removed = await self.repo.delete_ended_devices(tx, user_id, now)
+            frames = await self._devices_changed(tx, user_id, now) if removed else []
+        self._publish(frames)
+
+    async def sweep(self, batch: int = SWEEP_BATCH) -> int:
+        """Remove every device whose session ended without the directory hearing of it (expired, or a listener that
+        failed), `batch` devices a transaction; their users' peers hear `keys.changed`. Returns how many went."""
+        removed = 0
+        while True:
+            now = self._clock()
+            async with self._db.transaction() as tx:
+                owners = await self.repo.delete_devices_of_ended_sessions(tx, now, batch)
+                frames = [f for user_id in sorted(set(owners)) for f in await self._devices_changed(tx, user_id, now)]
+            self._publish(frames)
+            removed += len(owners)
+            if len(owners) < batch:
+                break
+            await asyncio.sleep(0)  # let other writers through between batches
+        if removed:
+            log.info("swept the keys of %d ended devices", removed)
+        return removed
+
+    async def run_sweeper(self, interval: float = SWEEP_SECONDS) -> None:
+        while True:
+            await asyncio.sleep(interval)  # first: a server that starts and stops at once never stops mid-sweep
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("key directory sweep failed")
 
     async def _devices_changed(self, tx: Executor, user_id: str, now: float) -> list[tuple[str, dict[str, Any]]]:
         """Append `keys.changed` for the user to the logs of everyone who must fetch their devices again."""

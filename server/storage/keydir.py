@@ -1,7 +1,8 @@
 """Key directory storage: each device's public keys and its one-time prekeys (see 0008_key_directory.sql).
 
-A device is live while its session is: not revoked and not expired. Devices of ended sessions stay in the table
-until their owner publishes again (or the session row is deleted) but are never listed or claimed.
+A device is live while its session is: not revoked and not expired. A device of an ended session is never listed or
+claimed; its row goes (with its one-time prekeys and its inbox, ON DELETE CASCADE) when its session is ended, when
+the sweep finds it (a session that expired), when its owner publishes again, or with the session row.
 """
 
 from __future__ import annotations
@@ -135,6 +136,17 @@ class KeyDirectoryRepository:
             user_id,
             now,
         )
+
+    async def delete_devices_of_ended_sessions(self, tx: Executor, now: float, limit: int) -> list[str]:
+        """Delete up to `limit` devices, of any user, whose sessions were revoked or have expired; returns their
+        users' ids (one for each device deleted)."""
+        rows = await tx.fetch(
+            "DELETE FROM e2e_devices WHERE id IN (SELECT d.id FROM e2e_devices d JOIN sessions s ON s.id = d.session_id"
+            " WHERE s.revoked_at IS NOT NULL OR s.expires_at <= $1 ORDER BY d.id LIMIT $2) RETURNING user_id",
+            now,
+            limit,
+        )
+        return [r["user_id"] for r in rows]
 
     async def count_live_devices(self, tx: Executor, user_id: str, now: float) -> int:
         count = await tx.fetchval(f"SELECT count(*) FROM e2e_devices d {_LIVE} AND d.user_id = $2", now, user_id)

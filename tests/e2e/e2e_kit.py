@@ -1,9 +1,10 @@
 """What the end-to-end browser tests share: the access token a page's app holds, writing and finding messages in
-the conversation, and waiting for a user's devices in the key directory."""
+the conversation, waiting for a user's devices in the key directory, and polling a script in a page."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -37,3 +38,15 @@ def devices_published(server: ServerProcess, token: str, user_id: str, count: in
     while len(_call(f"{server.url}/api/keys/users/{user_id}", token=token)["devices"]) < count:
         assert time.monotonic() < deadline, f"{user_id} has not published {count} devices"
         time.sleep(0.1)
+
+
+def poll(page: Page, script: str, arg: Any, done: Any, timeout: float = 15) -> Any:
+    """Evaluate `script(arg)` until `done(result)`; returns the result. (Not wait_for_function: the app's CSP
+    forbids the eval it uses.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = page.evaluate(script, arg)
+        if done(result):
+            return result
+        assert time.monotonic() < deadline, f"still {result!r}"
+        page.wait_for_timeout(100)

@@ -8,14 +8,12 @@ both of Bob's devices read. The server's database file, read raw, holds none of 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import token_of
+from tests.e2e.e2e_kit import poll, token_of
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, sign_in
 from tests.e2e.webapp import call as _call
@@ -63,18 +61,6 @@ READ_IN_CHAT = """async (chatId) => {
     return null; // its key has not come yet
   }
 }"""
-
-
-def poll(page: Page, script: str, arg: Any, done: Any, timeout: float = 15) -> Any:
-    """Evaluate `script(arg)` until `done(result)`; returns the result. (Not wait_for_function: the app's CSP
-    forbids the eval it uses.)"""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = page.evaluate(script, arg)
-        if done(result):
-            return result
-        assert time.monotonic() < deadline, f"still {result!r}"
-        page.wait_for_timeout(100)
 
 
 def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbox(

@@ -66,7 +66,10 @@ def _keys(book: ApiBook) -> None:
         "/api/keys/device",
         tag="keys",
         summary="Publish or replace this device's public keys (this device = this session)",
-        description="A new identity key drops the device's stored one-time prekeys; a new signed prekey keeps them.",
+        description="A new identity key drops the device's stored one-time prekeys; a new signed prekey keeps them. "
+        "The keys last as long as the session: when it ends (signed out, revoked, ended by a password reset or a "
+        "suspension) they are deleted with the device's inbox, and the people sharing an end-to-end chat with the "
+        "user hear `keys.changed`; an expired session's keys are no longer listed, and are deleted by an hourly sweep.",
         fields={
             "identity_key": Field(str),
             "signed_prekey": Field(dict),
@@ -108,6 +111,7 @@ def _keys(book: ApiBook) -> None:
         "/api/keys/users/{user_id}",
         tag="keys",
         summary="A user's devices and their public keys (an unknown user has none)",
+        description="Only devices whose sessions are live: a device signed out, revoked or expired is never listed.",
         ok={200: reply("The devices.", obj({"user_id": STRING, "devices": array(ref("DeviceBundle"))}))},
         errors={400: "`user_id` is not a user id."},
     )

@@ -36,7 +36,8 @@ def paths() -> dict[str, dict[str, JSON]]:
         summary="Send a payload to each of some devices (Olm ciphertext, key requests)",
         description="`messages` is `{user_id: {device_id: content}}`; the device id `*` names every live device of "
         f"that user but the sender's own. At most {MAX_TARGETS} payloads. Each target device gets its payload once: "
-        "it waits in the device's inbox until acknowledged and is pushed live (`todevice`) to the device's sockets. "
+        "it waits in the device's inbox until acknowledged (or until the device's session ends, which empties its "
+        "inbox) and is pushed live (`todevice`) to the device's sockets. "
         "A device that is not a live device of that user, or whose inbox is full "
         f"({MAX_PENDING} waiting), is listed in `undelivered`; the others get theirs. "
         f"Rate-limited: {SENDS.count} sends per {int(SENDS.seconds)} s per user.",
