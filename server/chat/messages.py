@@ -67,12 +67,11 @@ class MessageService:
 
     def publish_sent(self, sent: Sent, e2e: bool) -> None:
         view = message_view(sent.message, e2e)
-        # The message is serialised once; each member's frame differs only in its seq.
+        # The message is serialised once and published once; each member's frame differs only in its seq.
         encoded = orjson.Fragment(orjson.dumps(view))
-        chat_id = sent.message.chat_id
-        publish = self._events.publish
-        for user_id, seq in sent.seqs.items():
-            publish(user_id, {"type": "message.new", "seq": seq, "chat_id": chat_id, "message": encoded})
+        self._events.publish_numbered(
+            {"type": "message.new", "chat_id": sent.message.chat_id, "message": encoded}, sent.seqs
+        )
         self.message_sent.send(view, sent.seqs)
 
     async def send(

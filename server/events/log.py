@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from server.realtime.broker import Broker, user_topic
+from server.realtime.broker import USER_TOPICS, Broker, user_topic
 from server.storage.database import Executor
 from server.storage.events import ChatEvent, EventRepository, LoggedEvent, NewEvent, RunItem
 
@@ -41,15 +41,19 @@ class EventLog:
         self._readers[kind] = reader
 
     async def change(self, work: Work, now: float | None = None) -> list[dict[str, Any]]:
-        """Run `work` in a transaction with the events it returns; publish them after the commit. Returns the
-        frames published, in the order of the events."""
+        """Run `work` in a transaction with the events it returns; publish them after the commit (a chat's event
+        once for all its members). Returns the frames of the events for one user (`NewEvent`), in order."""
         now = self._clock() if now is None else now
         async with self._db.transaction() as tx:
             await self.repo.lock(tx)  # first, before the work takes any lock of its own
             events = await work(tx, now)
             numbered = await self._append_all(tx, events, now)
         frames = []
-        for user_id, seq, event in numbered:
+        for event, seqs in numbered:
+            if isinstance(event, ChatEvent):
+                self.publish_numbered({"type": event.kind, "chat_id": event.chat_id, **event.payload}, seqs)
+                continue
+            [(user_id, seq)] = seqs.items()
             frame = event_frame(event.kind, seq, event.chat_id, event.payload)
             self.publish(user_id, frame)
             frames.append(frame)
@@ -57,10 +61,10 @@ class EventLog:
 
     async def _append_all(
         self, tx: Executor, events: Sequence[NewEvent | ChatEvent], now: float
-    ) -> list[tuple[str, int, NewEvent | ChatEvent]]:
-        """Append the events in their order (consecutive ones of a kind together); returns (user, seq, event) for
-        each user an event reached, in order."""
-        numbered: list[tuple[str, int, NewEvent | ChatEvent]] = []
+    ) -> list[tuple[NewEvent | ChatEvent, dict[str, int]]]:
+        """Append the events in their order (consecutive ones of a kind together); returns each event with the
+        seq it has for each user it reached."""
+        numbered: list[tuple[NewEvent | ChatEvent, dict[str, int]]] = []
         start = 0
         while start < len(events):
             end = start
@@ -70,11 +74,11 @@ class EventLog:
             if own:
                 mine = [e for e in events[start:end] if isinstance(e, NewEvent)]
                 seqs = await self.repo.append(tx, mine, now)
-                numbered += [(e.user_id, seq, e) for e, seq in zip(mine, seqs, strict=True)]
+                numbered += [(e, {e.user_id: seq}) for e, seq in zip(mine, seqs, strict=True)]
             else:
                 chats = [e for e in events[start:end] if isinstance(e, ChatEvent)]
                 per_user = await self.repo.append_chat(tx, chats, now)
-                numbered += [(u, seq, e) for e, seqs in zip(chats, per_user, strict=True) for u, seq in seqs.items()]
+                numbered += list(zip(chats, per_user, strict=True))
             start = end
         return numbered
 
@@ -88,6 +92,11 @@ class EventLog:
     def publish(self, user_id: str, frame: dict[str, Any]) -> None:
         """Send a frame live to every connection of the user, in every process (never waits)."""
         self._broker.publish(user_topic(user_id), frame)
+
+    def publish_numbered(self, frame: dict[str, Any], seqs: Mapping[str, int]) -> None:
+        """Send a frame live to every connection of each user in `seqs`, with that user's seq, in one publication
+        (never waits)."""
+        self._broker.publish_numbered(USER_TOPICS, frame, seqs, "seq")
 
     async def last_seq(self, user_id: str) -> int:
         return await self.repo.last_seq(user_id)

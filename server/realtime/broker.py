@@ -2,7 +2,10 @@
 so an event reaches subscribers connected to any process.
 
 `publish` never waits (callers are on hot paths); `subscribe` returns once the subscription is live, so a
-caller can subscribe first and then read what it missed from the database without a gap.
+caller can subscribe first and then read what it missed from the database without a gap. `publish_numbered`
+sends one event to many topics, each copy with its own number (a group message, each member's `seq`): one
+publication for all of them (with Redis, one message to every process, not one per member), and a copy made
+only for a topic that has a subscriber in the process.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import orjson
@@ -24,13 +27,19 @@ Unsubscribe = Callable[[], None]
 SUBSCRIBE_TIMEOUT = 5.0  # seconds Redis may take to confirm a subscription
 
 
+USER_TOPICS = "user:"
+
+
 def user_topic(user_id: str) -> str:
     """The topic whose events go to every connection of one user."""
-    return f"user:{user_id}"
+    return USER_TOPICS + user_id
 
 
 class Broker(Protocol):
     def publish(self, topic: str, event: dict[str, Any]) -> None: ...
+
+    def publish_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
+        """`event` with `key` set to `numbers[name]` on each topic `prefix + name`, in one publication."""
 
     def wanted(self, topic: str) -> bool:
         """False only when no subscriber anywhere can want the topic (so the publisher may skip the work)."""
@@ -52,6 +61,13 @@ class _Local:
                 callback(event)
             except Exception:
                 log.exception("subscriber of %s failed", topic)
+
+    def deliver_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
+        topics = self.topics
+        for name, number in numbers.items():
+            callbacks = topics.get(prefix + name)
+            if callbacks:
+                self.deliver(prefix + name, {**event, key: number})
 
     def add(self, topic: str, callback: Callback) -> bool:
         """Returns True if this is the topic's first subscriber."""
@@ -77,6 +93,9 @@ class MemoryBroker:
 
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         self._local.deliver(topic, event)
+
+    def publish_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
+        self._local.deliver_numbered(prefix, event, numbers, key)
 
     def wanted(self, topic: str) -> bool:
         return bool(self._local.topics.get(topic))
@@ -107,8 +126,10 @@ class RedisBroker:
         self._started = False
 
     async def start(self) -> None:
-        # A subscription is needed before the listener can read; this one also proves the link works.
-        await self._pubsub.subscribe(self._prefix + "_")
+        # A subscription is needed before the listener can read; this one also proves the link works. The other
+        # carries numbered events to every process (the order of one connection's messages is Redis's order of
+        # publication, so they keep their place among the rest).
+        await self._pubsub.subscribe(self._prefix + "_", self._numbered_channel)
         self._tasks = [asyncio.create_task(self._publisher()), asyncio.create_task(self._listener())]
         self._started = True
 
@@ -116,11 +137,22 @@ class RedisBroker:
         # Other processes may have subscribers we cannot see from here.
         return True
 
+    @property
+    def _numbered_channel(self) -> str:
+        return self._prefix + "_numbered"
+
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         try:
             self._outbox.put_nowait((self._prefix + topic, orjson.dumps(event)))
         except asyncio.QueueFull:
             log.error("broker outbox full; dropping an event for %s", topic)
+
+    def publish_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
+        data = orjson.dumps({"prefix": prefix, "event": event, "numbers": numbers, "key": key})
+        try:
+            self._outbox.put_nowait((self._numbered_channel, data))
+        except asyncio.QueueFull:
+            log.error("broker outbox full; dropping an event for %d topics", len(numbers))
 
     async def subscribe(self, topic: str, callback: Callback) -> Unsubscribe:
         if self._local.add(topic, callback):
@@ -181,6 +213,11 @@ class RedisBroker:
                 for future in self._confirmations.pop(channel, []):
                     if not future.done():
                         future.set_result(None)
+            elif message["type"] == "message" and channel == self._numbered_channel:
+                numbered = orjson.loads(message["data"])
+                self._local.deliver_numbered(
+                    numbered["prefix"], numbered["event"], numbered["numbers"], numbered["key"]
+                )
             elif message["type"] == "message":
                 self._local.deliver(channel.removeprefix(self._prefix), orjson.loads(message["data"]))
 
