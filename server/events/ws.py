@@ -28,10 +28,17 @@ def _user(conn: Connection) -> str:
 
 
 def _deliver(conn: Connection) -> Callable[[dict[str, Any]], None]:
+    streams: list[SeqStream] = []  # the connection's, once it has synced (looked up until then; kept after)
+
     def deliver(event: dict[str, Any]) -> None:
-        stream = conn.get(SEQ_STREAM)
-        if stream is not None and "seq" in event:
-            stream.live(event)
+        if not streams:
+            stream = conn.get(SEQ_STREAM)
+            if stream is None:
+                conn.send(event)
+                return
+            streams.append(stream)
+        if "seq" in event:
+            streams[0].live(event)
         else:
             conn.send(event)
 

@@ -63,11 +63,20 @@ class _Local:
                 log.exception("subscriber of %s failed", topic)
 
     def deliver_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
-        topics = self.topics
+        # The hot path of a group message (once per member): one lookup per member, a copy only for a member
+        # with a subscriber here.
+        get = self.topics.get
         for name, number in numbers.items():
-            callbacks = topics.get(prefix + name)
-            if callbacks:
-                self.deliver(prefix + name, {**event, key: number})
+            callbacks = get(prefix + name)
+            if not callbacks:
+                continue
+            frame = event.copy()
+            frame[key] = number
+            for callback in tuple(callbacks):
+                try:
+                    callback(frame)
+                except Exception:
+                    log.exception("subscriber of %s failed", prefix + name)
 
     def add(self, topic: str, callback: Callback) -> bool:
         """Returns True if this is the topic's first subscriber."""
