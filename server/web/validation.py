@@ -79,8 +79,8 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
     """Check a decoded JSON object against `spec`; returns only the fields present (required ones always)."""
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", code="wrong_type")
-    unknown = sorted(set(data) - set(spec))
-    if unknown:
+    if not data.keys() <= spec.keys():
+        unknown = sorted(set(data) - set(spec))
         raise ValidationError("unknown field {field}", field=unknown[0], code="unknown_field")
     result: dict[str, Any] = {}
     for name, field_spec in spec.items():
