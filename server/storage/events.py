@@ -20,7 +20,7 @@ from typing import Any
 
 from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor
-from server.storage.sql import Sealer, chunked, marks
+from server.storage.sql import Sealer, chunked, marks, padded
 
 EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
 SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
@@ -109,17 +109,33 @@ class EventRepository:
         return {user: last[user] - n + 1 for user, n in counts.items()}
 
     async def _reserve(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
-        """Add each user's count to their counter; returns the new last seq per user. All the counters are
-        locked first, in id order (PostgreSQL), so two transactions that touch the same users cannot deadlock."""
+        """Add each user's count to their counter; returns the new last seq per user. On PostgreSQL all the
+        counters are locked first, in id order, so two transactions that touch the same users cannot deadlock;
+        SQLite has one writer, so nothing else can hold these rows and the counters are bumped straight away."""
         users = sorted(counts)
-        present: set[str] = set()
+        if self.db.backend == "postgresql":
+            present: set[str] = set()
+            for chunk in chunked(users):
+                present |= await self._lock_counters(tx, chunk)
+            await self._make_counters(tx, [u for u in users if u not in present])
+            return await self._bump_all(tx, users, counts)
+        last = await self._bump_all(tx, users, counts)
+        missing = [u for u in users if u not in last]  # a user's first event: their counter is made now
+        if missing:
+            await self._make_counters(tx, missing)
+            last.update(await self._bump_all(tx, missing, counts))
+        return last
+
+    async def _make_counters(self, tx: Executor, users: list[str]) -> None:
+        """Counters (at 0) for users who have none yet, locked until the transaction ends (PostgreSQL)."""
         for chunk in chunked(users):
-            present |= await self._lock_counters(tx, chunk)
-        missing = [u for u in users if u not in present]  # a user's first event: their counter is made now
-        for chunk in chunked(missing):
             values = ", ".join(f"(${i})" for i in range(1, len(chunk) + 1))
             await tx.execute(f"INSERT INTO user_seq (user_id) VALUES {values} ON CONFLICT (user_id) DO NOTHING", *chunk)
-            await self._lock_counters(tx, chunk)
+            if self.db.backend == "postgresql":
+                await self._lock_counters(tx, chunk)
+
+    async def _bump_all(self, tx: Executor, users: list[str], counts: Mapping[str, int]) -> dict[str, int]:
+        """Add each user's count to their counter; the new last seq of those who have one."""
         by_count: dict[int, list[str]] = defaultdict(list)
         for user in users:
             by_count[counts[user]].append(user)
@@ -129,22 +145,18 @@ class EventRepository:
                 last.update(await self._bump(tx, chunk, n))
         return last
 
-    async def _lock_counters(self, tx: Executor, users: list[str]) -> set[str]:
-        """Those of the users who have a counter, locked until the transaction ends (PostgreSQL; SQLite has one
-        writer, so nothing else can hold these rows)."""
-        if self.db.backend == "postgresql":
-            rows = await tx.fetch(
-                f"SELECT user_id FROM user_seq WHERE user_id IN ({marks(1, len(users))}) ORDER BY user_id FOR UPDATE",
-                *users,
-            )
-            return {row["user_id"] for row in rows}
-        found = await tx.fetch_many(
-            f"SELECT user_id FROM user_seq WHERE user_id IN ({marks(1, len(users))})", ("user_id",), *users
+    @staticmethod
+    async def _lock_counters(tx: Executor, users: list[str]) -> set[str]:
+        """Those of the users who have a counter, locked until the transaction ends (PostgreSQL only)."""
+        rows = await tx.fetch(
+            f"SELECT user_id FROM user_seq WHERE user_id IN ({marks(1, len(users))}) ORDER BY user_id FOR UPDATE",
+            *users,
         )
-        return {user_id for (user_id,) in found}
+        return {row["user_id"] for row in rows}
 
     @staticmethod
     async def _bump(tx: Executor, users: list[str], n: int) -> dict[str, int]:
+        users = padded(users)  # a repeated user is bumped once all the same
         await tx.execute(
             f"UPDATE user_seq SET last_seq = last_seq + $1 WHERE user_id IN ({marks(2, len(users))})", n, *users
         )
