@@ -45,11 +45,14 @@ def in_list(column: str, count: int, first: int = 1) -> str:
     return f"{column} IN ({marks(first, count)})"
 
 
+EXACT_UP_TO = 16  # sizes a hot statement is written for as they are; above, rounded up to a power of two
+
+
 def bucket(count: int, most: int = CHUNK) -> int:
-    """`count` rounded up to a power of two (at most `most`): how many values a hot statement is written for, so
-    that its text comes in a few sizes the database keeps prepared, not one per size (preparing costs about as
-    much as running, per value)."""
-    return min(most, 1 << max(0, count - 1).bit_length())
+    """How many values a hot statement is written for: `count` itself up to EXACT_UP_TO, above that rounded up to a
+    power of two (at most `most`), so its text comes in a few sizes the database keeps prepared, not one per size
+    (preparing costs about as much as running, per value)."""
+    return count if count <= EXACT_UP_TO else min(most, 1 << (count - 1).bit_length())
 
 
 def padded(values: Sequence[T]) -> list[T]:

@@ -17,6 +17,7 @@ import aiosqlite
 import orjson
 
 from server.storage.database import Executor, IntegrityError, Row, T
+from server.storage.sql import EXACT_UP_TO
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -163,14 +164,15 @@ def _insert_statements(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> Iterator[tuple[str, list[Any]]]:
     """Many rows per INSERT: one step of SQLite (and one release of the GIL) for each, not one per row. Made one
-    at a time, so a large write holds one statement's values at once, not all of them. Each takes a power of two
-    of rows (or the most one takes), so the statements come in a few sizes that stay prepared."""
+    at a time, so a large write holds one statement's values at once, not all of them. Each takes the most one
+    takes, a power of two of rows, or what is left once that is at most EXACT_UP_TO, so the statements come in a
+    few sizes that stay prepared."""
     per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(columns)))
     names = tuple(columns)
     start = 0
     while start < len(rows):
         left = len(rows) - start
-        count = per if left >= per else 1 << (left.bit_length() - 1)
+        count = per if left >= per else left if left <= EXACT_UP_TO else 1 << (left.bit_length() - 1)
         chunk = rows[start : start + count]
         start += count
         yield _insert_sql(table, names, count), list(itertools.chain.from_iterable(chunk))
