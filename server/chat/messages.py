@@ -8,6 +8,7 @@ events through ChatService.change, like every change to a chat.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -65,7 +66,8 @@ class MessageService:
         # connection.
         self.message_sent: Signal[[dict[str, Any], dict[str, int]], None] = Signal("message_sent")
 
-    def publish_sent(self, sent: Sent, e2e: bool) -> None:
+    def publish_sent(self, sent: Sent, e2e: bool) -> dict[str, Any]:
+        """Send a new message's event to every member, and fire `message_sent`; returns the message's view."""
         view = message_view(sent.message, e2e)
         # The message is serialised once and published once; each member's frame differs only in its seq.
         encoded = orjson.Fragment(orjson.dumps(view))
@@ -73,6 +75,7 @@ class MessageService:
             {"type": "message.new", "chat_id": sent.message.chat_id, "message": encoded}, sent.seqs
         )
         self.message_sent.send(view, sent.seqs)
+        return view
 
     async def send(
         self,
@@ -151,11 +154,10 @@ class MessageService:
                     field="attachments",
                 ),
             }[result.code]
-        if not result.duplicate:
-            self.publish_sent(result, chat.e2e)
-        view = message_view(result.message, chat.e2e)
-        view["duplicate"] = result.duplicate
-        return view
+        if result.duplicate:
+            return {**message_view(result.message, chat.e2e), "duplicate": True}
+        # A copy: the view published is held by push's queue.
+        return {**self.publish_sent(result, chat.e2e), "duplicate": False}
 
     async def record(self, chat_id: str, sender_id: str, client_id: str, meta: dict[str, Any]) -> bool:
         """A system message another domain writes into a chat's history (a call's entry, `meta` = `{"call":
@@ -401,7 +403,12 @@ class MessageService:
         return frames
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _client_id(value: str) -> str:
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value  # already as str(UUID(value)) writes it (what clients send): no UUID object to make
     try:
         return str(uuid.UUID(value))
     except (ValueError, AttributeError, TypeError):

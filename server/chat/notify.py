@@ -69,7 +69,11 @@ class PushNotifier:
         if message.get("silent"):
             return  # an end-to-end reaction: not a new message to ring about
         sender = message.get("sender_id")
-        members = [(user_id, seq) for user_id, seq in seqs.items() if user_id != sender]  # never to yourself
+        # Never to yourself, nor to a member with a connection on this process: it got the message on its socket,
+        # and a member online anywhere gets no push (the worker asks presence about the others). Most messages
+        # (both members of a direct chat online) then cost no queued entry and no worker turn.
+        here = self._presence.connected_here
+        members = [(user_id, seq) for user_id, seq in seqs.items() if user_id != sender and not here(user_id)]
         if not members:
             return
         try:

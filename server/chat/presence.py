@@ -111,6 +111,10 @@ class PresenceService:
     async def online(self, user_id: str) -> bool:
         return not await self.offline([user_id])
 
+    def connected_here(self, user_id: str) -> bool:
+        """Has the user a connection open on this process (so is online, whatever other processes say)?"""
+        return user_id in self._local
+
     async def offline(self, user_ids: Sequence[str]) -> list[str]:
         """Those of the users with no open connection on any process (one Redis round trip for all)."""
         maybe = [u for u in user_ids if not self._local.get(u)]

@@ -9,13 +9,13 @@ handler receives clean arguments; one without a schema checks its own.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from server.realtime.connections import Connection
-from server.web.validation import Field, validate
+from server.web.validation import Field, validate, validate_known
 
 # (request, connection, the frame's fields) -> the reply's result; raise ApiError for an error reply.
 CommandHandler = Callable[[web.Request, Connection, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -29,9 +29,18 @@ class Command:
     schema: dict[str, Field] | None = None  # None: the handler checks its own fields
     # Most commands need a signed-in connection; a few (following a public channel) do not.
     anonymous: bool = False
+    _accepted: frozenset[str] = field(init=False, repr=False, compare=False)  # the schema's fields, type and id
+
+    def __post_init__(self) -> None:
+        # A schema naming type or id itself (none does) always takes the path that leaves them out.
+        plain = self.schema is not None and not {"type", "id"} & set(self.schema)
+        accepted = frozenset(self.schema or ()) | {"type", "id"} if plain else frozenset()
+        object.__setattr__(self, "_accepted", accepted)  # (frozen: set once, here)
 
     def arguments(self, frame: dict[str, Any]) -> dict[str, Any]:
         """The frame's fields, checked against the schema (ValidationError names the field at fault)."""
+        if self.schema is not None and frame.keys() <= self._accepted:
+            return validate_known(frame, self.schema)  # no copy of the frame without type and id first
         fields = {k: v for k, v in frame.items() if k not in ("type", "id")}
         return fields if self.schema is None else validate(fields, self.schema)
 

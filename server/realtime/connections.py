@@ -160,7 +160,8 @@ class Connection:
         if self.closed_reason is not None:
             return False
         data = orjson.dumps(frame)
-        return self._queue(text_frame_header(len(data)), data)
+        size = len(data)
+        return self._queue(bytes((0x81, size)) if size < 126 else text_frame_header(size), data)
 
     def pong(self, payload: bytes) -> bool:
         """Answer a WebSocket ping. Queued like any frame, so a client that pings without reading the answers
@@ -171,7 +172,11 @@ class Connection:
 
     def _queue(self, header: bytes, data: bytes) -> bool:
         size = len(header) + len(data)
-        if self.buffered() + size > self._max_buffered:
+        after = self._out_bytes + size  # what buffered() would say after this frame, written out: runs per frame
+        transport = self._socket
+        if transport is not None and not transport.is_closing():
+            after += transport.get_write_buffer_size()
+        if after > self._max_buffered:
             self.close_soon(CLOSE_TOO_SLOW, "too slow: reconnect and resync")
             return False
         if not self._out:

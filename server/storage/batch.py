@@ -125,7 +125,8 @@ class BatchWriter(Generic[T, R]):
             if len(self._pending) < self._max_rows and not self._closing and self._max_delay > 0:
                 self._full.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), self._max_delay)
+                    async with asyncio.timeout(self._max_delay):  # (wait_for would make a task per batch)
+                        await self._full.wait()
             batch = self._pending[: self._max_rows]
             del self._pending[: self._max_rows]
             self._writing = len(batch)

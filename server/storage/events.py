@@ -34,7 +34,7 @@ from typing import Any
 
 from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor
-from server.storage.sql import Sealer, chunked, in_list
+from server.storage.sql import Sealer, chunked, in_list, padded
 
 EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
 SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
@@ -213,6 +213,7 @@ class EventRepository:
         """Each chat's last position (0 for a chat that has written none)."""
         heads = dict.fromkeys(chats, 0)
         for chunk in chunked(sorted(chats)):
+            chunk = padded(chunk)  # (a few statement sizes, kept prepared)
             rows = await executor.fetch_many(
                 f"SELECT chat_id, last_pos FROM chat_streams WHERE {in_list('chat_id', len(chunk))}",
                 ("chat_id", "last_pos"),
@@ -358,7 +359,7 @@ class _Counters:
         this change are `heads`)."""
         tx = self._tx
         open_on = self.open_on = {chat_id: set() for chat_id in chats}
-        for chunk in chunked(sorted(chats)):
+        for chunk in map(padded, chunked(sorted(chats))):
             rows = await tx.fetch_many(
                 f"SELECT {', '.join(COUNTER_COLUMNS)} FROM user_seq WHERE {in_list('open_chat', len(chunk))}",
                 COUNTER_COLUMNS,
@@ -368,7 +369,7 @@ class _Counters:
                 self._keep(row)
                 open_on[row[2]].add(row[0])
         missing = sorted(users - self._counters.keys())
-        for chunk in chunked(missing):
+        for chunk in map(padded, chunked(missing)):
             rows = await tx.fetch_many(
                 f"SELECT {', '.join(COUNTER_COLUMNS)} FROM user_seq WHERE {in_list('user_id', len(chunk))}",
                 COUNTER_COLUMNS,

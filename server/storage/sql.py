@@ -8,6 +8,7 @@ ENCRYPTED_COLUMNS, so a column that rotate-keys would not walk can never be writ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar, overload
 
@@ -21,6 +22,7 @@ T = TypeVar("T")
 CHUNK = 500  # ids per statement: well under both backends' parameter limits
 
 
+@functools.lru_cache(maxsize=256)  # the batch writers' statements ask for the same few sizes again and again
 def marks(first: int, count: int) -> str:
     """`$first, ..., $(first + count - 1)`: placeholders for `count` values."""
     return ", ".join(f"${i}" for i in range(first, first + count))
@@ -37,9 +39,25 @@ def chunked(values: Sequence[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield list(values[start : start + size])
 
 
+@functools.lru_cache(maxsize=256)
 def in_list(column: str, count: int, first: int = 1) -> str:
     """`column IN ($first, ...)` for `count` values."""
     return f"{column} IN ({marks(first, count)})"
+
+
+EXACT_UP_TO = 16  # sizes a hot statement is written for as they are; above, rounded up to a power of two
+
+
+def bucket(count: int, most: int = CHUNK) -> int:
+    """How many values a hot statement is written for: `count` itself up to EXACT_UP_TO, above that rounded up to a
+    power of two (at most `most`), so its text comes in a few sizes the database keeps prepared, not one per size
+    (preparing costs about as much as running, per value)."""
+    return count if count <= EXACT_UP_TO else min(most, 1 << (count - 1).bit_length())
+
+
+def padded(values: Sequence[T]) -> list[T]:
+    """`values` made up to their bucket's size by repeating the last one (harmless in an IN list)."""
+    return [*values, *[values[-1]] * (bucket(len(values)) - len(values))]
 
 
 class Sealer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
@@ -16,6 +17,7 @@ import aiosqlite
 import orjson
 
 from server.storage.database import Executor, IntegrityError, Row, T
+from server.storage.sql import EXACT_UP_TO
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
@@ -115,7 +117,10 @@ class _InThread(Executor):
         return self.raw.execute(to_sqlite(sql), args).fetchall()
 
     async def fetch_many(self, sql: str, columns: Sequence[str], *args: Any) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self.raw.execute(to_sqlite(sql), args)]
+        cursor = self.raw.cursor()
+        cursor.row_factory = None  # plain tuples, made by sqlite3 itself: no Row, nor a tuple() of it, per row
+        rows: list[tuple[Any, ...]] = cursor.execute(to_sqlite(sql), args).fetchall()
+        return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Row | None:
         row: Row | None = self.raw.execute(to_sqlite(sql), args).fetchone()
@@ -159,12 +164,18 @@ def _insert_statements(
     table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> Iterator[tuple[str, list[Any]]]:
     """Many rows per INSERT: one step of SQLite (and one release of the GIL) for each, not one per row. Made one
-    at a time, so a large write holds one statement's values at once, not all of them."""
+    at a time, so a large write holds one statement's values at once, not all of them. Each takes the most one
+    takes, a power of two of rows, or what is left once that is at most EXACT_UP_TO, so the statements come in a
+    few sizes that stay prepared."""
     per = max(1, min(_ROWS_PER_INSERT, _MAX_VARIABLES // len(columns)))
     names = tuple(columns)
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        yield _insert_sql(table, names, len(chunk)), [value for row in chunk for value in row]
+    start = 0
+    while start < len(rows):
+        left = len(rows) - start
+        count = per if left >= per else left if left <= EXACT_UP_TO else 1 << (left.bit_length() - 1)
+        chunk = rows[start : start + count]
+        start += count
+        yield _insert_sql(table, names, count), list(itertools.chain.from_iterable(chunk))
 
 
 class SqliteDatabase:
@@ -332,7 +343,9 @@ class SqliteDatabase:
 
 async def _open(path: str) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly our block.
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    # cached_statements: the batch writers' statements come in a few sizes each (storage/sql.py bucket), and all
+    # of them together should stay prepared (Python's default keeps 128).
+    conn = await aiosqlite.connect(path, isolation_level=None, cached_statements=512)
     conn.row_factory = sqlite3.Row
     for pragma in _PRAGMAS:
         await conn.execute(pragma)

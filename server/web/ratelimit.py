@@ -135,7 +135,8 @@ class RedisRateLimiter:
 
 async def enforce(limiter: RateLimiter, limit: RateLimit, *keys: str) -> None:
     """Count an attempt under every key (e.g. per IP and per account); refuse if any is over its limit."""
-    waits = [await limiter.hit(key, limit) for key in keys]
-    longest = max(waits, default=0.0)
+    longest = 0.0
+    for key in keys:  # every key counts the attempt, even after one is over its limit
+        longest = max(longest, await limiter.hit(key, limit))
     if longest > 0:
         raise TooManyRequests(longest)

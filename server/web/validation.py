@@ -29,6 +29,8 @@ class Field:
 
 
 def _check(name: str, value: Any, spec: Field) -> Any:
+    if spec.kind is str and type(value) is str:  # most fields: straight to the text's checks
+        return _check_text(name, value, spec)
     if value is None:
         if spec.nullable:
             return None
@@ -43,22 +45,32 @@ def _check(name: str, value: Any, spec: Field) -> Any:
     if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
         raise ValidationError("{field} is out of range (a 64-bit integer)", field=name)
     if isinstance(value, str):
-        if spec.strip:
-            value = value.strip()
-        if "\x00" in value:
-            raise ValidationError("{field} must not contain NUL characters", field=name)
-        if spec.max_length is not None and len(value) > spec.max_length:
-            raise ValidationError(
-                "{field} is longer than {limit} characters", field=name, code="too_long", limit=spec.max_length
-            )
-        if len(value) < spec.min_length:
-            if spec.min_length <= 1:
-                raise ValidationError("{field} must not be empty", field=name, code="required")
-            raise ValidationError(
-                "{field} must be at least {limit} characters", field=name, code="too_short", limit=spec.min_length
-            )
-        if spec.email and not _EMAIL.match(value):
-            raise ValidationError("{field} is not an e-mail address", field=name)
+        return _check_text(name, value, spec)
+    return _check_choice(name, value, spec)
+
+
+def _check_text(name: str, value: str, spec: Field) -> str:
+    if spec.strip:
+        value = value.strip()
+    if "\x00" in value:
+        raise ValidationError("{field} must not contain NUL characters", field=name)
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise ValidationError(
+            "{field} is longer than {limit} characters", field=name, code="too_long", limit=spec.max_length
+        )
+    if len(value) < spec.min_length:
+        if spec.min_length <= 1:
+            raise ValidationError("{field} must not be empty", field=name, code="required")
+        raise ValidationError(
+            "{field} must be at least {limit} characters", field=name, code="too_short", limit=spec.min_length
+        )
+    if spec.email and not _EMAIL.match(value):
+        raise ValidationError("{field} is not an e-mail address", field=name)
+    _check_choice(name, value, spec)
+    return value
+
+
+def _check_choice(name: str, value: Any, spec: Field) -> Any:
     if spec.choices is not None and value not in spec.choices:
         allowed = ", ".join(str(c) for c in spec.choices)
         raise ValidationError("{field} must be one of {allowed}", field=name, allowed=allowed)
@@ -79,16 +91,21 @@ def validate(data: Any, spec: dict[str, Field]) -> dict[str, Any]:
     """Check a decoded JSON object against `spec`; returns only the fields present (required ones always)."""
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", code="wrong_type")
-    unknown = sorted(set(data) - set(spec))
-    if unknown:
+    if not data.keys() <= spec.keys():
+        unknown = sorted(set(data) - set(spec))
         raise ValidationError("unknown field {field}", field=unknown[0], code="unknown_field")
+    return validate_known(data, spec)
+
+
+def validate_known(data: dict[str, Any], spec: dict[str, Field]) -> dict[str, Any]:
+    """`validate` for an object whose keys the caller has checked are all in `spec` (or ignored by it): the
+    fields of `spec` present in `data`, checked."""
     result: dict[str, Any] = {}
     for name, field_spec in spec.items():
-        if name not in data:
-            if field_spec.required:
-                raise ValidationError("{field} is required", field=name, code="required")
-            continue
-        result[name] = _check(name, data[name], field_spec)
+        if name in data:
+            result[name] = _check(name, data[name], field_spec)
+        elif field_spec.required:
+            raise ValidationError("{field} is required", field=name, code="required")
     return result
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from server.storage.database import Database, Executor, Row
-from server.storage.sql import chunked, in_list
+from server.storage.sql import chunked, in_list, padded
 
 
 async def blocks_among(executor: Executor, users: Sequence[str]) -> set[tuple[str, str]]:
     """(blocker, blocked) pairs whose blocker is one of `users`."""
     found: set[tuple[str, str]] = set()
     for chunk in chunked(users):
+        chunk = padded(chunk)
         rows = await executor.fetch(
             f"SELECT user_id, blocked_id FROM user_blocks WHERE {in_list('user_id', len(chunk))}", *chunk
         )

@@ -8,6 +8,7 @@ batch, not a few per message.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from server.storage.chat.messages import MESSAGE_COLUMNS, MessageRepository
 from server.storage.chat.records import Message, Send, SendRefused, Sent
 from server.storage.database import Executor
 from server.storage.events import EventRepository, RunItem
-from server.storage.sql import chunked, in_list
+from server.storage.sql import bucket, chunked, in_list, padded
 
 
 @dataclass
@@ -148,7 +149,7 @@ class SendRepository:
         keys = sorted({(s.sender_id, s.client_id) for s in sends if s.client_id is not None})
         found: dict[tuple[str, str], Message] = {}
         for chunk in chunked(keys):
-            client_ids = sorted({client_id for _, client_id in chunk})
+            client_ids = padded(sorted({client_id for _, client_id in chunk}))
             # By client_id alone (the index leads with it: one probe each), then matched to the sender here.
             rows = await tx.fetch(f"SELECT * FROM messages WHERE {in_list('client_id', len(client_ids))}", *client_ids)
             wanted = set(chunk)
@@ -162,6 +163,7 @@ async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
     """Kind, last message id and members (with where each one's history starts) of the batch's chats."""
     chats: dict[str, _ChatInfo] = {}
     for chunk in chunked(sorted(chat_ids)):
+        chunk = padded(chunk)
         rows = await tx.fetch_many(
             "SELECT c.id, c.kind, c.last_message_id, cm.user_id, cm.joined_message_id FROM chats c"
             f" JOIN chat_members cm ON cm.chat_id = c.id WHERE {in_list('c.id', len(chunk))} ORDER BY c.id, cm.user_id",
@@ -178,27 +180,29 @@ async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
 
 async def _reserve_message_ids(tx: Executor, counts: dict[str, int], newest: dict[str, float | None]) -> dict[str, int]:
     """Add each chat's count to its last message id (one statement for the batch), and set its last message's time
-    where `newest` has one; returns the new last ids."""
+    where `newest` has one; returns the new last ids. (RETURNING: on SQLite this runs in the writer's thread, in
+    one step, where rows cost no hand-over each.)"""
     last: dict[str, int] = {}
     for chunk in chunked(sorted(counts)):
-        rows_sql = ", ".join(
-            f"(${3 * i + 1}, CAST(${3 * i + 2} AS BIGINT), CAST(${3 * i + 3} AS DOUBLE PRECISION))"
-            for i in range(len(chunk))
-        )
+        size = bucket(len(chunk))
         args: list[Any] = []
         for chat_id in chunk:
             args.extend((chat_id, counts[chat_id], newest[chat_id]))
-        await tx.execute(
-            f"WITH v (id, n, at) AS (VALUES {rows_sql})"
+        args.extend(("", 0, None) * (size - len(chunk)))  # up to the bucket's size: rows of no chat (no id is "")
+        rows = await tx.fetch(
+            f"WITH v (id, n, at) AS (VALUES {_reserve_rows(size)})"
             " UPDATE chats SET last_message_id = chats.last_message_id + v.n,"
             " last_message_at = COALESCE(v.at, chats.last_message_at)"
-            " FROM v WHERE chats.id = v.id",
+            " FROM v WHERE chats.id = v.id RETURNING chats.id, chats.last_message_id",
             *args,
         )
-        rows = await tx.fetch_many(
-            f"SELECT id, last_message_id FROM chats WHERE {in_list('id', len(chunk))}",
-            ("id", "last_message_id"),
-            *chunk,
-        )
-        last.update({chat_id: int(last_id) for chat_id, last_id in rows})
+        last.update({row[0]: int(row[1]) for row in rows})
     return last
+
+
+@functools.lru_cache(maxsize=64)
+def _reserve_rows(count: int) -> str:
+    """The VALUES rows of `_reserve_message_ids`'s statement for `count` chats."""
+    return ", ".join(
+        f"(${3 * i + 1}, CAST(${3 * i + 2} AS BIGINT), CAST(${3 * i + 3} AS DOUBLE PRECISION))" for i in range(count)
+    )
