@@ -7,7 +7,7 @@ from server.chat.attachments import MAX_PER_MESSAGE
 from server.chat.messages import HISTORY_MAX, MAX_CIPHERTEXT, MAX_EMOJI, MAX_TEXT
 from server.chat.moderation import MAX_REASON, RESOLUTIONS
 from server.chat.presence import VISIBILITY
-from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME
+from server.chat.service import MAX_BROADCAST_MEMBERS, MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, MEMBERS_LISTED
 from server.storage.chat.records import ROLES as CHAT_ROLES
 from server.web.apidoc.kit import (
     ATTACHMENT_ID,
@@ -48,6 +48,7 @@ _CHAT = {
     "id": STRING,
     "kind": {"type": "string", "enum": ["direct", "group"]},
     "e2e": {"type": "boolean", "description": "end to end: messages are ciphertext the server cannot read"},
+    "broadcast": {"type": "boolean", "description": "a channel: only the owner and admins post; members read, react"},
     "name": nullable(STRING),
     "description": nullable(STRING),
     "avatar_id": nullable(STRING),
@@ -125,7 +126,19 @@ SCHEMAS: dict[str, JSON] = {
             "joined_at": TIME,
         }
     ),
-    "Chat": obj({**_CHAT, "me": ref("MemberSettings"), "members": array(ref("Member"))}),
+    "Chat": obj(
+        {
+            **_CHAT,
+            "me": ref("MemberSettings"),
+            "members": {
+                **array(ref("Member")),
+                "description": f"every member, up to {MEMBERS_LISTED}; above, the owner and admins only (page the rest"
+                " with GET /api/chats/{chat_id}/members)",
+            },
+            "member_count": INTEGER,
+            "members_complete": {"type": "boolean", "description": "false when `members` holds the admins only"},
+        }
+    ),
     "ChatListEntry": obj(
         {
             **_CHAT,
@@ -172,7 +185,13 @@ SCHEMAS: dict[str, JSON] = {
         required=["id", "chat_id", "code", "created_by", "created_at", "expires_at", "max_uses", "uses", "state"],
     ),
     "InvitePreview": obj(
-        {"chat_id": STRING, "name": nullable(STRING), "description": nullable(STRING), "members": INTEGER}
+        {
+            "chat_id": STRING,
+            "name": nullable(STRING),
+            "description": nullable(STRING),
+            "members": INTEGER,
+            "broadcast": BOOLEAN,
+        }
     ),
     "Report": obj(
         {**_REPORT, "message": {**nullable(ref("Message")), "description": "in the queue only"}}, required=list(_REPORT)
@@ -219,7 +238,9 @@ def _chats(book: ApiBook) -> None:
         description="`direct` takes `user_id` (and `e2e`): two users have at most one plain and one end-to-end "
         "direct chat, and the existing one of the kind asked for is returned (200). The other user hears nothing "
         "of a new direct chat (it is not in their list, their events or their pushes) until its first message. "
-        "`group` takes `name`, `description`, `members` (and `e2e`); the caller is its owner.",
+        "`group` takes `name`, `description`, `members` (and `e2e`, and `broadcast` for a channel, where only the "
+        f"owner and admins post; a channel holds up to {MAX_BROADCAST_MEMBERS:,} members, a plain group "
+        f"{MAX_MEMBERS:,}); the caller is its owner.",
         fields={
             "kind": Field(str, choices=("direct", "group")),
             "user_id": Field(str, required=False, max_length=64),
@@ -227,6 +248,7 @@ def _chats(book: ApiBook) -> None:
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
             "members": Field(list, required=False),
             "e2e": Field(bool, required=False),
+            "broadcast": Field(bool, required=False),
         },
         refine={"members": USER_IDS},
         body_extra={
@@ -235,7 +257,12 @@ def _chats(book: ApiBook) -> None:
                     "properties": {"kind": {"const": "direct"}},
                     "required": ["user_id"],
                     "not": {
-                        "anyOf": [{"required": ["name"]}, {"required": ["description"]}, {"required": ["members"]}]
+                        "anyOf": [
+                            {"required": ["name"]},
+                            {"required": ["description"]},
+                            {"required": ["members"]},
+                            {"required": ["broadcast"]},
+                        ]
                     },
                 },
                 {"properties": {"kind": {"const": "group"}}, "required": ["name"], "not": {"required": ["user_id"]}},
@@ -259,22 +286,37 @@ def _chats(book: ApiBook) -> None:
         "PATCH",
         "/api/chats/{chat_id}",
         tag="chat",
-        summary="Change a group's name, description or avatar (group admins)",
+        summary="Change a group's name, description or avatar (group admins), or whether it is a channel (its owner)",
         fields={
             "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
             "avatar_id": Field(str, required=False, max_length=64, nullable=True),
+            "broadcast": Field(bool, required=False),
         },
         refine={
-            "avatar_id": {"description": "an image the caller uploaded to this chat (POST …/attachments); null: none"}
+            "avatar_id": {"description": "an image the caller uploaded to this chat (POST …/attachments); null: none"},
+            "broadcast": {
+                "description": "true: only the owner and admins post; false is refused while the group has more "
+                f"members than a plain group holds ({MAX_MEMBERS:,})"
+            },
         },
         body_extra={"minProperties": 1},
         ok={200: reply("The chat as changed.", ref("Chat"))},
         errors={
-            400: "Nothing to change, `avatar_id` not an image the caller uploaded here, or a bad body.",
-            403: ADMIN_ONLY,
+            400: "Nothing to change, `avatar_id` not an image the caller uploaded here, `broadcast: false` for a "
+            "group too big to be a plain one, or a bad body.",
+            403: f"{ADMIN_ONLY} `broadcast`: the owner only.",
             404: NOT_MEMBER,
         },
+    )
+    book.op(
+        "GET",
+        "/api/chats/{chat_id}/members",
+        tag="chat",
+        summary="A page of the chat's members: the owner, then admins, then members, each by user id",
+        params=PAGE_PARAMS,
+        ok={200: reply("A page of members.", paged("members", ref("Member")))},
+        errors={400: "`limit` or `cursor` is not valid.", 404: NOT_MEMBER},
     )
     book.op(
         "POST",
@@ -402,7 +444,8 @@ def _messages(book: ApiBook) -> None:
         errors={
             400: "A bad body, `reply_to` not a message of this chat, `attachments` not the caller's free uploads, or "
             "`silent` in a plain chat.",
-            403: "`blocked`: a direct chat with a user who blocked the caller (or whom the caller blocked).",
+            403: "`blocked`: a direct chat with a user who blocked the caller (or whom the caller blocked). "
+            "`broadcast_only_admins`: a member of a channel (only its owner and admins post).",
             404: NOT_MEMBER,
             429: "More messages than the sending rate allows; see `Retry-After`.",
         },
