@@ -65,13 +65,14 @@ function conversationPane({ params, signal, navigate }) {
   const keys = rovingMessages(log);
   const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, t('chat.v.jump'));
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const readOnly = h('p', { class: 'muted read-only-line', hidden: true }, t('chat.v.only_admins_post'));
   const composer = createComposer({
     chatId, signal, status, canSend: () => !gone && Boolean(chat), run, scrollToBottom, isE2e: () => Boolean(chat?.e2e),
   });
 
   const section = h('section', { class: 'screen chat-screen', 'aria-labelledby': titleId },
     head, options.menu, parts.map((part) => part.banner), connectionNotice(signal), h('div', { class: 'chat-body' }, log, jump), typingLine, status,
-    composer.form);
+    composer.form, readOnly);
 
   let me = null;
   let chat = null;
@@ -291,9 +292,16 @@ function conversationPane({ params, signal, navigate }) {
     const title = chatTitle(chat);
     heading.textContent = title;
     document.title = t('core.page_title', { title, app: 'Realtime' });
+    // A channel's member reads: no composer, a line saying who posts instead.
+    const listener = Boolean(chat.broadcast) && !['admin', 'owner'].includes(chat.me?.role);
+    composer.form.hidden = listener;
+    readOnly.hidden = !listener;
     if (chat.kind === 'group') {
-      const count = (membersOf(chatId) || []).length;
-      subtitle.textContent = count ? tn('chat.v.members', count) : t('chat.v.group');
+      // The member list, kept up to date by member events; a big group's view lists its admins only.
+      const count = chat.members_complete === false ? chat.member_count : (membersOf(chatId) || []).length;
+      const members = count ? tn('chat.v.members', count) : '';
+      if (chat.broadcast) subtitle.textContent = members ? t('chat.v.channel_members', { members }) : t('chat.v.channel');
+      else subtitle.textContent = members || t('chat.v.group');
       return;
     }
     const state = presenceOf(otherMember(chat));
