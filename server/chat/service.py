@@ -178,7 +178,7 @@ class ChatService:
         if count <= MEMBERS_LISTED:
             members = await self.members.members(chat_id)
         else:  # a big group: the people who run it (GET /api/chats/{id}/members pages through everyone)
-            members = [m for m in await self.members.members_page(chat_id, None, MEMBERS_LISTED) if m.role != "member"]
+            members = await self.members.staff(chat_id)
         view = chat_summary(chat)
         view["me"] = member_settings(member)
         view["member_count"] = count

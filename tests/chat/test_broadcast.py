@@ -189,9 +189,9 @@ async def table_state(client: TestClient) -> tuple[int, int, dict[str, tuple[Any
     return chat_events, user_events, counters
 
 
-async def rows_per_message(client: TestClient, owner: dict[str, Any], members: int) -> tuple[int, int, int]:
-    """(chat_events, user_events, user_seq) rows written or changed by one message to a channel of `members`,
-    once the members follow it (after its first message)."""
+async def rows_per_message(client: TestClient, owner: dict[str, Any], members: int) -> tuple[str, tuple[int, int, int]]:
+    """A channel of `members`, and the (chat_events, user_events, user_seq) rows written or changed by one
+    message to it once the members follow it (after its first message)."""
     ids = await make_members(client, members - 1)
     chat_id = await group(client, owner, [], broadcast=True)
     for start in range(0, len(ids), 1000):  # a body holds at most 64 KiB
@@ -204,13 +204,29 @@ async def rows_per_message(client: TestClient, owner: dict[str, Any], members: i
     assert (await post(client, owner, chat_id, "a message like any other")).status == 201
     after = await table_state(client)
     changed = sum(1 for user, state in after[2].items() if before[2].get(user) != state)
-    return after[0] - before[0], after[1] - before[1], changed
+    return chat_id, (after[0] - before[0], after[1] - before[1], changed)
 
 
 async def test_a_message_writes_the_same_rows_at_100_and_2000_members(client: TestClient) -> None:
-    (owner,) = await users(client, 1)
-    small = await rows_per_message(client, owner, 100)
-    large = await rows_per_message(client, owner, 2000)
+    owner, newcomer = await users(client, 2)
+    _, small = await rows_per_message(client, owner, 100)
+    chat_id, large = await rows_per_message(client, owner, 2000)
     assert small == large
     assert small[0] == 1  # one row of the channel's stream
     assert small[1] + small[2] <= 2  # at most the sender's own counter and log
+
+    # A newcomer to the big channel joins by invite link, hears the next message live and reads it in sync.
+    invite = await (await client.post(f"/api/chats/{chat_id}/invites", json={}, headers=bearer(owner))).json()
+    joined = await client.post(f"/api/invites/{invite['code']}/join", headers=bearer(newcomer))
+    view = await joined.json()
+    assert (view["member_count"], view["members_complete"]) == (2001, False)
+    assert [m["user_id"] for m in view["members"]] == [uid(owner)]
+    live = await connect(client, newcomer, after_seq=0)
+    assert (await post(client, owner, chat_id, "welcome")).status == 201
+    assert (await live.wait_for("message.new"))[0]["message"]["text"] == "welcome"
+    later = await connect(client, newcomer)
+    await later.ok("sync", after_seq=0)
+    await later.wait_for("message.new")
+    assert [f["type"] for f in later.pushes if f.get("chat_id") == chat_id] == ["chat.created", "message.new"]
+    for peer in (live, later):
+        await peer.close()

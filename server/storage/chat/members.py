@@ -73,6 +73,14 @@ class MemberRepository:
         )
         return [r["user_id"] for r in rows]
 
+    async def staff(self, chat_id: str) -> list[Member]:
+        """The owner and admins, by when they joined."""
+        rows = await self.db.fetch(
+            "SELECT * FROM chat_members WHERE chat_id = $1 AND role IN ('admin', 'owner') ORDER BY joined_at, user_id",
+            chat_id,
+        )
+        return [member_of(r) for r in rows]
+
     async def members_page(self, chat_id: str, after: tuple[int, str] | None, limit: int) -> list[Member]:
         """Up to `limit` members in role order (owner, admins, members), then by user id, after the cursor
         (role rank, user id)."""
