@@ -4,12 +4,14 @@ message costs the same rows in storage whatever the number of members."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from server.chat import messages
 from server.chat import service as chat_service
 from server.keys import blind_index_key, database_key, keyring_key
 from server.storage.accounts import AccountRepository
@@ -229,4 +231,20 @@ async def test_a_message_writes_the_same_rows_at_100_and_2000_members(client: Te
     await later.wait_for("message.new")
     assert [f["type"] for f in later.pushes if f.get("chat_id") == chat_id] == ["chat.created", "message.new"]
     for peer in (live, later):
+        await peer.close()
+
+
+async def test_typing_in_a_big_group_is_not_fanned_out(client: TestClient, monkeypatch: Any) -> None:
+    monkeypatch.setattr(messages, "RECEIPT_FANOUT_MAX", 2)
+    alice, bob, carol = await users(client, 3)
+    small = await group(client, alice, [bob])
+    big = await group(client, alice, [bob, carol])
+    typist = await connect(client, alice)
+    listener = await connect(client, bob)
+    assert (await typist.ok("chat.typing", chat_id=small))["sent"] is True
+    await listener.wait_for("typing", chat_id=small)
+    assert (await typist.ok("chat.typing", chat_id=big))["sent"] is False  # over the limit: nobody is told
+    await asyncio.sleep(0.2)  # what would have been sent has arrived
+    assert not [p for p in listener.pushes if p["type"] == "typing" and p["chat_id"] == big]
+    for peer in (typist, listener):
         await peer.close()
