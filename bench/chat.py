@@ -11,7 +11,11 @@
       and at half that (the group: at 25,000 deliveries/s, issue 16's second target): the latency near the
       most it takes, and with room to spare. Direct chats also report deliveries/s per core of server CPU;
   (c) persisted sends per second: the direct chats' flat-out step (an acknowledgement comes after the
-      commit); afterwards the history API must hold at least as many of its messages as were acknowledged.
+      commit); afterwards the history API must hold at least as many of its messages as were acknowledged;
+  (d) `--only broadcast`: a broadcast group (a channel: only admins post) of 10,000 members, one connection
+      each, held by the one server process; its admins post flat out, then at a fixed rate: deliveries/s,
+      p50/p99, server CPU; and the storage rows one message writes (chat_events, user_events rows and user_seq
+      rows changed, counted in the database before and after) in channels of 100, 1,000 and 10,000 members.
 
     .venv/bin/python bench/chat.py [--database sqlite|postgresql] [--duration 10] [--connections 10000]
 
@@ -86,6 +90,10 @@ from ingest import (  # noqa: E402 - after the path is set
 from tests.e2e.server_process import HOST, free_port, running_server  # noqa: E402
 
 GROUP_MEMBERS = 1000
+BROADCAST_SIZES = (100, 1000, 10_000)  # channels whose storage cost per message (d) compares
+BROADCAST_ADMINS = 20  # who posts in the channels: each stays under the per-user send limit
+BROADCAST_RATE = 2.0  # messages/s of (d)'s fixed-rate step (x 10,000 deliveries each)
+STORAGE_SENDS = 10  # messages per channel whose rows (d) counts
 DIRECT_CHATS = 2000
 WARMUP_SECONDS = 3.0
 DRAIN_SECONDS = 60.0  # after the window: how long to wait for the answers and deliveries still due
@@ -686,8 +694,8 @@ async def make_chats(base: str, tokens: Tokens, group: list[Account], pairs: lis
         headers = {"Authorization": f"Bearer {tokens(group[0])}"}
         async with session.post("/api/chats", json=body, headers=headers) as resp:
             made = await _expect(resp, 201, "POST /api/chats (group)")
-        if len(made["members"]) != len(group):
-            raise BenchError(f"the group has {len(made['members'])} members, not {len(group)}")
+        if made["member_count"] != len(group):
+            raise BenchError(f"the group has {made['member_count']} members, not {len(group)}")
         gate = asyncio.Semaphore(16)
 
         async def direct(a: Account, b: Account) -> tuple[str, Account, Account]:
@@ -1056,9 +1064,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("idle", "group", "direct"),
+        choices=("idle", "group", "direct", "broadcast"),
         action="append",
-        help="run only this part (repeatable); the default runs (a), the group and the direct chats",
+        help="run only this part (repeatable); the default runs (a), the group and the direct chats (not broadcast)",
     )
     parser.add_argument("--py-spy", metavar="PATH", help="a py-spy binary: profile the server in each window")
     parser.add_argument("--profile-dir", type=Path, default=Path(tempfile.gettempdir()), help="where profiles go")
@@ -1099,6 +1107,8 @@ def _run(args: argparse.Namespace) -> int:
         create_admin(data_dir, env, secrets.token_urlsafe(18))  # migrates, and makes the development secrets
         settings = server_settings(data_dir, env)
         users = max(args.connections if not args.only or "idle" in args.only else 0, GROUP_MEMBERS + 2 * DIRECT_CHATS)
+        if args.only and "broadcast" in args.only:
+            users = max(users, max(BROADCAST_SIZES))
         started = time.monotonic()
         accounts = asyncio.run(make_accounts(settings, users))
         print(f"made {users:,} verified accounts with a session each in {time.monotonic() - started:.1f}s")
@@ -1112,6 +1122,8 @@ def _run(args: argparse.Namespace) -> int:
         group = accounts[:GROUP_MEMBERS]
         pair_accounts = accounts[GROUP_MEMBERS : GROUP_MEMBERS + 2 * DIRECT_CHATS]
         pairs = list(zip(pair_accounts[::2], pair_accounts[1::2], strict=True))
+        if args.only and "direct" not in args.only:
+            pairs = []  # not measured: not made
         started = time.monotonic()
         chats = asyncio.run(make_chats(server.url, tokens, group, pairs))
         print(
@@ -1125,6 +1137,7 @@ def _run(args: argparse.Namespace) -> int:
             workers.append(worker)
         pool = Pool(workers)
         args.base = server.url
+        args.settings = settings
         args.metrics_base = f"http://{HOST}:{env['METRICS_PORT']}"
         limit = getattr(settings, "rate_chat_send", None) or _default_send_limit()
         args.send_interval = limit.seconds / limit.count * 1.03  # a little under the limit: the clocks differ
@@ -1150,7 +1163,8 @@ def _measure(
     row = {"idle conns": "-", "KB/conn": "-", "group deliveries/s flat out": "-", "group p50 / p99 open loop": "-"}
     row |= {"direct deliveries/s flat out": "-", "direct p50 / p99 open loop": "-", "persisted msg/s": "-"}
     run = _Run(args, base, watch, pool, tokens, accounts, chats, tmp, itertools.count(1), targets, row)
-    for part, measure_part in (("idle", _idle_part), ("group", _group_part), ("direct", _direct_part)):
+    parts_in_order = (("idle", _idle_part), ("group", _group_part), ("direct", _direct_part))
+    for part, measure_part in (*parts_in_order, ("broadcast", _broadcast_part)):
         if part in parts:
             measure_part(run)
     print("\ntargets (set for SQLite)" + ("" if args.database == "sqlite" else "; shown for reference") + ":")
@@ -1314,6 +1328,121 @@ def _direct_part(run: _Run) -> None:
     run.row["persisted msg/s"] = f"{persisted.persisted:,.0f}"
     if committed < persisted.acked:
         raise BenchError(f"(c) {persisted.acked} sends were acknowledged but the history API holds {committed}")
+
+
+async def make_channel(base: str, tokens: Tokens, members: list[Account], admins: int) -> str:
+    """A broadcast group of `members` (members[0] its owner, the next `admins` its admins), through the HTTP API:
+    made with its first thousand, then members added a thousand at a time (a body holds at most 64 KiB)."""
+    timeout = aiohttp.ClientTimeout(total=300)
+    headers = {"Authorization": f"Bearer {tokens(members[0])}"}
+    ids = [a.user_id for a in members[1:]]
+    async with aiohttp.ClientSession(base, timeout=timeout) as session:
+        body = {"kind": "group", "name": "Bench channel", "broadcast": True, "members": ids[:1000]}
+        async with session.post("/api/chats", json=body, headers=headers) as resp:
+            chat_id = str((await _expect(resp, 201, "POST /api/chats (channel)"))["id"])
+        for start in range(1000, len(ids), 1000):
+            body = {"user_ids": ids[start : start + 1000]}
+            async with session.post(f"/api/chats/{chat_id}/members", json=body, headers=headers) as resp:
+                await _expect(resp, 200, "POST /api/chats/{id}/members")
+        for admin in members[1 : 1 + admins]:
+            url = f"/api/chats/{chat_id}/members/{admin.user_id}"
+            async with session.patch(url, json={"role": "admin"}, headers=headers) as resp:
+                await _expect(resp, 200, "PATCH /api/chats/{id}/members/{user_id}")
+        async with session.get(f"/api/chats/{chat_id}", headers=headers) as resp:
+            count = (await _expect(resp, 200, "GET /api/chats/{id}"))["member_count"]
+        if count != len(members):
+            raise BenchError(f"the channel has {count} members, not {len(members)}")
+    return chat_id
+
+
+async def storage_state(database_url: str) -> tuple[int, int, dict[str, tuple[Any, ...]]]:
+    """Rows of chat_events and user_events, and every user's counter (user_seq), read from the database."""
+    from server.storage.database import connect as connect_database
+
+    db = await connect_database(database_url, readers=1, pool_size=1)
+    try:
+        chat_events = int(await db.fetchval("SELECT COUNT(*) FROM chat_events") or 0)
+        user_events = int(await db.fetchval("SELECT COUNT(*) FROM user_events") or 0)
+        rows = await db.fetch("SELECT user_id, last_seq, open_chat, open_seq, open_from FROM user_seq")
+        counters = {r["user_id"]: (r["last_seq"], r["open_chat"], r["open_seq"], r["open_from"]) for r in rows}
+        return chat_events, user_events, counters
+    finally:
+        await db.close()
+
+
+async def post_messages(base: str, tokens: Tokens, chat_id: str, senders: list[Account], count: int) -> None:
+    """`count` messages, one at a time (each its own transaction), from the senders in turn."""
+    async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        for i in range(count):
+            sender = senders[i % len(senders)]
+            body = {"client_id": str(uuid.uuid4()), "text": f"storage {i}"}
+            headers = {"Authorization": f"Bearer {tokens(sender)}"}
+            async with session.post(f"/api/chats/{chat_id}/messages", json=body, headers=headers) as resp:
+                await _expect(resp, 201, "POST /api/chats/{id}/messages")
+
+
+def rows_written(url: str, send: Any) -> tuple[float, float, float]:
+    """(chat_events rows, user_events rows, user_seq rows changed) that `send()` caused."""
+    before = asyncio.run(storage_state(url))
+    sent = send()
+    after = asyncio.run(storage_state(url))
+    moved = sum(1 for user, state in after[2].items() if before[2].get(user) != state)
+    return (after[0] - before[0]) / sent, (after[1] - before[1]) / sent, moved / sent
+
+
+def _broadcast_part(run: _Run) -> None:
+    """(d) channels: storage rows per message at each size, then 10,000 connections hearing the biggest."""
+    args, watch, pool, tokens, base = run.args, run.watch, run.pool, run.tokens, run.base
+    url = args.settings.database_url
+    admins = run.accounts[1 : 1 + BROADCAST_ADMINS]
+    channels: dict[int, str] = {}
+    print("\n(d) broadcast groups (channels: the owner and 20 admins post, members read)")
+    for size in BROADCAST_SIZES:
+        started = time.monotonic()
+        channels[size] = asyncio.run(make_channel(base, tokens, run.accounts[:size], BROADCAST_ADMINS))
+        made = time.monotonic() - started
+
+        def first(chat_id: str = channels[size]) -> int:
+            asyncio.run(post_messages(base, tokens, chat_id, admins, 1))
+            return 1
+
+        def more(chat_id: str = channels[size]) -> int:
+            asyncio.run(post_messages(base, tokens, chat_id, admins, STORAGE_SENDS))
+            return STORAGE_SENDS
+
+        opening = rows_written(url, first)
+        steady = rows_written(url, more)
+        print(
+            f"    {size:>6,} members (made through the API in {made:.1f}s): a message writes {steady[0]:.1f}"
+            f" chat_events rows, {steady[1]:.1f} user_events rows and changes {steady[2]:.1f} user_seq rows (mean of"
+            f" {STORAGE_SENDS}, each its own transaction); its first message: {opening[0]:.0f}, {opening[1]:.0f} and"
+            f" {opening[2]:,.0f}"
+        )
+        run.row[f"rows/msg at {size:,}"] = f"{steady[0]:.0f}+{steady[1]:.0f}+{steady[2]:.0f}"
+    size = max(BROADCAST_SIZES)
+    members = run.accounts[:size]
+    seconds = connect(pool, tokens, members, "(d) channel")
+    print(
+        f"    {size:,} connections, one per member, opened and synced in {seconds:.1f}s; server RSS"
+        f" {rss_kb(watch.pid) / 1024:.0f} MB"
+    )
+    interval = args.send_interval
+    talkers = [(a.index, channels[size]) for a in run.accounts[: 1 + BROADCAST_ADMINS]]
+    senders: Senders = [(index, chat_id, "closed", interval, random.uniform(0, interval)) for index, chat_id in talkers]
+    wait_idle(watch)
+    flat = measure(args, pool, watch, run.tmp, "broadcast-flat-out", next(run.runs), size, senders)
+    print_scenario(f"    flat out ({len(talkers)} admins, each sending again when acknowledged)", flat)
+    gap = len(talkers) / BROADCAST_RATE
+    senders = [(index, chat_id, "open", gap, random.uniform(0, gap)) for index, chat_id in talkers]
+    wait_idle(watch)
+    fixed = measure(args, pool, watch, run.tmp, "broadcast-fixed", next(run.runs), size, senders)
+    print_scenario(
+        f"    fixed rate: {BROADCAST_RATE:g} messages/s ({BROADCAST_RATE * size:,.0f} deliveries/s offered)", fixed
+    )
+    pool.ask_all({"cmd": "close"})
+    run.row["channel deliveries/s flat out"] = f"{flat.deliveries:,.0f} (p99 {flat.p99:.0f} ms)"
+    run.row[f"channel p50 / p99 at {BROADCAST_RATE * size:,.0f}/s"] = f"{fixed.p50:.0f} / {fixed.p99:.0f} ms"
+    run.row["channel server cores"] = f"{flat.server_cores:.2f} / {fixed.server_cores:.2f}"
 
 
 def _latencies(steps: list[tuple[float, Scenario]], fanout: int) -> str:

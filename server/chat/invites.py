@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.chat.service import MAX_MEMBERS, ChatService
+from server.chat.service import ChatService, member_cap
 from server.chat.views import invite_view
 from server.errors import ApiError, Forbidden, NotFound
 from server.storage.chat.invites import InviteRepository
@@ -56,8 +56,14 @@ class InviteService:
         """What someone holding the link may see before joining: the group's name and size."""
         invite = await self._usable_invite(code)
         chat = await self._chats.chat(invite.chat_id)
-        members = await self._members.member_ids(self._chats.db, chat.id)
-        return {"chat_id": chat.id, "name": chat.name, "description": chat.description, "members": len(members)}
+        members = await self._members.member_count(self._chats.db, chat.id)
+        return {
+            "chat_id": chat.id,
+            "name": chat.name,
+            "description": chat.description,
+            "members": members,
+            "broadcast": chat.broadcast,
+        }
 
     async def join(self, user_id: str, code: str) -> dict[str, Any]:
         invite = await self._usable_invite(code)
@@ -67,17 +73,18 @@ class InviteService:
             await self._chats.chats.lock_chat(tx, chat_id)
             if await self._members.member(chat_id, user_id, tx) is not None:
                 return []  # already in: the link does nothing and is not used up
-            current = await self._members.member_ids(tx, chat_id)
-            if len(current) >= MAX_MEMBERS:
-                raise Forbidden("the group is full ({limit} members)", code="group_full", limit=MAX_MEMBERS)
+            chat = await self._chats.chat(chat_id, tx)
+            cap = member_cap(chat)
+            if await self._members.member_count(tx, chat_id) >= cap:
+                raise Forbidden("the group is full ({limit} members)", code="group_full", limit=cap)
             if not await self._invites.use_invite(tx, invite.id, now):
                 raise ApiError("this invite link is no longer valid", code="invite_expired", status=410)
-            chat = await self._chats.chat(chat_id, tx)
+            audience = await self._chats.audience(tx, chat)  # before the newcomer is in
             await self._members.add_members(tx, chat_id, [(user_id, "member")], now, chat.last_message_id)
             payload = {"user_id": user_id, "by": None, "invite_id": invite.id}
             return [
                 NewEvent(user_id, "chat.created", chat_id, payload={"by": None}),
-                ChatEvent(chat_id, "member.added", current, payload=payload),
+                *self._chats.member_news(chat, audience, "member.added", payload),
             ]
 
         await self._chats.change(work)

@@ -148,6 +148,9 @@ class MessageService:
             raise {
                 "not_found": NotFound("no such chat", code="chat_not_found"),
                 "blocked": Forbidden("you cannot send messages to this user", code="blocked"),
+                "broadcast_only_admins": Forbidden(
+                    "only the channel's owner and admins post in it", code="broadcast_only_admins"
+                ),
                 "bad_reply": ValidationError("reply_to is not a message of this chat", field="reply_to"),
                 "bad_attachments": ValidationError(
                     "attachments must be your own uploads to this chat, not used by another message",
@@ -175,7 +178,7 @@ class MessageService:
     async def _members_only(self, chat_id: str, mentions: list[str]) -> list[str]:
         """The mentions, when each names a member of the chat: a mention of anyone else is refused (it would
         push to, and tell the client about, someone who cannot read the message)."""
-        members = {m.user_id for m in await self._members.members(chat_id)}
+        members = await self._members.members_among(chat_id, mentions)
         strangers = [m for m in mentions if m not in members]
         if strangers:
             raise ValidationError("mentions must name members of the chat", field="mentions")
@@ -366,8 +369,13 @@ class MessageService:
         }
 
     async def typing(self, user_id: str, chat_id: str) -> bool:
-        """Tell the other members that the user is typing; throttled, and it expires on its own."""
-        await self._chats.member(user_id, chat_id)
+        """Tell the other members that the user is typing; throttled, and it expires on its own. In a group of
+        more than RECEIPT_FANOUT_MAX members nobody is told (False): a frame to thousands per keystroke burst
+        says little; a broadcast group's members, who cannot post, are refused."""
+        member = await self._chats.member(user_id, chat_id)
+        chat = await self._chats.chat(chat_id)
+        if chat.broadcast and member.role == "member":
+            raise Forbidden("only the channel's owner and admins post in it", code="broadcast_only_admins")
         now = time.monotonic()
         key = (user_id, chat_id)
         if now - self._typing.get(key, -TYPING_EVERY) < TYPING_EVERY:
@@ -376,10 +384,11 @@ class MessageService:
         if len(self._typing) > 100_000:
             self._typing = {k: v for k, v in self._typing.items() if now - v < TYPING_EVERY}
         frame = {"type": "typing", "chat_id": chat_id, "user_id": user_id, "expires_in": TYPING_SECONDS}
-        chat = await self._chats.chat(chat_id)
-        for member in await self._members.member_ids(self._chats.db, chat_id):
-            if member != user_id and visible_in_list(chat, member):
-                self._events.publish(member, frame)
+        if chat.kind == "group" and await self._members.member_count(self._chats.db, chat_id) > RECEIPT_FANOUT_MAX:
+            return False
+        for other in await self._members.member_ids(self._chats.db, chat_id):
+            if other != user_id and visible_in_list(chat, other):
+                self._events.publish(other, frame)
         return True
 
     # -- the event log -----------------------------------------------------------------------------

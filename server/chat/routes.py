@@ -72,13 +72,14 @@ async def create_chat(request: web.Request) -> web.Response:
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
             "members": _USER_IDS,
             "e2e": Field(bool, required=False),
+            "broadcast": Field(bool, required=False),
         },
     )
     chats = _chat(request)
     if body["kind"] == "direct":
         if "user_id" not in body:
             raise ValidationError("a direct chat needs user_id", field="user_id", code="required")
-        for extra in ("name", "description", "members"):
+        for extra in ("name", "description", "members", "broadcast"):
             if extra in body:
                 raise ValidationError("a direct chat has no {field}", field=extra)
         view, made = await chats.create_direct(principal.user.id, body["user_id"], body.get("e2e", False))
@@ -93,6 +94,7 @@ async def create_chat(request: web.Request) -> web.Response:
         body.get("description"),
         _user_ids(body.get("members", []), "members"),
         body.get("e2e", False),
+        body.get("broadcast", False),
     )
     return web.json_response(view, status=201)
 
@@ -112,12 +114,22 @@ async def update_chat(request: web.Request) -> web.Response:
             "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
             "avatar_id": Field(str, required=False, max_length=64, nullable=True),
+            "broadcast": Field(bool, required=False),
         },
     )
     if not body:
-        raise ValidationError("nothing to change: send name, description or avatar_id", code="required")
+        raise ValidationError("nothing to change: send name, description, avatar_id or broadcast", code="required")
     view = await _chat(request).update_group(principal.user.id, request.match_info["chat_id"], body)
     return web.json_response(view)
+
+
+@routes.get("/api/chats/{chat_id}/members")
+async def list_members(request: web.Request) -> web.Response:
+    principal = await require_user(request)
+    limit = page_limit(request)
+    after = decode_cursor(request, lambda v: (int(v[0]), str(v[1])[:64]))
+    members, last = await _chat(request).members_page(principal.user.id, request.match_info["chat_id"], after, limit)
+    return web.json_response({"members": members, "next": encode_cursor(list(last)) if last else None})
 
 
 @routes.post("/api/chats/{chat_id}/members")

@@ -19,13 +19,19 @@ from server.events.log import EventLog, Work
 from server.storage.chat.chats import ChatRepository
 from server.storage.chat.members import MemberRepository
 from server.storage.chat.messages import MessageRepository
-from server.storage.chat.records import Chat, Member
+from server.storage.chat.records import ROLES, Chat, Member
 from server.storage.database import Executor, IntegrityError
 from server.storage.events import ChatEvent, NewEvent
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 1000
-MAX_MEMBERS = 5000
+MAX_MEMBERS = 5000  # a plain group
+MAX_BROADCAST_MEMBERS = 100_000  # a broadcast group (channel): members only read, so it can be much larger
+MEMBERS_LISTED = 500  # a chat's view lists every member up to this many; above, the owner and admins (page the rest)
+
+
+def member_cap(chat: Chat) -> int:
+    return MAX_BROADCAST_MEMBERS if chat.broadcast else MAX_MEMBERS
 
 
 class ChatService:
@@ -62,6 +68,22 @@ class ChatService:
         if chat is None:
             raise NotFound("no such chat", code="chat_not_found")
         return chat
+
+    async def audience(self, tx: Executor, chat: Chat, everyone: list[str] | None = None) -> list[str]:
+        """Who hears of members joining and leaving: everyone in a plain group (`everyone` if the caller has
+        read them), the owner and admins in a broadcast group (a channel's members are not told of each other,
+        and 10,000 of them are not sent a frame per join)."""
+        if chat.broadcast:
+            return await self.members.admin_ids(tx, chat.id)
+        return everyone if everyone is not None else await self.members.member_ids(tx, chat.id)
+
+    @staticmethod
+    def member_news(chat: Chat, audience: list[str], kind: str, payload: dict[str, Any]) -> list[NewEvent | ChatEvent]:
+        """A membership change as events: one chat event for everyone in a plain group; in a broadcast group an
+        event of each admin's own (a chat event for part of the members would close the others' streams)."""
+        if chat.broadcast:
+            return [NewEvent(u, kind, chat.id, payload=payload) for u in audience]
+        return [ChatEvent(chat.id, kind, audience, payload=payload)]
 
     @staticmethod
     def require(member: Member, role: str, chat: Chat) -> None:
@@ -117,7 +139,13 @@ class ChatService:
         return await self.chat_view(user_id, chat_id), bool(created)
 
     async def create_group(
-        self, user_id: str, name: str, description: str | None, member_ids: Sequence[str], e2e: bool
+        self,
+        user_id: str,
+        name: str,
+        description: str | None,
+        member_ids: Sequence[str],
+        e2e: bool,
+        broadcast: bool = False,
     ) -> dict[str, Any]:
         others = unique([m for m in member_ids if m != user_id])
         if len(others) + 1 > MAX_MEMBERS:
@@ -135,6 +163,7 @@ class ChatService:
                 e2e=e2e,
                 name=name,
                 description=description,
+                broadcast=broadcast,
             )
             created.append(chat_id)
             return [NewEvent(u, "chat.created", chat_id, payload={"by": user_id}) for u in (user_id, *others)]
@@ -145,15 +174,37 @@ class ChatService:
     async def chat_view(self, user_id: str, chat_id: str) -> dict[str, Any]:
         member = await self.member(user_id, chat_id)
         chat = await self.chat(chat_id)
-        members = await self.members.members(chat_id)
+        count = await self.members.member_count(self.db, chat_id)
+        if count <= MEMBERS_LISTED:
+            members = await self.members.members(chat_id)
+        else:  # a big group: the people who run it (GET /api/chats/{id}/members pages through everyone)
+            members = await self.members.staff(chat_id)
         view = chat_summary(chat)
         view["me"] = member_settings(member)
+        view["member_count"] = count
+        view["members_complete"] = count <= MEMBERS_LISTED
         names = await self.names([m.user_id for m in members])
         view["members"] = [
             {"user_id": m.user_id, "display_name": names.get(m.user_id), "role": m.role, "joined_at": m.joined_at}
             for m in members
         ]
         return view
+
+    async def members_page(
+        self, user_id: str, chat_id: str, after: tuple[int, str] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], tuple[int, str] | None]:
+        """A page of the chat's members (owner, admins, then members by id) and the cursor of the next page."""
+        await self.member(user_id, chat_id)
+        page = await self.members.members_page(chat_id, after, limit + 1)
+        more = len(page) > limit
+        page = page[:limit]
+        names = await self.names([m.user_id for m in page])
+        out = [
+            {"user_id": m.user_id, "display_name": names.get(m.user_id), "role": m.role, "joined_at": m.joined_at}
+            for m in page
+        ]
+        last = page[-1] if page else None
+        return out, ((ROLE_RANK[last.role], last.user_id) if more and last else None)
 
     async def names(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Display names, for people who share a chat (members see each other's names)."""
@@ -184,9 +235,16 @@ class ChatService:
 
     async def update_group(self, user_id: str, chat_id: str, values: dict[str, Any]) -> dict[str, Any]:
         async def work(tx: Executor, now: float) -> list[NewEvent | ChatEvent]:
+            if "broadcast" in values:
+                await self.chats.lock_chat(tx, chat_id)
             member = await self.member(user_id, chat_id, tx)
             chat = await self.chat(chat_id, tx)
-            self.require(member, "admin", chat)
+            self.require(member, "owner" if "broadcast" in values else "admin", chat)
+            if values.get("broadcast") is False and chat.broadcast:
+                count = await self.members.member_count(tx, chat_id)
+                if count > MAX_MEMBERS:  # a plain group of this size would have everyone posting
+                    limit = MAX_MEMBERS
+                    raise ValidationError("a group has at most {limit} members", field="broadcast", limit=limit)
             if not await self.chats.update_chat(tx, chat_id, {**values, "by": user_id}, now):
                 raise ValidationError("avatar_id must be an image you uploaded to this chat", field="avatar_id")
             payload = {"by": user_id, **values}
@@ -204,16 +262,17 @@ class ChatService:
             chat = await self.chat(chat_id, tx)
             self.require(member, "admin", chat)
             await self.require_users(wanted)  # (after the role check: only an admin makes us look users up)
-            current = set(await self.members.member_ids(tx, chat_id))
-            fresh = [u for u in wanted if u not in current]
-            if len(current) + len(fresh) > MAX_MEMBERS:
-                raise ValidationError("a group has at most {limit} members", field="user_ids", limit=MAX_MEMBERS)
+            already = await self.members.members_among(chat_id, wanted, tx)
+            fresh = [u for u in wanted if u not in already]
+            cap = member_cap(chat)
+            if await self.members.member_count(tx, chat_id) + len(fresh) > cap:
+                raise ValidationError("a group has at most {limit} members", field="user_ids", limit=cap)
+            audience = await self.audience(tx, chat)
             await self.members.add_members(tx, chat_id, [(u, "member") for u in fresh], now, chat.last_message_id)
             events: list[NewEvent | ChatEvent] = []
-            audience = sorted(current)
             for added in fresh:
                 events.append(NewEvent(added, "chat.created", chat_id, payload={"by": user_id}))
-                events.append(ChatEvent(chat_id, "member.added", audience, payload={"user_id": added, "by": user_id}))
+                events.extend(self.member_news(chat, audience, "member.added", {"user_id": added, "by": user_id}))
             return events
 
         await self.change(work)
@@ -233,10 +292,10 @@ class ChatService:
             if victim.at_least(member.role) and member.role != "owner":
                 raise Forbidden("admins cannot remove admins or the owner", code="forbidden")
             await self.members.remove_member(tx, chat_id, target)
-            remaining = await self.members.member_ids(tx, chat_id)
+            remaining = await self.audience(tx, chat)
             return [
                 NewEvent(target, "chat.removed", chat_id, payload={"by": user_id}),
-                ChatEvent(chat_id, "member.removed", remaining, payload={"user_id": target, "by": user_id}),
+                *self.member_news(chat, remaining, "member.removed", {"user_id": target, "by": user_id}),
             ]
 
         await self.change(work)
@@ -268,19 +327,20 @@ class ChatService:
             if chat.kind != "group":
                 raise Forbidden("a direct chat cannot be left; archive or block instead", code="not_a_group")
             await self.members.remove_member(tx, chat_id, user_id)
-            rest = await self.members.members(chat_id, tx)
             events: list[NewEvent | ChatEvent] = [NewEvent(user_id, "chat.removed", chat_id, payload={"by": user_id})]
-            if not rest:
+            heir = await self.members.heir(tx, chat_id)  # the longest-serving admin, else member
+            if heir is None:  # nobody left
                 await self.chats.delete_chat(tx, chat_id)
                 return events
-            audience = [m.user_id for m in rest]
-            if member.role == "owner":  # the longest-serving admin (else member) becomes owner
-                heir = sorted(rest, key=lambda m: (m.role != "admin", m.joined_at, m.user_id))[0]
-                await self.members.set_role(tx, chat_id, heir.user_id, "owner")
-                events.append(
-                    ChatEvent(chat_id, "member.role", audience, payload={"user_id": heir.user_id, "role": "owner"})
-                )
-            events.append(ChatEvent(chat_id, "member.left", audience, payload={"user_id": user_id}))
+            if member.role == "owner":  # a new owner: everyone hears of it, as of any role change
+                await self.members.set_role(tx, chat_id, heir, "owner")
+                everyone = await self.members.member_ids(tx, chat_id)
+                payload = {"user_id": heir, "role": "owner"}
+                events.append(ChatEvent(chat_id, "member.role", everyone, payload=payload))
+                audience = await self.audience(tx, chat, everyone)
+            else:
+                audience = await self.audience(tx, chat)
+            events.extend(self.member_news(chat, audience, "member.left", {"user_id": user_id}))
             return events
 
         await self.change(work)
@@ -316,6 +376,9 @@ class ChatService:
     async def require_users(self, user_ids: Sequence[str], field: str = "user_ids") -> None:
         if set(user_ids) - await self._active(user_ids):
             raise NotFound("no such user", code="user_not_found", field=field)
+
+
+ROLE_RANK = {role: len(ROLES) - 1 - i for i, role in enumerate(ROLES)}  # owner 0, admin 1, member 2: list order
 
 
 def visible_in_list(chat: Chat, user_id: str) -> bool:

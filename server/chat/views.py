@@ -12,6 +12,7 @@ def chat_summary(chat: Chat) -> dict[str, Any]:
         "id": chat.id,
         "kind": chat.kind,
         "e2e": chat.e2e,
+        "broadcast": chat.broadcast,
         "name": chat.name,
         "description": chat.description,
         "avatar_id": chat.avatar_id,

@@ -32,8 +32,8 @@ MESSAGES: dict[str, str] = {
     "avatar_id must be an image you uploaded to this chat": (
         "Аватаром (avatar_id) может быть только изображение, которое вы загрузили в этот чат"
     ),
-    "nothing to change: send name, description or avatar_id": (
-        "Нечего менять: передайте name, description или avatar_id"
+    "nothing to change: send name, description, avatar_id or broadcast": (
+        "Нечего менять: передайте name, description, avatar_id или broadcast"
     ),
     "{field} must be a list of at most {limit} user ids": (
         "Поле «{field}» должно быть списком id пользователей, не больше {limit}"
@@ -51,6 +51,7 @@ MESSAGES: dict[str, str] = {
     # Messages
     "no such message": "Такого сообщения нет",
     "you cannot send messages to this user": "Вы не можете отправлять сообщения этому пользователю",
+    "only the channel's owner and admins post in it": "В канале пишут только владелец и администраторы",
     "too many messages are being sent just now; send it again": (
         "Сейчас отправляется слишком много сообщений; отправьте ещё раз"
     ),

@@ -98,6 +98,16 @@ export function e2eChoice() {
   return { name: 'e2e', wrap, input, setError() {}, clear() {} };
 }
 
+/** "Channel: only admins post", for a new group. */
+function broadcastChoice() {
+  const id = uid('broadcast');
+  const input = h('input', { id, type: 'checkbox', name: 'broadcast', 'aria-describedby': `${id}-hint` });
+  const wrap = h('div', { class: 'field checkbox-field' },
+    h('div', { class: 'checkbox-row' }, input, h('label', { for: id }, t('chat.c.broadcast'))),
+    h('p', { id: `${id}-hint`, class: 'field-hint' }, t('chat.c.broadcast_hint')));
+  return { name: 'broadcast', wrap, input, setError() {}, clear() {} };
+}
+
 function splitIds(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
@@ -141,13 +151,16 @@ export function newChatView({ signal, navigate }) {
     hint: t('chat.c.members_hint'),
   });
   const groupE2e = e2eChoice();
+  const groupBroadcast = broadcastChoice();
   const group = createForm({
-    fields: [groupName, memberIds, groupE2e],
+    fields: [groupName, memberIds, groupBroadcast, groupE2e],
     submitLabel: t('chat.c.create_group'),
     busyLabel: t('chat.c.creating'),
     validate: (v) => problems({ name: check.required(v.name, t('chat.c.group_name_empty')) }),
     onSubmit: async (v) => {
-      const chat = await createGroup(v.name, splitIds(v.members).filter((id) => id !== myId()), { e2e: groupE2e.input.checked });
+      const chat = await createGroup(v.name, splitIds(v.members).filter((id) => id !== myId()), {
+        e2e: groupE2e.input.checked, broadcast: groupBroadcast.input.checked,
+      });
       navigate(chatPath(chat.id));
     },
     onError: (err) => {

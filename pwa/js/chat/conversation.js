@@ -4,13 +4,13 @@
 
 import { ApiError } from '../core/api.js';
 import { describeError, h, isAbort, relativeTime, uid } from '../core/dom.js';
-import { t, tn } from '../core/i18n.js';
+import { t } from '../core/i18n.js';
 import { messageElement, pendingElement } from './bubbles.js';
 import { chatOptions } from './chat-options.js';
 import { connectionNotice } from './chats.js';
 import { createComposer } from './composer.js';
 import { buildHeaderParts } from './extend.js';
-import { groupInfoDialog } from './group-info.js';
+import { groupInfoDialog, groupSubtitle, readsOnly } from './group-info.js';
 import { chatLayout } from './layout.js';
 import { clearDays, markDays, rovingMessages } from './log-keys.js';
 import { forwardDialog, readersDialog, reportDialog } from './message-dialogs.js';
@@ -65,13 +65,13 @@ function conversationPane({ params, signal, navigate }) {
   const keys = rovingMessages(log);
   const jump = h('button', { type: 'button', class: 'button small jump', hidden: true }, t('chat.v.jump'));
   const typingLine = h('p', { class: 'typing', 'aria-live': 'polite' });
+  const readOnly = h('p', { class: 'muted read-only-line', hidden: true }, t('chat.v.only_admins_post'));
   const composer = createComposer({
     chatId, signal, status, canSend: () => !gone && Boolean(chat), run, scrollToBottom, isE2e: () => Boolean(chat?.e2e),
   });
-
   const section = h('section', { class: 'screen chat-screen', 'aria-labelledby': titleId },
-    head, options.menu, parts.map((part) => part.banner), connectionNotice(signal), h('div', { class: 'chat-body' }, log, jump), typingLine, status,
-    composer.form);
+    head, options.menu, parts.map((part) => part.banner), connectionNotice(signal),
+    h('div', { class: 'chat-body' }, log, jump), typingLine, status, composer.form, readOnly);
 
   let me = null;
   let chat = null;
@@ -291,9 +291,10 @@ function conversationPane({ params, signal, navigate }) {
     const title = chatTitle(chat);
     heading.textContent = title;
     document.title = t('core.page_title', { title, app: 'Realtime' });
+    composer.form.hidden = readsOnly(chat); // a channel's member reads: a line saying who posts instead
+    readOnly.hidden = !composer.form.hidden;
     if (chat.kind === 'group') {
-      const count = (membersOf(chatId) || []).length;
-      subtitle.textContent = count ? tn('chat.v.members', count) : t('chat.v.group');
+      subtitle.textContent = groupSubtitle(chat, (membersOf(chatId) || []).length);
       return;
     }
     const state = presenceOf(otherMember(chat));
@@ -313,7 +314,6 @@ function conversationPane({ params, signal, navigate }) {
   const ticker = setInterval(renderHead, 60_000); // "last seen 5 minutes ago" stays true
 
   // -- wiring --------------------------------------------------------------------------------------
-
   let frame = 0;
   function scheduleRender() {
     if (!frame) frame = requestAnimationFrame(() => { frame = 0; renderMessages(); });

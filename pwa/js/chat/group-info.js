@@ -178,3 +178,18 @@ export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
   loadChat(chatId).catch(() => {});
   return opened;
 }
+
+/** A group's subtitle: how many members, and whether it is a channel. A big group's view lists its admins only
+ * (`members_complete` false), so its `member_count` says how many; otherwise the member list (kept up to date by
+ * member events) does. */
+export function groupSubtitle(chat, listed) {
+  const count = chat.members_complete === false ? chat.member_count : listed;
+  const members = count ? tn('chat.v.members', count) : '';
+  if (chat.broadcast) return members ? t('chat.v.channel_members', { members }) : t('chat.v.channel');
+  return members || t('chat.v.group');
+}
+
+/** True for a channel's member, who reads and reacts but does not post. */
+export function readsOnly(chat) {
+  return Boolean(chat.broadcast) && !['admin', 'owner'].includes(chat.me?.role);
+}

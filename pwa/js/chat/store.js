@@ -305,7 +305,7 @@ export async function loadChat(chatId, { signal } = {}) {
 export function applyChatUpdate(chatId, fields) {
   const chat = chats.get(chatId);
   if (!chat) return;
-  for (const key of ['name', 'description', 'avatar_id']) if (key in fields) chat[key] = fields[key];
+  for (const key of ['name', 'description', 'avatar_id', 'broadcast']) if (key in fields) chat[key] = fields[key];
   touched.set(chatId, ++clock);
   emit({ kind: 'chats' });
 }
@@ -331,8 +331,10 @@ export async function createDirect(userId, { e2e = false } = {}) {
   return view;
 }
 
-export async function createGroup(name, memberIds, { e2e = false } = {}) {
-  const view = await api.post('/api/chats', { kind: 'group', name, members: memberIds, ...(e2e ? { e2e } : {}) });
+export async function createGroup(name, memberIds, { e2e = false, broadcast = false } = {}) {
+  const view = await api.post('/api/chats', {
+    kind: 'group', name, members: memberIds, ...(e2e ? { e2e } : {}), ...(broadcast ? { broadcast } : {}),
+  });
   members.set(view.id, view.members || []);
   rememberProfiles(view.members);
   chats.set(view.id, { last_message: null, unread: 0, ...view, members: undefined });

@@ -139,6 +139,8 @@ export const strings = {
     'chat.e2e.failed': 'End-to-end encryption could not start on this device.',
     'chat.e2e.no_device': 'Sent, but {names} cannot read it: they have not opened an end-to-end chat on any device yet.',
     'chat.c.e2e': 'End-to-end encrypted',
+    'chat.c.broadcast': 'Channel: only admins post',
+    'chat.c.broadcast_hint': 'Members read and react; only you and the admins you name write. A channel can have up to 100,000 members.',
     'chat.c.e2e_hint': 'Only the members’ devices can read it: not the server, which therefore cannot search it; a device added later cannot read what came before it.',
   },
   ru: {
@@ -295,6 +297,8 @@ export const strings = {
     'chat.e2e.failed': 'Сквозное шифрование не удалось запустить на этом устройстве.',
     'chat.e2e.no_device': 'Отправлено, но {names} не смогут его прочитать: они ещё не открывали чат со сквозным шифрованием ни на одном устройстве.',
     'chat.c.e2e': 'Сквозное шифрование',
+    'chat.c.broadcast': 'Канал: пишут только администраторы',
+    'chat.c.broadcast_hint': 'Участники читают и ставят реакции; пишете только вы и назначенные вами администраторы. В канале может быть до 100 000 участников.',
     'chat.c.e2e_hint': 'Прочитать чат смогут только устройства участников, но не сервер — поэтому он не может искать в нём; устройство, добавленное позже, не прочитает то, что было до него.',
   },
 };

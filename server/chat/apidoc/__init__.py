@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.chat.apidoc import attachments, chats, keys, push, todevice
+from server.chat.apidoc import attachments, chats, community, keys, push, todevice
 from server.web.openapi import add_part
 
 
 def document(app: web.Application) -> None:
     add_part(app, chats, tags=[("chat", "Chats, members, messages, invites, blocks and reports")])
+    add_part(app, community)
     add_part(app, keys, tags=[("keys", "The end-to-end key directory: public keys and one-time prekeys")])
     add_part(app, todevice, tags=[("todevice", "To-device messages: each device's inbox of end-to-end payloads")])
     add_part(app, push, tags=[("push", "Web Push subscriptions")])

@@ -1,5 +1,5 @@
-"""Chat in the OpenAPI document: server/chat/routes.py (chats, members, settings, history, messages, blocks, reports,
-and the admins' report queue) and server/chat/invite_routes.py (invites). Every route needs a signed-in user."""
+"""Chat in the OpenAPI document: server/chat/routes.py (chats, members, settings, history, messages, reports). Invites,
+blocks and the admins' report queue are in community.py. Every route needs a signed-in user."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from server.chat.attachments import MAX_PER_MESSAGE
 from server.chat.messages import HISTORY_MAX, MAX_CIPHERTEXT, MAX_EMOJI, MAX_TEXT
 from server.chat.moderation import MAX_REASON, RESOLUTIONS
 from server.chat.presence import VISIBILITY
-from server.chat.service import MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME
+from server.chat.service import MAX_BROADCAST_MEMBERS, MAX_DESCRIPTION, MAX_MEMBERS, MAX_NAME, MEMBERS_LISTED
 from server.storage.chat.records import ROLES as CHAT_ROLES
 from server.web.apidoc.kit import (
     ATTACHMENT_ID,
@@ -48,6 +48,7 @@ _CHAT = {
     "id": STRING,
     "kind": {"type": "string", "enum": ["direct", "group"]},
     "e2e": {"type": "boolean", "description": "end to end: messages are ciphertext the server cannot read"},
+    "broadcast": {"type": "boolean", "description": "a channel: only the owner and admins post; members read, react"},
     "name": nullable(STRING),
     "description": nullable(STRING),
     "avatar_id": nullable(STRING),
@@ -125,7 +126,19 @@ SCHEMAS: dict[str, JSON] = {
             "joined_at": TIME,
         }
     ),
-    "Chat": obj({**_CHAT, "me": ref("MemberSettings"), "members": array(ref("Member"))}),
+    "Chat": obj(
+        {
+            **_CHAT,
+            "me": ref("MemberSettings"),
+            "members": {
+                **array(ref("Member")),
+                "description": f"every member, up to {MEMBERS_LISTED}; above, the owner and admins only (page the rest"
+                " with GET /api/chats/{chat_id}/members)",
+            },
+            "member_count": INTEGER,
+            "members_complete": {"type": "boolean", "description": "false when `members` holds the admins only"},
+        }
+    ),
     "ChatListEntry": obj(
         {
             **_CHAT,
@@ -172,7 +185,13 @@ SCHEMAS: dict[str, JSON] = {
         required=["id", "chat_id", "code", "created_by", "created_at", "expires_at", "max_uses", "uses", "state"],
     ),
     "InvitePreview": obj(
-        {"chat_id": STRING, "name": nullable(STRING), "description": nullable(STRING), "members": INTEGER}
+        {
+            "chat_id": STRING,
+            "name": nullable(STRING),
+            "description": nullable(STRING),
+            "members": INTEGER,
+            "broadcast": BOOLEAN,
+        }
     ),
     "Report": obj(
         {**_REPORT, "message": {**nullable(ref("Message")), "description": "in the queue only"}}, required=list(_REPORT)
@@ -187,8 +206,6 @@ def paths() -> dict[str, dict[str, JSON]]:
     book = ApiBook(path_params=PATH_PARAMS)
     _chats(book)
     _messages(book)
-    _invites_and_blocks(book)
-    _moderation(book)
     return book.paths
 
 
@@ -219,7 +236,9 @@ def _chats(book: ApiBook) -> None:
         description="`direct` takes `user_id` (and `e2e`): two users have at most one plain and one end-to-end "
         "direct chat, and the existing one of the kind asked for is returned (200). The other user hears nothing "
         "of a new direct chat (it is not in their list, their events or their pushes) until its first message. "
-        "`group` takes `name`, `description`, `members` (and `e2e`); the caller is its owner.",
+        "`group` takes `name`, `description`, `members` (and `e2e`, and `broadcast` for a channel, where only the "
+        f"owner and admins post; a channel holds up to {MAX_BROADCAST_MEMBERS:,} members, a plain group "
+        f"{MAX_MEMBERS:,}); the caller is its owner.",
         fields={
             "kind": Field(str, choices=("direct", "group")),
             "user_id": Field(str, required=False, max_length=64),
@@ -227,6 +246,7 @@ def _chats(book: ApiBook) -> None:
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
             "members": Field(list, required=False),
             "e2e": Field(bool, required=False),
+            "broadcast": Field(bool, required=False),
         },
         refine={"members": USER_IDS},
         body_extra={
@@ -235,7 +255,12 @@ def _chats(book: ApiBook) -> None:
                     "properties": {"kind": {"const": "direct"}},
                     "required": ["user_id"],
                     "not": {
-                        "anyOf": [{"required": ["name"]}, {"required": ["description"]}, {"required": ["members"]}]
+                        "anyOf": [
+                            {"required": ["name"]},
+                            {"required": ["description"]},
+                            {"required": ["members"]},
+                            {"required": ["broadcast"]},
+                        ]
                     },
                 },
                 {"properties": {"kind": {"const": "group"}}, "required": ["name"], "not": {"required": ["user_id"]}},
@@ -259,22 +284,37 @@ def _chats(book: ApiBook) -> None:
         "PATCH",
         "/api/chats/{chat_id}",
         tag="chat",
-        summary="Change a group's name, description or avatar (group admins)",
+        summary="Change a group's name, description or avatar (group admins), or whether it is a channel (its owner)",
         fields={
             "name": Field(str, required=False, max_length=MAX_NAME, min_length=1),
             "description": Field(str, required=False, max_length=MAX_DESCRIPTION, nullable=True),
             "avatar_id": Field(str, required=False, max_length=64, nullable=True),
+            "broadcast": Field(bool, required=False),
         },
         refine={
-            "avatar_id": {"description": "an image the caller uploaded to this chat (POST …/attachments); null: none"}
+            "avatar_id": {"description": "an image the caller uploaded to this chat (POST …/attachments); null: none"},
+            "broadcast": {
+                "description": "true: only the owner and admins post; false is refused while the group has more "
+                f"members than a plain group holds ({MAX_MEMBERS:,})"
+            },
         },
         body_extra={"minProperties": 1},
         ok={200: reply("The chat as changed.", ref("Chat"))},
         errors={
-            400: "Nothing to change, `avatar_id` not an image the caller uploaded here, or a bad body.",
-            403: ADMIN_ONLY,
+            400: "Nothing to change, `avatar_id` not an image the caller uploaded here, `broadcast: false` for a "
+            "group too big to be a plain one, or a bad body.",
+            403: f"{ADMIN_ONLY} `broadcast`: the owner only.",
             404: NOT_MEMBER,
         },
+    )
+    book.op(
+        "GET",
+        "/api/chats/{chat_id}/members",
+        tag="chat",
+        summary="A page of the chat's members: the owner, then admins, then members, each by user id",
+        params=PAGE_PARAMS,
+        ok={200: reply("A page of members.", paged("members", ref("Member")))},
+        errors={400: "`limit` or `cursor` is not valid.", 404: NOT_MEMBER},
     )
     book.op(
         "POST",
@@ -402,7 +442,8 @@ def _messages(book: ApiBook) -> None:
         errors={
             400: "A bad body, `reply_to` not a message of this chat, `attachments` not the caller's free uploads, or "
             "`silent` in a plain chat.",
-            403: "`blocked`: a direct chat with a user who blocked the caller (or whom the caller blocked).",
+            403: "`blocked`: a direct chat with a user who blocked the caller (or whom the caller blocked). "
+            "`broadcast_only_admins`: a member of a channel (only its owner and admins post).",
             404: NOT_MEMBER,
             429: "More messages than the sending rate allows; see `Retry-After`.",
         },
@@ -471,115 +512,4 @@ def _messages(book: ApiBook) -> None:
         fields={"reason": Field(str, required=False, nullable=True, max_length=MAX_REASON)},
         ok={201: reply("Reported.", obj({"id": STRING, "chat_id": STRING, "message_id": INTEGER}))},
         errors={404: no_message},
-    )
-
-
-def _invites_and_blocks(book: ApiBook) -> None:
-    book.op(
-        "POST",
-        "/api/chats/{chat_id}/invites",
-        tag="chat",
-        summary="Create an invite link to a group (group admins)",
-        fields={
-            "expires_in": Field(int, required=False, nullable=True),
-            "max_uses": Field(int, required=False, nullable=True),
-        },
-        refine={
-            "expires_in": {"minimum": 60, "maximum": 365 * 86400, "description": "seconds; null: never"},
-            "max_uses": {"minimum": 1, "maximum": 100_000, "description": "null: unlimited"},
-        },
-        ok={201: reply("The invite, with its `url`.", ref("Invite"))},
-        errors={403: ADMIN_ONLY, 404: NOT_MEMBER},
-    )
-    book.op(
-        "GET",
-        "/api/chats/{chat_id}/invites",
-        tag="chat",
-        summary="A group's invite links (group admins)",
-        ok={200: reply("Every invite, whatever its state.", obj({"invites": array(ref("Invite"))}))},
-        errors={403: ADMIN_ONLY, 404: NOT_MEMBER},
-    )
-    book.op(
-        "DELETE",
-        "/api/chats/{chat_id}/invites/{invite_id}",
-        tag="chat",
-        summary="Revoke an invite link (group admins)",
-        ok={204: no_content("Revoked.")},
-        errors={403: ADMIN_ONLY, 404: f"{NOT_MEMBER} Or `invite_not_found` (also when already revoked)."},
-    )
-    gone = {404: "`invite_not_found`.", 410: "`invite_expired`: revoked, expired or used up."}
-    book.op(
-        "GET",
-        "/api/invites/{code}",
-        tag="chat",
-        summary="What an invite link leads to, before joining",
-        ok={200: reply("The group's name and size.", ref("InvitePreview"))},
-        errors=gone,
-    )
-    book.op(
-        "POST",
-        "/api/invites/{code}/join",
-        tag="chat",
-        summary="Join a group with an invite link (a member already: nothing changes)",
-        ok={200: reply("The chat.", ref("Chat"))},
-        errors={**gone, 403: "`group_full`."},
-    )
-    book.op(
-        "GET",
-        "/api/blocks",
-        tag="chat",
-        summary="The users the caller blocked",
-        ok={200: reply("Blocked users.", obj({"blocks": array(obj({"user_id": STRING, "since": TIME}))}))},
-    )
-    book.op(
-        "POST",
-        "/api/blocks",
-        tag="chat",
-        summary="Block a user: no messages in your direct chat either way, and no presence",
-        fields={"user_id": Field(str, max_length=64)},
-        ok={204: no_content("Blocked.")},
-        errors={404: "`user_not_found`."},
-    )
-    book.op(
-        "DELETE",
-        "/api/blocks/{user_id}",
-        tag="chat",
-        summary="Unblock a user",
-        ok={204: no_content("Unblocked.")},
-        errors={404: "`not_blocked`."},
-    )
-
-
-def _moderation(book: ApiBook) -> None:
-    book.op(
-        "GET",
-        "/api/admin/reports",
-        tag="admin",
-        summary="The queue of reported messages, with each message",
-        auth="admin",
-        params=[
-            query("state", {"type": "string", "enum": ["open", "all"], "default": "open"}),
-            *PAGE_PARAMS,
-        ],
-        ok={200: reply("A page of reports.", paged("reports", ref("Report")))},
-        errors={400: "`state`, `limit` or `cursor` is not valid."},
-    )
-    book.op(
-        "POST",
-        "/api/admin/reports/{report_id}/resolve",
-        tag="admin",
-        summary="Resolve a report: dismiss it, delete the message, or suspend its sender",
-        auth="admin",
-        fields={"action": Field(str, choices=RESOLUTIONS)},
-        ok={200: reply("The report, resolved (without its message).", ref("Report"))},
-        errors={400: "`already_resolved`, or a bad body.", 404: "`report_not_found`."},
-    )
-    book.op(
-        "DELETE",
-        "/api/admin/chats/{chat_id}/messages/{message_id}",
-        tag="admin",
-        summary="Delete any message for everyone (moderation)",
-        auth="admin",
-        ok={204: no_content("Deleted (or already deleted); members get `message.deleted` with `moderated`.")},
-        errors={404: "`message_not_found`."},
     )

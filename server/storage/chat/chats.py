@@ -55,6 +55,7 @@ class ChatRepository:
             last_message_at=row["last_message_at"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            broadcast=bool(row["broadcast"]),
         )
 
     async def create_chat(
@@ -69,11 +70,12 @@ class ChatRepository:
         name: str | None = None,
         description: str | None = None,
         pair: tuple[str, str] | None = None,
+        broadcast: bool = False,
     ) -> str:
         chat_id = new_id()
         await tx.execute(
-            "INSERT INTO chats (id, kind, e2e, pair_index, name, description, created_by, created_at, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO chats (id, kind, e2e, pair_index, name, description, created_by, created_at, updated_at,"
+            " broadcast) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)",
             chat_id,
             kind,
             int(e2e),
@@ -82,6 +84,7 @@ class ChatRepository:
             self._sealed.seal(description, "description", chat_id),
             created_by,
             now,
+            int(broadcast),
         )
         await insert_members(tx, chat_id, members, now, joined_message_id=0)
         return chat_id
@@ -100,6 +103,8 @@ class ChatRepository:
                 return False
             if chat.avatar_id is not None and new != chat.avatar_id:
                 await self._attachments.drop(tx, chat.avatar_id, now)
+        if "broadcast" in values:
+            values["broadcast"] = int(values["broadcast"])
         args = [
             self._sealed.seal(value, column, chat_id) if column in ("name", "description") else value
             for column, value in values.items()

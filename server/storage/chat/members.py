@@ -7,7 +7,7 @@ from typing import Any
 
 from server.storage.chat.records import Member
 from server.storage.database import Database, Executor, Row
-from server.storage.sql import assignments
+from server.storage.sql import assignments, chunked, in_list
 
 MEMBER_COLUMNS = ("chat_id", "user_id", "role", "joined_at", "joined_message_id", "read_id")
 
@@ -61,6 +61,67 @@ class MemberRepository:
     async def member_ids(self, executor: Executor, chat_id: str) -> list[str]:
         rows = await executor.fetch("SELECT user_id FROM chat_members WHERE chat_id = $1", chat_id)
         return [r["user_id"] for r in rows]
+
+    async def member_count(self, executor: Executor, chat_id: str) -> int:
+        return int(await executor.fetchval("SELECT COUNT(*) FROM chat_members WHERE chat_id = $1", chat_id) or 0)
+
+    async def admin_ids(self, executor: Executor, chat_id: str) -> list[str]:
+        """The owner and admins: who hears of joins and leaves in a broadcast group."""
+        rows = await executor.fetch(
+            "SELECT user_id FROM chat_members WHERE chat_id = $1 AND role IN ('admin', 'owner') ORDER BY user_id",
+            chat_id,
+        )
+        return [r["user_id"] for r in rows]
+
+    async def staff(self, chat_id: str) -> list[Member]:
+        """The owner and admins, by when they joined."""
+        rows = await self.db.fetch(
+            "SELECT * FROM chat_members WHERE chat_id = $1 AND role IN ('admin', 'owner') ORDER BY joined_at, user_id",
+            chat_id,
+        )
+        return [member_of(r) for r in rows]
+
+    async def members_page(self, chat_id: str, after: tuple[int, str] | None, limit: int) -> list[Member]:
+        """Up to `limit` members in role order (owner, admins, members), then by user id, after the cursor
+        (role rank, user id)."""
+        rank = "CASE role WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END"
+        if after is None:
+            rows = await self.db.fetch(
+                f"SELECT *, {rank} AS rank FROM chat_members WHERE chat_id = $1 ORDER BY rank, user_id LIMIT $2",
+                chat_id,
+                limit,
+            )
+        else:
+            rows = await self.db.fetch(
+                f"SELECT *, {rank} AS rank FROM chat_members WHERE chat_id = $1"
+                f" AND ({rank} > $2 OR ({rank} = $2 AND user_id > $3)) ORDER BY rank, user_id LIMIT $4",
+                chat_id,
+                after[0],
+                after[1],
+                limit,
+            )
+        return [member_of(r) for r in rows]
+
+    async def members_among(self, chat_id: str, user_ids: list[str], executor: Executor | None = None) -> set[str]:
+        """Which of `user_ids` are members of the chat (a read of those rows only)."""
+        found: set[str] = set()
+        for chunk in chunked(user_ids):
+            rows = await (executor or self.db).fetch(
+                f"SELECT user_id FROM chat_members WHERE chat_id = $1 AND {in_list('user_id', len(chunk), 2)}",
+                chat_id,
+                *chunk,
+            )
+            found.update(r["user_id"] for r in rows)
+        return found
+
+    async def heir(self, executor: Executor, chat_id: str) -> str | None:
+        """Who becomes owner when the owner leaves: the longest-serving admin, else member."""
+        value = await executor.fetchval(
+            "SELECT user_id FROM chat_members WHERE chat_id = $1"
+            " ORDER BY CASE role WHEN 'admin' THEN 0 ELSE 1 END, joined_at, user_id LIMIT 1",
+            chat_id,
+        )
+        return None if value is None else str(value)
 
     async def direct_peers(self, user_id: str) -> dict[str, str]:
         """The other member of each of the user's direct chats, by chat id."""

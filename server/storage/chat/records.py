@@ -26,6 +26,7 @@ class Chat:
     last_message_at: float | None
     created_at: float
     updated_at: float
+    broadcast: bool = False  # a channel: only the owner and admins post
 
 
 @dataclass(frozen=True)

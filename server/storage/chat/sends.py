@@ -1,9 +1,9 @@
 """The batch writer's work: a batch of sends written in one transaction, with their events.
 
-Each send is checked (the sender is a member, a reply names an earlier message, no block in a direct chat,
-attachments are the sender's own), then the chats' next message ids and every member's next seq are reserved
-and messages and events inserted together. The checks and reservations are a few statements for the whole
-batch, not a few per message.
+Each send is checked (the sender is a member, and the owner or an admin in a broadcast group; a reply names an
+earlier message; no block in a direct chat; attachments are the sender's own), then the chats' next message ids
+and every member's next seq are reserved and messages and events inserted together. The checks and reservations
+are a few statements for the whole batch, not a few per message.
 """
 
 from __future__ import annotations
@@ -26,13 +26,17 @@ from server.storage.sql import bucket, chunked, in_list, padded
 @dataclass
 class _ChatInfo:
     kind: str
+    broadcast: bool
     last_message_id: int
     members: dict[str, int]  # user id -> the id after which their history starts
+    posters: set[str]  # a broadcast group's owner and admins: the only members who post
 
 
 def _refusal(send: Send, chat: _ChatInfo | None, blocked: set[tuple[str, str]]) -> SendRefused | None:
     if chat is None or send.sender_id not in chat.members:
         return SendRefused("not_found")
+    if chat.broadcast and send.sender_id not in chat.posters:
+        return SendRefused("broadcast_only_admins")
     if send.reply_to is not None and not chat.members[send.sender_id] < send.reply_to <= chat.last_message_id:
         return SendRefused("bad_reply")
     if chat.kind == "direct":
@@ -160,21 +164,25 @@ class SendRepository:
 
 
 async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
-    """Kind, last message id and members (with where each one's history starts) of the batch's chats."""
+    """Kind, last message id, members (with where each one's history starts) and who may post, of the batch's
+    chats."""
     chats: dict[str, _ChatInfo] = {}
     for chunk in chunked(sorted(chat_ids)):
         chunk = padded(chunk)
         rows = await tx.fetch_many(
-            "SELECT c.id, c.kind, c.last_message_id, cm.user_id, cm.joined_message_id FROM chats c"
-            f" JOIN chat_members cm ON cm.chat_id = c.id WHERE {in_list('c.id', len(chunk))} ORDER BY c.id, cm.user_id",
-            ("id", "kind", "last_message_id", "user_id", "joined_message_id"),
+            "SELECT c.id, c.kind, c.broadcast, c.last_message_id, cm.user_id, cm.joined_message_id, cm.role"
+            f" FROM chats c JOIN chat_members cm ON cm.chat_id = c.id WHERE {in_list('c.id', len(chunk))}"
+            " ORDER BY c.id, cm.user_id",
+            ("id", "kind", "broadcast", "last_message_id", "user_id", "joined_message_id", "role"),
             *chunk,
         )
-        for chat_id, kind, last_message_id, user_id, joined_message_id in rows:
+        for chat_id, kind, broadcast, last_message_id, user_id, joined_message_id, role in rows:
             info = chats.get(chat_id)
             if info is None:
-                info = chats[chat_id] = _ChatInfo(kind, int(last_message_id), {})
+                info = chats[chat_id] = _ChatInfo(kind, bool(broadcast), int(last_message_id), {}, set())
             info.members[user_id] = int(joined_message_id)
+            if role != "member":
+                info.posters.add(user_id)
     return chats
 
 
