@@ -27,6 +27,7 @@ Payloads are encrypted with the keyring. This module knows no domain: what a kin
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from typing import Any
 
 from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor
-from server.storage.sql import Sealer, chunked, in_list, padded
+from server.storage.sql import Sealer, bucket, chunked, in_list, padded
 
 EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
 SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
@@ -189,24 +190,27 @@ class EventRepository:
         return out
 
     async def _reserve_positions(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
-        """Add each chat's count to its last position; returns the new last positions."""
-        chats = sorted(counts)
-        for chunk in chunked(chats):
-            values = ", ".join(f"(${i})" for i in range(1, len(chunk) + 1))
-            await tx.execute(
-                f"INSERT INTO chat_streams (chat_id) VALUES {values} ON CONFLICT (chat_id) DO NOTHING", *chunk
+        """Add each chat's count to its last position (one statement for the batch's chats, a few sizes of it
+        kept prepared; a chat's first events make its row); returns the new last positions."""
+        last: dict[str, int] = {}
+        for chunk in chunked(sorted(counts)):
+            size = bucket(len(chunk))
+            args: list[Any] = []
+            for chat_id in chunk:
+                args.extend((chat_id, counts[chat_id]))
+            args.extend(("", 0) * (size - len(chunk)))  # up to the bucket's size: rows of no chat (no id is "")
+            rows = await tx.fetch(
+                f"WITH v (id, n) AS (VALUES {_position_rows(size)})"
+                " UPDATE chat_streams SET last_pos = chat_streams.last_pos + v.n FROM v"
+                " WHERE chat_streams.chat_id = v.id RETURNING chat_streams.chat_id, chat_streams.last_pos",
+                *args,
             )
-        by_count: dict[int, list[str]] = defaultdict(list)
-        for chat_id in chats:
-            by_count[counts[chat_id]].append(chat_id)
-        for n, group in by_count.items():
-            for chunk in chunked(group):
-                await tx.execute(
-                    f"UPDATE chat_streams SET last_pos = last_pos + $1 WHERE {in_list('chat_id', len(chunk), 2)}",
-                    n,
-                    *chunk,
-                )
-        return await self._heads(tx, chats)
+            last.update({row[0]: int(row[1]) for row in rows})
+        new = [(chat_id, counts[chat_id]) for chat_id in sorted(counts) if chat_id not in last]
+        if new:  # (under the logs' lock: nobody else makes them meanwhile)
+            await tx.insert_rows("chat_streams", ("chat_id", "last_pos"), new)
+            last.update(new)
+        return last
 
     @staticmethod
     async def _heads(executor: Executor, chats: Sequence[str]) -> dict[str, int]:
@@ -448,3 +452,9 @@ class _Counters:
                 "UPDATE user_seq SET last_seq = $2, open_chat = $3, open_seq = $4, open_from = $5 WHERE user_id = $1",
                 moved,
             )
+
+
+@functools.lru_cache(maxsize=64)
+def _position_rows(count: int) -> str:
+    """The VALUES rows of `_reserve_positions`'s statement for `count` chats."""
+    return ", ".join(f"(${2 * i + 1}, CAST(${2 * i + 2} AS BIGINT))" for i in range(count))
