@@ -16,18 +16,15 @@ from tests.e2e.webapp import (
     PASSWORD,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
     new_context,
     open_account,
-    server_fixture,
     shot,
     sign_in,
     verified_account,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 
 def styled_as_the_app(page: Page) -> None:

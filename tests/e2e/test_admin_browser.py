@@ -25,17 +25,14 @@ from tests.e2e.webapp import (
     PASSWORD,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
     new_context,
-    server_fixture,
     shot,
     sign_in,
     verified_account,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 
 def send(method: str, url: str, token: str | None = None, body: dict[str, Any] | None = None) -> tuple[int, Any]:

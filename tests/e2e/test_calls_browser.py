@@ -25,7 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocke
 from server.calls import ws as calls_ws
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import CHROMIUM, PASSWORD, Problems, launched_chromium, push_until, server_fixture, sign_in
+from tests.e2e.webapp import CHROMIUM, PASSWORD, Problems, launched_chromium, push_until, sign_in
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
 
@@ -33,7 +33,6 @@ FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-str
 STEP_TIMEOUT_MS = 15_000  # any one wait in the browser
 MEDIA_TIMEOUT_MS = 30_000  # ICE, DTLS and the first decoded frames
 
-__all__ = ["server_fixture"]  # the fixture this module takes from the kit
 
 pytestmark = [
     pytest.mark.slow,

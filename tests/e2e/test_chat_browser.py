@@ -29,15 +29,11 @@ from tests.e2e.webapp import (
     PASSWORD,
     STEP_TIMEOUT_MS,
     Problems,
-    browser_fixture,
     push_until,
-    server_fixture,
     sign_in,
 )
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
-
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 pytestmark = BROWSER_MARKS
 

@@ -21,16 +21,12 @@ from tests.e2e.webapp import (
     PASSWORD,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
     new_context,
-    server_fixture,
     shot,
     sign_in,
     verified_account,
 )
-
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 pytestmark = BROWSER_MARKS
 

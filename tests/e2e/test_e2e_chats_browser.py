@@ -19,16 +19,12 @@ from tests.e2e.webapp import (
     PASSWORD,
     Problems,
     assert_accessible,
-    browser_fixture,
     new_context,
-    server_fixture,
     shot,
     sign_in,
 )
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
-
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 pytestmark = BROWSER_MARKS
 

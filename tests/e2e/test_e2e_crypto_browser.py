@@ -15,11 +15,9 @@ from playwright.sync_api import Browser, Page, expect
 from tests.conftest import Mailbox
 from tests.e2e.e2e_kit import poll, token_of
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import BROWSER_MARKS, Problems, browser_fixture, new_context, server_fixture, sign_in
+from tests.e2e.webapp import BROWSER_MARKS, Problems, new_context, sign_in
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
-
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 pytestmark = BROWSER_MARKS
 

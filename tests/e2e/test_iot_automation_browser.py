@@ -19,14 +19,11 @@ from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
-    server_fixture,
     shot,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 

@@ -20,14 +20,11 @@ from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
-    server_fixture,
     shot,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])

@@ -26,15 +26,12 @@ from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
     new_context,
-    server_fixture,
     shot,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 WIDGETS = [
     {"type": "switch", "target": {"field": 3}},  # a control: the owner's only
     {"type": "gauge", "title": "Air", "field": 1, "min": 0, "max": 40, "unit": "°C"},

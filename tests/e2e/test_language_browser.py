@@ -16,14 +16,11 @@ from tests.e2e.webapp import (
     PASSWORD,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
     new_context,
-    server_fixture,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 # What the app shows for a refusal the server words (no sentence of the app's own): a profile change over HTTP and a
 # command over the WebSocket, through the app's own modules.

@@ -13,15 +13,12 @@ from tests.e2e.webapp import (
     STEP_TIMEOUT_MS,
     Problems,
     assert_accessible,
-    browser_fixture,
     call,
-    server_fixture,
     sign_in,
     verified_account,
 )
 
 pytestmark = BROWSER_MARKS
-__all__ = ["browser_fixture", "server_fixture"]  # the fixtures this module uses
 
 
 def test_a_device_is_made_shown_once_listed_and_deleted(

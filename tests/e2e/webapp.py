@@ -2,8 +2,8 @@
 process, accounts confirmed through the real e-mail, a watch for page and console errors, the two screen sizes
 every flow is tried at, and an accessibility check with axe-core (npm, a dev dependency).
 
-A test module uses it as `from tests.e2e.webapp import BROWSER_MARKS, browser_fixture, server_fixture, ...`,
-sets `pytestmark = BROWSER_MARKS` and lists the fixtures it takes in `__all__` (so they are not "unused").
+A test module uses it as `from tests.e2e.webapp import BROWSER_MARKS, ...` and sets `pytestmark = BROWSER_MARKS`;
+its `server` and `browser` fixtures come to every module here through tests/e2e/conftest.py.
 """
 
 from __future__ import annotations
