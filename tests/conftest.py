@@ -50,10 +50,12 @@ def key() -> bytes:
 
 # -- running the suite on several workers (pytest-xdist, `make test`) ---------------------------------------
 
-# What the tests of a group share and must not use at the same time as another worker's tests:
+# The tests of a group run on one worker, one after another:
 # - "services": the shared Redis and Mosquitto, where topics named by small integer ids (IoT channels) would be
 #   heard by another worker's test with a channel of the same number in its own database;
-# - "browser": Chromium, which takes both cores while a page loads; one at a time keeps the pages' waits fair.
+# - "browser:<module>": a browser module's tests run on one worker (its Chromium and server are the module's); two
+#   modules may run at once, one per worker (with the whole browser group on one worker the suite took 17 of its
+#   20 minutes, that worker alone).
 SHARED_SERVICES = ("TEST_REDIS_URL", "TEST_MQTT_URL")
 
 
@@ -64,7 +66,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         path = Path(str(item.path))
         if path.name.endswith("_browser.py"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group(f"browser:{path.stem}"))
             continue
         if path not in sources:
             sources[path] = path.read_text(encoding="utf-8")
