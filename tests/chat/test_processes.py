@@ -13,10 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import RateLimit, Settings
-from tests.chat.chatkit import client_id, connect, direct, group, uid, users
-from tests.chat.test_key_directory import devices_of
-from tests.chat.test_todevice import device
-from tests.helpers import bearer
+from tests.chat.chatkit import client_id, connect, group, uid, users
 
 
 @pytest.fixture(name="two")
@@ -68,16 +65,3 @@ async def test_sends_on_both_processes_reach_a_device_in_seq_order(two: tuple[Te
     assert sorted(p["message"]["id"] for p in got) == list(range(1, 81))
     for peer in (alice_ws, bob_ws, carol_ws):
         await peer.close()
-
-
-async def test_a_sign_out_on_one_process_reaches_a_partner_on_the_other(two: tuple[TestClient, TestClient]) -> None:
-    a, b = two
-    alice, bob = await users(a, 2)
-    await direct(a, alice, bob, e2e=True)
-    await device(a, alice)
-    bob_ws = await connect(b, bob, after_seq=0)  # on the other process
-    resp = await a.post("/api/auth/logout", headers=bearer(alice))
-    assert resp.status == 204
-    await bob_ws.wait_for("keys.changed", user_id=uid(alice))
-    assert await devices_of(b, bob, uid(alice)) == []
-    await bob_ws.close()
