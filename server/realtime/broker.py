@@ -49,6 +49,15 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
 
+def _call_each(callbacks: set[Callback], topic: str, event: dict[str, Any]) -> None:
+    """Hand the event to each subscriber (a copy of the set: a callback may unsubscribe); one that fails is logged."""
+    for callback in tuple(callbacks):
+        try:
+            callback(event)
+        except Exception:
+            log.exception("subscriber of %s failed", topic)
+
+
 class _Local:
     """Subscribers in this process, by topic."""
 
@@ -56,11 +65,9 @@ class _Local:
         self.topics: dict[str, set[Callback]] = defaultdict(set)
 
     def deliver(self, topic: str, event: dict[str, Any]) -> None:
-        for callback in list(self.topics.get(topic, ())):
-            try:
-                callback(event)
-            except Exception:
-                log.exception("subscriber of %s failed", topic)
+        callbacks = self.topics.get(topic)
+        if callbacks:
+            _call_each(callbacks, topic, event)
 
     def deliver_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
         # The hot path of a group message (once per member): one lookup per member, a copy only for a member
@@ -68,15 +75,10 @@ class _Local:
         get = self.topics.get
         for name, number in numbers.items():
             callbacks = get(prefix + name)
-            if not callbacks:
-                continue
-            frame = event.copy()
-            frame[key] = number
-            for callback in tuple(callbacks):
-                try:
-                    callback(frame)
-                except Exception:
-                    log.exception("subscriber of %s failed", prefix + name)
+            if callbacks:
+                frame = event.copy()
+                frame[key] = number
+                _call_each(callbacks, prefix + name, frame)
 
     def add(self, topic: str, callback: Callback) -> bool:
         """Returns True if this is the topic's first subscriber."""

@@ -227,16 +227,8 @@ class EventRepository:
         return heads
 
     async def last_seq(self, user_id: str) -> int:
-        row = await self.db.fetchrow(
-            "SELECT s.last_seq, s.open_chat, s.open_seq, s.open_from, c.last_pos FROM user_seq s"
-            " LEFT JOIN chat_streams c ON c.chat_id = s.open_chat WHERE s.user_id = $1",
-            user_id,
-        )
-        if row is None:
-            return 0
-        if row["open_chat"] is None:
-            return int(row["last_seq"])
-        return int(row["open_seq"]) + int(row["last_pos"] or 0) - int(row["open_from"])
+        last_seq, open_chat, open_seq, open_from, head = await self._counter(user_id)
+        return last_seq if open_chat is None else open_seq + head - open_from
 
     async def _counter(self, user_id: str) -> tuple[int, str | None, int, int, int]:
         """The user's counter and the last position of the chat they follow, read in one statement."""
