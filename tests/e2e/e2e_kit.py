@@ -1,15 +1,65 @@
-"""What the end-to-end browser tests share: the access token a page's app holds, writing and finding messages in
-the conversation, waiting for a user's devices in the key directory, and polling a script in a page."""
+"""What the end-to-end browser tests share: signed-in pages whose WebSocket frames are recorded, the user id and
+access token a page's app holds, writing and finding messages in the conversation, waiting for a user's devices
+in the key directory, and polling a script in a page."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, WebSocket, expect
 
 from tests.e2e.server_process import ServerProcess
+from tests.e2e.webapp import Problems, new_context, sign_in
 from tests.e2e.webapp import call as _call
+
+USER_ID = "async () => (await import('/js/core/api.js')).getUser().id"
+
+
+class Devices:
+    """The test's people's devices: each a page in a context of its own, signed in, watched for errors, and every
+    WebSocket frame the server sent it (and, with `both_ways`, that it sent) recorded for the privacy checks."""
+
+    def __init__(
+        self,
+        browser: Browser,
+        server: ServerProcess,
+        problems: Problems,
+        emails: dict[str, str],
+        *,
+        both_ways: bool = False,
+        **context: Any,
+    ) -> None:
+        self._browser, self._server, self._problems, self._emails = browser, server, problems, emails
+        self._both_ways, self._context = both_ways, context
+        self.frames: list[bytes] = []
+
+    def _on_socket(self, socket: WebSocket) -> None:
+        def heard(payload: str | bytes) -> None:
+            self.frames.append(payload if isinstance(payload, bytes) else payload.encode())
+
+        socket.on("framereceived", heard)
+        if self._both_ways:
+            socket.on("framesent", heard)
+
+    def open(self, who: str, name: str | None = None) -> Page:
+        """A new device of `who` (a key of the e-mails), signed in; `name` labels its errors (default: who)."""
+        page = self._problems.watch(new_context(self._browser, **self._context).new_page(), name or who)
+        page.on("websocket", self._on_socket)
+        sign_in(page, self._server, self._emails[who])
+        return page
+
+    def heard(self) -> bytes:
+        return b"\n".join(self.frames)
+
+    def heard_text(self) -> str:
+        return self.heard().decode("utf-8", "replace")
+
+
+def user_id(page: Page) -> str:
+    value = page.evaluate(USER_ID)
+    assert isinstance(value, str)
+    return value
 
 
 def token_of(page: Page) -> str:

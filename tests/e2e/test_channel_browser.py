@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import send, shows
+from tests.e2e.e2e_kit import send, shows, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
@@ -22,8 +22,6 @@ from tests.e2e.webapp import (
 
 pytestmark = BROWSER_MARKS
 
-USER_ID = "async () => (await import('/js/core/api.js')).getUser().id"
-
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_a_channel_member_reads_and_has_no_composer(
@@ -36,7 +34,7 @@ def test_a_channel_member_reads_and_has_no_composer(
     sign_in(alice, server, alice_email)
     bob = problems.watch(new_context(browser, size).new_page(), "bob")
     sign_in(bob, server, bob_email)
-    bob_id = bob.evaluate(USER_ID)
+    bob_id = user_id(bob)
 
     alice.goto(f"{server.url}/#/chats/new-group")
     form = alice.locator("form").filter(has=alice.get_by_label("Group name"))

@@ -9,19 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, Route, WebSocket, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import devices_published, message_actions, send, shows, token_of
+from tests.e2e.e2e_kit import Devices, devices_published, message_actions, send, shows, token_of, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
     PASSWORD,
     Problems,
     assert_accessible,
-    new_context,
     shot,
-    sign_in,
 )
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
@@ -47,24 +45,10 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     names = {"Alice": None, "Bob": bob_username, "Carol": None, "Dave": None}  # Dave never opens the app
     emails = {name: _verified_account(server, mailbox, name, username) for name, username in names.items()}
     problems = Problems()
-    frames: list[str] = []
-
-    def on_socket(socket: WebSocket) -> None:
-        def received(payload: str | bytes) -> None:
-            frames.append(payload if isinstance(payload, str) else payload.decode("latin-1"))
-
-        socket.on("framereceived", received)
-
-    def device(name: str, who: str) -> Page:
-        page = problems.watch(new_context(browser).new_page(), name)
-        page.on("websocket", on_socket)
-        sign_in(page, server, emails[who])
-        return page
-
-    alice, bob1, bob2 = device("alice", "Alice"), device("bob1", "Bob"), device("bob2", "Bob")
-    carol = device("carol", "Carol")
-    user_of = "async () => (await import('/js/core/api.js')).getUser().id"
-    ids = {name: page.evaluate(user_of) for name, page in (("alice", alice), ("bob", bob1), ("carol", carol))}
+    devices = Devices(browser, server, problems, emails)
+    alice, bob1, bob2 = devices.open("Alice"), devices.open("Bob", "bob1"), devices.open("Bob", "bob2")
+    carol = devices.open("Carol")
+    ids = {name: user_id(page) for name, page in (("alice", alice), ("bob", bob1), ("carol", carol))}
 
     # Carol makes an end-to-end group with Alice and Bob; everyone opens it (which starts their devices).
     carol.goto(f"{server.url}/#/chats/new-group")
@@ -157,7 +141,7 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     shot(bob2, "e2e-search")
 
     # A device Bob adds now was not there when the keys went out: it says so rather than showing nothing.
-    bob3 = device("bob3", "Bob")
+    bob3 = devices.open("Bob", "bob3")
     bob3.goto(f"{server.url}/#/chat?id={direct}")
     expect(bob3.get_by_text("Sent before this device joined").first).to_be_visible()
     shot(bob3, "e2e-new-device")
@@ -176,8 +160,8 @@ def test_end_to_end_direct_chat_and_group_through_the_screens(
     # None of the texts reached the database file or any frame the server sent.
     stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("app.db*"))
     assert len(stored) > 100_000
-    assert len(frames) > 20
-    heard = "\n".join(frames)
+    assert len(devices.frames) > 20
+    heard = devices.heard_text()
     for text in TEXTS.values():
         assert text.encode() not in stored, text
         assert text not in heard, text

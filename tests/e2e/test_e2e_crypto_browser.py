@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import poll, token_of
+from tests.e2e.e2e_kit import poll, token_of, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import BROWSER_MARKS, Problems, new_context, sign_in
 from tests.e2e.webapp import call as _call
@@ -72,8 +72,7 @@ def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbo
         page = problems.watch(new_context(browser).new_page(), name)
         sign_in(page, server, emails["Alice" if name.startswith("alice") else "Bob"])
         pages[name] = page
-    user_of = "async () => (await import('/js/core/api.js')).getUser().id"
-    users = {name: page.evaluate(user_of) for name, page in pages.items()}
+    users = {name: user_id(page) for name, page in pages.items()}
     alice, bob = users["alice1"], users["bob1"]
     assert users["alice2"] == alice
     assert users["bob2"] == bob

@@ -9,19 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playwright.sync_api import Browser, Locator, Page, WebSocket, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import devices_published, send, shows, token_of
+from tests.e2e.e2e_kit import Devices, devices_published, send, shows, token_of, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
     PHONE,
     Problems,
     assert_accessible,
-    new_context,
     shot,
-    sign_in,
 )
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
@@ -59,19 +57,9 @@ def test_an_end_to_end_direct_chat_beside_the_plain_one(
         for name, username in (("Alice", None), ("Bob", bob_username))
     }
     problems = Problems()
-    frames: list[str] = []
-
-    def on_socket(socket: WebSocket) -> None:
-        socket.on("framereceived", lambda p: frames.append(p if isinstance(p, str) else p.decode("latin-1")))
-
-    def device(name: str) -> Page:
-        page = problems.watch(new_context(browser).new_page(), name)
-        page.on("websocket", on_socket)
-        sign_in(page, server, emails[name])
-        return page
-
-    alice, bob = device("Alice"), device("Bob")
-    bob_id = bob.evaluate("async () => (await import('/js/core/api.js')).getUser().id")
+    devices = Devices(browser, server, problems, emails)
+    alice, bob = devices.open("Alice"), devices.open("Bob")
+    bob_id = user_id(bob)
 
     # A plain chat first, with a message in it.
     plain = find_and_message(alice, server, bob_username, e2e=False)
@@ -128,7 +116,7 @@ def test_an_end_to_end_direct_chat_beside_the_plain_one(
     # The secret reached neither the database file nor any frame the server sent.
     stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("app.db*"))
     assert len(stored) > 50_000
-    assert PLAIN in "\n".join(frames)  # the frames were heard: the plain text went through them
+    assert PLAIN in devices.heard_text()  # the frames were heard: the plain text went through them
     assert SECRET.encode() not in stored
-    assert SECRET not in "\n".join(frames)
+    assert SECRET not in devices.heard_text()
     assert problems.seen == []

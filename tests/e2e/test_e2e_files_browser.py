@@ -12,18 +12,16 @@ import os
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, WebSocket, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import devices_published, message_actions, send, shows, token_of
+from tests.e2e.e2e_kit import Devices, devices_published, message_actions, send, shows, token_of, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
     Problems,
     assert_accessible,
-    new_context,
     shot,
-    sign_in,
 )
 from tests.e2e.webapp import verified_account as _verified_account
 
@@ -62,22 +60,10 @@ def test_end_to_end_files_and_forward_through_the_screens(
     names = {"Alice": None, "Bob": bob_username, "Carol": None}
     emails = {name: _verified_account(server, mailbox, name, username) for name, username in names.items()}
     problems = Problems()
-    frames: list[bytes] = []
-
-    def on_socket(socket: WebSocket) -> None:
-        socket.on("framereceived", lambda p: frames.append(p if isinstance(p, bytes) else p.encode()))
-        socket.on("framesent", lambda p: frames.append(p if isinstance(p, bytes) else p.encode()))
-
-    def device(name: str, who: str) -> Page:
-        page = problems.watch(new_context(browser, accept_downloads=True).new_page(), name)
-        page.on("websocket", on_socket)
-        sign_in(page, server, emails[who])
-        return page
-
-    alice, bob1, bob2 = device("alice", "Alice"), device("bob1", "Bob"), device("bob2", "Bob")
-    carol = device("carol", "Carol")
-    user_of = "async () => (await import('/js/core/api.js')).getUser().id"
-    ids = {name: page.evaluate(user_of) for name, page in (("alice", alice), ("bob", bob1), ("carol", carol))}
+    devices = Devices(browser, server, problems, emails, both_ways=True, accept_downloads=True)
+    alice, bob1, bob2 = devices.open("Alice"), devices.open("Bob", "bob1"), devices.open("Bob", "bob2")
+    carol = devices.open("Carol")
+    ids = {name: user_id(page) for name, page in (("alice", alice), ("bob", bob1), ("carol", carol))}
 
     # Carol makes an end-to-end group with Alice and Bob: where Alice forwards to later.
     carol.goto(f"{server.url}/#/chats/new-group")
@@ -157,8 +143,8 @@ def test_end_to_end_files_and_forward_through_the_screens(
     uploads = [p for p in (data / "attachments").rglob("*") if p.is_file()]
     assert len(uploads) >= 4  # two files sent, two forwarded
     stored_files = b"".join(p.read_bytes() for p in uploads)
-    heard = b"\n".join(frames)
-    assert len(frames) > 10
+    heard = devices.heard()
+    assert len(devices.frames) > 10
     for secret in (CAPTION.encode(), EDITED.encode(), PNG[16:40], SECRET_PDF_TEXT, b"contract.pdf", b"plan.png"):
         assert secret not in stored, secret
         assert secret not in stored_files, secret

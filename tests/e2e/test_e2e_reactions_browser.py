@@ -16,12 +16,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, WebSocket, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import devices_published, message_actions, send, shows, token_of
+from tests.e2e.e2e_kit import Devices, devices_published, message_actions, send, shows, token_of, user_id
 from tests.e2e.server_process import ServerProcess
-from tests.e2e.webapp import BROWSER_MARKS, Problems, new_context, sign_in
+from tests.e2e.webapp import BROWSER_MARKS, Problems
 from tests.e2e.webapp import call as _call
 from tests.e2e.webapp import verified_account as _verified_account
 
@@ -67,20 +67,9 @@ def test_reactions_and_a_removed_member_in_an_end_to_end_group(
     mailbox, _ = smtp
     emails = {name: _verified_account(server, mailbox, name) for name in ("Alice", "Bob", "Carol")}
     problems = Problems()
-    frames: list[str] = []
-
-    def on_socket(socket: WebSocket) -> None:
-        socket.on("framereceived", lambda p: frames.append(p if isinstance(p, str) else p.decode("latin-1")))
-
-    def device(who: str) -> Page:
-        page = problems.watch(new_context(browser).new_page(), who)
-        page.on("websocket", on_socket)
-        sign_in(page, server, emails[who])
-        return page
-
-    alice, bob, bob2, carol = device("Alice"), device("Bob"), device("Bob"), device("Carol")
-    user_of = "async () => (await import('/js/core/api.js')).getUser().id"
-    ids = {name: page.evaluate(user_of) for name, page in (("alice", alice), ("bob", bob), ("carol", carol))}
+    devices = Devices(browser, server, problems, emails)
+    alice, bob, bob2, carol = devices.open("Alice"), devices.open("Bob"), devices.open("Bob"), devices.open("Carol")
+    ids = {name: user_id(page) for name, page in (("alice", alice), ("bob", bob), ("carol", carol))}
     token = token_of(alice)
     group = {"kind": "group", "name": "Gates", "members": [ids["bob"], ids["carol"]], "e2e": True}
     chat_id = _call(f"{server.url}/api/chats", group, token=token)["id"]
@@ -118,7 +107,7 @@ def test_reactions_and_a_removed_member_in_an_end_to_end_group(
         assert db.execute("SELECT COUNT(*) FROM messages WHERE chat_id = ? AND silent = 1", (chat_id,)).fetchone() == (
             3,
         )
-    heard = "\n".join(frames)
+    heard = devices.heard_text()
     assert '"silent":true' in heard
     assert "👍" not in heard
     assert "\\ud83d" not in heard.lower()
@@ -143,5 +132,5 @@ def test_reactions_and_a_removed_member_in_an_end_to_end_group(
     assert refused.get("code") == "waiting", refused  # no key for it: the placeholder "Waiting for this message's key"
     assert "body" not in refused
     assert AFTER not in carol.content()
-    assert AFTER not in "\n".join(frames)
+    assert AFTER not in devices.heard_text()
     assert problems.seen == []

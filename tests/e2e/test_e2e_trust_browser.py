@@ -9,6 +9,7 @@ from __future__ import annotations
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
+from tests.e2e.e2e_kit import user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
@@ -32,8 +33,6 @@ NEW_CHAT = """async (bob) => {
   return (await api.post('/api/chats', { kind: 'direct', user_id: bob, e2e: true })).id;
 }"""
 
-USER_ID = "async () => (await import('/js/core/api.js')).getUser().id"
-
 
 def emoji_of(page: Page) -> list[str]:
     pictures = page.get_by_role("list", name="Emoji to compare")
@@ -51,7 +50,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     bob = problems.watch(new_context(browser, "phone").new_page(), "bob")  # Bob on a phone: both sizes tried
     sign_in(alice, server, emails["Alice"])
     sign_in(bob, server, emails["Bob"])
-    bob_id = bob.evaluate(USER_ID)
+    bob_id = user_id(bob)
     for page in (alice, bob):
         assert page.evaluate(OPEN_DEVICE)  # each has published a device
     chat_id = alice.evaluate(NEW_CHAT, bob_id)
