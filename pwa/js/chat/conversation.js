@@ -10,7 +10,7 @@ import { chatOptions } from './chat-options.js';
 import { connectionNotice } from './chats.js';
 import { createComposer } from './composer.js';
 import { buildHeaderParts } from './extend.js';
-import { groupInfoDialog, groupSubtitle, readsOnly } from './group-info.js';
+import { fitReader, groupInfoDialog, groupSubtitle } from './group-info.js';
 import { chatLayout } from './layout.js';
 import { clearDays, markDays, rovingMessages } from './log-keys.js';
 import { forwardDialog, readersDialog, reportDialog } from './message-dialogs.js';
@@ -291,8 +291,7 @@ function conversationPane({ params, signal, navigate }) {
     const title = chatTitle(chat);
     heading.textContent = title;
     document.title = t('core.page_title', { title, app: 'Realtime' });
-    composer.form.hidden = readsOnly(chat); // a channel's member reads: a line saying who posts instead
-    readOnly.hidden = !composer.form.hidden;
+    fitReader(chat, composer.form, readOnly, empty);
     if (chat.kind === 'group') {
       subtitle.textContent = groupSubtitle(chat, (membersOf(chatId) || []).length);
       return;

@@ -189,7 +189,11 @@ export function groupSubtitle(chat, listed) {
   return members || t('chat.v.group');
 }
 
-/** True for a channel's member, who reads and reacts but does not post. */
-export function readsOnly(chat) {
-  return Boolean(chat.broadcast) && !['admin', 'owner'].includes(chat.me?.role);
+/** A channel's member reads and reacts but does not post: no composer but a line saying who posts, and no "say
+ * hello" in an empty channel. Everyone else gets the composer. */
+export function fitReader(chat, composerForm, readOnlyLine, emptyLine) {
+  const reads = Boolean(chat.broadcast) && !['admin', 'owner'].includes(chat.me?.role);
+  composerForm.hidden = reads;
+  readOnlyLine.hidden = !reads;
+  emptyLine.textContent = t(reads ? 'chat.v.empty_channel' : 'chat.v.empty');
 }

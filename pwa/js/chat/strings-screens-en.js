@@ -86,6 +86,7 @@ export const en = {
   'chat.v.chat': 'Chat',
   'chat.v.older': 'Load earlier messages',
   'chat.v.empty': 'No messages yet. Say hello!',
+  'chat.v.empty_channel': 'No posts yet.',
   'chat.v.jump': 'New messages ↓',
   'chat.v.deleted_all': 'Message deleted for everyone.',
   'chat.v.deleted_mine': 'Message deleted for you.',

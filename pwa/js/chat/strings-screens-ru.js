@@ -85,6 +85,7 @@ export const ru = {
   'chat.v.chat': 'Чат',
   'chat.v.older': 'Загрузить более ранние сообщения',
   'chat.v.empty': 'Сообщений пока нет. Поздоровайтесь!',
+  'chat.v.empty_channel': 'Записей пока нет.',
   'chat.v.jump': 'Новые сообщения ↓',
   'chat.v.deleted_all': 'Сообщение удалено у всех.',
   'chat.v.deleted_mine': 'Сообщение удалено у вас.',
