@@ -136,7 +136,8 @@ def sign_in(page: Page, server: ServerProcess, email: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Chats", level=1)).to_be_visible()  # people land on their chats
+    # Sign-in runs argon2 with its real cost: on a busy machine it takes longer than expect()'s 5 s default.
+    expect(page.get_by_role("heading", name="Chats", level=1)).to_be_visible(timeout=STEP_TIMEOUT_MS)  # their chats
     # The device keeps the server's device token, so its next sign-in counts as a known device's.
     token = page.evaluate("localStorage.getItem('realtime.device_token')")
     assert isinstance(token, str), "the sign-in did not keep a device token"
