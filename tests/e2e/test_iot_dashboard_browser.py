@@ -77,6 +77,8 @@ def test_chart_controls_ranges_averages_fields_zoom_and_locale_axis(
         page.get_by_label("Values").select_option("average")
         page.get_by_label("Over").select_option("10")
     expect(page.locator(".live-status")).to_have_text("Showing a fixed range: new points are not added.")
+    # Each choice started a load; the chart is the last one's once the area is no longer busy.
+    expect(page.locator(".charts")).not_to_have_attribute("aria-busy", "true")
     expect(chart.locator(".chart-latest")).to_contain_text("points")
 
     # Axis labels in the page's language, as fine as the tick step needs, never milliseconds.

@@ -15,8 +15,14 @@ export function usernameSection(signal) {
   const show = (user) => body.replaceChildren(...usernameControls(user));
   const cached = getUser();
   if (cached) show(cached);
+  // Fresh data replaces the controls only if nobody has touched them yet: a switch flipped while the profile was
+  // loading is saved by its own request, and the older answer must not put it back.
+  let touched = false;
+  for (const type of ['pointerdown', 'keydown', 'input']) {
+    body.addEventListener(type, () => { touched = true; }, { capture: true, signal });
+  }
   loadProfile({ signal }).then((user) => {
-    if (!signal.aborted && !body.contains(document.activeElement)) show(user);
+    if (!signal.aborted && !touched) show(user);
   }, () => {}); // the profile card above says when the profile cannot be loaded
   return element;
 }
