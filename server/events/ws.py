@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -10,7 +9,7 @@ from aiohttp import web
 from server.errors import ValidationError
 from server.events.appkeys import event_log_key
 from server.keys import broker_key
-from server.realtime.broker import user_topic
+from server.realtime.broker import Numbered, user_topic
 from server.realtime.commands import CommandTableDef
 from server.realtime.connections import Connection, ConnKey
 from server.realtime.seq import SeqStream
@@ -27,28 +26,41 @@ def _user(conn: Connection) -> str:
     return conn.user_id
 
 
-def _deliver(conn: Connection) -> Callable[[dict[str, Any]], None]:
-    streams: list[SeqStream] = []  # the connection's, once it has synced (looked up until then; kept after)
+class _Deliver:
+    """A connection's subscriber to its user's topic: numbered events go through its seq stream once the client
+    has synced (looked up until then, kept after); the rest straight to the socket."""
 
-    def deliver(event: dict[str, Any]) -> None:
-        if not streams:
-            stream = conn.get(SEQ_STREAM)
-            if stream is None:
-                conn.send(event)
-                return
-            streams.append(stream)
-        if "seq" in event:
-            streams[0].live(event)
+    __slots__ = ("conn", "stream")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.stream: SeqStream | None = None
+
+    def _synced(self) -> SeqStream | None:
+        if self.stream is None:
+            self.stream = self.conn.get(SEQ_STREAM)
+        return self.stream
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        stream = self.stream or self._synced()
+        if stream is not None and "seq" in event:
+            stream.live(event)
         else:
-            conn.send(event)
+            self.conn.send(event)
 
-    return deliver
+    def numbered(self, shared: Numbered, seq: int) -> None:
+        """A group event with this user's seq (the broker's shared copy: no dict unless it must wait)."""
+        stream = self.stream or self._synced()
+        if stream is not None:
+            stream.live_numbered(shared, seq)
+        else:
+            self.conn.send_encoded(shared.encode(seq))
 
 
 async def hear_user(request: web.Request, conn: Connection) -> None:
     """Everything addressed to this user (their numbered events, alerts, typing) reaches all their devices."""
     user_id = _user(conn)
-    stop = await request.app[broker_key].subscribe(user_topic(user_id), _deliver(conn))
+    stop = await request.app[broker_key].subscribe(user_topic(user_id), _Deliver(conn))
     conn.subscribe("events.user", stop)
 
 

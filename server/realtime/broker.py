@@ -49,6 +49,38 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
 
+class Numbered:
+    """One event for many topics, each copy with its own number under `key` (a group message, each member's `seq`).
+
+    Serialised once: a copy's bytes are `head`, the number, `tail` (`{"seq":` 17 `,"type":…}`), so a subscriber
+    that writes bytes (a WebSocket) needs no dict and no serialising of its own; `frame(number)` makes the dict for
+    one that needs it. A subscriber callback with a `numbered(shared, number)` method gets this instead of a dict.
+    """
+
+    __slots__ = ("_head", "_tail", "event", "key")
+
+    def __init__(self, event: dict[str, Any], key: str) -> None:
+        self.event = event
+        self.key = key
+        self._head = b""
+        self._tail = b""
+
+    def encode(self, number: int) -> bytes:
+        """The copy for `number`, as JSON bytes."""
+        if not self._head:
+            event = self.event
+            rest = orjson.dumps({k: v for k, v in event.items() if k != self.key} if self.key in event else event)
+            self._head = b"{" + orjson.dumps(self.key) + b":"
+            self._tail = b"," + rest[1:] if len(rest) > 2 else b"}"
+        return b"%b%d%b" % (self._head, number, self._tail)
+
+    def frame(self, number: int) -> dict[str, Any]:
+        """The copy for `number`, as a dict."""
+        frame = self.event.copy()
+        frame[self.key] = number
+        return frame
+
+
 def _call_each(callbacks: set[Callback], topic: str, event: dict[str, Any]) -> None:
     """Hand the event to each subscriber (a copy of the set: a callback may unsubscribe); one that fails is logged."""
     for callback in tuple(callbacks):
@@ -70,15 +102,23 @@ class _Local:
             _call_each(callbacks, topic, event)
 
     def deliver_numbered(self, prefix: str, event: dict[str, Any], numbers: Mapping[str, int], key: str) -> None:
-        # The hot path of a group message (once per member): one lookup per member, a copy only for a member
-        # with a subscriber here.
+        # The hot path of a group message (once per member): one lookup per member; a subscriber that takes the
+        # shared event gets it with the member's number, any other a copy of its own.
+        shared = Numbered(event, key)
         get = self.topics.get
         for name, number in numbers.items():
             callbacks = get(prefix + name)
-            if callbacks:
-                frame = event.copy()
-                frame[key] = number
-                _call_each(callbacks, prefix + name, frame)
+            if not callbacks:
+                continue
+            for callback in tuple(callbacks):
+                try:
+                    numbered = getattr(callback, "numbered", None)
+                    if numbered is not None:
+                        numbered(shared, number)
+                    else:
+                        callback(shared.frame(number))
+                except Exception:
+                    log.exception("subscriber of %s failed", prefix + name)
 
     def add(self, topic: str, callback: Callback) -> bool:
         """Returns True if this is the topic's first subscriber."""

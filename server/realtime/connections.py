@@ -163,6 +163,13 @@ class Connection:
         size = len(data)
         return self._queue(bytes((0x81, size)) if size < 126 else text_frame_header(size), data)
 
+    def send_encoded(self, data: bytes) -> bool:
+        """`send` for a frame serialised already (JSON bytes)."""
+        if self.closed_reason is not None:
+            return False
+        size = len(data)
+        return self._queue(bytes((0x81, size)) if size < 126 else text_frame_header(size), data)
+
     def pong(self, payload: bytes) -> bool:
         """Answer a WebSocket ping. Queued like any frame, so a client that pings without reading the answers
         reaches its limit as one that falls behind does."""

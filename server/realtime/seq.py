@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from server.realtime.broker import Numbered
 from server.realtime.connections import CLOSE_TOO_SLOW, Connection
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,15 @@ class SeqStream:
         else:
             self._pending = [frame]
             self._filling = asyncio.get_running_loop().create_task(self._fill())
+
+    def live_numbered(self, shared: Numbered, seq: int) -> None:
+        """`live` for one member's copy of a group event: the next one in order is written as the shared bytes
+        with its seq (no dict); anything else takes `live`'s way."""
+        if self._pending is None and self.last is not None and seq == self.last + 1:
+            self.last = seq
+            self._conn.send_encoded(shared.encode(seq))
+        else:
+            self.live(shared.frame(seq))
 
     async def sync(self, after: int, max_events: int) -> bool:
         """Send every event after `after` (up to `max_events`), then carry on live. True if more remain."""

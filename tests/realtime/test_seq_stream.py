@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import orjson
+
+from server.realtime.broker import Numbered
 from server.realtime.connections import Connection
 from server.realtime.seq import SeqStream
 
@@ -15,10 +18,16 @@ class Socket:
 
     def __init__(self) -> None:
         self.sent: list[int] = []
+        self.encoded = 0  # of those, sent as a group event's shared bytes
         self.closed: int | None = None
 
     def send(self, frame: dict[str, Any]) -> bool:
         self.sent.append(frame["seq"])
+        return True
+
+    def send_encoded(self, data: bytes) -> bool:
+        self.sent.append(orjson.loads(data)["seq"])
+        self.encoded += 1
         return True
 
     async def send_wait(self, frame: dict[str, Any]) -> None:
@@ -75,6 +84,26 @@ async def test_a_gap_is_read_from_the_log_before_the_later_event() -> None:
     stream.live(ev(12))
     assert reads == [(11, 12)]  # only the gap, once: 11 came live, 12 from the log, and the live 12 is dropped
     assert socket.sent == list(range(1, 14))
+
+
+async def test_group_events_in_order_go_out_as_shared_bytes_and_out_of_order_wait_like_any() -> None:
+    socket = Socket()
+    _, read = log_of(3)
+    stream = SeqStream(cast(Connection, socket), read)
+    await stream.sync(0, 5000)
+    shared = Numbered({"type": "message.new", "chat_id": "c"}, "seq")
+    stream.live_numbered(shared, 4)  # the next one: written as bytes
+    stream.live_numbered(shared, 4)  # again: dropped
+    assert (socket.sent, socket.encoded) == ([1, 2, 3, 4], 1)
+    reads, read_more = log_of(6)
+    stream._read = read_more
+    stream.live_numbered(shared, 7)  # after a gap: waits while 5 and 6 are read
+    stream.live(ev(5))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    stream.live_numbered(shared, 8)
+    assert reads == [(5, 6)]
+    assert socket.sent == list(range(1, 9))
 
 
 async def test_a_long_backlog_comes_in_pages_and_says_more() -> None:
