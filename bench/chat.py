@@ -9,7 +9,9 @@
       flat out (closed loop: senders send again as soon as their last send is acknowledged), the most it
       delivers; then open loop at the target's rate (or, if flat out stayed below it, at 80% of flat out)
       and at half that (the group: at 25,000 deliveries/s, issue 16's second target): the latency near the
-      most it takes, and with room to spare. Direct chats also report deliveries/s per core of server CPU;
+      most it takes, and with room to spare. Direct chats also report deliveries/s per core of server CPU,
+      and a baseline from the same run: application pings flat out on the same connections (one frame in,
+      one reply out, nothing stored or fanned out), the server's CPU a round trip;
   (c) persisted sends per second: the direct chats' flat-out step (an acknowledgement comes after the
       commit); afterwards the history API must hold at least as many of its messages as were acknowledged;
   (d) `--only broadcast`: a broadcast group (a channel: only admins post) of 10,000 members, one connection
@@ -238,9 +240,12 @@ class Conn(asyncio.Protocol):
         for the reply."""
         frame_id = self._frame_id()
         sent = time.monotonic_ns()
-        text = f"~{run}~{sent}~{self.index}~ {FILLER}"
-        frame = {"type": "message.send", "id": frame_id, "chat_id": chat_id, "client_id": str(uuid.uuid4())}
-        frame["text"] = text
+        if chat_id:
+            text = f"~{run}~{sent}~{self.index}~ {FILLER}"
+            frame = {"type": "message.send", "id": frame_id, "chat_id": chat_id, "client_id": str(uuid.uuid4())}
+            frame["text"] = text
+        else:  # the baseline: an application ping, answered by the WebSocket layer alone
+            frame = {"type": "ping", "id": frame_id}
         self.sends[frame_id] = (run, sent)
         waiter: asyncio.Future[dict[str, Any]] | None = None
         if wait:
@@ -335,7 +340,7 @@ class LoadGenerator:
         s = self.stats
         if run != s.run:
             return
-        if frame["type"] != "result":
+        if frame["type"] not in ("result", "pong"):
             s.errors[str(frame.get("error", {}).get("code"))] += 1
             return
         s.acked += 1
@@ -1291,6 +1296,22 @@ def _direct_part(run: _Run) -> None:
     print_scenario(f"    flat out ({flying:,} senders, each sending again when acknowledged)", direct_max)
     rate, why = at_load_rate(TARGET_DELIVERIES / 2, direct_max.persisted, 0.9 * ceiling)
     direct_steps = latency_steps(args, pool, watch, tmp, "direct-at-load", runs, 2, talkers, rate, why)
+
+    # The baseline: the same senders on the same connections, each frame an application ping (one frame in, one
+    # reply out; no storage, no fan-out): what the WebSocket stack alone costs the server a round trip, measured
+    # in this run. A message's CPU in those units says how much of it is the stack.
+    wait_idle(watch)
+    pings = [(index, "", "closed", 0.0, random.uniform(0, 0.05)) for index, _ in spread(talkers, flying)]
+    floor = measure(args, pool, watch, tmp, "direct-ping-baseline", next(runs), 0, pings)
+    floor_us = 1e6 * floor.server_cores / max(floor.persisted, 1)
+    message_us = 1e6 * direct_max.server_cores / max(direct_max.persisted, 1)
+    print(
+        f"    baseline, application pings flat out ({flying:,} senders): {floor.persisted:,.0f} round trips/s on"
+        f" {floor.server_cores:.2f} server cores, {floor_us:.0f} us of server CPU a round trip; a direct message"
+        f" ({message_us:.0f} us) costs {message_us / max(floor_us, 0.001):.1f} round trips"
+    )
+    for problem in floor.problems():
+        print(f"    PROBLEM (baseline): {problem}")
     pool.ask_all({"cmd": "close"})
 
     # (c) persisted sends: the direct flat-out step, checked against the history API.
@@ -1326,6 +1347,7 @@ def _direct_part(run: _Run) -> None:
     run.row["direct deliveries/s flat out"] = f"{direct_max.deliveries:,.0f}"
     run.row["direct p50 / p99 open loop"] = _latencies(direct_steps, 2)
     run.row["persisted msg/s"] = f"{persisted.persisted:,.0f}"
+    run.row["direct us/message (ping round trip)"] = f"{message_us:.0f} ({floor_us:.0f})"
     if committed < persisted.acked:
         raise BenchError(f"(c) {persisted.acked} sends were acknowledged but the history API holds {committed}")
 
