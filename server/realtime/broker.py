@@ -52,7 +52,7 @@ class Broker(Protocol):
 class Numbered:
     """One event for many topics, each copy with its own number under `key` (a group message, each member's `seq`).
 
-    Serialised once: a copy's bytes are `head`, the number, `tail` (`{"seq":` 17 `,"type":…}`), so a subscriber
+    Serialised once: a copy's bytes are `head`, the number, `tail` (`{"type":…,"seq":` 17 `}`), so a subscriber
     that writes bytes (a WebSocket) needs no dict and no serialising of its own; `frame(number)` makes the dict for
     one that needs it. A subscriber callback with a `numbered(shared, number)` method gets this instead of a dict.
     """
@@ -69,9 +69,10 @@ class Numbered:
         """The copy for `number`, as JSON bytes."""
         if not self._head:
             event = self.event
-            rest = orjson.dumps({k: v for k, v in event.items() if k != self.key} if self.key in event else event)
-            self._head = b"{" + orjson.dumps(self.key) + b":"
-            self._tail = b"," + rest[1:] if len(rest) > 2 else b"}"
+            data = orjson.dumps({k: v for k, v in event.items() if k != self.key} if self.key in event else event)
+            # The number last, as a copy with it set would have it: `{…,"seq":` 17 `}`
+            self._head = data[:-1] + (b"," if len(data) > 2 else b"") + orjson.dumps(self.key) + b":"
+            self._tail = b"}"
         return b"%b%d%b" % (self._head, number, self._tail)
 
     def frame(self, number: int) -> dict[str, Any]:

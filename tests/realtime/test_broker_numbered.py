@@ -85,3 +85,7 @@ def test_the_shared_copy_is_the_frame_with_the_number_whatever_the_event_holds()
         for number in (0, 1, 99_999_999_999):
             assert orjson.loads(shared.encode(number)) == {**event, "seq": number} == shared.frame(number)
     assert event == {"type": "x", "list": [1, {"seq": 2}]}  # not changed
+    # The same bytes as the copy serialised on its own (the type first: clients may dispatch on the prefix).
+    shared = Numbered({"type": "message.new", "chat_id": "c", "message": {"id": 1}}, "seq")
+    assert shared.encode(42) == orjson.dumps(shared.frame(42))
+    assert shared.encode(42).startswith(b'{"type":"message.new",')
