@@ -779,6 +779,7 @@ class Scenario:
     latencies: list[int]
     ack_latencies: list[int]
     server_cores: float
+    loop_cores: float  # of server_cores, the event loop's thread (the rest: SQLite's and the pools' threads)
     generator_cores: float
     machine_cores: float
     batches: int  # transactions the message writer committed in the window
@@ -856,9 +857,11 @@ def measure(
         worker.send(plan)
     time.sleep(max(0.0, (t_start - time.monotonic_ns()) / 1e9))
     server0, machine0, writer0 = watch.cpu_seconds(), _machine_cpu(), writer_stats(args.metrics_base)
+    loop0 = watch.loop_cpu_seconds()
     with profiled(args.py_spy, watch.pid, args.duration, _profile_path(args, name)):
         time.sleep(max(0.0, (t_end - time.monotonic_ns()) / 1e9))
         server1, machine1, writer1 = watch.cpu_seconds(), _machine_cpu(), writer_stats(args.metrics_base)
+        loop1 = watch.loop_cpu_seconds()
     answers = [worker.receive() for worker in pool.workers]
     seconds = args.duration
 
@@ -890,6 +893,7 @@ def measure(
         latencies=read_latencies(files),
         ack_latencies=read_latencies([f + ".ack" for f in files]),
         server_cores=(server1 - server0) / seconds,
+        loop_cores=(loop1 - loop0) / seconds,
         generator_cores=sum(float(a["cpu_window"]) for a in answers) / seconds,
         machine_cores=(machine1 - machine0) / seconds,
         batches=int(writer1[0] - writer0[0]),
@@ -954,9 +958,16 @@ def print_scenario(label: str, s: Scenario) -> None:
         f"    send->ack p50 {percentile(s.ack_latencies, 50):.1f} ms, p99 {percentile(s.ack_latencies, 99):.1f} ms;"
         f" {s.received_window_sends:,} of {s.expected:,} deliveries of the window's messages arrived;"
         f" {s.batches} writer transactions ({s.batch_rows / max(s.batches, 1):,.0f} messages each);"
-        f" CPU: server {s.server_cores:.2f} cores, generator {s.generator_cores:.2f},"
+        f" CPU: server {s.server_cores:.2f} cores (event loop {s.loop_cores:.2f}, other threads"
+        f" {s.server_cores - s.loop_cores:.2f}), generator {s.generator_cores:.2f},"
         f" whole machine {s.machine_cores:.2f} of {os.cpu_count()}"
     )
+    if s.persisted > 0:
+        per = 1e6 / s.persisted
+        print(
+            f"    server CPU a message: {s.server_cores * per:.0f} us (event loop {s.loop_cores * per:.0f},"
+            f" other threads {(s.server_cores - s.loop_cores) * per:.0f})"
+        )
     for problem in s.problems():
         print(f"    PROBLEM: {problem}")
 
@@ -1305,13 +1316,12 @@ def _direct_part(run: _Run) -> None:
     floor = measure(args, pool, watch, tmp, "direct-ping-baseline", next(runs), 0, pings)
     floor_us = 1e6 * floor.server_cores / max(floor.persisted, 1)
     message_us = 1e6 * direct_max.server_cores / max(direct_max.persisted, 1)
+    print_scenario(f"    baseline: application pings flat out ({flying:,} senders; 'msg/s' are round trips)", floor)
     print(
-        f"    baseline, application pings flat out ({flying:,} senders): {floor.persisted:,.0f} round trips/s on"
-        f" {floor.server_cores:.2f} server cores, {floor_us:.0f} us of server CPU a round trip; a direct message"
-        f" ({message_us:.0f} us) costs {message_us / max(floor_us, 0.001):.1f} round trips"
+        f"    a ping round trip costs the server {floor_us:.0f} us of CPU (event loop"
+        f" {1e6 * floor.loop_cores / max(floor.persisted, 1):.0f}); a direct message ({message_us:.0f} us) costs"
+        f" {message_us / max(floor_us, 0.001):.1f} round trips"
     )
-    for problem in floor.problems():
-        print(f"    PROBLEM (baseline): {problem}")
     pool.ask_all({"cmd": "close"})
 
     # (c) persisted sends: the direct flat-out step, checked against the history API.
