@@ -959,14 +959,14 @@ def print_scenario(label: str, s: Scenario) -> None:
         f" {s.received_window_sends:,} of {s.expected:,} deliveries of the window's messages arrived;"
         f" {s.batches} writer transactions ({s.batch_rows / max(s.batches, 1):,.0f} messages each);"
         f" CPU: server {s.server_cores:.2f} cores (event loop {s.loop_cores:.2f}, other threads"
-        f" {s.server_cores - s.loop_cores:.2f}), generator {s.generator_cores:.2f},"
+        f" {max(0.0, s.server_cores - s.loop_cores):.2f}), generator {s.generator_cores:.2f},"
         f" whole machine {s.machine_cores:.2f} of {os.cpu_count()}"
     )
     if s.persisted > 0:
         per = 1e6 / s.persisted
         print(
             f"    server CPU a message: {s.server_cores * per:.0f} us (event loop {s.loop_cores * per:.0f},"
-            f" other threads {(s.server_cores - s.loop_cores) * per:.0f})"
+            f" other threads {max(0.0, s.server_cores - s.loop_cores) * per:.0f}; read a tick apart, so roughly)"
         )
     for problem in s.problems():
         print(f"    PROBLEM: {problem}")
