@@ -13,7 +13,29 @@ from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import Problems, new_context, sign_in
 from tests.e2e.webapp import call as _call
 
-USER_ID = "async () => (await import('/js/core/api.js')).getUser().id"
+# The signed-in user's id, once the app knows it: a page can show its screen before it has loaded who is signed in
+# (after a reload, say), so this waits up to 15 s for that first.
+USER_ID = """async () => {
+  const api = await import('/js/core/api.js');
+  for (let n = 0; n < 150 && !api.getUser(); n += 1) await new Promise((done) => setTimeout(done, 100));
+  return api.getUser() ? api.getUser().id : null;
+}"""
+
+# This browser's end-to-end device, opened (made and published the first time): kept in window.e2eDevice, its
+# to-device events collected in window.e2eReceived.
+OPEN_DEVICE = """async () => {
+  const { openDevice } = await import('/js/e2e/device.js');
+  const device = await openDevice();
+  window.e2eDevice = device;
+  window.e2eReceived = [];
+  device.onToDevice((event) => window.e2eReceived.push(event));
+  return { directoryId: device.directoryId, deviceId: device.deviceId };
+}"""
+
+NEW_E2E_CHAT = """async (other) => {
+  const { api } = await import('/js/core/api.js');
+  return (await api.post('/api/chats', { kind: 'direct', user_id: other, e2e: true })).id;
+}"""
 
 
 class Devices:
@@ -58,8 +80,21 @@ class Devices:
 
 def user_id(page: Page) -> str:
     value = page.evaluate(USER_ID)
-    assert isinstance(value, str)
+    assert isinstance(value, str), "the app never learned who is signed in"
     return value
+
+
+def open_device(page: Page) -> dict[str, str]:
+    """Open the page's end-to-end device once the app knows who is signed in: {directoryId, deviceId}."""
+    user_id(page)
+    device: dict[str, str] = page.evaluate(OPEN_DEVICE)
+    return device
+
+
+def new_e2e_chat(page: Page, other: str) -> str:
+    """An end-to-end direct chat with user `other`, made by the page's user; its id."""
+    chat_id: str = page.evaluate(NEW_E2E_CHAT, other)
+    return chat_id
 
 
 def token_of(page: Page) -> str:

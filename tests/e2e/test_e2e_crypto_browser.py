@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import poll, token_of, user_id
+from tests.e2e.e2e_kit import open_device, poll, token_of, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import BROWSER_MARKS, Problems, new_context, sign_in
 from tests.e2e.webapp import call as _call
@@ -21,14 +21,6 @@ from tests.e2e.webapp import verified_account as _verified_account
 
 pytestmark = BROWSER_MARKS
 
-OPEN_DEVICE = """async () => {
-  const { openDevice } = await import('/js/e2e/device.js');
-  const device = await openDevice();
-  window.e2eDevice = device;
-  window.e2eReceived = [];
-  device.onToDevice((event) => window.e2eReceived.push(event));
-  return { directoryId: device.directoryId, deviceId: device.deviceId };
-}"""
 
 RECEIVED = """(type) => window.e2eReceived.filter((e) => e.type === type).map((e) => [e.sender, e.content.text])"""
 
@@ -77,7 +69,7 @@ def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbo
     assert users["alice2"] == alice
     assert users["bob2"] == bob
 
-    devices = {name: page.evaluate(OPEN_DEVICE) for name, page in pages.items()}
+    devices = {name: open_device(page) for name, page in pages.items()}
     assert len({d["directoryId"] for d in devices.values()}) == 4  # four devices in the directory
     for user, names in ((alice, ("alice1", "alice2")), (bob, ("bob1", "bob2"))):
         listed = _call(f"{server.url}/api/keys/users/{user}", token=token_of(pages[names[0]]))["devices"]
@@ -113,7 +105,7 @@ def test_olm_and_megolm_between_four_devices_through_the_real_directory_and_inbo
     # the same device, with its sessions: Bob's second device, reloaded, reads Alice's next payload.
     pages["bob2"].reload()
     expect(pages["bob2"].get_by_role("heading", name="Chats", level=1)).to_be_visible()  # signed in again
-    assert pages["bob2"].evaluate(OPEN_DEVICE) == devices["bob2"]
+    assert open_device(pages["bob2"]) == devices["bob2"]
     pages["alice1"].evaluate(SEND_TO_DEVICES, [[bob], "after the reload"])
     got = poll(pages["bob2"], RECEIVED, "app.secret", lambda r: len(r) >= 1)
     assert got == [[f"@{alice}:e2e.invalid", "after the reload"]]

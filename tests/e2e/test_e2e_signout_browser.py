@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, Request
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import poll, token_of
+from tests.e2e.e2e_kit import new_e2e_chat, open_device, poll, token_of, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import BROWSER_MARKS, Problems, new_context, sign_in
 from tests.e2e.webapp import call as _call
@@ -19,17 +19,6 @@ from tests.e2e.webapp import verified_account as _verified_account
 
 pytestmark = BROWSER_MARKS
 
-OPEN_DEVICE = """async () => {
-  const { openDevice } = await import('/js/e2e/device.js');
-  const device = await openDevice();
-  window.e2eDevice = device;
-  return device.directoryId;
-}"""
-
-NEW_CHAT = """async (bob) => {
-  const { api } = await import('/js/core/api.js');
-  return (await api.post('/api/chats', { kind: 'direct', user_id: bob, e2e: true })).id;
-}"""
 
 # What the app does to send in an end-to-end chat: the members asked of the server, the chat's key shared with
 # their devices, the text encrypted (pwa/js/e2e/chats.js), then the message posted.
@@ -74,8 +63,8 @@ def test_a_signed_out_device_gets_no_more_keys(
         page = problems.watch(new_context(browser).new_page(), name)
         sign_in(page, server, emails["Alice" if name == "alice" else "Bob"])
         pages[name] = page
-    bob = pages["bob1"].evaluate("async () => (await import('/js/core/api.js')).getUser().id")
-    directory = {name: page.evaluate(OPEN_DEVICE) for name, page in pages.items()}
+    bob = user_id(pages["bob1"])
+    directory = {name: open_device(page)["directoryId"] for name, page in pages.items()}
 
     # Alice's to-device requests: to which of the directory's devices each payload went.
     targets: list[set[str]] = []
@@ -86,7 +75,7 @@ def test_a_signed_out_device_gets_no_more_keys(
             targets.append({device for devices in body["messages"].values() for device in devices})
 
     pages["alice"].on("request", on_request)
-    chat_id = pages["alice"].evaluate(NEW_CHAT, bob)
+    chat_id = new_e2e_chat(pages["alice"], bob)
     pages["alice"].evaluate(SEND, [chat_id, "first, for both of Bob's devices"])
     assert {directory["bob1"], directory["bob2"]} <= set().union(*targets)
     for name in ("bob1", "bob2"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import Mailbox
-from tests.e2e.e2e_kit import user_id
+from tests.e2e.e2e_kit import new_e2e_chat, open_device, user_id
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
@@ -22,16 +22,6 @@ from tests.e2e.webapp import (
 from tests.e2e.webapp import verified_account as _verified_account
 
 pytestmark = BROWSER_MARKS
-
-OPEN_DEVICE = """async () => {
-  const { openDevice } = await import('/js/e2e/device.js');
-  return (await openDevice()).directoryId;
-}"""
-
-NEW_CHAT = """async (bob) => {
-  const { api } = await import('/js/core/api.js');
-  return (await api.post('/api/chats', { kind: 'direct', user_id: bob, e2e: true })).id;
-}"""
 
 
 def emoji_of(page: Page) -> list[str]:
@@ -52,8 +42,8 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     sign_in(bob, server, emails["Bob"])
     bob_id = user_id(bob)
     for page in (alice, bob):
-        assert page.evaluate(OPEN_DEVICE)  # each has published a device
-    chat_id = alice.evaluate(NEW_CHAT, bob_id)
+        assert open_device(page)["directoryId"]  # each has published a device
+    chat_id = new_e2e_chat(alice, bob_id)
 
     for page in (alice, bob):
         page.goto(f"{server.url}/#/chat?id={chat_id}")
@@ -94,7 +84,7 @@ def test_alice_verifies_bob_and_sees_his_new_device_as_a_key_change(
     # Bob signs in on a new device, which publishes its keys: Alice's chat says so, and Bob is no longer verified.
     bob2 = problems.watch(new_context(browser).new_page(), "bob, new device")
     sign_in(bob2, server, emails["Bob"])
-    assert bob2.evaluate(OPEN_DEVICE)
+    assert open_device(bob2)["directoryId"]
     notice = alice.get_by_text("Bob’s security key changed — verify again.")
     expect(notice).to_be_visible(timeout=20_000)
     expect(header_badge).to_have_count(0)
