@@ -52,28 +52,26 @@ class Broker(Protocol):
 class Numbered:
     """One event for many topics, each copy with its own number under `key` (a group message, each member's `seq`).
 
-    Serialised once: a copy's bytes are `head`, the number, `tail` (`{"type":…,"seq":` 17 `}`), so a subscriber
-    that writes bytes (a WebSocket) needs no dict and no serialising of its own; `frame(number)` makes the dict for
-    one that needs it. A subscriber callback with a `numbered(shared, number)` method gets this instead of a dict.
+    Serialised once: a copy's bytes are the event's up to its number, the number, and `}` (`{"type":…,"seq":` 17
+    `}`: the number last, as a copy with it set would have it), so a subscriber that writes bytes (a WebSocket)
+    needs no dict and no serialising of its own; `frame(number)` makes the dict for one that needs it. A subscriber
+    callback with a `numbered(shared, number)` method gets this instead of a dict.
     """
 
-    __slots__ = ("_head", "_tail", "event", "key")
+    __slots__ = ("_head", "event", "key")
 
     def __init__(self, event: dict[str, Any], key: str) -> None:
         self.event = event
         self.key = key
         self._head = b""
-        self._tail = b""
 
     def encode(self, number: int) -> bytes:
         """The copy for `number`, as JSON bytes."""
         if not self._head:
             event = self.event
             data = orjson.dumps({k: v for k, v in event.items() if k != self.key} if self.key in event else event)
-            # The number last, as a copy with it set would have it: `{…,"seq":` 17 `}`
             self._head = data[:-1] + (b"," if len(data) > 2 else b"") + orjson.dumps(self.key) + b":"
-            self._tail = b"}"
-        return b"%b%d%b" % (self._head, number, self._tail)
+        return b"%b%d}" % (self._head, number)
 
     def frame(self, number: int) -> dict[str, Any]:
         """The copy for `number`, as a dict."""

@@ -50,9 +50,9 @@ _PRAGMAS = (
 # thousand messages dirties about a page per row per index. SQLite's default cache (2 MB) then rereads those pages
 # from the file for every batch, and the default checkpoint (every 1,000 pages of WAL, about one per big batch)
 # copies them back into the database at once; pages that many batches touch are copied again each time. A larger
-# cache and a checkpoint every 10,000 pages (a WAL of up to 40 MB, cut back to 64 MB if a checkpoint could not
-# keep up) cut the writer's cost a message by about a third (bench/chat.py's direct chats; 100,000-row tables
-# timed alone: 78 us to 50 us a message with its event row). Durability is unchanged: every commit syncs the WAL.
+# cache and a checkpoint every 10,000 pages (a WAL of about 40 MB; a checkpoint cuts the file back to 64 MB if
+# it ever grew past that) cut the writer's cost a message by about a third (bench/chat.py's direct chats;
+# 100,000-row tables timed alone: 78 us to 50 us a message with its event row). Every commit still syncs the WAL.
 _WRITER_PRAGMAS = (
     "PRAGMA cache_size=-32768",  # KiB
     "PRAGMA wal_autocheckpoint=10000",
