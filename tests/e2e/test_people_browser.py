@@ -13,9 +13,10 @@ import re
 import urllib.request
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import APIResponse, Browser, Page, Route, expect
 
 from tests.conftest import Mailbox, link_in
+from tests.e2e.e2e_kit import poll
 from tests.e2e.server_process import ServerProcess
 from tests.e2e.webapp import (
     BROWSER_MARKS,
@@ -173,3 +174,39 @@ def test_usernames_finding_people_and_message_me_links(
     expected = "status of 404 (Not Found) at {'url': '" + server.url + "/api/people/lookup'"
     assert [p for p in problems.seen if expected not in p] == []
     assert len(problems.seen) == 2  # Carol's hidden address, and Alice's old username
+
+
+def test_a_switch_flipped_while_the_profile_loads_stays_flipped(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp
+    problems = Problems()
+    page = problems.watch(new_context(browser, "desktop").new_page(), "dora")
+    sign_in(page, server, verified_account(server, mailbox, "Dora"))
+    # The account screen's profile loads are read from the server at once but answered only later: the answer
+    # then says what the profile was before the switch was flipped.
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_profile(route: Route) -> None:
+        if route.request.method == "GET":
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route("**/api/me", hold_profile)
+    open_account(page)
+    switch = page.get_by_role("switch", name="Find me by my e-mail address")
+    switch.click()  # on the card made from what the app knew at sign-in
+    expect(page.get_by_text("On: people who type your exact address can find you.")).to_be_visible()
+    assert held, "the account screen did not load the profile"
+    for route, response in held:
+        route.fulfill(response=response)
+    stale = "async () => (await import('/js/core/api.js')).getUser().email_discoverable"
+    poll(page, stale, None, lambda value: value is False)  # the old answers have arrived and been taken
+    expect(switch).to_have_attribute("aria-checked", "true")  # the switch still shows what was saved
+    page.unroute("**/api/me")
+    page.reload()
+    open_account(page)
+    expect(switch).to_have_attribute("aria-checked", "true")
+    page.context.close()
+    assert problems.seen == []
