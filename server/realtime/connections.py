@@ -159,9 +159,7 @@ class Connection:
         """Queue a frame without waiting. Too much unsent output means the client is too slow: it is closed."""
         if self.closed_reason is not None:
             return False
-        data = orjson.dumps(frame)
-        size = len(data)
-        return self._queue(bytes((0x81, size)) if size < 126 else text_frame_header(size), data)
+        return self.send_encoded(orjson.dumps(frame))
 
     def send_encoded(self, data: bytes) -> bool:
         """`send` for a frame serialised already (JSON bytes)."""
