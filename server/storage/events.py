@@ -36,6 +36,7 @@ from typing import Any
 from server.crypto.keyring import Keyring
 from server.storage.database import Database, Executor
 from server.storage.sql import Sealer, bucket, chunked, in_list, padded
+from server.storage.versioned import VersionedCache
 
 EVENT_COLUMNS = ("user_id", "seq", "kind", "chat_id", "message_id", "payload", "created_at")
 SPAN_COLUMNS = (*EVENT_COLUMNS, "span")
@@ -44,6 +45,7 @@ COUNTER_COLUMNS = ("user_id", "last_seq", "open_chat", "open_seq", "open_from")
 MAX_SPAN = 1000  # seqs (positions) one row may cover (read relies on it: never lower it)
 FOLLOWED = "@chat"  # the kind of a user's row that covers a run of one chat's events
 LOG_LOCK = 0x5E9_106  # PostgreSQL advisory lock key: one change to the logs at a time
+FOLLOWERS_KEPT = 200_000  # counters of chats' followers kept across changes (the least recently written chats go)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ class EventRepository:
         self.db = db
         self._sealed = Sealer(keyring, "user_events")
         self._chat_sealed = Sealer(keyring, "chat_events")
+        # Each chat's followers' counters as read, kept across changes under the chat's followers version: a busy
+        # group's next message reads none of its members' counters again while none of them changed.
+        self.followers_kept: VersionedCache[tuple[tuple[Any, ...], ...]] = VersionedCache(FOLLOWERS_KEPT)
 
     async def lock(self, tx: Executor) -> None:
         """Take the logs' lock for the rest of the transaction (PostgreSQL; SQLite has one writer). A transaction
@@ -151,10 +156,10 @@ class EventRepository:
         counts: dict[str, int] = defaultdict(int)
         for event in events:
             counts[event.chat_id] += 1
-        last = await self._reserve_positions(tx, counts)
+        last, versions = await self._reserve_positions(tx, counts)
         head = {chat_id: last[chat_id] - n for chat_id, n in counts.items()}  # before this change
         counters = _Counters(self, tx, now)
-        await counters.load({user for event in events for user in event.users}, set(counts), head)
+        await counters.load({user for event in events for user in event.users}, set(counts), head, versions)
         chat_rows: list[list[Any]] = []
         runs: dict[str, list[Any]] = {}  # chat -> its open run: [chat, pos, span, kind, item id, None, now]
         out: list[dict[str, int]] = []
@@ -189,10 +194,14 @@ class EventRepository:
         await counters.save()
         return out
 
-    async def _reserve_positions(self, tx: Executor, counts: Mapping[str, int]) -> dict[str, int]:
+    async def _reserve_positions(
+        self, tx: Executor, counts: Mapping[str, int]
+    ) -> tuple[dict[str, int], dict[str, int]]:
         """Add each chat's count to its last position (one statement for the batch's chats, a few sizes of it
-        kept prepared; a chat's first events make its row); returns the new last positions."""
+        kept prepared; a chat's first events make its row); returns the new last positions and the versions of
+        the chats' followers (see 0022_chat_versions)."""
         last: dict[str, int] = {}
+        versions: dict[str, int] = {}
         for chunk in chunked(sorted(counts)):
             size = bucket(len(chunk))
             args: list[Any] = []
@@ -202,15 +211,18 @@ class EventRepository:
             rows = await tx.fetch(
                 f"WITH v (id, n) AS (VALUES {_position_rows(size)})"
                 " UPDATE chat_streams SET last_pos = chat_streams.last_pos + v.n FROM v"
-                " WHERE chat_streams.chat_id = v.id RETURNING chat_streams.chat_id, chat_streams.last_pos",
+                " WHERE chat_streams.chat_id = v.id"
+                " RETURNING chat_streams.chat_id, chat_streams.last_pos, chat_streams.followers_version",
                 *args,
             )
-            last.update({row[0]: int(row[1]) for row in rows})
+            for chat_id, last_pos, version in rows:
+                last[chat_id], versions[chat_id] = int(last_pos), int(version)
         new = [(chat_id, counts[chat_id]) for chat_id in sorted(counts) if chat_id not in last]
-        if new:  # (under the logs' lock: nobody else makes them meanwhile)
+        if new:  # (under the logs' lock: nobody else makes them meanwhile; nobody follows them yet: version 0)
             await tx.insert_rows("chat_streams", ("chat_id", "last_pos"), new)
             last.update(new)
-        return last
+            versions.update((chat_id, 0) for chat_id, _ in new)
+        return last, versions
 
     @staticmethod
     async def _heads(executor: Executor, chats: Sequence[str]) -> dict[str, int]:
@@ -350,20 +362,43 @@ class _Counters:
         self.heads: dict[str, int] = {}  # chat -> its last position, as this change has moved it so far
         self.open_on: dict[str, set[str]] = {}  # chat (of this change's) -> who follows it now
 
-    async def load(self, users: set[str], chats: set[str], heads: Mapping[str, int] | None = None) -> None:
+    async def load(
+        self,
+        users: set[str],
+        chats: set[str],
+        heads: Mapping[str, int] | None = None,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
         """Read the counters of `users` and of everyone following one of `chats` (whose last positions before
-        this change are `heads`)."""
+        this change are `heads`, and whose followers' versions are `versions`: the followers of a chat whose
+        version is the one they were last read under come from the repository's cache)."""
         tx = self._tx
+        versions = versions or {}
+        kept = self._repo.followers_kept
         open_on = self.open_on = {chat_id: set() for chat_id in chats}
-        for chunk in map(padded, chunked(sorted(chats))):
+        unread = []
+        for chat_id in sorted(chats):
+            followers = kept.get(chat_id, versions[chat_id]) if chat_id in versions else None
+            if followers is None:
+                unread.append(chat_id)
+                continue
+            for row in followers:
+                self._keep(row)
+            open_on[chat_id].update(row[0] for row in followers)
+        for chunk in map(padded, chunked(unread)):
             rows = await tx.fetch_many(
                 f"SELECT {', '.join(COUNTER_COLUMNS)} FROM user_seq WHERE {in_list('open_chat', len(chunk))}",
                 COUNTER_COLUMNS,
                 *chunk,
             )
+            read: dict[str, list[tuple[Any, ...]]] = {chat_id: [] for chat_id in chunk}
             for row in rows:
                 self._keep(row)
                 open_on[row[2]].add(row[0])
+                read[row[2]].append(tuple(row))
+            for chat_id, found in read.items():
+                if chat_id in versions:
+                    kept.put(chat_id, versions[chat_id], tuple(found), len(found) + 1)
         missing = sorted(users - self._counters.keys())
         for chunk in map(padded, chunked(missing)):
             rows = await tx.fetch_many(

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.config import RateLimit, Settings
-from tests.chat.chatkit import client_id, connect, group, uid, users
+from tests.chat.chatkit import client_id, connect, direct, group, uid, users
+from tests.helpers import bearer
 
 
 @pytest.fixture(name="two")
@@ -64,4 +65,49 @@ async def test_sends_on_both_processes_reach_a_device_in_seq_order(two: tuple[Te
     assert seqs == list(range(seqs[0], seqs[0] + 80))  # in order, none missing, none twice
     assert sorted(p["message"]["id"] for p in got) == list(range(1, 81))
     for peer in (alice_ws, bob_ws, carol_ws):
+        await peer.close()
+
+
+async def test_members_and_followers_changed_on_one_process_are_seen_by_the_other(
+    two: tuple[TestClient, TestClient],
+) -> None:
+    """Each process's writer keeps a group's members and its followers' counters between batches: a member
+    added or removed through the other process, and a follower whose counter the other process moved (a direct
+    message in between), must show in this process's next send."""
+    a, b = two
+    alice, bob, carol, dave = await users(a, 4)
+    chat_id = await group(a, alice, [bob, carol])
+    pair = await direct(b, bob, carol)
+    carol_ws = await connect(b, carol, after_seq=0)
+    alice_ws = await connect(a, alice, after_seq=0)
+    bob_ws = await connect(b, bob, after_seq=0)
+    for n in range(10):  # carol hears the group (written by a) and bob (written by b) in turn
+        await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text=f"group {n}")
+        await bob_ws.ok("message.send", chat_id=pair, client_id=client_id(), text=f"direct {n}")
+    got = await carol_ws.wait_for("message.new", 20, timeout=30)
+    seqs = [p["seq"] for p in got]
+    assert seqs == list(range(seqs[0], seqs[0] + 20))
+    assert [p["message"]["text"] for p in got] == [f"{k} {n}" for n in range(10) for k in ("group", "direct")]
+    synced = await connect(a, carol, after_seq=seqs[0] - 1)
+    again = await synced.wait_for("message.new", 20, timeout=30)
+    assert [p["seq"] for p in again] == seqs
+    await synced.close()
+
+    # Through b: dave joins, carol is removed. a's writer must send to dave and not to carol at once.
+    dave_ws = await connect(a, dave, after_seq=0)
+    resp = await b.post(f"/api/chats/{chat_id}/members", json={"user_ids": [uid(dave)]}, headers=bearer(alice))
+    assert resp.status == 200, await resp.text()
+    resp = await b.delete(f"/api/chats/{chat_id}/members/{uid(carol)}", headers=bearer(alice))
+    assert resp.status == 204, await resp.text()
+    await alice_ws.ok("message.send", chat_id=chat_id, client_id=client_id(), text="after")
+    [news] = await dave_ws.wait_for("message.new", timeout=30)
+    assert news["message"]["text"] == "after"
+    carol_on_a = await connect(a, carol)
+    refused = await carol_on_a.call("message.send", chat_id=chat_id, client_id=client_id(), text="still here?")
+    assert refused["error"]["code"] == "chat_not_found"
+    await carol_on_a.close()
+    await bob_ws.ok("message.send", chat_id=pair, client_id=client_id(), text="direct after")
+    last = await carol_ws.wait_for("message.new", 21, timeout=30)
+    assert [p["message"]["text"] for p in last[20:]] == ["direct after"]  # nothing of the group after leaving
+    for peer in (alice_ws, bob_ws, carol_ws, dave_ws):
         await peer.close()

@@ -1,12 +1,14 @@
 """Events every member of a chat hears are stored once per chat and numbered into each member's log when read.
 Over random histories (chats written in runs, events of one user's own, members joining and leaving and
-rejoining between any two events, several things in one transaction) the merged log must be exactly what a
-naive log with a row per member and event would hold: the same seqs, returned when written and read back from
-any point in pages of any size, once each, in order; nothing from before a join or after a leave."""
+rejoining between any two events, several things in one transaction, transactions rolled back, two processes
+writing in turn, each with its own cache of the chats' followers) the merged log must be exactly what a naive
+log with a row per member and event would hold: the same seqs, returned when written and read back from any
+point in pages of any size, once each, in order; nothing from before a join or after a leave."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from server.events.appkeys import event_log_key
-from server.keys import database_key
+from server.keys import database_key, keyring_key
 from server.storage.events import EventRepository, NewEvent, RunItem
 from tests.chat.chatkit import uid, users
 
@@ -48,8 +50,29 @@ steps = st.one_of(
     st.builds(Post, st.integers(0, CHATS - 1), st.integers(1, 4)),
     st.builds(Members, st.integers(0, CHATS - 1), st.frozensets(st.integers(0, USERS - 1), max_size=USERS)),
 )
-# A history is a list of transactions, each a list of steps (a membership change applies from the next step).
-histories = st.lists(st.lists(steps, min_size=1, max_size=4), min_size=1, max_size=12)
+
+
+@dataclass(frozen=True)
+class Transaction:
+    steps: list[Step]  # a membership change applies from the next step
+    process: int  # which of two repositories (processes, each with its own cache) writes it
+    rolled_back: bool  # it fails after its steps: nothing of it may remain, in the database or in a cache
+
+
+histories = st.lists(
+    st.builds(
+        Transaction,
+        st.lists(steps, min_size=1, max_size=4),
+        st.integers(0, 1),
+        st.sampled_from([False, False, False, True]),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+class RolledBack(Exception):
+    pass
 
 
 class Model:
@@ -63,34 +86,43 @@ class Model:
         self.owns = 0
 
 
-async def run_history(repo: EventRepository, model: Model, history: list[list[Step]]) -> None:
-    db = repo.db
+async def run_history(repos: list[EventRepository], model: Model, history: list[Transaction]) -> None:
     for transaction in history:
-        async with db.transaction() as tx:
-            await repo.lock(tx)
-            for step in transaction:
-                if isinstance(step, Members):
-                    model.members[step.chat] = step.members
-                elif isinstance(step, Own):
-                    model.owns += 1
-                    user = model.user_ids[step.user]
-                    payload = {"n": model.owns}
-                    [seq] = await repo.append(tx, [NewEvent(user, "own", None, payload=payload)], 1.0)
-                    model.logs[user].append(("own", None, None, payload))
-                    assert seq == len(model.logs[user])
-                else:
-                    chat = model.chat_ids[step.chat]
-                    members = [model.user_ids[m] for m in sorted(model.members[step.chat])]
-                    items = []
-                    for _ in range(step.count):
-                        model.items[step.chat] += 1
-                        items.append(RunItem(chat, model.items[step.chat], members))
-                    seqs = await repo.append_runs(tx, "message.new", items, 1.0)
-                    for item, item_seqs in zip(items, seqs, strict=True):
-                        assert set(item_seqs) == set(members)
-                        for user in members:
-                            model.logs[user].append(("message.new", chat, item.item_id, {}))
-                            assert item_seqs[user] == len(model.logs[user]), "the seq given is not the naive one"
+        before = copy.deepcopy(model.__dict__)
+        try:
+            await run_transaction(repos[transaction.process], model, transaction)
+        except RolledBack:
+            model.__dict__.update(before)
+
+
+async def run_transaction(repo: EventRepository, model: Model, transaction: Transaction) -> None:
+    async with repo.db.transaction() as tx:
+        await repo.lock(tx)
+        for step in transaction.steps:
+            if isinstance(step, Members):
+                model.members[step.chat] = step.members
+            elif isinstance(step, Own):
+                model.owns += 1
+                user = model.user_ids[step.user]
+                payload = {"n": model.owns}
+                [seq] = await repo.append(tx, [NewEvent(user, "own", None, payload=payload)], 1.0)
+                model.logs[user].append(("own", None, None, payload))
+                assert seq == len(model.logs[user])
+            else:
+                chat = model.chat_ids[step.chat]
+                members = [model.user_ids[m] for m in sorted(model.members[step.chat])]
+                items = []
+                for _ in range(step.count):
+                    model.items[step.chat] += 1
+                    items.append(RunItem(chat, model.items[step.chat], members))
+                seqs = await repo.append_runs(tx, "message.new", items, 1.0)
+                for item, item_seqs in zip(items, seqs, strict=True):
+                    assert set(item_seqs) == set(members)
+                    for user in members:
+                        model.logs[user].append(("message.new", chat, item.item_id, {}))
+                        assert item_seqs[user] == len(model.logs[user]), "the seq given is not the naive one"
+        if transaction.rolled_back:
+            raise RolledBack
 
 
 async def check_reads(repo: EventRepository, model: Model, rng: random.Random) -> None:
@@ -115,6 +147,7 @@ async def check_reads(repo: EventRepository, model: Model, rng: random.Random) -
 async def test_merged_logs_equal_naive_logs_over_random_histories(client: TestClient) -> None:
     grants = await users(client, USERS)
     repo = client.app[event_log_key].repo
+    other = EventRepository(repo.db, client.app[keyring_key])  # another process's, on the same database
     loop = asyncio.get_running_loop()
     rng = random.Random(16)
     model = Model([uid(g) for g in grants], [f"chat-{n}" for n in range(CHATS)])
@@ -122,8 +155,8 @@ async def test_merged_logs_equal_naive_logs_over_random_histories(client: TestCl
     for user in model.user_ids:
         model.logs[user] = [(e.kind, e.chat_id, e.message_id, e.payload) for e in await repo.read(user, 0, 1000)]
 
-    async def one(history: list[list[Step]]) -> None:
-        await run_history(repo, model, history)
+    async def one(history: list[Transaction]) -> None:
+        await run_history([repo, other], model, history)
         await check_reads(repo, model, rng)
 
     @settings(
@@ -134,7 +167,7 @@ async def test_merged_logs_equal_naive_logs_over_random_histories(client: TestCl
         suppress_health_check=list(HealthCheck),
     )
     @given(history=histories)
-    def check(history: list[list[Step]]) -> None:
+    def check(history: list[Transaction]) -> None:
         asyncio.run_coroutine_threadsafe(one(history), loop).result(timeout=60)
 
     await asyncio.to_thread(check)
@@ -142,6 +175,10 @@ async def test_merged_logs_equal_naive_logs_over_random_histories(client: TestCl
     db = client.app[database_key]
     stored = await db.fetchval("SELECT COALESCE(SUM(span), 0) FROM chat_events")
     assert stored == sum(model.items)
+    # Both processes wrote with followers they had kept, and read them again when they had changed.
+    for process in (repo, other):
+        assert process.followers_kept.hits > 0
+        assert process.followers_kept.misses > 0
 
 
 async def test_a_big_chat_writes_nothing_per_member_once_they_follow_it(client: TestClient) -> None:

@@ -21,6 +21,19 @@ from server.storage.chat.records import Message, Send, SendRefused, Sent
 from server.storage.database import Executor
 from server.storage.events import EventRepository, RunItem
 from server.storage.sql import bucket, chunked, in_list, padded
+from server.storage.versioned import VersionedCache
+
+
+@dataclass(frozen=True)
+class _Members:
+    """A chat's members as read (kept across batches: never changed)."""
+
+    joined: dict[str, int]  # user id -> the id after which their history starts
+    posters: frozenset[str]  # the owner and admins: in a broadcast group, the only members who post
+
+
+_NO_MEMBERS = _Members({}, frozenset())
+MEMBERS_KEPT = 200_000  # members of chats the writer keeps across batches (the least recently written chats go)
 
 
 @dataclass
@@ -28,19 +41,18 @@ class _ChatInfo:
     kind: str
     broadcast: bool
     last_message_id: int
-    members: dict[str, int]  # user id -> the id after which their history starts
-    posters: set[str]  # a broadcast group's owner and admins: the only members who post
+    members: _Members
 
 
 def _refusal(send: Send, chat: _ChatInfo | None, blocked: set[tuple[str, str]]) -> SendRefused | None:
-    if chat is None or send.sender_id not in chat.members:
+    if chat is None or send.sender_id not in chat.members.joined:
         return SendRefused("not_found")
-    if chat.broadcast and send.sender_id not in chat.posters:
+    if chat.broadcast and send.sender_id not in chat.members.posters:
         return SendRefused("broadcast_only_admins")
-    if send.reply_to is not None and not chat.members[send.sender_id] < send.reply_to <= chat.last_message_id:
+    if send.reply_to is not None and not chat.members.joined[send.sender_id] < send.reply_to <= chat.last_message_id:
         return SendRefused("bad_reply")
     if chat.kind == "direct":
-        for other in chat.members:
+        for other in chat.members.joined:
             if other != send.sender_id and ((other, send.sender_id) in blocked or (send.sender_id, other) in blocked):
                 return SendRefused("blocked")
     return None
@@ -54,6 +66,7 @@ class SendRepository:
         self._messages = messages
         self._attachments = attachments
         self._events = events
+        self.members_kept: VersionedCache[_Members] = VersionedCache(MEMBERS_KEPT)
 
     async def write_sends(self, tx: Executor, sends: list[Send]) -> list[Sent | SendRefused]:
         """Write a batch of messages in one transaction: check each sender may post, reserve the chats' next
@@ -62,14 +75,12 @@ class SendRepository:
         results: list[Sent | SendRefused | None] = [None] * len(sends)
         await self._events.lock(tx)  # the event logs' lock first, before the chats' rows (see EventRepository)
         originals = await self._originals(tx, sends)
-        if self.db.backend == "postgresql":
-            # Hold the chats' rows first, in id order, as member changes do (lock_chat): a member removed by a
-            # transaction that commits meanwhile is then either already gone here or still a member when its
-            # removal runs after this batch, never sent to after leaving.
-            for chunk in chunked(sorted({s.chat_id for s in sends})):
-                await tx.fetch(f"SELECT id FROM chats WHERE {in_list('id', len(chunk))} ORDER BY id FOR UPDATE", *chunk)
-        chats = await _chats_of(tx, {s.chat_id for s in sends})
-        blocked = await blocks_among(tx, sorted({u for c in chats.values() if c.kind == "direct" for u in c.members}))
+        # PostgreSQL: the chats' rows are held, in id order, as member changes do (lock_chat): a member removed by
+        # a transaction that commits meanwhile is then either already gone here or still a member when its
+        # removal runs after this batch, never sent to after leaving.
+        chats = await _chats_of(tx, {s.chat_id for s in sends}, self.members_kept, self.db.backend == "postgresql")
+        directs = {u for c in chats.values() if c.kind == "direct" for u in c.members.joined}
+        blocked = await blocks_among(tx, sorted(directs))
         accepted: list[tuple[int, Send, dict[str, Any]]] = []
         first_of: dict[tuple[str, str], int] = {}
         for index, send in enumerate(sends):
@@ -121,7 +132,7 @@ class SendRepository:
         last = await _reserve_message_ids(tx, counts, {chat_id: at.get(chat_id) for chat_id in counts})
         next_id = {chat_id: last[chat_id] - n + 1 for chat_id, n in counts.items()}
         messages: list[tuple[Message, Sequence[str]]] = []
-        members = {chat_id: list(chats[chat_id].members) for chat_id in counts}  # one list per chat, shared
+        members = {chat_id: list(chats[chat_id].members.joined) for chat_id in counts}  # one list per chat, shared
         for _, send, meta in accepted:
             message_id = next_id[send.chat_id]
             next_id[send.chat_id] += 1
@@ -163,26 +174,47 @@ class SendRepository:
         return found
 
 
-async def _chats_of(tx: Executor, chat_ids: set[str]) -> dict[str, _ChatInfo]:
+async def _chats_of(
+    tx: Executor, chat_ids: set[str], cache: VersionedCache[_Members], lock: bool
+) -> dict[str, _ChatInfo]:
     """Kind, last message id, members (with where each one's history starts) and who may post, of the batch's
-    chats."""
+    chats; with `lock`, their rows are held to the end of the transaction, taken in id order (PostgreSQL). The
+    members come from `cache` while the chat's version is the one they were read under."""
     chats: dict[str, _ChatInfo] = {}
+    stale: dict[str, tuple[int, _ChatInfo]] = {}
     for chunk in chunked(sorted(chat_ids)):
         chunk = padded(chunk)
         rows = await tx.fetch_many(
-            "SELECT c.id, c.kind, c.broadcast, c.last_message_id, cm.user_id, cm.joined_message_id, cm.role"
-            f" FROM chats c JOIN chat_members cm ON cm.chat_id = c.id WHERE {in_list('c.id', len(chunk))}"
-            " ORDER BY c.id, cm.user_id",
-            ("id", "kind", "broadcast", "last_message_id", "user_id", "joined_message_id", "role"),
+            "SELECT id, kind, broadcast, last_message_id, members_version FROM chats"
+            f" WHERE {in_list('id', len(chunk))} ORDER BY id{' FOR UPDATE' if lock else ''}",
+            ("id", "kind", "broadcast", "last_message_id", "members_version"),
             *chunk,
         )
-        for chat_id, kind, broadcast, last_message_id, user_id, joined_message_id, role in rows:
-            info = chats.get(chat_id)
-            if info is None:
-                info = chats[chat_id] = _ChatInfo(kind, bool(broadcast), int(last_message_id), {}, set())
-            info.members[user_id] = int(joined_message_id)
+        for chat_id, kind, broadcast, last_message_id, version in rows:
+            known = cache.get(chat_id, int(version))
+            info = chats[chat_id] = _ChatInfo(kind, bool(broadcast), int(last_message_id), _NO_MEMBERS)
+            if known is not None:
+                info.members = known
+            else:
+                stale[chat_id] = (int(version), info)
+    for chunk in chunked(sorted(stale)):
+        chunk = padded(chunk)
+        rows = await tx.fetch_many(
+            "SELECT chat_id, user_id, joined_message_id, role FROM chat_members"
+            f" WHERE {in_list('chat_id', len(chunk))} ORDER BY chat_id, user_id",
+            ("chat_id", "user_id", "joined_message_id", "role"),
+            *chunk,
+        )
+        joined: dict[str, dict[str, int]] = defaultdict(dict)
+        posters: dict[str, set[str]] = defaultdict(set)
+        for chat_id, user_id, joined_message_id, role in rows:
+            joined[chat_id][user_id] = int(joined_message_id)
             if role != "member":
-                info.posters.add(user_id)
+                posters[chat_id].add(user_id)
+        for chat_id in dict.fromkeys(chunk):
+            version, info = stale[chat_id]
+            info.members = _Members(joined[chat_id], frozenset(posters[chat_id]))
+            cache.put(chat_id, version, info.members, len(info.members.joined) + 1)
     return chats
 
 
