@@ -1026,7 +1026,7 @@ def latency_steps(
         gap = len(talkers) / step_rate
         senders: Senders = [(index, chat_id, "open", gap, random.uniform(0, gap)) for index, chat_id in talkers]
         wait_idle(watch)
-        step = measure(args, pool, watch, tmp, name, next(runs), fanout, senders)
+        step = measure(args, pool, watch, tmp, f"{name}-{step_rate * fanout:.0f}", next(runs), fanout, senders)
         print_scenario(f"    open loop at {step_rate * fanout:,.0f} deliveries/s offered ({step_why})", step)
         steps.append((step_rate, step))
     return steps

@@ -93,6 +93,9 @@ class ChatEvent:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+_Row = tuple[int, str | None, int, int]  # a counter as read: last_seq, open_chat, open_seq, open_from
+
+
 @dataclass
 class _Counter:
     """A user's counter row, as a change reads and moves it."""
@@ -115,7 +118,7 @@ class EventRepository:
         self._chat_sealed = Sealer(keyring, "chat_events")
         # Each chat's followers' counters as read, kept across changes under the chat's followers version: a busy
         # group's next message reads none of its members' counters again while none of them changed.
-        self.followers_kept: VersionedCache[tuple[tuple[Any, ...], ...]] = VersionedCache(FOLLOWERS_KEPT)
+        self.followers_kept: VersionedCache[dict[str, _Row]] = VersionedCache(FOLLOWERS_KEPT)
 
     async def lock(self, tx: Executor) -> None:
         """Take the logs' lock for the rest of the transaction (PostgreSQL; SQLite has one writer). A transaction
@@ -159,7 +162,8 @@ class EventRepository:
         last, versions = await self._reserve_positions(tx, counts)
         head = {chat_id: last[chat_id] - n for chat_id, n in counts.items()}  # before this change
         counters = _Counters(self, tx, now)
-        await counters.load({user for event in events for user in event.users}, set(counts), head, versions)
+        lists = {id(event.users): event.users for event in events}  # (a batch's events of a chat share one)
+        await counters.load(set().union(*lists.values()), set(counts), head, versions)
         chat_rows: list[list[Any]] = []
         runs: dict[str, list[Any]] = {}  # chat -> its open run: [chat, pos, span, kind, item id, None, now]
         out: list[dict[str, int]] = []
@@ -357,7 +361,8 @@ class _Counters:
         self._repo = repo
         self._tx = tx
         self._now = now
-        self._counters: dict[str, _Counter] = {}
+        self._base: dict[str, _Row] = {}  # user -> their counter as read (shared with the cache: never changed)
+        self._counters: dict[str, _Counter] = {}  # user -> their counter as this change moves it
         self._closed: list[tuple[Any, ...]] = []
         self.heads: dict[str, int] = {}  # chat -> its last position, as this change has moved it so far
         self.open_on: dict[str, set[str]] = {}  # chat (of this change's) -> who follows it now
@@ -375,54 +380,59 @@ class _Counters:
         tx = self._tx
         versions = versions or {}
         kept = self._repo.followers_kept
-        open_on = self.open_on = {chat_id: set() for chat_id in chats}
+        base = self._base
+        open_on = self.open_on = {}
         unread = []
         for chat_id in sorted(chats):
             followers = kept.get(chat_id, versions[chat_id]) if chat_id in versions else None
             if followers is None:
                 unread.append(chat_id)
                 continue
-            for row in followers:
-                self._keep(row)
-            open_on[chat_id].update(row[0] for row in followers)
+            base.update(followers)
+            open_on[chat_id] = set(followers)
         for chunk in map(padded, chunked(unread)):
             rows = await tx.fetch_many(
                 f"SELECT {', '.join(COUNTER_COLUMNS)} FROM user_seq WHERE {in_list('open_chat', len(chunk))}",
                 COUNTER_COLUMNS,
                 *chunk,
             )
-            read: dict[str, list[tuple[Any, ...]]] = {chat_id: [] for chat_id in chunk}
-            for row in rows:
-                self._keep(row)
-                open_on[row[2]].add(row[0])
-                read[row[2]].append(tuple(row))
+            read: dict[str, dict[str, _Row]] = {chat_id: {} for chat_id in chunk}
+            for user, last_seq, open_chat, open_seq, open_from in rows:
+                read[open_chat][user] = (int(last_seq), open_chat, int(open_seq), int(open_from))
             for chat_id, found in read.items():
+                base.update(found)
+                open_on[chat_id] = set(found)
                 if chat_id in versions:
-                    kept.put(chat_id, versions[chat_id], tuple(found), len(found) + 1)
-        missing = sorted(users - self._counters.keys())
+                    kept.put(chat_id, versions[chat_id], found, len(found) + 1)
+        self.heads.update(heads or {})
+        others: set[str] = set()
+        missing = sorted(users - base.keys())
         for chunk in map(padded, chunked(missing)):
             rows = await tx.fetch_many(
                 f"SELECT {', '.join(COUNTER_COLUMNS)} FROM user_seq WHERE {in_list('user_id', len(chunk))}",
                 COUNTER_COLUMNS,
                 *chunk,
             )
-            for row in rows:
-                self._keep(row)
+            for user, last_seq, open_chat, open_seq, open_from in rows:
+                base[user] = (int(last_seq), open_chat, int(open_seq), int(open_from))
+                if open_chat is not None and open_chat not in self.heads:
+                    others.add(open_chat)
         for user in missing:
-            if user not in self._counters:
+            if user not in base:
                 self._counters[user] = _Counter(0, stored=False, changed=True)
-        self.heads.update(heads or {})
-        others = {c.open_chat for c in self._counters.values() if c.open_chat is not None} - self.heads.keys()
         self.heads.update(await self._repo._heads(tx, sorted(others)))
 
-    def _keep(self, row: tuple[Any, ...]) -> None:
-        user, last_seq, open_chat, open_seq, open_from = row
-        self._counters[user] = _Counter(int(last_seq), open_chat, int(open_seq), int(open_from))
+    def _counter(self, user: str) -> _Counter:
+        """The user's counter, to move (made from the row read when first needed)."""
+        counter = self._counters.get(user)
+        if counter is None:
+            counter = self._counters[user] = _Counter(*self._base[user])
+        return counter
 
     def close(self, user: str) -> None:
         """End the user's open stream at its chat's last position so far: one row (or a few, MAX_SPAN each) in
         their log covering what they got of it."""
-        counter = self._counters[user]
+        counter = self._counter(user)
         if counter.open_chat is None:
             return
         count = self.heads[counter.open_chat] - counter.open_from + 1
@@ -449,14 +459,19 @@ class _Counters:
     def next_own(self, user: str) -> int:
         """The user's seq for an event of their own."""
         self.close(user)
-        counter = self._counters[user]
+        counter = self._counter(user)
         counter.last_seq += 1
         counter.changed = True
         return counter.last_seq
 
     def next_in_chat(self, user: str, chat_id: str, pos: int) -> int:
         """The user's seq for the chat's event at `pos`: on from their open stream, or the first of a new one."""
-        counter = self._counters[user]
+        counter = self._counters.get(user)
+        if counter is None:  # (the hot path: a member of a busy group, following it, untouched by this change)
+            row = self._base[user]
+            if row[1] == chat_id:
+                return row[2] + pos - row[3]
+            counter = self._counter(user)
         if counter.open_chat == chat_id:
             return counter.open_seq + pos - counter.open_from
         self.close(user)
