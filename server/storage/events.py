@@ -45,7 +45,7 @@ COUNTER_COLUMNS = ("user_id", "last_seq", "open_chat", "open_seq", "open_from")
 MAX_SPAN = 1000  # seqs (positions) one row may cover (read relies on it: never lower it)
 FOLLOWED = "@chat"  # the kind of a user's row that covers a run of one chat's events
 LOG_LOCK = 0x5E9_106  # PostgreSQL advisory lock key: one change to the logs at a time
-FOLLOWERS_KEPT = 200_000  # counters of chats' followers kept across changes (the least recently written chats go)
+FOLLOWERS_KEPT = 100_000  # counters of chats' followers kept across changes (the least recently written chats go)
 
 
 @dataclass(frozen=True)
