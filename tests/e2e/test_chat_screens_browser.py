@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import APIResponse, Browser, BrowserContext, Page, Route, expect
 
 from tests.conftest import Mailbox
 from tests.e2e.server_process import ServerProcess
@@ -242,6 +242,45 @@ def test_group_management_forward_readers_mute_invite_report_and_block(
     expected = "status of 404 (Not Found) at {'url': '" + server.url + "/api/people/lookup'"
     assert [p for p in problems.seen if expected not in p] == []
     assert len(problems.seen) == 1
+
+
+def test_what_is_typed_in_the_group_details_stays_while_the_group_loads(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp
+    alice, bob = (person(server, mailbox, n) for n in ("Alice", "Bob"))
+    team = _group(server, alice, [bob])
+    problems = Problems()
+    page = open_page(browser, server, problems, alice, "desktop")
+    open_chat(page, team, "Team")
+    # The group's loads are read from the server at once but answered only later, saying a description was set
+    # meanwhile (by another admin, say): the field not edited follows it, the name being typed stays.
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold_group(route: Route) -> None:
+        if route.request.method == "GET":
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route(f"**/api/chats/{team}", hold_group)
+    page.get_by_role("button", name="Group", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Group details")
+    name = dialog.get_by_label("Name", exact=True)
+    name.fill("Crew")
+    assert held, "the group details did not load the group"
+    for route, response in held:
+        route.fulfill(response=response, json={**response.json(), "description": "Said elsewhere"})
+    expect(dialog.locator(".group-head")).to_contain_text("Said elsewhere")  # the answer has been taken
+    expect(dialog.get_by_label("Description")).to_have_value("Said elsewhere")
+    expect(name).to_have_value("Crew")
+    page.unroute(f"**/api/chats/{team}")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_role("status")).to_have_text("Saved.")
+    expect(page.get_by_role("heading", name="Crew", level=1)).to_be_visible()
+    assert call(f"{server.url}/api/chats/{team}", token=alice.token)["name"] == "Crew"
+    page.context.close()
+    assert problems.seen == []
 
 
 @pytest.mark.parametrize("size", SIZES)

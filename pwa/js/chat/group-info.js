@@ -48,24 +48,35 @@ export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
     return getChat(chatId)?.me?.role || 'member';
   }
 
+  // The head shows the group as stored; the edit form is made once and stays, so a refresh (the dialog's own load,
+  // any chat's news) never takes away what the user is typing: a field follows the stored value until edited.
+  const head = h('div', { class: 'group-head' });
+  let editor = null;
+
   function renderDetails() {
     const chat = getChat(chatId);
     if (!chat) return;
-    const admin = RANK[myRole()] >= RANK.admin;
-    const parts = [h('div', { class: 'group-head' }, groupAvatar(chat, 'large'),
+    head.replaceChildren(groupAvatar(chat, 'large'),
       h('div', null, h('p', { class: 'group-name' }, chatTitle(chat)),
-        chat.description ? h('p', { class: 'muted' }, chat.description) : null))];
-    if (admin) parts.push(editForm(chat));
-    details.replaceChildren(...parts);
+        chat.description ? h('p', { class: 'muted' }, chat.description) : null));
+    const admin = RANK[myRole()] >= RANK.admin;
+    if (admin && !editor) editor = editForm();
+    if (editor) {
+      editor.follow(chat);
+      editor.element.hidden = !admin;
+    }
+    if (head.parentNode !== details) details.replaceChildren(head);
+    if (editor && editor.element.parentNode !== details) details.append(editor.element);
   }
 
-  function editForm(chat) {
+  function editForm() {
     const nameId = uid('group-name');
     const descId = uid('group-desc');
     const picId = uid('group-pic');
-    const name = h('input', { id: nameId, type: 'text', maxlength: 100, required: true, value: chat.name || '' });
+    const name = h('input', { id: nameId, type: 'text', maxlength: 100, required: true });
     const description = h('textarea', { id: descId, rows: 2, maxlength: 1000 });
-    description.value = chat.description || '';
+    const edited = new Set(); // the fields the user has changed since they were last saved
+    for (const field of [name, description]) field.addEventListener('input', () => edited.add(field));
     const picture = h('input', { id: picId, type: 'file', accept: 'image/*' });
     const save = h('button', { type: 'submit', class: 'button small primary' }, t('chat.group.save'));
     const form = h('form', { class: 'group-form' },
@@ -82,14 +93,21 @@ export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
       }
       save.disabled = true;
       run(async () => {
+        const chat = getChat(chatId) || {};
         const changes = {};
         if (name.value.trim() !== (chat.name || '')) changes.name = name.value.trim();
         if (description.value.trim() !== (chat.description || '')) changes.description = description.value.trim() || null;
         if (picture.files && picture.files[0]) changes.avatar_id = (await uploadFile(chatId, picture.files[0], { signal })).id;
         if (Object.keys(changes).length) await api.patch(path(chatId), changes);
+        edited.clear(); // saved: the fields follow the group again
+        picture.value = '';
       }, t('chat.group.saved')).finally(() => { save.disabled = false; });
     });
-    return form;
+    const follow = (chat) => {
+      if (!edited.has(name)) name.value = chat.name || '';
+      if (!edited.has(description)) description.value = chat.description || '';
+    };
+    return { element: form, follow };
   }
 
   function renderMembers() {
