@@ -283,6 +283,32 @@ def test_what_is_typed_in_the_group_details_stays_while_the_group_loads(
     assert problems.seen == []
 
 
+def test_a_chat_pressed_while_the_list_is_redrawn_still_opens(
+    server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int]
+) -> None:
+    """The list is redrawn on every chat's news; a row that looks the same must stay the same element, or a press
+    before the news and its release after it would land on two elements and open nothing."""
+    mailbox, _ = smtp
+    alice, bob = (person(server, mailbox, n) for n in ("Alice", "Bob"))
+    team = _group(server, alice, [bob])
+    other = _group(server, alice, [bob], "Other")
+    say(server, alice, team, "First")
+    say(server, alice, other, "Hello")  # the other chat is on top, the pressed one under it
+    problems = Problems()
+    page = open_page(browser, server, problems, bob, "desktop")
+    expect(page.locator(f'a[data-chat-id="{other}"]')).to_contain_text("Hello")
+    box = page.locator(f'a[data-chat-id="{team}"]').bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    say(server, alice, other, "News elsewhere")  # the list is redrawn; the order stays
+    expect(page.locator(f'a[data-chat-id="{other}"]')).to_contain_text("News elsewhere")
+    page.mouse.up()
+    expect(page.get_by_role("heading", name="Team", level=1)).to_be_visible()
+    page.context.close()
+    assert problems.seen == []
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_emoji_search_keyboard_skip_link_and_a_growing_composer(
     server: ServerProcess, browser: Browser, smtp: tuple[Mailbox, int], size: str

@@ -37,6 +37,7 @@ export function chatListPane({ signal, activeId = null, level = 1 }) {
       h('label', { for: searchId, class: 'visually-hidden' }, t('chat.search.label')), search),
     body, found, h('p', { class: 'list-tools' }, showArchived), settings);
   let archived = false;
+  let drawn = new Map(); // chat id -> its row in the list
 
   function matches(chat, query) {
     if (!query) return true;
@@ -63,7 +64,30 @@ export function chatListPane({ signal, activeId = null, level = 1 }) {
       body.replaceChildren(h('p', { class: 'muted' }, empty));
       return;
     }
-    list.replaceChildren(...shown.map((chat) => chatItem(chat, chat.id === activeId)));
+    // A row that would look the same stays the same element, and stays in place unless the order changed: the
+    // list is redrawn on every chat's news, and a row replaced between a press and its release (a tap) would
+    // swallow the click, or take away the keyboard's focus.
+    const rows = shown.map((chat) => {
+      const fresh = chatItem(chat, chat.id === activeId);
+      const old = drawn.get(chat.id);
+      return old && old.isEqualNode(fresh) ? old : fresh;
+    });
+    drawn = new Map(shown.map((chat, i) => [chat.id, rows[i]]));
+    const kept = new Set(rows);
+    const dropStale = (node) => { // the rows from `node` on that are no longer shown go; returns the next kept one
+      while (node && !kept.has(node)) {
+        const next = node.nextSibling;
+        node.remove();
+        node = next;
+      }
+      return node;
+    };
+    let at = dropStale(list.firstChild);
+    for (const row of rows) {
+      if (row === at) at = dropStale(at.nextSibling);
+      else list.insertBefore(row, at);
+    }
+    dropStale(at);
     if (list.parentNode !== body) body.replaceChildren(list);
   }
 
