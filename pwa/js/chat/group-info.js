@@ -62,7 +62,7 @@ export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
     const admin = RANK[myRole()] >= RANK.admin;
     if (admin && !editor) editor = editForm();
     if (editor) {
-      editor.follow(chat);
+      editor.follow(chat, !admin); // (a form hidden from a member shows the group as it is if they are made admin)
       editor.element.hidden = !admin;
     }
     if (head.parentNode !== details) details.replaceChildren(head);
@@ -92,18 +92,29 @@ export function groupInfoDialog(chatId, { onStatus, signal } = {}) {
         return;
       }
       save.disabled = true;
+      const sent = new Map([[name, name.value], [description, description.value]]);
+      let saved = false;
       run(async () => {
         const chat = getChat(chatId) || {};
         const changes = {};
-        if (name.value.trim() !== (chat.name || '')) changes.name = name.value.trim();
-        if (description.value.trim() !== (chat.description || '')) changes.description = description.value.trim() || null;
+        if (sent.get(name).trim() !== (chat.name || '')) changes.name = sent.get(name).trim();
+        const about = sent.get(description).trim();
+        if (about !== (chat.description || '')) changes.description = about || null;
         if (picture.files && picture.files[0]) changes.avatar_id = (await uploadFile(chatId, picture.files[0], { signal })).id;
         if (Object.keys(changes).length) await api.patch(path(chatId), changes);
-        edited.clear(); // saved: the fields follow the group again
+        saved = true;
         picture.value = '';
-      }, t('chat.group.saved')).finally(() => { save.disabled = false; });
+      }, t('chat.group.saved')).finally(() => {
+        save.disabled = false;
+        if (!saved) return;
+        // Saved (and the group read again): a field follows the group once more, unless typed in meanwhile.
+        for (const [field, value] of sent) if (field.value === value) edited.delete(field);
+        const chat = getChat(chatId);
+        if (chat) follow(chat);
+      });
     });
-    const follow = (chat) => {
+    const follow = (chat, forget = false) => {
+      if (forget) edited.clear();
       if (!edited.has(name)) name.value = chat.name || '';
       if (!edited.has(description)) description.value = chat.description || '';
     };
