@@ -45,7 +45,7 @@ COUNTER_COLUMNS = ("user_id", "last_seq", "open_chat", "open_seq", "open_from")
 MAX_SPAN = 1000  # seqs (positions) one row may cover (read relies on it: never lower it)
 FOLLOWED = "@chat"  # the kind of a user's row that covers a run of one chat's events
 LOG_LOCK = 0x5E9_106  # PostgreSQL advisory lock key: one change to the logs at a time
-FOLLOWERS_KEPT = 100_000  # counters of chats' followers kept across changes (the least recently written chats go)
+FOLLOWERS_KEPT = 150_000  # followers kept across changes: more than a channel holds (least recently written go)
 
 
 @dataclass(frozen=True)
@@ -489,11 +489,28 @@ class _Counters:
         if new:
             await tx.insert_rows("user_seq", COUNTER_COLUMNS, new)
         moved = [(u, *c.state()) for u, c in self._counters.items() if c.changed and c.stored]
-        if moved:
-            await tx.executemany(
-                "UPDATE user_seq SET last_seq = $2, open_chat = $3, open_seq = $4, open_from = $5 WHERE user_id = $1",
-                moved,
+        for chunk in chunked(moved):
+            # A statement for many counters (a few sizes of it kept prepared), not one each: on PostgreSQL each
+            # statement moves the followers' versions of the chats it touches once (0022_chat_versions).
+            size = bucket(len(chunk))
+            args = [value for row in chunk for value in row]
+            args.extend(("", 0, None, 0, 0) * (size - len(chunk)))  # up to the bucket's size: rows of no user
+            await tx.execute(
+                f"WITH v (id, last_seq, open_chat, open_seq, open_from) AS (VALUES {_counter_rows(size)})"
+                " UPDATE user_seq SET last_seq = v.last_seq, open_chat = v.open_chat, open_seq = v.open_seq,"
+                " open_from = v.open_from FROM v WHERE user_seq.user_id = v.id",
+                *args,
             )
+
+
+@functools.lru_cache(maxsize=64)
+def _counter_rows(count: int) -> str:
+    """The VALUES rows of `_Counters.save`'s UPDATE for `count` counters."""
+    return ", ".join(
+        f"(${5 * i + 1}, CAST(${5 * i + 2} AS BIGINT), CAST(${5 * i + 3} AS TEXT), CAST(${5 * i + 4} AS BIGINT),"
+        f" CAST(${5 * i + 5} AS BIGINT))"
+        for i in range(count)
+    )
 
 
 @functools.lru_cache(maxsize=64)

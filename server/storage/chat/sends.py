@@ -33,7 +33,7 @@ class _Members:
 
 
 _NO_MEMBERS = _Members({}, frozenset())
-MEMBERS_KEPT = 100_000  # members of chats the writer keeps across batches (the least recently written chats go)
+MEMBERS_KEPT = 150_000  # members the writer keeps across batches: more than a channel holds (least recently written go)
 
 
 @dataclass
