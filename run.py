@@ -33,9 +33,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 GC_THRESHOLDS = (20_000, 50, 100)
 # How long a thread may hold the GIL while another waits for it (Python's default: 5 ms). The event loop and
-# SQLite's writer thread take turns: a message to a big group is a long run of Python in each (the writer reading
-# a thousand members' counters, the loop writing a thousand sockets), and at 5 ms a turn each waited out the
-# other's. bench/chat.py, a 1,000-member group at 25 messages/s: p99 55, 55, 59 ms at 5 ms; 43, 49, 47 ms at 0.5.
+# SQLite's writer thread take turns: a message to a big group was a long run of Python in each (the writer then
+# reading a thousand members' counters, the loop writing a thousand sockets), and at 5 ms a turn each waited out
+# the other's. bench/chat.py, a 1,000-member group at 25 messages/s: p99 55, 55, 59 ms at 5 ms; 43, 49, 47 ms at
+# 0.5 (measured before the writer kept members between batches, which shortened its turn).
 GIL_SWITCH_SECONDS = 0.0005
 
 
